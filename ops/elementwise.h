@@ -1,0 +1,64 @@
+// Elementwise kernels and reductions on dense float buffers.
+//
+// Shapes passed as (pointer, rank) arrays are row-major. Broadcasting kernels take the
+// operand shapes already padded with leading 1s to the output's rank (NumPy rules).
+#ifndef GRADWAY_OPS_ELEMENTWISE_H_
+#define GRADWAY_OPS_ELEMENTWISE_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace gradway {
+namespace ops {
+
+enum class BinaryOp { kAdd, kSub, kMul, kDiv };
+enum class UnaryOp { kNeg, kExp, kLog, kSqrt, kRelu, kSigmoid, kTanh };
+
+// out[i] = a[i] op b[i] for i < n.
+void Binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n);
+
+// out = a op b with NumPy broadcasting. a_shape, b_shape and out_shape have the same rank;
+// each of a's and b's dimensions equals out's or is 1.
+void BroadcastBinary(BinaryOp op, const float* a, const std::vector<int64_t>& a_shape,
+                     const float* b, const std::vector<int64_t>& b_shape, float* out,
+                     const std::vector<int64_t>& out_shape);
+
+// y[i] = f(x[i]) for i < n. x and y may be the same buffer.
+void Unary(UnaryOp op, const float* x, float* y, int64_t n);
+
+// y[i] = x[i] ^ p.
+void Pow(const float* x, float p, float* y, int64_t n);
+
+// y[i] = alpha * x[i] (y may alias x).
+void Scale(const float* x, float alpha, float* y, int64_t n);
+
+// y[i] += alpha * x[i].
+void Axpy(float alpha, const float* x, float* y, int64_t n);
+
+// y[i] = x[i] + alpha.
+void AddScalar(const float* x, float alpha, float* y, int64_t n);
+
+// dx[i] = x[i] > 0 ? dy[i] : 0.
+void ReluBackward(const float* x, const float* dy, float* dx, int64_t n);
+
+// dx[i] = dy[i] * y[i] * (1 - y[i])  (y = sigmoid(x)).
+void SigmoidBackward(const float* y, const float* dy, float* dx, int64_t n);
+
+// dx[i] = dy[i] * (1 - y[i]^2)  (y = tanh(x)).
+void TanhBackward(const float* y, const float* dy, float* dx, int64_t n);
+
+// The sum of x[0..n), in a fixed order (independent of the thread count).
+float Sum(const float* x, int64_t n);
+
+// out[o, i] = sum over a < axis of x[o, a, i], x viewed as [outer, axis, inner].
+void SumAxis(const float* x, int64_t outer, int64_t axis, int64_t inner, float* out);
+
+// Sums x (shape x_shape) down to out_shape (same rank, each dim equal or 1): the gradient
+// of a broadcast. out is overwritten.
+void SumToShape(const float* x, const std::vector<int64_t>& x_shape, float* out,
+                const std::vector<int64_t>& out_shape);
+
+}  // namespace ops
+}  // namespace gradway
+
+#endif  // GRADWAY_OPS_ELEMENTWISE_H_
