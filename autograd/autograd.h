@@ -1,0 +1,13 @@
+// gradway autograd: tensors, differentiable ops, custom ops and the gradient check.
+#ifndef GRADWAY_AUTOGRAD_AUTOGRAD_H_
+#define GRADWAY_AUTOGRAD_AUTOGRAD_H_
+
+#include "autograd/error.h"
+#include "autograd/function.h"
+#include "autograd/functions.h"
+#include "autograd/generator.h"
+#include "autograd/gradcheck.h"
+#include "autograd/graph.h"
+#include "autograd/tensor.h"
+
+#endif  // GRADWAY_AUTOGRAD_AUTOGRAD_H_

@@ -1,0 +1,179 @@
+#include "autograd/graph.h"
+
+#include <atomic>
+#include <unordered_map>
+#include <utility>
+
+#include "autograd/error.h"
+#include "ops/elementwise.h"
+
+namespace gradway {
+namespace {
+
+thread_local bool g_grad_enabled = true;
+std::atomic<int64_t> g_live_nodes{0};
+
+// sum += g (a fresh tensor when sum is shared).
+void Accumulate(Tensor& sum, const Tensor& g) {
+  if (!sum.defined()) {
+    sum = g;
+    return;
+  }
+  Tensor out = Tensor::Empty(sum.shape());
+  ops::Binary(ops::BinaryOp::kAdd, sum.data(), g.data(), out.data(), out.numel());
+  sum = out;
+}
+
+}  // namespace
+
+Node::Node(std::string name, Shape output_shape, std::vector<Edge> inputs,
+           BackwardFn backward)
+    : name_(std::move(name)),
+      output_shape_(std::move(output_shape)),
+      inputs_(std::move(inputs)),
+      backward_(std::move(backward)) {
+  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+}
+
+Node::~Node() {
+  // Free the chain of predecessors without recursion (graphs can be 100,000 nodes deep).
+  // For each dying node: first drop its backward function, whose captured tensors may
+  // share ownership of the input nodes (the edges still keep those alive), then take over
+  // every input node that only this edge keeps alive, so it dies in this loop, not in a
+  // nested destructor.
+  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+  backward_ = nullptr;
+  std::vector<std::shared_ptr<Node>> stack;
+  for (Edge& e : inputs_) {
+    if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
+  }
+  while (!stack.empty()) {
+    std::shared_ptr<Node> node = std::move(stack.back());
+    stack.pop_back();
+    node->backward_ = nullptr;
+    for (Edge& e : node->inputs_) {
+      if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
+    }
+    node->inputs_.clear();
+  }
+}
+
+bool GradEnabled() { return g_grad_enabled; }
+
+int64_t LiveNodeCount() { return g_live_nodes.load(std::memory_order_relaxed); }
+
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+bool ShouldRecord(const std::vector<Tensor>& inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor& t : inputs) {
+    if (t.defined() && t.requires_grad()) return true;
+  }
+  return false;
+}
+
+Tensor RecordOp(const char* name, Tensor output, const std::vector<Tensor>& inputs,
+                BackwardFn backward) {
+  if (!ShouldRecord(inputs)) return output;
+  std::vector<Edge> edges(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    if (!t.defined() || !t.requires_grad()) continue;
+    if (t.grad_fn()) {
+      edges[i].node = t.grad_fn();
+    } else {
+      edges[i].leaf = t.impl();
+    }
+  }
+  TensorImpl* impl = output.impl().get();
+  impl->grad_fn = std::make_shared<Node>(name, output.shape(), std::move(edges),
+                                         std::move(backward));
+  impl->requires_grad = true;
+  return output;
+}
+
+class Engine {
+ public:
+  static void Run(const Tensor& root, const Tensor& grad_output, bool retain_graph);
+};
+
+void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
+  GRADWAY_CHECK(root.requires_grad(),
+                "backward: the tensor does not require grad and has no grad_fn");
+  GRADWAY_CHECK(grad_output.shape() == root.shape(), "backward: gradient of shape ",
+                ShapeToString(grad_output.shape()), " given for a tensor of shape ",
+                ShapeToString(root.shape()));
+  NoGradGuard no_grad;  // backward functions never record
+  if (!root.grad_fn()) {  // a leaf
+    Tensor g = root.impl()->grad;
+    Accumulate(g, grad_output.Clone());
+    root.impl()->grad = g;
+    return;
+  }
+  // Count, for every reachable node, how many edges from reachable nodes point at it
+  // (iterative DFS: graphs can be very deep).
+  std::unordered_map<Node*, int> dependencies;
+  std::vector<Node*> stack = {root.grad_fn().get()};
+  dependencies[root.grad_fn().get()] = 0;
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    for (const Edge& e : node->inputs_) {
+      if (!e.node) continue;
+      auto [it, inserted] = dependencies.try_emplace(e.node.get(), 0);
+      ++it->second;
+      if (inserted) stack.push_back(e.node.get());
+    }
+  }
+  // Kahn's order: a node runs once all its consumers have contributed their gradients.
+  std::unordered_map<Node*, Tensor> pending;
+  pending[root.grad_fn().get()] = grad_output;
+  std::vector<Node*> ready = {root.grad_fn().get()};
+  while (!ready.empty()) {
+    Node* node = ready.back();
+    ready.pop_back();
+    Tensor grad;
+    auto it = pending.find(node);
+    if (it != pending.end()) {
+      grad = std::move(it->second);
+      pending.erase(it);
+    }
+    std::vector<Tensor> input_grads;
+    if (grad.defined()) {
+      GRADWAY_CHECK(!node->released_, "backward: trying to backward through the graph a ",
+                    "second time (op '", node->name_, "'): its saved tensors were freed ",
+                    "by the first backward; pass retain_graph = true to the first one");
+      input_grads = node->backward_(grad);
+      GRADWAY_CHECK(input_grads.size() == node->inputs_.size(), node->name_,
+                    ": backward returned ", input_grads.size(), " gradients for ",
+                    node->inputs_.size(), " inputs");
+      if (!retain_graph) {
+        node->backward_ = nullptr;
+        node->released_ = true;
+      }
+    }
+    for (size_t i = 0; i < node->inputs_.size(); ++i) {
+      const Edge& e = node->inputs_[i];
+      const Tensor* g = i < input_grads.size() && input_grads[i].defined()
+                            ? &input_grads[i] : nullptr;
+      if (e.node) {
+        if (g) Accumulate(pending[e.node.get()], *g);
+        if (--dependencies[e.node.get()] == 0) ready.push_back(e.node.get());
+      } else if (e.leaf && g) {
+        Tensor& leaf_grad = e.leaf->grad;
+        if (!leaf_grad.defined()) {
+          leaf_grad = g->Clone();  // the leaf owns its gradient buffer
+        } else {
+          ops::Axpy(1.f, g->data(), leaf_grad.data(), leaf_grad.numel());
+        }
+      }
+    }
+  }
+}
+
+void RunBackward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
+  Engine::Run(root, grad_output, retain_graph);
+}
+
+}  // namespace gradway

@@ -1,0 +1,139 @@
+// Tensor: a float32 dense tensor of any rank, with reverse-mode autograd.
+//
+// A Tensor is a cheap handle: copies share the same data (like torch.Tensor). Storage is
+// row-major and always contiguous; Reshape and Flatten return views that share it.
+//
+//   Tensor w = Tensor::Normal({784, 10}, 0.f, 0.05f, gen).SetRequiresGrad();
+//   Tensor loss = Mean(Relu(MatMul(x, w)));
+//   loss.Backward();          // w.grad() now holds d loss / d w
+//
+// Ops that take a Tensor record a node in the graph when any input requires a gradient
+// and grad mode is on (see NoGradGuard in autograd/graph.h). Misuse throws gradway::Error.
+#ifndef GRADWAY_AUTOGRAD_TENSOR_H_
+#define GRADWAY_AUTOGRAD_TENSOR_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "autograd/generator.h"
+#include "autograd/shape.h"
+
+namespace gradway {
+
+class Node;
+struct TensorImpl;
+
+class Tensor {
+ public:
+  // An undefined tensor (defined() is false), like a default torch::Tensor.
+  Tensor() = default;
+
+  // ---- Creation. Shapes may have any rank; {} is a scalar.
+  static Tensor Empty(const Shape& shape);  // uninitialised contents
+  static Tensor Zeros(const Shape& shape);
+  static Tensor Ones(const Shape& shape);
+  static Tensor Full(const Shape& shape, float value);
+  static Tensor Scalar(float value);
+  // Copies `values` into a tensor of `shape`. Throws Error when the sizes differ.
+  static Tensor FromVector(const std::vector<float>& values, const Shape& shape);
+  // Uniform in [lo, hi) / normal(mean, stddev), drawn from `gen` in row-major order.
+  static Tensor Uniform(const Shape& shape, float lo, float hi, Generator& gen);
+  static Tensor Normal(const Shape& shape, float mean, float stddev, Generator& gen);
+
+  // ---- Shape queries.
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  int rank() const { return static_cast<int>(shape().size()); }
+  // The size of dimension `d`; negative d counts from the end.
+  int64_t size(int d) const;
+  int64_t numel() const;
+
+  // ---- Data. data() points at numel() contiguous row-major floats.
+  float* data();
+  const float* data() const;
+  // The value of a one-element tensor. Throws Error otherwise.
+  float item() const;
+  // Element access (bounds-checked; for tests and small programs).
+  float at(const std::vector<int64_t>& index) const;
+  void set(const std::vector<int64_t>& index, float value);
+  std::vector<float> ToVector() const;
+  // A new tensor with a copy of the data; not part of the graph.
+  Tensor Clone() const;
+  // Copies `other`'s values into this tensor's storage (same numel required).
+  void CopyFrom(const Tensor& other);
+  // Sets every element to `value` in place.
+  void Fill(float value);
+
+  // ---- Views and layout (differentiable).
+  // A view with a new shape of the same numel; one dimension may be -1 (inferred).
+  Tensor Reshape(const Shape& shape) const;
+  // Flattens dimensions start_dim..end: Flatten(1) turns (N,H,W,C) into (N,H*W*C).
+  Tensor Flatten(int start_dim = 0) const;
+  // The transpose of a 2-D tensor (a copy).
+  Tensor Transpose() const;
+
+  // ---- Autograd.
+  // Marks a leaf tensor as needing a gradient. Throws Error on a non-leaf.
+  Tensor& SetRequiresGrad(bool requires_grad = true);
+  bool requires_grad() const;
+  // True for tensors not produced by a recorded op.
+  bool is_leaf() const;
+  // The accumulated gradient of a leaf (undefined until a backward reaches it).
+  Tensor grad() const;
+  // Forgets the accumulated gradient (like PyTorch's zero_grad(set_to_none=True)).
+  void ZeroGrad();
+  // Back-propagates from a one-element tensor (d self / d self = 1). Throws Error for a
+  // tensor with more than one element, one that does not require grad, or a graph already
+  // freed by an earlier backward (unless that one passed retain_graph).
+  void Backward(bool retain_graph = false) const;
+  // Back-propagates `grad_output` (same shape as this tensor).
+  void Backward(const Tensor& grad_output, bool retain_graph = false) const;
+  // A tensor sharing this one's data but cut from the graph (requires_grad false).
+  Tensor Detach() const;
+  // The node that produced this tensor (null for leaves).
+  const std::shared_ptr<Node>& grad_fn() const;
+
+  // ---- Printing, like PyTorch: small tensors in full, large ones abbreviated.
+  std::string ToString() const;
+
+  // Internal: the shared implementation.
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+  const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
+  bool SameStorage(const Tensor& other) const;
+
+ private:
+  const TensorImpl& checked() const;
+  TensorImpl& checked();
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+// Bytes of tensor storage alive in the process (for leak tests).
+int64_t LiveStorageBytes();
+
+// Contiguous float storage, 64-byte aligned, shared by views.
+struct Storage {
+  explicit Storage(int64_t size);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  float* data;
+  int64_t size;
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  bool requires_grad = false;
+  Tensor grad;                     // leaves only
+  std::shared_ptr<Node> grad_fn;   // null for leaves
+};
+
+}  // namespace gradway
+
+#endif  // GRADWAY_AUTOGRAD_TENSOR_H_
