@@ -1,24 +1,455 @@
-// Plain implementation (to be replaced by the Highway + oneTBB kernel).
-#include "ops/matmul.h"
+// GEMM: packed panels of A and B, a register-blocked FMA micro-kernel, cache blocking over
+// k, row/column tiles run in parallel through ParallelFor. Highway dynamic dispatch: this
+// file is compiled once per target (AVX3, AVX2, SSE4, ..., scalar) and the best one the
+// CPU supports is picked at run time.
+//
+// Layout of the computation (BLIS-like):
+//   for each k-block [k0, k0 + kc)             (fixed boundaries: depend only on k)
+//     B block is packed once, up front, into column panels of kNR columns x kc rows;
+//     each task packs its rows of A into row panels of kMR rows x kc;
+//     for each row panel (A micro-panel stays in L1)
+//       for each column panel of the task (B block streams from L2)
+//         micro-kernel: kMR x kNR accumulators, kc FMA steps, then C is written.
+// Every C element is the sum over k-blocks (in order) of FMA chains over p (in order), so
+// the result does not depend on the tiling or on the thread count.
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "ops/matmul.h"
+#include "ops/parallel.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/matmul.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/aligned_allocator.h>
+#include <hwy/highway.h>
+
+// Scratch buffers shared by all targets: defined once.
+#ifndef GRADWAY_OPS_MATMUL_SCRATCH_
+#define GRADWAY_OPS_MATMUL_SCRATCH_
 namespace gradway {
 namespace ops {
+namespace matmul_detail {
 
-void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-            bool trans_a, bool trans_b, const float* bias, bool accumulate) {
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j = 0; j < n; ++j) {
-      float s = 0.f;
-      for (int64_t p = 0; p < k; ++p) {
-        const float av = trans_a ? a[p * m + i] : a[i * k + p];
-        const float bv = trans_b ? b[j * k + p] : b[p * n + j];
-        s += av * bv;
+// A per-thread growable aligned buffer. Work stealing can re-enter a thread while its
+// buffer is in use (a nested parallel loop); then a private buffer is allocated instead.
+class Scratch {
+ public:
+  Scratch(int slot, size_t floats) {
+    struct Cache {
+      hwy::AlignedFreeUniquePtr<float[]> buf;
+      size_t size = 0;
+      bool busy = false;
+    };
+    thread_local Cache caches[2];
+    Cache& cache = caches[slot];
+    if (cache.busy) {
+      own_ = hwy::AllocateAligned<float>(std::max<size_t>(floats, 1));
+      ptr_ = own_.get();
+      return;
+    }
+    if (cache.size < floats) {
+      cache.buf = hwy::AllocateAligned<float>(floats);
+      cache.size = floats;
+    }
+    cache.busy = true;
+    busy_ = &cache.busy;
+    ptr_ = cache.buf.get();
+  }
+  ~Scratch() {
+    if (busy_ != nullptr) *busy_ = false;
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  float* get() const { return ptr_; }
+
+ private:
+  hwy::AlignedFreeUniquePtr<float[]> own_{nullptr, hwy::AlignedFreer()};
+  float* ptr_ = nullptr;
+  bool* busy_ = nullptr;
+};
+
+constexpr int64_t kMaxKc = 256;  // k-block length limit (A micro-panel in L1).
+
+// k-blocks: ceil(k / kMaxKc) blocks of (almost) equal length; depends only on k.
+inline int64_t NumKBlocks(int64_t k) { return std::max<int64_t>(1, (k + kMaxKc - 1) / kMaxKc); }
+inline int64_t KBlockBegin(int64_t k, int64_t nkb, int64_t b) { return k * b / nkb; }
+
+// Splits [0, total) into `parts` nearly equal ranges; returns the start of range `i`.
+inline int64_t SplitBegin(int64_t total, int64_t parts, int64_t i) { return total * i / parts; }
+
+}  // namespace matmul_detail
+}  // namespace ops
+}  // namespace gradway
+#endif  // GRADWAY_OPS_MATMUL_SCRATCH_
+
+HWY_BEFORE_NAMESPACE();
+namespace gradway {
+namespace ops {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using matmul_detail::KBlockBegin;
+using matmul_detail::NumKBlocks;
+using matmul_detail::Scratch;
+using matmul_detail::SplitBegin;
+
+using D = hn::ScalableTag<float>;
+using V = hn::Vec<D>;
+constexpr size_t kN = hn::MaxLanes(D());
+// Register blocking: kMR rows x kNV vectors of accumulators. 6 x 4 = 24 of the 32 zmm
+// registers on AVX-512; 6 x 2 = 12 of the 16 registers on AVX2/SSE4.
+constexpr size_t kMR = 6;
+constexpr size_t kNV = (kN >= 16) ? 4 : 2;
+constexpr size_t kNR = kNV * kN;
+
+// ----------------------------------------------------------------------------------------
+// Packing.
+
+// Packs rows [r0, r0 + rows) x k-range [k0, k0 + kc) of op(A) into row panels of kMR rows:
+// dst[panel][p][r], zero-padded to whole panels.
+void PackA(const float* HWY_RESTRICT a, int64_t m, int64_t k, bool trans_a, int64_t r0,
+           int64_t rows, int64_t k0, int64_t kc, float* HWY_RESTRICT dst) {
+  const int64_t panels = (rows + kMR - 1) / kMR;
+  for (int64_t pi = 0; pi < panels; ++pi) {
+    const int64_t rb = r0 + pi * kMR;
+    const int64_t nr = std::min<int64_t>(kMR, r0 + rows - rb);
+    float* HWY_RESTRICT out = dst + pi * kMR * kc;
+    if (trans_a) {
+      // A stored k x m: each p row is contiguous over r.
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = a + (k0 + p) * m + rb;
+        float* o = out + p * kMR;
+        int64_t r = 0;
+        for (; r < nr; ++r) o[r] = src[r];
+        for (; r < static_cast<int64_t>(kMR); ++r) o[r] = 0.f;
       }
-      if (bias) s += bias[j];
-      c[i * n + j] = accumulate ? c[i * n + j] + s : s;
+    } else {
+      // A stored m x k: gather kMR rows.
+      if (nr == static_cast<int64_t>(kMR)) {
+        const float* s0 = a + (rb + 0) * k + k0;
+        const float* s1 = a + (rb + 1) * k + k0;
+        const float* s2 = a + (rb + 2) * k + k0;
+        const float* s3 = a + (rb + 3) * k + k0;
+        const float* s4 = a + (rb + 4) * k + k0;
+        const float* s5 = a + (rb + 5) * k + k0;
+        for (int64_t p = 0; p < kc; ++p) {
+          float* o = out + p * kMR;
+          o[0] = s0[p];
+          o[1] = s1[p];
+          o[2] = s2[p];
+          o[3] = s3[p];
+          o[4] = s4[p];
+          o[5] = s5[p];
+        }
+      } else {
+        for (int64_t p = 0; p < kc; ++p) {
+          float* o = out + p * kMR;
+          for (size_t r = 0; r < kMR; ++r) {
+            o[r] = static_cast<int64_t>(r) < nr ? a[(rb + r) * k + k0 + p] : 0.f;
+          }
+        }
+      }
     }
   }
 }
 
+// Packs column panel `j` (all of k) of op(B) into dst, which holds the panel's k-blocks
+// at offsets kNR * (kb_begin * num_panels + j * kc_b): for each k-block, kc_b rows of kNR.
+void PackBPanel(const float* HWY_RESTRICT b, int64_t n, int64_t k, bool trans_b, int64_t j,
+                int64_t num_panels, float* HWY_RESTRICT dst) {
+  const int64_t c0 = j * static_cast<int64_t>(kNR);
+  const int64_t nc = std::min<int64_t>(kNR, n - c0);
+  const int64_t nkb = NumKBlocks(k);
+  for (int64_t kb = 0; kb < nkb; ++kb) {
+    const int64_t k0 = KBlockBegin(k, nkb, kb);
+    const int64_t kc = KBlockBegin(k, nkb, kb + 1) - k0;
+    float* HWY_RESTRICT out = dst + kNR * (k0 * num_panels + j * kc);
+    if (!trans_b) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = b + (k0 + p) * n + c0;
+        float* o = out + p * kNR;
+        int64_t c = 0;
+        for (; c < nc; ++c) o[c] = src[c];
+        for (; c < static_cast<int64_t>(kNR); ++c) o[c] = 0.f;
+      }
+    } else {
+      // B stored n x k: column c of the panel is a contiguous run of B's row c0 + c.
+      for (int64_t c = 0; c < static_cast<int64_t>(kNR); ++c) {
+        float* o = out + c;
+        if (c < nc) {
+          const float* src = b + (c0 + c) * k + k0;
+          for (int64_t p = 0; p < kc; ++p) o[p * kNR] = src[p];
+        } else {
+          for (int64_t p = 0; p < kc; ++p) o[p * kNR] = 0.f;
+        }
+      }
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------------------
+// Micro-kernel.
+
+// How a kernel writes its tile: the first k-block sets C = acc (+ bias) (+ C if
+// `accumulate`); later k-blocks add: C = C + acc.
+struct StoreMode {
+  bool first;
+  bool accumulate;
+  const float* bias;  // bias for this tile's first column, or null.
+};
+
+// Computes a kMR x (kNV2 * kN) tile: acc = sum_p ap[p][r] * bp[p][c], then writes rows
+// [0, rows) and columns [0, cols) of C (row stride ldc). When the tile is whole
+// (rows == kMR and cols == kNV2 * kN) vectors go straight to C; otherwise through a
+// temporary with the same arithmetic.
+template <size_t kNV2>
+HWY_NOINLINE void Kernel(const float* HWY_RESTRICT ap, const float* HWY_RESTRICT bp,
+                         int64_t kc, float* HWY_RESTRICT c, int64_t ldc, int64_t rows,
+                         int64_t cols, StoreMode mode) {
+  const D d;
+  V c00 = hn::Zero(d), c01 = hn::Zero(d), c02 = hn::Zero(d), c03 = hn::Zero(d);
+  V c10 = hn::Zero(d), c11 = hn::Zero(d), c12 = hn::Zero(d), c13 = hn::Zero(d);
+  V c20 = hn::Zero(d), c21 = hn::Zero(d), c22 = hn::Zero(d), c23 = hn::Zero(d);
+  V c30 = hn::Zero(d), c31 = hn::Zero(d), c32 = hn::Zero(d), c33 = hn::Zero(d);
+  V c40 = hn::Zero(d), c41 = hn::Zero(d), c42 = hn::Zero(d), c43 = hn::Zero(d);
+  V c50 = hn::Zero(d), c51 = hn::Zero(d), c52 = hn::Zero(d), c53 = hn::Zero(d);
+
+#define GW_MM_ROW(R)                                                 \
+  {                                                                  \
+    const V a = hn::Set(d, ap[R]);                                   \
+    c##R##0 = hn::MulAdd(a, b0, c##R##0);                            \
+    if constexpr (kNV2 > 1) c##R##1 = hn::MulAdd(a, b1, c##R##1);    \
+    if constexpr (kNV2 > 2) c##R##2 = hn::MulAdd(a, b2, c##R##2);    \
+    if constexpr (kNV2 > 3) c##R##3 = hn::MulAdd(a, b3, c##R##3);    \
+  }
+
+  for (int64_t p = 0; p < kc; ++p) {
+    const V b0 = hn::Load(d, bp);
+    const V b1 = kNV2 > 1 ? hn::Load(d, bp + 1 * kN) : b0;
+    const V b2 = kNV2 > 2 ? hn::Load(d, bp + 2 * kN) : b0;
+    const V b3 = kNV2 > 3 ? hn::Load(d, bp + 3 * kN) : b0;
+    GW_MM_ROW(0)
+    GW_MM_ROW(1)
+    GW_MM_ROW(2)
+    GW_MM_ROW(3)
+    GW_MM_ROW(4)
+    GW_MM_ROW(5)
+    ap += kMR;
+    bp += kNR;
+  }
+#undef GW_MM_ROW
+
+  const bool whole = rows == static_cast<int64_t>(kMR) &&
+                     cols == static_cast<int64_t>(kNV2 * kN);
+  if (whole) {
+    V bias0 = hn::Zero(d), bias1 = hn::Zero(d), bias2 = hn::Zero(d), bias3 = hn::Zero(d);
+    const bool use_bias = mode.first && mode.bias != nullptr;
+    if (use_bias) {
+      bias0 = hn::LoadU(d, mode.bias);
+      if constexpr (kNV2 > 1) bias1 = hn::LoadU(d, mode.bias + 1 * kN);
+      if constexpr (kNV2 > 2) bias2 = hn::LoadU(d, mode.bias + 2 * kN);
+      if constexpr (kNV2 > 3) bias3 = hn::LoadU(d, mode.bias + 3 * kN);
+    }
+    const bool add_c = !mode.first || mode.accumulate;
+    auto put = [&](float* out, V acc, V bias) HWY_ATTR {
+      if (use_bias) acc = hn::Add(acc, bias);
+      if (add_c) acc = hn::Add(hn::LoadU(d, out), acc);
+      hn::StoreU(acc, d, out);
+    };
+#define GW_MM_PUT(R)                                                  \
+  {                                                                   \
+    float* out = c + R * ldc;                                         \
+    put(out, c##R##0, bias0);                                         \
+    if constexpr (kNV2 > 1) put(out + 1 * kN, c##R##1, bias1);        \
+    if constexpr (kNV2 > 2) put(out + 2 * kN, c##R##2, bias2);        \
+    if constexpr (kNV2 > 3) put(out + 3 * kN, c##R##3, bias3);        \
+  }
+    GW_MM_PUT(0)
+    GW_MM_PUT(1)
+    GW_MM_PUT(2)
+    GW_MM_PUT(3)
+    GW_MM_PUT(4)
+    GW_MM_PUT(5)
+#undef GW_MM_PUT
+    return;
+  }
+
+  // Edge tile: spill the accumulators, then combine element by element.
+  HWY_ALIGN float tile[kMR * kNR];
+#define GW_MM_SPILL(R)                                                           \
+  {                                                                              \
+    float* t = tile + R * kNR;                                                   \
+    hn::Store(c##R##0, d, t);                                                    \
+    if constexpr (kNV2 > 1) hn::Store(c##R##1, d, t + 1 * kN);                   \
+    if constexpr (kNV2 > 2) hn::Store(c##R##2, d, t + 2 * kN);                   \
+    if constexpr (kNV2 > 3) hn::Store(c##R##3, d, t + 3 * kN);                   \
+  }
+  GW_MM_SPILL(0)
+  GW_MM_SPILL(1)
+  GW_MM_SPILL(2)
+  GW_MM_SPILL(3)
+  GW_MM_SPILL(4)
+  GW_MM_SPILL(5)
+#undef GW_MM_SPILL
+  for (int64_t r = 0; r < rows; ++r) {
+    float* out = c + r * ldc;
+    const float* t = tile + r * kNR;
+    for (int64_t j = 0; j < cols; ++j) {
+      float v = t[j];
+      if (mode.first) {
+        if (mode.bias != nullptr) v = v + mode.bias[j];
+        if (mode.accumulate) v = out[j] + v;
+      } else {
+        v = out[j] + v;
+      }
+      out[j] = v;
+    }
+  }
+}
+
+void CallKernel(size_t nv, const float* ap, const float* bp, int64_t kc, float* c,
+                int64_t ldc, int64_t rows, int64_t cols, StoreMode mode) {
+  switch (nv) {
+    case 1:
+      return Kernel<1>(ap, bp, kc, c, ldc, rows, cols, mode);
+    case 2:
+      if constexpr (kNV >= 2) return Kernel<2>(ap, bp, kc, c, ldc, rows, cols, mode);
+      break;
+    case 3:
+      if constexpr (kNV >= 3) return Kernel<3>(ap, bp, kc, c, ldc, rows, cols, mode);
+      break;
+    default:
+      if constexpr (kNV >= 4) return Kernel<4>(ap, bp, kc, c, ldc, rows, cols, mode);
+      break;
+  }
+}
+
+// ----------------------------------------------------------------------------------------
+// Driver.
+
+// Computes the tile C[r0 : r0 + rows, column panels j0 .. j1) over all k-blocks.
+void ComputeTile(const float* a, const float* bpacked, float* c, int64_t m, int64_t n,
+                 int64_t k, bool trans_a, const float* bias, bool accumulate, int64_t r0,
+                 int64_t rows, int64_t j0, int64_t j1, int64_t num_panels) {
+  const int64_t nkb = NumKBlocks(k);
+  const int64_t max_kc = (k + nkb - 1) / nkb;
+  const int64_t row_panels = (rows + kMR - 1) / kMR;
+  Scratch apack(1, static_cast<size_t>(row_panels * kMR * max_kc));
+  for (int64_t kb = 0; kb < nkb; ++kb) {
+    const int64_t k0 = KBlockBegin(k, nkb, kb);
+    const int64_t kc = KBlockBegin(k, nkb, kb + 1) - k0;
+    PackA(a, m, k, trans_a, r0, rows, k0, kc, apack.get());
+    for (int64_t pi = 0; pi < row_panels; ++pi) {
+      const int64_t rb = r0 + pi * kMR;
+      const int64_t nr = std::min<int64_t>(kMR, r0 + rows - rb);
+      const float* ap = apack.get() + pi * kMR * kc;
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t cb = j * static_cast<int64_t>(kNR);
+        const int64_t nc = std::min<int64_t>(kNR, n - cb);
+        const size_t nv = static_cast<size_t>((nc + kN - 1) / kN);
+        const float* bp = bpacked + kNR * (k0 * num_panels + j * kc);
+        StoreMode mode{kb == 0, accumulate, bias ? bias + cb : nullptr};
+        CallKernel(nv, ap, bp, kc, c + rb * n + cb, n, nr, nc, mode);
+      }
+    }
+  }
+}
+
+void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+                bool trans_a, bool trans_b, const float* bias, bool accumulate,
+                bool parallel) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    // Empty sum: C = bias (+ C).
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        float v = bias ? bias[j] : 0.f;
+        c[i * n + j] = accumulate ? c[i * n + j] + v : v;
+      }
+    }
+    return;
+  }
+  const int64_t num_panels = (n + kNR - 1) / kNR;
+  const int64_t row_panels = (m + kMR - 1) / kMR;
+  const double flops = 2.0 * m * n * k;
+  const int threads = parallel && flops > 2e6 ? NumThreads() : 1;
+
+  Scratch bpack(0, static_cast<size_t>(num_panels * kNR * k));
+  float* bp = bpack.get();
+  if (threads > 1 && num_panels > 1 && n * k > 16384) {
+    ParallelFor(num_panels, 1, [&](int64_t j0, int64_t j1) HWY_ATTR {
+      for (int64_t j = j0; j < j1; ++j) PackBPanel(b, n, k, trans_b, j, num_panels, bp);
+    });
+  } else {
+    for (int64_t j = 0; j < num_panels; ++j) PackBPanel(b, n, k, trans_b, j, num_panels, bp);
+  }
+
+  // Task grid: column blocks of at most 8 panels (the B block stays in L2), then enough
+  // row blocks for about 4 tasks per thread. Tiling does not change any result.
+  int64_t tc = (num_panels + 7) / 8;
+  int64_t tr = 1;
+  if (threads > 1) {
+    const int64_t target = 4 * threads;
+    tr = std::min<int64_t>(row_panels, (target + tc - 1) / tc);
+    if (tr * tc < target) tc = std::min<int64_t>(num_panels, (target + tr - 1) / tr);
+  }
+  const int64_t tasks = tr * tc;
+  auto run = [&](int64_t t0, int64_t t1) HWY_ATTR {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t ti = t / tc, tj = t % tc;
+      const int64_t p0 = SplitBegin(row_panels, tr, ti), p1 = SplitBegin(row_panels, tr, ti + 1);
+      const int64_t j0 = SplitBegin(num_panels, tc, tj), j1 = SplitBegin(num_panels, tc, tj + 1);
+      if (p0 == p1 || j0 == j1) continue;
+      const int64_t r0 = p0 * kMR;
+      const int64_t rows = std::min<int64_t>(m, p1 * kMR) - r0;
+      ComputeTile(a, bp, c, m, n, k, trans_a, bias, accumulate, r0, rows, j0, j1, num_panels);
+    }
+  };
+  if (threads > 1 && tasks > 1) {
+    ParallelFor(tasks, 1, run);
+  } else {
+    run(0, tasks);
+  }
+}
+
+void MatMulParallel(const float* a, const float* b, float* c, int64_t m, int64_t n,
+                    int64_t k, bool trans_a, bool trans_b, const float* bias,
+                    bool accumulate) {
+  MatMulImpl(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate, /*parallel=*/true);
+}
+
+void MatMulOneThread(const float* a, const float* b, float* c, int64_t m, int64_t n,
+                     int64_t k, bool trans_a, bool trans_b, const float* bias,
+                     bool accumulate) {
+  MatMulImpl(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate, /*parallel=*/false);
+}
+
+}  // namespace HWY_NAMESPACE
 }  // namespace ops
 }  // namespace gradway
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace gradway {
+namespace ops {
+
+HWY_EXPORT(MatMulParallel);
+HWY_EXPORT(MatMulOneThread);
+
+void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+            bool trans_a, bool trans_b, const float* bias, bool accumulate) {
+  HWY_DYNAMIC_DISPATCH(MatMulParallel)(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate);
+}
+
+void MatMulSerial(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+                  bool trans_a, bool trans_b, const float* bias, bool accumulate) {
+  HWY_DYNAMIC_DISPATCH(MatMulOneThread)(a, b, c, m, n, k, trans_a, trans_b, bias,
+                                        accumulate);
+}
+
+}  // namespace ops
+}  // namespace gradway
+#endif  // HWY_ONCE

@@ -1,4 +1,5 @@
-// Matrix multiplication kernels on row-major float buffers.
+// Matrix multiplication kernels on row-major float buffers (SIMD GEMM: Highway dynamic
+// dispatch, parallel over tiles of C through ParallelFor).
 #ifndef GRADWAY_OPS_MATMUL_H_
 #define GRADWAY_OPS_MATMUL_H_
 
@@ -16,6 +17,13 @@ namespace ops {
 void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
             bool trans_a, bool trans_b, const float* bias = nullptr,
             bool accumulate = false);
+
+// Same contract and bit-identical results as MatMul, but runs on the calling thread only:
+// for callers that already parallelise over independent problems (e.g. convolution over
+// images) and must not nest parallel loops.
+void MatMulSerial(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+                  bool trans_a, bool trans_b, const float* bias = nullptr,
+                  bool accumulate = false);
 
 }  // namespace ops
 }  // namespace gradway

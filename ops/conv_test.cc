@@ -1,0 +1,168 @@
+// Conv2D forward / backward-data / backward-weights against the direct nested-loop
+// reference, on every Highway target; padding rules; thread-count independence.
+#include "ops/conv.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <hwy/targets.h>
+
+#include "ops/parallel.h"
+#include "ops/reference.h"
+
+namespace gradway {
+namespace ops {
+namespace {
+
+void ForEachTarget(const std::function<void(const char* target)>& body) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    body(hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+std::vector<float> Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, float tol,
+                const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!(std::fabs(got[i] - want[i]) <= tol * (1.f + std::fabs(want[i])))) {
+      ADD_FAILURE() << what << ": element " << i << " = " << got[i] << ", reference "
+                    << want[i];
+      return;
+    }
+  }
+}
+
+std::string Name(const Conv2DShape& s) {
+  return std::to_string(s.n) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w) + "x" +
+         std::to_string(s.cin) + " k" + std::to_string(s.kh) + "x" + std::to_string(s.kw) +
+         " -> " + std::to_string(s.cout) + " stride " + std::to_string(s.stride_h) + "," +
+         std::to_string(s.stride_w) + " pad " + std::to_string(s.pad_top) + "," +
+         std::to_string(s.pad_left);
+}
+
+void CheckAll(const Conv2DShape& s, const char* target, uint32_t seed) {
+  const std::string what = std::string(target) + " " + Name(s);
+  const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
+  const size_t ny = s.n * s.out_h * s.out_w * s.cout;
+  const std::vector<float> x = Random(nx, seed), w = Random(nw, seed + 1),
+                           bias = Random(s.cout, seed + 2), dy = Random(ny, seed + 3);
+  const float tol = 1e-5f * (8.f + s.kh * s.kw * s.cin);
+  for (bool with_bias : {false, true}) {
+    std::vector<float> y(ny, 7.f), y_ref(ny);
+    Conv2DForward(x.data(), w.data(), with_bias ? bias.data() : nullptr, y.data(), s);
+    reference::Conv2DForward(x.data(), w.data(), with_bias ? bias.data() : nullptr,
+                             y_ref.data(), s);
+    ExpectNear(y, y_ref, tol, what + " forward bias=" + std::to_string(with_bias));
+  }
+  std::vector<float> dx(nx, 7.f), dx_ref(nx);
+  Conv2DBackwardData(dy.data(), w.data(), dx.data(), s);
+  reference::Conv2DBackwardData(dy.data(), w.data(), dx_ref.data(), s);
+  ExpectNear(dx, dx_ref, tol * s.cout, what + " backward data");
+
+  const float wtol = 1e-5f * (8.f + s.n * s.out_h * s.out_w);
+  std::vector<float> dw(nw, 7.f), dw_ref(nw), db(s.cout, 7.f), db_ref(s.cout);
+  Conv2DBackwardWeights(x.data(), dy.data(), dw.data(), db.data(), s);
+  reference::Conv2DBackwardWeights(x.data(), dy.data(), dw_ref.data(), db_ref.data(), s);
+  ExpectNear(dw, dw_ref, wtol, what + " backward weights");
+  ExpectNear(db, db_ref, wtol, what + " backward bias");
+  std::vector<float> dw2(nw, 7.f);
+  Conv2DBackwardWeights(x.data(), dy.data(), dw2.data(), nullptr, s);
+  EXPECT_EQ(dw2, dw) << what << ": db == nullptr changed dw";
+}
+
+TEST(Conv2DShapeTest, KerasPaddingRules) {
+  Conv2DShape v = MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, false);
+  EXPECT_EQ(v.out_h, 26);
+  EXPECT_EQ(v.out_w, 26);
+  EXPECT_EQ(v.pad_top, 0);
+  Conv2DShape s = MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, true);
+  EXPECT_EQ(s.out_h, 28);
+  EXPECT_EQ(s.pad_top, 1);
+  EXPECT_EQ(s.pad_left, 1);
+  // same, stride 2, even input: out = 14, pad_total = 13*2 + 3 - 28 = 1 -> top 0.
+  Conv2DShape s2 = MakeConv2DShape(1, 28, 27, 1, 3, 3, 4, 2, 2, true);
+  EXPECT_EQ(s2.out_h, 14);
+  EXPECT_EQ(s2.pad_top, 0);
+  EXPECT_EQ(s2.out_w, 14);
+  EXPECT_EQ(s2.pad_left, 1);  // 13*2 + 3 - 27 = 2
+  Conv2DShape v2 = MakeConv2DShape(1, 10, 9, 1, 3, 2, 4, 2, 3, false);
+  EXPECT_EQ(v2.out_h, 4);
+  EXPECT_EQ(v2.out_w, 3);
+}
+
+TEST(Conv2DTest, SeedShapesAllTargets) {
+  ForEachTarget([](const char* target) {
+    CheckAll(MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, false), target, 1);
+    CheckAll(MakeConv2DShape(2, 26, 26, 32, 3, 3, 64, 1, 1, false), target, 2);
+  });
+}
+
+TEST(Conv2DTest, OddShapesAllTargets) {
+  const int64_t shapes[][8] = {
+      // n, h, w, cin, kh, kw, cout, stride; each in valid and same padding.
+      {3, 7, 9, 3, 3, 3, 5, 1},   {3, 7, 9, 3, 3, 3, 5, 2},  {2, 11, 10, 4, 5, 5, 6, 2},
+      {2, 6, 5, 2, 2, 3, 7, 1},   {2, 5, 6, 8, 1, 1, 9, 1},  {2, 5, 6, 8, 1, 1, 9, 2},
+      {1, 1, 1, 3, 1, 1, 2, 1},   {5, 4, 4, 1, 4, 4, 17, 3}, {1, 3, 3, 2, 3, 3, 3, 1},
+  };
+  ForEachTarget([&](const char* target) {
+    uint32_t seed = 10;
+    for (const auto& v : shapes) {
+      for (bool same : {false, true}) {
+        CheckAll(MakeConv2DShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[7], same),
+                 target, seed++);
+      }
+    }
+    // Different strides per axis.
+    CheckAll(MakeConv2DShape(2, 9, 8, 3, 3, 2, 4, 2, 1, true), target, seed++);
+  });
+}
+
+TEST(Conv2DTest, SeveralTilesPerImage) {
+  // out_w * k = 40 * 576 floats per output row: several im2col tiles per image.
+  CheckAll(MakeConv2DShape(2, 42, 42, 64, 3, 3, 8, 1, 1, false), "best", 99);
+  CheckAll(MakeConv2DShape(1, 40, 40, 64, 3, 3, 8, 1, 1, true), "best", 98);
+}
+
+TEST(Conv2DTest, BitIdenticalAcrossThreadCounts) {
+  const Conv2DShape s = MakeConv2DShape(37, 12, 12, 8, 3, 3, 16, 1, 1, true);
+  const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
+  const size_t ny = s.n * s.out_h * s.out_w * s.cout;
+  const std::vector<float> x = Random(nx, 5), w = Random(nw, 6), dy = Random(ny, 7);
+  std::vector<float> dw1, db1, dx1, y1;
+  for (int threads : {1, 2, 16}) {
+    SetNumThreads(threads);
+    std::vector<float> dw(nw), db(s.cout), dx(nx), y(ny);
+    Conv2DBackwardWeights(x.data(), dy.data(), dw.data(), db.data(), s);
+    Conv2DBackwardData(dy.data(), w.data(), dx.data(), s);
+    Conv2DForward(x.data(), w.data(), db.data(), y.data(), s);
+    if (threads == 1) {
+      dw1 = dw, db1 = db, dx1 = dx, y1 = y;
+    } else {
+      EXPECT_EQ(dw, dw1) << "threads=" << threads;
+      EXPECT_EQ(db, db1) << "threads=" << threads;
+      EXPECT_EQ(dx, dx1) << "threads=" << threads;
+      EXPECT_EQ(y, y1) << "threads=" << threads;
+    }
+  }
+  SetNumThreads(0);
+}
+
+}  // namespace
+}  // namespace ops
+}  // namespace gradway
