@@ -1,0 +1,53 @@
+// Differentiable neural-network ops on Tensors: dense (linear), 2-D convolution and
+// pooling, softmax, cross-entropy and dropout. Images are NHWC (channels-last, as Keras):
+// x [batch, height, width, channels]. Each op runs on the ops/ kernels, records its
+// backward, and is covered by the gradient check. Shape errors throw gradway::Error naming
+// the op and the shapes.
+#ifndef GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
+#define GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
+
+#include <cstdint>
+
+#include "autograd/tensor.h"
+
+namespace gradway {
+
+// Keras padding: kValid uses no padding; kSame pads so that out = ceil(in / stride).
+enum class Padding { kValid, kSame };
+
+// y = x · w + b. x [n, in], w [in, out], b [out] (or undefined: no bias) -> y [n, out].
+Tensor Linear(const Tensor& x, const Tensor& w, const Tensor& b);
+
+// 2-D convolution. x [n, h, w, cin], w [kh, kw, cin, cout] (Keras HWIO), b [cout] or
+// undefined -> y [n, out_h, out_w, cout].
+Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h, int stride_w,
+              Padding padding);
+
+// Max / average pooling over pool_h x pool_w windows. x [n, h, w, c] -> [n, oh, ow, c].
+// In max pooling the gradient goes to the first maximum of each window; average pooling
+// with kSame excludes padded cells from the mean, as Keras does.
+Tensor MaxPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stride_w,
+                 Padding padding);
+Tensor AvgPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stride_w,
+                 Padding padding);
+
+// Softmax / log-softmax over the last axis (any rank >= 1).
+Tensor Softmax(const Tensor& x);
+Tensor LogSoftmax(const Tensor& x);
+
+// Mean categorical cross-entropy of softmax(logits) against target probabilities (e.g.
+// one-hot), fused and numerically stable. logits, targets [n, classes] -> scalar.
+Tensor SoftmaxCrossEntropy(const Tensor& logits, const Tensor& targets);
+
+// The same against class indices: labels [n] holding integers in [0, classes) (as floats).
+// Throws Error naming the first bad label.
+Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, const Tensor& labels);
+
+// Inverted dropout: in training, zeroes each element with probability `rate` and scales
+// the rest by 1 / (1 - rate); the mask comes from `seed` alone (not the thread count).
+// Returns x itself when !training or rate == 0. rate must be in [0, 1).
+Tensor Dropout(const Tensor& x, float rate, bool training, uint64_t seed);
+
+}  // namespace gradway
+
+#endif  // GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_

