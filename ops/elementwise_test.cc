@@ -1,0 +1,291 @@
+// Elementwise kernels vs the scalar reference, on every compiled Highway target.
+#include "ops/elementwise.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hwy/tests/hwy_gtest.h"
+#include "ops/parallel.h"
+#include "ops/reference.h"
+#include "ops/test_util.h"
+
+namespace gradway {
+namespace ops {
+namespace {
+
+using test::Buffer;
+using test::ExpectAllNear;
+using test::SameBits;
+
+// Every count below two AVX-512 vectors, plus sizes that span several parallel chunks.
+std::vector<int64_t> Sizes() {
+  std::vector<int64_t> sizes;
+  for (int64_t n = 0; n <= 33; ++n) sizes.push_back(n);
+  sizes.push_back(127 * 129);
+  sizes.push_back(100003);
+  return sizes;
+}
+
+std::string Tag(const char* what, int64_t n, int misalign) {
+  return std::string(what) + " n=" + std::to_string(n) + " misalign=" +
+         std::to_string(misalign);
+}
+
+class ElementwiseTest : public hwy::TestWithParamTarget {};
+HWY_TARGET_INSTANTIATE_TEST_SUITE_P(ElementwiseTest);
+
+TEST_P(ElementwiseTest, Binary) {
+  const BinaryOp ops[] = {BinaryOp::kAdd, BinaryOp::kSub, BinaryOp::kMul, BinaryOp::kDiv};
+  for (int64_t n : Sizes()) {
+    for (int mis = 0; mis < 4; ++mis) {
+      Buffer a(n, mis, 1), b(n, (mis + 1) % 4, 2, 0.5f, 2.0f);
+      for (BinaryOp op : ops) {
+        Buffer got(n, (mis + 2) % 4, 3), want(n, 0, 3);
+        Binary(op, a.data(), b.data(), got.data(), n);
+        reference::Binary(op, a.data(), b.data(), want.data(), n);
+        ExpectAllNear(want.data(), got.data(), n, 0, 0, Tag("Binary", n, mis));
+      }
+    }
+  }
+}
+
+TEST_P(ElementwiseTest, BinaryInPlace) {
+  Buffer a(1000, 1, 1), b(1000, 2, 2);
+  std::vector<float> want(1000);
+  reference::Binary(BinaryOp::kAdd, a.data(), b.data(), want.data(), 1000);
+  Binary(BinaryOp::kAdd, a.data(), b.data(), a.data(), 1000);
+  ExpectAllNear(want.data(), a.data(), 1000, 0, 0, "in place");
+}
+
+struct BroadcastCase {
+  std::vector<int64_t> a, b, out;
+};
+
+int64_t Numel(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+TEST_P(ElementwiseTest, BroadcastBinary) {
+  const std::vector<BroadcastCase> cases = {
+      {{200, 512}, {1, 512}, {200, 512}},   // bias add: leading-dim broadcast
+      {{1, 512}, {200, 512}, {200, 512}},
+      {{200, 512}, {200, 1}, {200, 512}},   // trailing-dim broadcast
+      {{200, 1}, {200, 512}, {200, 512}},
+      {{7, 13}, {1, 1}, {7, 13}},           // scalar operand
+      {{1, 1}, {7, 13}, {7, 13}},
+      {{7, 13}, {7, 13}, {7, 13}},          // same shape
+      {{1, 1}, {1, 1}, {1, 1}},
+      {{127, 129}, {127, 1}, {127, 129}},
+      {{127, 129}, {1, 129}, {127, 129}},
+      {{2, 3, 4}, {1, 3, 1}, {2, 3, 4}},
+      {{2, 3, 4}, {2, 1, 4}, {2, 3, 4}},
+      {{3, 1, 5}, {1, 4, 1}, {3, 4, 5}},    // outer-product style
+      {{33, 1}, {1, 17}, {33, 17}},
+      {{5, 1, 1, 3}, {1, 4, 6, 1}, {5, 4, 6, 3}},
+      {{1, 33}, {1, 1}, {1, 33}},
+      {{4000, 64}, {1, 64}, {4000, 64}},    // several parallel chunks
+      {{0, 3}, {1, 3}, {0, 3}},             // empty
+  };
+  const BinaryOp ops[] = {BinaryOp::kAdd, BinaryOp::kSub, BinaryOp::kMul, BinaryOp::kDiv};
+  for (const BroadcastCase& c : cases) {
+    for (int mis = 0; mis < 4; ++mis) {
+      Buffer a(Numel(c.a), mis, 4), b(Numel(c.b), 3 - mis, 5, 0.5f, 2.0f);
+      const int64_t n = Numel(c.out);
+      for (BinaryOp op : ops) {
+        Buffer got(n, (mis + 1) % 4, 6), want(n, 0, 6);
+        BroadcastBinary(op, a.data(), c.a, b.data(), c.b, got.data(), c.out);
+        reference::BroadcastBinary(op, a.data(), c.a, b.data(), c.b, want.data(), c.out);
+        ExpectAllNear(want.data(), got.data(), n, 0, 0, Tag("BroadcastBinary", n, mis));
+      }
+    }
+  }
+}
+
+TEST_P(ElementwiseTest, Unary) {
+  struct Case {
+    UnaryOp op;
+    float lo, hi, rel, abs;
+    const char* name;
+  };
+  const Case cases[] = {
+      {UnaryOp::kNeg, -3, 3, 0, 0, "neg"},
+      {UnaryOp::kExp, -90, 88, 4e-7f, 1e-37f, "exp"}  /* subnormal results lose bits */,
+      {UnaryOp::kLog, 1e-30f, 100, 6e-7f, 1e-7f, "log"},
+      {UnaryOp::kSqrt, 0, 100, 0, 0, "sqrt"},
+      {UnaryOp::kRelu, -3, 3, 0, 0, "relu"},
+      {UnaryOp::kSigmoid, -20, 20, 4e-7f, 1e-7f, "sigmoid"},
+      {UnaryOp::kTanh, -10, 10, 6e-7f, 1e-7f, "tanh"},
+  };
+  for (const Case& c : cases) {
+    for (int64_t n : Sizes()) {
+      for (int mis = 0; mis < 4; ++mis) {
+        Buffer x(n, mis, 7, c.lo, c.hi);
+        Buffer got(n, 3 - mis, 8), want(n, 0, 8);
+        Unary(c.op, x.data(), got.data(), n);
+        reference::Unary(c.op, x.data(), want.data(), n);
+        ExpectAllNear(want.data(), got.data(), n, c.rel, c.abs, Tag(c.name, n, mis));
+        // In place.
+        Unary(c.op, x.data(), x.data(), n);
+        ExpectAllNear(want.data(), x.data(), n, c.rel, c.abs, Tag(c.name, n, mis));
+      }
+    }
+  }
+}
+
+TEST_P(ElementwiseTest, UnarySpecialValues) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {0.0f, -0.0f, 1.0f, -1.0f, 89.0f, 100.0f, -100.0f,
+                                -200.0f, inf, -inf, nan, 1e-3f, 50.0f, -50.0f,
+                                88.7f, -88.0f, 2.0f};
+  const int64_t n = static_cast<int64_t>(x.size());
+  for (UnaryOp op : {UnaryOp::kExp, UnaryOp::kLog, UnaryOp::kSigmoid, UnaryOp::kRelu}) {
+    std::vector<float> got(n), want(n);
+    Unary(op, x.data(), got.data(), n);
+    reference::Unary(op, x.data(), want.data(), n);
+    ExpectAllNear(want.data(), got.data(), n, 1e-6f, 1e-30f,
+                  "special values op " + std::to_string(static_cast<int>(op)));
+  }
+}
+
+TEST_P(ElementwiseTest, ScalarOps) {
+  for (int64_t n : Sizes()) {
+    for (int mis = 0; mis < 4; ++mis) {
+      Buffer x(n, mis, 9, 0.1f, 3.0f), dy(n, 3 - mis, 10);
+      Buffer got(n, (mis + 1) % 4, 11), want(n, 0, 11);
+      for (float p : {1.0f, 2.0f, -1.0f, 0.5f, 3.0f, -2.5f}) {
+        Pow(x.data(), p, got.data(), n);
+        reference::Pow(x.data(), p, want.data(), n);
+        ExpectAllNear(want.data(), got.data(), n, 2e-7f, 0, Tag("Pow", n, mis));
+      }
+      Scale(x.data(), -1.5f, got.data(), n);
+      reference::Scale(x.data(), -1.5f, want.data(), n);
+      ExpectAllNear(want.data(), got.data(), n, 0, 0, Tag("Scale", n, mis));
+      AddScalar(x.data(), 0.25f, got.data(), n);
+      reference::AddScalar(x.data(), 0.25f, want.data(), n);
+      ExpectAllNear(want.data(), got.data(), n, 0, 0, Tag("AddScalar", n, mis));
+      // Axpy accumulates into y.
+      Buffer y(n, (mis + 2) % 4, 12);
+      std::vector<float> y_ref = y.ToVector();
+      Axpy(0.75f, x.data(), y.data(), n);
+      reference::Axpy(0.75f, x.data(), y_ref.data(), n);
+      ExpectAllNear(y_ref.data(), y.data(), n, 1e-6f, 1e-6f, Tag("Axpy", n, mis));
+      // Backward kernels.
+      Buffer xr(n, mis, 13);
+      ReluBackward(xr.data(), dy.data(), got.data(), n);
+      reference::ReluBackward(xr.data(), dy.data(), want.data(), n);
+      ExpectAllNear(want.data(), got.data(), n, 0, 0, Tag("ReluBackward", n, mis));
+      SigmoidBackward(x.data(), dy.data(), got.data(), n);
+      reference::SigmoidBackward(x.data(), dy.data(), want.data(), n);
+      // The SIMD code may fuse multiply-adds: compare with a tolerance.
+      ExpectAllNear(want.data(), got.data(), n, 1e-6f, 1e-6f, Tag("SigmoidBackward", n, mis));
+      TanhBackward(x.data(), dy.data(), got.data(), n);
+      reference::TanhBackward(x.data(), dy.data(), want.data(), n);
+      ExpectAllNear(want.data(), got.data(), n, 1e-6f, 1e-6f, Tag("TanhBackward", n, mis));
+    }
+  }
+}
+
+TEST_P(ElementwiseTest, Sum) {
+  for (int64_t n : Sizes()) {
+    for (int mis = 0; mis < 4; ++mis) {
+      Buffer x(n, mis, 14);
+      const float want = reference::Sum(x.data(), n);
+      EXPECT_NEAR(want, Sum(x.data(), n), 1e-6 * std::sqrt(double(n)) + 1e-6)
+          << Tag("Sum", n, mis);
+    }
+  }
+}
+
+TEST_P(ElementwiseTest, SumAxis) {
+  struct Shape {
+    int64_t outer, axis, inner;
+  };
+  const Shape shapes[] = {{1, 1, 1},   {1, 33, 1},    {7, 13, 1},    {1, 7, 13},
+                          {7, 13, 17}, {3, 5, 64},    {1, 20000, 64}, {1, 100000, 1},
+                          {2, 30000, 3}, {4, 300, 1000}, {127, 129, 1}, {1, 127, 129},
+                          {20, 1000, 16}, {5, 0, 4},   {0, 5, 4}};
+  for (const Shape& s : shapes) {
+    for (int mis = 0; mis < 4; ++mis) {
+      const int64_t n = s.outer * s.axis * s.inner, m = s.outer * s.inner;
+      Buffer x(n, mis, 15);
+      Buffer got(m, 3 - mis, 16), want(m, 0, 16);
+      SumAxis(x.data(), s.outer, s.axis, s.inner, got.data());
+      reference::SumAxis(x.data(), s.outer, s.axis, s.inner, want.data());
+      ExpectAllNear(want.data(), got.data(), m, 1e-5f, 2e-5f * std::sqrt(float(s.axis)),
+                    Tag("SumAxis", n, mis) + " outer=" + std::to_string(s.outer) +
+                        " axis=" + std::to_string(s.axis) + " inner=" +
+                        std::to_string(s.inner));
+    }
+  }
+}
+
+struct ToShapeCase {
+  std::vector<int64_t> x, out;
+};
+
+const std::vector<ToShapeCase>& ToShapeCases() {
+  static const std::vector<ToShapeCase> cases = {
+      {{200, 512}, {1, 512}},  {{200, 512}, {200, 1}},  {{200, 512}, {1, 1}},
+      {{200, 512}, {200, 512}}, {{2, 3, 4}, {1, 3, 1}}, {{2, 3, 4}, {2, 1, 4}},
+      {{5, 6, 7, 8}, {5, 1, 7, 1}}, {{5, 6, 7, 8}, {1, 6, 1, 8}}, {{127, 129}, {1, 129}},
+      {{1, 1}, {1, 1}},        {{33}, {1}},             {{20000, 64}, {1, 64}},
+      {{1, 100000}, {1, 1}},   {{300, 1000}, {1, 1000}}, {{7, 1, 13}, {1, 1, 13}},
+      {{0, 4}, {1, 4}},
+  };
+  return cases;
+}
+
+TEST_P(ElementwiseTest, SumToShape) {
+  for (const ToShapeCase& c : ToShapeCases()) {
+    for (int mis = 0; mis < 4; ++mis) {
+      const int64_t n = Numel(c.x), m = Numel(c.out);
+      Buffer x(n, mis, 17);
+      Buffer got(m, 3 - mis, 18), want(m, 0, 18);
+      SumToShape(x.data(), c.x, got.data(), c.out);
+      reference::SumToShape(x.data(), c.x, want.data(), c.out);
+      ExpectAllNear(want.data(), got.data(), m, 1e-5f, 2e-5f * std::sqrt(float(n / m + 1)),
+                    Tag("SumToShape", n, mis));
+    }
+  }
+}
+
+// Reductions give bit-identical results whatever the thread count.
+TEST_P(ElementwiseTest, ReductionsDeterministicAcrossThreads) {
+  const int64_t n = 1 << 20;
+  Buffer x(n, 1, 19);
+  std::vector<float> sums, axis_1, axis_2, to_shape;
+  const int threads[] = {1, 2, 16};
+  std::vector<std::vector<float>> axis_a(3), axis_b(3), axis_c(3), shape_a(3), shape_b(3);
+  for (int t = 0; t < 3; ++t) {
+    SetNumThreads(threads[t]);
+    sums.push_back(Sum(x.data(), n));
+    axis_a[t].resize(64);
+    SumAxis(x.data(), 1, n / 64, 64, axis_a[t].data());
+    axis_b[t].resize(1);
+    SumAxis(x.data(), 1, n, 1, axis_b[t].data());
+    axis_c[t].resize(4 * 1024);
+    SumAxis(x.data(), 4, 256, 1024, axis_c[t].data());
+    shape_a[t].resize(512);
+    SumToShape(x.data(), {2048, 512}, shape_a[t].data(), {1, 512});
+    shape_b[t].resize(16);
+    SumToShape(x.data(), {16, 256, 256}, shape_b[t].data(), {16, 1, 1});
+  }
+  SetNumThreads(0);
+  for (int t = 1; t < 3; ++t) {
+    EXPECT_TRUE(SameBits(&sums[0], &sums[t], 1)) << threads[t];
+    EXPECT_TRUE(SameBits(axis_a[0].data(), axis_a[t].data(), 64)) << threads[t];
+    EXPECT_TRUE(SameBits(axis_b[0].data(), axis_b[t].data(), 1)) << threads[t];
+    EXPECT_TRUE(SameBits(axis_c[0].data(), axis_c[t].data(), 4096)) << threads[t];
+    EXPECT_TRUE(SameBits(shape_a[0].data(), shape_a[t].data(), 512)) << threads[t];
+    EXPECT_TRUE(SameBits(shape_b[0].data(), shape_b[t].data(), 16)) << threads[t];
+  }
+}
+
+}  // namespace
+}  // namespace ops
+}  // namespace gradway
