@@ -1,0 +1,301 @@
+#include "data/idx.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/file_util.h"
+
+namespace gradway::data {
+namespace {
+
+// Headers may claim at most this many payload bytes (1 TiB): keeps size arithmetic far
+// from overflow. Memory is only ever allocated for bytes actually present in the file.
+constexpr uint64_t kMaxPayloadBytes = uint64_t{1} << 40;
+constexpr size_t kChunk = size_t{1} << 20;
+
+struct GzCloser {
+  void operator()(gzFile f) const { gzclose(f); }
+};
+using GzHandle = std::unique_ptr<gzFile_s, GzCloser>;
+
+// An open IDX file, raw or gzip, read through zlib (which reads raw files unchanged).
+class IdxInput {
+ public:
+  static absl::StatusOr<IdxInput> Open(const std::string& path) {
+    // Sniff the first two bytes for the gzip magic, for the messages; zlib itself
+    // decides the same way whether to decompress.
+    std::FILE* raw = std::fopen(path.c_str(), "rb");
+    if (raw == nullptr) return ErrnoStatus(errno, path, "cannot open");
+    unsigned char magic[2] = {0, 0};
+    const size_t n = std::fread(magic, 1, 2, raw);
+    std::fclose(raw);
+    const bool gzip = n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (f == nullptr) return ErrnoStatus(errno, path, "cannot open");
+    gzbuffer(f, 1 << 17);
+    return IdxInput(path, gzip, GzHandle(f));
+  }
+
+  // Reads up to `n` bytes into `dst`; fewer only at the end of the data.
+  // Errors: DataLoss for corrupt or truncated gzip data.
+  absl::StatusOr<size_t> Read(uint8_t* dst, size_t n) {
+    size_t total = 0;
+    while (total < n) {
+      const unsigned want =
+          static_cast<unsigned>(std::min<size_t>(n - total, size_t{1} << 30));
+      const int got = gzread(file_.get(), dst + total, want);
+      if (got < 0) return ZlibError();
+      if (got == 0) break;
+      total += static_cast<size_t>(got);
+    }
+    // zlib reports a gzip stream that ends early as a short read with Z_BUF_ERROR set.
+    if (total < n) {
+      int errnum = Z_OK;
+      gzerror(file_.get(), &errnum);
+      if (errnum != Z_OK) return ZlibError();
+    }
+    return total;
+  }
+
+  // Counts the bytes left in the file (reading them).
+  absl::StatusOr<uint64_t> CountRemaining() {
+    std::vector<uint8_t> scratch(kChunk);
+    uint64_t total = 0;
+    while (true) {
+      absl::StatusOr<size_t> got = Read(scratch.data(), scratch.size());
+      if (!got.ok()) return got.status();
+      total += *got;
+      if (*got < scratch.size()) return total;
+    }
+  }
+
+  const std::string& path() const { return path_; }
+  bool gzip() const { return gzip_; }
+
+ private:
+  IdxInput(std::string path, bool gzip, GzHandle file)
+      : path_(std::move(path)), gzip_(gzip), file_(std::move(file)) {}
+
+  absl::Status ZlibError() {
+    int errnum = Z_OK;
+    const char* msg = gzerror(file_.get(), &errnum);
+    if (errnum == Z_ERRNO) return ErrnoStatus(errno, path_, "read error");
+    if (errnum == Z_BUF_ERROR) {
+      return absl::DataLossError(absl::StrCat(
+          path_, ": truncated gzip data: the compressed stream ends early (", msg, ")"));
+    }
+    return absl::DataLossError(absl::StrCat(path_, ": corrupt ",
+                                            gzip_ ? "gzip data: " : "data: ", msg));
+  }
+
+  std::string path_;
+  bool gzip_;
+  GzHandle file_;
+};
+
+uint32_t BigEndian32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+std::string DescribeMagic(uint32_t magic) {
+  if (magic == kIdxImagesMagic) return "an IDX images file (0x00000803)";
+  if (magic == kIdxLabelsMagic) return "an IDX labels file (0x00000801)";
+  if ((magic >> 16) == 0x1f8b) return "gzip data inside gzip data";
+  if ((magic >> 16) == 0) return absl::StrFormat("an IDX file of another kind (0x%08x)", magic);
+  return absl::StrFormat("not an IDX file (magic 0x%08x)", magic);
+}
+
+// Reads the header (magic and `ndims` dimensions) of an IDX file whose magic must be
+// `expected_magic`.
+absl::StatusOr<std::vector<uint32_t>> ReadHeader(IdxInput& in, uint32_t expected_magic,
+                                                 int ndims, const char* kind) {
+  const size_t header_bytes = 4 * (1 + ndims);
+  uint8_t header[16];
+  absl::StatusOr<size_t> got = in.Read(header, header_bytes);
+  if (!got.ok()) return got.status();
+  if (*got >= 4) {
+    const uint32_t magic = BigEndian32(header);
+    if (magic != expected_magic) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: wrong magic number 0x%08x: expected 0x%08x for IDX %s; this is %s",
+          in.path(), magic, expected_magic, kind, DescribeMagic(magic)));
+    }
+  }
+  if (*got < header_bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: truncated: an IDX %s header needs %d bytes but the file%s has only %d",
+        in.path(), kind, header_bytes, in.gzip() ? " (decompressed)" : "", *got));
+  }
+  std::vector<uint32_t> dims(ndims);
+  for (int i = 0; i < ndims; ++i) dims[i] = BigEndian32(header + 4 * (i + 1));
+  return dims;
+}
+
+// Reads exactly `bytes` payload bytes and checks that nothing follows them.
+// `what` describes the header's claim for messages, e.g. "10000 images of 28x28".
+absl::StatusOr<std::vector<uint8_t>> ReadPayload(IdxInput& in, uint64_t bytes,
+                                                 const std::string& what) {
+  if (bytes > kMaxPayloadBytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: bad header: %s is %d bytes, more than the %d this reader accepts", in.path(),
+        what, bytes, kMaxPayloadBytes));
+  }
+  std::vector<uint8_t> data;
+  data.reserve(static_cast<size_t>(std::min<uint64_t>(bytes, uint64_t{1} << 26)));
+  while (data.size() < bytes) {
+    const size_t old = data.size();
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(bytes - old, kChunk));
+    data.resize(old + want);
+    absl::StatusOr<size_t> got = in.Read(data.data() + old, want);
+    if (!got.ok()) return got.status();
+    data.resize(old + *got);
+    if (*got < want) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: truncated: header says %s (%d bytes) but only %d bytes follow", in.path(),
+          what, bytes, data.size()));
+    }
+  }
+  absl::StatusOr<uint64_t> extra = in.CountRemaining();
+  if (!extra.ok()) return extra.status();
+  if (*extra > 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: trailing bytes: header says %s (%d bytes) but %d bytes follow (%d extra)",
+        in.path(), what, bytes, bytes + *extra, *extra));
+  }
+  return data;
+}
+
+// Writes `header` then `payload` to `path` (gzip if it ends in ".gz"), atomically.
+absl::Status WriteIdx(const std::string& path, const std::vector<uint32_t>& header,
+                      const uint8_t* payload, size_t payload_bytes) {
+  const bool gzip = absl::EndsWith(path, ".gz");
+  const std::string tmp = TempPathFor(path);
+  gzFile f = gzopen(tmp.c_str(), gzip ? "wb6" : "wbT");
+  if (f == nullptr) return ErrnoStatus(errno, path, "cannot create");
+  std::vector<uint8_t> head;
+  for (uint32_t v : header) {
+    head.push_back(static_cast<uint8_t>(v >> 24));
+    head.push_back(static_cast<uint8_t>(v >> 16));
+    head.push_back(static_cast<uint8_t>(v >> 8));
+    head.push_back(static_cast<uint8_t>(v));
+  }
+  bool ok = gzwrite(f, head.data(), static_cast<unsigned>(head.size())) ==
+            static_cast<int>(head.size());
+  for (size_t done = 0; ok && done < payload_bytes;) {
+    const unsigned n = static_cast<unsigned>(std::min<size_t>(payload_bytes - done, kChunk));
+    ok = gzwrite(f, payload + done, n) == static_cast<int>(n);
+    done += n;
+  }
+  int errnum = Z_OK;
+  std::string zmsg = ok ? "" : gzerror(f, &errnum);
+  const int err = errno;
+  if (gzclose(f) != Z_OK && ok) {
+    ok = false;
+    zmsg = "error closing the file";
+  }
+  if (!ok) {
+    std::remove(tmp.c_str());
+    if (errnum == Z_ERRNO) return ErrnoStatus(err, path, "write error");
+    return absl::InternalError(absl::StrCat(path, ": write error: ", zmsg));
+  }
+  return CommitTempFile(tmp, path);
+}
+
+}  // namespace
+
+absl::StatusOr<IdxImages> ReadIdxImages(const std::string& path) {
+  absl::StatusOr<IdxInput> in = IdxInput::Open(path);
+  if (!in.ok()) return in.status();
+  absl::StatusOr<std::vector<uint32_t>> dims = ReadHeader(*in, kIdxImagesMagic, 3, "images");
+  if (!dims.ok()) return dims.status();
+  IdxImages images;
+  images.count = (*dims)[0];
+  images.rows = (*dims)[1];
+  images.cols = (*dims)[2];
+  if (images.rows == 0 || images.cols == 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: bad header: images of %dx%d pixels", path, images.rows, images.cols));
+  }
+  const std::string what =
+      absl::StrFormat("%d images of %dx%d", images.count, images.rows, images.cols);
+  // rows*cols < 2^64; the product with count is checked in 128 bits.
+  const unsigned __int128 bytes = static_cast<unsigned __int128>(images.count) *
+                                  (static_cast<uint64_t>(images.rows) * static_cast<uint64_t>(images.cols));
+  const uint64_t clamped =
+      bytes > kMaxPayloadBytes ? kMaxPayloadBytes + 1 : static_cast<uint64_t>(bytes);
+  absl::StatusOr<std::vector<uint8_t>> pixels = ReadPayload(*in, clamped, what);
+  if (!pixels.ok()) return pixels.status();
+  images.pixels = std::move(*pixels);
+  return images;
+}
+
+absl::StatusOr<std::vector<uint8_t>> ReadIdxLabels(const std::string& path,
+                                                   int num_classes) {
+  absl::StatusOr<IdxInput> in = IdxInput::Open(path);
+  if (!in.ok()) return in.status();
+  absl::StatusOr<std::vector<uint32_t>> dims = ReadHeader(*in, kIdxLabelsMagic, 1, "labels");
+  if (!dims.ok()) return dims.status();
+  const uint64_t count = (*dims)[0];
+  absl::StatusOr<std::vector<uint8_t>> labels =
+      ReadPayload(*in, count, absl::StrCat(count, " labels"));
+  if (!labels.ok()) return labels.status();
+  if (num_classes > 0) {
+    for (size_t i = 0; i < labels->size(); ++i) {
+      if ((*labels)[i] >= num_classes) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s: label %d at index %d is out of range: expected 0..%d", path, (*labels)[i],
+            i, num_classes - 1));
+      }
+    }
+  }
+  return labels;
+}
+
+absl::Status CheckSameCount(const std::string& images_path, int64_t image_count,
+                            const std::string& labels_path, int64_t label_count) {
+  if (image_count == label_count) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrFormat("count mismatch: %s has %d images but %s has %d labels", images_path,
+                      image_count, labels_path, label_count));
+}
+
+absl::Status WriteIdxImages(const std::string& path, const std::vector<uint8_t>& pixels,
+                            int64_t count, int64_t rows, int64_t cols) {
+  constexpr int64_t kMax = std::numeric_limits<uint32_t>::max();
+  if (count < 0 || rows < 0 || cols < 0 || count > kMax || rows > kMax || cols > kMax) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: cannot write %d images of %dx%d: each dimension must be in 0..%d", path, count,
+        rows, cols, kMax));
+  }
+  const unsigned __int128 expected = static_cast<unsigned __int128>(count) *
+                                     static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
+  if (expected != pixels.size()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: cannot write %d images of %dx%d from %d pixel bytes (expected %d*%d*%d)", path,
+        count, rows, cols, pixels.size(), count, rows, cols));
+  }
+  return WriteIdx(path,
+                  {kIdxImagesMagic, static_cast<uint32_t>(count), static_cast<uint32_t>(rows),
+                   static_cast<uint32_t>(cols)},
+                  pixels.data(), pixels.size());
+}
+
+absl::Status WriteIdxLabels(const std::string& path, const std::vector<uint8_t>& labels) {
+  if (labels.size() > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: cannot write %d labels: too many for IDX", path, labels.size()));
+  }
+  return WriteIdx(path, {kIdxLabelsMagic, static_cast<uint32_t>(labels.size())},
+                  labels.data(), labels.size());
+}
+
+}  // namespace gradway::data
