@@ -1,17 +1,18 @@
-// GEMM: packed panels of A and B, a register-blocked FMA micro-kernel, cache blocking over
-// k, row/column tiles run in parallel through ParallelFor. Highway dynamic dispatch: this
-// file is compiled once per target (AVX3, AVX2, SSE4, ..., scalar) and the best one the
+// GEMM: a register-blocked FMA micro-kernel, cache blocking over k, B packed into column
+// panels, tiles of C run in parallel through ParallelFor. Highway dynamic dispatch: this
+// file is compiled once per target (AVX3, AVX2, SSE4, SSSE3, scalar) and the best one the
 // CPU supports is picked at run time.
 //
 // Layout of the computation (BLIS-like):
 //   for each k-block [k0, k0 + kc)             (fixed boundaries: depend only on k)
-//     B block is packed once, up front, into column panels of kNR columns x kc rows;
-//     each task packs its rows of A into row panels of kMR rows x kc;
-//     for each row panel (A micro-panel stays in L1)
-//       for each column panel of the task (B block streams from L2)
-//         micro-kernel: kMR x kNR accumulators, kc FMA steps, then C is written.
-// Every C element is the sum over k-blocks (in order) of FMA chains over p (in order), so
-// the result does not depend on the tiling or on the thread count.
+//     for each row panel of kMR rows           (its A elements stay in L1)
+//       for each column panel of the task      (the task's B block streams from L2)
+//         micro-kernel: kMR x kNV vectors of accumulators, kc FMA steps, then C is
+//         written (first k-block: = acc + bias (+ C); later ones: += acc).
+// A is read in place (broadcasts need no packing, whatever its transposition); B is packed
+// into kNR-column panels once per call (in parallel) unless it is stored k x n with whole
+// vectors per row. Every C element is the sum over k-blocks (in order) of an FMA chain over
+// p (in order), so the result depends neither on the tiling nor on the thread count.
 
 #include <algorithm>
 #include <cstddef>
@@ -38,26 +39,32 @@ namespace matmul_detail {
 // buffer is in use (a nested parallel loop); then a private buffer is allocated instead.
 class Scratch {
  public:
-  Scratch(int slot, size_t floats) {
-    struct Cache {
-      hwy::AlignedFreeUniquePtr<float[]> buf;
-      size_t size = 0;
-      bool busy = false;
-    };
-    thread_local Cache caches[2];
-    Cache& cache = caches[slot];
-    if (cache.busy) {
-      own_ = hwy::AllocateAligned<float>(std::max<size_t>(floats, 1));
-      ptr_ = own_.get();
+  Scratch(int slot, size_t floats) : slot_(slot) {
+    if (floats > 0) Resize(floats);
+  }
+  // Makes the buffer at least `floats` long (contents are not kept).
+  void Resize(size_t floats) {
+    Cache& cache = Caches()[slot_];
+    if (busy_ == nullptr && !cache.busy) {
+      if (cache.size < floats) {
+        cache.buf = hwy::AllocateAligned<float>(floats);
+        cache.size = floats;
+      }
+      cache.busy = true;
+      busy_ = &cache.busy;
+      ptr_ = cache.buf.get();
       return;
     }
-    if (cache.size < floats) {
-      cache.buf = hwy::AllocateAligned<float>(floats);
-      cache.size = floats;
+    if (busy_ != nullptr) {  // already holds the thread's cache: grow it
+      if (cache.size < floats) {
+        cache.buf = hwy::AllocateAligned<float>(floats);
+        cache.size = floats;
+      }
+      ptr_ = cache.buf.get();
+      return;
     }
-    cache.busy = true;
-    busy_ = &cache.busy;
-    ptr_ = cache.buf.get();
+    own_ = hwy::AllocateAligned<float>(std::max<size_t>(floats, 1));
+    ptr_ = own_.get();
   }
   ~Scratch() {
     if (busy_ != nullptr) *busy_ = false;
@@ -67,12 +74,22 @@ class Scratch {
   float* get() const { return ptr_; }
 
  private:
+  struct Cache {
+    hwy::AlignedFreeUniquePtr<float[]> buf{nullptr, hwy::AlignedFreer()};
+    size_t size = 0;
+    bool busy = false;
+  };
+  static Cache* Caches() {
+    thread_local Cache caches[2];
+    return caches;
+  }
+  int slot_;
   hwy::AlignedFreeUniquePtr<float[]> own_{nullptr, hwy::AlignedFreer()};
   float* ptr_ = nullptr;
   bool* busy_ = nullptr;
 };
 
-constexpr int64_t kMaxKc = 256;  // k-block length limit (A micro-panel in L1).
+constexpr int64_t kMaxKc = 384;  // k-block length limit (A micro-panel in L1).
 
 // k-blocks: ceil(k / kMaxKc) blocks of (almost) equal length; depends only on k.
 inline int64_t NumKBlocks(int64_t k) { return std::max<int64_t>(1, (k + kMaxKc - 1) / kMaxKc); }
@@ -106,55 +123,10 @@ constexpr size_t kNV = (kN >= 16) ? 4 : 2;
 constexpr size_t kNR = kNV * kN;
 
 // ----------------------------------------------------------------------------------------
-// Packing.
-
-// Packs rows [r0, r0 + rows) x k-range [k0, k0 + kc) of op(A) into row panels of kMR rows:
-// dst[panel][p][r], zero-padded to whole panels.
-void PackA(const float* HWY_RESTRICT a, int64_t m, int64_t k, bool trans_a, int64_t r0,
-           int64_t rows, int64_t k0, int64_t kc, float* HWY_RESTRICT dst) {
-  const int64_t panels = (rows + kMR - 1) / kMR;
-  for (int64_t pi = 0; pi < panels; ++pi) {
-    const int64_t rb = r0 + pi * kMR;
-    const int64_t nr = std::min<int64_t>(kMR, r0 + rows - rb);
-    float* HWY_RESTRICT out = dst + pi * kMR * kc;
-    if (trans_a) {
-      // A stored k x m: each p row is contiguous over r.
-      for (int64_t p = 0; p < kc; ++p) {
-        const float* src = a + (k0 + p) * m + rb;
-        float* o = out + p * kMR;
-        int64_t r = 0;
-        for (; r < nr; ++r) o[r] = src[r];
-        for (; r < static_cast<int64_t>(kMR); ++r) o[r] = 0.f;
-      }
-    } else {
-      // A stored m x k: gather kMR rows.
-      if (nr == static_cast<int64_t>(kMR)) {
-        const float* s0 = a + (rb + 0) * k + k0;
-        const float* s1 = a + (rb + 1) * k + k0;
-        const float* s2 = a + (rb + 2) * k + k0;
-        const float* s3 = a + (rb + 3) * k + k0;
-        const float* s4 = a + (rb + 4) * k + k0;
-        const float* s5 = a + (rb + 5) * k + k0;
-        for (int64_t p = 0; p < kc; ++p) {
-          float* o = out + p * kMR;
-          o[0] = s0[p];
-          o[1] = s1[p];
-          o[2] = s2[p];
-          o[3] = s3[p];
-          o[4] = s4[p];
-          o[5] = s5[p];
-        }
-      } else {
-        for (int64_t p = 0; p < kc; ++p) {
-          float* o = out + p * kMR;
-          for (size_t r = 0; r < kMR; ++r) {
-            o[r] = static_cast<int64_t>(r) < nr ? a[(rb + r) * k + k0 + p] : 0.f;
-          }
-        }
-      }
-    }
-  }
-}
+// Packing. A is never packed: the kernel broadcasts its elements straight from memory
+// (row stride and k stride given), which costs the same as reading a packed panel. B is
+// packed into column panels unless it is stored k x n with n a multiple of the vector
+// length; then the kernel reads its rows in place.
 
 // Packs column panel `j` (all of k) of op(B) into dst, which holds the panel's k-blocks
 // at offsets kNR * (kb_begin * num_panels + j * kc_b): for each k-block, kc_b rows of kNR.
@@ -201,13 +173,21 @@ struct StoreMode {
   const float* bias;  // bias for this tile's first column, or null.
 };
 
-// Computes a kMR x (kNV2 * kN) tile: acc = sum_p ap[p][r] * bp[p][c], then writes rows
-// [0, rows) and columns [0, cols) of C (row stride ldc). When the tile is whole
-// (rows == kMR and cols == kNV2 * kN) vectors go straight to C; otherwise through a
-// temporary with the same arithmetic.
-template <size_t kNV2>
-HWY_NOINLINE void Kernel(const float* HWY_RESTRICT ap, const float* HWY_RESTRICT bp,
-                         int64_t kc, float* HWY_RESTRICT c, int64_t ldc, int64_t rows,
+// Where the kernel reads A and B. A element (r, p) is a[r * a_rs + p * a_ps]; B row p
+// (kNV2 vectors) starts at b + p * ldb.
+struct Operands {
+  const float* a;
+  int64_t a_rs, a_ps;
+  const float* b;
+  int64_t ldb;
+  bool b_aligned;
+};
+
+// Computes a kRows x (kNV2 * kN) tile: acc[r][c] = sum_p A(r, p) * B(p, c) over kc steps,
+// then writes columns [0, cols) of C (row stride ldc). A whole tile (cols == kNV2 * kN)
+// goes straight to C; an edge tile through a temporary with the same arithmetic.
+template <size_t kRows, size_t kNV2>
+HWY_NOINLINE void Kernel(Operands op, int64_t kc, float* HWY_RESTRICT c, int64_t ldc,
                          int64_t cols, StoreMode mode) {
   const D d;
   V c00 = hn::Zero(d), c01 = hn::Zero(d), c02 = hn::Zero(d), c03 = hn::Zero(d);
@@ -216,35 +196,44 @@ HWY_NOINLINE void Kernel(const float* HWY_RESTRICT ap, const float* HWY_RESTRICT
   V c30 = hn::Zero(d), c31 = hn::Zero(d), c32 = hn::Zero(d), c33 = hn::Zero(d);
   V c40 = hn::Zero(d), c41 = hn::Zero(d), c42 = hn::Zero(d), c43 = hn::Zero(d);
   V c50 = hn::Zero(d), c51 = hn::Zero(d), c52 = hn::Zero(d), c53 = hn::Zero(d);
+  const float* HWY_RESTRICT ap = op.a;
+  const float* HWY_RESTRICT bp = op.b;
+  const int64_t rs = op.a_rs, ps = op.a_ps, ldb = op.ldb;
+  const int64_t o1 = rs, o2 = 2 * rs, o3 = 3 * rs, o4 = 4 * rs, o5 = 5 * rs;
+  (void)o1, (void)o2, (void)o3, (void)o4, (void)o5;
 
-#define GW_MM_ROW(R)                                                 \
-  {                                                                  \
-    const V a = hn::Set(d, ap[R]);                                   \
+#define GW_MM_ROW(R, OFF)                                            \
+  if constexpr (kRows > R) {                                         \
+    const V a = hn::Set(d, ap[OFF]);                                 \
     c##R##0 = hn::MulAdd(a, b0, c##R##0);                            \
     if constexpr (kNV2 > 1) c##R##1 = hn::MulAdd(a, b1, c##R##1);    \
     if constexpr (kNV2 > 2) c##R##2 = hn::MulAdd(a, b2, c##R##2);    \
     if constexpr (kNV2 > 3) c##R##3 = hn::MulAdd(a, b3, c##R##3);    \
   }
-
-  for (int64_t p = 0; p < kc; ++p) {
-    const V b0 = hn::Load(d, bp);
-    const V b1 = kNV2 > 1 ? hn::Load(d, bp + 1 * kN) : b0;
-    const V b2 = kNV2 > 2 ? hn::Load(d, bp + 2 * kN) : b0;
-    const V b3 = kNV2 > 3 ? hn::Load(d, bp + 3 * kN) : b0;
-    GW_MM_ROW(0)
-    GW_MM_ROW(1)
-    GW_MM_ROW(2)
-    GW_MM_ROW(3)
-    GW_MM_ROW(4)
-    GW_MM_ROW(5)
-    ap += kMR;
-    bp += kNR;
+#define GW_MM_STEP(LOAD)                                              \
+  {                                                                   \
+    const V b0 = LOAD(d, bp);                                         \
+    const V b1 = kNV2 > 1 ? LOAD(d, bp + 1 * kN) : b0;                \
+    const V b2 = kNV2 > 2 ? LOAD(d, bp + 2 * kN) : b0;                \
+    const V b3 = kNV2 > 3 ? LOAD(d, bp + 3 * kN) : b0;                \
+    GW_MM_ROW(0, 0)                                                   \
+    GW_MM_ROW(1, o1)                                                  \
+    GW_MM_ROW(2, o2)                                                  \
+    GW_MM_ROW(3, o3)                                                  \
+    GW_MM_ROW(4, o4)                                                  \
+    GW_MM_ROW(5, o5)                                                  \
+    ap += ps;                                                         \
+    bp += ldb;                                                        \
   }
+  if (op.b_aligned) {
+    for (int64_t p = 0; p < kc; ++p) GW_MM_STEP(hn::Load)
+  } else {
+    for (int64_t p = 0; p < kc; ++p) GW_MM_STEP(hn::LoadU)
+  }
+#undef GW_MM_STEP
 #undef GW_MM_ROW
 
-  const bool whole = rows == static_cast<int64_t>(kMR) &&
-                     cols == static_cast<int64_t>(kNV2 * kN);
-  if (whole) {
+  if (cols == static_cast<int64_t>(kNV2 * kN)) {
     V bias0 = hn::Zero(d), bias1 = hn::Zero(d), bias2 = hn::Zero(d), bias3 = hn::Zero(d);
     const bool use_bias = mode.first && mode.bias != nullptr;
     if (use_bias) {
@@ -260,7 +249,7 @@ HWY_NOINLINE void Kernel(const float* HWY_RESTRICT ap, const float* HWY_RESTRICT
       hn::StoreU(acc, d, out);
     };
 #define GW_MM_PUT(R)                                                  \
-  {                                                                   \
+  if constexpr (kRows > R) {                                          \
     float* out = c + R * ldc;                                         \
     put(out, c##R##0, bias0);                                         \
     if constexpr (kNV2 > 1) put(out + 1 * kN, c##R##1, bias1);        \
@@ -280,7 +269,7 @@ HWY_NOINLINE void Kernel(const float* HWY_RESTRICT ap, const float* HWY_RESTRICT
   // Edge tile: spill the accumulators, then combine element by element.
   HWY_ALIGN float tile[kMR * kNR];
 #define GW_MM_SPILL(R)                                                           \
-  {                                                                              \
+  if constexpr (kRows > R) {                                                     \
     float* t = tile + R * kNR;                                                   \
     hn::Store(c##R##0, d, t);                                                    \
     if constexpr (kNV2 > 1) hn::Store(c##R##1, d, t + 1 * kN);                   \
@@ -294,7 +283,7 @@ HWY_NOINLINE void Kernel(const float* HWY_RESTRICT ap, const float* HWY_RESTRICT
   GW_MM_SPILL(4)
   GW_MM_SPILL(5)
 #undef GW_MM_SPILL
-  for (int64_t r = 0; r < rows; ++r) {
+  for (size_t r = 0; r < kRows; ++r) {
     float* out = c + r * ldc;
     const float* t = tile + r * kNR;
     for (int64_t j = 0; j < cols; ++j) {
@@ -310,49 +299,77 @@ HWY_NOINLINE void Kernel(const float* HWY_RESTRICT ap, const float* HWY_RESTRICT
   }
 }
 
-void CallKernel(size_t nv, const float* ap, const float* bp, int64_t kc, float* c,
-                int64_t ldc, int64_t rows, int64_t cols, StoreMode mode) {
+template <size_t kRows>
+void CallKernelRows(size_t nv, const Operands& op, int64_t kc, float* c, int64_t ldc,
+                    int64_t cols, StoreMode mode) {
   switch (nv) {
     case 1:
-      return Kernel<1>(ap, bp, kc, c, ldc, rows, cols, mode);
+      return Kernel<kRows, 1>(op, kc, c, ldc, cols, mode);
     case 2:
-      if constexpr (kNV >= 2) return Kernel<2>(ap, bp, kc, c, ldc, rows, cols, mode);
+      if constexpr (kNV >= 2) return Kernel<kRows, 2>(op, kc, c, ldc, cols, mode);
       break;
     case 3:
-      if constexpr (kNV >= 3) return Kernel<3>(ap, bp, kc, c, ldc, rows, cols, mode);
+      if constexpr (kNV >= 3) return Kernel<kRows, 3>(op, kc, c, ldc, cols, mode);
       break;
     default:
-      if constexpr (kNV >= 4) return Kernel<4>(ap, bp, kc, c, ldc, rows, cols, mode);
+      if constexpr (kNV >= 4) return Kernel<kRows, 4>(op, kc, c, ldc, cols, mode);
       break;
+  }
+}
+
+void CallKernel(int64_t rows, size_t nv, const Operands& op, int64_t kc, float* c,
+                int64_t ldc, int64_t cols, StoreMode mode) {
+  switch (rows) {
+    case 1: return CallKernelRows<1>(nv, op, kc, c, ldc, cols, mode);
+    case 2: return CallKernelRows<2>(nv, op, kc, c, ldc, cols, mode);
+    case 3: return CallKernelRows<3>(nv, op, kc, c, ldc, cols, mode);
+    case 4: return CallKernelRows<4>(nv, op, kc, c, ldc, cols, mode);
+    case 5: return CallKernelRows<5>(nv, op, kc, c, ldc, cols, mode);
+    default: return CallKernelRows<6>(nv, op, kc, c, ldc, cols, mode);
   }
 }
 
 // ----------------------------------------------------------------------------------------
 // Driver.
 
+// B as the kernels read it: packed panels, or op(B) = B stored k x n read in place.
+struct BSource {
+  const float* data;
+  bool packed;
+  int64_t num_panels;
+};
+
 // Computes the tile C[r0 : r0 + rows, column panels j0 .. j1) over all k-blocks.
-void ComputeTile(const float* a, const float* bpacked, float* c, int64_t m, int64_t n,
+void ComputeTile(const float* a, const BSource& bs, float* c, int64_t m, int64_t n,
                  int64_t k, bool trans_a, const float* bias, bool accumulate, int64_t r0,
-                 int64_t rows, int64_t j0, int64_t j1, int64_t num_panels) {
+                 int64_t rows, int64_t j0, int64_t j1) {
   const int64_t nkb = NumKBlocks(k);
-  const int64_t max_kc = (k + nkb - 1) / nkb;
-  const int64_t row_panels = (rows + kMR - 1) / kMR;
-  Scratch apack(1, static_cast<size_t>(row_panels * kMR * max_kc));
+  // A(r, p): row stride and k stride.
+  const int64_t a_rs = trans_a ? 1 : k, a_ps = trans_a ? m : 1;
   for (int64_t kb = 0; kb < nkb; ++kb) {
     const int64_t k0 = KBlockBegin(k, nkb, kb);
     const int64_t kc = KBlockBegin(k, nkb, kb + 1) - k0;
-    PackA(a, m, k, trans_a, r0, rows, k0, kc, apack.get());
-    for (int64_t pi = 0; pi < row_panels; ++pi) {
-      const int64_t rb = r0 + pi * kMR;
+    for (int64_t rb = r0; rb < r0 + rows; rb += kMR) {
       const int64_t nr = std::min<int64_t>(kMR, r0 + rows - rb);
-      const float* ap = apack.get() + pi * kMR * kc;
       for (int64_t j = j0; j < j1; ++j) {
         const int64_t cb = j * static_cast<int64_t>(kNR);
         const int64_t nc = std::min<int64_t>(kNR, n - cb);
         const size_t nv = static_cast<size_t>((nc + kN - 1) / kN);
-        const float* bp = bpacked + kNR * (k0 * num_panels + j * kc);
+        Operands op;
+        op.a = a + rb * a_rs + k0 * a_ps;
+        op.a_rs = a_rs;
+        op.a_ps = a_ps;
+        if (bs.packed) {
+          op.b = bs.data + kNR * (k0 * bs.num_panels + j * kc);
+          op.ldb = kNR;
+          op.b_aligned = true;
+        } else {
+          op.b = bs.data + k0 * n + cb;
+          op.ldb = n;
+          op.b_aligned = false;
+        }
         StoreMode mode{kb == 0, accumulate, bias ? bias + cb : nullptr};
-        CallKernel(nv, ap, bp, kc, c + rb * n + cb, n, nr, nc, mode);
+        CallKernel(nr, nv, op, kc, c + rb * n + cb, n, nc, mode);
       }
     }
   }
@@ -375,21 +392,30 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
   const int64_t num_panels = (n + kNR - 1) / kNR;
   const int64_t row_panels = (m + kMR - 1) / kMR;
   const double flops = 2.0 * m * n * k;
-  const int threads = parallel && flops > 2e6 ? NumThreads() : 1;
+  const int threads =
+      parallel && (flops > 2e6 || (n * k > (1 << 17) && flops > 2e5)) ? NumThreads() : 1;
 
-  Scratch bpack(0, static_cast<size_t>(num_panels * kNR * k));
-  float* bp = bpack.get();
-  if (threads > 1 && num_panels > 1 && n * k > 16384) {
-    ParallelFor(num_panels, 1, [&](int64_t j0, int64_t j1) HWY_ATTR {
-      for (int64_t j = j0; j < j1; ++j) PackBPanel(b, n, k, trans_b, j, num_panels, bp);
-    });
-  } else {
-    for (int64_t j = 0; j < num_panels; ++j) PackBPanel(b, n, k, trans_b, j, num_panels, bp);
+  // B in place when it is k x n with whole vectors per row; packed otherwise.
+  BSource bs{b, false, num_panels};
+  Scratch bpack(0, 0);
+  if (trans_b || n % static_cast<int64_t>(kN) != 0) {
+    bpack.Resize(static_cast<size_t>(num_panels * kNR * k));
+    float* bp = bpack.get();
+    bs.data = bp;
+    bs.packed = true;
+    if (threads > 1 && num_panels > 1 && n * k > 16384) {
+      ParallelFor(num_panels, 1, [&](int64_t j0, int64_t j1) HWY_ATTR {
+        for (int64_t j = j0; j < j1; ++j) PackBPanel(b, n, k, trans_b, j, num_panels, bp);
+      });
+    } else {
+      for (int64_t j = 0; j < num_panels; ++j) PackBPanel(b, n, k, trans_b, j, num_panels, bp);
+    }
   }
 
-  // Task grid: column blocks of at most 8 panels (the B block stays in L2), then enough
-  // row blocks for about 4 tasks per thread. Tiling does not change any result.
-  int64_t tc = (num_panels + 7) / 8;
+  // Task grid: column blocks of at most kMaxPanels panels (the B block stays in L2), then
+  // enough row blocks for about 4 tasks per thread. Tiling does not change any result.
+  constexpr int64_t kMaxPanels = (kNR >= 64) ? 4 : 8;
+  int64_t tc = (num_panels + kMaxPanels - 1) / kMaxPanels;
   int64_t tr = 1;
   if (threads > 1) {
     const int64_t target = 4 * threads;
@@ -405,7 +431,7 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
       if (p0 == p1 || j0 == j1) continue;
       const int64_t r0 = p0 * kMR;
       const int64_t rows = std::min<int64_t>(m, p1 * kMR) - r0;
-      ComputeTile(a, bp, c, m, n, k, trans_a, bias, accumulate, r0, rows, j0, j1, num_panels);
+      ComputeTile(a, bs, c, m, n, k, trans_a, bias, accumulate, r0, rows, j0, j1);
     }
   };
   if (threads > 1 && tasks > 1) {

@@ -1,0 +1,74 @@
+// MatMul (ops/matmul.h) on the MLP's and CNN's GEMM shapes, batch 200, plus the scalar
+// reference on a smaller shape. Counter GFLOPS = 2*m*n*k per iteration / wall time.
+//   bazel run -c opt //benchmarks:matmul_benchmark -- --threads=2
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "ops/matmul.h"
+#include "ops/reference.h"
+
+namespace gradway {
+namespace {
+
+std::vector<float> Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+template <bool kReference>
+void RunMatMul(benchmark::State& state, int64_t m, int64_t n, int64_t k, bool ta, bool tb,
+               bool bias) {
+  const std::vector<float> a = Random(m * k, 1), b = Random(k * n, 2), bv = Random(n, 3);
+  std::vector<float> c(m * n);
+  for (auto _ : state) {
+    if (kReference) {
+      ops::reference::MatMul(a.data(), b.data(), c.data(), m, n, k, ta, tb,
+                             bias ? bv.data() : nullptr, false);
+    } else {
+      ops::MatMul(a.data(), b.data(), c.data(), m, n, k, ta, tb, bias ? bv.data() : nullptr,
+                  false);
+    }
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2e-9 * m * n * k,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Dense 784 -> 512 (MLP hidden layer): forward y = x·W + b, dX = dY·Wᵀ, dW = Xᵀ·dY.
+void BM_MatMul_200x784x512_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 512, 784, false, false, true); }
+void BM_MatMul_200x784x512_BwdData(benchmark::State& s) { RunMatMul<false>(s, 200, 784, 512, false, true, false); }
+void BM_MatMul_200x784x512_BwdWeights(benchmark::State& s) { RunMatMul<false>(s, 784, 512, 200, true, false, false); }
+// Dense 9216 -> 128 (CNN): the same three GEMMs.
+void BM_MatMul_200x9216x128_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 128, 9216, false, false, true); }
+void BM_MatMul_200x9216x128_BwdData(benchmark::State& s) { RunMatMul<false>(s, 200, 9216, 128, false, true, false); }
+void BM_MatMul_200x9216x128_BwdWeights(benchmark::State& s) { RunMatMul<false>(s, 9216, 128, 200, true, false, false); }
+// The im2col GEMM of conv2 (200x26x26x32 -> 64, 3x3): 115200x288 @ 288x64.
+void BM_MatMul_115200x288x64(benchmark::State& s) { RunMatMul<false>(s, 115200, 64, 288, false, false, false); }
+// Small shapes: batch-1 inference and the output layer.
+void BM_MatMul_1x784x512_Fwd(benchmark::State& s) { RunMatMul<false>(s, 1, 512, 784, false, false, true); }
+void BM_MatMul_200x512x10_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 10, 512, false, false, true); }
+// The plain scalar reference, on a smaller shape.
+void BM_MatMulReference_64x256x128(benchmark::State& s) { RunMatMul<true>(s, 64, 128, 256, false, false, true); }
+void BM_MatMul_64x256x128(benchmark::State& s) { RunMatMul<false>(s, 64, 128, 256, false, false, true); }
+
+BENCHMARK(BM_MatMul_200x784x512_Fwd)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_200x784x512_BwdData)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_200x784x512_BwdWeights)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_200x9216x128_Fwd)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_200x9216x128_BwdData)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_200x9216x128_BwdWeights)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_115200x288x64)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_1x784x512_Fwd)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_200x512x10_Fwd)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_64x256x128)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMulReference_64x256x128)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace gradway
