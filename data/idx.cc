@@ -87,7 +87,9 @@ class IdxInput {
 
   absl::Status ZlibError() {
     int errnum = Z_OK;
-    const char* msg = gzerror(file_.get(), &errnum);
+    std::string msg = gzerror(file_.get(), &errnum);
+    // zlib prefixes its message with the path; the status message already starts with it.
+    if (absl::StartsWith(msg, path_ + ": ")) msg.erase(0, path_.size() + 2);
     if (errnum == Z_ERRNO) return ErrnoStatus(errno, path_, "read error");
     if (errnum == Z_BUF_ERROR) {
       return absl::DataLossError(absl::StrCat(
@@ -197,6 +199,7 @@ absl::Status WriteIdx(const std::string& path, const std::vector<uint32_t>& head
   }
   int errnum = Z_OK;
   std::string zmsg = ok ? "" : gzerror(f, &errnum);
+  if (absl::StartsWith(zmsg, tmp + ": ")) zmsg.erase(0, tmp.size() + 2);
   const int err = errno;
   if (gzclose(f) != Z_OK && ok) {
     ok = false;

