@@ -225,3 +225,262 @@ void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db
 }  // namespace reference
 }  // namespace ops
 }  // namespace gradway
+
+// ---- Softmax, pooling, dropout, optimizers ----
+
+#include <algorithm>
+#include <limits>
+
+namespace gradway {
+namespace ops {
+namespace reference {
+
+void Softmax(const float* x, float* y, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float m = xr[0];
+    for (int64_t j = 1; j < cols; ++j) m = std::max(m, xr[j]);
+    double s = 0.0;
+    for (int64_t j = 0; j < cols; ++j) s += std::exp(xr[j] - m);
+    for (int64_t j = 0; j < cols; ++j) yr[j] = static_cast<float>(std::exp(xr[j] - m) / s);
+  }
+}
+
+void LogSoftmax(const float* x, float* y, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float m = xr[0];
+    for (int64_t j = 1; j < cols; ++j) m = std::max(m, xr[j]);
+    double s = 0.0;
+    for (int64_t j = 0; j < cols; ++j) s += std::exp(xr[j] - m);
+    const float lse = static_cast<float>(m + std::log(s));
+    for (int64_t j = 0; j < cols; ++j) yr[j] = xr[j] - lse;
+  }
+}
+
+void SoftmaxBackward(const float* y, const float* dy, float* dx, int64_t rows,
+                     int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r * cols;
+    double s = 0.0;
+    for (int64_t j = 0; j < cols; ++j) s += double(dy[o + j]) * y[o + j];
+    for (int64_t j = 0; j < cols; ++j) dx[o + j] = y[o + j] * (dy[o + j] - float(s));
+  }
+}
+
+void LogSoftmaxBackward(const float* y_log, const float* dy, float* dx, int64_t rows,
+                        int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r * cols;
+    double s = 0.0;
+    for (int64_t j = 0; j < cols; ++j) s += dy[o + j];
+    for (int64_t j = 0; j < cols; ++j) {
+      dx[o + j] = dy[o + j] - std::exp(y_log[o + j]) * float(s);
+    }
+  }
+}
+
+float SoftmaxCrossEntropy(const float* logits, const float* targets, int64_t rows,
+                          int64_t cols, float* dlogits) {
+  if (rows <= 0) return 0.0f;
+  std::vector<float> logp(static_cast<size_t>(cols));
+  double total = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* t = targets + r * cols;
+    LogSoftmax(logits + r * cols, logp.data(), 1, cols);
+    double loss = 0.0, tsum = 0.0;
+    for (int64_t j = 0; j < cols; ++j) {
+      loss -= double(t[j]) * logp[j];
+      tsum += t[j];
+    }
+    total += loss;
+    if (dlogits != nullptr) {
+      for (int64_t j = 0; j < cols; ++j) {
+        dlogits[r * cols + j] =
+            static_cast<float>((std::exp(double(logp[j])) * tsum - t[j]) / double(rows));
+      }
+    }
+  }
+  return static_cast<float>(total / double(rows));
+}
+
+float SparseSoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t rows,
+                                int64_t cols, float* dlogits) {
+  if (rows <= 0) return 0.0f;
+  std::vector<float> logp(static_cast<size_t>(cols));
+  double total = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    LogSoftmax(logits + r * cols, logp.data(), 1, cols);
+    const int32_t label = labels[r];
+    const bool valid = label >= 0 && label < cols;
+    total += valid ? -double(logp[label]) : std::numeric_limits<double>::quiet_NaN();
+    if (dlogits != nullptr) {
+      for (int64_t j = 0; j < cols; ++j) {
+        dlogits[r * cols + j] = static_cast<float>(
+            (std::exp(double(logp[j])) - (j == label ? 1.0 : 0.0)) / double(rows));
+      }
+    }
+  }
+  return static_cast<float>(total / double(rows));
+}
+
+namespace {
+
+// Visits every (output index, in-bounds input cell index) pair of a pooling in output
+// order, window cells in row-major order; `start(o, count)` is called before each window.
+template <class Start, class Visit>
+void ForEachWindowCell(const Pool2DShape& s, const Start& start, const Visit& visit) {
+  for (int64_t n = 0; n < s.n; ++n) {
+    for (int64_t oh = 0; oh < s.out_h; ++oh) {
+      for (int64_t ow = 0; ow < s.out_w; ++ow) {
+        const int64_t h0 = std::max<int64_t>(0, oh * s.stride_h - s.pad_top);
+        const int64_t h1 = std::min(s.h, oh * s.stride_h - s.pad_top + s.pool_h);
+        const int64_t w0 = std::max<int64_t>(0, ow * s.stride_w - s.pad_left);
+        const int64_t w1 = std::min(s.w, ow * s.stride_w - s.pad_left + s.pool_w);
+        for (int64_t ch = 0; ch < s.c; ++ch) {
+          const int64_t o = ((n * s.out_h + oh) * s.out_w + ow) * s.c + ch;
+          start(o, std::max<int64_t>(0, h1 - h0) * std::max<int64_t>(0, w1 - w0));
+          for (int64_t ih = h0; ih < h1; ++ih) {
+            for (int64_t iw = w0; iw < w1; ++iw) {
+              visit(o, ((n * s.h + ih) * s.w + iw) * s.c + ch);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void MaxPool2DForward(const float* x, float* y, int32_t* argmax, const Pool2DShape& s) {
+  std::vector<char> seen(static_cast<size_t>(s.n * s.out_h * s.out_w * s.c), 0);
+  ForEachWindowCell(
+      s,
+      [&](int64_t o, int64_t) {
+        y[o] = 0.0f;
+        if (argmax != nullptr) argmax[o] = -1;
+      },
+      [&](int64_t o, int64_t i) {
+        if (!seen[o] || x[i] > y[o]) {
+          seen[o] = 1;
+          y[o] = x[i];
+          if (argmax != nullptr) argmax[o] = static_cast<int32_t>(i);
+        }
+      });
+}
+
+void MaxPool2DBackward(const float* dy, const int32_t* argmax, float* dx,
+                       const Pool2DShape& s) {
+  std::fill(dx, dx + s.n * s.h * s.w * s.c, 0.0f);
+  const int64_t outputs = s.n * s.out_h * s.out_w * s.c;
+  for (int64_t o = 0; o < outputs; ++o) {
+    if (argmax[o] >= 0) dx[argmax[o]] += dy[o];
+  }
+}
+
+void AvgPool2DForward(const float* x, float* y, const Pool2DShape& s) {
+  std::vector<int64_t> count(static_cast<size_t>(s.n * s.out_h * s.out_w * s.c), 0);
+  ForEachWindowCell(
+      s,
+      [&](int64_t o, int64_t c) {
+        y[o] = 0.0f;
+        count[o] = c;
+      },
+      [&](int64_t o, int64_t i) { y[o] += x[i]; });
+  for (size_t o = 0; o < count.size(); ++o) {
+    if (count[o] > 0) y[o] /= static_cast<float>(count[o]);
+  }
+}
+
+void AvgPool2DBackward(const float* dy, float* dx, const Pool2DShape& s) {
+  std::fill(dx, dx + s.n * s.h * s.w * s.c, 0.0f);
+  int64_t count = 0;
+  ForEachWindowCell(
+      s, [&](int64_t, int64_t c) { count = c; },
+      [&](int64_t o, int64_t i) { dx[i] += dy[o] / static_cast<float>(count); });
+}
+
+namespace {
+
+uint64_t SplitMix64(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint32_t Fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  h *= 0xC2B2AE35u;
+  h ^= h >> 16;
+  return h;
+}
+
+}  // namespace
+
+uint32_t DropoutHash(uint64_t seed, uint64_t i) {
+  const uint64_t key = SplitMix64(seed ^ SplitMix64(i >> 32));
+  const uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
+  const uint32_t lo = static_cast<uint32_t>(i);
+  return Fmix32(Fmix32((lo * 0x9E3779B9u) ^ k0) + k1);
+}
+
+uint32_t DropoutThreshold(float rate) {
+  const double t = std::floor(double(rate) * 16777216.0 + 0.5);
+  return static_cast<uint32_t>(std::min(t, 16777216.0));
+}
+
+void DropoutForward(const float* x, float* y, uint8_t* mask, int64_t n, float rate,
+                    uint64_t seed) {
+  const float scale = 1.0f / (1.0f - rate);
+  const uint32_t threshold = DropoutThreshold(rate);
+  for (int64_t i = 0; i < n; ++i) {
+    const bool keep = rate == 0.0f || (DropoutHash(seed, i) >> 8) >= threshold;
+    mask[i] = keep ? 1 : 0;
+    y[i] = rate == 0.0f ? x[i] : (keep ? x[i] * scale : 0.0f);
+  }
+}
+
+void DropoutBackward(const float* dy, const uint8_t* mask, float* dx, int64_t n,
+                     float rate) {
+  const float scale = 1.0f / (1.0f - rate);
+  for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+}
+
+void AdamUpdate(float* param, const float* grad, float* m, float* v, int64_t n,
+                const AdamParams& p) {
+  const double t = static_cast<double>(p.step);
+  const float lr_t = static_cast<float>(p.lr * std::sqrt(1.0 - std::pow(double(p.beta2), t)) /
+                                        (1.0 - std::pow(double(p.beta1), t)));
+  const float decay = p.lr * p.weight_decay;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    if (p.weight_decay != 0.0f) param[i] -= decay * param[i];
+    m[i] = p.beta1 * m[i] + (1.0f - p.beta1) * g;
+    v[i] = p.beta2 * v[i] + (1.0f - p.beta2) * g * g;
+    param[i] -= lr_t * m[i] / (std::sqrt(v[i]) + p.epsilon);
+  }
+}
+
+void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n, float lr,
+               float momentum, bool nesterov) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (momentum == 0.0f) {
+      param[i] -= lr * grad[i];
+      continue;
+    }
+    velocity[i] = momentum * velocity[i] - lr * grad[i];
+    param[i] += nesterov ? momentum * velocity[i] - lr * grad[i] : velocity[i];
+  }
+}
+
+// ---- end of softmax, pooling, dropout, optimizers ----
+
+}  // namespace reference
+}  // namespace ops
+}  // namespace gradway

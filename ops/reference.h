@@ -57,4 +57,52 @@ void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db
 }  // namespace ops
 }  // namespace gradway
 
+// ---- Softmax, pooling, dropout, optimizers (ops/softmax.h, pool.h, dropout.h, adam.h) ----
+
+#include "ops/adam.h"
+#include "ops/pool.h"
+
+namespace gradway {
+namespace ops {
+namespace reference {
+
+void Softmax(const float* x, float* y, int64_t rows, int64_t cols);
+void LogSoftmax(const float* x, float* y, int64_t rows, int64_t cols);
+void SoftmaxBackward(const float* y, const float* dy, float* dx, int64_t rows,
+                     int64_t cols);
+void LogSoftmaxBackward(const float* y_log, const float* dy, float* dx, int64_t rows,
+                        int64_t cols);
+float SoftmaxCrossEntropy(const float* logits, const float* targets, int64_t rows,
+                          int64_t cols, float* dlogits);
+float SparseSoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t rows,
+                                int64_t cols, float* dlogits);
+
+// Direct nested loops over outputs and window cells; the backwards scatter into a zeroed
+// dx in output order.
+void MaxPool2DForward(const float* x, float* y, int32_t* argmax, const Pool2DShape& shape);
+void MaxPool2DBackward(const float* dy, const int32_t* argmax, float* dx,
+                       const Pool2DShape& shape);
+void AvgPool2DForward(const float* x, float* y, const Pool2DShape& shape);
+void AvgPool2DBackward(const float* dy, float* dx, const Pool2DShape& shape);
+
+// The dropout stream's definition: a 32-bit hash of (seed, i); element i is kept iff
+// (DropoutHash(seed, i) >> 8) >= DropoutThreshold(rate).
+uint32_t DropoutHash(uint64_t seed, uint64_t i);
+uint32_t DropoutThreshold(float rate);
+void DropoutForward(const float* x, float* y, uint8_t* mask, int64_t n, float rate,
+                    uint64_t seed);
+void DropoutBackward(const float* dy, const uint8_t* mask, float* dx, int64_t n,
+                     float rate);
+
+void AdamUpdate(float* param, const float* grad, float* m, float* v, int64_t n,
+                const AdamParams& p);
+void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n, float lr,
+               float momentum, bool nesterov);
+
+}  // namespace reference
+}  // namespace ops
+}  // namespace gradway
+
+// ---- end of softmax, pooling, dropout, optimizers ----
+
 #endif  // GRADWAY_OPS_REFERENCE_H_

@@ -46,6 +46,28 @@ HWY_INLINE void ForEachVec(int64_t begin, int64_t end, const F& f) {
   for (; i < end; ++i) f(d1, i);
 }
 
+// Elements per parallel chunk of the memory-bound kernels (64 KiB of floats).
+constexpr int64_t kElementGrain = 16384;
+
+// The sum over i in [0, n) of the lanes of f(d, i) (f loads at i and returns a vector of
+// d), accumulated in a fixed order: two vector accumulators, then the one-lane tail.
+template <class F>
+HWY_INLINE float SumOf(int64_t n, const F& f) {
+  const DF d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::Add(s0, f(d, i));
+    s1 = hn::Add(s1, f(d, i + N));
+  }
+  for (; i + N <= n; i += N) s0 = hn::Add(s0, f(d, i));
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  const D1 d1;
+  for (; i < n; ++i) s += hn::GetLane(f(d1, i));
+  return s;
+}
+
 // e^x with IEEE special cases: overflow to +inf above ln(FLT_MAX), NaN propagates,
 // 0 below about -104 (Highway's Exp, within 1 ULP elsewhere).
 template <class D, class V>

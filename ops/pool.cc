@@ -1,0 +1,257 @@
+// 2-D pooling on NHWC: Highway SIMD over channels (dynamic dispatch), parallel over image
+// rows. The backwards gather, for each input cell, the windows that contain it in output
+// order: no scatter, no atomics, and the same bits for any thread count.
+// Scalar specification: ops/reference.h.
+#include "ops/pool.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ops/parallel.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/pool.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "ops/simd-inl.h"
+
+#ifndef GRADWAY_OPS_POOL_CC_ONCE_
+#define GRADWAY_OPS_POOL_CC_ONCE_
+namespace gradway {
+namespace ops {
+namespace detail {
+
+// For each input coordinate i < in: the range [lo, hi) of outputs whose window covers
+// it (empty when i is covered by none), for a 1-D pooling axis.
+struct Cover {
+  std::vector<int64_t> lo, hi;
+};
+
+inline Cover CoverOf(int64_t in, int64_t out, int64_t pool, int64_t stride, int64_t pad) {
+  Cover c;
+  c.lo.resize(static_cast<size_t>(in));
+  c.hi.resize(static_cast<size_t>(in));
+  for (int64_t i = 0; i < in; ++i) {
+    // Window o covers i iff o * stride - pad <= i < o * stride - pad + pool.
+    const int64_t a = i + pad - pool + 1;  // o >= ceil(a / stride)
+    const int64_t lo = a <= 0 ? 0 : (a + stride - 1) / stride;
+    const int64_t hi = std::min(out, (i + pad) / stride + 1);
+    c.lo[i] = lo;
+    c.hi[i] = std::max(lo, hi);
+  }
+  return c;
+}
+
+// The number of in-bounds cells of each window along one axis.
+inline std::vector<int64_t> ValidCounts(int64_t in, int64_t out, int64_t pool,
+                                        int64_t stride, int64_t pad) {
+  std::vector<int64_t> count(static_cast<size_t>(out));
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t b = std::max<int64_t>(0, o * stride - pad);
+    const int64_t e = std::min(in, o * stride - pad + pool);
+    count[o] = std::max<int64_t>(0, e - b);
+  }
+  return count;
+}
+
+}  // namespace detail
+}  // namespace ops
+}  // namespace gradway
+#endif  // GRADWAY_OPS_POOL_CC_ONCE_
+
+HWY_BEFORE_NAMESPACE();
+namespace gradway {
+namespace ops {
+namespace HWY_NAMESPACE {
+
+// Output rows (n, oh) per parallel chunk: about kElementGrain input elements.
+inline int64_t OutRowGrain(const Pool2DShape& s) {
+  const int64_t per_row = std::max<int64_t>(1, s.out_w * s.c * s.pool_h * s.pool_w);
+  return std::max<int64_t>(1, kElementGrain / per_row);
+}
+
+inline int64_t InRowGrain(const Pool2DShape& s) {
+  return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, s.w * s.c));
+}
+
+void MaxPoolForwardImpl(const float* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                        int32_t* HWY_RESTRICT argmax, const Pool2DShape& s) {
+  const int64_t C = s.c;
+  ParallelFor(s.n * s.out_h, OutRowGrain(s), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / s.out_h, oh = r % s.out_h;
+      const int64_t h0 = std::max<int64_t>(0, oh * s.stride_h - s.pad_top);
+      const int64_t h1 = std::min(s.h, oh * s.stride_h - s.pad_top + s.pool_h);
+      for (int64_t ow = 0; ow < s.out_w; ++ow) {
+        const int64_t w0 = std::max<int64_t>(0, ow * s.stride_w - s.pad_left);
+        const int64_t w1 = std::min(s.w, ow * s.stride_w - s.pad_left + s.pool_w);
+        const int64_t o = (r * s.out_w + ow) * C;
+        if (h0 >= h1 || w0 >= w1) {  // no in-bounds cell (cannot happen with Keras rules)
+          std::fill(y + o, y + o + C, 0.0f);
+          if (argmax != nullptr) std::fill(argmax + o, argmax + o + C, -1);
+          continue;
+        }
+        const int64_t first = ((n * s.h + h0) * s.w + w0) * C;
+        ForEachVec(0, C, [&](auto d, int64_t c) {
+          const hn::RebindToSigned<decltype(d)> di;
+          auto best = hn::LoadU(d, x + first + c);
+          auto best_i = hn::Iota(di, static_cast<int32_t>(first + c));
+          for (int64_t ih = h0; ih < h1; ++ih) {
+            for (int64_t iw = w0; iw < w1; ++iw) {
+              const int64_t i = ((n * s.h + ih) * s.w + iw) * C + c;
+              const auto v = hn::LoadU(d, x + i);
+              const auto gt = hn::Gt(v, best);  // strict: the first maximum wins
+              best = hn::IfThenElse(gt, v, best);
+              if (argmax != nullptr) {
+                best_i = hn::IfThenElse(hn::RebindMask(di, gt),
+                                        hn::Iota(di, static_cast<int32_t>(i)), best_i);
+              }
+            }
+          }
+          hn::StoreU(best, d, y + o + c);
+          if (argmax != nullptr) hn::StoreU(best_i, di, argmax + o + c);
+        });
+      }
+    }
+  });
+}
+
+// dx for input rows [n, ih) in [r0, r1): for each cell, the sum over the covering
+// windows (in output order) of contribution(d, o, c, cell_index).
+template <class Contribution>
+HWY_INLINE void GatherBackward(const Pool2DShape& s, float* HWY_RESTRICT dx,
+                               const Contribution& contribution) {
+  const int64_t C = s.c;
+  const detail::Cover ch = detail::CoverOf(s.h, s.out_h, s.pool_h, s.stride_h, s.pad_top);
+  const detail::Cover cw = detail::CoverOf(s.w, s.out_w, s.pool_w, s.stride_w, s.pad_left);
+  ParallelFor(s.n * s.h, InRowGrain(s), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / s.h, ih = r % s.h;
+      for (int64_t iw = 0; iw < s.w; ++iw) {
+        const int64_t cell = (r * s.w + iw) * C;
+        ForEachVec(0, C, [&](auto d, int64_t c) {
+          auto acc = hn::Zero(d);
+          for (int64_t oh = ch.lo[ih]; oh < ch.hi[ih]; ++oh) {
+            for (int64_t ow = cw.lo[iw]; ow < cw.hi[iw]; ++ow) {
+              const int64_t o = ((n * s.out_h + oh) * s.out_w + ow) * C + c;
+              acc = hn::Add(acc, contribution(d, o, oh, ow, cell + c));
+            }
+          }
+          hn::StoreU(acc, d, dx + cell + c);
+        });
+      }
+    }
+  });
+}
+
+void MaxPoolBackwardImpl(const float* HWY_RESTRICT dy, const int32_t* HWY_RESTRICT argmax,
+                         float* HWY_RESTRICT dx, const Pool2DShape& s) {
+  GatherBackward(s, dx, [&](auto d, int64_t o, int64_t, int64_t, int64_t i) {
+    const hn::RebindToSigned<decltype(d)> di;
+    const auto hit = hn::Eq(hn::LoadU(di, argmax + o), hn::Iota(di, static_cast<int32_t>(i)));
+    return hn::IfThenElseZero(hn::RebindMask(d, hit), hn::LoadU(d, dy + o));
+  });
+}
+
+void AvgPoolForwardImpl(const float* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                        const Pool2DShape& s) {
+  const int64_t C = s.c;
+  ParallelFor(s.n * s.out_h, OutRowGrain(s), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / s.out_h, oh = r % s.out_h;
+      const int64_t h0 = std::max<int64_t>(0, oh * s.stride_h - s.pad_top);
+      const int64_t h1 = std::min(s.h, oh * s.stride_h - s.pad_top + s.pool_h);
+      for (int64_t ow = 0; ow < s.out_w; ++ow) {
+        const int64_t w0 = std::max<int64_t>(0, ow * s.stride_w - s.pad_left);
+        const int64_t w1 = std::min(s.w, ow * s.stride_w - s.pad_left + s.pool_w);
+        const int64_t count = std::max<int64_t>(0, h1 - h0) * std::max<int64_t>(0, w1 - w0);
+        const float fcount = static_cast<float>(count);
+        const int64_t o = (r * s.out_w + ow) * C;
+        ForEachVec(0, C, [&](auto d, int64_t c) {
+          auto sum = hn::Zero(d);
+          for (int64_t ih = h0; ih < h1; ++ih) {
+            for (int64_t iw = w0; iw < w1; ++iw) {
+              sum = hn::Add(sum, hn::LoadU(d, x + ((n * s.h + ih) * s.w + iw) * C + c));
+            }
+          }
+          if (count > 0) sum = hn::Div(sum, hn::Set(d, fcount));
+          hn::StoreU(sum, d, y + o + c);
+        });
+      }
+    }
+  });
+}
+
+void AvgPoolBackwardImpl(const float* HWY_RESTRICT dy, float* HWY_RESTRICT dx,
+                         const Pool2DShape& s) {
+  const std::vector<int64_t> count_h =
+      detail::ValidCounts(s.h, s.out_h, s.pool_h, s.stride_h, s.pad_top);
+  const std::vector<int64_t> count_w =
+      detail::ValidCounts(s.w, s.out_w, s.pool_w, s.stride_w, s.pad_left);
+  GatherBackward(s, dx, [&](auto d, int64_t o, int64_t oh, int64_t ow, int64_t) {
+    const float count = static_cast<float>(count_h[oh] * count_w[ow]);
+    return hn::Div(hn::LoadU(d, dy + o), hn::Set(d, count));
+  });
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace ops
+}  // namespace gradway
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace gradway {
+namespace ops {
+
+HWY_EXPORT(MaxPoolForwardImpl);
+HWY_EXPORT(MaxPoolBackwardImpl);
+HWY_EXPORT(AvgPoolForwardImpl);
+HWY_EXPORT(AvgPoolBackwardImpl);
+
+Pool2DShape MakePool2DShape(int64_t n, int64_t h, int64_t w, int64_t c, int64_t pool_h,
+                            int64_t pool_w, int64_t stride_h, int64_t stride_w,
+                            bool same_padding) {
+  if (n < 0 || h < 0 || w < 0 || c < 0 || pool_h < 1 || pool_w < 1 || stride_h < 1 ||
+      stride_w < 1) {
+    throw std::invalid_argument(
+        "MakePool2DShape: invalid pooling of [" + std::to_string(n) + ", " +
+        std::to_string(h) + ", " + std::to_string(w) + ", " + std::to_string(c) +
+        "] with pool " + std::to_string(pool_h) + "x" + std::to_string(pool_w) +
+        ", strides " + std::to_string(stride_h) + "x" + std::to_string(stride_w));
+  }
+  Pool2DShape s{n, h, w, c, pool_h, pool_w, stride_h, stride_w, 0, 0, 0, 0};
+  if (same_padding) {
+    s.out_h = (h + stride_h - 1) / stride_h;
+    s.out_w = (w + stride_w - 1) / stride_w;
+    s.pad_top = std::max<int64_t>((s.out_h - 1) * stride_h + pool_h - h, 0) / 2;
+    s.pad_left = std::max<int64_t>((s.out_w - 1) * stride_w + pool_w - w, 0) / 2;
+  } else {
+    s.out_h = h < pool_h ? 0 : (h - pool_h) / stride_h + 1;
+    s.out_w = w < pool_w ? 0 : (w - pool_w) / stride_w + 1;
+  }
+  return s;
+}
+
+void MaxPool2DForward(const float* x, float* y, int32_t* argmax, const Pool2DShape& shape) {
+  HWY_DYNAMIC_DISPATCH(MaxPoolForwardImpl)(x, y, argmax, shape);
+}
+
+void MaxPool2DBackward(const float* dy, const int32_t* argmax, float* dx,
+                       const Pool2DShape& shape) {
+  HWY_DYNAMIC_DISPATCH(MaxPoolBackwardImpl)(dy, argmax, dx, shape);
+}
+
+void AvgPool2DForward(const float* x, float* y, const Pool2DShape& shape) {
+  HWY_DYNAMIC_DISPATCH(AvgPoolForwardImpl)(x, y, shape);
+}
+
+void AvgPool2DBackward(const float* dy, float* dx, const Pool2DShape& shape) {
+  HWY_DYNAMIC_DISPATCH(AvgPoolBackwardImpl)(dy, dx, shape);
+}
+
+}  // namespace ops
+}  // namespace gradway
+#endif  // HWY_ONCE
