@@ -8,6 +8,7 @@
 #include "autograd/generator.h"
 #include "autograd/gradcheck.h"
 #include "autograd/graph.h"
+#include "autograd/nn_functions.h"
 #include "autograd/tensor.h"
 
 #endif  // GRADWAY_AUTOGRAD_AUTOGRAD_H_

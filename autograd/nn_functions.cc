@@ -1,0 +1,272 @@
+#include "autograd/nn_functions.h"
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "autograd/error.h"
+#include "autograd/functions.h"
+#include "autograd/graph.h"
+#include "ops/conv.h"
+#include "ops/dropout.h"
+#include "ops/elementwise.h"
+#include "ops/matmul.h"
+#include "ops/pool.h"
+#include "ops/softmax.h"
+
+namespace gradway {
+namespace {
+
+const char* PaddingName(Padding p) { return p == Padding::kSame ? "same" : "valid"; }
+
+void CheckImage(const Tensor& x, const char* op) {
+  GRADWAY_CHECK(x.rank() == 4, op, ": expected an NHWC input (batch, height, width, ",
+                "channels), got shape ", ShapeToString(x.shape()));
+}
+
+// rows x cols view of x over its last axis.
+void RowsCols(const Tensor& x, const char* op, int64_t* rows, int64_t* cols) {
+  GRADWAY_CHECK(x.rank() >= 1, op, ": expected at least 1 dimension, got a scalar");
+  *cols = x.shape().back();
+  *rows = *cols == 0 ? 0 : x.numel() / *cols;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Linear
+
+Tensor Linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  GRADWAY_CHECK(x.rank() == 2 && w.rank() == 2, "linear: expected a 2-D input and ",
+                "weight, got shapes ", ShapeToString(x.shape()), " and ",
+                ShapeToString(w.shape()));
+  const int64_t n = x.size(0), in = x.size(1), out = w.size(1);
+  GRADWAY_CHECK(w.size(0) == in, "linear: input of shape ", ShapeToString(x.shape()),
+                " does not match weight of shape ", ShapeToString(w.shape()));
+  if (b.defined()) {
+    GRADWAY_CHECK(b.shape() == Shape{out}, "linear: bias of shape ",
+                  ShapeToString(b.shape()), " does not match weight of shape ",
+                  ShapeToString(w.shape()));
+  }
+  Tensor y = Tensor::Empty({n, out});
+  ops::MatMul(x.data(), w.data(), y.data(), n, out, in, false, false,
+              b.defined() ? b.data() : nullptr);
+  const bool gx = x.requires_grad(), gw = w.requires_grad(),
+             gb = b.defined() && b.requires_grad();
+  return RecordOp("linear", y, {x, w, b},
+                  [x = x.Detach(), w = w.Detach(), gx, gw, gb, n, in, out](
+                      const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx, dw, db;
+                    if (gx) {  // dx = g · wᵀ
+                      dx = Tensor::Empty({n, in});
+                      ops::MatMul(g.data(), w.data(), dx.data(), n, in, out, false, true);
+                    }
+                    if (gw) {  // dw = xᵀ · g
+                      dw = Tensor::Empty({in, out});
+                      ops::MatMul(x.data(), g.data(), dw.data(), in, out, n, true, false);
+                    }
+                    if (gb) {  // db = sum over rows of g
+                      db = Tensor::Empty({out});
+                      ops::SumAxis(g.data(), 1, n, out, db.data());
+                    }
+                    return {dx, dw, db};
+                  });
+}
+
+// ---------------------------------------------------------------- Convolution
+
+Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h, int stride_w,
+              Padding padding) {
+  CheckImage(x, "conv2d");
+  GRADWAY_CHECK(w.rank() == 4, "conv2d: expected a kernel of shape (kh x kw x cin x cout), ",
+                "got ", ShapeToString(w.shape()));
+  GRADWAY_CHECK(w.size(2) == x.size(3), "conv2d: input of shape ", ShapeToString(x.shape()),
+                " has ", x.size(3), " channels but the kernel of shape ",
+                ShapeToString(w.shape()), " expects ", w.size(2));
+  GRADWAY_CHECK(stride_h >= 1 && stride_w >= 1, "conv2d: strides must be >= 1, got ",
+                stride_h, "x", stride_w);
+  if (b.defined()) {
+    GRADWAY_CHECK(b.shape() == Shape{w.size(3)}, "conv2d: bias of shape ",
+                  ShapeToString(b.shape()), " does not match kernel of shape ",
+                  ShapeToString(w.shape()));
+  }
+  if (padding == Padding::kValid) {
+    GRADWAY_CHECK(x.size(1) >= w.size(0) && x.size(2) >= w.size(1), "conv2d: input of ",
+                  "shape ", ShapeToString(x.shape()), " is smaller than the kernel of shape ",
+                  ShapeToString(w.shape()), " with valid padding");
+  }
+  const ops::Conv2DShape s =
+      ops::MakeConv2DShape(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1),
+                           w.size(3), stride_h, stride_w, padding == Padding::kSame);
+  Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.cout});
+  ops::Conv2DForward(x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), s);
+  const bool gx = x.requires_grad(), gw = w.requires_grad(),
+             gb = b.defined() && b.requires_grad();
+  return RecordOp("conv2d", y, {x, w, b},
+                  [x = x.Detach(), w = w.Detach(), s, gx, gw, gb](const Tensor& g)
+                      -> std::vector<Tensor> {
+                    Tensor dx, dw, db;
+                    if (gx) {
+                      dx = Tensor::Empty(x.shape());
+                      ops::Conv2DBackwardData(g.data(), w.data(), dx.data(), s);
+                    }
+                    if (gw || gb) {
+                      dw = Tensor::Empty(w.shape());
+                      db = Tensor::Empty({s.cout});
+                      ops::Conv2DBackwardWeights(x.data(), g.data(), dw.data(), db.data(), s);
+                    }
+                    return {gx ? dx : Tensor(), gw ? dw : Tensor(), gb ? db : Tensor()};
+                  });
+}
+
+// ---------------------------------------------------------------- Pooling
+
+namespace {
+
+ops::Pool2DShape PoolShape(const Tensor& x, int pool_h, int pool_w, int stride_h,
+                           int stride_w, Padding padding, const char* op) {
+  CheckImage(x, op);
+  GRADWAY_CHECK(pool_h >= 1 && pool_w >= 1 && stride_h >= 1 && stride_w >= 1, op,
+                ": pool size and strides must be >= 1, got pool ", pool_h, "x", pool_w,
+                " and strides ", stride_h, "x", stride_w);
+  if (padding == Padding::kValid) {
+    GRADWAY_CHECK(x.size(1) >= pool_h && x.size(2) >= pool_w, op, ": input of shape ",
+                  ShapeToString(x.shape()), " is smaller than the pool ", pool_h, "x",
+                  pool_w, " with ", PaddingName(padding), " padding");
+  }
+  return ops::MakePool2DShape(x.size(0), x.size(1), x.size(2), x.size(3), pool_h, pool_w,
+                              stride_h, stride_w, padding == Padding::kSame);
+}
+
+}  // namespace
+
+Tensor MaxPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stride_w,
+                 Padding padding) {
+  const ops::Pool2DShape s =
+      PoolShape(x, pool_h, pool_w, stride_h, stride_w, padding, "max_pool2d");
+  Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.c});
+  if (!ShouldRecord({x})) {
+    ops::MaxPool2DForward(x.data(), y.data(), nullptr, s);
+    return y;
+  }
+  auto argmax = std::make_shared<std::vector<int32_t>>(y.numel());
+  ops::MaxPool2DForward(x.data(), y.data(), argmax->data(), s);
+  return RecordOp("max_pool2d", y, {x},
+                  [argmax, s, shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(shape);
+                    ops::MaxPool2DBackward(g.data(), argmax->data(), dx.data(), s);
+                    return {dx};
+                  });
+}
+
+Tensor AvgPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stride_w,
+                 Padding padding) {
+  const ops::Pool2DShape s =
+      PoolShape(x, pool_h, pool_w, stride_h, stride_w, padding, "avg_pool2d");
+  Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.c});
+  ops::AvgPool2DForward(x.data(), y.data(), s);
+  return RecordOp("avg_pool2d", y, {x},
+                  [s, shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(shape);
+                    ops::AvgPool2DBackward(g.data(), dx.data(), s);
+                    return {dx};
+                  });
+}
+
+// ---------------------------------------------------------------- Softmax
+
+Tensor Softmax(const Tensor& x) {
+  int64_t rows, cols;
+  RowsCols(x, "softmax", &rows, &cols);
+  Tensor y = Tensor::Empty(x.shape());
+  ops::Softmax(x.data(), y.data(), rows, cols);
+  return RecordOp("softmax", y, {x},
+                  [y = y.Detach(), rows, cols](const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(y.shape());
+                    ops::SoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
+                    return {dx};
+                  });
+}
+
+Tensor LogSoftmax(const Tensor& x) {
+  int64_t rows, cols;
+  RowsCols(x, "log_softmax", &rows, &cols);
+  Tensor y = Tensor::Empty(x.shape());
+  ops::LogSoftmax(x.data(), y.data(), rows, cols);
+  return RecordOp("log_softmax", y, {x},
+                  [y = y.Detach(), rows, cols](const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(y.shape());
+                    ops::LogSoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
+                    return {dx};
+                  });
+}
+
+namespace {
+
+void CheckLogits(const Tensor& logits, const char* op) {
+  GRADWAY_CHECK(logits.rank() == 2 && logits.size(0) > 0 && logits.size(1) > 0, op,
+                ": expected logits of shape (batch x classes), got ",
+                ShapeToString(logits.shape()));
+}
+
+// loss * g, with the gradient computed by the fused kernel in forward.
+Tensor RecordCrossEntropy(const char* op, float loss, Tensor dlogits, const Tensor& logits,
+                          const Tensor& targets) {
+  return RecordOp(op, Tensor::Scalar(loss), {logits, targets},
+                  [dlogits](const Tensor& g) -> std::vector<Tensor> {
+                    return {MulScalar(dlogits, g.item()), Tensor()};
+                  });
+}
+
+}  // namespace
+
+Tensor SoftmaxCrossEntropy(const Tensor& logits, const Tensor& targets) {
+  CheckLogits(logits, "softmax_cross_entropy");
+  GRADWAY_CHECK(targets.shape() == logits.shape(), "softmax_cross_entropy: targets of ",
+                "shape ", ShapeToString(targets.shape()), " do not match logits of shape ",
+                ShapeToString(logits.shape()));
+  GRADWAY_CHECK(!targets.requires_grad(), "softmax_cross_entropy: the gradient with ",
+                "respect to the targets is not supported");
+  const int64_t rows = logits.size(0), cols = logits.size(1);
+  Tensor dlogits;
+  if (ShouldRecord({logits})) dlogits = Tensor::Empty(logits.shape());
+  const float loss = ops::SoftmaxCrossEntropy(logits.data(), targets.data(), rows, cols,
+                                              dlogits.defined() ? dlogits.data() : nullptr);
+  return RecordCrossEntropy("softmax_cross_entropy", loss, dlogits, logits, targets);
+}
+
+Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, const Tensor& labels) {
+  CheckLogits(logits, "sparse_softmax_cross_entropy");
+  const int64_t rows = logits.size(0), cols = logits.size(1);
+  GRADWAY_CHECK(labels.shape() == Shape{rows}, "sparse_softmax_cross_entropy: labels of ",
+                "shape ", ShapeToString(labels.shape()), " do not match logits of shape ",
+                ShapeToString(logits.shape()));
+  std::vector<int32_t> index(rows);
+  for (int64_t i = 0; i < rows; ++i) {
+    const float v = labels.data()[i];
+    GRADWAY_CHECK(v >= 0 && v < cols && v == std::floor(v), "sparse_softmax_cross_entropy: ",
+                  "label ", v, " at row ", i, " is not a class index in [0, ", cols, ")");
+    index[i] = static_cast<int32_t>(v);
+  }
+  Tensor dlogits;
+  if (ShouldRecord({logits})) dlogits = Tensor::Empty(logits.shape());
+  const float loss = ops::SparseSoftmaxCrossEntropy(
+      logits.data(), index.data(), rows, cols, dlogits.defined() ? dlogits.data() : nullptr);
+  return RecordCrossEntropy("sparse_softmax_cross_entropy", loss, dlogits, logits, labels);
+}
+
+// ---------------------------------------------------------------- Dropout
+
+Tensor Dropout(const Tensor& x, float rate, bool training, uint64_t seed) {
+  GRADWAY_CHECK(rate >= 0.f && rate < 1.f, "dropout: rate must be in [0, 1), got ", rate);
+  if (!training || rate == 0.f) return x;
+  Tensor y = Tensor::Empty(x.shape());
+  auto mask = std::make_shared<std::vector<uint8_t>>(x.numel());
+  ops::DropoutForward(x.data(), y.data(), mask->data(), x.numel(), rate, seed);
+  return RecordOp("dropout", y, {x}, [mask, rate](const Tensor& g) -> std::vector<Tensor> {
+    Tensor dx = Tensor::Empty(g.shape());
+    ops::DropoutBackward(g.data(), mask->data(), dx.data(), g.numel(), rate);
+    return {dx};
+  });
+}
+
+}  // namespace gradway

@@ -1,0 +1,212 @@
+// Forward values and gradient checks of the neural-network ops.
+#include "autograd/nn_functions.h"
+
+#include <cmath>
+#include <functional>
+#include <string>
+
+#include "autograd/autograd.h"
+#include "gtest/gtest.h"
+
+namespace gradway {
+namespace {
+
+Tensor Rand(const Shape& shape, uint64_t seed, float lo = -1.f, float hi = 1.f,
+            bool requires_grad = true) {
+  Generator gen(seed);
+  Tensor t = Tensor::Uniform(shape, lo, hi, gen);
+  t.SetRequiresGrad(requires_grad);
+  return t;
+}
+
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+void ExpectGradOk(const Fn& f, const std::vector<Tensor>& inputs,
+                  GradCheckOptions options = {}) {
+  GradCheckResult r = GradCheck(f, inputs, options);
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_GT(r.checked, 0) << r.message;
+}
+
+std::string ErrorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(NnFunctionsTest, LinearForwardAndGradient) {
+  Tensor x = Tensor::FromVector({1, 2, 3, 4}, {2, 2});
+  Tensor w = Tensor::FromVector({1, 0, 1, 0, 1, 1}, {2, 3});
+  Tensor b = Tensor::FromVector({10, 20, 30}, {3});
+  EXPECT_EQ(Linear(x, w, b).ToVector(), (std::vector<float>{11, 22, 33, 13, 24, 37}));
+  EXPECT_EQ(Linear(x, w, Tensor()).ToVector(), (std::vector<float>{1, 2, 3, 3, 4, 7}));
+  ExpectGradOk([](const std::vector<Tensor>& v) { return Linear(v[0], v[1], v[2]); },
+               {Rand({5, 17}, 1), Rand({17, 3}, 2), Rand({3}, 3)});
+  EXPECT_EQ(ErrorOf([] { Linear(Tensor::Zeros({2, 3}), Tensor::Zeros({4, 5}), Tensor()); }),
+            "linear: input of shape (2x3) does not match weight of shape (4x5)");
+}
+
+TEST(NnFunctionsTest, Conv2DForwardHandComputed) {
+  // One 3x3 image, one channel, a 2x2 kernel of ones plus bias 1 (valid): window sums.
+  Tensor x = Tensor::FromVector({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 3, 3, 1});
+  Tensor w = Tensor::Ones({2, 2, 1, 1});
+  Tensor b = Tensor::Full({1}, 1.f);
+  Tensor y = Conv2D(x, w, b, 1, 1, Padding::kValid);
+  EXPECT_EQ(y.shape(), (Shape{1, 2, 2, 1}));
+  EXPECT_EQ(y.ToVector(), (std::vector<float>{13, 17, 25, 29}));
+  // Same padding keeps 3x3; with a 2x2 kernel TF pads at the end (bottom/right).
+  Tensor ys = Conv2D(x, w, Tensor(), 1, 1, Padding::kSame);
+  EXPECT_EQ(ys.shape(), (Shape{1, 3, 3, 1}));
+  EXPECT_EQ(ys.ToVector(), (std::vector<float>{12, 16, 9, 24, 28, 15, 15, 17, 9}));
+}
+
+TEST(NnFunctionsTest, Conv2DGradients) {
+  struct Case {
+    Shape x, w;
+    int stride;
+    Padding padding;
+  };
+  const std::vector<Case> cases = {
+      {{2, 5, 5, 1}, {3, 3, 1, 4}, 1, Padding::kValid},
+      {{1, 6, 7, 3}, {3, 3, 3, 5}, 1, Padding::kSame},
+      {{2, 7, 6, 2}, {3, 2, 2, 3}, 2, Padding::kSame},
+      {{1, 8, 8, 17}, {1, 1, 17, 2}, 1, Padding::kValid},
+  };
+  uint64_t seed = 10;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(ShapeToString(c.x) + " * " + ShapeToString(c.w));
+    const int stride = c.stride;
+    const Padding padding = c.padding;
+    ExpectGradOk([stride, padding](const std::vector<Tensor>& v) {
+      return Conv2D(v[0], v[1], v[2], stride, stride, padding);
+    }, {Rand(c.x, seed++), Rand(c.w, seed++), Rand({c.w[3]}, seed++)});
+  }
+}
+
+TEST(NnFunctionsTest, Conv2DErrors) {
+  EXPECT_EQ(ErrorOf([] {
+              Conv2D(Tensor::Zeros({1, 5, 5, 2}), Tensor::Zeros({3, 3, 1, 4}), Tensor(), 1, 1,
+                     Padding::kValid);
+            }),
+            "conv2d: input of shape (1x5x5x2) has 2 channels but the kernel of shape "
+            "(3x3x1x4) expects 1");
+  EXPECT_EQ(ErrorOf([] {
+              Conv2D(Tensor::Zeros({5, 5, 2}), Tensor::Zeros({3, 3, 2, 4}), Tensor(), 1, 1,
+                     Padding::kValid);
+            }),
+            "conv2d: expected an NHWC input (batch, height, width, channels), got shape "
+            "(5x5x2)");
+  EXPECT_NE(ErrorOf([] {
+              Conv2D(Tensor::Zeros({1, 2, 2, 1}), Tensor::Zeros({3, 3, 1, 1}), Tensor(), 1, 1,
+                     Padding::kValid);
+            }).find("smaller than the kernel"),
+            std::string::npos);
+}
+
+TEST(NnFunctionsTest, MaxPool2D) {
+  Tensor x = Tensor::FromVector({1, 5, 2, 0, 3, 4, 8, 7, 6, 9, 1, 2, 0, 0, 3, 4},
+                                {1, 4, 4, 1});
+  Tensor y = MaxPool2D(x, 2, 2, 2, 2, Padding::kValid);
+  EXPECT_EQ(y.shape(), (Shape{1, 2, 2, 1}));
+  EXPECT_EQ(y.ToVector(), (std::vector<float>{5, 8, 9, 4}));
+  Tensor xg = x.Clone().SetRequiresGrad();
+  Sum(MaxPool2D(xg, 2, 2, 2, 2, Padding::kValid)).Backward();
+  EXPECT_EQ(xg.grad().ToVector(),
+            (std::vector<float>{0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1}));
+  uint64_t seed = 20;
+  for (auto [shape, pool, stride, padding] :
+       std::vector<std::tuple<Shape, int, int, Padding>>{
+           {{2, 6, 6, 3}, 2, 2, Padding::kValid},
+           {{1, 7, 5, 17}, 2, 2, Padding::kSame},
+           {{1, 7, 7, 2}, 3, 2, Padding::kValid}}) {
+    SCOPED_TRACE(ShapeToString(shape));
+    ExpectGradOk([pool, stride, padding](const std::vector<Tensor>& v) {
+      return MaxPool2D(v[0], pool, pool, stride, stride, padding);
+    }, {Rand(shape, seed++)}, GradCheckOptions().Epsilon(1e-3f).SkipNonsmooth(true));
+  }
+}
+
+TEST(NnFunctionsTest, AvgPool2D) {
+  Tensor x = Tensor::FromVector({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 3, 3, 1});
+  EXPECT_EQ(AvgPool2D(x, 2, 2, 1, 1, Padding::kValid).ToVector(),
+            (std::vector<float>{3, 4, 6, 7}));
+  // Same padding: border windows average only the real cells.
+  EXPECT_EQ(AvgPool2D(x, 2, 2, 2, 2, Padding::kSame).ToVector(),
+            (std::vector<float>{3, 4.5, 7.5, 9}));
+  ExpectGradOk([](const std::vector<Tensor>& v) {
+    return AvgPool2D(v[0], 2, 3, 2, 1, Padding::kSame);
+  }, {Rand({2, 5, 7, 3}, 30)});
+}
+
+TEST(NnFunctionsTest, SoftmaxAndLogSoftmax) {
+  Tensor x = Tensor::FromVector({1, 2, 3, 1000, 1000, 1000}, {2, 3});
+  Tensor y = Softmax(x);
+  const double e = std::exp(1.0), z = e + e * e + e * e * e;
+  EXPECT_NEAR(y.at({0, 2}), e * e * e / z, 1e-6);
+  EXPECT_NEAR(y.at({1, 0}), 1.0 / 3, 1e-6);  // stable for large logits
+  EXPECT_NEAR(LogSoftmax(x).at({0, 0}), std::log(e / z), 1e-5);
+  uint64_t seed = 40;
+  for (const Shape& s : std::vector<Shape>{{5}, {3, 17}, {2, 3, 10}}) {
+    ExpectGradOk([](const std::vector<Tensor>& v) { return Softmax(v[0]); },
+                 {Rand(s, seed++, -3, 3)});
+    ExpectGradOk([](const std::vector<Tensor>& v) { return LogSoftmax(v[0]); },
+                 {Rand(s, seed++, -3, 3)});
+  }
+}
+
+TEST(NnFunctionsTest, SoftmaxCrossEntropy) {
+  Tensor logits = Tensor::FromVector({2, 1, 0, 0, 0, 3}, {2, 3});
+  Tensor onehot = Tensor::FromVector({1, 0, 0, 0, 0, 1}, {2, 3});
+  Tensor labels = Tensor::FromVector({0, 2}, {2});
+  // Against the unfused definition.
+  const float expected = -Mean(Sum(onehot * LogSoftmax(logits), 1)).item();
+  EXPECT_NEAR(SoftmaxCrossEntropy(logits, onehot).item(), expected, 1e-6);
+  EXPECT_NEAR(SparseSoftmaxCrossEntropy(logits, labels).item(), expected, 1e-6);
+  Generator gen(50);
+  for (auto [n, c] : std::vector<std::pair<int, int>>{{1, 2}, {7, 10}, {3, 17}}) {
+    Tensor t = Tensor::Zeros({n, c});
+    Tensor idx = Tensor::Zeros({n});
+    for (int i = 0; i < n; ++i) {
+      const int k = static_cast<int>(gen.UniformInt(c));
+      t.set({i, k}, 1.f);
+      idx.set({i}, static_cast<float>(k));
+    }
+    ExpectGradOk([t](const std::vector<Tensor>& v) { return SoftmaxCrossEntropy(v[0], t); },
+                 {Rand({n, c}, 51 + n, -3, 3)});
+    ExpectGradOk(
+        [idx](const std::vector<Tensor>& v) { return SparseSoftmaxCrossEntropy(v[0], idx); },
+        {Rand({n, c}, 61 + n, -3, 3)});
+  }
+  EXPECT_EQ(ErrorOf([&] { SparseSoftmaxCrossEntropy(logits, Tensor::FromVector({0, 3}, {2})); }),
+            "sparse_softmax_cross_entropy: label 3 at row 1 is not a class index in [0, 3)");
+  EXPECT_EQ(ErrorOf([&] { SoftmaxCrossEntropy(logits, Tensor::Zeros({2, 4})); }),
+            "softmax_cross_entropy: targets of shape (2x4) do not match logits of shape "
+            "(2x3)");
+}
+
+TEST(NnFunctionsTest, Dropout) {
+  Tensor x = Tensor::Ones({10000});
+  Tensor y = Dropout(x, 0.25f, /*training=*/true, /*seed=*/7);
+  int64_t zeros = 0;
+  for (float v : y.ToVector()) {
+    if (v == 0.f) {
+      ++zeros;
+    } else {
+      EXPECT_FLOAT_EQ(v, 1.f / 0.75f);
+    }
+  }
+  EXPECT_NEAR(zeros / 10000.0, 0.25, 0.02);
+  EXPECT_EQ(Dropout(x, 0.25f, true, 7).ToVector(), y.ToVector());  // seeded
+  EXPECT_NE(Dropout(x, 0.25f, true, 8).ToVector(), y.ToVector());
+  EXPECT_TRUE(Dropout(x, 0.5f, /*training=*/false, 7).SameStorage(x));
+  // The gradient goes through the kept elements with the same scale.
+  ExpectGradOk([](const std::vector<Tensor>& v) { return Dropout(v[0], 0.4f, true, 3); },
+               {Rand({3, 17}, 70)});
+  EXPECT_THROW(Dropout(x, 1.f, true, 1), Error);
+}
+
+}  // namespace
+}  // namespace gradway
