@@ -72,32 +72,46 @@ Geometry MakeGeometry(const Conv2DShape& s) {
   return g;
 }
 
+// dst[i] = src[i] for i < n (short runs: a loop beats memcpy's call).
+inline void CopyFloats(float* __restrict dst, const float* __restrict src, int64_t n) {
+  if (n >= 16) {
+    std::memcpy(dst, src, sizeof(float) * n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+// acc[i] += src[i] for i < n.
+__attribute__((optimize("tree-vectorize"))) inline void AddFloats(
+    float* __restrict acc, const float* __restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) acc[i] += src[i];
+}
+
 // Patches of output rows [oy0, oy1) of image `img` (x points at the image):
 // out[(oy - oy0) * out_w + ox][(ky * kw + kx) * cin + ci].
 void Im2Col(const float* img, const Conv2DShape& s, int64_t oy0, int64_t oy1, float* out) {
-  const int64_t cin = s.cin;
+  const int64_t cin = s.cin, run = s.kw * cin;
   for (int64_t oy = oy0; oy < oy1; ++oy) {
     for (int64_t ox = 0; ox < s.out_w; ++ox) {
-      float* o = out;
-      for (int64_t ky = 0; ky < s.kh; ++ky) {
+      const int64_t ix0 = ox * s.stride_w - s.pad_left;
+      const bool cols_in = ix0 >= 0 && ix0 + s.kw <= s.w;
+      for (int64_t ky = 0; ky < s.kh; ++ky, out += run) {
         const int64_t iy = oy * s.stride_h - s.pad_top + ky;
-        const bool row_in = iy >= 0 && iy < s.h;
-        for (int64_t kx = 0; kx < s.kw; ++kx) {
-          const int64_t ix = ox * s.stride_w - s.pad_left + kx;
-          if (row_in && ix >= 0 && ix < s.w) {
-            const float* src = img + (iy * s.w + ix) * cin;
-            if (cin == 1) {
-              *o = *src;
+        if (iy < 0 || iy >= s.h) {
+          std::fill(out, out + run, 0.f);
+        } else if (cols_in) {  // the kw taps are one contiguous run of the input row
+          CopyFloats(out, img + (iy * s.w + ix0) * cin, run);
+        } else {
+          for (int64_t kx = 0; kx < s.kw; ++kx) {
+            const int64_t ix = ix0 + kx;
+            if (ix >= 0 && ix < s.w) {
+              CopyFloats(out + kx * cin, img + (iy * s.w + ix) * cin, cin);
             } else {
-              std::memcpy(o, src, sizeof(float) * cin);
+              std::fill(out + kx * cin, out + (kx + 1) * cin, 0.f);
             }
-          } else {
-            std::fill(o, o + cin, 0.f);
           }
-          o += cin;
         }
       }
-      out = o;
     }
   }
 }
@@ -105,23 +119,23 @@ void Im2Col(const float* img, const Conv2DShape& s, int64_t oy0, int64_t oy1, fl
 // Adds patch gradients of output rows [oy0, oy1) back into the image gradient dimg.
 void Col2ImAdd(const float* patches, const Conv2DShape& s, int64_t oy0, int64_t oy1,
                float* dimg) {
-  const int64_t cin = s.cin;
+  const int64_t cin = s.cin, run = s.kw * cin;
   for (int64_t oy = oy0; oy < oy1; ++oy) {
     for (int64_t ox = 0; ox < s.out_w; ++ox) {
-      const float* p = patches;
-      for (int64_t ky = 0; ky < s.kh; ++ky) {
+      const int64_t ix0 = ox * s.stride_w - s.pad_left;
+      const bool cols_in = ix0 >= 0 && ix0 + s.kw <= s.w;
+      for (int64_t ky = 0; ky < s.kh; ++ky, patches += run) {
         const int64_t iy = oy * s.stride_h - s.pad_top + ky;
-        const bool row_in = iy >= 0 && iy < s.h;
-        for (int64_t kx = 0; kx < s.kw; ++kx) {
-          const int64_t ix = ox * s.stride_w - s.pad_left + kx;
-          if (row_in && ix >= 0 && ix < s.w) {
-            float* d = dimg + (iy * s.w + ix) * cin;
-            for (int64_t ci = 0; ci < cin; ++ci) d[ci] += p[ci];
+        if (iy < 0 || iy >= s.h) continue;
+        if (cols_in) {
+          AddFloats(dimg + (iy * s.w + ix0) * cin, patches, run);
+        } else {
+          for (int64_t kx = 0; kx < s.kw; ++kx) {
+            const int64_t ix = ix0 + kx;
+            if (ix >= 0 && ix < s.w) AddFloats(dimg + (iy * s.w + ix) * cin, patches + kx * cin, cin);
           }
-          p += cin;
         }
       }
-      patches = p;
     }
   }
 }
@@ -269,10 +283,7 @@ void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db
         // dW[k x cout] (+)= patchesᵀ · dy_tile.
         gemm(pt, dyt, pdw, g.k, s.cout, pixels, true, false, nullptr, !first);
         first = false;
-        for (int64_t p = 0; p < pixels; ++p) {
-          const float* row = dyt + p * s.cout;
-          for (int64_t co = 0; co < s.cout; ++co) pdb[co] += row[co];
-        }
+        for (int64_t p = 0; p < pixels; ++p) AddFloats(pdb, dyt + p * s.cout, s.cout);
       }
     }
   });
