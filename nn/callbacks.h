@@ -1,0 +1,209 @@
+// Keras' standard callbacks: ModelCheckpoint, EarlyStopping, CSVLogger, TerminateOnNaN,
+// LearningRateScheduler and LambdaCallback. Pass them to Fit as values, or as shared_ptrs
+// when you want to read their state afterwards (EarlyStopping::stopped_epoch()):
+//
+//   auto stop = std::make_shared<nn::EarlyStopping>(nn::EarlyStoppingOptions().Patience(3));
+//   model.Fit(x, y, nn::FitOptions().Callbacks({stop, nn::TerminateOnNaN()}));
+//
+// Messages go to the model's output stream (Model::SetOutput, default std::cout) and are
+// Keras' own, e.g. "\nEpoch 00003: val_loss improved from 0.08447 to 0.07896, saving model
+// to ./model/03-0.0790". Epoch numbers in messages and files are 1-based.
+#ifndef GRADWAY_NN_CALLBACKS_H_
+#define GRADWAY_NN_CALLBACKS_H_
+
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "nn/callback.h"
+#include "nn/optimizers.h"
+
+namespace gradway {
+namespace nn {
+
+// Whether a monitored quantity should go down (kMin) or up (kMax); kAuto picks kMax for
+// names containing "acc" and kMin otherwise (Keras).
+enum class MonitorMode { kAuto, kMin, kMax };
+
+// A checkpoint filepath template with Python str.format fields, as Keras'
+// ModelCheckpoint: "{epoch:02d}", "{epoch}", "{val_loss:.4f}", "{loss:.3e}", "{{" and "}}"
+// for literal braces. A field is "epoch" (1-based, an integer) or any logs key (a float).
+// Specs: [0][width][.precision][type] with type d (integers only), f, e, E, g, G or none.
+class FilepathTemplate {
+ public:
+  // Parses `pattern`; throws Error naming the pattern for a malformed one (an unmatched
+  // brace, an empty or non-identifier field name, a bad spec).
+  explicit FilepathTemplate(std::string pattern);
+  // The path for `epoch` (0-based; formatted as epoch + 1) and `logs`. Throws Error for a
+  // field missing from the logs (listing the available keys) or "d" on a float field.
+  std::string Format(int epoch, const Logs& logs) const;
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  struct Piece {
+    bool is_field = false;
+    std::string text;  // literal text, or the field name
+    bool zero = false;
+    int width = 0;
+    int precision = -1;
+    char type = 0;
+  };
+  std::string pattern_;
+  std::vector<Piece> pieces_;
+};
+
+struct ModelCheckpointOptions {
+  ModelCheckpointOptions(std::string filepath)  // NOLINT(runtime/explicit)
+      : filepath(std::move(filepath)) {}
+  std::string filepath;
+  std::string monitor = "val_loss";
+  MonitorMode mode = MonitorMode::kAuto;
+  bool save_best_only = false;
+  bool save_weights_only = false;
+  int verbose = 1;  // Keras defaults to 0; 1 prints the messages above
+
+  ModelCheckpointOptions& Monitor(std::string v) { monitor = std::move(v); return *this; }
+  ModelCheckpointOptions& Mode(MonitorMode v) { mode = v; return *this; }
+  ModelCheckpointOptions& SaveBestOnly(bool v) { save_best_only = v; return *this; }
+  ModelCheckpointOptions& SaveWeightsOnly(bool v) { save_weights_only = v; return *this; }
+  ModelCheckpointOptions& Verbose(int v) { verbose = v; return *this; }
+};
+
+// Saves the model at the end of each epoch (or only when `monitor` improves) to the
+// formatted filepath, creating parent directories. save_weights_only writes
+// Model::SaveWeights, otherwise Model::Save (weights + optimiser state); both safetensors,
+// written atomically. Never saves non-finite weights or a non-finite monitored value (it
+// prints "Epoch 00005: loss is nan, not saving the model" instead), so a diverged run
+// cannot overwrite the last good checkpoint. A failed write throws gradway::Error with the
+// file error.
+class ModelCheckpoint : public Callback {
+ public:
+  ModelCheckpoint(ModelCheckpointOptions options);  // NOLINT(runtime/explicit)
+  void OnTrainBegin(const Logs& logs) override;
+  void OnEpochEnd(int epoch, const Logs& logs) override;
+  double best() const { return best_; }
+  // The last file written ("" if none).
+  const std::string& last_saved() const { return last_saved_; }
+
+ private:
+  void SaveTo(const std::string& path);
+  ModelCheckpointOptions options_;
+  FilepathTemplate template_;
+  bool maximize_;
+  double best_;
+  std::string last_saved_;
+};
+
+struct EarlyStoppingOptions {
+  std::string monitor = "val_loss";
+  double min_delta = 0;  // improvements smaller than this do not count
+  int patience = 0;      // epochs without improvement before stopping
+  MonitorMode mode = MonitorMode::kAuto;
+  bool restore_best_weights = false;
+  int verbose = 1;  // Keras defaults to 0; 1 prints "Epoch 00013: early stopping"
+
+  EarlyStoppingOptions& Monitor(std::string v) { monitor = std::move(v); return *this; }
+  EarlyStoppingOptions& MinDelta(double v) { min_delta = v; return *this; }
+  EarlyStoppingOptions& Patience(int v) { patience = v; return *this; }
+  EarlyStoppingOptions& Mode(MonitorMode v) { mode = v; return *this; }
+  EarlyStoppingOptions& RestoreBestWeights(bool v) { restore_best_weights = v; return *this; }
+  EarlyStoppingOptions& Verbose(int v) { verbose = v; return *this; }
+};
+
+// Stops training when `monitor` has not improved by min_delta for `patience` epochs
+// (Keras 2.4 semantics); optionally restores the weights of the best epoch.
+class EarlyStopping : public Callback {
+ public:
+  EarlyStopping(EarlyStoppingOptions options = {});  // NOLINT(runtime/explicit)
+  void OnTrainBegin(const Logs& logs) override;
+  void OnEpochEnd(int epoch, const Logs& logs) override;
+  void OnTrainEnd(const Logs& logs) override;
+  // The 0-based epoch at which training stopped, or -1.
+  int stopped_epoch() const { return stopped_epoch_; }
+  double best() const { return best_; }
+
+ private:
+  EarlyStoppingOptions options_;
+  bool maximize_;
+  double best_ = 0;
+  int wait_ = 0;
+  int stopped_epoch_ = -1;
+  std::vector<Tensor> best_weights_;
+};
+
+// Writes one CSV row per epoch: "epoch,loss,accuracy,val_loss,val_accuracy,seconds" with
+// the logs' keys in their order. Epochs are 1-based (Keras writes 0-based ones). Values are
+// written with the shortest round-trip decimal. append=true continues an existing file
+// (without a second header). File errors throw gradway::Error naming the file.
+class CSVLogger : public Callback {
+ public:
+  explicit CSVLogger(std::string filename, bool append = false, char separator = ',');
+  CSVLogger(const CSVLogger& other);
+  void OnTrainBegin(const Logs& logs) override;
+  void OnEpochEnd(int epoch, const Logs& logs) override;
+  void OnTrainEnd(const Logs& logs) override;
+
+ private:
+  std::string filename_;
+  bool append_;
+  char separator_;
+  bool header_written_ = false;
+  std::ofstream file_;
+};
+
+// Stops training at the first batch whose (running) loss is NaN or infinite, printing
+// "Batch 12: Invalid loss, terminating training" (0-based batch index, as Keras).
+class TerminateOnNaN : public Callback {
+ public:
+  void OnBatchEnd(int64_t batch, const Logs& logs) override;
+};
+
+// Sets the optimiser's learning rate at each epoch start to schedule(epoch, lr).
+class LearningRateScheduler : public Callback {
+ public:
+  explicit LearningRateScheduler(LearningRateSchedule schedule, int verbose = 0)
+      : schedule_(std::move(schedule)), verbose_(verbose) {}
+  void OnEpochBegin(int epoch, const Logs& logs) override;
+
+ private:
+  LearningRateSchedule schedule_;
+  int verbose_;
+};
+
+// A callback from lambdas: nn::LambdaCallback().EpochEnd([](int epoch, const nn::Logs& l) {...}).
+class LambdaCallback : public Callback {
+ public:
+  using TrainFn = std::function<void(const Logs&)>;
+  using EpochFn = std::function<void(int epoch, const Logs&)>;
+  using BatchFn = std::function<void(int64_t batch, const Logs&)>;
+  LambdaCallback& TrainBegin(TrainFn f) { train_begin_ = std::move(f); return *this; }
+  LambdaCallback& TrainEnd(TrainFn f) { train_end_ = std::move(f); return *this; }
+  LambdaCallback& EpochBegin(EpochFn f) { epoch_begin_ = std::move(f); return *this; }
+  LambdaCallback& EpochEnd(EpochFn f) { epoch_end_ = std::move(f); return *this; }
+  LambdaCallback& BatchBegin(BatchFn f) { batch_begin_ = std::move(f); return *this; }
+  LambdaCallback& BatchEnd(BatchFn f) { batch_end_ = std::move(f); return *this; }
+
+  void OnTrainBegin(const Logs& l) override { if (train_begin_) train_begin_(l); }
+  void OnTrainEnd(const Logs& l) override { if (train_end_) train_end_(l); }
+  void OnEpochBegin(int e, const Logs& l) override { if (epoch_begin_) epoch_begin_(e, l); }
+  void OnEpochEnd(int e, const Logs& l) override { if (epoch_end_) epoch_end_(e, l); }
+  void OnBatchBegin(int64_t b, const Logs& l) override { if (batch_begin_) batch_begin_(b, l); }
+  void OnBatchEnd(int64_t b, const Logs& l) override { if (batch_end_) batch_end_(b, l); }
+
+ private:
+  TrainFn train_begin_, train_end_;
+  EpochFn epoch_begin_, epoch_end_;
+  BatchFn batch_begin_, batch_end_;
+};
+
+// Python's repr of a float: the shortest decimal that round-trips ("0.1", "1.0", "nan").
+std::string FloatRepr(double v);
+
+}  // namespace nn
+}  // namespace gradway
+
+#endif  // GRADWAY_NN_CALLBACKS_H_

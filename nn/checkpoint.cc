@@ -1,0 +1,269 @@
+#include "nn/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "gradway checkpoints assume a little-endian host"
+#endif
+
+namespace gradway {
+namespace nn {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kMetadataKey = "__metadata__";
+
+std::string Errno() { return std::strerror(errno); }
+
+absl::Status WriteAll(std::FILE* f, const void* data, size_t n, const std::string& tmp) {
+  if (n > 0 && std::fwrite(data, 1, n, f) != n) {
+    return absl::InternalError(absl::StrCat(tmp, ": write failed: ", Errno()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& header,
+                                 const NamedTensors& tensors) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot create ", tmp, ": ", Errno()));
+  }
+  uint64_t n = header.size();
+  unsigned char size_bytes[8];
+  for (int i = 0; i < 8; ++i) size_bytes[i] = static_cast<unsigned char>(n >> (8 * i));
+  absl::Status st = WriteAll(f, size_bytes, 8, tmp);
+  if (st.ok()) st = WriteAll(f, header.data(), header.size(), tmp);
+  for (const auto& [name, t] : tensors) {
+    if (!st.ok()) break;
+    st = WriteAll(f, t.data(), static_cast<size_t>(t.numel()) * sizeof(float), tmp);
+  }
+  if (st.ok() && std::fflush(f) != 0) {
+    st = absl::InternalError(absl::StrCat(tmp, ": flush failed: ", Errno()));
+  }
+  if (st.ok() && fsync(fileno(f)) != 0) {
+    st = absl::InternalError(absl::StrCat(tmp, ": fsync failed: ", Errno()));
+  }
+  if (std::fclose(f) != 0 && st.ok()) {
+    st = absl::InternalError(absl::StrCat(tmp, ": close failed: ", Errno()));
+  }
+  if (st.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
+    st = absl::InternalError(absl::StrCat(path, ": rename from ", tmp, " failed: ", Errno()));
+  }
+  if (!st.ok()) {
+    std::remove(tmp.c_str());
+    return st;
+  }
+  // Make the rename itself durable.
+  std::string dir = ".";
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  return absl::OkStatus();
+}
+
+std::string ShapeJson(const json& shape) { return shape.dump(); }
+
+}  // namespace
+
+absl::Status SaveSafetensors(const std::string& path, const NamedTensors& tensors,
+                             const Metadata& metadata) {
+  json header = json::object();
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    if (name == kMetadataKey || name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": invalid tensor name '", name, "'"));
+    }
+    if (!names.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": tensor '", name, "' given twice"));
+    }
+    if (!t.defined()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": tensor '", name, "' is undefined"));
+    }
+    uint64_t bytes = static_cast<uint64_t>(t.numel()) * sizeof(float);
+    json shape = json::array();
+    for (int64_t d : t.shape()) shape.push_back(d);
+    header[name] = {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  if (!metadata.empty()) {
+    json meta = json::object();
+    for (const auto& [k, v] : metadata) meta[k] = v;
+    header[kMetadataKey] = meta;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  return WriteFileAtomically(path, text, tensors);
+}
+
+absl::StatusOr<SafetensorsContents> ReadSafetensors(const std::string& path) {
+  auto bad = [&path](auto&&... parts) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", parts...));
+  };
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", Errno()));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
+  const uint64_t file_size = bytes.size();
+  if (file_size < 8) {
+    return bad("truncated file: ", file_size, " bytes, fewer than the 8-byte header size");
+  }
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+  if (n > file_size - 8) {
+    return bad("header size ", n, " is larger than the file (", file_size,
+               " bytes): truncated or not a safetensors file");
+  }
+  json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<int64_t>(n),
+                            nullptr, /*allow_exceptions=*/false);
+  if (header.is_discarded()) return bad("corrupt header: not valid JSON");
+  if (!header.is_object()) return bad("corrupt header: JSON is not an object");
+  const uint64_t data_size = file_size - 8 - n;
+  const char* data = bytes.data() + 8 + n;
+
+  SafetensorsContents out;
+  struct Entry {
+    uint64_t begin, end;
+    std::string name;
+    Shape shape;
+  };
+  std::vector<Entry> entries;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const json& v = it.value();
+    if (name == kMetadataKey) {
+      if (!v.is_object()) return bad("__metadata__ is not an object of strings");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        if (!m.value().is_string()) {
+          return bad("__metadata__ value of '", m.key(), "' is not a string");
+        }
+        out.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    if (!v.is_object()) return bad("tensor '", name, "': header entry is not an object");
+    auto dtype = v.find("dtype");
+    auto shape = v.find("shape");
+    auto offsets = v.find("data_offsets");
+    if (dtype == v.end() || shape == v.end() || offsets == v.end()) {
+      return bad("tensor '", name, "': header entry needs dtype, shape and data_offsets");
+    }
+    if (!dtype->is_string()) return bad("tensor '", name, "': dtype is not a string");
+    if (dtype->get<std::string>() != "F32") {
+      return bad("tensor '", name, "': dtype ", dtype->get<std::string>(),
+                 " is not supported (only F32)");
+    }
+    if (!shape->is_array()) return bad("tensor '", name, "': shape is not an array");
+    Entry e;
+    e.name = name;
+    uint64_t numel = 1;
+    for (const json& d : *shape) {
+      if (!d.is_number_unsigned()) {
+        return bad("tensor '", name, "': shape ", ShapeJson(*shape),
+                   " has a non-integer or negative dimension");
+      }
+      uint64_t dim = d.get<uint64_t>();
+      if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 4 / dim) {
+        return bad("tensor '", name, "': shape ", ShapeJson(*shape), " is too large");
+      }
+      numel *= dim;
+      e.shape.push_back(static_cast<int64_t>(dim));
+    }
+    if (!offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
+        !(*offsets)[1].is_number_unsigned()) {
+      return bad("tensor '", name, "': data_offsets must be [begin, end]");
+    }
+    e.begin = (*offsets)[0].get<uint64_t>();
+    e.end = (*offsets)[1].get<uint64_t>();
+    if (e.begin > e.end) {
+      return bad("tensor '", name, "': data_offsets [", e.begin, ", ", e.end,
+                 "] end before they begin");
+    }
+    if (e.end > data_size) {
+      return bad("tensor '", name, "': data_offsets [", e.begin, ", ", e.end,
+                 "] out of range: the data section has ", data_size,
+                 " bytes (truncated file?)");
+    }
+    if (e.end - e.begin != numel * 4) {
+      return bad("tensor '", name, "': data_offsets [", e.begin, ", ", e.end, "] hold ",
+                 e.end - e.begin, " bytes but shape ", ShapeJson(*shape), " F32 needs ",
+                 numel * 4);
+    }
+    entries.push_back(std::move(e));
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  for (size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i].begin < entries[i - 1].end) {
+      return bad("tensors '", entries[i - 1].name, "' and '", entries[i].name,
+                 "' overlap in the data section");
+    }
+  }
+  for (const Entry& e : entries) {
+    Tensor t = Tensor::Empty(e.shape);
+    if (e.end > e.begin) std::memcpy(t.data(), data + e.begin, e.end - e.begin);
+    out.tensors.emplace_back(e.name, t);
+  }
+  return out;
+}
+
+absl::Status LoadSafetensorsInto(const std::string& path, const NamedTensors& targets,
+                                 const std::string& ignore_prefix, Metadata* metadata) {
+  absl::StatusOr<SafetensorsContents> contents = ReadSafetensors(path);
+  if (!contents.ok()) return contents.status();
+  std::map<std::string, Tensor> file;
+  for (auto& [name, t] : contents->tensors) file[name] = t;
+  std::set<std::string> wanted;
+  for (const auto& [name, t] : targets) {
+    wanted.insert(name);
+    auto it = file.find(name);
+    if (it == file.end()) {
+      return absl::NotFoundError(absl::StrCat(path, ": tensor '", name, "' is missing"));
+    }
+    if (it->second.shape() != t.shape()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": tensor '", name, "' has shape ", ShapeToString(it->second.shape()),
+          " but the model expects ", ShapeToString(t.shape())));
+    }
+  }
+  for (const auto& [name, t] : contents->tensors) {
+    if (!ignore_prefix.empty() && absl::StartsWith(name, ignore_prefix)) continue;
+    if (wanted.count(name) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": unexpected tensor '", name, "' (not in the model)"));
+    }
+  }
+  for (const auto& [name, t] : targets) {
+    Tensor dst = t;
+    dst.CopyFrom(file[name]);
+  }
+  if (metadata != nullptr) *metadata = contents->metadata;
+  return absl::OkStatus();
+}
+
+}  // namespace nn
+}  // namespace gradway

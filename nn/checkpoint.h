@@ -1,0 +1,68 @@
+// Checkpoints in the safetensors format (https://github.com/huggingface/safetensors), so
+// Python can read them with `safetensors.numpy.load_file(path)` or plain numpy.
+//
+// File layout (all integers little-endian):
+//   bytes [0, 8)        N: the header's length, an unsigned 64-bit integer
+//   bytes [8, 8 + N)    the header: a UTF-8 JSON object, padded with spaces to a multiple
+//                       of 8 bytes. One entry per tensor,
+//                         "dense/kernel": {"dtype": "F32", "shape": [784, 128],
+//                                          "data_offsets": [begin, end]}
+//                       and an optional "__metadata__": {"key": "value", ...} (strings).
+//   bytes [8 + N, EOF)  the data buffer: each tensor's row-major float32 values at
+//                       [begin, end) relative to the buffer's start, end - begin =
+//                       4 * prod(shape); tensors are contiguous and do not overlap.
+// Reading it with numpy:
+//   import json, struct, numpy as np
+//   b = open(path, "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+//   header = json.loads(b[8:8 + n]); data = b[8 + n:]
+//   w = {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], "<f4")
+//          .reshape(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+//
+// gradway names model parameters "layer/param" ("dense_1/kernel"); a full checkpoint adds
+// the optimiser's slots as "optimizer/<slot>/<param>" ("optimizer/m/dense_1/kernel") and
+// its step count and learning rate in __metadata__ ("step", "learning_rate").
+//
+// Writes are atomic: the file is written to "<path>.tmp.<pid>", flushed and fsync'ed, then
+// renamed over <path>, so a crash mid-write leaves the previous checkpoint intact.
+// Reads validate everything and return absl::Status naming the file and the tensor; they
+// never crash on a malformed file.
+#ifndef GRADWAY_NN_CHECKPOINT_H_
+#define GRADWAY_NN_CHECKPOINT_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "nn/module.h"
+
+namespace gradway {
+namespace nn {
+
+using Metadata = std::map<std::string, std::string>;
+
+// Writes `tensors` (in order) and `metadata` to `path` atomically. Names must be unique and
+// not "__metadata__". Creates no directories.
+absl::Status SaveSafetensors(const std::string& path, const NamedTensors& tensors,
+                             const Metadata& metadata = {});
+
+struct SafetensorsContents {
+  NamedTensors tensors;  // in file-offset order
+  Metadata metadata;
+};
+
+// Reads and validates a whole safetensors file (F32 tensors only).
+absl::StatusOr<SafetensorsContents> ReadSafetensors(const std::string& path);
+
+// Copies the file's tensors into `targets` (matched by name, shapes must be equal). Tensors
+// whose names start with `ignore_prefix` (if non-empty) are skipped. Errors: a target
+// missing from the file, an unexpected extra tensor, a shape mismatch, or any format error;
+// on error no target is modified.
+absl::Status LoadSafetensorsInto(const std::string& path, const NamedTensors& targets,
+                                 const std::string& ignore_prefix = "",
+                                 Metadata* metadata = nullptr);
+
+}  // namespace nn
+}  // namespace gradway
+
+#endif  // GRADWAY_NN_CHECKPOINT_H_

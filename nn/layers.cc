@@ -1,0 +1,221 @@
+#include "nn/layers.h"
+
+#include "absl/strings/str_cat.h"
+#include "autograd/error.h"
+#include "autograd/functions.h"
+
+namespace gradway {
+namespace nn {
+namespace {
+
+// Keras' output length for one spatial dimension.
+int64_t OutputLength(int64_t in, int64_t k, int64_t stride, gradway::Padding padding) {
+  if (padding == gradway::Padding::kSame) return (in + stride - 1) / stride;
+  if (in < k) return 0;
+  return (in - k + 1 + stride - 1) / stride;
+}
+
+const char* PaddingName(gradway::Padding p) {
+  return p == gradway::Padding::kSame ? "same" : "valid";
+}
+
+}  // namespace
+
+Tensor ApplyActivation(Activation a, const Tensor& x) {
+  switch (a) {
+    case Activation::kLinear: return x;
+    case Activation::kRelu: return Relu(x);
+    case Activation::kSigmoid: return Sigmoid(x);
+    case Activation::kTanh: return Tanh(x);
+    case Activation::kSoftmax: return ::gradway::Softmax(x);
+  }
+  Fail("activation: unknown value ", static_cast<int>(a));
+}
+
+const char* ActivationName(Activation a) {
+  switch (a) {
+    case Activation::kLinear: return "linear";
+    case Activation::kRelu: return "relu";
+    case Activation::kSigmoid: return "sigmoid";
+    case Activation::kTanh: return "tanh";
+    case Activation::kSoftmax: return "softmax";
+  }
+  return "?";
+}
+
+Activation ActivationFromName(const std::string& name) {
+  for (Activation a : {Activation::kLinear, Activation::kRelu, Activation::kSigmoid,
+                       Activation::kTanh, Activation::kSoftmax}) {
+    if (name == ActivationName(a)) return a;
+  }
+  Fail("activation: unknown name '", name,
+       "' (expected linear, relu, sigmoid, tanh or softmax)");
+}
+
+uint64_t MixSeed(uint64_t seed, uint64_t step) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (step + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// ---- Dense.
+Dense::Dense(DenseOptions options) : Module("Dense", "dense"), options_(std::move(options)) {
+  GRADWAY_CHECK(options_.units > 0, "Dense: units must be positive, got ", options_.units);
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Shape Dense::DoBuild(const Shape& in) {
+  GRADWAY_CHECK(in.size() == 1, Description(), ": expects input (None, features), got ",
+                BatchShapeString(in), "; add a Flatten layer before it");
+  kernel_ = RegisterParameter(
+      "kernel", MakeParameter({in[0], options_.units}, options_.kernel_initializer, generator()));
+  if (options_.use_bias) {
+    bias_ = RegisterParameter(
+        "bias", MakeParameter({options_.units}, options_.bias_initializer, generator()));
+  }
+  return {options_.units};
+}
+
+Tensor Dense::ForwardLogits(const Tensor& x) { return Linear(x, kernel_, bias_); }
+
+Tensor Dense::Forward(const Tensor& x) {
+  return ApplyActivation(options_.activation, Linear(x, kernel_, bias_));
+}
+
+// ---- Conv2D.
+Conv2D::Conv2D(Conv2DOptions options)
+    : Module("Conv2D", "conv2d"), options_(std::move(options)) {
+  const Conv2DOptions& o = options_;
+  GRADWAY_CHECK(o.filters > 0 && o.kernel_h > 0 && o.kernel_w > 0 && o.stride_h > 0 &&
+                    o.stride_w > 0,
+                "Conv2D: filters, kernel size and strides must be positive, got filters ",
+                o.filters, ", kernel ", o.kernel_h, "x", o.kernel_w, ", strides ", o.stride_h,
+                "x", o.stride_w);
+  if (!o.name.empty()) set_name(o.name);
+  set_declared_input_shape(o.input_shape);
+}
+
+Shape Conv2D::DoBuild(const Shape& in) {
+  const Conv2DOptions& o = options_;
+  GRADWAY_CHECK(in.size() == 3, Description(),
+                ": expects input (None, height, width, channels), got ", BatchShapeString(in));
+  int64_t oh = OutputLength(in[0], o.kernel_h, o.stride_h, o.padding);
+  int64_t ow = OutputLength(in[1], o.kernel_w, o.stride_w, o.padding);
+  GRADWAY_CHECK(oh > 0 && ow > 0, Description(), ": kernel ", o.kernel_h, "x", o.kernel_w,
+                " does not fit input ", BatchShapeString(in), " with padding '",
+                PaddingName(o.padding), "'");
+  kernel_ = RegisterParameter(
+      "kernel", MakeParameter({o.kernel_h, o.kernel_w, in[2], o.filters}, o.kernel_initializer,
+                              generator()));
+  if (o.use_bias) {
+    bias_ = RegisterParameter("bias",
+                              MakeParameter({o.filters}, o.bias_initializer, generator()));
+  }
+  return {oh, ow, o.filters};
+}
+
+Tensor Conv2D::ForwardLogits(const Tensor& x) {
+  return ::gradway::Conv2D(x, kernel_, bias_, static_cast<int>(options_.stride_h),
+                           static_cast<int>(options_.stride_w), options_.padding);
+}
+
+Tensor Conv2D::Forward(const Tensor& x) {
+  return ApplyActivation(options_.activation, ForwardLogits(x));
+}
+
+// ---- Pooling.
+namespace {
+
+Shape PoolBuild(const std::string& who, Pooling2DOptions* o, const Shape& in) {
+  GRADWAY_CHECK(in.size() == 3, who, ": expects input (None, height, width, channels), got ",
+                BatchShapeString(in));
+  if (o->stride_h == 0) o->stride_h = o->pool_h;
+  if (o->stride_w == 0) o->stride_w = o->pool_w;
+  int64_t oh = OutputLength(in[0], o->pool_h, o->stride_h, o->padding);
+  int64_t ow = OutputLength(in[1], o->pool_w, o->stride_w, o->padding);
+  GRADWAY_CHECK(oh > 0 && ow > 0, who, ": pool ", o->pool_h, "x", o->pool_w,
+                " does not fit input ", BatchShapeString(in), " with padding '",
+                PaddingName(o->padding), "'");
+  return {oh, ow, in[2]};
+}
+
+void PoolCheckOptions(const char* type, const Pooling2DOptions& o) {
+  GRADWAY_CHECK(o.pool_h > 0 && o.pool_w > 0 && o.stride_h >= 0 && o.stride_w >= 0, type,
+                ": pool size must be positive and strides non-negative, got pool ", o.pool_h,
+                "x", o.pool_w, ", strides ", o.stride_h, "x", o.stride_w);
+}
+
+}  // namespace
+
+MaxPooling2D::MaxPooling2D(Pooling2DOptions options)
+    : Module("MaxPooling2D", "max_pooling2d"), options_(std::move(options)) {
+  PoolCheckOptions("MaxPooling2D", options_);
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Shape MaxPooling2D::DoBuild(const Shape& in) { return PoolBuild(Description(), &options_, in); }
+
+Tensor MaxPooling2D::Forward(const Tensor& x) {
+  const Pooling2DOptions& o = options_;
+  return MaxPool2D(x, static_cast<int>(o.pool_h), static_cast<int>(o.pool_w),
+                   static_cast<int>(o.stride_h), static_cast<int>(o.stride_w), o.padding);
+}
+
+AveragePooling2D::AveragePooling2D(Pooling2DOptions options)
+    : Module("AveragePooling2D", "average_pooling2d"), options_(std::move(options)) {
+  PoolCheckOptions("AveragePooling2D", options_);
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Shape AveragePooling2D::DoBuild(const Shape& in) { return PoolBuild(Description(), &options_, in); }
+
+Tensor AveragePooling2D::Forward(const Tensor& x) {
+  const Pooling2DOptions& o = options_;
+  return AvgPool2D(x, static_cast<int>(o.pool_h), static_cast<int>(o.pool_w),
+                   static_cast<int>(o.stride_h), static_cast<int>(o.stride_w), o.padding);
+}
+
+// ---- Dropout.
+Dropout::Dropout(DropoutOptions options)
+    : Module("Dropout", "dropout"), options_(std::move(options)) {
+  GRADWAY_CHECK(options_.rate >= 0 && options_.rate < 1, "Dropout: rate must be in [0, 1), got ",
+                options_.rate);
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Shape Dropout::DoBuild(const Shape& in) {
+  seed_ = options_.seed ? *options_.seed : generator().NextU64();
+  return in;
+}
+
+Tensor Dropout::Forward(const Tensor& x) {
+  if (!is_training() || options_.rate == 0) return x;
+  uint64_t seed = MixSeed(seed_, static_cast<uint64_t>(random_step_++));
+  return ::gradway::Dropout(x, static_cast<float>(options_.rate), true, seed);
+}
+
+// ---- Flatten, ReLU, Softmax.
+Flatten::Flatten() : Module("Flatten", "flatten") {}
+Flatten::Flatten(Shape input_shape) : Flatten() {
+  set_declared_input_shape(std::move(input_shape));
+}
+
+Shape Flatten::DoBuild(const Shape& in) { return {NumElements(in)}; }
+
+Tensor Flatten::Forward(const Tensor& x) {
+  return x.Reshape({x.size(0), NumElements(output_shape())});
+}
+
+ReLU::ReLU() : Module("ReLU", "re_lu") {}
+Tensor ReLU::Forward(const Tensor& x) { return Relu(x); }
+
+Softmax::Softmax() : Module("Softmax", "softmax") {}
+Tensor Softmax::Forward(const Tensor& x) { return ::gradway::Softmax(x); }
+
+}  // namespace nn
+}  // namespace gradway

@@ -1,0 +1,248 @@
+// Keras-like layers. Images are NHWC (channels-last): a layer given InputShape({28, 28, 1})
+// takes batches x [N, 28, 28, 1]. Every layer takes an Options struct with chainable
+// setters (Keras keyword arguments); the common ones convert from their first argument,
+// so nn::Dense(10), nn::MaxPooling2D(2) and nn::Dropout(0.5) work.
+//
+// Names: a layer left unnamed is named by the model it is added to, Keras-style and unique
+// within that model: conv2d, conv2d_1, max_pooling2d, dropout, dropout_1, flatten, dense,
+// dense_1. Parameters: kernel and bias ("dense_1/kernel" in the model).
+//
+// Shapes below are per batch; "in" means the layer's per-sample input shape. Errors (input
+// of the wrong rank, a kernel larger than the image) throw gradway::Error naming the layer.
+#ifndef GRADWAY_NN_LAYERS_H_
+#define GRADWAY_NN_LAYERS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "autograd/nn_functions.h"
+#include "autograd/tensor.h"
+#include "nn/init.h"
+#include "nn/module.h"
+
+namespace gradway {
+namespace nn {
+
+// Keras padding: kValid (no padding) or kSame (out = ceil(in / stride)).
+using gradway::Padding;
+
+// Activation functions a layer applies to its output. kSoftmax is over the last axis.
+enum class Activation { kLinear, kRelu, kSigmoid, kTanh, kSoftmax };
+
+// Applies `a` to x (differentiable).
+Tensor ApplyActivation(Activation a, const Tensor& x);
+// "linear", "relu", "sigmoid", "tanh", "softmax".
+const char* ActivationName(Activation a);
+// The inverse of ActivationName; throws Error naming the unknown string.
+Activation ActivationFromName(const std::string& name);
+
+// ---------------------------------------------------------------------------------------
+// Dense: y = activation(x · kernel + bias). x [N, in] -> y [N, units].
+// kernel [in, units] (GlorotUniform), bias [units] (Zeros). Input must be 1-D per sample
+// (add a Flatten first for images).
+struct DenseOptions {
+  DenseOptions(int64_t units) : units(units) {}  // NOLINT(runtime/explicit)
+  int64_t units;
+  nn::Activation activation = nn::Activation::kLinear;
+  bool use_bias = true;
+  Initializer kernel_initializer = GlorotUniform();
+  Initializer bias_initializer = Zeros();
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  DenseOptions& Activation(nn::Activation v) { activation = v; return *this; }
+  DenseOptions& UseBias(bool v) { use_bias = v; return *this; }
+  DenseOptions& KernelInitializer(Initializer v) { kernel_initializer = std::move(v); return *this; }
+  DenseOptions& BiasInitializer(Initializer v) { bias_initializer = std::move(v); return *this; }
+  // The per-sample input shape, for the first layer of a Sequential: InputShape({784}).
+  DenseOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  DenseOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class Dense : public Module {
+ public:
+  Dense(DenseOptions options);  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+  bool has_softmax_output() const override {
+    return options_.activation == nn::Activation::kSoftmax;
+  }
+  const DenseOptions& options() const { return options_; }
+  Tensor kernel() const { return kernel_; }  // [in, units]; undefined until built
+  Tensor bias() const { return bias_; }      // [units]; undefined without bias
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+  Tensor ForwardLogits(const Tensor& x) override;
+
+ private:
+  DenseOptions options_;
+  Tensor kernel_, bias_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Conv2D: y = activation(conv(x, kernel) + bias).
+// x [N, H, W, Cin] -> y [N, OH, OW, filters]; kernel [kh, kw, Cin, filters] (HWIO,
+// GlorotUniform), bias [filters]. valid: O = ceil((I - k + 1) / s); same: O = ceil(I / s).
+struct Conv2DOptions {
+  Conv2DOptions(int64_t filters, int64_t kernel_size)
+      : filters(filters), kernel_h(kernel_size), kernel_w(kernel_size) {}
+  int64_t filters;
+  int64_t kernel_h, kernel_w;
+  int64_t stride_h = 1, stride_w = 1;
+  gradway::Padding padding = gradway::Padding::kValid;
+  nn::Activation activation = nn::Activation::kLinear;
+  bool use_bias = true;
+  Initializer kernel_initializer = GlorotUniform();
+  Initializer bias_initializer = Zeros();
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  Conv2DOptions& KernelSize(int64_t h, int64_t w) { kernel_h = h; kernel_w = w; return *this; }
+  Conv2DOptions& Strides(int64_t s) { stride_h = stride_w = s; return *this; }
+  Conv2DOptions& Strides(int64_t h, int64_t w) { stride_h = h; stride_w = w; return *this; }
+  Conv2DOptions& Padding(gradway::Padding v) { padding = v; return *this; }
+  Conv2DOptions& Activation(nn::Activation v) { activation = v; return *this; }
+  Conv2DOptions& UseBias(bool v) { use_bias = v; return *this; }
+  Conv2DOptions& KernelInitializer(Initializer v) { kernel_initializer = std::move(v); return *this; }
+  Conv2DOptions& BiasInitializer(Initializer v) { bias_initializer = std::move(v); return *this; }
+  // Per-sample input shape {height, width, channels}.
+  Conv2DOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  Conv2DOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class Conv2D : public Module {
+ public:
+  explicit Conv2D(Conv2DOptions options);
+  Tensor Forward(const Tensor& x) override;
+  bool has_softmax_output() const override {
+    return options_.activation == nn::Activation::kSoftmax;
+  }
+  const Conv2DOptions& options() const { return options_; }
+  Tensor kernel() const { return kernel_; }  // [kh, kw, Cin, filters]
+  Tensor bias() const { return bias_; }      // [filters]
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+  Tensor ForwardLogits(const Tensor& x) override;
+
+ private:
+  Conv2DOptions options_;
+  Tensor kernel_, bias_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Pooling over pool_h x pool_w windows; strides default to the pool size (Keras).
+// x [N, H, W, C] -> [N, OH, OW, C] with O as for Conv2D.
+struct Pooling2DOptions {
+  Pooling2DOptions(int64_t pool_size)  // NOLINT(runtime/explicit)
+      : pool_h(pool_size), pool_w(pool_size) {}
+  int64_t pool_h, pool_w;
+  int64_t stride_h = 0, stride_w = 0;  // 0: the pool size
+  gradway::Padding padding = gradway::Padding::kValid;
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  Pooling2DOptions& PoolSize(int64_t h, int64_t w) { pool_h = h; pool_w = w; return *this; }
+  Pooling2DOptions& Strides(int64_t s) { stride_h = stride_w = s; return *this; }
+  Pooling2DOptions& Strides(int64_t h, int64_t w) { stride_h = h; stride_w = w; return *this; }
+  Pooling2DOptions& Padding(gradway::Padding v) { padding = v; return *this; }
+  Pooling2DOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  Pooling2DOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+// Max pooling; the gradient goes to the first maximum of each window.
+class MaxPooling2D : public Module {
+ public:
+  MaxPooling2D(Pooling2DOptions options);  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  Pooling2DOptions options_;
+};
+
+// Average pooling; with kSame, padded cells are left out of the mean (Keras).
+class AveragePooling2D : public Module {
+ public:
+  AveragePooling2D(Pooling2DOptions options);  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  Pooling2DOptions options_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Dropout (inverted): in training mode zeroes each element with probability `rate` and
+// scales the others by 1 / (1 - rate); in eval mode it is the identity. Shape unchanged.
+// The mask depends only on the layer's seed and the model's step (SetRandomStep): the seed
+// is drawn from the model's generator at build unless Seed() fixes it.
+struct DropoutOptions {
+  DropoutOptions(double rate) : rate(rate) {}  // NOLINT(runtime/explicit)
+  double rate;
+  std::optional<uint64_t> seed;
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  DropoutOptions& Seed(uint64_t v) { seed = v; return *this; }
+  DropoutOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  DropoutOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class Dropout : public Module {
+ public:
+  Dropout(DropoutOptions options);  // NOLINT(runtime/explicit); rate must be in [0, 1)
+  Tensor Forward(const Tensor& x) override;
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  DropoutOptions options_;
+  uint64_t seed_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// Flatten: x [N, d1, d2, ...] -> [N, d1*d2*...] (a view).
+class Flatten : public Module {
+ public:
+  Flatten();
+  // With the per-sample input shape, as a first layer: nn::Flatten({28, 28, 1}).
+  explicit Flatten(Shape input_shape);
+  Tensor Forward(const Tensor& x) override;
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+};
+
+// ReLU: max(x, 0), any shape.
+class ReLU : public Module {
+ public:
+  ReLU();
+  Tensor Forward(const Tensor& x) override;
+};
+
+// Softmax over the last axis, any shape. With a cross-entropy loss, the model fuses it into
+// the loss during training (see nn/losses.h).
+class Softmax : public Module {
+ public:
+  Softmax();
+  Tensor Forward(const Tensor& x) override;
+  bool has_softmax_output() const override { return true; }
+
+ protected:
+  Tensor ForwardLogits(const Tensor& x) override { return x; }
+};
+
+// Mixes a seed and a step into a new 64-bit seed (SplitMix64); used for dropout masks.
+uint64_t MixSeed(uint64_t seed, uint64_t step);
+
+}  // namespace nn
+}  // namespace gradway
+
+#endif  // GRADWAY_NN_LAYERS_H_

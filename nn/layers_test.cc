@@ -1,0 +1,199 @@
+#include "nn/layers.h"
+
+#include <cmath>
+
+#include "autograd/error.h"
+#include "autograd/functions.h"
+#include "autograd/gradcheck.h"
+#include "gtest/gtest.h"
+
+namespace gradway {
+namespace nn {
+namespace {
+
+Tensor Iota(const Shape& shape) {
+  Tensor t = Tensor::Empty(shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<float>(i);
+  return t;
+}
+
+void ExpectValues(const Tensor& t, const std::vector<float>& want, float tol = 1e-5f) {
+  ASSERT_EQ(t.numel(), static_cast<int64_t>(want.size()));
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(t.data()[i], want[i], tol) << "at " << i;
+}
+
+TEST(DenseTest, ForwardWithSetWeights) {
+  Dense d(DenseOptions(3));
+  EXPECT_EQ(d.Build({2}), (Shape{3}));
+  d.kernel().CopyFrom(Tensor::FromVector({1, 2, 3, 4, 5, 6}, {2, 3}));
+  d.bias().CopyFrom(Tensor::FromVector({0.1f, 0.2f, 0.3f}, {3}));
+  Tensor y = d(Tensor::FromVector({1, 1, 2, 0}, {2, 2}));
+  EXPECT_EQ(y.shape(), (Shape{2, 3}));
+  ExpectValues(y, {5.1f, 7.2f, 9.3f, 2.1f, 4.2f, 6.3f});
+}
+
+TEST(DenseTest, ActivationsAndNoBias) {
+  Dense d(DenseOptions(2).Activation(Activation::kRelu).UseBias(false));
+  d.Build({2});
+  EXPECT_FALSE(d.bias().defined());
+  EXPECT_EQ(d.ParameterCount(), 4);
+  d.kernel().CopyFrom(Tensor::FromVector({1, -1, 1, -1}, {2, 2}));
+  ExpectValues(d(Tensor::FromVector({1, 2}, {1, 2})), {3, 0});
+
+  Dense s(DenseOptions(2).Activation(Activation::kSoftmax).KernelInitializer(Zeros()));
+  ExpectValues(s(Tensor::FromVector({1, 2}, {1, 2})), {0.5f, 0.5f});
+  EXPECT_TRUE(s.has_softmax_output());
+  ExpectValues(s.CallLogits(Tensor::FromVector({1, 2}, {1, 2})), {0, 0});
+}
+
+TEST(DenseTest, GradCheck) {
+  Generator gen(1);
+  Dense d(DenseOptions(3).Activation(Activation::kTanh).BiasInitializer(RandomNormal(0, 1)));
+  d.Build({4});
+  Tensor x = Tensor::Normal({2, 4}, 0, 1, gen).SetRequiresGrad();
+  GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return d(in[0]); },
+                                {x, d.kernel(), d.bias()});
+  EXPECT_TRUE(r.ok) << r.message;
+}
+
+TEST(DenseTest, RejectsImages) {
+  Dense d(DenseOptions(3));
+  try {
+    d(Tensor::Zeros({2, 4, 4, 1}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dense (Dense)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Flatten"), std::string::npos) << e.what();
+  }
+  Dense ok(DenseOptions(3));
+  ok(Tensor::Zeros({2, 5}));
+  EXPECT_THROW(ok(Tensor::Zeros({2, 6})), Error);
+}
+
+TEST(Conv2DTest, OneChannel3x3On4x4) {
+  Conv2D valid(Conv2DOptions(1, 3).KernelInitializer(Ones()));
+  Tensor x = Iota({1, 4, 4, 1});
+  Tensor y = valid(x);
+  EXPECT_EQ(y.shape(), (Shape{1, 2, 2, 1}));
+  ExpectValues(y, {45, 54, 81, 90});
+
+  Conv2D same(Conv2DOptions(1, 3).KernelInitializer(Ones()).BiasInitializer(Constant(1))
+                  .Padding(Padding::kSame));
+  Tensor z = same(x);
+  EXPECT_EQ(z.shape(), (Shape{1, 4, 4, 1}));
+  EXPECT_FLOAT_EQ(z.at({0, 0, 0, 0}), 0 + 1 + 4 + 5 + 1);
+  EXPECT_FLOAT_EQ(z.at({0, 1, 1, 0}), 45 + 1);
+}
+
+TEST(Conv2DTest, ShapesAndErrors) {
+  Conv2D a(Conv2DOptions(8, 3).Strides(2).Padding(Padding::kSame));
+  EXPECT_EQ(a.Build({28, 28, 3}), (Shape{14, 14, 8}));
+  EXPECT_EQ(a.kernel().shape(), (Shape{3, 3, 3, 8}));
+  EXPECT_EQ(a.ParameterCount(), 3 * 3 * 3 * 8 + 8);
+  Conv2D b(Conv2DOptions(8, 3).Strides(2));
+  EXPECT_EQ(b.Build({28, 28, 3}), (Shape{13, 13, 8}));
+  Conv2D c(Conv2DOptions(8, 5));
+  try {
+    c.Build({4, 4, 1});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not fit input (None, 4, 4, 1)"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Conv2D(Conv2DOptions(0, 3)), Error);
+}
+
+TEST(Conv2DTest, GradCheck) {
+  Generator gen(2);
+  Conv2D conv(Conv2DOptions(2, 3).Padding(Padding::kSame).Strides(2)
+                  .BiasInitializer(RandomNormal(0, 1)));
+  conv.Build({5, 5, 2});
+  Tensor x = Tensor::Normal({2, 5, 5, 2}, 0, 1, gen).SetRequiresGrad();
+  GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return conv(in[0]); },
+                                {x, conv.kernel(), conv.bias()});
+  EXPECT_TRUE(r.ok) << r.message;
+}
+
+TEST(PoolingTest, MaxAndAverage) {
+  Tensor x = Iota({1, 4, 4, 1});
+  MaxPooling2D mp(2);
+  ExpectValues(mp(x), {5, 7, 13, 15});
+  AveragePooling2D ap(2);
+  ExpectValues(ap(x), {2.5f, 4.5f, 10.5f, 12.5f});
+  MaxPooling2D strided(Pooling2DOptions(3).Strides(1));
+  EXPECT_EQ(strided(x).shape(), (Shape{1, 2, 2, 1}));
+  EXPECT_EQ(mp.ParameterCount(), 0);
+}
+
+TEST(PoolingTest, GradCheck) {
+  Generator gen(3);
+  Tensor x = Tensor::Normal({2, 4, 4, 3}, 0, 1, gen).SetRequiresGrad();
+  MaxPooling2D mp(2);
+  AveragePooling2D ap(Pooling2DOptions(3).Strides(1).Padding(Padding::kSame));
+  GradCheckResult r1 = GradCheck([&](const std::vector<Tensor>& in) { return mp(in[0]); }, {x},
+                                 GradCheckOptions().SkipNonsmooth(true));
+  EXPECT_TRUE(r1.ok) << r1.message;
+  GradCheckResult r2 = GradCheck([&](const std::vector<Tensor>& in) { return ap(in[0]); }, {x});
+  EXPECT_TRUE(r2.ok) << r2.message;
+}
+
+TEST(DropoutTest, ScalesInTrainingAndIsIdentityInEval) {
+  Dropout d(DropoutOptions(0.25).Seed(7));
+  Tensor x = Tensor::Ones({100, 100});
+  Tensor y = d(x);
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    float v = y.data()[i];
+    ASSERT_TRUE(v == 0.f || std::fabs(v - 1.f / 0.75f) < 1e-6f) << v;
+    zeros += v == 0.f;
+  }
+  EXPECT_NEAR(zeros / 10000.0, 0.25, 0.03);
+  d.Eval();
+  Tensor e = d(x);
+  ExpectValues(e, x.ToVector());
+  // Same seed and step: same mask.
+  Dropout d2(DropoutOptions(0.25).Seed(7));
+  Tensor y2 = d2(x);
+  EXPECT_EQ(y.ToVector(), y2.ToVector());
+  // Next step: a different mask.
+  Tensor y3 = d2(x);
+  EXPECT_NE(y.ToVector(), y3.ToVector());
+  EXPECT_THROW(Dropout(1.0), Error);
+}
+
+TEST(DropoutTest, GradCheck) {
+  Generator gen(4);
+  Tensor x = Tensor::Normal({4, 6}, 0, 1, gen).SetRequiresGrad();
+  Dropout d(DropoutOptions(0.5).Seed(3));
+  d.Build({6});
+  GradCheckResult r = GradCheck(
+      [&](const std::vector<Tensor>& in) {
+        d.SetRandomStep(0);  // the same mask for every evaluation
+        return d(in[0]);
+      },
+      {x});
+  EXPECT_TRUE(r.ok) << r.message;
+}
+
+TEST(FlattenReluSoftmaxTest, Forward) {
+  Flatten f;
+  Tensor y = f(Iota({2, 2, 2, 3}));
+  EXPECT_EQ(y.shape(), (Shape{2, 12}));
+  EXPECT_EQ(y.at({1, 0}), 12);
+  ReLU r;
+  ExpectValues(r(Tensor::FromVector({-1, 2}, {1, 2})), {0, 2});
+  Softmax s;
+  ExpectValues(s(Tensor::FromVector({0, std::log(3.f)}, {1, 2})), {0.25f, 0.75f});
+  EXPECT_TRUE(s.has_softmax_output());
+}
+
+TEST(ActivationTest, Names) {
+  EXPECT_STREQ(ActivationName(Activation::kTanh), "tanh");
+  EXPECT_EQ(ActivationFromName("softmax"), Activation::kSoftmax);
+  EXPECT_THROW(ActivationFromName("gelu"), Error);
+  ExpectValues(ApplyActivation(Activation::kSigmoid, Tensor::Zeros({1, 1})), {0.5f});
+}
+
+}  // namespace
+}  // namespace nn
+}  // namespace gradway

@@ -1,0 +1,113 @@
+#include "nn/losses.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "autograd/error.h"
+#include "autograd/functions.h"
+#include "autograd/graph.h"
+#include "autograd/nn_functions.h"
+
+namespace gradway {
+namespace nn {
+namespace {
+
+constexpr float kEpsilon = 1e-7f;
+
+void Check2D(const char* loss, const Tensor& y_pred, const Tensor& y_true) {
+  GRADWAY_CHECK(y_pred.defined() && y_true.defined(), loss, ": undefined tensor");
+  GRADWAY_CHECK(y_pred.rank() == 2 && y_pred.shape() == y_true.shape(), loss,
+                ": y_pred and y_true must both be (N, classes), got ",
+                ShapeToString(y_pred.shape()), " and ", ShapeToString(y_true.shape()));
+}
+
+// Labels [N] or [N, 1] as floats -> [N]; checks them against `classes`.
+Tensor SparseLabels(const char* loss, const Tensor& y_pred, const Tensor& y_true) {
+  GRADWAY_CHECK(y_pred.defined() && y_true.defined(), loss, ": undefined tensor");
+  GRADWAY_CHECK(y_pred.rank() == 2, loss, ": y_pred must be (N, classes), got ",
+                ShapeToString(y_pred.shape()));
+  bool ok = (y_true.rank() == 1 || (y_true.rank() == 2 && y_true.size(1) == 1)) &&
+            y_true.size(0) == y_pred.size(0);
+  GRADWAY_CHECK(ok, loss, ": y_true must be class indices (N) or (N, 1) for y_pred ",
+                ShapeToString(y_pred.shape()), ", got ", ShapeToString(y_true.shape()));
+  return y_true.rank() == 1 ? y_true : y_true.Reshape({y_true.size(0)});
+}
+
+Tensor OneHot(const char* loss, const Tensor& labels, int64_t classes) {
+  Tensor t = Tensor::Zeros({labels.size(0), classes});
+  const float* l = labels.data();
+  float* p = t.data();
+  for (int64_t i = 0; i < labels.size(0); ++i) {
+    float v = l[i];
+    GRADWAY_CHECK(v >= 0 && v < classes && v == std::floor(v), loss, ": label ", v,
+                  " at row ", i, " is not a class index in [0, ", classes, ")");
+    p[i * classes + static_cast<int64_t>(v)] = 1.f;
+  }
+  return t;
+}
+
+// Keras: p / sum(p) per row, clipped, then -mean(sum(t * log(p))).
+Tensor CrossEntropyOnProbabilities(const Tensor& y_pred, const Tensor& targets) {
+  Tensor p = y_pred / Sum(y_pred, 1, /*keepdim=*/true);
+  Tensor logp = Log(Clip(p, kEpsilon, 1.f - kEpsilon));
+  return -Mean(Sum(targets * logp, 1));
+}
+
+}  // namespace
+
+Tensor Clip(const Tensor& x, float lo, float hi) {
+  Tensor out = Tensor::Empty(x.shape());
+  const float* xp = x.data();
+  float* op = out.data();
+  for (int64_t i = 0; i < x.numel(); ++i) op[i] = std::min(std::max(xp[i], lo), hi);
+  Tensor xd = x.Detach();
+  return RecordOp("clip", out, {x}, [xd, lo, hi](const Tensor& g) {
+    Tensor dx = Tensor::Empty(g.shape());
+    const float* xv = xd.data();
+    const float* gv = g.data();
+    float* d = dx.data();
+    for (int64_t i = 0; i < g.numel(); ++i) d[i] = (xv[i] >= lo && xv[i] <= hi) ? gv[i] : 0.f;
+    return std::vector<Tensor>{dx};
+  });
+}
+
+Tensor Loss::FromLogits(const Tensor&, const Tensor&) const {
+  Fail(name(), ": no fused from-logits form");
+}
+
+Tensor CategoricalCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
+  Check2D("categorical_crossentropy", y_pred, y_true);
+  if (from_logits_) return SoftmaxCrossEntropy(y_pred, y_true);
+  return CrossEntropyOnProbabilities(y_pred, y_true);
+}
+
+Tensor CategoricalCrossentropy::FromLogits(const Tensor& logits, const Tensor& y_true) const {
+  Check2D("categorical_crossentropy", logits, y_true);
+  return SoftmaxCrossEntropy(logits, y_true);
+}
+
+Tensor SparseCategoricalCrossentropy::operator()(const Tensor& y_pred,
+                                                 const Tensor& y_true) const {
+  const char* kName = "sparse_categorical_crossentropy";
+  Tensor labels = SparseLabels(kName, y_pred, y_true);
+  if (from_logits_) return SparseSoftmaxCrossEntropy(y_pred, labels);
+  return CrossEntropyOnProbabilities(y_pred, OneHot(kName, labels, y_pred.size(1)));
+}
+
+Tensor SparseCategoricalCrossentropy::FromLogits(const Tensor& logits,
+                                                 const Tensor& y_true) const {
+  Tensor labels = SparseLabels("sparse_categorical_crossentropy", logits, y_true);
+  return SparseSoftmaxCrossEntropy(logits, labels);
+}
+
+Tensor MeanSquaredError::operator()(const Tensor& y_pred, const Tensor& y_true) const {
+  GRADWAY_CHECK(y_pred.defined() && y_true.defined(), "mean_squared_error: undefined tensor");
+  GRADWAY_CHECK(y_pred.shape() == y_true.shape(),
+                "mean_squared_error: y_pred and y_true shapes differ: ",
+                ShapeToString(y_pred.shape()), " and ", ShapeToString(y_true.shape()));
+  Tensor d = y_pred - y_true;
+  return Mean(d * d);
+}
+
+}  // namespace nn
+}  // namespace gradway

@@ -1,0 +1,74 @@
+// Losses (Keras' keras.losses), each the mean over the batch.
+//
+// The cross-entropies take the model's output probabilities y_pred [N, classes]. When the
+// model's last layer is a softmax, Model does not run that softmax during training and
+// evaluation: it passes the logits to FromLogits, which uses the fused, numerically stable
+// SoftmaxCrossEntropy (autograd/nn_functions.h). Predict still returns probabilities.
+// Otherwise the loss is Keras' -mean(sum(t * log(clip(p, 1e-7, 1 - 1e-7)))).
+//
+// Shape mismatches throw gradway::Error naming the loss and both shapes.
+#ifndef GRADWAY_NN_LOSSES_H_
+#define GRADWAY_NN_LOSSES_H_
+
+#include <string>
+
+#include "autograd/tensor.h"
+
+namespace gradway {
+namespace nn {
+
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  // Keras' name: "categorical_crossentropy".
+  virtual std::string name() const = 0;
+  // The scalar loss of predictions y_pred against targets y_true (differentiable in y_pred).
+  virtual Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const = 0;
+  // Whether FromLogits is available (the cross-entropies).
+  virtual bool SupportsLogits() const { return false; }
+  // The same loss with y_pred = softmax(logits), fused. Throws Error if unsupported.
+  virtual Tensor FromLogits(const Tensor& logits, const Tensor& y_true) const;
+};
+
+// y_true one-hot (or any probabilities) [N, C]; y_pred [N, C].
+// With from_logits, the model output itself is taken as logits (no softmax layer).
+class CategoricalCrossentropy : public Loss {
+ public:
+  explicit CategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
+  std::string name() const override { return "categorical_crossentropy"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  bool SupportsLogits() const override { return true; }
+  Tensor FromLogits(const Tensor& logits, const Tensor& y_true) const override;
+
+ private:
+  bool from_logits_;
+};
+
+// y_true class indices [N] or [N, 1] (integers stored as floats); y_pred [N, C].
+class SparseCategoricalCrossentropy : public Loss {
+ public:
+  explicit SparseCategoricalCrossentropy(bool from_logits = false)
+      : from_logits_(from_logits) {}
+  std::string name() const override { return "sparse_categorical_crossentropy"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  bool SupportsLogits() const override { return true; }
+  Tensor FromLogits(const Tensor& logits, const Tensor& y_true) const override;
+
+ private:
+  bool from_logits_;
+};
+
+// mean((y_pred - y_true)^2) over all elements; same shapes.
+class MeanSquaredError : public Loss {
+ public:
+  std::string name() const override { return "mean_squared_error"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+};
+
+// clip(x, lo, hi) with tf.clip_by_value's gradient (1 inside, 0 where clipped).
+Tensor Clip(const Tensor& x, float lo, float hi);
+
+}  // namespace nn
+}  // namespace gradway
+
+#endif  // GRADWAY_NN_LOSSES_H_

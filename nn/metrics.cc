@@ -1,0 +1,79 @@
+#include "nn/metrics.h"
+
+#include <cmath>
+
+#include "autograd/error.h"
+
+namespace gradway {
+namespace nn {
+namespace {
+
+int64_t ArgMax(const float* row, int64_t n) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < n; ++j) {
+    if (row[j] > row[best]) best = j;
+  }
+  return best;
+}
+
+void CheckSameShape(const char* metric, const Tensor& a, const Tensor& b) {
+  GRADWAY_CHECK(a.shape() == b.shape(), metric, ": y_pred and y_true shapes differ: ",
+                ShapeToString(a.shape()), " and ", ShapeToString(b.shape()));
+}
+
+}  // namespace
+
+void Accuracy::Update(const Tensor& y_pred, const Tensor& y_true) {
+  GRADWAY_CHECK(y_pred.rank() == 2 && y_true.size(0) == y_pred.size(0), name_,
+                ": y_pred must be (N, classes) with as many rows as y_true, got ",
+                ShapeToString(y_pred.shape()), " and ", ShapeToString(y_true.shape()));
+  const int64_t n = y_pred.size(0), c = y_pred.size(1);
+  const float* p = y_pred.data();
+  const float* t = y_true.data();
+  if (c == 1 && y_true.numel() == n) {  // binary
+    for (int64_t i = 0; i < n; ++i) correct_ += (p[i] > 0.5f) == (t[i] > 0.5f);
+  } else if (y_true.shape() == y_pred.shape()) {  // one-hot
+    for (int64_t i = 0; i < n; ++i) correct_ += ArgMax(p + i * c, c) == ArgMax(t + i * c, c);
+  } else if (y_true.numel() == n && (y_true.rank() == 1 || y_true.rank() == 2)) {  // sparse
+    for (int64_t i = 0; i < n; ++i) {
+      correct_ += ArgMax(p + i * c, c) == static_cast<int64_t>(t[i]);
+    }
+  } else {
+    Fail(name_, ": cannot compare y_pred ", ShapeToString(y_pred.shape()), " with y_true ",
+         ShapeToString(y_true.shape()), " (expected one-hot (N, C) or indices (N))");
+  }
+  count_ += n;
+}
+
+void MeanSquaredErrorMetric::Update(const Tensor& y_pred, const Tensor& y_true) {
+  CheckSameShape(name_.c_str(), y_pred, y_true);
+  const float* p = y_pred.data();
+  const float* t = y_true.data();
+  for (int64_t i = 0; i < y_pred.numel(); ++i) {
+    double d = static_cast<double>(p[i]) - t[i];
+    sum_ += d * d;
+  }
+  count_ += y_pred.numel();
+}
+
+void MeanAbsoluteErrorMetric::Update(const Tensor& y_pred, const Tensor& y_true) {
+  CheckSameShape(name_.c_str(), y_pred, y_true);
+  const float* p = y_pred.data();
+  const float* t = y_true.data();
+  for (int64_t i = 0; i < y_pred.numel(); ++i) sum_ += std::fabs(double{p[i]} - t[i]);
+  count_ += y_pred.numel();
+}
+
+std::unique_ptr<Metric> MakeMetric(const std::string& name) {
+  if (name == "accuracy" || name == "acc") return std::make_unique<Accuracy>(name);
+  if (name == "mse" || name == "mean_squared_error") {
+    return std::make_unique<MeanSquaredErrorMetric>(name);
+  }
+  if (name == "mae" || name == "mean_absolute_error") {
+    return std::make_unique<MeanAbsoluteErrorMetric>(name);
+  }
+  Fail("metrics: unknown metric '", name, "' (expected accuracy, acc, mse or mae)");
+}
+
+}  // namespace nn
+}  // namespace gradway

@@ -1,0 +1,85 @@
+// Metrics (Keras' metrics=["accuracy"]): running averages over the batches of an epoch or
+// an evaluation. Update takes detached predictions; nothing here records a graph.
+#ifndef GRADWAY_NN_METRICS_H_
+#define GRADWAY_NN_METRICS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "autograd/tensor.h"
+
+namespace gradway {
+namespace nn {
+
+class Metric {
+ public:
+  virtual ~Metric() = default;
+  // The logs key: "accuracy".
+  virtual std::string name() const = 0;
+  virtual void Reset() = 0;
+  // Adds a batch: y_pred [N, ...] (probabilities, or logits when the model fused its final
+  // softmax and needs_probabilities() is false), y_true as given to Fit.
+  virtual void Update(const Tensor& y_pred, const Tensor& y_true) = 0;
+  // The value over everything since Reset (0 before any update).
+  virtual double Result() const = 0;
+  // False for metrics that give the same result on logits as on softmax probabilities.
+  virtual bool needs_probabilities() const { return true; }
+};
+
+// The fraction of rows whose argmax(y_pred) equals the label: argmax of a one-hot /
+// probability y_true [N, C], or the index in y_true [N] / [N, 1]. A single-column y_pred
+// [N, 1] is binary accuracy (prediction > 0.5 vs label > 0.5).
+// Throws Error when the shapes don't fit one of these cases.
+class Accuracy : public Metric {
+ public:
+  explicit Accuracy(std::string name = "accuracy") : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  void Reset() override { correct_ = 0; count_ = 0; }
+  void Update(const Tensor& y_pred, const Tensor& y_true) override;
+  double Result() const override { return count_ ? static_cast<double>(correct_) / count_ : 0; }
+  bool needs_probabilities() const override { return false; }
+
+ private:
+  std::string name_;
+  int64_t correct_ = 0, count_ = 0;
+};
+
+// Mean squared / absolute error over all elements (same shapes).
+class MeanSquaredErrorMetric : public Metric {
+ public:
+  explicit MeanSquaredErrorMetric(std::string name = "mse") : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  void Reset() override { sum_ = 0; count_ = 0; }
+  void Update(const Tensor& y_pred, const Tensor& y_true) override;
+  double Result() const override { return count_ ? sum_ / count_ : 0; }
+
+ private:
+  std::string name_;
+  double sum_ = 0;
+  int64_t count_ = 0;
+};
+
+class MeanAbsoluteErrorMetric : public Metric {
+ public:
+  explicit MeanAbsoluteErrorMetric(std::string name = "mae") : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  void Reset() override { sum_ = 0; count_ = 0; }
+  void Update(const Tensor& y_pred, const Tensor& y_true) override;
+  double Result() const override { return count_ ? sum_ / count_ : 0; }
+
+ private:
+  std::string name_;
+  double sum_ = 0;
+  int64_t count_ = 0;
+};
+
+// A metric from its Keras name: "accuracy"/"acc", "mse"/"mean_squared_error",
+// "mae"/"mean_absolute_error". The metric keeps the given name as its logs key.
+// Throws Error for unknown names.
+std::unique_ptr<Metric> MakeMetric(const std::string& name);
+
+}  // namespace nn
+}  // namespace gradway
+
+#endif  // GRADWAY_NN_METRICS_H_

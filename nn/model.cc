@@ -1,0 +1,534 @@
+#include "nn/model.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "autograd/error.h"
+#include "autograd/graph.h"
+#include "autograd/nn_functions.h"
+#include "nn/checkpoint.h"
+#include "nn/layers.h"
+#include "nn/progress.h"
+
+namespace gradway {
+namespace nn {
+namespace {
+
+constexpr const char* kOptimizerPrefix = "optimizer/";
+
+std::string ShapeTuple(const Shape& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) absl::StrAppend(&out, i ? ", " : "", s[i]);
+  return out + ")";
+}
+
+std::string WithCommas(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+// Copies rows idx[begin, begin + count) of src into *buf ([count, ...]), reusing *buf's
+// storage when it already has that shape.
+void GatherRows(const Tensor& src, const std::vector<int64_t>& idx, int64_t begin,
+                int64_t count, Tensor* buf) {
+  Shape s = src.shape();
+  const int64_t row = s[0] > 0 ? src.numel() / s[0] : 0;
+  s[0] = count;
+  if (!buf->defined() || buf->shape() != s) *buf = Tensor::Empty(s);
+  const float* from = src.data();
+  float* to = buf->data();
+  for (int64_t i = 0; i < count; ++i) {
+    std::memcpy(to + i * row, from + idx[begin + i] * row, row * sizeof(float));
+  }
+}
+
+std::vector<int64_t> Permutation(int64_t n, bool shuffle, uint64_t seed) {
+  std::vector<int64_t> idx(n);
+  for (int64_t i = 0; i < n; ++i) idx[i] = i;
+  if (shuffle) {
+    Generator gen(seed);
+    for (int64_t i = n - 1; i > 0; --i) {
+      std::swap(idx[i], idx[gen.UniformInt(static_cast<uint64_t>(i + 1))]);
+    }
+  }
+  return idx;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// Restores a module's training mode on scope exit.
+class ModeGuard {
+ public:
+  ModeGuard(Module* m, bool training) : m_(m), was_(m->is_training()) { m->Train(training); }
+  ~ModeGuard() { m_->Train(was_); }
+
+ private:
+  Module* m_;
+  bool was_;
+};
+
+}  // namespace
+
+Model::Model(uint64_t seed, std::string type_name, std::string base_name)
+    : Module(std::move(type_name), std::move(base_name)),
+      seed_(seed),
+      init_generator_(std::make_shared<Generator>(seed)) {
+  SetGenerator(init_generator_);
+}
+
+void Model::Compile(Ref<Loss> loss, Ref<Optimizer> optimizer,
+                    std::vector<std::string> metrics) {
+  GRADWAY_CHECK(loss.get() != nullptr && optimizer.get() != nullptr, Description(),
+                ": Compile needs a loss and an optimizer");
+  std::vector<std::unique_ptr<Metric>> made;
+  for (const std::string& name : metrics) {
+    for (const auto& m : made) {
+      GRADWAY_CHECK(m->name() != name, Description(), ": metric '", name, "' given twice");
+    }
+    made.push_back(MakeMetric(name));
+  }
+  loss_ = loss.get();
+  optimizer_ = optimizer.get();
+  metrics_ = std::move(made);
+}
+
+void Model::PrepareInput(const char* what, const Tensor& x) {
+  GRADWAY_CHECK(x.defined(), what, ": x is undefined");
+  GRADWAY_CHECK(x.rank() >= 2, what, ": x must be [samples, features...], got ",
+                ShapeTuple(x.shape()));
+  Shape sample(x.shape().begin() + 1, x.shape().end());
+  if (!built()) Build(sample);
+  if (sample != input_shape()) {
+    Fail(what, ": ", InputLayer().Description(), " expects input ",
+         BatchShapeString(input_shape()), ", got x of shape ", ShapeTuple(x.shape()));
+  }
+}
+
+Tensor Model::ForwardForLoss(const Tensor& x, bool* is_logits) {
+  *is_logits = loss_->SupportsLogits() && has_softmax_output();
+  return *is_logits ? CallLogits(x) : (*this)(x);
+}
+
+History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
+  GRADWAY_CHECK(compiled(), "Fit: ", Description(),
+                " is not compiled; call Compile(loss, optimizer) first");
+  PrepareInput("Fit", x);
+  GRADWAY_CHECK(y.defined() && y.rank() >= 1, "Fit: y is undefined or a scalar");
+  GRADWAY_CHECK(x.size(0) == y.size(0), "Fit: x has ", x.size(0), " samples but y has ",
+                y.size(0), " (x ", ShapeTuple(x.shape()), ", y ", ShapeTuple(y.shape()), ")");
+  GRADWAY_CHECK(x.size(0) > 0, "Fit: no training samples");
+  GRADWAY_CHECK(options.batch_size > 0, "Fit: batch_size must be positive, got ",
+                options.batch_size);
+  GRADWAY_CHECK(options.epochs >= 0 && options.initial_epoch >= 0,
+                "Fit: epochs and initial_epoch must be >= 0");
+  const bool validate = options.x_val.defined();
+  if (validate) {
+    GRADWAY_CHECK(options.y_val.defined(), "Fit: validation data has x but no y");
+    PrepareInput("Fit (validation data)", options.x_val);
+    GRADWAY_CHECK(options.x_val.size(0) == options.y_val.size(0), "Fit: validation x has ",
+                  options.x_val.size(0), " samples but validation y has ",
+                  options.y_val.size(0));
+  }
+  optimizer_->Attach(NamedTrainableParameters());
+
+  const int64_t n = x.size(0);
+  const int64_t bs = options.batch_size;
+  const int64_t steps = (n + bs - 1) / bs;
+  const uint64_t shuffle_seed = options.seed.value_or(seed_);
+
+  std::vector<std::shared_ptr<Callback>> callbacks;
+  if (options.verbose > 0) {
+    callbacks.push_back(std::make_shared<ProgbarLogger>(out(), IsTerminal(out())));
+  }
+  for (const auto& c : options.callbacks) callbacks.push_back(c.get());
+  TrainParams params;
+  params.epochs = options.epochs;
+  params.initial_epoch = options.initial_epoch;
+  params.steps = steps;
+  params.samples = n;
+  params.batch_size = bs;
+  params.verbose = options.verbose;
+  for (auto& c : callbacks) {
+    c->SetModel(this);
+    c->SetParams(params);
+  }
+
+  History history;
+  ModeGuard mode(this, true);
+  stop_training = false;
+  Logs empty;
+  for (auto& c : callbacks) c->OnTrainBegin(empty);
+  Tensor xb_full, yb_full, xb_tail, yb_tail;
+  for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
+    optimizer_->OnEpochBegin(epoch);
+    for (auto& c : callbacks) c->OnEpochBegin(epoch, empty);
+    Train(true);
+    std::vector<int64_t> order =
+        Permutation(n, options.shuffle, MixSeed(shuffle_seed, static_cast<uint64_t>(epoch)));
+    for (auto& m : metrics_) m->Reset();
+    double loss_sum = 0;
+    int64_t seen = 0;
+    Logs batch_logs;
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t begin = step * bs;
+      const int64_t count = std::min(bs, n - begin);
+      Tensor& xb = count == bs ? xb_full : xb_tail;
+      Tensor& yb = count == bs ? yb_full : yb_tail;
+      GatherRows(x, order, begin, count, &xb);
+      GatherRows(y, order, begin, count, &yb);
+      for (auto& c : callbacks) c->OnBatchBegin(step, batch_logs);
+      SetRandomStep(static_cast<int64_t>(epoch) * steps + step);
+      ZeroGrad();
+      bool is_logits = false;
+      Tensor out = ForwardForLoss(xb, &is_logits);
+      Tensor loss = is_logits ? loss_->FromLogits(out, yb) : (*loss_)(out, yb);
+      loss.Backward();
+      optimizer_->Step();
+      loss_sum += static_cast<double>(loss.item()) * count;
+      seen += count;
+      Tensor pred = out.Detach();
+      Tensor probs;
+      for (auto& m : metrics_) {
+        if (is_logits && m->needs_probabilities()) {
+          if (!probs.defined()) {
+            NoGradGuard no_grad;
+            probs = ::gradway::Softmax(pred);
+          }
+          m->Update(probs, yb);
+        } else {
+          m->Update(pred, yb);
+        }
+      }
+      batch_logs.Set("loss", loss_sum / seen);
+      for (auto& m : metrics_) batch_logs.Set(m->name(), m->Result());
+      for (auto& c : callbacks) c->OnBatchEnd(step, batch_logs);
+      if (stop_training) break;
+    }
+    const double seconds = Seconds(start);
+    ZeroGrad();
+    Logs logs = batch_logs;
+    if (validate) {
+      Logs val = Evaluate(options.x_val, options.y_val, bs);
+      for (const auto& [k, v] : val.items()) logs.Set("val_" + k, v);
+    }
+    logs.Set("seconds", seconds);
+    history.epoch.push_back(epoch + 1);
+    for (const auto& [k, v] : logs.items()) history.history[k].push_back(v);
+    auto get = [&logs](const char* k) { return logs.Find(k).value_or(std::nan("")); };
+    history.loss.push_back(get("loss"));
+    history.accuracy.push_back(logs.Find("accuracy").value_or(get("acc")));
+    history.val_loss.push_back(get("val_loss"));
+    history.val_accuracy.push_back(logs.Find("val_accuracy").value_or(get("val_acc")));
+    history.seconds.push_back(seconds);
+    for (auto& c : callbacks) c->OnEpochEnd(epoch, logs);
+    if (stop_training) break;
+  }
+  for (auto& c : callbacks) c->OnTrainEnd(empty);
+  return history;
+}
+
+Logs Model::Evaluate(const Tensor& x, const Tensor& y, int64_t batch_size) {
+  GRADWAY_CHECK(compiled(), "Evaluate: ", Description(),
+                " is not compiled; call Compile(loss, optimizer) first");
+  PrepareInput("Evaluate", x);
+  GRADWAY_CHECK(y.defined() && y.rank() >= 1 && x.size(0) == y.size(0), "Evaluate: x has ",
+                x.size(0), " samples but y has ", y.defined() && y.rank() ? y.size(0) : 0);
+  GRADWAY_CHECK(batch_size > 0, "Evaluate: batch_size must be positive, got ", batch_size);
+  NoGradGuard no_grad;
+  ModeGuard mode(this, false);
+  const int64_t n = x.size(0);
+  std::vector<int64_t> order = Permutation(n, false, 0);
+  std::vector<std::unique_ptr<Metric>> metrics;
+  for (const auto& m : metrics_) metrics.push_back(MakeMetric(m->name()));
+  double loss_sum = 0;
+  Tensor xb, yb;
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t count = std::min(batch_size, n - begin);
+    GatherRows(x, order, begin, count, &xb);
+    GatherRows(y, order, begin, count, &yb);
+    bool is_logits = false;
+    Tensor out = ForwardForLoss(xb, &is_logits);
+    Tensor loss = is_logits ? loss_->FromLogits(out, yb) : (*loss_)(out, yb);
+    loss_sum += static_cast<double>(loss.item()) * count;
+    Tensor probs;
+    for (auto& m : metrics) {
+      if (is_logits && m->needs_probabilities()) {
+        if (!probs.defined()) probs = ::gradway::Softmax(out);
+        m->Update(probs, yb);
+      } else {
+        m->Update(out, yb);
+      }
+    }
+  }
+  Logs logs;
+  logs.Set("loss", n > 0 ? loss_sum / n : 0.0);
+  for (auto& m : metrics) logs.Set(m->name(), m->Result());
+  return logs;
+}
+
+Tensor Model::Predict(const Tensor& x, int64_t batch_size) {
+  PrepareInput("Predict", x);
+  GRADWAY_CHECK(batch_size > 0, "Predict: batch_size must be positive, got ", batch_size);
+  NoGradGuard no_grad;
+  ModeGuard mode(this, false);
+  const int64_t n = x.size(0);
+  Shape out_shape = output_shape();
+  out_shape.insert(out_shape.begin(), n);
+  Tensor result = Tensor::Empty(out_shape);
+  const int64_t row = NumElements(output_shape());
+  std::vector<int64_t> order = Permutation(n, false, 0);
+  Tensor xb;
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t count = std::min(batch_size, n - begin);
+    GatherRows(x, order, begin, count, &xb);
+    Tensor out = (*this)(xb);
+    GRADWAY_CHECK(out.numel() == count * row, "Predict: ", Description(), " produced ",
+                  ShapeTuple(out.shape()), " for a batch of ", count, ", expected ",
+                  BatchShapeString(output_shape()));
+    std::memcpy(result.data() + begin * row, out.data(), count * row * sizeof(float));
+  }
+  return result;
+}
+
+std::vector<const Module*> Model::SummaryLayers() const {
+  std::vector<const Module*> out;
+  for (const auto& c : children()) out.push_back(c.second.get());
+  return out;
+}
+
+void Model::Summary(std::ostream& os) const {
+  GRADWAY_CHECK(built(), "Summary: ", Description(),
+                " is not built yet; give the first layer an InputShape, or call Fit or "
+                "Predict first");
+  constexpr int kLine = 65;
+  const int positions[3] = {29, 55, 65};
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
+    std::string line;
+    const std::string* fields[3] = {&a, &b, &c};
+    for (int i = 0; i < 3; ++i) {
+      if (i > 0 && line.size() >= static_cast<size_t>(positions[i - 1])) line += ' ';
+      line += *fields[i];
+      if (line.size() < static_cast<size_t>(positions[i])) line.resize(positions[i], ' ');
+    }
+    os << line << '\n';
+  };
+  os << "Model: \"" << name() << "\"\n";
+  os << std::string(kLine, '_') << '\n';
+  row("Layer (type)", "Output Shape", "Param #");
+  os << std::string(kLine, '=') << '\n';
+  std::vector<const Module*> layers = SummaryLayers();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const Module* m = layers[i];
+    row(m->Description(), m->built() ? BatchShapeString(m->output_shape()) : "multiple",
+        std::to_string(m->ParameterCount()));
+    os << std::string(kLine, i + 1 == layers.size() ? '=' : '_') << '\n';
+  }
+  if (layers.empty()) os << std::string(kLine, '=') << '\n';
+  const int64_t total = ParameterCount(), trainable = TrainableParameterCount();
+  os << "Total params: " << WithCommas(total) << '\n';
+  os << "Trainable params: " << WithCommas(trainable) << '\n';
+  os << "Non-trainable params: " << WithCommas(total - trainable) << '\n';
+  os << std::string(kLine, '_') << '\n';
+}
+
+std::vector<Tensor> Model::GetWeights() const {
+  std::vector<Tensor> out;
+  for (const auto& p : NamedParameters()) out.push_back(p.second.Clone());
+  return out;
+}
+
+void Model::SetWeights(const std::vector<Tensor>& weights) {
+  NamedTensors params = NamedParameters();
+  GRADWAY_CHECK(weights.size() == params.size(), "SetWeights: ", Description(), " has ",
+                params.size(), " weights, got ", weights.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    GRADWAY_CHECK(weights[i].shape() == params[i].second.shape(), "SetWeights: '",
+                  params[i].first, "' has shape ", ShapeToString(params[i].second.shape()),
+                  ", got ", ShapeToString(weights[i].shape()));
+  }
+  for (size_t i = 0; i < params.size(); ++i) params[i].second.CopyFrom(weights[i]);
+}
+
+bool Model::WeightsFinite() const {
+  for (const auto& p : NamedParameters()) {
+    const float* d = p.second.data();
+    for (int64_t i = 0; i < p.second.numel(); ++i) {
+      if (!std::isfinite(d[i])) return false;
+    }
+  }
+  return true;
+}
+
+absl::Status Model::SaveWeights(const std::string& path) const {
+  if (!built()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": cannot save ", Description(), ": the model is not built"));
+  }
+  return SaveSafetensors(path, NamedParameters(), {{"format", "gradway"}});
+}
+
+absl::Status Model::LoadWeights(const std::string& path) {
+  if (!built()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": cannot load into ", Description(), ": the model is not built"));
+  }
+  return LoadSafetensorsInto(path, NamedParameters(), kOptimizerPrefix);
+}
+
+absl::Status Model::Save(const std::string& path) const {
+  if (!built()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": cannot save ", Description(), ": the model is not built"));
+  }
+  NamedTensors tensors = NamedParameters();
+  Metadata meta = {{"format", "gradway"}};
+  if (optimizer_ != nullptr && optimizer_->attached()) {
+    for (auto& [name, t] : optimizer_->StateTensors()) {
+      tensors.emplace_back(kOptimizerPrefix + name, t);
+    }
+    meta["optimizer"] = optimizer_->name();
+    meta["step"] = std::to_string(optimizer_->iterations());
+    meta["learning_rate"] = absl::StrFormat("%.17g", optimizer_->learning_rate());
+  }
+  return SaveSafetensors(path, tensors, meta);
+}
+
+absl::Status Model::Load(const std::string& path) {
+  if (!built()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": cannot load into ", Description(), ": the model is not built"));
+  }
+  absl::StatusOr<SafetensorsContents> contents = ReadSafetensors(path);
+  if (!contents.ok()) return contents.status();
+  bool has_state = contents->metadata.count("step") > 0;
+  if (!has_state || optimizer_ == nullptr) return LoadWeights(path);
+  if (contents->metadata.count("optimizer") &&
+      contents->metadata.at("optimizer") != optimizer_->name()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": optimizer state is for ", contents->metadata.at("optimizer"),
+                     " but the model is compiled with ", optimizer_->name()));
+  }
+  int64_t step = 0;
+  double lr = optimizer_->learning_rate();
+  if (!absl::SimpleAtoi(contents->metadata.at("step"), &step) || step < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": __metadata__ step '", contents->metadata.at("step"), "' is not a count"));
+  }
+  auto lr_it = contents->metadata.find("learning_rate");
+  if (lr_it != contents->metadata.end() && !absl::SimpleAtod(lr_it->second, &lr)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": __metadata__ learning_rate '", lr_it->second, "' is not a number"));
+  }
+  optimizer_->Attach(NamedTrainableParameters());
+  NamedTensors targets = NamedParameters();
+  for (auto& [name, t] : optimizer_->StateTensors()) {
+    targets.emplace_back(kOptimizerPrefix + name, t);
+  }
+  absl::Status st = LoadSafetensorsInto(path, targets);
+  if (!st.ok()) return st;
+  optimizer_->set_iterations(step);
+  optimizer_->set_learning_rate(lr);
+  return absl::OkStatus();
+}
+
+// ---- Sequential.
+Sequential::Sequential(uint64_t seed) : Model(seed, "Sequential", "sequential") {}
+
+Module& Sequential::layer(size_t i) const {
+  GRADWAY_CHECK(i < size(), Description(), ": layer index ", i, " out of range (", size(),
+                " layers)");
+  return *children()[i].second;
+}
+
+Sequential& Sequential::Add(Ref<Module> ref) {
+  std::shared_ptr<Module> layer = ref.get();
+  GRADWAY_CHECK(layer != nullptr, Description(), ": Add got a null layer");
+  GRADWAY_CHECK(layer.get() != this, Description(), ": cannot add a model to itself");
+  if (!layer->has_explicit_name()) {
+    const std::string& base = layer->base_name();
+    for (;;) {
+      int k = name_counts_[base]++;
+      std::string candidate = k == 0 ? base : absl::StrCat(base, "_", k);
+      bool used = false;
+      for (const auto& c : children()) used = used || c.first == candidate;
+      if (!used) {
+        layer->set_name(candidate);
+        break;
+      }
+    }
+  }
+  for (const auto& c : children()) {
+    GRADWAY_CHECK(c.first != layer->name(), Description(), ": duplicate layer name '",
+                  layer->name(), "'");
+  }
+  if (built()) {
+    layer->SetGenerator(init_generator());
+    Shape out;
+    if (layer->built()) {
+      GRADWAY_CHECK(layer->input_shape() == output_shape(), Description(), ": ",
+                    layer->Description(), " was built for input ",
+                    BatchShapeString(layer->input_shape()), " but follows output ",
+                    BatchShapeString(output_shape()));
+      out = layer->output_shape();
+    } else {
+      out = layer->Build(output_shape());
+    }
+    RegisterModule(layer->name(), layer);
+    set_output_shape(out);
+  } else {
+    RegisterModule(layer->name(), layer);
+    if (size() == 1 && layer->declared_input_shape()) Build(*layer->declared_input_shape());
+  }
+  return *this;
+}
+
+Shape Sequential::DoBuild(const Shape& input_shape) {
+  GRADWAY_CHECK(size() > 0, Description(), ": no layers; Add some before building");
+  Shape shape = input_shape;
+  for (const auto& [name, layer] : children()) {
+    if (layer->built()) {
+      GRADWAY_CHECK(layer->input_shape() == shape, Description(), ": ", layer->Description(),
+                    " was built for input ", BatchShapeString(layer->input_shape()),
+                    " but receives ", BatchShapeString(shape));
+      shape = layer->output_shape();
+    } else {
+      shape = layer->Build(shape);
+    }
+  }
+  return shape;
+}
+
+Tensor Sequential::Forward(const Tensor& x) {
+  Tensor h = x;
+  for (const auto& c : children()) h = (*c.second)(h);
+  return h;
+}
+
+Tensor Sequential::ForwardLogits(const Tensor& x) {
+  Tensor h = x;
+  for (size_t i = 0; i + 1 < size(); ++i) h = (*children()[i].second)(h);
+  return children().back().second->CallLogits(h);
+}
+
+bool Sequential::has_softmax_output() const {
+  return size() > 0 && children().back().second->has_softmax_output();
+}
+
+const Module& Sequential::InputLayer() const {
+  return size() > 0 ? *children().front().second : static_cast<const Module&>(*this);
+}
+
+}  // namespace nn
+}  // namespace gradway

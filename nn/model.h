@@ -1,0 +1,174 @@
+// Model: Keras' compile / fit / evaluate / predict / summary on top of Module, and
+// Sequential, the layer stack.
+//
+//   nn::Sequential model(/*seed=*/42);
+//   model.Add(nn::Dense(nn::DenseOptions(128).Activation(nn::Activation::kRelu).InputShape({784})));
+//   model.Add(nn::Dense(nn::DenseOptions(10).Activation(nn::Activation::kSoftmax)));
+//   model.Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
+//   nn::History h = model.Fit(x, y, nn::FitOptions().Epochs(5).BatchSize(128));
+//
+// Data: x [N, per-sample input shape...] (images NHWC: [N, 28, 28, 1]); y [N, classes]
+// (one-hot, for CategoricalCrossentropy) or [N] class indices (Sparse...).
+//
+// One seed fixes everything random: the initial weights and dropout seeds (drawn from a
+// Generator(seed) in build order), and the batch order (epoch e's permutation is drawn from
+// (FitOptions::seed or the model seed, e)). Results do not depend on the thread count.
+//
+// Misuse (Fit before Compile, x/y sample counts that differ, x of the wrong shape) throws
+// gradway::Error; file operations return absl::Status.
+#ifndef GRADWAY_NN_MODEL_H_
+#define GRADWAY_NN_MODEL_H_
+
+#include <cstdint>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "autograd/tensor.h"
+#include "nn/callback.h"
+#include "nn/losses.h"
+#include "nn/metrics.h"
+#include "nn/module.h"
+#include "nn/optimizers.h"
+
+namespace gradway {
+namespace nn {
+
+struct FitOptions {
+  int epochs = 1;
+  int64_t batch_size = 32;
+  Tensor x_val, y_val;  // validation data (optional)
+  std::vector<Ref<Callback>> callbacks;
+  bool shuffle = true;
+  int verbose = 1;      // 0 silent, 1 progress bar, 2 one line per epoch
+  std::optional<uint64_t> seed;  // for the batch order; defaults to the model seed
+  int initial_epoch = 0;         // to resume: trains epochs [initial_epoch, epochs)
+
+  FitOptions& Epochs(int v) { epochs = v; return *this; }
+  FitOptions& BatchSize(int64_t v) { batch_size = v; return *this; }
+  FitOptions& ValidationData(Tensor x, Tensor y) {
+    x_val = std::move(x);
+    y_val = std::move(y);
+    return *this;
+  }
+  FitOptions& Callbacks(std::vector<Ref<Callback>> v) { callbacks = std::move(v); return *this; }
+  FitOptions& Shuffle(bool v) { shuffle = v; return *this; }
+  FitOptions& Verbose(int v) { verbose = v; return *this; }
+  FitOptions& Seed(uint64_t v) { seed = v; return *this; }
+  FitOptions& InitialEpoch(int v) { initial_epoch = v; return *this; }
+};
+
+// What Fit returns: one entry per epoch run (Keras' History.history).
+struct History {
+  std::vector<int> epoch;  // 1-based epoch numbers
+  std::vector<double> loss, accuracy, val_loss, val_accuracy;
+  std::vector<double> seconds;  // training wall time of each epoch (validation excluded)
+  // Every logs key per epoch, including other metrics ("mse", "val_mse").
+  std::map<std::string, std::vector<double>> history;
+  size_t size() const { return epoch.size(); }
+};
+
+class Model : public Module {
+ public:
+  explicit Model(uint64_t seed = 0, std::string type_name = "Model",
+                 std::string base_name = "model");
+  uint64_t seed() const { return seed_; }
+
+  // Sets the loss, the optimiser and metric names ("accuracy", "mse", "mae").
+  void Compile(Ref<Loss> loss, Ref<Optimizer> optimizer, std::vector<std::string> metrics = {});
+  bool compiled() const { return loss_ != nullptr; }
+  Loss* loss() const { return loss_.get(); }
+  Optimizer* optimizer() const { return optimizer_.get(); }
+
+  // Trains on x, y (see the file comment) for options.epochs epochs in batches of
+  // options.batch_size (the last batch may be smaller). Builds the model from x's shape if
+  // needed. Returns per-epoch logs.
+  History Fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  // The loss and metrics on x, y in eval mode without a graph: {"loss", "accuracy", ...}.
+  Logs Evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32);
+  // The model's output (probabilities for a softmax model) for x, in eval mode, batched.
+  Tensor Predict(const Tensor& x, int64_t batch_size = 32);
+
+  // Prints a Keras-style table: layer name (type), output shape, parameter count, then the
+  // total / trainable / non-trainable counts.
+  void Summary(std::ostream& os = std::cout) const;
+
+  // Weights only (the names of NamedParameters()).
+  absl::Status SaveWeights(const std::string& path) const;
+  // Loads weights saved by SaveWeights or Save (optimiser state is ignored). The model must
+  // be built. Errors name the file and the tensor; on error nothing is changed.
+  absl::Status LoadWeights(const std::string& path);
+  // Weights and, when compiled, the optimiser's state (see nn/checkpoint.h).
+  absl::Status Save(const std::string& path) const;
+  // Loads what Save wrote. Requires a compiled model to restore optimiser state; a file
+  // without optimiser state loads the weights and resets nothing else.
+  absl::Status Load(const std::string& path);
+
+  // Copies of all weights (NamedParameters order) and their restore.
+  std::vector<Tensor> GetWeights() const;
+  void SetWeights(const std::vector<Tensor>& weights);
+  // True when every weight is finite.
+  bool WeightsFinite() const;
+
+  // Set by callbacks (EarlyStopping, TerminateOnNaN) to end Fit after the current batch.
+  bool stop_training = false;
+
+  // Where Fit's progress bar and the callbacks' messages go (default std::cout).
+  void SetOutput(std::ostream* os) { out_ = os; }
+  std::ostream& out() const { return *out_; }
+
+ protected:
+  // One row per layer for Summary: the direct sub-modules by default.
+  virtual std::vector<const Module*> SummaryLayers() const;
+  // The module whose input shape errors should name ("conv2d (Conv2D)").
+  virtual const Module& InputLayer() const { return *this; }
+  // Builds if needed and checks x's per-sample shape; `what` is "Fit" etc.
+  void PrepareInput(const char* what, const Tensor& x);
+  // The generator layers draw their initial weights from.
+  const std::shared_ptr<Generator>& init_generator() const { return init_generator_; }
+
+ private:
+  // Forward for the loss: logits when the loss can fuse the final softmax.
+  Tensor ForwardForLoss(const Tensor& x, bool* is_logits);
+  uint64_t seed_;
+  std::shared_ptr<Generator> init_generator_;
+  std::shared_ptr<Loss> loss_;
+  std::shared_ptr<Optimizer> optimizer_;
+  std::vector<std::unique_ptr<Metric>> metrics_;
+  std::ostream* out_ = &std::cout;
+};
+
+// A stack of layers; each layer's output is the next one's input.
+class Sequential : public Model {
+ public:
+  explicit Sequential(uint64_t seed = 0);
+  // Appends a layer (a value such as nn::Dense(10), or a shared_ptr). An unnamed layer gets
+  // a Keras name unique in this model. If the model is built (or this is the first layer
+  // and declares an InputShape) the layer is built at once. Throws Error on a duplicate
+  // name or when the layer cannot take the previous layer's output.
+  Sequential& Add(Ref<Module> layer);
+  size_t size() const { return children().size(); }
+  // Layer i (0-based).
+  Module& layer(size_t i) const;
+
+  Tensor Forward(const Tensor& x) override;
+  bool has_softmax_output() const override;
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+  Tensor ForwardLogits(const Tensor& x) override;
+  const Module& InputLayer() const override;
+
+ private:
+  std::map<std::string, int> name_counts_;
+};
+
+}  // namespace nn
+}  // namespace gradway
+
+#endif  // GRADWAY_NN_MODEL_H_

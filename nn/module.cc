@@ -1,0 +1,169 @@
+#include "nn/module.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "autograd/error.h"
+
+namespace gradway {
+namespace nn {
+
+std::string BatchShapeString(const Shape& per_sample_shape) {
+  std::string s = "(None";
+  for (int64_t d : per_sample_shape) absl::StrAppend(&s, ", ", d);
+  return s + ")";
+}
+
+Module::Module(std::string type_name, std::string base_name)
+    : type_name_(std::move(type_name)), base_name_(std::move(base_name)), name_(base_name_) {}
+
+Module::~Module() = default;
+
+std::string Module::Description() const { return absl::StrCat(name_, " (", type_name_, ")"); }
+
+Shape Module::Build(const Shape& input_shape) {
+  GRADWAY_CHECK(!built_, Description(), ": already built for input ",
+                BatchShapeString(input_shape_));
+  for (int64_t d : input_shape) {
+    GRADWAY_CHECK(d > 0, Description(), ": invalid input shape ", BatchShapeString(input_shape));
+  }
+  Shape out = DoBuild(input_shape);
+  input_shape_ = input_shape;
+  output_shape_ = out;
+  built_ = true;
+  if (!trainable_) SetTrainable(false);  // parameters created after a freeze
+  return out;
+}
+
+Tensor Module::operator()(const Tensor& x) {
+  CheckInput(x);
+  return Forward(x);
+}
+
+Tensor Module::CallLogits(const Tensor& x) {
+  CheckInput(x);
+  GRADWAY_CHECK(has_softmax_output(), Description(), ": output is not a softmax, no logits");
+  return ForwardLogits(x);
+}
+
+Tensor Module::ForwardLogits(const Tensor&) {
+  Fail(Description(), ": output is not a softmax, no logits");
+}
+
+void Module::CheckInput(const Tensor& x) {
+  GRADWAY_CHECK(x.defined(), Description(), ": input tensor is undefined");
+  GRADWAY_CHECK(x.rank() >= 1, Description(), ": input must have a batch dimension, got ",
+                ShapeToString(x.shape()));
+  Shape sample(x.shape().begin() + 1, x.shape().end());
+  if (!built_) Build(sample);
+  if (sample != input_shape_) {
+    std::string got = "(";
+    for (size_t i = 0; i < x.shape().size(); ++i) {
+      absl::StrAppend(&got, i ? ", " : "", x.shape()[i]);
+    }
+    Fail(Description(), ": expected input ", BatchShapeString(input_shape_), ", got ", got, ")");
+  }
+}
+
+Tensor Module::RegisterParameter(const std::string& name, Tensor tensor, bool trainable) {
+  GRADWAY_CHECK(tensor.defined(), Description(), ": parameter '", name, "' is undefined");
+  for (const Param& p : params_) {
+    GRADWAY_CHECK(p.name != name, Description(), ": parameter '", name, "' registered twice");
+  }
+  trainable = trainable && trainable_;
+  if (tensor.requires_grad() != trainable) tensor.SetRequiresGrad(trainable);
+  params_.push_back({name, tensor, trainable});
+  return tensor;
+}
+
+std::shared_ptr<Module> Module::RegisterModule(const std::string& name,
+                                               std::shared_ptr<Module> module) {
+  GRADWAY_CHECK(module != nullptr, Description(), ": sub-module '", name, "' is null");
+  for (const auto& c : children_) {
+    GRADWAY_CHECK(c.first != name, Description(), ": sub-module '", name, "' registered twice");
+  }
+  if (generator_) module->SetGenerator(generator_);
+  module->Train(training_);
+  children_.emplace_back(name, module);
+  return module;
+}
+
+void Module::CollectParameters(const std::string& prefix, bool trainable_only,
+                               NamedTensors* out) const {
+  for (const Param& p : params_) {
+    if (trainable_only && !p.trainable) continue;
+    out->emplace_back(prefix + p.name, p.tensor);
+  }
+  for (const auto& c : children_) {
+    c.second->CollectParameters(prefix + c.first + "/", trainable_only, out);
+  }
+}
+
+NamedTensors Module::NamedParameters() const {
+  NamedTensors out;
+  CollectParameters("", false, &out);
+  return out;
+}
+
+NamedTensors Module::NamedTrainableParameters() const {
+  NamedTensors out;
+  CollectParameters("", true, &out);
+  return out;
+}
+
+std::vector<Tensor> Module::Parameters() const {
+  std::vector<Tensor> out;
+  for (auto& p : NamedParameters()) out.push_back(p.second);
+  return out;
+}
+
+int64_t Module::ParameterCount() const {
+  int64_t n = 0;
+  for (auto& p : NamedParameters()) n += p.second.numel();
+  return n;
+}
+
+int64_t Module::TrainableParameterCount() const {
+  int64_t n = 0;
+  for (auto& p : NamedTrainableParameters()) n += p.second.numel();
+  return n;
+}
+
+void Module::SetTrainable(bool trainable) {
+  trainable_ = trainable;
+  for (Param& p : params_) {
+    p.trainable = trainable;
+    if (p.tensor.requires_grad() != trainable) {
+      p.tensor.ZeroGrad();
+      p.tensor.SetRequiresGrad(trainable);
+    }
+  }
+  for (auto& c : children_) c.second->SetTrainable(trainable);
+}
+
+void Module::ZeroGrad() {
+  for (Param& p : params_) p.tensor.ZeroGrad();
+  for (auto& c : children_) c.second->ZeroGrad();
+}
+
+void Module::Train(bool on) {
+  training_ = on;
+  for (auto& c : children_) c.second->Train(on);
+}
+
+void Module::SetGenerator(std::shared_ptr<Generator> generator) {
+  generator_ = generator;
+  for (auto& c : children_) c.second->SetGenerator(generator);
+}
+
+Generator& Module::generator() {
+  if (!generator_) generator_ = std::make_shared<Generator>(0);
+  return *generator_;
+}
+
+void Module::SetRandomStep(int64_t step) {
+  random_step_ = step;
+  for (auto& c : children_) c.second->SetRandomStep(step);
+}
+
+}  // namespace nn
+}  // namespace gradway

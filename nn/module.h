@@ -1,0 +1,190 @@
+// Module: the base of every layer and model (like torch::nn::Module, with Keras' deferred
+// build).
+//
+// A module owns parameters and sub-modules registered by name (RegisterParameter,
+// RegisterModule); NamedParameters() walks them recursively and joins names with '/', so a
+// Sequential's Dense layer named "dense_1" has parameters "dense_1/kernel" and
+// "dense_1/bias" (the names checkpoints use).
+//
+// Deferred build (Keras): a layer does not know its input size when constructed. Build()
+// receives the per-sample input shape (no batch dimension: {28, 28, 1} for a 28x28 grey
+// image, {784} for a vector), creates the parameters and returns the per-sample output
+// shape. Calling a module (operator()) on a batch builds it on first use from the batch's
+// shape and checks the shape on every later call.
+//
+// Random numbers (initial weights, dropout seeds) come from the Generator the owning model
+// hands to its layers (SetGenerator), so one model seed fixes them all.
+#ifndef GRADWAY_NN_MODULE_H_
+#define GRADWAY_NN_MODULE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "autograd/generator.h"
+#include "autograd/shape.h"
+#include "autograd/tensor.h"
+
+namespace gradway {
+namespace nn {
+
+// A list of (name, tensor) pairs in registration order.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// "(None, 26, 26, 32)": a per-sample shape with Keras' batch placeholder in front.
+std::string BatchShapeString(const Shape& per_sample_shape);
+
+class Module {
+ public:
+  // `type_name` is the class name shown by Summary ("Conv2D"); `base_name` the snake_case
+  // stem a model uses to name unnamed instances ("conv2d", "conv2d_1", ...).
+  Module(std::string type_name, std::string base_name);
+  virtual ~Module();
+  Module(const Module&) = default;
+  Module& operator=(const Module&) = default;
+  Module(Module&&) = default;
+  Module& operator=(Module&&) = default;
+
+  // ---- Identity.
+  const std::string& name() const { return name_; }
+  // Naming a module explicitly stops models from renaming it.
+  void set_name(std::string name) {
+    name_ = std::move(name);
+    explicit_name_ = true;
+  }
+  bool has_explicit_name() const { return explicit_name_; }
+  const std::string& type_name() const { return type_name_; }
+  const std::string& base_name() const { return base_name_; }
+  // "dense_1 (Dense)": how errors and Summary name the module.
+  std::string Description() const;
+
+  // ---- Build.
+  // Creates the parameters for per-sample input `input_shape` and returns the per-sample
+  // output shape. Throws Error (naming the layer and the shape) for inputs it cannot take.
+  // Subclasses override DoBuild; Build records the shapes and marks the module built.
+  Shape Build(const Shape& input_shape);
+  bool built() const { return built_; }
+  // Per-sample shapes; valid once built.
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }
+  // The input shape declared by the layer's options (Keras input_shape=), if any.
+  const std::optional<Shape>& declared_input_shape() const { return declared_input_shape_; }
+
+  // ---- Forward.
+  // The computation on a batch x [batch, input_shape...]; assumes the module is built.
+  virtual Tensor Forward(const Tensor& x) = 0;
+  // Builds on first use from x's shape, checks x's shape against input_shape() (throwing
+  // Error "dense_1 (Dense): expected input (None, 784), got (32, 28, 28, 1)"), then Forward.
+  Tensor operator()(const Tensor& x);
+
+  // For the fused softmax + cross-entropy: true when the module's output is softmax(z) of
+  // some z (a Dense with softmax activation, a Softmax layer, a Sequential ending in one).
+  virtual bool has_softmax_output() const { return false; }
+  // z itself (the logits), for a module with has_softmax_output(); same checks as
+  // operator(). Throws Error for other modules.
+  Tensor CallLogits(const Tensor& x);
+
+  // ---- Parameters and sub-modules.
+  // Registers `tensor` (made a leaf that requires grad when trainable) under `name` and
+  // returns it. Throws Error on a duplicate name.
+  Tensor RegisterParameter(const std::string& name, Tensor tensor, bool trainable = true);
+  // Registers `module` under `name` (its parameters appear as "name/...").
+  std::shared_ptr<Module> RegisterModule(const std::string& name,
+                                         std::shared_ptr<Module> module);
+  // All parameters, recursively, named "child/param" (registration order).
+  NamedTensors NamedParameters() const;
+  // Only the trainable ones (what optimisers update).
+  NamedTensors NamedTrainableParameters() const;
+  std::vector<Tensor> Parameters() const;
+  // Total element count of all / trainable parameters.
+  int64_t ParameterCount() const;
+  int64_t TrainableParameterCount() const;
+  // Direct sub-modules, in registration order.
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
+    return children_;
+  }
+  // Freezes (false) or unfreezes this module's parameters, recursively (Keras trainable).
+  void SetTrainable(bool trainable);
+  bool trainable() const { return trainable_; }
+  // Forgets every parameter's gradient, recursively.
+  void ZeroGrad();
+
+  // ---- Modes. Train() and Eval() apply recursively; Dropout acts only in training.
+  void Train(bool on = true);
+  void Eval() { Train(false); }
+  bool is_training() const { return training_; }
+
+  // ---- Randomness.
+  // Sets the generator used by Build (initialisers, dropout seeds), recursively.
+  void SetGenerator(std::shared_ptr<Generator> generator);
+  // The generator set by the owner, or a private one seeded with 0.
+  Generator& generator();
+  // Sets the step that stochastic layers (Dropout) mix into their seeds, recursively; the
+  // model calls it before every training batch so masks depend on (seed, step) alone.
+  void SetRandomStep(int64_t step);
+  int64_t random_step() const { return random_step_; }
+
+ protected:
+  // Builds the layer (creating parameters with generator()); returns the output shape.
+  // The default passes the shape through (layers without parameters that keep the shape).
+  virtual Shape DoBuild(const Shape& input_shape) { return input_shape; }
+  // The logits computation behind has_softmax_output().
+  virtual Tensor ForwardLogits(const Tensor& x);
+  // operator()'s build-and-check step; returns nothing, throws on a bad shape.
+  void CheckInput(const Tensor& x);
+  void set_declared_input_shape(std::optional<Shape> s) { declared_input_shape_ = std::move(s); }
+  // For containers that grow after building (Sequential::Add).
+  void set_output_shape(Shape s) { output_shape_ = std::move(s); }
+  int64_t random_step_ = 0;
+
+ private:
+  struct Param {
+    std::string name;
+    Tensor tensor;
+    bool trainable;
+  };
+  void CollectParameters(const std::string& prefix, bool trainable_only,
+                         NamedTensors* out) const;
+
+  std::string type_name_;
+  std::string base_name_;
+  std::string name_;
+  bool explicit_name_ = false;
+  bool built_ = false;
+  bool training_ = true;
+  bool trainable_ = true;
+  Shape input_shape_;
+  Shape output_shape_;
+  std::optional<Shape> declared_input_shape_;
+  std::vector<Param> params_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::shared_ptr<Generator> generator_;
+};
+
+// Holds a shared_ptr<Base>; converts implicitly from a shared_ptr to a subclass or from a
+// subclass value (moved into a new shared_ptr). It lets the API take either
+// `model.Add(nn::Dense(...))` or `model.Add(my_shared_dense)`.
+template <typename Base>
+class Ref {
+ public:
+  template <typename D, typename = std::enable_if_t<std::is_base_of_v<Base, D>>>
+  Ref(std::shared_ptr<D> p) : ptr_(std::move(p)) {}  // NOLINT(runtime/explicit)
+  template <typename D, typename V = std::decay_t<D>,
+            typename = std::enable_if_t<std::is_base_of_v<Base, V>>>
+  Ref(D&& value)  // NOLINT(runtime/explicit)
+      : ptr_(std::make_shared<V>(std::forward<D>(value))) {}
+  const std::shared_ptr<Base>& get() const { return ptr_; }
+  Base* operator->() const { return ptr_.get(); }
+
+ private:
+  std::shared_ptr<Base> ptr_;
+};
+
+}  // namespace nn
+}  // namespace gradway
+
+#endif  // GRADWAY_NN_MODULE_H_

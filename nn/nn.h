@@ -1,0 +1,18 @@
+// gradway nn: Keras-like layers, losses, metrics, optimisers, Model.fit with callbacks,
+// safetensors checkpoints and Summary. #include "nn/nn.h" and depend on //nn:nn.
+#ifndef GRADWAY_NN_NN_H_
+#define GRADWAY_NN_NN_H_
+
+#include "nn/callback.h"
+#include "nn/callbacks.h"
+#include "nn/checkpoint.h"
+#include "nn/init.h"
+#include "nn/layers.h"
+#include "nn/losses.h"
+#include "nn/metrics.h"
+#include "nn/model.h"
+#include "nn/module.h"
+#include "nn/optimizers.h"
+#include "nn/progress.h"
+
+#endif  // GRADWAY_NN_NN_H_
