@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -56,11 +57,24 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_measured(cmd, env=None, echo=True):
+def busy_cpu_seconds():
+    """CPU seconds spent by all processes so far (/proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_measured(cmd, env=None, echo=True, label=""):
     """Runs cmd, echoing its stdout lines to stderr; returns (exit code, stdout, peak MiB).
 
     The peak is this child's own ru_maxrss (os.wait4), not the maximum over all children.
+    When other processes kept the CPUs busy meanwhile, a note says so (timings unreliable).
     """
+    busy0, wall0 = busy_cpu_seconds(), time.monotonic()
     p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     lines = []
     for line in p.stdout:
@@ -71,6 +85,13 @@ def run_measured(cmd, env=None, echo=True):
     p.stdout.close()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
+    busy1, wall = busy_cpu_seconds(), time.monotonic() - wall0
+    if busy0 is not None and busy1 is not None and wall > 1:
+        others = busy1 - busy0 - usage.ru_utime - usage.ru_stime
+        share = others / (wall * (os.cpu_count() or 1))
+        if share > 0.1:
+            notes.append(f"{label or cmd[0]}: other processes used {share:.0%} of the CPUs "
+                         "during the run; its timings are unreliable (rerun on an idle machine)")
     return p.returncode, "".join(lines), usage.ru_maxrss / 1024.0
 
 
@@ -109,7 +130,7 @@ def gradway_train(args, model, bin_dir):
            f"--seed={args.seed}", "--patience=1000", f"--output_dir={out_dir}"]
     cmd.append(f"--data_dir={args.data_dir}" if args.data_dir else f"--dataset={args.dataset}")
     log(f"gradway {model.upper()}: {' '.join(cmd)}")
-    code, stdout, peak = run_measured(cmd)
+    code, stdout, peak = run_measured(cmd, label=f"gradway {model.upper()}")
     result = {"peak_mib": peak}
     try:
         if code != 0:
@@ -150,7 +171,7 @@ def gradway_inference(args, bin_dir):
            f"--benchmark_repetitions={args.repetitions}",
            "--benchmark_report_aggregates_only=" + ("true" if args.repetitions > 1 else "false")]
     log(f"gradway inference: {' '.join(cmd)}")
-    code, stdout, _ = run_measured(cmd, echo=False)
+    code, stdout, _ = run_measured(cmd, echo=False, label="gradway inference")
     if code != 0 or "{" not in stdout:
         notes.append(f"gradway inference: model_benchmark exited with status {code}")
         return {}
@@ -196,7 +217,7 @@ def pytorch_train(args, model):
     env = dict(os.environ)
     env.update(TORCH_ENV)
     log(f"PyTorch {model.upper()}: {' '.join(cmd)}")
-    code, stdout, _ = run_measured(cmd, env=env, echo=False)
+    code, stdout, _ = run_measured(cmd, env=env, echo=False, label=f"PyTorch {model.upper()}")
     lines = stdout.strip().splitlines()
     if code != 0 or not lines:
         notes.append(f"PyTorch {model.upper()} exited with status {code}")
