@@ -318,7 +318,9 @@ void Model::Summary(std::ostream& os) const {
     std::string line;
     const std::string* fields[3] = {&a, &b, &c};
     for (int i = 0; i < 3; ++i) {
-      if (i > 0 && line.size() >= static_cast<size_t>(positions[i - 1])) line += ' ';
+      // Keras overwrites the previous column's last character with a space; we append
+      // one instead, so a long name is never cut.
+      if (i > 0 && !line.empty() && line.back() != ' ') line += ' ';
       line += *fields[i];
       if (line.size() < static_cast<size_t>(positions[i])) line.resize(positions[i], ' ');
     }

@@ -1,0 +1,321 @@
+#include "nn/model.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "autograd/error.h"
+#include "gtest/gtest.h"
+#include "nn/layers.h"
+#include "nn/test_util.h"
+#include "ops/parallel.h"
+
+namespace gradway {
+namespace nn {
+namespace {
+
+using testing::Bars;
+using testing::Blobs;
+using testing::TempPath;
+
+// The seed's MNIST CNN (Keras examples/mnist_cnn.py).
+void AddMnistCnn(Sequential& model) {
+  model.Add(Conv2D(Conv2DOptions(32, 3).Activation(Activation::kRelu).InputShape({28, 28, 1})));
+  model.Add(Conv2D(Conv2DOptions(64, 3).Activation(Activation::kRelu)));
+  model.Add(MaxPooling2D(2));
+  model.Add(Dropout(0.25));
+  model.Add(Flatten());
+  model.Add(Dense(DenseOptions(128).Activation(Activation::kRelu)));
+  model.Add(Dropout(0.5));
+  model.Add(Dense(DenseOptions(10).Activation(Activation::kSoftmax)));
+}
+
+TEST(SummaryTest, MnistCnnMatchesKeras) {
+  Sequential model(42);
+  AddMnistCnn(model);
+  std::ostringstream os;
+  model.Summary(os);
+  const std::string want =
+      "Model: \"sequential\"\n"
+      "_________________________________________________________________\n"
+      "Layer (type)                 Output Shape              Param #   \n"
+      "=================================================================\n"
+      "conv2d (Conv2D)              (None, 26, 26, 32)        320       \n"
+      "_________________________________________________________________\n"
+      "conv2d_1 (Conv2D)            (None, 24, 24, 64)        18496     \n"
+      "_________________________________________________________________\n"
+      "max_pooling2d (MaxPooling2D) (None, 12, 12, 64)        0         \n"
+      "_________________________________________________________________\n"
+      "dropout (Dropout)            (None, 12, 12, 64)        0         \n"
+      "_________________________________________________________________\n"
+      "flatten (Flatten)            (None, 9216)              0         \n"
+      "_________________________________________________________________\n"
+      "dense (Dense)                (None, 128)               1179776   \n"
+      "_________________________________________________________________\n"
+      "dropout_1 (Dropout)          (None, 128)               0         \n"
+      "_________________________________________________________________\n"
+      "dense_1 (Dense)              (None, 10)                1290      \n"
+      "=================================================================\n"
+      "Total params: 1,199,882\n"
+      "Trainable params: 1,199,882\n"
+      "Non-trainable params: 0\n"
+      "_________________________________________________________________\n";
+  EXPECT_EQ(os.str(), want);
+  EXPECT_EQ(model.ParameterCount(), 1199882);
+  auto names = model.NamedParameters();
+  ASSERT_EQ(names.size(), 8u);
+  EXPECT_EQ(names[0].first, "conv2d/kernel");
+  EXPECT_EQ(names[3].first, "conv2d_1/bias");
+  EXPECT_EQ(names[6].first, "dense_1/kernel");
+}
+
+TEST(SummaryTest, MlpAndFrozenLayers) {
+  Sequential model(1);
+  model.Add(Flatten({28, 28, 1}));
+  auto hidden = std::make_shared<Dense>(DenseOptions(512).Activation(Activation::kRelu));
+  model.Add(hidden);
+  model.Add(Dropout(0.2));
+  model.Add(Dense(DenseOptions(10).Activation(Activation::kSoftmax)));
+  std::ostringstream os;
+  model.Summary(os);
+  EXPECT_NE(os.str().find("dense (Dense)                (None, 512)               401920"),
+            std::string::npos) << os.str();
+  EXPECT_NE(os.str().find("dense_1 (Dense)              (None, 10)                5130"),
+            std::string::npos);
+  EXPECT_NE(os.str().find("Total params: 407,050\n"), std::string::npos);
+  hidden->SetTrainable(false);
+  std::ostringstream frozen;
+  model.Summary(frozen);
+  EXPECT_NE(frozen.str().find("Trainable params: 5,130\nNon-trainable params: 401,920\n"),
+            std::string::npos) << frozen.str();
+}
+
+TEST(SequentialTest, NamingBuildAndModes) {
+  Sequential model(0);
+  model.Add(Dense(4));
+  EXPECT_FALSE(model.built());
+  model.Add(Dense(DenseOptions(2).Name("out")));
+  model.Add(ReLU());
+  EXPECT_EQ(model.layer(0).name(), "dense");
+  EXPECT_EQ(model.layer(1).name(), "out");
+  EXPECT_EQ(model.layer(2).name(), "re_lu");
+  EXPECT_THROW(model.Add(Dense(DenseOptions(2).Name("out"))), Error);
+  EXPECT_THROW(model.Summary(), Error);  // not built
+  Tensor y = model.Predict(Tensor::Zeros({5, 3}));
+  EXPECT_EQ(y.shape(), (Shape{5, 2}));
+  EXPECT_TRUE(model.built());
+  EXPECT_EQ(model.ParameterCount(), 3 * 4 + 4 + 4 * 2 + 2);
+  model.Eval();
+  EXPECT_FALSE(model.layer(1).is_training());
+  model.Train();
+  EXPECT_TRUE(model.layer(1).is_training());
+  model.Add(Dense(7));  // built model: built at once
+  EXPECT_EQ(model.output_shape(), (Shape{7}));
+  EXPECT_EQ(model.layer(3).name(), "dense_1");
+}
+
+TEST(SequentialTest, SameSeedSameWeights) {
+  Sequential a(7), b(7), c(8);
+  for (Sequential* m : {&a, &b, &c}) {
+    m->Add(Dense(DenseOptions(5).InputShape({3})));
+    m->Add(Dense(2));
+  }
+  auto wa = a.GetWeights(), wb = b.GetWeights(), wc = c.GetWeights();
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i].ToVector(), wb[i].ToVector());
+  EXPECT_NE(wa[0].ToVector(), wc[0].ToVector());
+  // Glorot limit for a 3x5 kernel.
+  float limit = std::sqrt(6.f / 8.f);
+  for (float v : wa[0].ToVector()) EXPECT_LE(std::fabs(v), limit);
+}
+
+TEST(ModelErrorsTest, MisuseThrows) {
+  Sequential model(0);
+  model.Add(Conv2D(Conv2DOptions(2, 3).InputShape({8, 8, 1})));
+  model.Add(Flatten());
+  model.Add(Dense(DenseOptions(2).Activation(Activation::kSoftmax)));
+  auto [x, y] = Bars(8, 8, 1);
+  try {
+    model.Fit(x, y);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("call Compile"), std::string::npos) << e.what();
+  }
+  model.Compile(CategoricalCrossentropy(), Adam(), {"accuracy"});
+  try {
+    model.Fit(x, Tensor::Zeros({7, 2}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("x has 8 samples but y has 7"), std::string::npos)
+        << e.what();
+  }
+  try {
+    model.Fit(Tensor::Zeros({8, 8, 8}), y);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "conv2d (Conv2D) expects input (None, 8, 8, 1), got x of shape (8, 8, 8)"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_THROW(model.Compile(CategoricalCrossentropy(), Adam(), {"f1"}), Error);
+  EXPECT_THROW(model.Fit(x, y, FitOptions().BatchSize(0).Verbose(0)), Error);
+}
+
+TEST(FitTest, BlobsReachAccuracy) {
+  auto [x, y] = Blobs(300, 1);
+  auto [xv, yv] = Blobs(90, 2);
+  Sequential model(3);
+  model.Add(Dense(DenseOptions(16).Activation(Activation::kRelu).InputShape({2})));
+  model.Add(Dense(DenseOptions(3).Activation(Activation::kSoftmax)));
+  model.Compile(CategoricalCrossentropy(), Adam(AdamOptions().LearningRate(0.01)), {"accuracy"});
+  History h = model.Fit(x, y, FitOptions().Epochs(15).BatchSize(32).ValidationData(xv, yv)
+                                  .Verbose(0));
+  ASSERT_EQ(h.size(), 15u);
+  EXPECT_EQ(h.epoch.back(), 15);
+  EXPECT_LT(h.loss.back(), h.loss.front());
+  EXPECT_GE(h.accuracy.back(), 0.95);
+  EXPECT_GE(h.val_accuracy.back(), 0.95);
+  EXPECT_EQ(h.history.at("val_loss"), h.val_loss);
+  EXPECT_GT(h.seconds[0], 0);
+  // 300 / 32: 10 steps a epoch.
+  EXPECT_EQ(model.optimizer()->iterations(), 150);
+
+  Logs ev = model.Evaluate(xv, yv, 7);
+  EXPECT_NEAR(ev.Get("loss"), h.val_loss.back(), 1e-5);
+  EXPECT_NEAR(ev.Get("accuracy"), h.val_accuracy.back(), 1e-12);
+  // The fused loss equals the loss on Predict's probabilities.
+  Tensor p = model.Predict(xv, 64);
+  EXPECT_EQ(p.shape(), (Shape{90, 3}));
+  double ce = 0;
+  for (int64_t i = 0; i < 90; ++i) {
+    float s = 0;
+    for (int c = 0; c < 3; ++c) {
+      s += p.at({i, c});
+      ce -= yv.at({i, c}) * std::log(p.at({i, c}));
+    }
+    EXPECT_NEAR(s, 1.f, 1e-5f);
+  }
+  EXPECT_NEAR(ce / 90, ev.Get("loss"), 1e-4);
+}
+
+TEST(FitTest, SparseLabelsAndSgd) {
+  auto [x, y] = Blobs(150, 4, /*sparse=*/true);
+  Sequential model(5);
+  model.Add(Dense(DenseOptions(8).Activation(Activation::kTanh).InputShape({2})));
+  model.Add(Dense(3));
+  model.Add(Softmax());
+  model.Compile(SparseCategoricalCrossentropy(),
+                SGD(SGDOptions(0.1).Momentum(0.9).Nesterov(true)), {"acc"});
+  History h = model.Fit(x, y, FitOptions().Epochs(10).BatchSize(16).Verbose(0));
+  EXPECT_GE(h.accuracy.back(), 0.95);
+  EXPECT_EQ(h.history.count("acc"), 1u);
+}
+
+TEST(FitTest, MeanSquaredErrorRegression) {
+  // y = 2 x0 - x1 + 0.5.
+  Generator gen(9);
+  Tensor x = Tensor::Normal({128, 2}, 0, 1, gen);
+  Tensor y = Tensor::Empty({128, 1});
+  for (int i = 0; i < 128; ++i) y.data()[i] = 2 * x.at({i, 0}) - x.at({i, 1}) + 0.5f;
+  Sequential model(1);
+  model.Add(Dense(DenseOptions(1).InputShape({2})));
+  model.Compile(MeanSquaredError(), Adam(AdamOptions().LearningRate(0.05)), {"mae"});
+  History h = model.Fit(x, y, FitOptions().Epochs(40).BatchSize(32).Verbose(0));
+  EXPECT_LT(h.loss.back(), 1e-3);
+  EXPECT_LT(h.history.at("mae").back(), 0.05);
+}
+
+Sequential MakeBarsCnn(uint64_t seed) {
+  Sequential model(seed);
+  model.Add(Conv2D(Conv2DOptions(4, 3).Activation(Activation::kRelu).InputShape({10, 10, 1})));
+  model.Add(MaxPooling2D(2));
+  model.Add(Dropout(0.25));
+  model.Add(Flatten());
+  model.Add(Dense(DenseOptions(8).Activation(Activation::kRelu)));
+  model.Add(Dropout(0.5));
+  model.Add(Dense(DenseOptions(2).Activation(Activation::kSoftmax)));
+  model.Compile(CategoricalCrossentropy(), Adam(), {"accuracy"});
+  return model;
+}
+
+uint64_t Bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+TEST(DeterminismTest, SameSeedSameHistoryWithOneAndTwoThreads) {
+  auto [x, y] = Bars(96, 10, 3);
+  const int saved = NumThreads();
+  std::vector<History> runs;
+  std::vector<std::vector<Tensor>> weights;
+  for (int threads : {1, 2, 1}) {
+    SetNumThreads(threads);
+    Sequential model = MakeBarsCnn(11);
+    runs.push_back(model.Fit(x, y, FitOptions().Epochs(3).BatchSize(20).Verbose(0)));
+    weights.push_back(model.GetWeights());
+  }
+  SetNumThreads(saved);
+  for (size_t r = 1; r < runs.size(); ++r) {
+    ASSERT_EQ(runs[r].size(), runs[0].size());
+    for (size_t e = 0; e < runs[0].size(); ++e) {
+      EXPECT_EQ(Bits(runs[r].loss[e]), Bits(runs[0].loss[e])) << "run " << r << " epoch " << e;
+      EXPECT_EQ(Bits(runs[r].accuracy[e]), Bits(runs[0].accuracy[e]));
+    }
+    for (size_t i = 0; i < weights[0].size(); ++i) {
+      EXPECT_EQ(weights[r][i].ToVector(), weights[0][i].ToVector());
+    }
+  }
+  // A different seed gives a different run.
+  Sequential other = MakeBarsCnn(12);
+  History h = other.Fit(x, y, FitOptions().Epochs(1).BatchSize(20).Verbose(0));
+  EXPECT_NE(Bits(h.loss[0]), Bits(runs[0].loss[0]));
+}
+
+TEST(CheckpointTest, WeightsRoundTripIsBitwise) {
+  auto [x, y] = Bars(40, 10, 5);
+  Sequential a = MakeBarsCnn(1);
+  a.Fit(x, y, FitOptions().Epochs(1).BatchSize(8).Verbose(0));
+  const std::string path = TempPath("weights.safetensors");
+  ASSERT_TRUE(a.SaveWeights(path).ok());
+  Sequential b = MakeBarsCnn(2);
+  ASSERT_TRUE(b.LoadWeights(path).ok());
+  auto wa = a.GetWeights(), wb = b.GetWeights();
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i].ToVector(), wb[i].ToVector());
+  EXPECT_EQ(a.Predict(x).ToVector(), b.Predict(x).ToVector());
+  // A different architecture is rejected, naming the tensor.
+  Sequential c(0);
+  c.Add(Dense(DenseOptions(3).InputShape({4})));
+  absl::Status st = c.LoadWeights(path);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("dense/kernel"), std::string::npos) << st;
+}
+
+TEST(CheckpointTest, OptimizerStateResumesIdentically) {
+  auto [x, y] = Bars(60, 10, 6);
+  Sequential full = MakeBarsCnn(21);
+  History hf = full.Fit(x, y, FitOptions().Epochs(4).BatchSize(16).Verbose(0));
+
+  Sequential first = MakeBarsCnn(21);
+  first.Fit(x, y, FitOptions().Epochs(2).BatchSize(16).Verbose(0));
+  const std::string path = TempPath("resume.safetensors");
+  ASSERT_TRUE(first.Save(path).ok());
+
+  // The same seed gives the same dropout seeds; the weights all come from the file.
+  Sequential resumed = MakeBarsCnn(21);
+  resumed.layer(0).Parameters()[0].Fill(0.f);
+  absl::Status st = resumed.Load(path);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(resumed.optimizer()->iterations(), first.optimizer()->iterations());
+  History hr =
+      resumed.Fit(x, y, FitOptions().Epochs(4).InitialEpoch(2).BatchSize(16).Verbose(0));
+  ASSERT_EQ(hr.size(), 2u);
+  EXPECT_EQ(hr.epoch[0], 3);
+  EXPECT_EQ(Bits(hr.loss[0]), Bits(hf.loss[2]));
+  EXPECT_EQ(Bits(hr.loss[1]), Bits(hf.loss[3]));
+  auto wf = full.GetWeights(), wr = resumed.GetWeights();
+  for (size_t i = 0; i < wf.size(); ++i) EXPECT_EQ(wf[i].ToVector(), wr[i].ToVector());
+}
+
+}  // namespace
+}  // namespace nn
+}  // namespace gradway
