@@ -5,6 +5,7 @@
 #include "ops/pool.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/pool.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "ops/simd-inl.h"
 
@@ -66,6 +68,30 @@ namespace gradway {
 namespace ops {
 namespace HWY_NAMESPACE {
 
+// Outputs at least this large are written with non-temporal stores (when aligned): they
+// do not fit in the caches anyway, and streaming avoids reading each line before writing.
+constexpr int64_t kStreamBytes = int64_t{4} << 20;
+
+// True if vectors stored at p + k * Lanes (k >= 0) can be streamed: p vector-aligned,
+// rows of C elements whole vectors, and `bytes` large.
+template <typename T>
+inline bool CanStream(const T* p, int64_t C, int64_t bytes) {
+  const DF d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  return N > 1 && bytes >= kStreamBytes && C % N == 0 &&
+         reinterpret_cast<uintptr_t>(p) % (N * sizeof(float)) == 0;
+}
+
+// StoreU, or Stream for full vectors when `stream` (partial vectors never stream).
+template <class D, class V, typename T>
+HWY_INLINE void StoreOut(bool stream, V v, D d, T* HWY_RESTRICT p) {
+  if (hn::MaxLanes(d) > 1 && stream) {
+    hn::Stream(v, d, p);
+  } else {
+    hn::StoreU(v, d, p);
+  }
+}
+
 // Output rows (n, oh) per parallel chunk: about kElementGrain input elements.
 inline int64_t OutRowGrain(const Pool2DShape& s) {
   const int64_t per_row = std::max<int64_t>(1, s.out_w * s.c * s.pool_h * s.pool_w);
@@ -79,6 +105,9 @@ inline int64_t InRowGrain(const Pool2DShape& s) {
 void MaxPoolForwardImpl(const float* HWY_RESTRICT x, float* HWY_RESTRICT y,
                         int32_t* HWY_RESTRICT argmax, const Pool2DShape& s) {
   const int64_t C = s.c;
+  const int64_t out_bytes = s.n * s.out_h * s.out_w * C * static_cast<int64_t>(sizeof(float));
+  const bool stream_y = CanStream(y, C, out_bytes);
+  const bool stream_i = argmax != nullptr && CanStream(argmax, C, out_bytes);
   ParallelFor(s.n * s.out_h, OutRowGrain(s), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t n = r / s.out_h, oh = r % s.out_h;
@@ -110,11 +139,12 @@ void MaxPoolForwardImpl(const float* HWY_RESTRICT x, float* HWY_RESTRICT y,
               }
             }
           }
-          hn::StoreU(best, d, y + o + c);
-          if (argmax != nullptr) hn::StoreU(best_i, di, argmax + o + c);
+          StoreOut(stream_y, best, d, y + o + c);
+          if (argmax != nullptr) StoreOut(stream_i, best_i, di, argmax + o + c);
         });
       }
     }
+    if (stream_y || stream_i) hwy::FlushStream();
   });
 }
 
@@ -126,6 +156,7 @@ HWY_INLINE void GatherBackward(const Pool2DShape& s, float* HWY_RESTRICT dx,
   const int64_t C = s.c;
   const detail::Cover ch = detail::CoverOf(s.h, s.out_h, s.pool_h, s.stride_h, s.pad_top);
   const detail::Cover cw = detail::CoverOf(s.w, s.out_w, s.pool_w, s.stride_w, s.pad_left);
+  const bool stream = CanStream(dx, C, s.n * s.h * s.w * C * static_cast<int64_t>(sizeof(float)));
   ParallelFor(s.n * s.h, InRowGrain(s), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t n = r / s.h, ih = r % s.h;
@@ -139,10 +170,11 @@ HWY_INLINE void GatherBackward(const Pool2DShape& s, float* HWY_RESTRICT dx,
               acc = hn::Add(acc, contribution(d, o, oh, ow, cell + c));
             }
           }
-          hn::StoreU(acc, d, dx + cell + c);
+          StoreOut(stream, acc, d, dx + cell + c);
         });
       }
     }
+    if (stream) hwy::FlushStream();
   });
 }
 

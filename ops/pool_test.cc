@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "hwy/aligned_allocator.h"
 #include "hwy/tests/hwy_gtest.h"
 #include "ops/parallel.h"
 #include "ops/reference.h"
@@ -148,6 +149,25 @@ TEST_P(PoolTest, AvgSamePaddingExcludesPadding) {
   std::vector<float> x(48, 2.5f), y(48);
   AvgPool2DForward(x.data(), y.data(), s);
   for (float v : y) EXPECT_FLOAT_EQ(2.5f, v);
+}
+
+// Large, 64-byte aligned buffers take the non-temporal store path.
+TEST_P(PoolTest, LargeAlignedBuffers) {
+  const Pool2DShape s = MakePool2DShape(16, 24, 24, 64, 2, 2, 2, 2, false);
+  const int64_t in = s.n * s.h * s.w * s.c, out = s.n * s.out_h * s.out_w * s.c;
+  Buffer x(in, 0, 19), dy(out, 0, 20);
+  auto y = hwy::AllocateAligned<float>(out);
+  auto am = hwy::AllocateAligned<int32_t>(out);
+  auto dx = hwy::AllocateAligned<float>(in);
+  std::vector<float> y_ref(out), dx_ref(in);
+  std::vector<int32_t> am_ref(out);
+  MaxPool2DForward(x.data(), y.get(), am.get(), s);
+  MaxPool2DBackward(dy.data(), am.get(), dx.get(), s);
+  reference::MaxPool2DForward(x.data(), y_ref.data(), am_ref.data(), s);
+  reference::MaxPool2DBackward(dy.data(), am_ref.data(), dx_ref.data(), s);
+  EXPECT_TRUE(test::SameBits(y_ref.data(), y.get(), out));
+  EXPECT_TRUE(std::equal(am_ref.begin(), am_ref.end(), am.get()));
+  EXPECT_TRUE(test::SameBits(dx_ref.data(), dx.get(), in));
 }
 
 TEST_P(PoolTest, BackwardDeterministicAcrossThreads) {
