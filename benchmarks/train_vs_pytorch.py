@@ -5,7 +5,7 @@
 
 For each model (--models mlp,cnn) runs, one after the other (never concurrently):
   * gradway: bazel-bin/examples/mnist_{mlp,cnn} --dataset=D --epochs=N --threads=T --seed=S
-    --patience=1000 --output_dir=TMP (built first with `bazel build -c opt`), reading the
+    --patience=1000 --output_dir=TMP --model_dir=TMP/model (built first with `bazel build -c opt`), reading the
     per-epoch training seconds from TMP/history.csv (header
     epoch,loss,accuracy,val_loss,val_accuracy,seconds), the final accuracy from its
     " Test Accuracy: 0.9123" line, and its peak memory from the kernel's rusage of that
@@ -127,7 +127,8 @@ def gradway_train(args, model, bin_dir):
         return {}
     out_dir = tempfile.mkdtemp(prefix=f"gradway_{model}_")
     cmd = [binary, f"--epochs={args.epochs}", f"--threads={args.threads}",
-           f"--seed={args.seed}", "--patience=1000", f"--output_dir={out_dir}"]
+           f"--seed={args.seed}", "--patience=1000", f"--output_dir={out_dir}",
+           f"--model_dir={os.path.join(out_dir, 'model')}"]  # checkpoints: not in the tree
     cmd.append(f"--data_dir={args.data_dir}" if args.data_dir else f"--dataset={args.dataset}")
     log(f"gradway {model.upper()}: {' '.join(cmd)}")
     code, stdout, peak = run_measured(cmd, label=f"gradway {model.upper()}")
