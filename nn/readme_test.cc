@@ -1,8 +1,16 @@
 // The CNN snippet of the README, compiled and run on a tiny random data set so that the
-// README cannot rot. Keep the lines between the markers identical to nn/README.md.
+// README cannot rot. The lines between the markers must appear in README.md (checked below).
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 #include "gtest/gtest.h"
 #include "nn/nn.h"
@@ -46,6 +54,28 @@ TEST(ReadmeTest, MnistCnnSnippetRuns) {
   EXPECT_LT(h.loss.back(), h.loss.front());  // memorises six samples
   EXPECT_TRUE(std::filesystem::exists(dir + "/model/01-" +
                                       absl::StrFormat("%.4f", h.val_loss[0])));
+}
+
+std::string ReadRunfile(const std::string& path) {
+  std::ifstream in(std::string(std::getenv("TEST_SRCDIR")) + "/gradway/" + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(ReadmeTest, ReadmeShowsTheseLines) {
+  const std::vector<std::string> source = absl::StrSplit(ReadRunfile("nn/readme_test.cc"), '\n');
+  std::vector<std::string> snippet;
+  bool inside = false;
+  for (const std::string& line : source) {
+    if (line == "  // README end") inside = false;
+    if (inside) snippet.push_back(std::string(absl::StripPrefix(line, "  ")));
+    if (line == "  // README begin") inside = true;
+  }
+  ASSERT_GT(snippet.size(), 10u);
+  const std::string readme = ReadRunfile("README.md");
+  EXPECT_NE(readme.find(absl::StrJoin(snippet, "\n")), std::string::npos)
+      << "README.md no longer shows the code of TrainMnistCnn:\n" << absl::StrJoin(snippet, "\n");
 }
 
 }  // namespace
