@@ -128,6 +128,70 @@ constexpr size_t kNR = kNV * kN;
 // packed into column panels unless it is stored k x n with n a multiple of the vector
 // length; then the kernel reads its rows in place.
 
+#if HWY_CAP_GE256
+// dst[i * ldd + j] = src[j * ld + i] for i, j < 8.
+HWY_INLINE void Transpose8x8(const float* HWY_RESTRICT src, int64_t ld,
+                             float* HWY_RESTRICT dst, int64_t ldd) {
+  const hn::FixedTag<float, 8> d8;
+  const hn::Repartition<double, decltype(d8)> dd;
+  const auto r0 = hn::LoadU(d8, src), r1 = hn::LoadU(d8, src + ld);
+  const auto r2 = hn::LoadU(d8, src + 2 * ld), r3 = hn::LoadU(d8, src + 3 * ld);
+  const auto r4 = hn::LoadU(d8, src + 4 * ld), r5 = hn::LoadU(d8, src + 5 * ld);
+  const auto r6 = hn::LoadU(d8, src + 6 * ld), r7 = hn::LoadU(d8, src + 7 * ld);
+  // t0 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5] (per 128-bit block), ...
+  const auto t0 = hn::BitCast(dd, hn::InterleaveLower(d8, r0, r1));
+  const auto t1 = hn::BitCast(dd, hn::InterleaveUpper(d8, r0, r1));
+  const auto t2 = hn::BitCast(dd, hn::InterleaveLower(d8, r2, r3));
+  const auto t3 = hn::BitCast(dd, hn::InterleaveUpper(d8, r2, r3));
+  const auto t4 = hn::BitCast(dd, hn::InterleaveLower(d8, r4, r5));
+  const auto t5 = hn::BitCast(dd, hn::InterleaveUpper(d8, r4, r5));
+  const auto t6 = hn::BitCast(dd, hn::InterleaveLower(d8, r6, r7));
+  const auto t7 = hn::BitCast(dd, hn::InterleaveUpper(d8, r6, r7));
+  // u0 = rows 0-3 of columns 0 | 4, u1: 1 | 5, u2: 2 | 6, u3: 3 | 7; u4..u7 rows 4-7.
+  const auto u0 = hn::BitCast(d8, hn::InterleaveLower(dd, t0, t2));
+  const auto u1 = hn::BitCast(d8, hn::InterleaveUpper(dd, t0, t2));
+  const auto u2 = hn::BitCast(d8, hn::InterleaveLower(dd, t1, t3));
+  const auto u3 = hn::BitCast(d8, hn::InterleaveUpper(dd, t1, t3));
+  const auto u4 = hn::BitCast(d8, hn::InterleaveLower(dd, t4, t6));
+  const auto u5 = hn::BitCast(d8, hn::InterleaveUpper(dd, t4, t6));
+  const auto u6 = hn::BitCast(d8, hn::InterleaveLower(dd, t5, t7));
+  const auto u7 = hn::BitCast(d8, hn::InterleaveUpper(dd, t5, t7));
+  hn::StoreU(hn::ConcatLowerLower(d8, u4, u0), d8, dst);
+  hn::StoreU(hn::ConcatLowerLower(d8, u5, u1), d8, dst + ldd);
+  hn::StoreU(hn::ConcatLowerLower(d8, u6, u2), d8, dst + 2 * ldd);
+  hn::StoreU(hn::ConcatLowerLower(d8, u7, u3), d8, dst + 3 * ldd);
+  hn::StoreU(hn::ConcatUpperUpper(d8, u4, u0), d8, dst + 4 * ldd);
+  hn::StoreU(hn::ConcatUpperUpper(d8, u5, u1), d8, dst + 5 * ldd);
+  hn::StoreU(hn::ConcatUpperUpper(d8, u6, u2), d8, dst + 6 * ldd);
+  hn::StoreU(hn::ConcatUpperUpper(d8, u7, u3), d8, dst + 7 * ldd);
+}
+#endif  // HWY_CAP_GE256
+
+// One k-block of a panel of op(B) = Bᵀ: out[p * kNR + c] = src[c * ld + p] for c < nc,
+// p < kc, and 0 for nc <= c < kNR. Walks p in blocks of 8 so the panel rows being written
+// stay in L1 while B is read along its rows.
+void PackTransposedB(const float* HWY_RESTRICT src, int64_t ld, int64_t nc, int64_t kc,
+                     float* HWY_RESTRICT out) {
+  constexpr int64_t kB = 8;
+  for (int64_t p0 = 0; p0 < kc; p0 += kB) {
+    const int64_t pn = std::min<int64_t>(kB, kc - p0);
+    int64_t c = 0;
+#if HWY_CAP_GE256
+    if (pn == kB) {
+      for (; c + kB <= nc; c += kB) Transpose8x8(src + c * ld + p0, ld, out + p0 * kNR + c, kNR);
+    }
+#endif
+    for (; c < nc; ++c) {
+      const float* s = src + c * ld + p0;
+      for (int64_t p = 0; p < pn; ++p) out[(p0 + p) * kNR + c] = s[p];
+    }
+    for (int64_t p = 0; p < pn; ++p) {
+      float* o = out + (p0 + p) * kNR;
+      for (int64_t cc = nc; cc < static_cast<int64_t>(kNR); ++cc) o[cc] = 0.f;
+    }
+  }
+}
+
 // Packs column panel `j` (all of k) of op(B) into dst, which holds the panel's k-blocks
 // at offsets kNR * (kb_begin * num_panels + j * kc_b): for each k-block, kc_b rows of kNR.
 void PackBPanel(const float* HWY_RESTRICT b, int64_t n, int64_t k, bool trans_b, int64_t j,
@@ -149,15 +213,9 @@ void PackBPanel(const float* HWY_RESTRICT b, int64_t n, int64_t k, bool trans_b,
       }
     } else {
       // B stored n x k: column c of the panel is a contiguous run of B's row c0 + c.
-      for (int64_t c = 0; c < static_cast<int64_t>(kNR); ++c) {
-        float* o = out + c;
-        if (c < nc) {
-          const float* src = b + (c0 + c) * k + k0;
-          for (int64_t p = 0; p < kc; ++p) o[p * kNR] = src[p];
-        } else {
-          for (int64_t p = 0; p < kc; ++p) o[p * kNR] = 0.f;
-        }
-      }
+      // 8x8 blocks are transposed in registers (B read along its rows, the panel written
+      // a row of 8 at a time); partial blocks and the panel's padding go one by one.
+      PackTransposedB(b + c0 * k + k0, k, nc, kc, out);
     }
   }
 }
