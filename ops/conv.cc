@@ -7,6 +7,12 @@
 //   backward weights dW      += patchesᵀ · dy_tile, db += column sums of dy_tile
 // Tiles are a few output rows of one image (about 1 MiB of patches), built in a per-thread
 // buffer: the whole patch matrix never exists.
+//
+// Tiny input depth (cin <= kDirectMaxCin, e.g. a first layer on grey or RGB images): the
+// patch rows are too short for a GEMM to pay off, so the forward pass and the weight
+// gradient run direct SIMD loops over output channels instead (Highway dynamic dispatch):
+//   y[p, :]      += x[p + tap] * w[tap, :]   (4 output pixels at a time)
+//   dw[tap, :]   += x[p + tap] * dy[p, :]    (register sums over an output row)
 #include "ops/conv.h"
 
 #include <algorithm>
@@ -16,8 +22,204 @@
 #include "ops/matmul.h"
 #include "ops/parallel.h"
 
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/conv.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#ifndef GRADWAY_OPS_CONV_CC_ONCE_
+#define GRADWAY_OPS_CONV_CC_ONCE_
 namespace gradway {
 namespace ops {
+namespace conv_detail {
+
+// Input depths up to this use the direct forward / weight-gradient loops.
+constexpr int64_t kDirectMaxCin = 4;
+
+// Output columns [lo, hi) whose kw taps all lie inside the input row.
+struct Interior {
+  int64_t lo, hi;
+};
+
+inline Interior InteriorColumns(const Conv2DShape& s) {
+  // ox * sw - pl >= 0 and ox * sw - pl + kw <= w.
+  const int64_t lo = std::min(s.out_w, (s.pad_left + s.stride_w - 1) / s.stride_w);
+  const int64_t last = s.w - s.kw + s.pad_left;  // largest ox * sw allowed
+  const int64_t hi = last < 0 ? 0 : std::min(s.out_w, last / s.stride_w + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+}  // namespace conv_detail
+}  // namespace ops
+}  // namespace gradway
+#endif  // GRADWAY_OPS_CONV_CC_ONCE_
+
+HWY_BEFORE_NAMESPACE();
+namespace gradway {
+namespace ops {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Forward, direct: output row oy of one image, output channels [j, j + Lanes(d)).
+// img: [h, w, cin]; w: [kh, kw, cin, cout]; yrow: the row's [out_w, cout] outputs.
+// Each output sums its taps in (ky, kx, ci) order from zero, then adds the bias.
+template <class D>
+HWY_INLINE void DirectForwardRow(D d, const float* HWY_RESTRICT img,
+                                 const float* HWY_RESTRICT w, const float* HWY_RESTRICT bias,
+                                 float* HWY_RESTRICT yrow, const Conv2DShape& s,
+                                 const conv_detail::Interior& in, int64_t oy, int64_t j) {
+  using V = hn::Vec<D>;
+  const int64_t cin = s.cin, cout = s.cout, sx = s.stride_w * cin;
+  const int64_t ky0 = std::max<int64_t>(0, s.pad_top - oy * s.stride_h);
+  const int64_t ky1 = std::min(s.kh, s.h + s.pad_top - oy * s.stride_h);
+  const V b = bias ? hn::LoadU(d, bias + j) : hn::Zero(d);
+  // One pixel with bounds checks on the columns.
+  auto one = [&](int64_t ox) HWY_ATTR {
+    V a = hn::Zero(d);
+    for (int64_t ky = ky0; ky < ky1; ++ky) {
+      const float* xr = img + (oy * s.stride_h - s.pad_top + ky) * s.w * cin;
+      for (int64_t kx = 0; kx < s.kw; ++kx) {
+        const int64_t ix = ox * s.stride_w - s.pad_left + kx;
+        if (ix < 0 || ix >= s.w) continue;
+        const int64_t t = (ky * s.kw + kx) * cin;
+        for (int64_t ci = 0; ci < cin; ++ci) {
+          a = hn::MulAdd(hn::Set(d, xr[ix * cin + ci]), hn::LoadU(d, w + (t + ci) * cout + j), a);
+        }
+      }
+    }
+    hn::StoreU(hn::Add(a, b), d, yrow + ox * cout + j);
+  };
+  int64_t ox = 0;
+  for (; ox < in.lo; ++ox) one(ox);
+  const int64_t run = s.kw * cin;
+  for (; ox + 4 <= in.hi; ox += 4) {
+    V a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    for (int64_t ky = ky0; ky < ky1; ++ky) {
+      const float* HWY_RESTRICT xp =
+          img + ((oy * s.stride_h - s.pad_top + ky) * s.w + ox * s.stride_w - s.pad_left) * cin;
+      const float* HWY_RESTRICT wp = w + ky * run * cout + j;
+      for (int64_t q = 0; q < run; ++q) {
+        const V wv = hn::LoadU(d, wp + q * cout);
+        a0 = hn::MulAdd(hn::Set(d, xp[q]), wv, a0);
+        a1 = hn::MulAdd(hn::Set(d, xp[q + sx]), wv, a1);
+        a2 = hn::MulAdd(hn::Set(d, xp[q + 2 * sx]), wv, a2);
+        a3 = hn::MulAdd(hn::Set(d, xp[q + 3 * sx]), wv, a3);
+      }
+    }
+    float* out = yrow + ox * cout + j;
+    hn::StoreU(hn::Add(a0, b), d, out);
+    hn::StoreU(hn::Add(a1, b), d, out + cout);
+    hn::StoreU(hn::Add(a2, b), d, out + 2 * cout);
+    hn::StoreU(hn::Add(a3, b), d, out + 3 * cout);
+  }
+  for (; ox < s.out_w; ++ox) one(ox);
+}
+
+// y for images [i0, i1). x: [n, h, w, cin]; y: [n, out_h, out_w, cout], overwritten.
+void DirectForward(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
+                   const float* HWY_RESTRICT bias, float* HWY_RESTRICT y,
+                   const Conv2DShape& s, int64_t i0, int64_t i1) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const conv_detail::Interior in = conv_detail::InteriorColumns(s);
+  for (int64_t img = i0; img < i1; ++img) {
+    const float* xi = x + img * s.h * s.w * s.cin;
+    for (int64_t oy = 0; oy < s.out_h; ++oy) {
+      float* yrow = y + (img * s.out_h + oy) * s.out_w * s.cout;
+      int64_t j = 0;
+      for (; j + N <= s.cout; j += N) DirectForwardRow(d, xi, w, bias, yrow, s, in, oy, j);
+      for (; j < s.cout; ++j) DirectForwardRow(d1, xi, w, bias, yrow, s, in, oy, j);
+    }
+  }
+}
+
+// Weight gradient, direct: adds output row oy's contributions, for output channels
+// [j, j + Lanes(d)), to pdw [kh, kw, cin, cout] and pdb [cout]. Each tap's sum over the
+// row is formed in a register (pixels in order), then added to pdw.
+template <class D>
+HWY_INLINE void DirectWeightsRow(D d, const float* HWY_RESTRICT img,
+                                 const float* HWY_RESTRICT dyrow, float* HWY_RESTRICT pdw,
+                                 float* HWY_RESTRICT pdb, const Conv2DShape& s,
+                                 const conv_detail::Interior& in, int64_t oy, int64_t j) {
+  using V = hn::Vec<D>;
+  const int64_t cin = s.cin, cout = s.cout, run = s.kw * cin;
+  const int64_t ky0 = std::max<int64_t>(0, s.pad_top - oy * s.stride_h);
+  const int64_t ky1 = std::min(s.kh, s.h + s.pad_top - oy * s.stride_h);
+  {
+    V a0 = hn::Zero(d), a1 = hn::Zero(d);
+    int64_t ox = 0;
+    for (; ox + 2 <= s.out_w; ox += 2) {
+      a0 = hn::Add(a0, hn::LoadU(d, dyrow + ox * cout + j));
+      a1 = hn::Add(a1, hn::LoadU(d, dyrow + (ox + 1) * cout + j));
+    }
+    if (ox < s.out_w) a0 = hn::Add(a0, hn::LoadU(d, dyrow + ox * cout + j));
+    hn::StoreU(hn::Add(hn::LoadU(d, pdb + j), hn::Add(a0, a1)), d, pdb + j);
+  }
+  for (int64_t ky = ky0; ky < ky1; ++ky) {
+    const float* HWY_RESTRICT xr = img + (oy * s.stride_h - s.pad_top + ky) * s.w * cin;
+    float* HWY_RESTRICT dwk = pdw + ky * run * cout + j;
+    // Taps q = kx * cin + ci of this kernel row, four at a time.
+    for (int64_t q0 = 0; q0 < run; q0 += 4) {
+      const int64_t nq = std::min<int64_t>(4, run - q0);
+      V a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+      for (int64_t ox = 0; ox < s.out_w; ++ox) {
+        const V g = hn::LoadU(d, dyrow + ox * cout + j);
+        const int64_t ix0 = ox * s.stride_w - s.pad_left;
+        const float* HWY_RESTRICT xp = xr + ix0 * cin + q0;
+        if (ox >= in.lo && ox < in.hi) {
+          a0 = hn::MulAdd(hn::Set(d, xp[0]), g, a0);
+          if (nq > 1) a1 = hn::MulAdd(hn::Set(d, xp[1]), g, a1);
+          if (nq > 2) a2 = hn::MulAdd(hn::Set(d, xp[2]), g, a2);
+          if (nq > 3) a3 = hn::MulAdd(hn::Set(d, xp[3]), g, a3);
+        } else {
+          V* acc[4] = {&a0, &a1, &a2, &a3};
+          for (int64_t q = 0; q < nq; ++q) {
+            const int64_t ix = ix0 + (q0 + q) / cin;
+            if (ix < 0 || ix >= s.w) continue;
+            *acc[q] = hn::MulAdd(hn::Set(d, xp[q]), g, *acc[q]);
+          }
+        }
+      }
+      float* o = dwk + q0 * cout;
+      hn::StoreU(hn::Add(hn::LoadU(d, o), a0), d, o);
+      if (nq > 1) hn::StoreU(hn::Add(hn::LoadU(d, o + cout), a1), d, o + cout);
+      if (nq > 2) hn::StoreU(hn::Add(hn::LoadU(d, o + 2 * cout), a2), d, o + 2 * cout);
+      if (nq > 3) hn::StoreU(hn::Add(hn::LoadU(d, o + 3 * cout), a3), d, o + 3 * cout);
+    }
+  }
+}
+
+// Adds the gradients of images [i0, i1) to pdw [kh, kw, cin, cout] and pdb [cout].
+void DirectWeights(const float* HWY_RESTRICT x, const float* HWY_RESTRICT dy,
+                   float* HWY_RESTRICT pdw, float* HWY_RESTRICT pdb, const Conv2DShape& s,
+                   int64_t i0, int64_t i1) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const conv_detail::Interior in = conv_detail::InteriorColumns(s);
+  for (int64_t img = i0; img < i1; ++img) {
+    const float* xi = x + img * s.h * s.w * s.cin;
+    for (int64_t oy = 0; oy < s.out_h; ++oy) {
+      const float* dyrow = dy + (img * s.out_h + oy) * s.out_w * s.cout;
+      int64_t j = 0;
+      for (; j + N <= s.cout; j += N) DirectWeightsRow(d, xi, dyrow, pdw, pdb, s, in, oy, j);
+      for (; j < s.cout; ++j) DirectWeightsRow(d1, xi, dyrow, pdw, pdb, s, in, oy, j);
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ops
+}  // namespace gradway
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace gradway {
+namespace ops {
+HWY_EXPORT(DirectForward);
+HWY_EXPORT(DirectWeights);
+using conv_detail::kDirectMaxCin;
 namespace {
 
 constexpr int64_t kTileFloats = 256 * 1024;  // patch floats per tile (1 MiB)
@@ -199,6 +401,12 @@ void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
     MatMul(x, w, y, s.n * s.h * s.w, s.cout, s.cin, false, false, bias, false);
     return;
   }
+  if (s.cin <= kDirectMaxCin) {
+    ParallelFor(s.n, 1, [&](int64_t i0, int64_t i1) {
+      HWY_DYNAMIC_DISPATCH(DirectForward)(x, w, bias, y, s, i0, i1);
+    });
+    return;
+  }
   RunTasks(s.n * g.tiles, [&](int64_t t, GemmFn gemm) {
     const int64_t img = t / g.tiles;
     const int64_t oy0 = (t % g.tiles) * g.rows_per_tile;
@@ -258,12 +466,18 @@ void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db
   const int64_t groups = std::min(s.n, max_groups);
   const int64_t stride = nw + s.cout;  // partial dw, then partial db
   std::vector<float> partial(static_cast<size_t>(groups * stride));
+  const bool tiny_cin = !g.direct && s.cin <= kDirectMaxCin;
 
   RunTasks(groups, [&](int64_t grp, GemmFn gemm) {
     const int64_t i0 = s.n * grp / groups, i1 = s.n * (grp + 1) / groups;
     float* pdw = partial.data() + grp * stride;
     float* pdb = pdw + nw;
     std::fill(pdb, pdb + s.cout, 0.f);
+    if (tiny_cin) {
+      std::fill(pdw, pdw + nw, 0.f);
+      HWY_DYNAMIC_DISPATCH(DirectWeights)(x, dy, pdw, pdb, s, i0, i1);
+      return;
+    }
     Buffer patches(g.direct ? 1 : static_cast<size_t>(std::min(s.out_h, g.rows_per_tile) *
                                                      s.out_w * g.k));
     bool first = true;
@@ -299,3 +513,4 @@ void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db
 
 }  // namespace ops
 }  // namespace gradway
+#endif  // HWY_ONCE

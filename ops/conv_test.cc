@@ -56,8 +56,11 @@ std::string Name(const Conv2DShape& s) {
          std::to_string(s.pad_left);
 }
 
-void CheckAll(const Conv2DShape& s, const char* target, uint32_t seed) {
-  const std::string what = std::string(target) + " " + Name(s);
+// Compares all three kernels with the reference. `offset` > 0 misaligns the forward's
+// inputs and outputs by that many floats (the guard floats before them must survive).
+void CheckAll(const Conv2DShape& s, const char* target, uint32_t seed, int offset = 0) {
+  const std::string what = std::string(target) + " " + Name(s) + " offset " +
+                           std::to_string(offset);
   const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
   const size_t ny = s.n * s.out_h * s.out_w * s.cout;
   const std::vector<float> x = Random(nx, seed), w = Random(nw, seed + 1),
@@ -65,7 +68,20 @@ void CheckAll(const Conv2DShape& s, const char* target, uint32_t seed) {
   const float tol = 1e-5f * (8.f + s.kh * s.kw * s.cin);
   for (bool with_bias : {false, true}) {
     std::vector<float> y(ny, 7.f), y_ref(ny);
-    Conv2DForward(x.data(), w.data(), with_bias ? bias.data() : nullptr, y.data(), s);
+    if (offset > 0) {
+      std::vector<float> xo(offset, 0.f), wo(offset, 0.f), bo(offset, 0.f), yo(offset, 5.f);
+      xo.insert(xo.end(), x.begin(), x.end());
+      wo.insert(wo.end(), w.begin(), w.end());
+      bo.insert(bo.end(), bias.begin(), bias.end());
+      yo.insert(yo.end(), y.begin(), y.end());
+      Conv2DForward(xo.data() + offset, wo.data() + offset,
+                    with_bias ? bo.data() + offset : nullptr, yo.data() + offset, s);
+      EXPECT_EQ(std::vector<float>(yo.begin(), yo.begin() + offset),
+                std::vector<float>(offset, 5.f)) << what << ": wrote before y";
+      y.assign(yo.begin() + offset, yo.end());
+    } else {
+      Conv2DForward(x.data(), w.data(), with_bias ? bias.data() : nullptr, y.data(), s);
+    }
     reference::Conv2DForward(x.data(), w.data(), with_bias ? bias.data() : nullptr,
                              y_ref.data(), s);
     ExpectNear(y, y_ref, tol, what + " forward bias=" + std::to_string(with_bias));
@@ -133,6 +149,35 @@ TEST(Conv2DTest, OddShapesAllTargets) {
   });
 }
 
+// The direct path for tiny input depth (cin <= 4): every cout below two AVX-512 vectors
+// plus some, odd images, kernels wider than the image, strides 1-3, valid and same
+// padding, misaligned buffers, on every target; cin = 5 takes the GEMM path beside it.
+TEST(Conv2DTest, TinyInputDepthAllTargets) {
+  const int64_t shapes[][7] = {
+      // n, h, w, kh, kw, stride_h, stride_w
+      {2, 28, 28, 3, 3, 1, 1}, {3, 7, 9, 3, 3, 2, 2}, {2, 5, 11, 5, 5, 1, 2},
+      {1, 9, 6, 2, 3, 3, 1},   {2, 3, 3, 3, 3, 1, 1}, {1, 4, 13, 1, 7, 1, 3},
+      {1, 2, 2, 3, 3, 2, 2},   {1, 1, 17, 1, 4, 1, 1},
+  };
+  ForEachTarget([&](const char* target) {
+    uint32_t seed = 200;
+    for (const auto& v : shapes) {
+      for (int64_t cin : {1, 2, 3, 4, 5}) {
+        for (int64_t cout : {1, 3, 8, 16, 17, 31, 32, 33}) {
+          if ((cin + cout + v[1]) % 3 != 0 && cout != 32) continue;  // a rotating subset
+          for (bool same : {false, true}) {
+            const Conv2DShape s =
+                MakeConv2DShape(v[0], v[1], v[2], cin, v[3], v[4], cout, v[5], v[6], same);
+            if (s.out_h == 0 || s.out_w == 0) continue;
+            CheckAll(s, target, seed, static_cast<int>(seed % 4));
+            ++seed;
+          }
+        }
+      }
+    }
+  });
+}
+
 TEST(Conv2DTest, SeveralTilesPerImage) {
   // out_w * k = 40 * 576 floats per output row: several im2col tiles per image.
   CheckAll(MakeConv2DShape(2, 42, 42, 64, 3, 3, 8, 1, 1, false), "best", 99);
@@ -140,24 +185,26 @@ TEST(Conv2DTest, SeveralTilesPerImage) {
 }
 
 TEST(Conv2DTest, BitIdenticalAcrossThreadCounts) {
-  const Conv2DShape s = MakeConv2DShape(37, 12, 12, 8, 3, 3, 16, 1, 1, true);
-  const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
-  const size_t ny = s.n * s.out_h * s.out_w * s.cout;
-  const std::vector<float> x = Random(nx, 5), w = Random(nw, 6), dy = Random(ny, 7);
-  std::vector<float> dw1, db1, dx1, y1;
-  for (int threads : {1, 2, 16}) {
-    SetNumThreads(threads);
-    std::vector<float> dw(nw), db(s.cout), dx(nx), y(ny);
-    Conv2DBackwardWeights(x.data(), dy.data(), dw.data(), db.data(), s);
-    Conv2DBackwardData(dy.data(), w.data(), dx.data(), s);
-    Conv2DForward(x.data(), w.data(), db.data(), y.data(), s);
-    if (threads == 1) {
-      dw1 = dw, db1 = db, dx1 = dx, y1 = y;
-    } else {
-      EXPECT_EQ(dw, dw1) << "threads=" << threads;
-      EXPECT_EQ(db, db1) << "threads=" << threads;
-      EXPECT_EQ(dx, dx1) << "threads=" << threads;
-      EXPECT_EQ(y, y1) << "threads=" << threads;
+  for (int64_t cin : {8, 1, 3}) {  // GEMM path; direct path (tiny cin)
+    const Conv2DShape s = MakeConv2DShape(37, 12, 12, cin, 3, 3, 16 + cin, 1, 1, true);
+    const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
+    const size_t ny = s.n * s.out_h * s.out_w * s.cout;
+    const std::vector<float> x = Random(nx, 5), w = Random(nw, 6), dy = Random(ny, 7);
+    std::vector<float> dw1, db1, dx1, y1;
+    for (int threads : {1, 2, 16}) {
+      SetNumThreads(threads);
+      std::vector<float> dw(nw), db(s.cout), dx(nx), y(ny);
+      Conv2DBackwardWeights(x.data(), dy.data(), dw.data(), db.data(), s);
+      Conv2DBackwardData(dy.data(), w.data(), dx.data(), s);
+      Conv2DForward(x.data(), w.data(), db.data(), y.data(), s);
+      if (threads == 1) {
+        dw1 = dw, db1 = db, dx1 = dx, y1 = y;
+      } else {
+        EXPECT_EQ(dw, dw1) << "threads=" << threads;
+        EXPECT_EQ(db, db1) << "threads=" << threads;
+        EXPECT_EQ(dx, dx1) << "threads=" << threads;
+        EXPECT_EQ(y, y1) << "threads=" << threads;
+      }
     }
   }
   SetNumThreads(0);
