@@ -178,8 +178,55 @@ HWY_INLINE void GatherBackward(const Pool2DShape& s, float* HWY_RESTRICT dx,
   });
 }
 
+// Max-pool backward when the windows tile the input without overlap (stride == pool, no
+// padding, every window inside the input): each cell is covered by at most one window, so each window's argmax and dy
+// are read once and its cells written directly (cells past the last window get 0). The
+// same values as the gather (0 + the one contribution).
+void MaxPoolBackwardTiled(const float* HWY_RESTRICT dy, const int32_t* HWY_RESTRICT argmax,
+                          float* HWY_RESTRICT dx, const Pool2DShape& s) {
+  const int64_t C = s.c, ph = s.pool_h, pw = s.pool_w;
+  const bool stream = CanStream(dx, C, s.n * s.h * s.w * C * static_cast<int64_t>(sizeof(float)));
+  const int64_t grain = std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, ph * s.w * C));
+  ParallelFor(s.n * s.out_h, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / s.out_h, oh = r % s.out_h;
+      // Input rows of this window row (and, for the last one, the uncovered rows below).
+      const int64_t ih0 = oh * ph;
+      const int64_t ih1 = oh + 1 == s.out_h ? s.h : ih0 + ph;
+      for (int64_t ow = 0; ow < s.out_w; ++ow) {
+        const int64_t o = (r * s.out_w + ow) * C;
+        ForEachVec(0, C, [&](auto d, int64_t c) {
+          const hn::RebindToSigned<decltype(d)> di;
+          const auto am = hn::LoadU(di, argmax + o + c);
+          const auto g = hn::LoadU(d, dy + o + c);
+          for (int64_t dh = 0; dh < ph; ++dh) {
+            for (int64_t dw = 0; dw < pw; ++dw) {
+              const int64_t cell = ((n * s.h + ih0 + dh) * s.w + ow * pw + dw) * C + c;
+              const auto hit = hn::Eq(am, hn::Iota(di, static_cast<int32_t>(cell)));
+              StoreOut(stream, hn::Add(hn::Zero(d), hn::IfThenElseZero(hn::RebindMask(d, hit), g)),
+                       d, dx + cell);
+            }
+          }
+        });
+      }
+      // Columns right of the last window, and rows below the last window row: zero.
+      for (int64_t ih = ih0; ih < ih1; ++ih) {
+        const int64_t iw0 = ih < ih0 + ph ? s.out_w * pw : 0;
+        const int64_t b = ((n * s.h + ih) * s.w + iw0) * C, e = ((n * s.h + ih) * s.w + s.w) * C;
+        ForEachVec(b, e, [&](auto d, int64_t i) { StoreOut(stream, hn::Zero(d), d, dx + i); });
+      }
+    }
+    if (stream) hwy::FlushStream();
+  });
+}
+
 void MaxPoolBackwardImpl(const float* HWY_RESTRICT dy, const int32_t* HWY_RESTRICT argmax,
                          float* HWY_RESTRICT dx, const Pool2DShape& s) {
+  if (s.stride_h == s.pool_h && s.stride_w == s.pool_w && s.pad_top == 0 &&
+      s.pad_left == 0 && s.out_h > 0 && s.out_w > 0 && s.out_h * s.pool_h <= s.h &&
+      s.out_w * s.pool_w <= s.w) {
+    return MaxPoolBackwardTiled(dy, argmax, dx, s);
+  }
   GatherBackward(s, dx, [&](auto d, int64_t o, int64_t, int64_t, int64_t i) {
     const hn::RebindToSigned<decltype(d)> di;
     const auto hit = hn::Eq(hn::LoadU(di, argmax + o), hn::Iota(di, static_cast<int32_t>(i)));

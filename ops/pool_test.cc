@@ -51,6 +51,9 @@ std::vector<Case> Cases() {
       {1, 1, 1, 1, 1, 1, 1, 1, false},
       {1, 1, 1, 7, 2, 2, 2, 2, true},
       {1, 5, 5, 31, 5, 5, 1, 1, true},
+      {2, 11, 10, 5, 3, 3, 3, 3, false},  // non-overlapping 3x3: leftover rows and cols
+      {1, 6, 7, 9, 2, 3, 2, 3, false},    // non-overlapping, asymmetric
+      {1, 8, 8, 18, 2, 2, 2, 2, true},    // same padding that needs none: tiled path
   };
   cases.insert(cases.end(), std::begin(more), std::end(more));
   return cases;
