@@ -13,10 +13,19 @@ namespace {
 thread_local bool g_grad_enabled = true;
 std::atomic<int64_t> g_live_nodes{0};
 
-// sum += g (a fresh tensor when sum is shared).
-void Accumulate(Tensor& sum, const Tensor& g) {
+// True when `t` is the only handle on its data: no other tensor, view or saved copy.
+bool SoleOwner(const Tensor& t) {
+  return t.impl().use_count() == 1 && t.impl()->storage.use_count() == 1;
+}
+
+// sum += g: in place when sum's buffer is ours alone, else into a fresh tensor.
+void Accumulate(Tensor& sum, Tensor g) {
   if (!sum.defined()) {
-    sum = g;
+    sum = std::move(g);
+    return;
+  }
+  if (SoleOwner(sum)) {
+    ops::Axpy(1.f, g.data(), sum.data(), sum.numel());
     return;
   }
   Tensor out = Tensor::Empty(sum.shape());
@@ -153,17 +162,25 @@ void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_grap
         node->released_ = true;
       }
     }
+    grad = Tensor();  // drop our handle: a gradient passed through may become unshared
     for (size_t i = 0; i < node->inputs_.size(); ++i) {
       const Edge& e = node->inputs_[i];
-      const Tensor* g = i < input_grads.size() && input_grads[i].defined()
-                            ? &input_grads[i] : nullptr;
+      Tensor* g = i < input_grads.size() && input_grads[i].defined()
+                      ? &input_grads[i] : nullptr;
       if (e.node) {
-        if (g) Accumulate(pending[e.node.get()], *g);
+        if (g) Accumulate(pending[e.node.get()], std::move(*g));
         if (--dependencies[e.node.get()] == 0) ready.push_back(e.node.get());
       } else if (e.leaf && g) {
         Tensor& leaf_grad = e.leaf->grad;
         if (!leaf_grad.defined()) {
-          leaf_grad = g->Clone();  // the leaf owns its gradient buffer
+          // The leaf owns its gradient buffer: take the backward's result when nothing
+          // else refers to it (the usual case: a fresh tensor), else copy it.
+          Tensor taken = std::move(*g);
+          if (SoleOwner(taken) && taken.shape() == e.leaf->shape) {
+            leaf_grad = std::move(taken);
+          } else {
+            leaf_grad = taken.Clone();
+          }
         } else {
           ops::Axpy(1.f, g->data(), leaf_grad.data(), leaf_grad.numel());
         }

@@ -24,6 +24,18 @@ TEST(GraphTest, TensorUsedTwiceSumsGradients) {
   EXPECT_FLOAT_EQ(x.grad().item(), 7.f);
 }
 
+TEST(GraphTest, LeafGradientIsNotSharedWithTheGraph) {
+  // AddScalar's backward passes its incoming gradient through; the leaf must still own
+  // its gradient: a later backward accumulates into it without touching anything else.
+  Tensor x = Tensor::FromVector({1, 2}, {2}).SetRequiresGrad();
+  Tensor g = Tensor::FromVector({3, 4}, {2});
+  AddScalar(x, 1.f).Backward(g);
+  EXPECT_FALSE(x.grad().SameStorage(g));
+  AddScalar(x, 1.f).Backward(g);
+  EXPECT_EQ(x.grad().ToVector(), (std::vector<float>{6, 8}));
+  EXPECT_EQ(g.ToVector(), (std::vector<float>{3, 4}));
+}
+
 TEST(GraphTest, Diamond) {
   Tensor x = Leaf({2.f}, {});
   Tensor a = Exp(x), b = a * 3.f, c = a * a;  // y = 3e^x + e^2x
