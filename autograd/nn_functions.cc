@@ -31,30 +31,57 @@ void RowsCols(const Tensor& x, const char* op, int64_t* rows, int64_t* cols) {
   *rows = *cols == 0 ? 0 : x.numel() / *cols;
 }
 
+// A buffer of at least `bytes` bytes from the tensor storage cache, for the integer
+// side data some ops keep for backward (max-pool argmax, dropout mask): reused between
+// steps like activations, never zero-filled.
+Tensor ScratchBytes(int64_t bytes) {
+  return Tensor::Empty({(bytes + static_cast<int64_t>(sizeof(float)) - 1) /
+                        static_cast<int64_t>(sizeof(float))});
+}
+
+// y = max(y, 0) in place.
+void ReluInPlace(Tensor& y) { ops::Unary(ops::UnaryOp::kRelu, y.data(), y.data(), y.numel()); }
+
+// The gradient reaching the op under a fused ReLU: g where y > 0, else 0 (y = the ReLU's
+// output). Without ReLU, g itself.
+Tensor ReluGrad(const Tensor& y, const Tensor& g, bool relu) {
+  if (!relu) return g;
+  Tensor dy = Tensor::Empty(g.shape());
+  ops::ReluBackward(y.data(), g.data(), dy.data(), g.numel());
+  return dy;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- Linear
 
-Tensor Linear(const Tensor& x, const Tensor& w, const Tensor& b) {
-  GRADWAY_CHECK(x.rank() == 2 && w.rank() == 2, "linear: expected a 2-D input and ",
+namespace {
+
+// Linear, then ReLU in place when `relu`.
+Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
+                  const char* op) {
+  GRADWAY_CHECK(x.rank() == 2 && w.rank() == 2, op, ": expected a 2-D input and ",
                 "weight, got shapes ", ShapeToString(x.shape()), " and ",
                 ShapeToString(w.shape()));
   const int64_t n = x.size(0), in = x.size(1), out = w.size(1);
-  GRADWAY_CHECK(w.size(0) == in, "linear: input of shape ", ShapeToString(x.shape()),
+  GRADWAY_CHECK(w.size(0) == in, op, ": input of shape ", ShapeToString(x.shape()),
                 " does not match weight of shape ", ShapeToString(w.shape()));
   if (b.defined()) {
-    GRADWAY_CHECK(b.shape() == Shape{out}, "linear: bias of shape ",
+    GRADWAY_CHECK(b.shape() == Shape{out}, op, ": bias of shape ",
                   ShapeToString(b.shape()), " does not match weight of shape ",
                   ShapeToString(w.shape()));
   }
   Tensor y = Tensor::Empty({n, out});
   ops::MatMul(x.data(), w.data(), y.data(), n, out, in, false, false,
               b.defined() ? b.data() : nullptr);
+  if (relu) ReluInPlace(y);
+  if (!ShouldRecord({x, w, b})) return y;
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
-  return RecordOp("linear", y, {x, w, b},
-                  [x = x.Detach(), w = w.Detach(), gx, gw, gb, n, in, out](
-                      const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp(op, y, {x, w, b},
+                  [x = x.Detach(), w = w.Detach(), y = relu ? y.Detach() : Tensor(), relu,
+                   gx, gw, gb, n, in, out](const Tensor& grad) -> std::vector<Tensor> {
+                    const Tensor g = ReluGrad(y, grad, relu);
                     Tensor dx, dw, db;
                     if (gx) {  // dx = g · wᵀ
                       dx = Tensor::Empty({n, in});
@@ -72,10 +99,23 @@ Tensor Linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                   });
 }
 
+}  // namespace
+
+Tensor Linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  return LinearImpl(x, w, b, false, "linear");
+}
+
+Tensor LinearRelu(const Tensor& x, const Tensor& w, const Tensor& b) {
+  return LinearImpl(x, w, b, true, "linear_relu");
+}
+
 // ---------------------------------------------------------------- Convolution
 
-Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h, int stride_w,
-              Padding padding) {
+namespace {
+
+// Conv2D, then ReLU in place when `relu`.
+Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h,
+                  int stride_w, Padding padding, bool relu) {
   CheckImage(x, "conv2d");
   GRADWAY_CHECK(w.rank() == 4, "conv2d: expected a kernel of shape (kh x kw x cin x cout), ",
                 "got ", ShapeToString(w.shape()));
@@ -99,11 +139,14 @@ Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h, i
                            w.size(3), stride_h, stride_w, padding == Padding::kSame);
   Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.cout});
   ops::Conv2DForward(x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), s);
+  if (relu) ReluInPlace(y);
+  if (!ShouldRecord({x, w, b})) return y;
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
-  return RecordOp("conv2d", y, {x, w, b},
-                  [x = x.Detach(), w = w.Detach(), s, gx, gw, gb](const Tensor& g)
-                      -> std::vector<Tensor> {
+  return RecordOp(relu ? "conv2d_relu" : "conv2d", y, {x, w, b},
+                  [x = x.Detach(), w = w.Detach(), y = relu ? y.Detach() : Tensor(), relu,
+                   s, gx, gw, gb](const Tensor& grad) -> std::vector<Tensor> {
+                    const Tensor g = ReluGrad(y, grad, relu);
                     Tensor dx, dw, db;
                     if (gx) {
                       dx = Tensor::Empty(x.shape());
@@ -116,6 +159,18 @@ Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h, i
                     }
                     return {gx ? dx : Tensor(), gw ? dw : Tensor(), gb ? db : Tensor()};
                   });
+}
+
+}  // namespace
+
+Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h, int stride_w,
+              Padding padding) {
+  return Conv2DImpl(x, w, b, stride_h, stride_w, padding, false);
+}
+
+Tensor Conv2DRelu(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h,
+                  int stride_w, Padding padding) {
+  return Conv2DImpl(x, w, b, stride_h, stride_w, padding, true);
 }
 
 // ---------------------------------------------------------------- Pooling
@@ -148,12 +203,15 @@ Tensor MaxPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
     ops::MaxPool2DForward(x.data(), y.data(), nullptr, s);
     return y;
   }
-  auto argmax = std::make_shared<std::vector<int32_t>>(y.numel());
-  ops::MaxPool2DForward(x.data(), y.data(), argmax->data(), s);
+  // The argmax indices live in a cached storage buffer, reused between steps.
+  Tensor argmax = ScratchBytes(y.numel() * static_cast<int64_t>(sizeof(int32_t)));
+  ops::MaxPool2DForward(x.data(), y.data(), reinterpret_cast<int32_t*>(argmax.data()), s);
   return RecordOp("max_pool2d", y, {x},
                   [argmax, s, shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Empty(shape);
-                    ops::MaxPool2DBackward(g.data(), argmax->data(), dx.data(), s);
+                    ops::MaxPool2DBackward(g.data(),
+                                           reinterpret_cast<const int32_t*>(argmax.data()),
+                                           dx.data(), s);
                     return {dx};
                   });
 }
@@ -260,11 +318,20 @@ Tensor Dropout(const Tensor& x, float rate, bool training, uint64_t seed) {
   GRADWAY_CHECK(rate >= 0.f && rate < 1.f, "dropout: rate must be in [0, 1), got ", rate);
   if (!training || rate == 0.f) return x;
   Tensor y = Tensor::Empty(x.shape());
-  auto mask = std::make_shared<std::vector<uint8_t>>(x.numel());
-  ops::DropoutForward(x.data(), y.data(), mask->data(), x.numel(), rate, seed);
+  if (!ShouldRecord({x})) {
+    Tensor mask = ScratchBytes(x.numel());
+    ops::DropoutForward(x.data(), y.data(), reinterpret_cast<uint8_t*>(mask.data()),
+                        x.numel(), rate, seed);
+    return y;
+  }
+  // The mask lives in a cached storage buffer, reused between steps.
+  Tensor mask = ScratchBytes(x.numel());
+  ops::DropoutForward(x.data(), y.data(), reinterpret_cast<uint8_t*>(mask.data()),
+                      x.numel(), rate, seed);
   return RecordOp("dropout", y, {x}, [mask, rate](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx = Tensor::Empty(g.shape());
-    ops::DropoutBackward(g.data(), mask->data(), dx.data(), g.numel(), rate);
+    ops::DropoutBackward(g.data(), reinterpret_cast<const uint8_t*>(mask.data()),
+                         dx.data(), g.numel(), rate);
     return {dx};
   });
 }

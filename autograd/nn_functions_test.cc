@@ -49,6 +49,47 @@ TEST(NnFunctionsTest, LinearForwardAndGradient) {
             "linear: input of shape (2x3) does not match weight of shape (4x5)");
 }
 
+// The fused ops equal the unfused pair bit for bit, forward and backward.
+void ExpectSameAsUnfused(const Fn& fused, const Fn& unfused, const std::vector<Tensor>& in) {
+  std::vector<std::vector<float>> grads[2];
+  std::vector<float> outs[2];
+  for (int k = 0; k < 2; ++k) {
+    for (const Tensor& t : in) const_cast<Tensor&>(t).ZeroGrad();
+    Tensor y = (k == 0 ? fused : unfused)(in);
+    outs[k] = y.ToVector();
+    Generator gen(9);
+    y.Backward(Tensor::Uniform(y.shape(), -1.f, 1.f, gen));
+    for (const Tensor& t : in) grads[k].push_back(t.grad().ToVector());
+  }
+  EXPECT_EQ(outs[0], outs[1]);
+  for (size_t i = 0; i < in.size(); ++i) EXPECT_EQ(grads[0][i], grads[1][i]) << "input " << i;
+}
+
+TEST(NnFunctionsTest, FusedLinearRelu) {
+  const std::vector<Tensor> in = {Rand({7, 19}, 1), Rand({19, 5}, 2), Rand({5}, 3)};
+  ExpectSameAsUnfused([](const std::vector<Tensor>& v) { return LinearRelu(v[0], v[1], v[2]); },
+                      [](const std::vector<Tensor>& v) { return Relu(Linear(v[0], v[1], v[2])); },
+                      in);
+  ExpectGradOk([](const std::vector<Tensor>& v) { return LinearRelu(v[0], v[1], v[2]); }, in);
+}
+
+TEST(NnFunctionsTest, FusedConv2DRelu) {
+  const std::vector<Tensor> in = {Rand({2, 6, 5, 3}, 4), Rand({3, 3, 3, 4}, 5), Rand({4}, 6)};
+  ExpectSameAsUnfused(
+      [](const std::vector<Tensor>& v) {
+        return Conv2DRelu(v[0], v[1], v[2], 1, 1, Padding::kSame);
+      },
+      [](const std::vector<Tensor>& v) {
+        return Relu(Conv2D(v[0], v[1], v[2], 1, 1, Padding::kSame));
+      },
+      in);
+  ExpectGradOk(
+      [](const std::vector<Tensor>& v) {
+        return Conv2DRelu(v[0], v[1], v[2], 1, 1, Padding::kValid);
+      },
+      in);
+}
+
 TEST(NnFunctionsTest, Conv2DForwardHandComputed) {
   // One 3x3 image, one channel, a 2x2 kernel of ones plus bias 1 (valid): window sums.
   Tensor x = Tensor::FromVector({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 3, 3, 1});

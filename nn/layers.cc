@@ -81,6 +81,8 @@ Shape Dense::DoBuild(const Shape& in) {
 Tensor Dense::ForwardLogits(const Tensor& x) { return Linear(x, kernel_, bias_); }
 
 Tensor Dense::Forward(const Tensor& x) {
+  // ReLU fused into the product (in place, one pass fewer each way).
+  if (options_.activation == Activation::kRelu) return LinearRelu(x, kernel_, bias_);
   return ApplyActivation(options_.activation, Linear(x, kernel_, bias_));
 }
 
@@ -122,6 +124,10 @@ Tensor Conv2D::ForwardLogits(const Tensor& x) {
 }
 
 Tensor Conv2D::Forward(const Tensor& x) {
+  if (options_.activation == Activation::kRelu) {  // fused, as in Dense
+    return ::gradway::Conv2DRelu(x, kernel_, bias_, static_cast<int>(options_.stride_h),
+                                 static_cast<int>(options_.stride_w), options_.padding);
+  }
   return ApplyActivation(options_.activation, ForwardLogits(x));
 }
 
