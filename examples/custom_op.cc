@@ -3,12 +3,18 @@
 //   2. its gradient checked against finite differences with the public GradCheck;
 //   3. a layer that applies it, in a small network trained to separate two spirals.
 //
-//   bazel run //examples:custom_op
+//   bazel run //examples:custom_op -- --threads=2
 #include <cmath>
 #include <cstdio>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "autograd/autograd.h"
 #include "nn/nn.h"
+#include "ops/parallel.h"
+
+ABSL_FLAG(int, threads, 0, "Worker threads (0: the machine's cores).");
 
 using namespace gradway;  // NOLINT: an example
 
@@ -52,7 +58,17 @@ void MakeSpirals(int n, Generator& gen, Tensor* x, Tensor* y) {
   }
 }
 
-int main() {
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Defines Swish as a custom op, checks its gradient and trains a "
+                               "small network with it.");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_threads) < 0) {
+    std::fprintf(stderr, "error: --threads must be >= 0, got %d\n", absl::GetFlag(FLAGS_threads));
+    return 2;
+  }
+  SetNumThreads(absl::GetFlag(FLAGS_threads));
+  std::printf("Using %d thread%s\n", NumThreads(), NumThreads() == 1 ? "" : "s");
+
   // 2. The gradient check, on random inputs of an odd shape.
   Generator gen(7);
   Tensor probe = Tensor::Uniform({5, 13}, -4.f, 4.f, gen).SetRequiresGrad();

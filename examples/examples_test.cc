@@ -161,8 +161,9 @@ TEST(ExamplesTest, BadFlagsAreRejected) {
 }
 
 TEST(ExamplesTest, CustomOp) {
-  CommandResult run = RunCommand(Binary("custom_op"));
+  CommandResult run = RunCommand(Binary("custom_op") + " --threads=1");
   ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("Using 1 thread\n"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("Swish gradcheck passed"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("Spirals test accuracy with Swish: "), std::string::npos);
 }
