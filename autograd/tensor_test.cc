@@ -103,4 +103,26 @@ TEST(TensorTest, PrintsLikePyTorch) {
 }
 
 }  // namespace
+TEST(TensorTest, StorageCacheReusesFreedBuffers) {
+  ReleaseCachedStorage();
+  EXPECT_EQ(CachedStorageBytes(), 0);
+  const int64_t live = LiveStorageBytes();
+  const float* first;
+  {
+    Tensor t = Tensor::Empty({1 << 18});  // 1 MiB
+    first = t.data();
+  }
+  EXPECT_EQ(LiveStorageBytes(), live);  // a cached buffer is not alive
+  if (CachedStorageBytes() == 0) GTEST_SKIP() << "storage cache off (sanitizer build)";
+  EXPECT_EQ(CachedStorageBytes(), int64_t{1} << 20);
+  {
+    Tensor t = Tensor::Zeros({512, 512});  // same size: the same buffer, zeroed
+    EXPECT_EQ(t.data(), first);
+    EXPECT_EQ(t.at({511, 511}), 0.f);
+    EXPECT_EQ(CachedStorageBytes(), 0);
+  }
+  ReleaseCachedStorage();
+  EXPECT_EQ(CachedStorageBytes(), 0);
+}
+
 }  // namespace gradway
