@@ -127,7 +127,8 @@ std::string LossPlotSvg(const std::vector<double>& train_loss,
                          : Range{1 - 0.05 * (epochs - 1), epochs + 0.05 * (epochs - 1)};
   // Every epoch up to 12 epochs; beyond, multiples of a round step (plus epoch 1 when the
   // step is 5 or more, so that the first epoch is labelled without crowding).
-  const double xstep = std::max(1.0, NiceStep(std::max(1, epochs - 1), 12));
+  double xstep = std::max(1.0, NiceStep(std::max(1, epochs - 1), 12));
+  if (xstep != std::floor(xstep)) xstep = 2 * xstep;  // epochs are whole: 2.5 -> 5, 25 -> 50
   std::vector<double> xticks;
   if (xstep >= 5) xticks.push_back(1);
   for (double t : Ticks({1, static_cast<double>(epochs)}, xstep)) {

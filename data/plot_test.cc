@@ -184,5 +184,19 @@ TEST(LossPlot, WritesFile) {
   EXPECT_TRUE(absl::StrContains(s.message(), bad)) << s;
 }
 
+TEST(PlotTest, EpochTicksAreWholeAndEvenlySpaced) {
+  // 30 epochs: 1, 5, 10, ..., 30 (a step of 2.5 would label 3, 5, 8, 10, ...).
+  const std::vector<double> loss(30, 0.5);
+  const std::string svg = LossPlotSvg(loss, loss, "ticks");
+  for (int e : {1, 5, 10, 15, 20, 25, 30}) {
+    EXPECT_TRUE(absl::StrContains(svg, absl::StrCat("text-anchor=\"middle\">", e, "</text>")))
+        << e;
+  }
+  for (int e : {3, 8, 13}) {
+    EXPECT_FALSE(absl::StrContains(svg, absl::StrCat("text-anchor=\"middle\">", e, "</text>")))
+        << e;
+  }
+}
+
 }  // namespace
 }  // namespace gradway::data
