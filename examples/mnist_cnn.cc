@@ -32,27 +32,18 @@ int main(int argc, char** argv) {
   model.Add(nn::Dense(nn::DenseOptions(10).Activation(nn::Activation::kSoftmax)));
   model.Summary();
 
-  // 3. Training: categorical cross-entropy, Adam, the best checkpoint by val_loss, early
-  //    stopping, and the history as CSV.
+  // 3. Training: categorical cross-entropy, Adam, validation on the test set, and the
+  //    chapter's callbacks: the best checkpoint by val_loss, early stopping, history.csv.
   model.Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
-  nn::History history = model.Fit(
-      data.x_train, data.y_train,
-      nn::FitOptions()
-          .Epochs(config.epochs)
-          .BatchSize(config.batch_size)
-          .ValidationData(data.x_test, data.y_test)
-          .Callbacks({nn::ModelCheckpoint(
-                          nn::ModelCheckpointOptions(config.model_dir +
-                                                     "/{epoch:02d}-{val_loss:.4f}")
-                              .Monitor("val_loss")
-                              .SaveBestOnly(true)),
-                      nn::EarlyStopping(nn::EarlyStoppingOptions()
-                                            .Monitor("val_loss")
-                                            .Patience(config.patience)
-                                            .RestoreBestWeights(true)),
-                      nn::CSVLogger(examples::OutputPath(config, "history.csv"))}));
+  nn::History history = model.Fit(data.x_train, data.y_train,
+                                  nn::FitOptions()
+                                      .Epochs(config.epochs)
+                                      .BatchSize(config.batch_size)
+                                      .ValidationData(data.x_test, data.y_test)
+                                      .Callbacks(examples::ChapterCallbacks(config)));
 
-  // 4. Test accuracy (of the best weights, which EarlyStopping restored) and the curves.
+  // 4. Test accuracy (of the best weights when early stopping ended the run) and the
+  //    loss curves.
   nn::Logs test = model.Evaluate(data.x_test, data.y_test, config.batch_size);
   examples::WriteLossPlot(history, config, "MNIST CNN: loss per epoch");
   return examples::ReportTestAccuracy(test.Get("accuracy"), config);

@@ -181,6 +181,18 @@ void ShowTrainingImage(const MnistData& data, int64_t index, const MnistConfig& 
   std::printf("]\n\n");
 }
 
+std::vector<nn::Ref<nn::Callback>> ChapterCallbacks(const MnistConfig& config) {
+  return {nn::ModelCheckpoint(
+              nn::ModelCheckpointOptions(config.model_dir + "/{epoch:02d}-{val_loss:.4f}")
+                  .Monitor("val_loss")
+                  .SaveBestOnly(true)),
+          nn::EarlyStopping(nn::EarlyStoppingOptions()
+                                .Monitor("val_loss")
+                                .Patience(config.patience)
+                                .RestoreBestWeights(true)),
+          nn::CSVLogger(OutputPath(config, "history.csv"))};
+}
+
 void WriteLossPlot(const nn::History& history, const MnistConfig& config,
                    const std::string& title) {
   const std::string path = OutputPath(config, "loss.svg");

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "autograd/tensor.h"
 #include "data/mnist.h"
+#include "nn/callbacks.h"
 #include "nn/model.h"
 
 namespace gradway {
@@ -49,6 +51,11 @@ MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape);
 // Prints training image `index` as its matrix of pixel values (0..255) with its class,
 // writes it as a PNG in the output folder, and prints its one-hot vector.
 void ShowTrainingImage(const MnistData& data, int64_t index, const MnistConfig& config);
+
+// The chapter's callbacks: ModelCheckpoint("<model_dir>/{epoch:02d}-{val_loss:.4f}",
+// monitor val_loss, save best only), EarlyStopping(val_loss, --patience, restoring the best
+// weights when it stops) and CSVLogger("<output_dir>/history.csv").
+std::vector<nn::Ref<nn::Callback>> ChapterCallbacks(const MnistConfig& config);
 
 // The output folder's path for `name` (created if missing).
 std::string OutputPath(const MnistConfig& config, const std::string& name);
