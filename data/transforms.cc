@@ -13,10 +13,8 @@ std::vector<float> ToCategorical(const std::vector<uint8_t>& labels, int num_cla
   return out;
 }
 
-std::vector<float> Normalize(const std::vector<uint8_t>& pixels) {
-  std::vector<float> out(pixels.size());
+void Normalize(const std::vector<uint8_t>& pixels, float* out) {
   for (size_t i = 0; i < pixels.size(); ++i) out[i] = pixels[i] / 255.0f;
-  return out;
 }
 
 }  // namespace gradway::data

@@ -13,8 +13,10 @@ namespace gradway::data {
 // gives an all-zero row (data/idx.h already rejects such labels when loading).
 std::vector<float> ToCategorical(const std::vector<uint8_t>& labels, int num_classes);
 
-// Maps pixel bytes to floats in [0, 1]: pixels[i] / 255.
-std::vector<float> Normalize(const std::vector<uint8_t>& pixels);
+// Maps pixel bytes to floats in [0, 1]: out[i] = pixels[i] / 255 for i < pixels.size().
+// Writes into the caller's buffer (e.g. a tensor's), so a data set is never held twice as
+// floats.
+void Normalize(const std::vector<uint8_t>& pixels, float* out);
 
 }  // namespace gradway::data
 

@@ -18,12 +18,13 @@ TEST(ToCategorical, OneHotRows) {
 }
 
 TEST(Normalize, DividesBy255) {
-  const std::vector<float> x = Normalize({0, 51, 255});
-  ASSERT_EQ(x.size(), 3u);
+  std::vector<float> x = {-1.f, -1.f, -1.f, -1.f};
+  Normalize({0, 51, 255}, x.data());
   EXPECT_EQ(x[0], 0.0f);
   EXPECT_FLOAT_EQ(x[1], 0.2f);
   EXPECT_EQ(x[2], 1.0f);
-  EXPECT_TRUE(Normalize({}).empty());
+  EXPECT_EQ(x[3], -1.f);  // only pixels.size() values are written
+  Normalize({}, nullptr);
 }
 
 }  // namespace

@@ -142,9 +142,11 @@ MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape) {
     s.insert(s.end(), sample_shape.begin(), sample_shape.end());
     return s;
   };
-  d.x_train = Tensor::FromVector(data::Normalize(raw.train_images),
-                                 batch_shape(raw.train_count()));
-  d.x_test = Tensor::FromVector(data::Normalize(raw.test_images), batch_shape(raw.test_count()));
+  // Pixels scaled straight into the tensors (the data set is held once as floats).
+  d.x_train = Tensor::Empty(batch_shape(raw.train_count()));
+  data::Normalize(raw.train_images, d.x_train.data());
+  d.x_test = Tensor::Empty(batch_shape(raw.test_count()));
+  data::Normalize(raw.test_images, d.x_test.data());
   d.y_train = Tensor::FromVector(data::ToCategorical(raw.train_labels, 10),
                                  {raw.train_count(), 10});
   d.y_test = Tensor::FromVector(data::ToCategorical(raw.test_labels, 10),
