@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -98,7 +99,9 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
   // relative to where the user typed the command.
   if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY")) {
     for (std::string* path : {&c.data_dir, &c.model_dir, &c.output_dir}) {
-      if (!path->empty() && (*path)[0] != '/') *path = absl::StrCat(cwd, "/", *path);
+      if (!path->empty() && (*path)[0] != '/') {
+        *path = (std::filesystem::path(cwd) / *path).lexically_normal().string();
+      }
     }
   }
   SetNumThreads(c.threads);
