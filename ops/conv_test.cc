@@ -15,37 +15,18 @@
 
 #include "ops/parallel.h"
 #include "ops/reference.h"
+#include "ops/test_util.h"
 
 namespace gradway {
 namespace ops {
 namespace {
 
-void ForEachTarget(const std::function<void(const char* target)>& body) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    body(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
-
-std::vector<float> Random(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
+// got[i] within tol * (1 + |want[i]|) of want[i].
 void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, float tol,
                 const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (!(std::fabs(got[i] - want[i]) <= tol * (1.f + std::fabs(want[i])))) {
-      ADD_FAILURE() << what << ": element " << i << " = " << got[i] << ", reference "
-                    << want[i];
-      return;
-    }
-  }
+  test::ExpectAllNear(want.data(), got.data(), static_cast<int64_t>(got.size()), tol, tol,
+                      what);
 }
 
 std::string Name(const Conv2DShape& s) {
@@ -63,8 +44,8 @@ void CheckAll(const Conv2DShape& s, const char* target, uint32_t seed, int offse
                            std::to_string(offset);
   const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
   const size_t ny = s.n * s.out_h * s.out_w * s.cout;
-  const std::vector<float> x = Random(nx, seed), w = Random(nw, seed + 1),
-                           bias = Random(s.cout, seed + 2), dy = Random(ny, seed + 3);
+  const std::vector<float> x = test::RandomVector(nx, seed), w = test::RandomVector(nw, seed + 1),
+                           bias = test::RandomVector(s.cout, seed + 2), dy = test::RandomVector(ny, seed + 3);
   const float tol = 1e-5f * (8.f + s.kh * s.kw * s.cin);
   for (bool with_bias : {false, true}) {
     std::vector<float> y(ny, 7.f), y_ref(ny);
@@ -123,7 +104,7 @@ TEST(Conv2DShapeTest, KerasPaddingRules) {
 }
 
 TEST(Conv2DTest, SeedShapesAllTargets) {
-  ForEachTarget([](const char* target) {
+  test::ForEachTarget([](const char* target) {
     CheckAll(MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, false), target, 1);
     CheckAll(MakeConv2DShape(2, 26, 26, 32, 3, 3, 64, 1, 1, false), target, 2);
   });
@@ -136,7 +117,7 @@ TEST(Conv2DTest, OddShapesAllTargets) {
       {2, 6, 5, 2, 2, 3, 7, 1},   {2, 5, 6, 8, 1, 1, 9, 1},  {2, 5, 6, 8, 1, 1, 9, 2},
       {1, 1, 1, 3, 1, 1, 2, 1},   {5, 4, 4, 1, 4, 4, 17, 3}, {1, 3, 3, 2, 3, 3, 3, 1},
   };
-  ForEachTarget([&](const char* target) {
+  test::ForEachTarget([&](const char* target) {
     uint32_t seed = 10;
     for (const auto& v : shapes) {
       for (bool same : {false, true}) {
@@ -159,7 +140,7 @@ TEST(Conv2DTest, TinyInputDepthAllTargets) {
       {1, 9, 6, 2, 3, 3, 1},   {2, 3, 3, 3, 3, 1, 1}, {1, 4, 13, 1, 7, 1, 3},
       {1, 2, 2, 3, 3, 2, 2},   {1, 1, 17, 1, 4, 1, 1},
   };
-  ForEachTarget([&](const char* target) {
+  test::ForEachTarget([&](const char* target) {
     uint32_t seed = 200;
     for (const auto& v : shapes) {
       for (int64_t cin : {1, 2, 3, 4, 5}) {
@@ -189,7 +170,7 @@ TEST(Conv2DTest, BitIdenticalAcrossThreadCounts) {
     const Conv2DShape s = MakeConv2DShape(37, 12, 12, cin, 3, 3, 16 + cin, 1, 1, true);
     const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
     const size_t ny = s.n * s.out_h * s.out_w * s.cout;
-    const std::vector<float> x = Random(nx, 5), w = Random(nw, 6), dy = Random(ny, 7);
+    const std::vector<float> x = test::RandomVector(nx, 5), w = test::RandomVector(nw, 6), dy = test::RandomVector(ny, 7);
     std::vector<float> dw1, db1, dx1, y1;
     for (int threads : {1, 2, 16}) {
       SetNumThreads(threads);

@@ -16,27 +16,11 @@
 
 #include "ops/parallel.h"
 #include "ops/reference.h"
+#include "ops/test_util.h"
 
 namespace gradway {
 namespace ops {
 namespace {
-
-// Runs `body` once per compiled target the CPU supports, then restores the default.
-void ForEachTarget(const std::function<void(const char* target)>& body) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    body(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
-
-std::vector<float> Random(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 struct Case {
   int64_t m, n, k;
@@ -54,10 +38,10 @@ std::string Describe(const Case& c, const char* target) {
 // Returns true when MatMul matches the reference; reports the first mismatch.
 bool Check(const Case& c, const char* target, uint32_t seed) {
   const int off = c.offset;
-  std::vector<float> a = Random(c.m * c.k + off, seed);
-  std::vector<float> b = Random(c.k * c.n + off, seed + 1);
-  std::vector<float> bias = Random(c.n + off, seed + 2);
-  std::vector<float> c0 = Random(c.m * c.n + off, seed + 3);
+  std::vector<float> a = test::RandomVector(c.m * c.k + off, seed);
+  std::vector<float> b = test::RandomVector(c.k * c.n + off, seed + 1);
+  std::vector<float> bias = test::RandomVector(c.n + off, seed + 2);
+  std::vector<float> c0 = test::RandomVector(c.m * c.n + off, seed + 3);
   std::vector<float> got = c0, want = c0;
   const float* bias_ptr = c.bias ? bias.data() + off : nullptr;
   MatMul(a.data() + off, b.data() + off, got.data() + off, c.m, c.n, c.k, c.ta, c.tb,
@@ -83,7 +67,7 @@ bool Check(const Case& c, const char* target, uint32_t seed) {
 }
 
 TEST(MatMulTest, AllSmallSizesAllTargets) {
-  ForEachTarget([](const char* target) {
+  test::ForEachTarget([](const char* target) {
     uint32_t seed = 1;
     for (int64_t m = 1; m <= 32; ++m) {
       for (int64_t n = 1; n <= 32; ++n) {
@@ -105,7 +89,7 @@ TEST(MatMulTest, AllSmallSizesAllTargets) {
 TEST(MatMulTest, OddAndBlockedShapesAllTargets) {
   const int64_t shapes[][3] = {{1, 1, 1},    {7, 13, 5},    {127, 129, 65}, {200, 10, 50},
                                {1, 70, 300}, {37, 70, 600}, {13, 200, 513}, {66, 64, 257}};
-  ForEachTarget([&](const char* target) {
+  test::ForEachTarget([&](const char* target) {
     uint32_t seed = 100;
     for (const auto& s : shapes) {
       for (int v = 0; v < 16; ++v) {
@@ -130,7 +114,7 @@ TEST(MatMulTest, BitIdenticalAcrossThreadCounts) {
   const int64_t m = 61, n = 83, k = 3000;
   for (int v = 0; v < 4; ++v) {
     const bool ta = v & 1, tb = v & 2;
-    std::vector<float> a = Random(m * k, 7), b = Random(k * n, 8), bias = Random(n, 9);
+    std::vector<float> a = test::RandomVector(m * k, 7), b = test::RandomVector(k * n, 8), bias = test::RandomVector(n, 9);
     std::vector<float> first;
     for (int threads : {1, 2, 16}) {
       SetNumThreads(threads);

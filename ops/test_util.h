@@ -1,13 +1,17 @@
 // Helpers shared by the ops/ kernel tests: seeded random buffers, misaligned views,
-// ULP-aware comparisons.
+// tolerance comparisons, and a loop over every Highway target the CPU supports.
 #ifndef GRADWAY_OPS_TEST_UTIL_H_
 #define GRADWAY_OPS_TEST_UTIL_H_
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <random>
+#include <string>
 #include <vector>
+
+#include <hwy/targets.h>
 
 #include "gtest/gtest.h"
 
@@ -36,6 +40,27 @@ class Buffer {
   int offset_;
   int64_t n_;
 };
+
+// n floats drawn uniformly from [lo, hi) with `seed`.
+inline std::vector<float> RandomVector(size_t n, uint32_t seed, float lo = -1.0f,
+                                       float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Runs `body` once per compiled Highway target the CPU supports (dynamic dispatch forced to
+// it), then restores the default dispatch. For tests that are not parameterised with
+// HWY_TARGET_INSTANTIATE_TEST_SUITE_P.
+inline void ForEachTarget(const std::function<void(const char* target)>& body) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    body(hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
 
 // True if got is within rel * |want| + abs of want (both NaN, or equal infinities, pass).
 inline bool Near(float want, float got, float rel, float abs) {
