@@ -7,26 +7,15 @@
 #include <string>
 
 #include "autograd/autograd.h"
+#include "autograd/test_util.h"
 #include "gtest/gtest.h"
 
 namespace gradway {
 namespace {
 
-Tensor Rand(const Shape& shape, uint64_t seed, float lo = -2.f, float hi = 2.f) {
-  Generator gen(seed);
-  Tensor t = Tensor::Uniform(shape, lo, hi, gen);
-  t.SetRequiresGrad();
-  return t;
-}
-
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
-
-void ExpectGradOk(const Fn& f, const std::vector<Tensor>& inputs,
-                  GradCheckOptions options = {}) {
-  GradCheckResult r = GradCheck(f, inputs, options);
-  EXPECT_TRUE(r.ok) << r.message;
-  EXPECT_GT(r.checked, 0) << r.message;
-}
+using testing::ErrorOf;
+using testing::ExpectGradOk;
+using testing::RandomLeaf;
 
 const std::vector<std::pair<Shape, Shape>> kBinaryShapes = {
     {{}, {}},           {{5}, {5}},       {{17}, {17}},     {{3, 17}, {3, 17}},
@@ -48,7 +37,7 @@ TEST(FunctionsTest, BinaryForwardBroadcasts) {
 }
 
 TEST(FunctionsTest, BinaryGradients) {
-  const std::vector<std::pair<const char*, Fn>> ops = {
+  const std::vector<std::pair<const char*, testing::TensorFn>> ops = {
       {"add", [](const std::vector<Tensor>& v) { return Add(v[0], v[1]); }},
       {"sub", [](const std::vector<Tensor>& v) { return Sub(v[0], v[1]); }},
       {"mul", [](const std::vector<Tensor>& v) { return Mul(v[0], v[1]); }},
@@ -58,16 +47,17 @@ TEST(FunctionsTest, BinaryGradients) {
   for (const auto& [name, f] : ops) {
     for (const auto& [sa, sb] : kBinaryShapes) {
       SCOPED_TRACE(std::string(name) + " " + ShapeToString(sa) + " " + ShapeToString(sb));
-      Tensor a = Rand(sa, seed++);
+      Tensor a = RandomLeaf(sa, seed++, -2.f, 2.f);
       // Keep divisors away from 0.
-      Tensor b = std::string(name) == "div" ? Rand(sb, seed++, 0.5f, 2.f) : Rand(sb, seed++);
+      Tensor b = std::string(name) == "div" ? RandomLeaf(sb, seed++, 0.5f, 2.f)
+                                            : RandomLeaf(sb, seed++, -2.f, 2.f);
       ExpectGradOk(f, {a, b});
     }
   }
 }
 
 TEST(FunctionsTest, GradientOnlyForInputsThatNeedIt) {
-  Tensor a = Rand({3, 4}, 1);
+  Tensor a = RandomLeaf({3, 4}, 1, -2.f, 2.f);
   Tensor b = Tensor::Ones({4});
   Sum(a * b).Backward();
   EXPECT_TRUE(a.grad().defined());
@@ -77,9 +67,9 @@ TEST(FunctionsTest, GradientOnlyForInputsThatNeedIt) {
 TEST(FunctionsTest, ScalarOps) {
   for (const Shape& s : std::vector<Shape>{{}, {17}, {3, 5}}) {
     ExpectGradOk([](const std::vector<Tensor>& v) { return v[0] * 3.f + 1.f; },
-                 {Rand(s, 2)});
+                 {RandomLeaf(s, 2, -2.f, 2.f)});
     ExpectGradOk([](const std::vector<Tensor>& v) { return 2.f - v[0] / 4.f; },
-                 {Rand(s, 3)});
+                 {RandomLeaf(s, 3, -2.f, 2.f)});
   }
   EXPECT_EQ((2.f - Tensor::Scalar(5.f)).item(), -3.f);
 }
@@ -101,7 +91,7 @@ TEST(FunctionsTest, UnaryForward) {
 TEST(FunctionsTest, UnaryGradients) {
   struct Case {
     const char* name;
-    Fn f;
+    testing::TensorFn f;
     float lo, hi;
     bool kink;
   };
@@ -121,7 +111,7 @@ TEST(FunctionsTest, UnaryGradients) {
   for (const Case& c : cases) {
     for (const Shape& s : std::vector<Shape>{{}, {1}, {15}, {17}, {3, 33}, {2, 3, 7}}) {
       SCOPED_TRACE(std::string(c.name) + " " + ShapeToString(s));
-      ExpectGradOk(c.f, {Rand(s, seed++, c.lo, c.hi)},
+      ExpectGradOk(c.f, {RandomLeaf(s, seed++, c.lo, c.hi)},
                    GradCheckOptions().SkipNonsmooth(c.kink));
     }
   }
@@ -141,17 +131,19 @@ TEST(FunctionsTest, Reductions) {
   EXPECT_THROW(Mean(Tensor::Zeros({0})), Error);
   uint64_t seed = 200;
   for (const Shape& s : std::vector<Shape>{{1}, {17}, {3, 17}, {2, 5, 3}}) {
-    ExpectGradOk([](const std::vector<Tensor>& v) { return Sum(v[0]); }, {Rand(s, seed++)});
-    ExpectGradOk([](const std::vector<Tensor>& v) { return Mean(v[0]); }, {Rand(s, seed++)});
+    ExpectGradOk([](const std::vector<Tensor>& v) { return Sum(v[0]); },
+                 {RandomLeaf(s, seed++, -2.f, 2.f)});
+    ExpectGradOk([](const std::vector<Tensor>& v) { return Mean(v[0]); },
+                 {RandomLeaf(s, seed++, -2.f, 2.f)});
     for (int axis = -1; axis < static_cast<int>(s.size()); ++axis) {
       for (bool keep : {false, true}) {
         SCOPED_TRACE(ShapeToString(s) + " axis " + std::to_string(axis));
         ExpectGradOk([axis, keep](const std::vector<Tensor>& v) {
           return Sum(v[0], axis, keep);
-        }, {Rand(s, seed++)});
+        }, {RandomLeaf(s, seed++, -2.f, 2.f)});
         ExpectGradOk([axis, keep](const std::vector<Tensor>& v) {
           return Mean(v[0], axis, keep);
-        }, {Rand(s, seed++)});
+        }, {RandomLeaf(s, seed++, -2.f, 2.f)});
       }
     }
   }
@@ -166,27 +158,18 @@ TEST(FunctionsTest, MatMul) {
            {1, 1, 1}, {2, 3, 4}, {7, 13, 5}, {17, 16, 15}, {3, 33, 2}}) {
     SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n));
     ExpectGradOk([](const std::vector<Tensor>& v) { return MatMul(v[0], v[1]); },
-                 {Rand({m, k}, seed++), Rand({k, n}, seed++)});
+                 {RandomLeaf({m, k}, seed++, -2.f, 2.f), RandomLeaf({k, n}, seed++, -2.f, 2.f)});
   }
 }
 
 TEST(FunctionsTest, LayoutGradients) {
   ExpectGradOk([](const std::vector<Tensor>& v) { return v[0].Reshape({5, -1}) * 2.f; },
-               {Rand({3, 5, 2}, 400)});
+               {RandomLeaf({3, 5, 2}, 400, -2.f, 2.f)});
   ExpectGradOk([](const std::vector<Tensor>& v) { return Flatten(v[0], 1) * 2.f; },
-               {Rand({3, 5, 2}, 401)});
+               {RandomLeaf({3, 5, 2}, 401, -2.f, 2.f)});
   ExpectGradOk([](const std::vector<Tensor>& v) {
     return MatMul(Transpose(v[0]), v[1]);
-  }, {Rand({7, 3}, 402), Rand({7, 17}, 403)});
-}
-
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
+  }, {RandomLeaf({7, 3}, 402, -2.f, 2.f), RandomLeaf({7, 17}, 403, -2.f, 2.f)});
 }
 
 TEST(FunctionsTest, ErrorsNameTheOpAndShapes) {

@@ -6,36 +6,15 @@
 #include <string>
 
 #include "autograd/autograd.h"
+#include "autograd/test_util.h"
 #include "gtest/gtest.h"
 
 namespace gradway {
 namespace {
 
-Tensor Rand(const Shape& shape, uint64_t seed, float lo = -1.f, float hi = 1.f,
-            bool requires_grad = true) {
-  Generator gen(seed);
-  Tensor t = Tensor::Uniform(shape, lo, hi, gen);
-  t.SetRequiresGrad(requires_grad);
-  return t;
-}
-
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
-
-void ExpectGradOk(const Fn& f, const std::vector<Tensor>& inputs,
-                  GradCheckOptions options = {}) {
-  GradCheckResult r = GradCheck(f, inputs, options);
-  EXPECT_TRUE(r.ok) << r.message;
-  EXPECT_GT(r.checked, 0) << r.message;
-}
-
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::ErrorOf;
+using testing::ExpectGradOk;
+using testing::RandomLeaf;
 
 TEST(NnFunctionsTest, LinearForwardAndGradient) {
   Tensor x = Tensor::FromVector({1, 2, 3, 4}, {2, 2});
@@ -44,13 +23,14 @@ TEST(NnFunctionsTest, LinearForwardAndGradient) {
   EXPECT_EQ(Linear(x, w, b).ToVector(), (std::vector<float>{11, 22, 33, 13, 24, 37}));
   EXPECT_EQ(Linear(x, w, Tensor()).ToVector(), (std::vector<float>{1, 2, 3, 3, 4, 7}));
   ExpectGradOk([](const std::vector<Tensor>& v) { return Linear(v[0], v[1], v[2]); },
-               {Rand({5, 17}, 1), Rand({17, 3}, 2), Rand({3}, 3)});
+               {RandomLeaf({5, 17}, 1), RandomLeaf({17, 3}, 2), RandomLeaf({3}, 3)});
   EXPECT_EQ(ErrorOf([] { Linear(Tensor::Zeros({2, 3}), Tensor::Zeros({4, 5}), Tensor()); }),
             "linear: input of shape (2x3) does not match weight of shape (4x5)");
 }
 
 // The fused ops equal the unfused pair bit for bit, forward and backward.
-void ExpectSameAsUnfused(const Fn& fused, const Fn& unfused, const std::vector<Tensor>& in) {
+void ExpectSameAsUnfused(const testing::TensorFn& fused, const testing::TensorFn& unfused,
+                         const std::vector<Tensor>& in) {
   std::vector<std::vector<float>> grads[2];
   std::vector<float> outs[2];
   for (int k = 0; k < 2; ++k) {
@@ -66,7 +46,8 @@ void ExpectSameAsUnfused(const Fn& fused, const Fn& unfused, const std::vector<T
 }
 
 TEST(NnFunctionsTest, FusedLinearRelu) {
-  const std::vector<Tensor> in = {Rand({7, 19}, 1), Rand({19, 5}, 2), Rand({5}, 3)};
+  const std::vector<Tensor> in = {RandomLeaf({7, 19}, 1), RandomLeaf({19, 5}, 2),
+                                  RandomLeaf({5}, 3)};
   ExpectSameAsUnfused([](const std::vector<Tensor>& v) { return LinearRelu(v[0], v[1], v[2]); },
                       [](const std::vector<Tensor>& v) { return Relu(Linear(v[0], v[1], v[2])); },
                       in);
@@ -74,7 +55,8 @@ TEST(NnFunctionsTest, FusedLinearRelu) {
 }
 
 TEST(NnFunctionsTest, FusedConv2DRelu) {
-  const std::vector<Tensor> in = {Rand({2, 6, 5, 3}, 4), Rand({3, 3, 3, 4}, 5), Rand({4}, 6)};
+  const std::vector<Tensor> in = {RandomLeaf({2, 6, 5, 3}, 4), RandomLeaf({3, 3, 3, 4}, 5),
+                                  RandomLeaf({4}, 6)};
   ExpectSameAsUnfused(
       [](const std::vector<Tensor>& v) {
         return Conv2DRelu(v[0], v[1], v[2], 1, 1, Padding::kSame);
@@ -123,7 +105,7 @@ TEST(NnFunctionsTest, Conv2DGradients) {
     const Padding padding = c.padding;
     ExpectGradOk([stride, padding](const std::vector<Tensor>& v) {
       return Conv2D(v[0], v[1], v[2], stride, stride, padding);
-    }, {Rand(c.x, seed++), Rand(c.w, seed++), Rand({c.w[3]}, seed++)});
+    }, {RandomLeaf(c.x, seed++), RandomLeaf(c.w, seed++), RandomLeaf({c.w[3]}, seed++)});
   }
 }
 
@@ -166,7 +148,7 @@ TEST(NnFunctionsTest, MaxPool2D) {
     SCOPED_TRACE(ShapeToString(shape));
     ExpectGradOk([pool, stride, padding](const std::vector<Tensor>& v) {
       return MaxPool2D(v[0], pool, pool, stride, stride, padding);
-    }, {Rand(shape, seed++)}, GradCheckOptions().Epsilon(1e-3f).SkipNonsmooth(true));
+    }, {RandomLeaf(shape, seed++)}, GradCheckOptions().Epsilon(1e-3f).SkipNonsmooth(true));
   }
 }
 
@@ -179,7 +161,7 @@ TEST(NnFunctionsTest, AvgPool2D) {
             (std::vector<float>{3, 4.5, 7.5, 9}));
   ExpectGradOk([](const std::vector<Tensor>& v) {
     return AvgPool2D(v[0], 2, 3, 2, 1, Padding::kSame);
-  }, {Rand({2, 5, 7, 3}, 30)});
+  }, {RandomLeaf({2, 5, 7, 3}, 30)});
 }
 
 TEST(NnFunctionsTest, SoftmaxAndLogSoftmax) {
@@ -192,9 +174,9 @@ TEST(NnFunctionsTest, SoftmaxAndLogSoftmax) {
   uint64_t seed = 40;
   for (const Shape& s : std::vector<Shape>{{5}, {3, 17}, {2, 3, 10}}) {
     ExpectGradOk([](const std::vector<Tensor>& v) { return Softmax(v[0]); },
-                 {Rand(s, seed++, -3, 3)});
+                 {RandomLeaf(s, seed++, -3, 3)});
     ExpectGradOk([](const std::vector<Tensor>& v) { return LogSoftmax(v[0]); },
-                 {Rand(s, seed++, -3, 3)});
+                 {RandomLeaf(s, seed++, -3, 3)});
   }
 }
 
@@ -216,10 +198,10 @@ TEST(NnFunctionsTest, SoftmaxCrossEntropy) {
       idx.set({i}, static_cast<float>(k));
     }
     ExpectGradOk([t](const std::vector<Tensor>& v) { return SoftmaxCrossEntropy(v[0], t); },
-                 {Rand({n, c}, 51 + n, -3, 3)});
+                 {RandomLeaf({n, c}, 51 + n, -3, 3)});
     ExpectGradOk(
         [idx](const std::vector<Tensor>& v) { return SparseSoftmaxCrossEntropy(v[0], idx); },
-        {Rand({n, c}, 61 + n, -3, 3)});
+        {RandomLeaf({n, c}, 61 + n, -3, 3)});
   }
   EXPECT_EQ(ErrorOf([&] { SparseSoftmaxCrossEntropy(logits, Tensor::FromVector({0, 3}, {2})); }),
             "sparse_softmax_cross_entropy: label 3 at row 1 is not a class index in [0, 3)");
@@ -245,7 +227,7 @@ TEST(NnFunctionsTest, Dropout) {
   EXPECT_TRUE(Dropout(x, 0.5f, /*training=*/false, 7).SameStorage(x));
   // The gradient goes through the kept elements with the same scale.
   ExpectGradOk([](const std::vector<Tensor>& v) { return Dropout(v[0], 0.4f, true, 3); },
-               {Rand({3, 17}, 70)});
+               {RandomLeaf({3, 17}, 70)});
   EXPECT_THROW(Dropout(x, 1.f, true, 1), Error);
 }
 
