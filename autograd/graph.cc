@@ -35,10 +35,8 @@ void Accumulate(Tensor& sum, Tensor g) {
 
 }  // namespace
 
-Node::Node(std::string name, Shape output_shape, std::vector<Edge> inputs,
-           BackwardFn backward)
+Node::Node(std::string name, std::vector<Edge> inputs, BackwardFn backward)
     : name_(std::move(name)),
-      output_shape_(std::move(output_shape)),
       inputs_(std::move(inputs)),
       backward_(std::move(backward)) {
   g_live_nodes.fetch_add(1, std::memory_order_relaxed);
@@ -96,8 +94,7 @@ Tensor RecordOp(const char* name, Tensor output, const std::vector<Tensor>& inpu
     }
   }
   TensorImpl* impl = output.impl().get();
-  impl->grad_fn = std::make_shared<Node>(name, output.shape(), std::move(edges),
-                                         std::move(backward));
+  impl->grad_fn = std::make_shared<Node>(name, std::move(edges), std::move(backward));
   impl->requires_grad = true;
   return output;
 }

@@ -27,27 +27,22 @@ using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>
 struct Edge {
   std::shared_ptr<Node> node;
   std::shared_ptr<TensorImpl> leaf;
-  bool needs_grad() const { return node != nullptr || leaf != nullptr; }
 };
 
 // One recorded op. Freed iteratively (graphs may be 100,000 nodes deep).
 class Node {
  public:
-  Node(std::string name, Shape output_shape, std::vector<Edge> inputs, BackwardFn backward);
+  Node(std::string name, std::vector<Edge> inputs, BackwardFn backward);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
   const std::string& name() const { return name_; }
-  const Shape& output_shape() const { return output_shape_; }
   const std::vector<Edge>& inputs() const { return inputs_; }
-  // Whether input i needs a gradient.
-  bool needs_input_grad(size_t i) const { return inputs_[i].needs_grad(); }
 
  private:
   friend class Engine;
   std::string name_;
-  Shape output_shape_;
   std::vector<Edge> inputs_;
   BackwardFn backward_;
   bool released_ = false;
