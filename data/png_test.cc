@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "data/file_util.h"
+#include "zlib.h"
 #include "gtest/gtest.h"
 
 namespace gradway::data {
@@ -92,6 +94,107 @@ TEST(Png, OverwritesAtomically) {
   ASSERT_TRUE(d.ok);
   EXPECT_EQ(d.width, 3);
   EXPECT_EQ(d.pixels, b);
+}
+
+TEST(ReadGrayPng, ReadsWhatWriteGrayPngWrote) {
+  const int w = 31, h = 9;  // odd sizes
+  std::vector<uint8_t> pixels(w * h);
+  for (int i = 0; i < w * h; ++i) pixels[i] = static_cast<uint8_t>(i * 13 + 1);
+  const std::string path = TmpPath("read_gray.png");
+  ASSERT_TRUE(WriteGrayPng(path, pixels.data(), w, h).ok());
+  absl::StatusOr<GrayImage> image = ReadGrayPng(path);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->width, w);
+  EXPECT_EQ(image->height, h);
+  EXPECT_EQ(image->pixels, pixels);
+}
+
+TEST(ReadGrayPng, ConvertsRgbToGray) {
+  // Black, white, mid grey, pure red, pure green: grey stays grey; green is brighter
+  // than red, as luminance weights them.
+  const std::vector<uint8_t> rgb = {0, 0, 0, 255, 255, 255, 128, 128, 128,
+                                    255, 0, 0, 0, 255, 0};
+  const std::string path = TmpPath("read_rgb.png");
+  ASSERT_TRUE(WriteRgbPng(path, rgb.data(), 5, 1).ok());
+  absl::StatusOr<GrayImage> image = ReadGrayPng(path);
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_EQ(image->pixels.size(), 5u);
+  EXPECT_EQ(image->pixels[0], 0);
+  EXPECT_EQ(image->pixels[1], 255);
+  EXPECT_NEAR(image->pixels[2], 128, 1);
+  EXPECT_GT(image->pixels[4], image->pixels[3]);
+  EXPECT_GT(image->pixels[3], 0);
+}
+
+TEST(ReadGrayPng, CompositesTransparencyOntoWhite) {
+  // A 2x1 gray+alpha PNG: an opaque black pixel and a fully transparent black one.
+  const std::string path = TmpPath("read_alpha.png");
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = 2;
+  image.height = 1;
+  image.format = PNG_FORMAT_GA;
+  const uint8_t ga[] = {0, 255, 0, 0};
+  ASSERT_TRUE(png_image_write_to_file(&image, path.c_str(), 0, ga, 0, nullptr));
+  absl::StatusOr<GrayImage> read = ReadGrayPng(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->pixels, (std::vector<uint8_t>{0, 255}));
+}
+
+// The bytes of a PNG chunk: length, type, data, CRC.
+std::string Chunk(const std::string& type, const std::string& data) {
+  std::string out;
+  const uint32_t n = static_cast<uint32_t>(data.size());
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>(n >> shift);
+  const std::string body = type + data;
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), body.size());
+  out += body;
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>(crc >> shift);
+  return out;
+}
+
+// A PNG file whose header claims `width` x `height` 8-bit gray pixels, with no pixels.
+std::string PngHeaderOnly(uint32_t width, uint32_t height) {
+  std::string ihdr;
+  for (uint32_t v : {width, height}) {
+    for (int shift = 24; shift >= 0; shift -= 8) ihdr += static_cast<char>(v >> shift);
+  }
+  ihdr += std::string("\x08\x00\x00\x00\x00", 5);  // 8-bit gray, no interlace
+  return "\x89PNG\r\n\x1a\n" + Chunk("IHDR", ihdr) + Chunk("IDAT", "") + Chunk("IEND", "");
+}
+
+TEST(ReadGrayPng, ErrorsNameTheFile) {
+  const std::string missing = TmpPath("no_such.png");
+  absl::Status s = ReadGrayPng(missing).status();
+  EXPECT_TRUE(absl::IsNotFound(s)) << s;
+  EXPECT_EQ(s.message(), missing + ": no such file");
+
+  const std::string garbage = TmpPath("garbage.png");
+  ASSERT_TRUE(WriteFileAtomically(garbage, "this is not a PNG file at all").ok());
+  s = ReadGrayPng(garbage).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find(garbage + ": not a readable PNG"), std::string::npos) << s;
+
+  // A valid PNG cut in half.
+  std::vector<uint8_t> pixels(64 * 64);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i * 37);
+  const std::string whole = TmpPath("whole.png");
+  ASSERT_TRUE(WriteGrayPng(whole, pixels.data(), 64, 64).ok());
+  absl::StatusOr<std::string> bytes = ReadFileToString(whole);
+  ASSERT_TRUE(bytes.ok());
+  const std::string truncated = TmpPath("truncated.png");
+  ASSERT_TRUE(WriteFileAtomically(truncated, bytes->substr(0, bytes->size() / 2)).ok());
+  s = ReadGrayPng(truncated).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find(truncated + ": "), std::string::npos) << s;
+
+  // A header claiming 100000x100000 pixels is refused before any allocation.
+  const std::string huge = TmpPath("huge.png");
+  ASSERT_TRUE(WriteFileAtomically(huge, PngHeaderOnly(100000, 100000)).ok());
+  s = ReadGrayPng(huge).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find(huge + ": a 100000x100000 PNG is too large"), std::string::npos)
+      << s;
 }
 
 }  // namespace

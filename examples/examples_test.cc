@@ -4,6 +4,7 @@
 #include <png.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -72,18 +73,25 @@ std::pair<int, int> PngSize(const std::string& path) {
             : std::make_pair(0, 0);
 }
 
-// Runs an MNIST example for 2 epochs on a slice and checks everything it writes.
+// Runs an MNIST example for 2 epochs on a slice of the official MNIST, checks everything
+// it writes, then classifies the PNG it wrote with //examples:predict.
+// `train_samples` is enough for the model to learn that digit (the MLP needs more).
 void CheckMnistExample(const std::string& name, const std::string& first_kernel,
-                       const Shape& kernel_shape) {
+                       const Shape& kernel_shape, int train_samples) {
   const std::string out = TempDir(name + "_out"), models = TempDir(name + "_model");
-  CommandResult run = RunCommand(absl::StrCat(Binary(name),
-                                    " --train_samples=400 --test_samples=200 --epochs=2"
+  CommandResult run = RunCommand(absl::StrCat(Binary(name), " --train_samples=", train_samples,
+                                    " --test_samples=200 --epochs=2"
                                     " --threads=2 --seed=3 --output_dir=",
                                     out, " --model_dir=", models));
   ASSERT_EQ(run.status, 0) << run.output;
-  // The chapter's steps, in order.
+  // The chapter's steps, in order, on the official MNIST.
   EXPECT_NE(run.output.find("Using 2 threads"), std::string::npos) << run.output;
-  EXPECT_NE(run.output.find("Using 400 training and 200 test images"), std::string::npos);
+  EXPECT_NE(run.output.find("Data: MNIST (the official IDX files in "), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("60000 train / 10000 test images of 28x28"), std::string::npos);
+  EXPECT_NE(run.output.find(absl::StrCat("Using ", train_samples, " training and 200 test images")),
+            std::string::npos);
+  EXPECT_NE(run.output.find("Training image 0 (28x28), class 5:"), std::string::npos);
   EXPECT_NE(run.output.find("Its one-hot label: ["), std::string::npos);
   EXPECT_NE(run.output.find("Total params:"), std::string::npos);
   EXPECT_NE(run.output.find("Epoch 2/2"), std::string::npos);
@@ -91,7 +99,7 @@ void CheckMnistExample(const std::string& name, const std::string& first_kernel,
   ASSERT_TRUE(std::regex_search(run.output, m, std::regex(" Test Accuracy: (0\\.\\d{4}|1\\.0000)\n")))
       << run.output;
   const double accuracy = std::stod(m[1]);
-  EXPECT_GT(accuracy, 0.5) << "2 epochs on 400 digits should beat chance by far";
+  EXPECT_GT(accuracy, 0.8) << "2 epochs on thousands of digits should beat chance by far";
   // history.csv: the header and one row per epoch.
   const std::vector<std::string> lines =
       absl::StrSplit(ReadFile(out + "/history.csv"), '\n', absl::SkipEmpty());
@@ -99,8 +107,9 @@ void CheckMnistExample(const std::string& name, const std::string& first_kernel,
   EXPECT_EQ(lines[0], "epoch,loss,accuracy,val_loss,val_accuracy,seconds");
   EXPECT_EQ(lines[1].substr(0, 2), "1,");
   EXPECT_EQ(std::vector<std::string>(absl::StrSplit(lines[2], ',')).size(), 6u);
-  // The first training image as a 28x28 PNG, the loss plot as SVG with both curves.
-  EXPECT_EQ(PngSize(out + "/train_image_0.png"), std::make_pair(28, 28));
+  // The first training image as a PNG enlarged 10 times, the loss plot as SVG with both
+  // curves.
+  EXPECT_EQ(PngSize(out + "/train_image_0.png"), std::make_pair(280, 280));
   const std::string svg = ReadFile(out + "/loss.svg");
   EXPECT_EQ(svg.rfind("<svg", 0) == 0 || svg.rfind("<?xml", 0) == 0, true);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
@@ -112,8 +121,9 @@ void CheckMnistExample(const std::string& name, const std::string& first_kernel,
   }
   ASSERT_FALSE(checkpoints.empty());
   for (const std::string& c : checkpoints) {
-    EXPECT_TRUE(std::regex_match(c, std::regex("0[12]-\\d+\\.\\d{4}"))) << c;
+    EXPECT_TRUE(std::regex_match(c, std::regex("0[12]-\\d+\\.\\d{4}\\.safetensors"))) << c;
   }
+  std::sort(checkpoints.begin(), checkpoints.end());
   absl::StatusOr<nn::SafetensorsContents> contents =
       nn::ReadSafetensors(models + "/" + checkpoints.back());
   ASSERT_TRUE(contents.ok()) << contents.status();
@@ -125,11 +135,44 @@ void CheckMnistExample(const std::string& name, const std::string& first_kernel,
     }
   }
   EXPECT_TRUE(found) << first_kernel << " missing from the checkpoint";
+
+  // The round trip: the PNG written above is the chapter's 5, and the trained model says
+  // so, given the folder (best checkpoint) or the file, the model kind found or forced.
+  const std::string kind = name == "mnist_cnn" ? "CNN" : "MLP";
+  for (const std::string& model : {models, models + "/" + checkpoints.back()}) {
+    for (const std::string& kind_flag : {std::string(), " --model_kind=" + name.substr(6)}) {
+      CommandResult predict = RunCommand(absl::StrCat(Binary("predict"), " --model=", model,
+                                                      " --image=", out, "/train_image_0.png",
+                                                      kind_flag));
+      ASSERT_EQ(predict.status, 0) << predict.output;
+      EXPECT_NE(predict.output.find("(the MNIST " + kind + ")"), std::string::npos)
+          << predict.output;
+      EXPECT_NE(predict.output.find("(280x280), as a 28x28 MNIST digit"), std::string::npos);
+      const std::regex top3(
+          "\n1\\. (\\d)  \\((0\\.\\d{4}|1\\.0000)\\)\n2\\. \\d  \\(0\\.\\d{4}\\)\n3\\. \\d  ");
+      ASSERT_TRUE(std::regex_search(predict.output, m, top3)) << predict.output;
+      EXPECT_EQ(m[1], "5") << predict.output;
+      EXPECT_GT(std::stod(m[2]), 0.5) << predict.output;
+    }
+  }
+  // The folder's best checkpoint is the one with the lowest val_loss in its name.
+  CommandResult predict = RunCommand(absl::StrCat(Binary("predict"), " --model=", models,
+                                                  " --image=", out, "/train_image_0.png"));
+  std::string best = checkpoints.front();
+  for (const std::string& c : checkpoints) {
+    if (c.substr(3) < best.substr(3)) best = c;
+  }
+  EXPECT_NE(predict.output.find("Model: " + models + "/" + best + " "), std::string::npos)
+      << predict.output;
 }
 
-TEST(ExamplesTest, MnistCnn) { CheckMnistExample("mnist_cnn", "conv2d/kernel", {3, 3, 1, 32}); }
+TEST(ExamplesTest, MnistCnn) {
+  CheckMnistExample("mnist_cnn", "conv2d/kernel", {3, 3, 1, 32}, 2000);
+}
 
-TEST(ExamplesTest, MnistMlp) { CheckMnistExample("mnist_mlp", "dense/kernel", {784, 512}); }
+TEST(ExamplesTest, MnistMlp) {
+  CheckMnistExample("mnist_mlp", "dense/kernel", {784, 512}, 20000);
+}
 
 TEST(ExamplesTest, TargetAccuracyFailsTheRun) {
   const std::string out = TempDir("target");
@@ -158,6 +201,53 @@ TEST(ExamplesTest, BadFlagsAreRejected) {
   CommandResult help = RunCommand(Binary("mnist_cnn") + " --help");
   EXPECT_NE(help.output.find("--target_accuracy"), std::string::npos) << help.output;
   EXPECT_NE(help.output.find("--data_dir"), std::string::npos);
+}
+
+TEST(ExamplesTest, PredictNamesTheBadFile) {
+  const std::string dir = TempDir("predict_bad");
+  // A corrupt checkpoint, a checkpoint of another model, a folder without checkpoints.
+  const std::string corrupt = dir + "/01-0.1000.safetensors";
+  std::ofstream(corrupt) << "not a safetensors file";
+  const std::string image = dir + "/digit.png";
+  std::ofstream(image) << "not a PNG";
+  struct Case {
+    std::string flags, message;
+  };
+  const std::vector<Case> cases = {
+      {" --model=" + corrupt + " --image=" + image, "error: " + corrupt + ": "},
+      {" --model=" + dir + " --image=" + image, "error: " + corrupt + ": "},
+      {" --model=" + dir + "/none.safetensors --image=" + image,
+       "error: " + dir + "/none.safetensors: no such file"},
+      {" --model=" + TempDir("predict_empty") + " --image=" + image,
+       "predict_empty: holds no checkpoint named <epoch>-<val_loss>.safetensors"},
+      {" --model=" + corrupt, "error: --image is required"},
+      {" --model=" + corrupt + " --image=" + image + " --model_kind=rnn",
+       "error: --model_kind must be auto, cnn or mlp, got 'rnn'"},
+  };
+  for (const Case& c : cases) {
+    CommandResult run = RunCommand(Binary("predict") + c.flags);
+    EXPECT_NE(run.status, 0) << c.flags;
+    EXPECT_NE(run.output.find(c.message), std::string::npos) << c.flags << "\n" << run.output;
+  }
+}
+
+TEST(ExamplesTest, EmptyDataSetIsACleanError) {
+  // IDX files that hold zero images: a message naming the file and exit status 1.
+  const std::string dir = TempDir("empty_idx");
+  auto write = [&dir](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+  };
+  const std::string images_header("\x00\x00\x08\x03\x00\x00\x00\x00\x00\x00\x00\x1c\x00\x00\x00\x1c", 16);
+  const std::string labels_header("\x00\x00\x08\x01\x00\x00\x00\x00", 8);
+  write("train-images-idx3-ubyte", images_header);
+  write("train-labels-idx1-ubyte", labels_header);
+  write("t10k-images-idx3-ubyte", images_header);
+  write("t10k-labels-idx1-ubyte", labels_header);
+  CommandResult run = RunCommand(Binary("mnist_cnn") + " --data_dir=" + dir);
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_NE(run.output.find("error: " + dir + "/train-images-idx3-ubyte: holds no images"),
+            std::string::npos)
+      << run.output;
 }
 
 TEST(ExamplesTest, CustomOp) {

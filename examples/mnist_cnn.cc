@@ -6,9 +6,12 @@
 #include <cstdio>
 
 #include "examples/mnist_common.h"
+#include "examples/mnist_models.h"
 #include "nn/nn.h"
 
 using namespace gradway;  // NOLINT: an example
+
+constexpr examples::MnistModelKind kModel = examples::MnistModelKind::kCnn;
 
 int main(int argc, char** argv) {
   const examples::MnistConfig config = examples::ParseMnistFlags(
@@ -16,20 +19,12 @@ int main(int argc, char** argv) {
 
   // 1. The data: 28x28 grey images with one channel (height, width, channels, as Keras),
   //    pixels scaled to [0, 1]; labels one-hot.
-  examples::MnistData data = examples::LoadMnist(config, {28, 28, 1});
+  examples::MnistData data = examples::LoadMnist(config, examples::MnistInputShape(kModel));
   examples::ShowTrainingImage(data, 0, config);
 
-  // 2. The model.
+  // 2. The model, as in the chapter (examples/mnist_models.cc).
   nn::Sequential model(config.seed);
-  model.Add(nn::Conv2D(nn::Conv2DOptions(32, 3).Activation(nn::Activation::kRelu)
-                           .InputShape({28, 28, 1})));
-  model.Add(nn::Conv2D(nn::Conv2DOptions(64, 3).Activation(nn::Activation::kRelu)));
-  model.Add(nn::MaxPooling2D(2));
-  model.Add(nn::Dropout(0.25));
-  model.Add(nn::Flatten());
-  model.Add(nn::Dense(nn::DenseOptions(128).Activation(nn::Activation::kRelu)));
-  model.Add(nn::Dropout(0.5));
-  model.Add(nn::Dense(nn::DenseOptions(10).Activation(nn::Activation::kSoftmax)));
+  examples::AddMnistLayers(kModel, model);
   model.Summary();
 
   // 3. Training: categorical cross-entropy, Adam, validation on the test set, and the

@@ -6,23 +6,24 @@
 #include <cstdio>
 
 #include "examples/mnist_common.h"
+#include "examples/mnist_models.h"
 #include "nn/nn.h"
 
 using namespace gradway;  // NOLINT: an example
+
+constexpr examples::MnistModelKind kModel = examples::MnistModelKind::kMlp;
 
 int main(int argc, char** argv) {
   const examples::MnistConfig config = examples::ParseMnistFlags(
       argc, argv, "Trains the MNIST MLP (dense512 relu, dense10 softmax).");
 
   // 1. The data: each 28x28 image flattened to 784 pixels in [0, 1]; labels one-hot.
-  examples::MnistData data = examples::LoadMnist(config, {784});
+  examples::MnistData data = examples::LoadMnist(config, examples::MnistInputShape(kModel));
   examples::ShowTrainingImage(data, 0, config);
 
-  // 2. The model.
+  // 2. The model, as in the chapter (examples/mnist_models.cc).
   nn::Sequential model(config.seed);
-  model.Add(nn::Dense(nn::DenseOptions(512).Activation(nn::Activation::kRelu)
-                          .InputShape({784})));
-  model.Add(nn::Dense(nn::DenseOptions(10).Activation(nn::Activation::kSoftmax)));
+  examples::AddMnistLayers(kModel, model);
   model.Summary();
 
   // 3. Training: categorical cross-entropy, Adam, validation on the test set, and the

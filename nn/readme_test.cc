@@ -35,7 +35,7 @@ nn::History TrainMnistCnn(const Tensor& x_train, const Tensor& y_train, const Te
   model.Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
   nn::History h = model.Fit(x_train, y_train, nn::FitOptions().Epochs(30).BatchSize(200)
       .ValidationData(x_test, y_test)
-      .Callbacks({nn::ModelCheckpoint(nn::ModelCheckpointOptions("./model/{epoch:02d}-{val_loss:.4f}").Monitor("val_loss").SaveBestOnly(true)),
+      .Callbacks({nn::ModelCheckpoint(nn::ModelCheckpointOptions("./model/{epoch:02d}-{val_loss:.4f}.safetensors").Monitor("val_loss").SaveBestOnly(true)),
                   nn::EarlyStopping(nn::EarlyStoppingOptions().Monitor("val_loss").Patience(10))}));
   // README end
   return h;
@@ -53,7 +53,7 @@ TEST(ReadmeTest, MnistCnnSnippetRuns) {
   ASSERT_GE(h.size(), 1u);
   EXPECT_LT(h.loss.back(), h.loss.front());  // memorises six samples
   EXPECT_TRUE(std::filesystem::exists(dir + "/model/01-" +
-                                      absl::StrFormat("%.4f", h.val_loss[0])));
+                                      absl::StrFormat("%.4f", h.val_loss[0]) + ".safetensors"));
 }
 
 std::string ReadRunfile(const std::string& path) {

