@@ -1,4 +1,5 @@
-// gradway autograd: tensors, differentiable ops, custom ops and the gradient check.
+// gradway autograd: tensors, differentiable ops, custom ops, the gradient check and the
+// kernels' thread count.
 #ifndef GRADWAY_AUTOGRAD_AUTOGRAD_H_
 #define GRADWAY_AUTOGRAD_AUTOGRAD_H_
 
@@ -10,5 +11,6 @@
 #include "autograd/graph.h"
 #include "autograd/nn_functions.h"
 #include "autograd/tensor.h"
+#include "autograd/threads.h"
 
 #endif  // GRADWAY_AUTOGRAD_AUTOGRAD_H_

@@ -1,9 +1,12 @@
 #include "autograd/functions.h"
 
+#include <algorithm>
+
 #include "autograd/error.h"
 #include "autograd/graph.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
+#include "ops/transpose.h"
 
 namespace gradway {
 namespace {
@@ -241,6 +244,87 @@ Tensor MatMul(const Tensor& a, const Tensor& b) {
 }
 
 // ---------------------------------------------------------------- Layout
+// The Tensor methods are recorded ops like the rest, so they are defined here (declared in
+// autograd/tensor.h); the free functions call them.
+
+Tensor Tensor::Reshape(const Shape& new_shape) const {
+  Shape target = new_shape;
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t d = 0; d < target.size(); ++d) {
+    if (target[d] == -1) {
+      GRADWAY_CHECK(infer < 0, "reshape: only one dimension can be -1 in ",
+                    ShapeToString(new_shape));
+      infer = static_cast<int>(d);
+    } else {
+      GRADWAY_CHECK(target[d] >= 0, "reshape: invalid dimension in ",
+                    ShapeToString(new_shape));
+      known *= target[d];
+    }
+  }
+  if (infer >= 0) {
+    GRADWAY_CHECK(known > 0 && numel() % known == 0, "reshape: shape ",
+                  ShapeToString(new_shape), " is invalid for a tensor of shape ",
+                  ShapeToString(shape()));
+    target[infer] = numel() / known;
+  }
+  GRADWAY_CHECK(NumElements(target) == numel(), "reshape: shape ",
+                ShapeToString(new_shape), " is invalid for a tensor of shape ",
+                ShapeToString(shape()), " (", numel(), " elements)");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = checked().storage;  // a view
+  impl->offset = impl_->offset;
+  impl->shape = target;
+  const Shape input_shape = shape();
+  return RecordOp("reshape", Tensor(std::move(impl)), {*this},
+                  [input_shape](const Tensor& g) -> std::vector<Tensor> {
+                    return {g.Reshape(input_shape)};
+                  });
+}
+
+Tensor Tensor::Flatten(int start_dim) const {
+  if (rank() == 0) return Reshape({1});
+  const int start = NormalizeAxis(start_dim, rank(), "flatten");
+  Shape s(shape().begin(), shape().begin() + start);
+  int64_t rest = 1;
+  for (int d = start; d < rank(); ++d) rest *= shape()[d];
+  s.push_back(rest);
+  return Reshape(s);
+}
+
+Tensor Tensor::Transpose() const {
+  GRADWAY_CHECK(rank() == 2, "transpose: expected a 2-D tensor, got shape ",
+                ShapeToString(shape()));
+  const int64_t rows = shape()[0], cols = shape()[1];
+  Tensor out = Empty({cols, rows});
+  ops::Transpose2D(data(), rows, cols, out.data());
+  return RecordOp("transpose", out, {*this}, [](const Tensor& g) -> std::vector<Tensor> {
+    return {g.Transpose()};
+  });
+}
+
+Tensor Tensor::Narrow(int dim, int64_t start, int64_t length) const {
+  GRADWAY_CHECK(rank() >= 1, "narrow: a scalar has no dimension to narrow");
+  GRADWAY_CHECK(dim == 0 || dim == -rank(), "narrow: only dimension 0 (rows) gives a view; got ",
+                "dimension ", dim, " of a tensor of shape ", ShapeToString(shape()));
+  const int64_t rows = shape()[0];
+  GRADWAY_CHECK(start >= 0 && length >= 0 && start <= rows && length <= rows - start,
+                "narrow: rows [", start, ", ", start, " + ", length,
+                ") are outside a tensor of shape ", ShapeToString(shape()));
+  const int64_t row = rows > 0 ? numel() / rows : 0;
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = checked().storage;  // a view
+  impl->offset = impl_->offset + start * row;
+  impl->shape = shape();
+  impl->shape[0] = length;
+  const Shape input_shape = shape();
+  return RecordOp("narrow", Tensor(std::move(impl)), {*this},
+                  [input_shape, start, row](const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Zeros(input_shape);
+                    std::copy(g.data(), g.data() + g.numel(), dx.data() + start * row);
+                    return {dx};
+                  });
+}
 
 Tensor Reshape(const Tensor& x, const Shape& shape) { return x.Reshape(shape); }
 Tensor Flatten(const Tensor& x, int start_dim) { return x.Flatten(start_dim); }

@@ -172,6 +172,35 @@ TEST(FunctionsTest, LayoutGradients) {
   }, {RandomLeaf({7, 3}, 402, -2.f, 2.f), RandomLeaf({7, 17}, 403, -2.f, 2.f)});
 }
 
+TEST(FunctionsTest, NarrowIsARowView) {
+  Tensor x = Tensor::FromVector({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {4, 3});
+  Tensor rows = x.Narrow(0, 1, 2);
+  EXPECT_EQ(rows.shape(), (Shape{2, 3}));
+  EXPECT_EQ(rows.ToVector(), (std::vector<float>{3, 4, 5, 6, 7, 8}));
+  EXPECT_TRUE(rows.SameStorage(x));
+  EXPECT_EQ(rows.data(), x.data() + 3);  // no copy
+  // Views of views keep the offset: a reshape, a narrow of the narrow, a detach.
+  EXPECT_EQ(rows.Reshape({3, 2}).at({2, 1}), 8);
+  EXPECT_EQ(rows.Narrow(0, 1, 1).ToVector(), (std::vector<float>{6, 7, 8}));
+  EXPECT_EQ(rows.Detach().data(), rows.data());
+  rows.set({0, 0}, 30);
+  EXPECT_EQ(x.at({1, 0}), 30);
+  EXPECT_EQ(x.Narrow(0, 4, 0).numel(), 0);
+  // The gradient lands on those rows only.
+  ExpectGradOk([](const std::vector<Tensor>& v) { return v[0].Narrow(0, 2, 3) * 3.f; },
+               {RandomLeaf({6, 5}, 404, -2.f, 2.f)});
+  Tensor leaf = Tensor::Ones({3, 2}).SetRequiresGrad();
+  Sum(leaf.Narrow(0, 1, 1)).Backward();
+  EXPECT_EQ(leaf.grad().ToVector(), (std::vector<float>{0, 0, 1, 1, 0, 0}));
+  EXPECT_EQ(ErrorOf([&] { x.Narrow(1, 0, 1); }),
+            "narrow: only dimension 0 (rows) gives a view; got dimension 1 of a tensor of "
+            "shape (4x3)");
+  EXPECT_EQ(ErrorOf([&] { x.Narrow(0, 3, 2); }),
+            "narrow: rows [3, 3 + 2) are outside a tensor of shape (4x3)");
+  EXPECT_EQ(ErrorOf([&] { x.Narrow(0, -1, 1); }),
+            "narrow: rows [-1, -1 + 1) are outside a tensor of shape (4x3)");
+}
+
 TEST(FunctionsTest, ErrorsNameTheOpAndShapes) {
   Tensor a = Tensor::Zeros({3, 2});
   EXPECT_EQ(ErrorOf([&] { MatMul(a, a); }),

@@ -1,9 +1,16 @@
 #include "autograd/graph.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <ostream>
+#include <sstream>
+#include <string>
 #include <unordered_map>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "autograd/error.h"
 #include "ops/elementwise.h"
 
@@ -189,5 +196,127 @@ void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_grap
 void RunBackward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
   Engine::Run(root, grad_output, retain_graph);
 }
+
+// ---------------------------------------------------------------- Tensor members
+// Declared in autograd/tensor.h; defined here because they need the graph: Backward runs
+// the engine and ToString names the node that produced the tensor.
+
+void Tensor::Backward(bool retain_graph) const {
+  GRADWAY_CHECK(numel() == 1, "backward: grad can be implicitly created only for ",
+                "one-element tensors, but this one has shape ", ShapeToString(shape()),
+                "; pass a gradient of that shape");
+  RunBackward(*this, Tensor::Ones(shape()), retain_graph);
+}
+
+void Tensor::Backward(const Tensor& grad_output, bool retain_graph) const {
+  GRADWAY_CHECK(grad_output.defined(), "backward: the gradient is undefined");
+  RunBackward(*this, grad_output, retain_graph);
+}
+
+// ---------------------------------------------------------------- Printing
+
+namespace {
+
+constexpr int64_t kSummaryThreshold = 1000;  // as PyTorch
+constexpr int64_t kEdgeItems = 3;
+
+struct Printer {
+  const float* data;
+  const Shape& shape;
+  bool summarize;
+  bool integral;
+  double scale;  // scientific when values span many magnitudes
+  bool scientific;
+  int width;
+
+  std::string Format(float v) const {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    if (scientific) return absl::StrFormat("%.4e", v);
+    if (integral) return absl::StrFormat("%.0f.", v);
+    return absl::StrFormat("%.4f", v);
+  }
+
+  void Print(std::ostream& os, int dim, int64_t offset, int indent) const {
+    const int rank = static_cast<int>(shape.size());
+    if (rank == 0) {
+      os << Format(data[0]);
+      return;
+    }
+    int64_t stride = 1;
+    for (int d = dim + 1; d < rank; ++d) stride *= shape[d];
+    const int64_t n = shape[dim];
+    os << "[";
+    bool first = true;
+    for (int64_t i = 0; i < n; ++i) {
+      if (summarize && n > 2 * kEdgeItems && i == kEdgeItems) {
+        if (dim == rank - 1) {
+          os << ", ...";
+        } else {
+          os << ",\n" << std::string(indent + 1, ' ') << "...";
+        }
+        i = n - kEdgeItems - 1;
+        continue;
+      }
+      if (!first) {
+        if (dim == rank - 1) {
+          os << ", ";
+        } else {
+          os << "," << std::string(rank - dim - 1, '\n') << std::string(indent + 1, ' ');
+        }
+      }
+      first = false;
+      if (dim == rank - 1) {
+        std::string s = Format(data[offset + i]);
+        os << std::string(std::max<int>(0, width - static_cast<int>(s.size())), ' ') << s;
+      } else {
+        Print(os, dim + 1, offset + i * stride, indent + 1);
+      }
+    }
+    os << "]";
+  }
+};
+
+}  // namespace
+
+std::string Tensor::ToString() const {
+  if (!defined()) return "tensor(undefined)";
+  std::ostringstream os;
+  const int64_t n = numel();
+  const float* p = data();
+  bool integral = true;
+  float max_abs = 0.f, min_abs = INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = p[i];
+    if (!std::isfinite(v)) continue;
+    if (v != std::nearbyint(v)) integral = false;
+    max_abs = std::max(max_abs, std::fabs(v));
+    if (v != 0.f) min_abs = std::min(min_abs, std::fabs(v));
+  }
+  const bool scientific =
+      !integral && (max_abs >= 1e8f || (min_abs < 1e-4f) || max_abs / min_abs > 1000.f);
+  Printer printer{p, shape(), n > kSummaryThreshold, integral, 1.0, scientific, 0};
+  for (int64_t i = 0; i < n; ++i) {
+    printer.width = std::max<int>(printer.width, printer.Format(p[i]).size());
+  }
+  os << "tensor(";
+  if (n == 0) {
+    os << "[]";
+  } else {
+    printer.Print(os, 0, 0, 7);
+  }
+  if (n == 0 || n > kSummaryThreshold || rank() == 0) {
+    // Mention the shape when the printout does not make it obvious.
+    if (n != 1 || rank() != 0) os << ", size=" << ShapeToString(shape());
+  }
+  if (requires_grad()) {
+    os << (grad_fn() ? absl::StrCat(", grad_fn=<", grad_fn()->name(), ">")
+                     : ", requires_grad=True");
+  }
+  os << ")";
+  return os.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.ToString(); }
 
 }  // namespace gradway

@@ -237,12 +237,35 @@ Tensor Softmax(const Tensor& x) {
   RowsCols(x, "softmax", &rows, &cols);
   Tensor y = Tensor::Empty(x.shape());
   ops::Softmax(x.data(), y.data(), rows, cols);
-  return RecordOp("softmax", y, {x},
-                  [y = y.Detach(), rows, cols](const Tensor& g) -> std::vector<Tensor> {
-                    Tensor dx = Tensor::Empty(y.shape());
-                    ops::SoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
-                    return {dx};
-                  });
+  Tensor out = RecordOp("softmax", y, {x},
+                        [y = y.Detach(), rows, cols](const Tensor& g) -> std::vector<Tensor> {
+                          Tensor dx = Tensor::Empty(y.shape());
+                          ops::SoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
+                          return {dx};
+                        });
+  out.impl()->softmax_logits = x.impl();
+  return out;
+}
+
+Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride, Padding padding) {
+  return Conv2D(x, w, b, stride, stride, padding);
+}
+
+Tensor MaxPool2D(const Tensor& x, int pool, int stride, Padding padding) {
+  if (stride == 0) stride = pool;
+  return MaxPool2D(x, pool, pool, stride, stride, padding);
+}
+
+Tensor AvgPool2D(const Tensor& x, int pool, int stride, Padding padding) {
+  if (stride == 0) stride = pool;
+  return AvgPool2D(x, pool, pool, stride, stride, padding);
+}
+
+Tensor SoftmaxLogits(const Tensor& probabilities) {
+  if (!probabilities.defined() || probabilities.impl()->softmax_logits == nullptr) {
+    return Tensor();
+  }
+  return Tensor(probabilities.impl()->softmax_logits);
 }
 
 Tensor LogSoftmax(const Tensor& x) {

@@ -27,6 +27,10 @@ Tensor LinearRelu(const Tensor& x, const Tensor& w, const Tensor& b);
 // undefined -> y [n, out_h, out_w, cout].
 Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h, int stride_w,
               Padding padding);
+// With PyTorch's defaults: no bias, stride 1 (or `stride` both ways), valid padding:
+// Conv2D(x, w), Conv2D(x, w, b), Conv2D(x, w, b, 2, Padding::kSame).
+Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int stride = 1,
+              Padding padding = Padding::kValid);
 
 // Relu(Conv2D(x, w, b, ...)), fused like LinearRelu; bit-identical to the unfused pair.
 Tensor Conv2DRelu(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h,
@@ -39,10 +43,21 @@ Tensor MaxPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
                  Padding padding);
 Tensor AvgPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stride_w,
                  Padding padding);
+// Square windows, as PyTorch's max_pool2d(x, 2): a pool x pool window moved by `stride`
+// (0: the pool size, so MaxPool2D(x, 2) halves the image), valid padding by default.
+Tensor MaxPool2D(const Tensor& x, int pool, int stride = 0, Padding padding = Padding::kValid);
+Tensor AvgPool2D(const Tensor& x, int pool, int stride = 0, Padding padding = Padding::kValid);
 
 // Softmax / log-softmax over the last axis (any rank >= 1).
 Tensor Softmax(const Tensor& x);
 Tensor LogSoftmax(const Tensor& x);
+
+// The logits x that `probabilities` was computed from, when it is the very tensor
+// Softmax(x) returned (with or without a graph); undefined otherwise (any other tensor, a
+// copy, a view). Losses use it to fuse softmax with cross-entropy, as Keras does, whatever
+// module applied the softmax: the loss is computed from x, and its gradient flows to x
+// without passing through the softmax.
+Tensor SoftmaxLogits(const Tensor& probabilities);
 
 // Mean categorical cross-entropy of softmax(logits) against target probabilities (e.g.
 // one-hot), fused and numerically stable. logits, targets [n, classes] -> scalar.

@@ -86,6 +86,23 @@ TEST(NnFunctionsTest, Conv2DForwardHandComputed) {
   EXPECT_EQ(ys.ToVector(), (std::vector<float>{12, 16, 9, 24, 28, 15, 15, 17, 9}));
 }
 
+TEST(NnFunctionsTest, PyTorchStyleDefaults) {
+  Generator gen(5);
+  Tensor x = Tensor::Normal({2, 6, 6, 3}, 0, 1, gen);
+  Tensor w = Tensor::Normal({3, 3, 3, 4}, 0, 1, gen);
+  Tensor b = Tensor::Normal({4}, 0, 1, gen);
+  // Conv2D(x, w, b): stride 1, valid; Conv2D(x, w): no bias; a single stride both ways.
+  EXPECT_EQ(Conv2D(x, w, b).ToVector(), Conv2D(x, w, b, 1, 1, Padding::kValid).ToVector());
+  EXPECT_EQ(Conv2D(x, w).ToVector(), Conv2D(x, w, Tensor(), 1, 1, Padding::kValid).ToVector());
+  EXPECT_EQ(Conv2D(x, w, b, 2, Padding::kSame).ToVector(),
+            Conv2D(x, w, b, 2, 2, Padding::kSame).ToVector());
+  // MaxPool2D(x, 2): a 2x2 window with stride 2.
+  EXPECT_EQ(MaxPool2D(x, 2).shape(), (Shape{2, 3, 3, 3}));
+  EXPECT_EQ(MaxPool2D(x, 2).ToVector(), MaxPool2D(x, 2, 2, 2, 2, Padding::kValid).ToVector());
+  EXPECT_EQ(MaxPool2D(x, 3, 1).ToVector(), MaxPool2D(x, 3, 3, 1, 1, Padding::kValid).ToVector());
+  EXPECT_EQ(AvgPool2D(x, 2).ToVector(), AvgPool2D(x, 2, 2, 2, 2, Padding::kValid).ToVector());
+}
+
 TEST(NnFunctionsTest, Conv2DGradients) {
   struct Case {
     Shape x, w;

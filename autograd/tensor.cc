@@ -2,20 +2,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <sstream>
 #include <unordered_map>
 #include <vector>
 
-#include "absl/strings/str_format.h"
 #include "autograd/error.h"
-#include "autograd/graph.h"
 #include "hwy/aligned_allocator.h"
-#include "ops/transpose.h"
 
 namespace gradway {
 
@@ -215,8 +210,8 @@ int64_t Tensor::size(int d) const {
 
 int64_t Tensor::numel() const { return NumElements(shape()); }
 
-float* Tensor::data() { return checked().storage->data; }
-const float* Tensor::data() const { return checked().storage->data; }
+float* Tensor::data() { return checked().storage->data + impl_->offset; }
+const float* Tensor::data() const { return checked().storage->data + impl_->offset; }
 
 bool Tensor::SameStorage(const Tensor& other) const {
   return defined() && other.defined() && impl_->storage == other.impl_->storage;
@@ -275,63 +270,6 @@ void Tensor::Fill(float value) {
   for (int64_t i = 0; i < n; ++i) p[i] = value;
 }
 
-// ---------------------------------------------------------------- Views
-
-Tensor Tensor::Reshape(const Shape& new_shape) const {
-  Shape target = new_shape;
-  int infer = -1;
-  int64_t known = 1;
-  for (size_t d = 0; d < target.size(); ++d) {
-    if (target[d] == -1) {
-      GRADWAY_CHECK(infer < 0, "reshape: only one dimension can be -1 in ",
-                    ShapeToString(new_shape));
-      infer = static_cast<int>(d);
-    } else {
-      GRADWAY_CHECK(target[d] >= 0, "reshape: invalid dimension in ",
-                    ShapeToString(new_shape));
-      known *= target[d];
-    }
-  }
-  if (infer >= 0) {
-    GRADWAY_CHECK(known > 0 && numel() % known == 0, "reshape: shape ",
-                  ShapeToString(new_shape), " is invalid for a tensor of shape ",
-                  ShapeToString(shape()));
-    target[infer] = numel() / known;
-  }
-  GRADWAY_CHECK(NumElements(target) == numel(), "reshape: shape ",
-                ShapeToString(new_shape), " is invalid for a tensor of shape ",
-                ShapeToString(shape()), " (", numel(), " elements)");
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = checked().storage;  // a view
-  impl->shape = target;
-  const Shape input_shape = shape();
-  return RecordOp("reshape", Tensor(std::move(impl)), {*this},
-                  [input_shape](const Tensor& g) -> std::vector<Tensor> {
-                    return {g.Reshape(input_shape)};
-                  });
-}
-
-Tensor Tensor::Flatten(int start_dim) const {
-  if (rank() == 0) return Reshape({1});
-  const int start = NormalizeAxis(start_dim, rank(), "flatten");
-  Shape s(shape().begin(), shape().begin() + start);
-  int64_t rest = 1;
-  for (int d = start; d < rank(); ++d) rest *= shape()[d];
-  s.push_back(rest);
-  return Reshape(s);
-}
-
-Tensor Tensor::Transpose() const {
-  GRADWAY_CHECK(rank() == 2, "transpose: expected a 2-D tensor, got shape ",
-                ShapeToString(shape()));
-  const int64_t rows = shape()[0], cols = shape()[1];
-  Tensor out = Empty({cols, rows});
-  ops::Transpose2D(data(), rows, cols, out.data());
-  return RecordOp("transpose", out, {*this}, [](const Tensor& g) -> std::vector<Tensor> {
-    return {g.Transpose()};
-  });
-}
-
 // ---------------------------------------------------------------- Autograd
 
 Tensor& Tensor::SetRequiresGrad(bool requires_grad) {
@@ -349,131 +287,14 @@ Tensor Tensor::grad() const { return checked().grad; }
 
 void Tensor::ZeroGrad() { checked().grad = Tensor(); }
 
-void Tensor::Backward(bool retain_graph) const {
-  GRADWAY_CHECK(numel() == 1, "backward: grad can be implicitly created only for ",
-                "one-element tensors, but this one has shape ", ShapeToString(shape()),
-                "; pass a gradient of that shape");
-  RunBackward(*this, Tensor::Ones(shape()), retain_graph);
-}
-
-void Tensor::Backward(const Tensor& grad_output, bool retain_graph) const {
-  GRADWAY_CHECK(grad_output.defined(), "backward: the gradient is undefined");
-  RunBackward(*this, grad_output, retain_graph);
-}
-
 Tensor Tensor::Detach() const {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = checked().storage;
+  impl->offset = impl_->offset;
   impl->shape = shape();
   return Tensor(std::move(impl));
 }
 
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
-
-// ---------------------------------------------------------------- Printing
-
-namespace {
-
-constexpr int64_t kSummaryThreshold = 1000;  // as PyTorch
-constexpr int64_t kEdgeItems = 3;
-
-struct Printer {
-  const float* data;
-  const Shape& shape;
-  bool summarize;
-  bool integral;
-  double scale;  // scientific when values span many magnitudes
-  bool scientific;
-  int width;
-
-  std::string Format(float v) const {
-    if (std::isnan(v)) return "nan";
-    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    if (scientific) return absl::StrFormat("%.4e", v);
-    if (integral) return absl::StrFormat("%.0f.", v);
-    return absl::StrFormat("%.4f", v);
-  }
-
-  void Print(std::ostream& os, int dim, int64_t offset, int indent) const {
-    const int rank = static_cast<int>(shape.size());
-    if (rank == 0) {
-      os << Format(data[0]);
-      return;
-    }
-    int64_t stride = 1;
-    for (int d = dim + 1; d < rank; ++d) stride *= shape[d];
-    const int64_t n = shape[dim];
-    os << "[";
-    bool first = true;
-    for (int64_t i = 0; i < n; ++i) {
-      if (summarize && n > 2 * kEdgeItems && i == kEdgeItems) {
-        if (dim == rank - 1) {
-          os << ", ...";
-        } else {
-          os << ",\n" << std::string(indent + 1, ' ') << "...";
-        }
-        i = n - kEdgeItems - 1;
-        continue;
-      }
-      if (!first) {
-        if (dim == rank - 1) {
-          os << ", ";
-        } else {
-          os << "," << std::string(rank - dim - 1, '\n') << std::string(indent + 1, ' ');
-        }
-      }
-      first = false;
-      if (dim == rank - 1) {
-        std::string s = Format(data[offset + i]);
-        os << std::string(std::max<int>(0, width - static_cast<int>(s.size())), ' ') << s;
-      } else {
-        Print(os, dim + 1, offset + i * stride, indent + 1);
-      }
-    }
-    os << "]";
-  }
-};
-
-}  // namespace
-
-std::string Tensor::ToString() const {
-  if (!defined()) return "tensor(undefined)";
-  std::ostringstream os;
-  const int64_t n = numel();
-  const float* p = data();
-  bool integral = true;
-  float max_abs = 0.f, min_abs = INFINITY;
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = p[i];
-    if (!std::isfinite(v)) continue;
-    if (v != std::nearbyint(v)) integral = false;
-    max_abs = std::max(max_abs, std::fabs(v));
-    if (v != 0.f) min_abs = std::min(min_abs, std::fabs(v));
-  }
-  const bool scientific =
-      !integral && (max_abs >= 1e8f || (min_abs < 1e-4f) || max_abs / min_abs > 1000.f);
-  Printer printer{p, shape(), n > kSummaryThreshold, integral, 1.0, scientific, 0};
-  for (int64_t i = 0; i < n; ++i) {
-    printer.width = std::max<int>(printer.width, printer.Format(p[i]).size());
-  }
-  os << "tensor(";
-  if (n == 0) {
-    os << "[]";
-  } else {
-    printer.Print(os, 0, 0, 7);
-  }
-  if (n == 0 || n > kSummaryThreshold || rank() == 0) {
-    // Mention the shape when the printout does not make it obvious.
-    if (n != 1 || rank() != 0) os << ", size=" << ShapeToString(shape());
-  }
-  if (requires_grad()) {
-    os << (grad_fn() ? absl::StrCat(", grad_fn=<", grad_fn()->name(), ">")
-                     : ", requires_grad=True");
-  }
-  os << ")";
-  return os.str();
-}
-
-std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.ToString(); }
 
 }  // namespace gradway

@@ -9,6 +9,11 @@
 //
 // Ops that take a Tensor record a node in the graph when any input requires a gradient
 // and grad mode is on (see NoGradGuard in autograd/graph.h). Misuse throws gradway::Error.
+//
+// The methods are defined bottom-up, so that no library depends back on a higher one:
+// tensor.cc (storage, data, autograd state), graph.cc (Backward and printing, which need
+// the graph) and functions.cc (Reshape, Flatten and Transpose, which are recorded ops).
+// Programs depend on //autograd, which links all three.
 #ifndef GRADWAY_AUTOGRAD_TENSOR_H_
 #define GRADWAY_AUTOGRAD_TENSOR_H_
 
@@ -75,6 +80,11 @@ class Tensor {
   Tensor Flatten(int start_dim = 0) const;
   // The transpose of a 2-D tensor (a copy).
   Tensor Transpose() const;
+  // Rows [start, start + length) along dimension 0: a view sharing this tensor's storage
+  // (no copy), as PyTorch's narrow(0, start, length); its gradient goes to those rows.
+  // Only dimension 0 can be narrowed (rows are contiguous). Throws Error naming the
+  // dimension or the range when it does not fit.
+  Tensor Narrow(int dim, int64_t start, int64_t length) const;
 
   // ---- Autograd.
   // Marks a leaf tensor as needing a gradient. Throws Error on a non-leaf.
@@ -138,10 +148,14 @@ struct Storage {
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
+  int64_t offset = 0;  // where the elements start in storage (a Narrow view), in floats
   Shape shape;
   bool requires_grad = false;
   Tensor grad;                     // leaves only
   std::shared_ptr<Node> grad_fn;   // null for leaves
+  // For the output of Softmax over the last axis: the logits it was computed from, so a
+  // cross-entropy loss can fuse the two (see SoftmaxLogits in autograd/nn_functions.h).
+  std::shared_ptr<TensorImpl> softmax_logits;
 };
 
 }  // namespace gradway

@@ -140,9 +140,9 @@ BENCHMARK(BM_PeakFma)->UseRealTime()->Unit(benchmark::kMillisecond);
 // softmax.
 std::unique_ptr<nn::Sequential> MakeMlp() {
   auto model = std::make_unique<nn::Sequential>(42);
-  model->Add(nn::Dense(nn::DenseOptions(512).Activation(nn::Activation::kRelu)
+  model->Add(nn::Dense(nn::DenseOptions(512).Activation(nn::kRelu)
                            .InputShape({784})));
-  model->Add(nn::Dense(nn::DenseOptions(10).Activation(nn::Activation::kSoftmax)));
+  model->Add(nn::Dense(nn::DenseOptions(10).Activation(nn::kSoftmax)));
   model->Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
   return model;
 }
@@ -150,15 +150,15 @@ std::unique_ptr<nn::Sequential> MakeMlp() {
 // The CNN of examples/mnist_cnn.cc.
 std::unique_ptr<nn::Sequential> MakeCnn() {
   auto model = std::make_unique<nn::Sequential>(42);
-  model->Add(nn::Conv2D(nn::Conv2DOptions(32, 3).Activation(nn::Activation::kRelu)
+  model->Add(nn::Conv2D(nn::Conv2DOptions(32, 3).Activation(nn::kRelu)
                             .InputShape({28, 28, 1})));
-  model->Add(nn::Conv2D(nn::Conv2DOptions(64, 3).Activation(nn::Activation::kRelu)));
+  model->Add(nn::Conv2D(nn::Conv2DOptions(64, 3).Activation(nn::kRelu)));
   model->Add(nn::MaxPooling2D(2));
   model->Add(nn::Dropout(0.25));
   model->Add(nn::Flatten());
-  model->Add(nn::Dense(nn::DenseOptions(128).Activation(nn::Activation::kRelu)));
+  model->Add(nn::Dense(nn::DenseOptions(128).Activation(nn::kRelu)));
   model->Add(nn::Dropout(0.5));
-  model->Add(nn::Dense(nn::DenseOptions(10).Activation(nn::Activation::kSoftmax)));
+  model->Add(nn::Dense(nn::DenseOptions(10).Activation(nn::kSoftmax)));
   model->Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
   return model;
 }

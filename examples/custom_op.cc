@@ -12,7 +12,6 @@
 #include "absl/flags/usage.h"
 #include "autograd/autograd.h"
 #include "nn/nn.h"
-#include "ops/parallel.h"
 
 ABSL_FLAG(int, threads, 0, "Worker threads (0: the machine's cores).");
 
@@ -87,7 +86,7 @@ int main(int argc, char** argv) {
   model.Add(SwishLayer());
   model.Add(nn::Dense(nn::DenseOptions(64)));
   model.Add(SwishLayer());
-  model.Add(nn::Dense(nn::DenseOptions(2).Activation(nn::Activation::kSoftmax)));
+  model.Add(nn::Dense(nn::DenseOptions(2).Activation(nn::kSoftmax)));
   model.Summary();
   model.Compile(nn::CategoricalCrossentropy(), nn::Adam(nn::AdamOptions().LearningRate(0.01)),
                 {"accuracy"});

@@ -9,13 +9,13 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
+#include "autograd/threads.h"
 #include "data/file_util.h"
 #include "data/image.h"
 #include "data/plot.h"
 #include "data/png.h"
 #include "data/transforms.h"
 #include "examples/cli.h"
-#include "ops/parallel.h"
 
 ABSL_FLAG(std::string, data_dir, "",
           "A folder holding the four MNIST-format IDX files (train-images-idx3-ubyte, "

@@ -70,7 +70,7 @@ TEST(FilepathTemplateTest, RejectsMalformedTemplates) {
 class ScriptedModel {
  public:
   ScriptedModel() : model_(1) {
-    model_.Add(Dense(DenseOptions(3).Activation(Activation::kSoftmax).InputShape({2})));
+    model_.Add(Dense(DenseOptions(3).Activation(kSoftmax).InputShape({2})));
     model_.Compile(CategoricalCrossentropy(), Adam(), {"accuracy"});
     model_.SetOutput(&out_);
   }
@@ -149,7 +149,7 @@ TEST(ModelCheckpointTest, EveryEpochWeightsOnlyAndMaxMode) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->tensors.size(), 2u);
   Sequential other(5);
-  other.Add(Dense(DenseOptions(3).Activation(Activation::kSoftmax).InputShape({2})));
+  other.Add(Dense(DenseOptions(3).Activation(kSoftmax).InputShape({2})));
   ASSERT_TRUE(other.LoadWeights(TempPath("every_2.safetensors")).ok());
   EXPECT_EQ(other.GetWeights()[0].ToVector(), s.model().GetWeights()[0].ToVector());
 }
@@ -221,7 +221,7 @@ TEST(TerminateOnNaNTest, StopsAndKeepsLastGoodCheckpoint) {
   EXPECT_NE(s.output().find("\nEpoch 00003: loss is nan, not saving the model\n"),
             std::string::npos) << s.output();
   Sequential fresh(3);
-  fresh.Add(Dense(DenseOptions(3).Activation(Activation::kSoftmax).InputShape({2})));
+  fresh.Add(Dense(DenseOptions(3).Activation(kSoftmax).InputShape({2})));
   ASSERT_TRUE(fresh.LoadWeights(path).ok());
   auto w = fresh.GetWeights();
   ASSERT_EQ(good.size(), w.size());

@@ -1,5 +1,7 @@
 #include "nn/layers.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
 #include "autograd/functions.h"
@@ -21,31 +23,30 @@ const char* PaddingName(gradway::Padding p) {
 
 }  // namespace
 
-Tensor ApplyActivation(Activation a, const Tensor& x) {
+Tensor ApplyActivation(ActivationFunction a, const Tensor& x) {
   switch (a) {
-    case Activation::kLinear: return x;
-    case Activation::kRelu: return Relu(x);
-    case Activation::kSigmoid: return Sigmoid(x);
-    case Activation::kTanh: return Tanh(x);
-    case Activation::kSoftmax: return ::gradway::Softmax(x);
+    case ActivationFunction::kLinear: return x;
+    case ActivationFunction::kRelu: return Relu(x);
+    case ActivationFunction::kSigmoid: return Sigmoid(x);
+    case ActivationFunction::kTanh: return Tanh(x);
+    case ActivationFunction::kSoftmax: return ::gradway::Softmax(x);
   }
   Fail("activation: unknown value ", static_cast<int>(a));
 }
 
-const char* ActivationName(Activation a) {
+const char* ActivationName(ActivationFunction a) {
   switch (a) {
-    case Activation::kLinear: return "linear";
-    case Activation::kRelu: return "relu";
-    case Activation::kSigmoid: return "sigmoid";
-    case Activation::kTanh: return "tanh";
-    case Activation::kSoftmax: return "softmax";
+    case ActivationFunction::kLinear: return "linear";
+    case ActivationFunction::kRelu: return "relu";
+    case ActivationFunction::kSigmoid: return "sigmoid";
+    case ActivationFunction::kTanh: return "tanh";
+    case ActivationFunction::kSoftmax: return "softmax";
   }
   return "?";
 }
 
-Activation ActivationFromName(const std::string& name) {
-  for (Activation a : {Activation::kLinear, Activation::kRelu, Activation::kSigmoid,
-                       Activation::kTanh, Activation::kSoftmax}) {
+ActivationFunction ActivationFromName(const std::string& name) {
+  for (ActivationFunction a : {kLinear, kRelu, kSigmoid, kTanh, kSoftmax}) {
     if (name == ActivationName(a)) return a;
   }
   Fail("activation: unknown name '", name,
@@ -78,11 +79,9 @@ Shape Dense::DoBuild(const Shape& in) {
   return {options_.units};
 }
 
-Tensor Dense::ForwardLogits(const Tensor& x) { return Linear(x, kernel_, bias_); }
-
 Tensor Dense::Forward(const Tensor& x) {
   // ReLU fused into the product (in place, one pass fewer each way).
-  if (options_.activation == Activation::kRelu) return LinearRelu(x, kernel_, bias_);
+  if (options_.activation == kRelu) return LinearRelu(x, kernel_, bias_);
   return ApplyActivation(options_.activation, Linear(x, kernel_, bias_));
 }
 
@@ -118,17 +117,13 @@ Shape Conv2D::DoBuild(const Shape& in) {
   return {oh, ow, o.filters};
 }
 
-Tensor Conv2D::ForwardLogits(const Tensor& x) {
-  return ::gradway::Conv2D(x, kernel_, bias_, static_cast<int>(options_.stride_h),
-                           static_cast<int>(options_.stride_w), options_.padding);
-}
-
 Tensor Conv2D::Forward(const Tensor& x) {
-  if (options_.activation == Activation::kRelu) {  // fused, as in Dense
-    return ::gradway::Conv2DRelu(x, kernel_, bias_, static_cast<int>(options_.stride_h),
-                                 static_cast<int>(options_.stride_w), options_.padding);
+  const int sh = static_cast<int>(options_.stride_h), sw = static_cast<int>(options_.stride_w);
+  if (options_.activation == kRelu) {  // fused, as in Dense
+    return ::gradway::Conv2DRelu(x, kernel_, bias_, sh, sw, options_.padding);
   }
-  return ApplyActivation(options_.activation, ForwardLogits(x));
+  return ApplyActivation(options_.activation,
+                         ::gradway::Conv2D(x, kernel_, bias_, sh, sw, options_.padding));
 }
 
 // ---- Pooling.
@@ -201,8 +196,29 @@ Shape Dropout::DoBuild(const Shape& in) {
 
 Tensor Dropout::Forward(const Tensor& x) {
   if (!is_training() || options_.rate == 0) return x;
-  uint64_t seed = MixSeed(seed_, static_cast<uint64_t>(random_step_++));
+  const uint64_t seed = MixSeed(seed_, static_cast<uint64_t>(CurrentRandomStep()));
   return ::gradway::Dropout(x, static_cast<float>(options_.rate), true, seed);
+}
+
+// ---- The random step.
+namespace {
+
+// The innermost RandomStepScope's step on this thread, if any, and the count of the
+// stochastic calls made outside any scope.
+thread_local std::optional<int64_t> t_scoped_step;
+thread_local int64_t t_unscoped_calls = 0;
+
+}  // namespace
+
+RandomStepScope::RandomStepScope(int64_t step) : previous_(t_scoped_step) {
+  t_scoped_step = step;
+}
+
+RandomStepScope::~RandomStepScope() { t_scoped_step = previous_; }
+
+int64_t CurrentRandomStep() {
+  if (t_scoped_step) return *t_scoped_step;
+  return t_unscoped_calls++;
 }
 
 // ---- Flatten, ReLU, Softmax.
@@ -222,6 +238,11 @@ Tensor ReLU::Forward(const Tensor& x) { return Relu(x); }
 
 Softmax::Softmax() : Module("Softmax", "softmax") {}
 Tensor Softmax::Forward(const Tensor& x) { return ::gradway::Softmax(x); }
+
+Activation::Activation(nn::ActivationFunction function)
+    : Module("Activation", "activation"), function_(function) {}
+Activation::Activation(const std::string& name) : Activation(ActivationFromName(name)) {}
+Tensor Activation::Forward(const Tensor& x) { return ApplyActivation(function_, x); }
 
 }  // namespace nn
 }  // namespace gradway

@@ -28,14 +28,20 @@ namespace nn {
 using gradway::Padding;
 
 // Activation functions a layer applies to its output. kSoftmax is over the last axis.
-enum class Activation { kLinear, kRelu, kSigmoid, kTanh, kSoftmax };
+enum class ActivationFunction { kLinear, kRelu, kSigmoid, kTanh, kSoftmax };
+// Short names, as Keras' strings: nn::Dense(10, nn::kSoftmax).
+inline constexpr ActivationFunction kLinear = ActivationFunction::kLinear;
+inline constexpr ActivationFunction kRelu = ActivationFunction::kRelu;
+inline constexpr ActivationFunction kSigmoid = ActivationFunction::kSigmoid;
+inline constexpr ActivationFunction kTanh = ActivationFunction::kTanh;
+inline constexpr ActivationFunction kSoftmax = ActivationFunction::kSoftmax;
 
 // Applies `a` to x (differentiable).
-Tensor ApplyActivation(Activation a, const Tensor& x);
+Tensor ApplyActivation(ActivationFunction a, const Tensor& x);
 // "linear", "relu", "sigmoid", "tanh", "softmax".
-const char* ActivationName(Activation a);
+const char* ActivationName(ActivationFunction a);
 // The inverse of ActivationName; throws Error naming the unknown string.
-Activation ActivationFromName(const std::string& name);
+ActivationFunction ActivationFromName(const std::string& name);
 
 // ---------------------------------------------------------------------------------------
 // Dense: y = activation(x · kernel + bias). x [N, in] -> y [N, units].
@@ -44,14 +50,14 @@ Activation ActivationFromName(const std::string& name);
 struct DenseOptions {
   DenseOptions(int64_t units) : units(units) {}  // NOLINT(runtime/explicit)
   int64_t units;
-  nn::Activation activation = nn::Activation::kLinear;
+  ActivationFunction activation = kLinear;
   bool use_bias = true;
   Initializer kernel_initializer = GlorotUniform();
   Initializer bias_initializer = Zeros();
   std::optional<Shape> input_shape;
   std::string name;
 
-  DenseOptions& Activation(nn::Activation v) { activation = v; return *this; }
+  DenseOptions& Activation(ActivationFunction v) { activation = v; return *this; }
   DenseOptions& UseBias(bool v) { use_bias = v; return *this; }
   DenseOptions& KernelInitializer(Initializer v) { kernel_initializer = std::move(v); return *this; }
   DenseOptions& BiasInitializer(Initializer v) { bias_initializer = std::move(v); return *this; }
@@ -63,17 +69,16 @@ struct DenseOptions {
 class Dense : public Module {
  public:
   Dense(DenseOptions options);  // NOLINT(runtime/explicit)
+  // The short form: nn::Dense(128, nn::kRelu).
+  Dense(int64_t units, ActivationFunction activation)
+      : Dense(DenseOptions(units).Activation(activation)) {}
   Tensor Forward(const Tensor& x) override;
-  bool has_softmax_output() const override {
-    return options_.activation == nn::Activation::kSoftmax;
-  }
   const DenseOptions& options() const { return options_; }
   Tensor kernel() const { return kernel_; }  // [in, units]; undefined until built
   Tensor bias() const { return bias_; }      // [units]; undefined without bias
 
  protected:
   Shape DoBuild(const Shape& input_shape) override;
-  Tensor ForwardLogits(const Tensor& x) override;
 
  private:
   DenseOptions options_;
@@ -91,7 +96,7 @@ struct Conv2DOptions {
   int64_t kernel_h, kernel_w;
   int64_t stride_h = 1, stride_w = 1;
   gradway::Padding padding = gradway::Padding::kValid;
-  nn::Activation activation = nn::Activation::kLinear;
+  ActivationFunction activation = kLinear;
   bool use_bias = true;
   Initializer kernel_initializer = GlorotUniform();
   Initializer bias_initializer = Zeros();
@@ -102,7 +107,7 @@ struct Conv2DOptions {
   Conv2DOptions& Strides(int64_t s) { stride_h = stride_w = s; return *this; }
   Conv2DOptions& Strides(int64_t h, int64_t w) { stride_h = h; stride_w = w; return *this; }
   Conv2DOptions& Padding(gradway::Padding v) { padding = v; return *this; }
-  Conv2DOptions& Activation(nn::Activation v) { activation = v; return *this; }
+  Conv2DOptions& Activation(ActivationFunction v) { activation = v; return *this; }
   Conv2DOptions& UseBias(bool v) { use_bias = v; return *this; }
   Conv2DOptions& KernelInitializer(Initializer v) { kernel_initializer = std::move(v); return *this; }
   Conv2DOptions& BiasInitializer(Initializer v) { bias_initializer = std::move(v); return *this; }
@@ -114,17 +119,16 @@ struct Conv2DOptions {
 class Conv2D : public Module {
  public:
   explicit Conv2D(Conv2DOptions options);
+  // The short form: nn::Conv2D(32, 3, nn::kRelu) (3x3 kernel, stride 1, valid padding).
+  Conv2D(int64_t filters, int64_t kernel_size, ActivationFunction activation = kLinear)
+      : Conv2D(Conv2DOptions(filters, kernel_size).Activation(activation)) {}
   Tensor Forward(const Tensor& x) override;
-  bool has_softmax_output() const override {
-    return options_.activation == nn::Activation::kSoftmax;
-  }
   const Conv2DOptions& options() const { return options_; }
   Tensor kernel() const { return kernel_; }  // [kh, kw, Cin, filters]
   Tensor bias() const { return bias_; }      // [filters]
 
  protected:
   Shape DoBuild(const Shape& input_shape) override;
-  Tensor ForwardLogits(const Tensor& x) override;
 
  private:
   Conv2DOptions options_;
@@ -180,8 +184,10 @@ class AveragePooling2D : public Module {
 // ---------------------------------------------------------------------------------------
 // Dropout (inverted): in training mode zeroes each element with probability `rate` and
 // scales the others by 1 / (1 - rate); in eval mode it is the identity. Shape unchanged.
-// The mask depends only on the layer's seed and the model's step (SetRandomStep): the seed
-// is drawn from the model's generator at build unless Seed() fixes it.
+// The mask depends only on the layer's seed and the training step (CurrentRandomStep(),
+// which Model::TrainStep sets): the seed is drawn from the model's generator at build
+// unless Seed() fixes it. The layer holds no other state, so the same layer called twice
+// in one step draws the same mask.
 struct DropoutOptions {
   DropoutOptions(double rate) : rate(rate) {}  // NOLINT(runtime/explicit)
   double rate;
@@ -227,20 +233,48 @@ class ReLU : public Module {
   Tensor Forward(const Tensor& x) override;
 };
 
-// Softmax over the last axis, any shape. With a cross-entropy loss, the model fuses it into
-// the loss during training (see nn/losses.h).
+// Softmax over the last axis, any shape. A cross-entropy loss fuses it (see nn/losses.h).
 class Softmax : public Module {
  public:
   Softmax();
   Tensor Forward(const Tensor& x) override;
-  bool has_softmax_output() const override { return true; }
+};
 
- protected:
-  Tensor ForwardLogits(const Tensor& x) override { return x; }
+// Applies an activation function, any shape (Keras' layers.Activation):
+// nn::Activation("relu"), nn::Activation(nn::kTanh). Throws Error for an unknown name.
+class Activation : public Module {
+ public:
+  explicit Activation(ActivationFunction function);
+  explicit Activation(const std::string& name);
+  explicit Activation(const char* name) : Activation(std::string(name)) {}
+  Tensor Forward(const Tensor& x) override;
+  ActivationFunction function() const { return function_; }
+
+ private:
+  ActivationFunction function_;
 };
 
 // Mixes a seed and a step into a new 64-bit seed (SplitMix64); used for dropout masks.
 uint64_t MixSeed(uint64_t seed, uint64_t step);
+
+// While alive, CurrentRandomStep() on this thread returns `step` (scopes nest; the
+// innermost wins). Model::TrainStep opens one around its forward pass with the model's
+// train_step(); a hand-written loop that calls the model directly may open its own.
+class RandomStepScope {
+ public:
+  explicit RandomStepScope(int64_t step);
+  ~RandomStepScope();
+  RandomStepScope(const RandomStepScope&) = delete;
+  RandomStepScope& operator=(const RandomStepScope&) = delete;
+
+ private:
+  std::optional<int64_t> previous_;
+};
+
+// The step stochastic layers (Dropout) mix into their seeds: the innermost
+// RandomStepScope's step; outside any scope, a per-thread count of such calls (0, 1, 2,
+// ...), so masks still differ from call to call.
+int64_t CurrentRandomStep();
 
 }  // namespace nn
 }  // namespace gradway

@@ -33,22 +33,22 @@ TEST(DenseTest, ForwardWithSetWeights) {
 }
 
 TEST(DenseTest, ActivationsAndNoBias) {
-  Dense d(DenseOptions(2).Activation(Activation::kRelu).UseBias(false));
+  Dense d(DenseOptions(2).Activation(kRelu).UseBias(false));
   d.Build({2});
   EXPECT_FALSE(d.bias().defined());
   EXPECT_EQ(d.ParameterCount(), 4);
   d.kernel().CopyFrom(Tensor::FromVector({1, -1, 1, -1}, {2, 2}));
   ExpectValues(d(Tensor::FromVector({1, 2}, {1, 2})), {3, 0});
 
-  Dense s(DenseOptions(2).Activation(Activation::kSoftmax).KernelInitializer(Zeros()));
-  ExpectValues(s(Tensor::FromVector({1, 2}, {1, 2})), {0.5f, 0.5f});
-  EXPECT_TRUE(s.has_softmax_output());
-  ExpectValues(s.CallLogits(Tensor::FromVector({1, 2}, {1, 2})), {0, 0});
+  Dense s(DenseOptions(2).Activation(kSoftmax).KernelInitializer(Zeros()));
+  Tensor p = s(Tensor::FromVector({1, 2}, {1, 2}));
+  ExpectValues(p, {0.5f, 0.5f});
+  ExpectValues(SoftmaxLogits(p), {0, 0});  // what a cross-entropy loss fuses with
 }
 
 TEST(DenseTest, GradCheck) {
   Generator gen(1);
-  Dense d(DenseOptions(3).Activation(Activation::kTanh).BiasInitializer(RandomNormal(0, 1)));
+  Dense d(DenseOptions(3).Activation(kTanh).BiasInitializer(RandomNormal(0, 1)));
   d.Build({4});
   Tensor x = Tensor::Normal({2, 4}, 0, 1, gen).SetRequiresGrad();
   GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return d(in[0]); },
@@ -140,7 +140,11 @@ TEST(PoolingTest, GradCheck) {
 TEST(DropoutTest, ScalesInTrainingAndIsIdentityInEval) {
   Dropout d(DropoutOptions(0.25).Seed(7));
   Tensor x = Tensor::Ones({100, 100});
-  Tensor y = d(x);
+  Tensor y;
+  {
+    RandomStepScope step(5);
+    y = d(x);
+  }
   int64_t zeros = 0;
   for (int64_t i = 0; i < y.numel(); ++i) {
     float v = y.data()[i];
@@ -151,13 +155,22 @@ TEST(DropoutTest, ScalesInTrainingAndIsIdentityInEval) {
   d.Eval();
   Tensor e = d(x);
   ExpectValues(e, x.ToVector());
-  // Same seed and step: same mask.
+  // The mask is a function of (seed, step): another layer with the same seed at the same
+  // step draws the same one, at the next step another.
   Dropout d2(DropoutOptions(0.25).Seed(7));
-  Tensor y2 = d2(x);
+  Tensor y2, y3;
+  {
+    RandomStepScope step(5);
+    y2 = d2(x);
+  }
+  {
+    RandomStepScope step(6);
+    y3 = d2(x);
+  }
   EXPECT_EQ(y.ToVector(), y2.ToVector());
-  // Next step: a different mask.
-  Tensor y3 = d2(x);
   EXPECT_NE(y.ToVector(), y3.ToVector());
+  // Outside any scope each call is a new step.
+  EXPECT_NE(d2(x).ToVector(), d2(x).ToVector());
   EXPECT_THROW(Dropout(1.0), Error);
 }
 
@@ -168,7 +181,7 @@ TEST(DropoutTest, GradCheck) {
   d.Build({6});
   GradCheckResult r = GradCheck(
       [&](const std::vector<Tensor>& in) {
-        d.SetRandomStep(0);  // the same mask for every evaluation
+        RandomStepScope step(0);  // the same mask for every evaluation
         return d(in[0]);
       },
       {x});
@@ -184,14 +197,18 @@ TEST(FlattenReluSoftmaxTest, Forward) {
   ExpectValues(r(Tensor::FromVector({-1, 2}, {1, 2})), {0, 2});
   Softmax s;
   ExpectValues(s(Tensor::FromVector({0, std::log(3.f)}, {1, 2})), {0.25f, 0.75f});
-  EXPECT_TRUE(s.has_softmax_output());
+  EXPECT_TRUE(SoftmaxLogits(s(Tensor::FromVector({0, 1}, {1, 2}))).defined());
+  Activation tanh_layer("tanh");
+  ExpectValues(tanh_layer(Tensor::FromVector({0, 100}, {1, 2})), {0, 1});
+  EXPECT_EQ(Activation(kRelu).function(), kRelu);
+  EXPECT_THROW(Activation("gelu"), Error);
 }
 
 TEST(ActivationTest, Names) {
-  EXPECT_STREQ(ActivationName(Activation::kTanh), "tanh");
-  EXPECT_EQ(ActivationFromName("softmax"), Activation::kSoftmax);
+  EXPECT_STREQ(ActivationName(kTanh), "tanh");
+  EXPECT_EQ(ActivationFromName("softmax"), kSoftmax);
   EXPECT_THROW(ActivationFromName("gelu"), Error);
-  ExpectValues(ApplyActivation(Activation::kSigmoid, Tensor::Zeros({1, 1})), {0.5f});
+  ExpectValues(ApplyActivation(kSigmoid, Tensor::Zeros({1, 1})), {0.5f});
 }
 
 }  // namespace

@@ -71,19 +71,12 @@ Tensor Clip(const Tensor& x, float lo, float hi) {
   });
 }
 
-Tensor Loss::FromLogits(const Tensor&, const Tensor&) const {
-  Fail(name(), ": no fused from-logits form");
-}
-
 Tensor CategoricalCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
   Check2D("categorical_crossentropy", y_pred, y_true);
   if (from_logits_) return SoftmaxCrossEntropy(y_pred, y_true);
+  Tensor logits = SoftmaxLogits(y_pred);
+  if (logits.defined()) return SoftmaxCrossEntropy(logits, y_true);
   return CrossEntropyOnProbabilities(y_pred, y_true);
-}
-
-Tensor CategoricalCrossentropy::FromLogits(const Tensor& logits, const Tensor& y_true) const {
-  Check2D("categorical_crossentropy", logits, y_true);
-  return SoftmaxCrossEntropy(logits, y_true);
 }
 
 Tensor SparseCategoricalCrossentropy::operator()(const Tensor& y_pred,
@@ -91,13 +84,9 @@ Tensor SparseCategoricalCrossentropy::operator()(const Tensor& y_pred,
   const char* kName = "sparse_categorical_crossentropy";
   Tensor labels = SparseLabels(kName, y_pred, y_true);
   if (from_logits_) return SparseSoftmaxCrossEntropy(y_pred, labels);
+  Tensor logits = SoftmaxLogits(y_pred);
+  if (logits.defined()) return SparseSoftmaxCrossEntropy(logits, labels);
   return CrossEntropyOnProbabilities(y_pred, OneHot(kName, labels, y_pred.size(1)));
-}
-
-Tensor SparseCategoricalCrossentropy::FromLogits(const Tensor& logits,
-                                                 const Tensor& y_true) const {
-  Tensor labels = SparseLabels("sparse_categorical_crossentropy", logits, y_true);
-  return SparseSoftmaxCrossEntropy(logits, labels);
 }
 
 Tensor MeanSquaredError::operator()(const Tensor& y_pred, const Tensor& y_true) const {

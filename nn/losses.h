@@ -1,9 +1,10 @@
 // Losses (Keras' keras.losses), each the mean over the batch.
 //
-// The cross-entropies take the model's output probabilities y_pred [N, classes]. When the
-// model's last layer is a softmax, Model does not run that softmax during training and
-// evaluation: it passes the logits to FromLogits, which uses the fused, numerically stable
-// SoftmaxCrossEntropy (autograd/nn_functions.h). Predict still returns probabilities.
+// The cross-entropies take the model's output probabilities y_pred [N, classes]. When
+// y_pred is the output of a softmax (any module's: a Dense with softmax activation, a
+// Softmax layer, a custom module calling gradway::Softmax), the loss is computed from that
+// softmax's logits with the fused, numerically stable SoftmaxCrossEntropy
+// (autograd/nn_functions.h), as Keras does; its gradient goes straight to the logits.
 // Otherwise the loss is Keras' -mean(sum(t * log(clip(p, 1e-7, 1 - 1e-7)))).
 //
 // Shape mismatches throw gradway::Error naming the loss and both shapes.
@@ -24,10 +25,6 @@ class Loss {
   virtual std::string name() const = 0;
   // The scalar loss of predictions y_pred against targets y_true (differentiable in y_pred).
   virtual Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const = 0;
-  // Whether FromLogits is available (the cross-entropies).
-  virtual bool SupportsLogits() const { return false; }
-  // The same loss with y_pred = softmax(logits), fused. Throws Error if unsupported.
-  virtual Tensor FromLogits(const Tensor& logits, const Tensor& y_true) const;
 };
 
 // y_true one-hot (or any probabilities) [N, C]; y_pred [N, C].
@@ -37,8 +34,6 @@ class CategoricalCrossentropy : public Loss {
   explicit CategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
   std::string name() const override { return "categorical_crossentropy"; }
   Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
-  bool SupportsLogits() const override { return true; }
-  Tensor FromLogits(const Tensor& logits, const Tensor& y_true) const override;
 
  private:
   bool from_logits_;
@@ -51,8 +46,6 @@ class SparseCategoricalCrossentropy : public Loss {
       : from_logits_(from_logits) {}
   std::string name() const override { return "sparse_categorical_crossentropy"; }
   Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
-  bool SupportsLogits() const override { return true; }
-  Tensor FromLogits(const Tensor& logits, const Tensor& y_true) const override;
 
  private:
   bool from_logits_;

@@ -19,17 +19,39 @@ TEST(LossesTest, CrossEntropyFusedEqualsProbabilityForm) {
   Tensor labels = Tensor::FromVector({0, 3, 4, 1}, {4});
   for (int i = 0; i < 4; ++i) onehot.set({i, static_cast<int64_t>(labels.at({i}))}, 1);
   Tensor probs = ::gradway::Softmax(logits);
+  // A copy of the probabilities has no logits: the clipped probability form.
+  Tensor copied = probs.Clone();
   CategoricalCrossentropy cce;
   SparseCategoricalCrossentropy scce;
   float a = cce(probs, onehot).item();
-  float b = cce.FromLogits(logits, onehot).item();
+  float b = cce(copied, onehot).item();
   float c = scce(probs, labels).item();
-  float d = scce.FromLogits(logits, labels.Reshape({4, 1})).item();
+  float d = scce(copied, labels.Reshape({4, 1})).item();
   float e = CategoricalCrossentropy(/*from_logits=*/true)(logits, onehot).item();
   double want = 0;
   for (int i = 0; i < 4; ++i) want -= std::log(probs.at({i, static_cast<int64_t>(labels.at({i}))}));
   want /= 4;
   for (float v : {a, b, c, d, e}) EXPECT_NEAR(v, want, 1e-5);
+  // The fused form is exactly SoftmaxCrossEntropy of the logits.
+  EXPECT_EQ(a, SoftmaxCrossEntropy(logits, onehot).item());
+  EXPECT_EQ(c, SparseSoftmaxCrossEntropy(logits, labels).item());
+}
+
+TEST(LossesTest, FusionSendsTheGradientStraightToTheLogits) {
+  // Probabilities that saturate: softmax's own gradient underflows, the fused one does not.
+  Tensor logits = Tensor::FromVector({200, 0, -200, 0, 200, -200}, {2, 3}).SetRequiresGrad();
+  Tensor onehot = Tensor::FromVector({0, 0, 1, 1, 0, 0}, {2, 3});
+  CategoricalCrossentropy cce;
+  Tensor loss = cce(::gradway::Softmax(logits), onehot);
+  EXPECT_NEAR(loss.item(), 400.f / 2 + 200.f / 2, 1e-3);  // not -log(1e-7): not clipped
+  loss.Backward();
+  // d/dz mean CE = (softmax(z) - t) / N.
+  const std::vector<float> want = {0.5f, 0, -0.5f, -0.5f, 0.5f, 0};
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(logits.grad().ToVector()[i], want[i], 1e-6) << i;
+  // Through a Softmax layer or any module that calls Softmax: the same.
+  EXPECT_TRUE(SoftmaxLogits(::gradway::Softmax(logits)).defined());
+  EXPECT_FALSE(SoftmaxLogits(logits).defined());
+  EXPECT_FALSE(SoftmaxLogits(::gradway::Softmax(logits).Detach()).defined());
 }
 
 TEST(LossesTest, ClipsLikeKeras) {
@@ -75,7 +97,6 @@ TEST(LossesTest, MeanSquaredErrorAndErrors) {
     EXPECT_NE(std::string(e.what()).find("label 3 at row 1"), std::string::npos) << e.what();
   }
   EXPECT_THROW(scce(Tensor::Zeros({2, 3}), Tensor::Zeros({3})), Error);
-  EXPECT_THROW(mse.FromLogits(Tensor::Zeros({1, 1}), Tensor::Zeros({1, 1})), Error);
 }
 
 }  // namespace

@@ -18,13 +18,10 @@ class Metric {
   // The logs key: "accuracy".
   virtual std::string name() const = 0;
   virtual void Reset() = 0;
-  // Adds a batch: y_pred [N, ...] (probabilities, or logits when the model fused its final
-  // softmax and needs_probabilities() is false), y_true as given to Fit.
+  // Adds a batch: y_pred [N, ...] (the model's output), y_true as given to Fit.
   virtual void Update(const Tensor& y_pred, const Tensor& y_true) = 0;
   // The value over everything since Reset (0 before any update).
   virtual double Result() const = 0;
-  // False for metrics that give the same result on logits as on softmax probabilities.
-  virtual bool needs_probabilities() const { return true; }
 };
 
 // The fraction of rows whose argmax(y_pred) equals the label: argmax of a one-hot /
@@ -38,7 +35,6 @@ class Accuracy : public Metric {
   void Reset() override { correct_ = 0; count_ = 0; }
   void Update(const Tensor& y_pred, const Tensor& y_true) override;
   double Result() const override { return count_ ? static_cast<double>(correct_) / count_ : 0; }
-  bool needs_probabilities() const override { return false; }
 
  private:
   std::string name_;

@@ -19,7 +19,6 @@ TEST(MetricsTest, AccuracyOneHotSparseAndBinary) {
   acc.Update(Tensor::FromVector({0.2f, 0.6f}, {2, 1}), Tensor::FromVector({0, 0}, {2, 1}));
   EXPECT_DOUBLE_EQ(acc.Result(), 0.5);
   EXPECT_THROW(acc.Update(pred, Tensor::Zeros({3, 5})), Error);
-  EXPECT_FALSE(acc.needs_probabilities());
 }
 
 TEST(MetricsTest, ErrorsAndNames) {

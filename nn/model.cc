@@ -115,18 +115,67 @@ void Model::PrepareInput(const char* what, const Tensor& x) {
   }
 }
 
-Tensor Model::ForwardForLoss(const Tensor& x, bool* is_logits) {
-  *is_logits = loss_->SupportsLogits() && has_softmax_output();
-  return *is_logits ? CallLogits(x) : (*this)(x);
+void Model::AttachOptimizer() {
+  NamedTensors params = NamedTrainableParameters();
+  const NamedTensors& attached = optimizer_->parameters();
+  bool same = attached.size() == params.size();
+  for (size_t i = 0; same && i < params.size(); ++i) {
+    same = attached[i].first == params[i].first &&
+           attached[i].second.impl() == params[i].second.impl();
+  }
+  if (!same) optimizer_->Attach(params);
+}
+
+void Model::CheckBatch(const char* what, const Tensor& x, const Tensor& y) {
+  GRADWAY_CHECK(compiled(), what, ": ", Description(),
+                " is not compiled; call Compile(loss, optimizer) first");
+  PrepareInput(what, x);
+  GRADWAY_CHECK(y.defined() && y.rank() >= 1, what, ": y is undefined or a scalar");
+  GRADWAY_CHECK(x.size(0) == y.size(0), what, ": x has ", x.size(0), " samples but y has ",
+                y.size(0), " (x ", ShapeTuple(x.shape()), ", y ", ShapeTuple(y.shape()), ")");
+}
+
+void Model::ResetMetrics() {
+  loss_sum_ = 0;
+  loss_count_ = 0;
+  for (auto& m : metrics_) m->Reset();
+}
+
+Logs Model::UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor& y) {
+  const int64_t count = y_pred.size(0);
+  loss_sum_ += static_cast<double>(loss.item()) * count;
+  loss_count_ += count;
+  Tensor pred = y_pred.Detach();
+  for (auto& m : metrics_) m->Update(pred, y);
+  Logs logs;
+  logs.Set("loss", loss_count_ > 0 ? loss_sum_ / loss_count_ : 0.0);
+  for (auto& m : metrics_) logs.Set(m->name(), m->Result());
+  return logs;
+}
+
+Logs Model::TrainStep(const Tensor& x, const Tensor& y) {
+  CheckBatch("TrainStep", x, y);
+  AttachOptimizer();
+  ModeGuard mode(this, true);
+  RandomStepScope random_step(train_step_++);
+  ZeroGrad();
+  Tensor y_pred = (*this)(x);
+  Tensor loss = (*loss_)(y_pred, y);
+  loss.Backward();
+  optimizer_->Step();
+  return UpdateMetrics(loss, y_pred, y);
+}
+
+Logs Model::TestStep(const Tensor& x, const Tensor& y) {
+  CheckBatch("TestStep", x, y);
+  NoGradGuard no_grad;
+  ModeGuard mode(this, false);
+  Tensor y_pred = (*this)(x);
+  return UpdateMetrics((*loss_)(y_pred, y), y_pred, y);
 }
 
 History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
-  GRADWAY_CHECK(compiled(), "Fit: ", Description(),
-                " is not compiled; call Compile(loss, optimizer) first");
-  PrepareInput("Fit", x);
-  GRADWAY_CHECK(y.defined() && y.rank() >= 1, "Fit: y is undefined or a scalar");
-  GRADWAY_CHECK(x.size(0) == y.size(0), "Fit: x has ", x.size(0), " samples but y has ",
-                y.size(0), " (x ", ShapeTuple(x.shape()), ", y ", ShapeTuple(y.shape()), ")");
+  CheckBatch("Fit", x, y);
   GRADWAY_CHECK(x.size(0) > 0, "Fit: no training samples");
   GRADWAY_CHECK(options.batch_size > 0, "Fit: batch_size must be positive, got ",
                 options.batch_size);
@@ -135,12 +184,8 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   const bool validate = options.x_val.defined();
   if (validate) {
     GRADWAY_CHECK(options.y_val.defined(), "Fit: validation data has x but no y");
-    PrepareInput("Fit (validation data)", options.x_val);
-    GRADWAY_CHECK(options.x_val.size(0) == options.y_val.size(0), "Fit: validation x has ",
-                  options.x_val.size(0), " samples but validation y has ",
-                  options.y_val.size(0));
+    CheckBatch("Fit (validation data)", options.x_val, options.y_val);
   }
-  optimizer_->Attach(NamedTrainableParameters());
 
   const int64_t n = x.size(0);
   const int64_t bs = options.batch_size;
@@ -167,52 +212,37 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   History history;
   ModeGuard mode(this, true);
   stop_training = false;
+  // Epoch e's step s is training step e * steps + s, so a run resumed at initial_epoch
+  // draws the same dropout masks as an uninterrupted one.
+  train_step_ = static_cast<int64_t>(options.initial_epoch) * steps;
   Logs empty;
   for (auto& c : callbacks) c->OnTrainBegin(empty);
   Tensor xb_full, yb_full, xb_tail, yb_tail;
   for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
     optimizer_->OnEpochBegin(epoch);
     for (auto& c : callbacks) c->OnEpochBegin(epoch, empty);
-    Train(true);
     std::vector<int64_t> order =
         Permutation(n, options.shuffle, MixSeed(shuffle_seed, static_cast<uint64_t>(epoch)));
-    for (auto& m : metrics_) m->Reset();
-    double loss_sum = 0;
-    int64_t seen = 0;
+    ResetMetrics();
     Logs batch_logs;
     const auto start = std::chrono::steady_clock::now();
     for (int64_t step = 0; step < steps; ++step) {
       const int64_t begin = step * bs;
       const int64_t count = std::min(bs, n - begin);
-      Tensor& xb = count == bs ? xb_full : xb_tail;
-      Tensor& yb = count == bs ? yb_full : yb_tail;
-      GatherRows(x, order, begin, count, &xb);
-      GatherRows(y, order, begin, count, &yb);
-      for (auto& c : callbacks) c->OnBatchBegin(step, batch_logs);
-      SetRandomStep(static_cast<int64_t>(epoch) * steps + step);
-      ZeroGrad();
-      bool is_logits = false;
-      Tensor out = ForwardForLoss(xb, &is_logits);
-      Tensor loss = is_logits ? loss_->FromLogits(out, yb) : (*loss_)(out, yb);
-      loss.Backward();
-      optimizer_->Step();
-      loss_sum += static_cast<double>(loss.item()) * count;
-      seen += count;
-      Tensor pred = out.Detach();
-      Tensor probs;
-      for (auto& m : metrics_) {
-        if (is_logits && m->needs_probabilities()) {
-          if (!probs.defined()) {
-            NoGradGuard no_grad;
-            probs = ::gradway::Softmax(pred);
-          }
-          m->Update(probs, yb);
-        } else {
-          m->Update(pred, yb);
-        }
+      Tensor xb, yb;
+      if (options.shuffle) {  // gathered into buffers reused from step to step
+        Tensor& x_buffer = count == bs ? xb_full : xb_tail;
+        Tensor& y_buffer = count == bs ? yb_full : yb_tail;
+        GatherRows(x, order, begin, count, &x_buffer);
+        GatherRows(y, order, begin, count, &y_buffer);
+        xb = x_buffer;
+        yb = y_buffer;
+      } else {  // views: no copy
+        xb = x.Narrow(0, begin, count);
+        yb = y.Narrow(0, begin, count);
       }
-      batch_logs.Set("loss", loss_sum / seen);
-      for (auto& m : metrics_) batch_logs.Set(m->name(), m->Result());
+      for (auto& c : callbacks) c->OnBatchBegin(step, batch_logs);
+      batch_logs = TrainStep(xb, yb);
       for (auto& c : callbacks) c->OnBatchEnd(step, batch_logs);
       if (stop_training) break;
     }
@@ -240,41 +270,17 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
 }
 
 Logs Model::Evaluate(const Tensor& x, const Tensor& y, int64_t batch_size) {
-  GRADWAY_CHECK(compiled(), "Evaluate: ", Description(),
-                " is not compiled; call Compile(loss, optimizer) first");
-  PrepareInput("Evaluate", x);
-  GRADWAY_CHECK(y.defined() && y.rank() >= 1 && x.size(0) == y.size(0), "Evaluate: x has ",
-                x.size(0), " samples but y has ", y.defined() && y.rank() ? y.size(0) : 0);
+  CheckBatch("Evaluate", x, y);
   GRADWAY_CHECK(batch_size > 0, "Evaluate: batch_size must be positive, got ", batch_size);
-  NoGradGuard no_grad;
-  ModeGuard mode(this, false);
   const int64_t n = x.size(0);
-  std::vector<int64_t> order = Permutation(n, false, 0);
-  std::vector<std::unique_ptr<Metric>> metrics;
-  for (const auto& m : metrics_) metrics.push_back(MakeMetric(m->name()));
-  double loss_sum = 0;
-  Tensor xb, yb;
+  ResetMetrics();
+  Logs logs;
+  logs.Set("loss", 0.0);
+  for (auto& m : metrics_) logs.Set(m->name(), m->Result());
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t count = std::min(batch_size, n - begin);
-    GatherRows(x, order, begin, count, &xb);
-    GatherRows(y, order, begin, count, &yb);
-    bool is_logits = false;
-    Tensor out = ForwardForLoss(xb, &is_logits);
-    Tensor loss = is_logits ? loss_->FromLogits(out, yb) : (*loss_)(out, yb);
-    loss_sum += static_cast<double>(loss.item()) * count;
-    Tensor probs;
-    for (auto& m : metrics) {
-      if (is_logits && m->needs_probabilities()) {
-        if (!probs.defined()) probs = ::gradway::Softmax(out);
-        m->Update(probs, yb);
-      } else {
-        m->Update(out, yb);
-      }
-    }
+    logs = TestStep(x.Narrow(0, begin, count), y.Narrow(0, begin, count));
   }
-  Logs logs;
-  logs.Set("loss", n > 0 ? loss_sum / n : 0.0);
-  for (auto& m : metrics) logs.Set(m->name(), m->Result());
   return logs;
 }
 
@@ -288,12 +294,9 @@ Tensor Model::Predict(const Tensor& x, int64_t batch_size) {
   out_shape.insert(out_shape.begin(), n);
   Tensor result = Tensor::Empty(out_shape);
   const int64_t row = NumElements(output_shape());
-  std::vector<int64_t> order = Permutation(n, false, 0);
-  Tensor xb;
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t count = std::min(batch_size, n - begin);
-    GatherRows(x, order, begin, count, &xb);
-    Tensor out = (*this)(xb);
+    Tensor out = (*this)(x.Narrow(0, begin, count));
     GRADWAY_CHECK(out.numel() == count * row, "Predict: ", Description(), " produced ",
                   ShapeTuple(out.shape()), " for a batch of ", count, ", expected ",
                   BatchShapeString(output_shape()));
@@ -454,8 +457,11 @@ Module& Sequential::layer(size_t i) const {
   return *children()[i].second;
 }
 
-Sequential& Sequential::Add(Ref<Module> ref) {
-  std::shared_ptr<Module> layer = ref.get();
+void Sequential::ThrowWrongLayerType(size_t i, const char* type) const {
+  Fail(Description(), ": layer ", i, " is ", layer(i).Description(), ", not a ", type);
+}
+
+void Sequential::AddModule(std::shared_ptr<Module> layer) {
   GRADWAY_CHECK(layer != nullptr, Description(), ": Add got a null layer");
   GRADWAY_CHECK(layer.get() != this, Description(), ": cannot add a model to itself");
   if (!layer->has_explicit_name()) {
@@ -493,7 +499,6 @@ Sequential& Sequential::Add(Ref<Module> ref) {
     RegisterModule(layer->name(), layer);
     if (size() == 1 && layer->declared_input_shape()) Build(*layer->declared_input_shape());
   }
-  return *this;
 }
 
 Shape Sequential::DoBuild(const Shape& input_shape) {
@@ -516,16 +521,6 @@ Tensor Sequential::Forward(const Tensor& x) {
   Tensor h = x;
   for (const auto& c : children()) h = (*c.second)(h);
   return h;
-}
-
-Tensor Sequential::ForwardLogits(const Tensor& x) {
-  Tensor h = x;
-  for (size_t i = 0; i + 1 < size(); ++i) h = (*children()[i].second)(h);
-  return children().back().second->CallLogits(h);
-}
-
-bool Sequential::has_softmax_output() const {
-  return size() > 0 && children().back().second->has_softmax_output();
 }
 
 const Module& Sequential::InputLayer() const {

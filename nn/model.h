@@ -2,8 +2,8 @@
 // Sequential, the layer stack.
 //
 //   nn::Sequential model(/*seed=*/42);
-//   model.Add(nn::Dense(nn::DenseOptions(128).Activation(nn::Activation::kRelu).InputShape({784})));
-//   model.Add(nn::Dense(nn::DenseOptions(10).Activation(nn::Activation::kSoftmax)));
+//   model.Add(nn::Dense(nn::DenseOptions(128).Activation(nn::kRelu).InputShape({784})));
+//   model.Add(nn::Dense(nn::DenseOptions(10).Activation(nn::kSoftmax)));
 //   model.Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
 //   nn::History h = model.Fit(x, y, nn::FitOptions().Epochs(5).BatchSize(128));
 //
@@ -26,6 +26,9 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -85,11 +88,34 @@ class Model : public Module {
   Loss* loss() const { return loss_.get(); }
   Optimizer* optimizer() const { return optimizer_.get(); }
 
+  // ---- Steps (Keras' train_step / test_step): Fit and Evaluate are loops over these,
+  // and a hand-written training loop can use them too (README: "A training loop of your
+  // own"). x is one batch [batch, input_shape...], y its targets.
+  //
+  // One optimisation step in training mode: forward, the compiled loss (fused with a final
+  // softmax, see nn/losses.h), backward, the optimiser's update (attaching the trainable
+  // parameters first when they changed), and the metrics. Returns the running logs since
+  // the last ResetMetrics(): "loss" (the mean over the samples seen) and each metric.
+  // Dropout layers draw their masks from (their seed, train_step()), which it then
+  // advances. Builds the model on first use. Throws Error before Compile, or for x and y
+  // that do not fit the model or each other.
+  Logs TrainStep(const Tensor& x, const Tensor& y);
+  // The same without training: eval mode, no graph, no update; the logs include this batch.
+  Logs TestStep(const Tensor& x, const Tensor& y);
+  // Starts the running loss and metrics afresh (Fit does at each epoch, Evaluate first).
+  void ResetMetrics();
+  // The number of training steps taken, as Fit counts them (epoch * steps_per_epoch +
+  // step); the dropout masks' step. set_train_step restores it, e.g. when resuming.
+  int64_t train_step() const { return train_step_; }
+  void set_train_step(int64_t step) { train_step_ = step; }
+
   // Trains on x, y (see the file comment) for options.epochs epochs in batches of
-  // options.batch_size (the last batch may be smaller). Builds the model from x's shape if
+  // options.batch_size (the last batch may be smaller): a TrainStep per batch, then an
+  // Evaluate of the validation data, and the callbacks. Builds the model from x's shape if
   // needed. Returns per-epoch logs.
   History Fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
-  // The loss and metrics on x, y in eval mode without a graph: {"loss", "accuracy", ...}.
+  // The loss and metrics on x, y: ResetMetrics, then a TestStep per batch.
+  // {"loss", "accuracy", ...}.
   Logs Evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32);
   // The model's output (probabilities for a softmax model) for x, in eval mode, batched.
   Tensor Predict(const Tensor& x, int64_t batch_size = 32);
@@ -133,9 +159,16 @@ class Model : public Module {
   const std::shared_ptr<Generator>& init_generator() const { return init_generator_; }
 
  private:
-  // Forward for the loss: logits when the loss can fuse the final softmax.
-  Tensor ForwardForLoss(const Tensor& x, bool* is_logits);
+  // Attaches the trainable parameters to the optimiser unless they already are.
+  void AttachOptimizer();
+  // Compiled, x fits the model and y has as many samples; `what` names the caller.
+  void CheckBatch(const char* what, const Tensor& x, const Tensor& y);
+  // Adds a batch's loss and predictions to the running loss and metrics; their logs.
+  Logs UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor& y);
   uint64_t seed_;
+  int64_t train_step_ = 0;
+  double loss_sum_ = 0;
+  int64_t loss_count_ = 0;
   std::shared_ptr<Generator> init_generator_;
   std::shared_ptr<Loss> loss_;
   std::shared_ptr<Optimizer> optimizer_;
@@ -147,24 +180,61 @@ class Model : public Module {
 class Sequential : public Model {
  public:
   explicit Sequential(uint64_t seed = 0);
-  // Appends a layer (a value such as nn::Dense(10), or a shared_ptr). An unnamed layer gets
-  // a Keras name unique in this model. If the model is built (or this is the first layer
-  // and declares an InputShape) the layer is built at once. Throws Error on a duplicate
-  // name or when the layer cannot take the previous layer's output.
-  Sequential& Add(Ref<Module> layer);
+
+  // Appends a layer and returns a reference to it, typed, so its weights can be read after
+  // Fit:
+  //   nn::Dense& head = model.Add<nn::Dense>(10, nn::kSoftmax);  // constructed in place
+  //   nn::Conv2D& conv = model.Add(nn::Conv2D(32, 3, nn::kRelu)); // a temporary, moved in
+  //   model.Add(shared_dense);                                   // a std::shared_ptr, shared
+  // An unnamed layer gets a Keras name unique in this model. If the model is built (or
+  // this is the first layer and declares an InputShape) the layer is built at once.
+  // Throws Error on a duplicate name or when the layer cannot take the previous layer's
+  // output. The model holds the layer for its lifetime.
+  template <typename T, typename... Args>
+  T& Add(Args&&... args) {
+    auto layer = std::make_shared<T>(std::forward<Args>(args)...);
+    AddModule(layer);
+    return *layer;
+  }
+  template <typename T, typename = std::enable_if_t<std::is_base_of_v<Module, T> &&
+                                                    !std::is_lvalue_reference_v<T>>>
+  T& Add(T&& layer) {
+    auto held = std::make_shared<T>(std::move(layer));
+    AddModule(held);
+    return *held;
+  }
+  template <typename T, typename = std::enable_if_t<std::is_base_of_v<Module, T>>>
+  T& Add(T& layer) {
+    static_assert(sizeof(T) == 0,
+                  "modules are not copyable: Add a temporary (model.Add(nn::Dense(10))), "
+                  "std::move(layer), or a std::shared_ptr to share it");
+    return layer;
+  }
+  template <typename T, typename = std::enable_if_t<std::is_base_of_v<Module, T>>>
+  T& Add(std::shared_ptr<T> layer) {
+    AddModule(layer);
+    return *layer;
+  }
   size_t size() const { return children().size(); }
   // Layer i (0-based).
   Module& layer(size_t i) const;
+  // Layer i as its type T; throws Error naming the layer when it is not a T.
+  template <typename T>
+  T& layer(size_t i) const {
+    T* typed = dynamic_cast<T*>(&layer(i));
+    if (typed == nullptr) ThrowWrongLayerType(i, typeid(T).name());
+    return *typed;
+  }
 
   Tensor Forward(const Tensor& x) override;
-  bool has_softmax_output() const override;
 
  protected:
   Shape DoBuild(const Shape& input_shape) override;
-  Tensor ForwardLogits(const Tensor& x) override;
   const Module& InputLayer() const override;
 
  private:
+  void AddModule(std::shared_ptr<Module> layer);
+  [[noreturn]] void ThrowWrongLayerType(size_t i, const char* type) const;
   std::map<std::string, int> name_counts_;
 };
 

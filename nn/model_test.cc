@@ -5,10 +5,12 @@
 #include <sstream>
 
 #include "autograd/error.h"
+#include "autograd/functions.h"
+#include "autograd/nn_functions.h"
+#include "autograd/threads.h"
 #include "gtest/gtest.h"
 #include "nn/layers.h"
 #include "nn/test_util.h"
-#include "ops/parallel.h"
 
 namespace gradway {
 namespace nn {
@@ -20,14 +22,14 @@ using testing::TempPath;
 
 // The seed's MNIST CNN (Keras examples/mnist_cnn.py).
 void AddMnistCnn(Sequential& model) {
-  model.Add(Conv2D(Conv2DOptions(32, 3).Activation(Activation::kRelu).InputShape({28, 28, 1})));
-  model.Add(Conv2D(Conv2DOptions(64, 3).Activation(Activation::kRelu)));
+  model.Add(Conv2D(Conv2DOptions(32, 3).Activation(kRelu).InputShape({28, 28, 1})));
+  model.Add(Conv2D(Conv2DOptions(64, 3).Activation(kRelu)));
   model.Add(MaxPooling2D(2));
   model.Add(Dropout(0.25));
   model.Add(Flatten());
-  model.Add(Dense(DenseOptions(128).Activation(Activation::kRelu)));
+  model.Add(Dense(DenseOptions(128).Activation(kRelu)));
   model.Add(Dropout(0.5));
-  model.Add(Dense(DenseOptions(10).Activation(Activation::kSoftmax)));
+  model.Add(Dense(DenseOptions(10).Activation(kSoftmax)));
 }
 
 TEST(SummaryTest, MnistCnnMatchesKeras) {
@@ -72,10 +74,10 @@ TEST(SummaryTest, MnistCnnMatchesKeras) {
 TEST(SummaryTest, MlpAndFrozenLayers) {
   Sequential model(1);
   model.Add(Flatten({28, 28, 1}));
-  auto hidden = std::make_shared<Dense>(DenseOptions(512).Activation(Activation::kRelu));
+  auto hidden = std::make_shared<Dense>(DenseOptions(512).Activation(kRelu));
   model.Add(hidden);
   model.Add(Dropout(0.2));
-  model.Add(Dense(DenseOptions(10).Activation(Activation::kSoftmax)));
+  model.Add(Dense(DenseOptions(10).Activation(kSoftmax)));
   std::ostringstream os;
   model.Summary(os);
   EXPECT_NE(os.str().find("dense (Dense)                (None, 512)               401920"),
@@ -132,7 +134,7 @@ TEST(ModelErrorsTest, MisuseThrows) {
   Sequential model(0);
   model.Add(Conv2D(Conv2DOptions(2, 3).InputShape({8, 8, 1})));
   model.Add(Flatten());
-  model.Add(Dense(DenseOptions(2).Activation(Activation::kSoftmax)));
+  model.Add(Dense(DenseOptions(2).Activation(kSoftmax)));
   auto [x, y] = Bars(8, 8, 1);
   try {
     model.Fit(x, y);
@@ -164,8 +166,8 @@ TEST(FitTest, BlobsReachAccuracy) {
   auto [x, y] = Blobs(300, 1);
   auto [xv, yv] = Blobs(90, 2);
   Sequential model(3);
-  model.Add(Dense(DenseOptions(16).Activation(Activation::kRelu).InputShape({2})));
-  model.Add(Dense(DenseOptions(3).Activation(Activation::kSoftmax)));
+  model.Add(Dense(DenseOptions(16).Activation(kRelu).InputShape({2})));
+  model.Add(Dense(DenseOptions(3).Activation(kSoftmax)));
   model.Compile(CategoricalCrossentropy(), Adam(AdamOptions().LearningRate(0.01)), {"accuracy"});
   History h = model.Fit(x, y, FitOptions().Epochs(15).BatchSize(32).ValidationData(xv, yv)
                                   .Verbose(0));
@@ -197,10 +199,108 @@ TEST(FitTest, BlobsReachAccuracy) {
   EXPECT_NEAR(ce / 90, ev.Get("loss"), 1e-4);
 }
 
+TEST(SequentialTest, AddReturnsTheTypedLayerItHolds) {
+  Sequential model(5);
+  Dense& hidden = model.Add<Dense>(DenseOptions(8).Activation(kRelu).InputShape({2}));
+  Dropout& dropout = model.Add(Dropout(0.1));
+  auto shared = std::make_shared<Dense>(3, kSoftmax);
+  Dense& head = model.Add(shared);
+  EXPECT_EQ(&head, shared.get());
+  EXPECT_EQ(&model.layer<Dense>(0), &hidden);
+  EXPECT_EQ(&model.layer<Dropout>(1), &dropout);
+  EXPECT_EQ(&model.layer<Dense>(2), &head);
+  try {
+    model.layer<Conv2D>(1);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 1 is dropout (Dropout), not a "),
+              std::string::npos) << e.what();
+  }
+  // The references see the weights Fit trains.
+  auto [x, y] = Blobs(64, 4);
+  model.Compile(CategoricalCrossentropy(), Adam(AdamOptions().LearningRate(0.05)));
+  const std::vector<float> before = head.kernel().ToVector();
+  model.Fit(x, y, FitOptions().Epochs(2).BatchSize(16).Verbose(0));
+  EXPECT_NE(head.kernel().ToVector(), before);
+  EXPECT_EQ(head.kernel().impl(), model.NamedParameters()[2].second.impl());
+}
+
+TEST(SequentialTest, ShortFormsEqualTheOptionsForms) {
+  Sequential a(9), b(9);
+  a.Add(Conv2D(Conv2DOptions(4, 3).Activation(kRelu).InputShape({6, 6, 1})));
+  a.Add(Flatten());
+  a.Add(Dense(DenseOptions(3).Activation(kSoftmax)));
+  b.Add<Conv2D>(Conv2DOptions(4, 3).Activation(kRelu).InputShape({6, 6, 1}));
+  b.Add<Flatten>();
+  b.Add(Dense(3, kSoftmax));
+  const Conv2D short_conv(4, 3, kRelu);
+  EXPECT_EQ(short_conv.options().kernel_h, 3);
+  EXPECT_EQ(short_conv.options().kernel_w, 3);
+  EXPECT_EQ(short_conv.options().stride_h, 1);
+  EXPECT_EQ(short_conv.options().padding, Padding::kValid);
+  EXPECT_EQ(short_conv.options().activation, kRelu);
+  Generator gen(2);
+  Tensor x = Tensor::Uniform({2, 6, 6, 1}, 0, 1, gen);
+  EXPECT_EQ(a.Predict(x).ToVector(), b.Predict(x).ToVector());
+}
+
+// A custom module whose last step is a softmax it applies itself: the loss still fuses.
+class SoftmaxHead : public Module {
+ public:
+  SoftmaxHead() : Module("SoftmaxHead", "softmax_head") {}
+  Tensor Forward(const Tensor& x) override { return ::gradway::Softmax(x * 3.f); }
+};
+
+TEST(TrainStepTest, AHandWrittenLoopMatchesFit) {
+  auto [x, y] = Blobs(96, 6);
+  auto make = [](Sequential& m) {
+    m.Add(Dense(DenseOptions(16).Activation(kRelu).InputShape({2})));
+    m.Add(Dropout(DropoutOptions(0.3)));
+    m.Add(Dense(3));
+    m.Add(SoftmaxHead());
+    m.Compile(CategoricalCrossentropy(), Adam(AdamOptions().LearningRate(0.02)), {"accuracy"});
+  };
+  Sequential fitted(11), looped(11);
+  make(fitted);
+  make(looped);
+  History h = fitted.Fit(x, y, FitOptions().Epochs(3).BatchSize(32).Shuffle(false).Verbose(0));
+  Logs last;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    looped.ResetMetrics();
+    for (int64_t begin = 0; begin < 96; begin += 32) {
+      Tensor xb = Tensor::FromVector(
+          std::vector<float>(x.data() + begin * 2, x.data() + (begin + 32) * 2), {32, 2});
+      Tensor yb = Tensor::FromVector(
+          std::vector<float>(y.data() + begin * 3, y.data() + (begin + 32) * 3), {32, 3});
+      last = looped.TrainStep(xb, yb);
+    }
+  }
+  EXPECT_EQ(looped.train_step(), 9);
+  EXPECT_EQ(looped.optimizer()->iterations(), 9);
+  EXPECT_EQ(last.Get("loss"), h.loss.back());
+  EXPECT_EQ(last.Get("accuracy"), h.accuracy.back());
+  auto wf = fitted.GetWeights(), wl = looped.GetWeights();
+  for (size_t i = 0; i < wf.size(); ++i) EXPECT_EQ(wf[i].ToVector(), wl[i].ToVector()) << i;
+  // TestStep: the running logs of the batches since ResetMetrics, as Evaluate.
+  looped.ResetMetrics();
+  Logs test = looped.TestStep(x, y);
+  Logs evaluated = fitted.Evaluate(x, y, 96);
+  EXPECT_EQ(test.Get("loss"), evaluated.Get("loss"));
+  EXPECT_EQ(test.Get("accuracy"), evaluated.Get("accuracy"));
+  // The custom head's softmax was fused: the loss equals SoftmaxCrossEntropy of its logits.
+  Sequential probe(1);
+  probe.Add(SoftmaxHead());
+  probe.Compile(CategoricalCrossentropy(), Adam());
+  Tensor z = Tensor::FromVector({40, 0, -40, 0, 40, -40}, {2, 3});
+  Tensor t = Tensor::FromVector({0, 0, 1, 1, 0, 0}, {2, 3});
+  EXPECT_FLOAT_EQ(probe.TestStep(z, t).Get("loss"), SoftmaxCrossEntropy(z * 3.f, t).item());
+  EXPECT_THROW(Sequential().TrainStep(x, y), Error);  // not compiled
+}
+
 TEST(FitTest, SparseLabelsAndSgd) {
   auto [x, y] = Blobs(150, 4, /*sparse=*/true);
   Sequential model(5);
-  model.Add(Dense(DenseOptions(8).Activation(Activation::kTanh).InputShape({2})));
+  model.Add(Dense(DenseOptions(8).Activation(kTanh).InputShape({2})));
   model.Add(Dense(3));
   model.Add(Softmax());
   model.Compile(SparseCategoricalCrossentropy(),
@@ -226,13 +326,13 @@ TEST(FitTest, MeanSquaredErrorRegression) {
 
 Sequential MakeBarsCnn(uint64_t seed) {
   Sequential model(seed);
-  model.Add(Conv2D(Conv2DOptions(4, 3).Activation(Activation::kRelu).InputShape({10, 10, 1})));
+  model.Add(Conv2D(Conv2DOptions(4, 3).Activation(kRelu).InputShape({10, 10, 1})));
   model.Add(MaxPooling2D(2));
   model.Add(Dropout(0.25));
   model.Add(Flatten());
-  model.Add(Dense(DenseOptions(8).Activation(Activation::kRelu)));
+  model.Add(Dense(DenseOptions(8).Activation(kRelu)));
   model.Add(Dropout(0.5));
-  model.Add(Dense(DenseOptions(2).Activation(Activation::kSoftmax)));
+  model.Add(Dense(DenseOptions(2).Activation(kSoftmax)));
   model.Compile(CategoricalCrossentropy(), Adam(), {"accuracy"});
   return model;
 }

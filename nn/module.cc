@@ -39,16 +39,6 @@ Tensor Module::operator()(const Tensor& x) {
   return Forward(x);
 }
 
-Tensor Module::CallLogits(const Tensor& x) {
-  CheckInput(x);
-  GRADWAY_CHECK(has_softmax_output(), Description(), ": output is not a softmax, no logits");
-  return ForwardLogits(x);
-}
-
-Tensor Module::ForwardLogits(const Tensor&) {
-  Fail(Description(), ": output is not a softmax, no logits");
-}
-
 void Module::CheckInput(const Tensor& x) {
   GRADWAY_CHECK(x.defined(), Description(), ": input tensor is undefined");
   GRADWAY_CHECK(x.rank() >= 1, Description(), ": input must have a batch dimension, got ",
@@ -158,11 +148,6 @@ void Module::SetGenerator(std::shared_ptr<Generator> generator) {
 Generator& Module::generator() {
   if (!generator_) generator_ = std::make_shared<Generator>(0);
   return *generator_;
-}
-
-void Module::SetRandomStep(int64_t step) {
-  random_step_ = step;
-  for (auto& c : children_) c.second->SetRandomStep(step);
 }
 
 }  // namespace nn

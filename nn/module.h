@@ -44,8 +44,10 @@ class Module {
   // stem a model uses to name unnamed instances ("conv2d", "conv2d_1", ...).
   Module(std::string type_name, std::string base_name);
   virtual ~Module();
-  Module(const Module&) = default;
-  Module& operator=(const Module&) = default;
+  // Not copyable: a copy would share the parameters' storage but not their registration,
+  // silently. Hold modules by reference or shared_ptr; moving one is fine.
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
   Module(Module&&) = default;
   Module& operator=(Module&&) = default;
 
@@ -80,13 +82,6 @@ class Module {
   // Builds on first use from x's shape, checks x's shape against input_shape() (throwing
   // Error "dense_1 (Dense): expected input (None, 784), got (32, 28, 28, 1)"), then Forward.
   Tensor operator()(const Tensor& x);
-
-  // For the fused softmax + cross-entropy: true when the module's output is softmax(z) of
-  // some z (a Dense with softmax activation, a Softmax layer, a Sequential ending in one).
-  virtual bool has_softmax_output() const { return false; }
-  // z itself (the logits), for a module with has_softmax_output(); same checks as
-  // operator(). Throws Error for other modules.
-  Tensor CallLogits(const Tensor& x);
 
   // ---- Parameters and sub-modules.
   // Registers `tensor` (made a leaf that requires grad when trainable) under `name` and
@@ -123,23 +118,16 @@ class Module {
   void SetGenerator(std::shared_ptr<Generator> generator);
   // The generator set by the owner, or a private one seeded with 0.
   Generator& generator();
-  // Sets the step that stochastic layers (Dropout) mix into their seeds, recursively; the
-  // model calls it before every training batch so masks depend on (seed, step) alone.
-  void SetRandomStep(int64_t step);
-  int64_t random_step() const { return random_step_; }
 
  protected:
   // Builds the layer (creating parameters with generator()); returns the output shape.
   // The default passes the shape through (layers without parameters that keep the shape).
   virtual Shape DoBuild(const Shape& input_shape) { return input_shape; }
-  // The logits computation behind has_softmax_output().
-  virtual Tensor ForwardLogits(const Tensor& x);
   // operator()'s build-and-check step; returns nothing, throws on a bad shape.
   void CheckInput(const Tensor& x);
   void set_declared_input_shape(std::optional<Shape> s) { declared_input_shape_ = std::move(s); }
   // For containers that grow after building (Sequential::Add).
   void set_output_shape(Shape s) { output_shape_ = std::move(s); }
-  int64_t random_step_ = 0;
 
  private:
   struct Param {
@@ -176,7 +164,11 @@ class Ref {
   template <typename D, typename V = std::decay_t<D>,
             typename = std::enable_if_t<std::is_base_of_v<Base, V>>>
   Ref(D&& value)  // NOLINT(runtime/explicit)
-      : ptr_(std::make_shared<V>(std::forward<D>(value))) {}
+      : ptr_(std::make_shared<V>(std::forward<D>(value))) {
+    static_assert(!std::is_lvalue_reference_v<D> || !std::is_base_of_v<Module, V>,
+                  "modules are not copyable: pass a temporary (model.Add(nn::Dense(10))), "
+                  "std::move(layer), or a std::shared_ptr to share it");
+  }
   const std::shared_ptr<Base>& get() const { return ptr_; }
   Base* operator->() const { return ptr_.get(); }
 

@@ -71,18 +71,8 @@ NamedTensors Optimizer::StateTensors() const {
   return out;
 }
 
-void Optimizer::SetState(const NamedTensors& state, int64_t iterations) {
-  std::map<std::string, Tensor> by_name(state.begin(), state.end());
-  NamedTensors mine = StateTensors();
-  for (auto& [name, t] : mine) {
-    auto it = by_name.find(name);
-    GRADWAY_CHECK(it != by_name.end(), name_, ": state tensor '", name, "' missing");
-    GRADWAY_CHECK(it->second.shape() == t.shape(), name_, ": state tensor '", name,
-                  "' has shape ", ShapeToString(it->second.shape()), ", expected ",
-                  ShapeToString(t.shape()));
-  }
-  for (auto& [name, t] : mine) t.CopyFrom(by_name[name]);
-  iterations_ = iterations;
+void Optimizer::ZeroGrad() {
+  for (auto& [name, t] : params_) t.ZeroGrad();
 }
 
 // ---- Adam.

@@ -3,11 +3,13 @@
 //
 //   model.Compile(nn::CategoricalCrossentropy(), nn::Adam(nn::AdamOptions().LearningRate(3e-4)));
 //
-// The model attaches its trainable parameters at the first Fit (after building). Each
+// The model attaches its trainable parameters at its first TrainStep (after building), and
+// again whenever they change; a hand-written loop calls Attach itself. Each
 // Step() updates every attached parameter that has a gradient, then counts one iteration.
 // A learning-rate schedule (Keras' LearningRateScheduler) sets the rate at each epoch start.
 // For checkpoints, StateTensors() names each slot "<slot>/<param>" (e.g. "m/dense/kernel")
-// and iterations() is the step count.
+// and shares its storage (loading into it restores the state); iterations() is the step
+// count.
 #ifndef GRADWAY_NN_OPTIMIZERS_H_
 #define GRADWAY_NN_OPTIMIZERS_H_
 
@@ -39,6 +41,9 @@ class Optimizer {
 
   // Applies one update to every attached parameter with a defined gradient; iterations+1.
   void Step();
+  // Forgets the gradient of every attached parameter (PyTorch's zero_grad), so the next
+  // backward starts from zero.
+  void ZeroGrad();
   int64_t iterations() const { return iterations_; }
   void set_iterations(int64_t n) { iterations_ = n; }
 
@@ -53,9 +58,6 @@ class Optimizer {
   virtual std::vector<std::string> SlotNames() const = 0;
   // All slots as "<slot>/<param>" tensors sharing the optimiser's storage.
   NamedTensors StateTensors() const;
-  // Copies `state` (same names and shapes as StateTensors()) into the slots. Throws Error
-  // naming the first missing or mis-shaped tensor.
-  void SetState(const NamedTensors& state, int64_t iterations);
 
  protected:
   // One update of n floats; slots[i] is SlotNames()[i]'s buffer. `step` is 1-based.

@@ -56,7 +56,7 @@ TEST(ProgressBarTest, FitPrintsOneLinePerEpochWhenNotATerminal) {
   auto [x, y] = testing::Blobs(30, 1);
   auto [xv, yv] = testing::Blobs(9, 2);
   Sequential model(1);
-  model.Add(Dense(DenseOptions(3).Activation(Activation::kSoftmax).InputShape({2})));
+  model.Add(Dense(DenseOptions(3).Activation(kSoftmax).InputShape({2})));
   model.Compile(CategoricalCrossentropy(), Adam(), {"accuracy"});
   std::ostringstream out;
   model.SetOutput(&out);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,25 +21,44 @@ namespace gradway {
 namespace {
 
 nn::History TrainMnistCnn(const Tensor& x_train, const Tensor& y_train, const Tensor& x_test,
-                          const Tensor& y_test) {
+                          const Tensor& y_test, std::vector<float>* head_kernel) {
   // README begin
   nn::Sequential model(/*seed=*/42);
-  model.Add(nn::Conv2D(nn::Conv2DOptions(32, 3).Activation(nn::Activation::kRelu).InputShape({28, 28, 1})));
-  model.Add(nn::Conv2D(nn::Conv2DOptions(64, 3).Activation(nn::Activation::kRelu)));
+  model.Add(nn::Conv2D(nn::Conv2DOptions(32, 3).Activation(nn::kRelu).InputShape({28, 28, 1})));
+  model.Add(nn::Conv2D(64, 3, nn::kRelu));
   model.Add(nn::MaxPooling2D(2));
   model.Add(nn::Dropout(0.25));
   model.Add(nn::Flatten());
-  model.Add(nn::Dense(nn::DenseOptions(128).Activation(nn::Activation::kRelu)));
+  model.Add(nn::Dense(128, nn::kRelu));
   model.Add(nn::Dropout(0.5));
-  model.Add(nn::Dense(nn::DenseOptions(10).Activation(nn::Activation::kSoftmax)));
+  nn::Dense& head = model.Add<nn::Dense>(10, nn::kSoftmax);  // a typed reference
   model.Summary();
   model.Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
   nn::History h = model.Fit(x_train, y_train, nn::FitOptions().Epochs(30).BatchSize(200)
       .ValidationData(x_test, y_test)
       .Callbacks({nn::ModelCheckpoint(nn::ModelCheckpointOptions("./model/{epoch:02d}-{val_loss:.4f}.safetensors").Monitor("val_loss").SaveBestOnly(true)),
                   nn::EarlyStopping(nn::EarlyStoppingOptions().Monitor("val_loss").Patience(10))}));
+  std::cout << "trained kernel: " << head.kernel().Reshape({-1}) << "\n";
   // README end
+  *head_kernel = head.kernel().ToVector();
   return h;
+}
+
+// A training loop of one's own over TrainStep, with the model's fused loss and metrics.
+nn::Logs TrainByHand(nn::Model& model, const Tensor& x, const Tensor& y, int64_t batch_size) {
+  // README begin
+  nn::Logs logs;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    model.ResetMetrics();
+    for (int64_t begin = 0; begin + batch_size <= x.size(0); begin += batch_size) {
+      Tensor xb = x.Narrow(0, begin, batch_size), yb = y.Narrow(0, begin, batch_size);
+      logs = model.TrainStep(xb, yb);  // forward, loss, backward, Adam, metrics
+    }
+    std::cout << "epoch " << epoch + 1 << ": loss " << logs.Get("loss") << ", accuracy "
+              << logs.Get("accuracy") << "\n";
+  }
+  // README end
+  return logs;
 }
 
 TEST(ReadmeTest, MnistCnnSnippetRuns) {
@@ -49,11 +69,28 @@ TEST(ReadmeTest, MnistCnnSnippetRuns) {
   Tensor x = Tensor::Uniform({6, 28, 28, 1}, 0, 1, gen);
   Tensor y = Tensor::Zeros({6, 10});
   for (int i = 0; i < 6; ++i) y.set({i, i % 10}, 1);
-  nn::History h = TrainMnistCnn(x, y, x, y);
+  std::vector<float> head_kernel;
+  nn::History h = TrainMnistCnn(x, y, x, y, &head_kernel);
   ASSERT_GE(h.size(), 1u);
+  EXPECT_EQ(head_kernel.size(), 128u * 10);
   EXPECT_LT(h.loss.back(), h.loss.front());  // memorises six samples
   EXPECT_TRUE(std::filesystem::exists(dir + "/model/01-" +
                                       absl::StrFormat("%.4f", h.val_loss[0]) + ".safetensors"));
+}
+
+TEST(ReadmeTest, HandWrittenLoopRuns) {
+  Generator gen(3);
+  Tensor x = Tensor::Uniform({40, 4}, -1, 1, gen);
+  Tensor y = Tensor::Zeros({40, 2});
+  for (int i = 0; i < 40; ++i) y.set({i, x.at({i, 0}) > 0 ? 1 : 0}, 1);
+  nn::Sequential model(1);
+  model.Add(nn::Dense(nn::DenseOptions(8).Activation(nn::kRelu).InputShape({4})));
+  model.Add(nn::Dense(2, nn::kSoftmax));
+  model.Compile(nn::CategoricalCrossentropy(), nn::Adam(nn::AdamOptions().LearningRate(0.05)),
+                {"accuracy"});
+  nn::Logs logs = TrainByHand(model, x, y, 8);
+  EXPECT_EQ(model.train_step(), 15);
+  EXPECT_GT(logs.Get("accuracy"), 0.8);
 }
 
 std::string ReadRunfile(const std::string& path) {
@@ -65,17 +102,24 @@ std::string ReadRunfile(const std::string& path) {
 
 TEST(ReadmeTest, ReadmeShowsTheseLines) {
   const std::vector<std::string> source = absl::StrSplit(ReadRunfile("nn/readme_test.cc"), '\n');
-  std::vector<std::string> snippet;
+  std::vector<std::vector<std::string>> snippets;
   bool inside = false;
   for (const std::string& line : source) {
     if (line == "  // README end") inside = false;
-    if (inside) snippet.push_back(std::string(absl::StripPrefix(line, "  ")));
-    if (line == "  // README begin") inside = true;
+    if (inside) snippets.back().push_back(std::string(absl::StripPrefix(line, "  ")));
+    if (line == "  // README begin") {
+      inside = true;
+      snippets.emplace_back();
+    }
   }
-  ASSERT_GT(snippet.size(), 10u);
+  ASSERT_EQ(snippets.size(), 2u);
   const std::string readme = ReadRunfile("README.md");
-  EXPECT_NE(readme.find(absl::StrJoin(snippet, "\n")), std::string::npos)
-      << "README.md no longer shows the code of TrainMnistCnn:\n" << absl::StrJoin(snippet, "\n");
+  for (const auto& snippet : snippets) {
+    ASSERT_GT(snippet.size(), 5u);
+    EXPECT_NE(readme.find(absl::StrJoin(snippet, "\n")), std::string::npos)
+        << "README.md no longer shows these lines of nn/readme_test.cc:\n"
+        << absl::StrJoin(snippet, "\n");
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "ops/parallel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -13,9 +14,10 @@
 namespace gradway {
 namespace {
 
-std::mutex g_mutex;
+std::mutex g_mutex;  // guards g_control
 std::unique_ptr<oneapi::tbb::global_control> g_control;
-int g_threads = 0;  // 0: not set, use the hardware.
+// 0: not set, use the hardware. Atomic: NumThreads is read on the kernels' hot path.
+std::atomic<int> g_threads{0};
 
 }  // namespace
 
@@ -29,12 +31,12 @@ void SetNumThreads(int threads) {
   g_control.reset();
   g_control = std::make_unique<oneapi::tbb::global_control>(
       oneapi::tbb::global_control::max_allowed_parallelism, threads);
-  g_threads = threads;
+  g_threads.store(threads, std::memory_order_relaxed);
 }
 
 int NumThreads() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_threads > 0) return g_threads;
+  const int threads = g_threads.load(std::memory_order_relaxed);
+  if (threads > 0) return threads;
   return static_cast<int>(oneapi::tbb::global_control::active_value(
       oneapi::tbb::global_control::max_allowed_parallelism));
 }
