@@ -40,7 +40,7 @@ def layering_test(name = "layering_test", forbidden = [], forbidden_direct = [],
     native.filegroup(
         name = name + "_srcs",
         testonly = True,
-        srcs = native.glob(["*.h", "*.cc"]),
+        srcs = native.glob(["*.h", "*.cc", "internal/*.h"]),
     )
     native.sh_test(
         name = name,

@@ -65,7 +65,10 @@ allowed_headers=${allowed_headers//://}
 for source in "$@"; do
   while IFS=: read -r line header; do
     p="//${header%%/*}"
-    if in_any "$p:" "${forbidden[@]}"; then
+    # A package's internal/ headers are its own (autograd/internal/: the graph, TensorImpl).
+    if [[ $header == */internal/* && $package != "//${header%%/internal/*}" ]]; then
+      violations+=("${source}:${line}: #include \"${header}\": internal to //${header%%/internal/*}")
+    elif in_any "$p:" "${forbidden[@]}"; then
       violations+=("${source}:${line}: #include \"${header}\": ${package} must not reach ${p}")
     elif in_any "$p:" "${forbidden_direct[@]}" && [[ $allowed_headers != *" ${header} "* ]]; then
       violations+=("${source}:${line}: #include \"${header}\": ${package} may use ${p} only through another package")

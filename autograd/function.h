@@ -1,4 +1,5 @@
 // Custom differentiable ops, defined outside the library (like torch::autograd::Function).
+// This is the one way programs add ops; the graph underneath is internal to //autograd.
 //
 //   struct Swish : gradway::Function<Swish> {
 //     static constexpr const char* kName = "swish";
@@ -15,17 +16,26 @@
 //   };
 //   Tensor y = Swish::Apply(x);
 //
-// Forward runs with graph recording off and receives any arguments; the Tensor arguments
-// are the op's inputs. Backward receives the gradient of the output and returns one
-// gradient per Tensor input, in order (an undefined Tensor() for an input that needs none).
-// Apply throws gradway::Error naming the op when Backward returns the wrong number of
-// gradients or a gradient whose shape differs from its input's. Backward itself is not
-// differentiable (no double backward).
+// Forward runs with graph recording off and receives any arguments. Its inputs are its
+// Tensor arguments, in order, with each element of a std::vector<Tensor> argument counted
+// as one input; a Tensor argument may be undefined (an optional input such as a missing
+// bias: it needs no gradient). Backward receives the gradient of the output and returns
+// one gradient per input, in that order (an undefined Tensor() for an input that needs
+// none). Backward itself is not differentiable (no double backward).
+//
+// Errors (gradway::Error naming the op, thrown by Backward() on the output's graph): a
+// Backward that returns the wrong number of gradients or a gradient whose shape differs
+// from its input's; a tensor saved for backward (SaveForBackward, Save) that was written
+// in place after Forward. Apply throws when Forward returns an undefined tensor.
 #ifndef GRADWAY_AUTOGRAD_FUNCTION_H_
 #define GRADWAY_AUTOGRAD_FUNCTION_H_
 
+#include <any>
+#include <map>
 #include <memory>
+#include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include "autograd/error.h"
@@ -37,37 +47,68 @@ namespace gradway {
 // State passed from a custom op's Forward to its Backward.
 class FunctionContext {
  public:
-  // Keeps tensors for Backward (stored cut from the graph: they share the data).
-  void SaveForBackward(const std::vector<Tensor>& tensors) {
-    saved_.clear();
-    for (const Tensor& t : tensors) saved_.push_back(t.defined() ? t.Detach() : Tensor());
-  }
+  // Keeps tensors for Backward, positionally (saved()[i]); stored cut from the graph (they
+  // share the data). Replaces what an earlier call saved.
+  void SaveForBackward(const std::vector<Tensor>& tensors);
   const std::vector<Tensor>& saved() const { return saved_; }
-  // Non-tensor values (scalars, flags) Backward needs.
-  std::vector<double>& values() { return values_; }
-  // Whether Tensor input i needs a gradient (Backward may skip the others).
+
+  // Keeps a tensor for Backward under a name: ctx.Save("x", x), then ctx.saved("x").
+  void Save(const std::string& name, const Tensor& tensor);
+  // The tensor saved under `name`; throws Error naming the op and the key when absent.
+  const Tensor& saved(const std::string& name) const;
+
+  // Keeps any other value (a scalar, a flag, a shape) under a name, typed:
+  // ctx.Set("alpha", 0.5f), then ctx.Get<float>("alpha").
+  template <typename V>
+  void Set(const std::string& name, V value) {
+    values_[name] = std::move(value);
+  }
+  // The value set under `name`; throws Error naming the op and the key when it is absent
+  // or was set with another type.
+  template <typename V>
+  const V& Get(const std::string& name) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) MissingKey(name, "value");
+    const V* v = std::any_cast<V>(&it->second);
+    if (v == nullptr) WrongType(name, typeid(V).name(), it->second.type().name());
+    return *v;
+  }
+
+  // Whether input i needs a gradient (Backward may return Tensor() for the others).
   bool needs_input_grad(size_t i) const {
     return i < needs_input_grad_.size() && needs_input_grad_[i];
   }
 
+  // Internal (used by Function): every tensor saved for Backward, and the op's name.
+  std::vector<Tensor> AllSaved() const;
+  void Init(const char* op, std::vector<bool> needs_input_grad);
+
  private:
-  template <typename T>
-  friend struct Function;
+  [[noreturn]] void MissingKey(const std::string& name, const char* what) const;
+  [[noreturn]] void WrongType(const std::string& name, const char* wanted,
+                              const char* held) const;
+  const char* op_ = "";
   std::vector<Tensor> saved_;
-  std::vector<double> values_;
+  std::map<std::string, Tensor> named_;
+  std::map<std::string, std::any> values_;
   std::vector<bool> needs_input_grad_;
 };
 
 namespace internal {
 
 template <typename A>
-void CollectTensor(std::vector<Tensor>& out, const A& arg) {
-  if constexpr (std::is_same_v<std::decay_t<A>, Tensor>) out.push_back(arg);
+void CollectInputs(std::vector<Tensor>& out, const A& arg) {
+  if constexpr (std::is_same_v<std::decay_t<A>, Tensor>) {
+    out.push_back(arg);
+  } else if constexpr (std::is_same_v<std::decay_t<A>, std::vector<Tensor>>) {
+    out.insert(out.end(), arg.begin(), arg.end());
+  }
 }
 
-// Checks a custom op's gradients against its inputs; throws Error naming the op.
-void CheckCustomGradients(const char* name, const std::vector<Shape>& input_shapes,
-                          const std::vector<Tensor>& grads);
+// Records a custom op's node on `out` (when an input requires a gradient) with `backward`,
+// saving ctx's tensors for the engine's in-place check.
+Tensor RecordFunction(const char* name, Tensor out, const std::vector<Tensor>& inputs,
+                      const FunctionContext& ctx, BackwardFn backward);
 
 }  // namespace internal
 
@@ -78,26 +119,20 @@ struct Function {
   template <typename... Args>
   static Tensor Apply(const Args&... args) {
     std::vector<Tensor> inputs;
-    (internal::CollectTensor(inputs, args), ...);
+    (internal::CollectInputs(inputs, args), ...);
     auto ctx = std::make_shared<FunctionContext>();
-    for (const Tensor& t : inputs) ctx->needs_input_grad_.push_back(t.requires_grad());
+    std::vector<bool> needs_grad;
+    for (const Tensor& t : inputs) needs_grad.push_back(t.defined() && t.requires_grad());
+    ctx->Init(T::kName, std::move(needs_grad));
     Tensor out;
     {
       NoGradGuard no_grad;
       out = T::Forward(*ctx, args...);
     }
     GRADWAY_CHECK(out.defined(), T::kName, ": Forward returned an undefined tensor");
-    if (!ShouldRecord(inputs)) return out;
-    // A fresh handle: Forward may have returned one of its inputs or a tensor it keeps.
-    out = out.Detach();
-    std::vector<Shape> shapes;
-    for (const Tensor& t : inputs) shapes.push_back(t.shape());
-    return RecordOp(T::kName, out, inputs,
-                    [ctx, shapes](const Tensor& grad) -> std::vector<Tensor> {
-                      std::vector<Tensor> grads = T::Backward(*ctx, grad);
-                      internal::CheckCustomGradients(T::kName, shapes, grads);
-                      return grads;
-                    });
+    return internal::RecordFunction(
+        T::kName, out, inputs, *ctx,
+        [ctx](const Tensor& grad) -> std::vector<Tensor> { return T::Backward(*ctx, grad); });
   }
 };
 

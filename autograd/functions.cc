@@ -4,6 +4,8 @@
 
 #include "autograd/error.h"
 #include "autograd/graph.h"
+#include "autograd/internal/node.h"
+#include "autograd/internal/tensor_impl.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
 #include "ops/transpose.h"
@@ -54,7 +56,7 @@ Tensor BroadcastTo(const Tensor& x, const Shape& shape) {
 
 Tensor Add(const Tensor& a, const Tensor& b) {
   Tensor out = BinaryForward(ops::BinaryOp::kAdd, a, b, "add");
-  return RecordOp("add", out, {a, b},
+  return RecordOp("add", out, {a, b}, {},
                   [sa = a.shape(), sb = b.shape()](const Tensor& g) -> std::vector<Tensor> {
                     return {SumToShape(g, sa), SumToShape(g, sb)};
                   });
@@ -62,7 +64,7 @@ Tensor Add(const Tensor& a, const Tensor& b) {
 
 Tensor Sub(const Tensor& a, const Tensor& b) {
   Tensor out = BinaryForward(ops::BinaryOp::kSub, a, b, "sub");
-  return RecordOp("sub", out, {a, b},
+  return RecordOp("sub", out, {a, b}, {},
                   [sa = a.shape(), sb = b.shape()](const Tensor& g) -> std::vector<Tensor> {
                     return {SumToShape(g, sa), SumToShape(Neg(g), sb)};
                   });
@@ -71,7 +73,7 @@ Tensor Sub(const Tensor& a, const Tensor& b) {
 Tensor Mul(const Tensor& a, const Tensor& b) {
   Tensor out = BinaryForward(ops::BinaryOp::kMul, a, b, "mul");
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return RecordOp("mul", out, {a, b},
+  return RecordOp("mul", out, {a, b}, {gb ? a : Tensor(), ga ? b : Tensor()},
                   [a = a.Detach(), b = b.Detach(), ga, gb](const Tensor& g)
                       -> std::vector<Tensor> {
                     return {ga ? SumToShape(Mul(g, b), a.shape()) : Tensor(),
@@ -82,7 +84,7 @@ Tensor Mul(const Tensor& a, const Tensor& b) {
 Tensor Div(const Tensor& a, const Tensor& b) {
   Tensor out = BinaryForward(ops::BinaryOp::kDiv, a, b, "div");
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return RecordOp("div", out, {a, b},
+  return RecordOp("div", out, {a, b}, {b, gb ? out : Tensor()},
                   [b = b.Detach(), y = out.Detach(), sa = a.shape(), ga, gb](
                       const Tensor& g) -> std::vector<Tensor> {
                     // d(a/b)/da = 1/b; d(a/b)/db = -a/b^2 = -y/b.
@@ -95,14 +97,14 @@ Tensor Div(const Tensor& a, const Tensor& b) {
 Tensor AddScalar(const Tensor& x, float s) {
   Tensor out = Tensor::Empty(x.shape());
   ops::AddScalar(x.data(), s, out.data(), x.numel());
-  return RecordOp("add_scalar", out, {x},
+  return RecordOp("add_scalar", out, {x}, {},
                   [](const Tensor& g) -> std::vector<Tensor> { return {g}; });
 }
 
 Tensor MulScalar(const Tensor& x, float s) {
   Tensor out = Tensor::Empty(x.shape());
   ops::Scale(x.data(), s, out.data(), x.numel());
-  return RecordOp("mul_scalar", out, {x}, [s](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("mul_scalar", out, {x}, {}, [s](const Tensor& g) -> std::vector<Tensor> {
     return {MulScalar(g, s)};
   });
 }
@@ -110,27 +112,27 @@ Tensor MulScalar(const Tensor& x, float s) {
 // ---------------------------------------------------------------- Elementwise
 
 Tensor Neg(const Tensor& x) {
-  return RecordOp("neg", UnaryForward(ops::UnaryOp::kNeg, x), {x},
+  return RecordOp("neg", UnaryForward(ops::UnaryOp::kNeg, x), {x}, {},
                   [](const Tensor& g) -> std::vector<Tensor> { return {Neg(g)}; });
 }
 
 Tensor Exp(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kExp, x);
-  return RecordOp("exp", y, {x}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("exp", y, {x}, {y}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
     return {Mul(g, y)};
   });
 }
 
 Tensor Log(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kLog, x);
-  return RecordOp("log", y, {x}, [x = x.Detach()](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("log", y, {x}, {x}, [x = x.Detach()](const Tensor& g) -> std::vector<Tensor> {
     return {Div(g, x)};
   });
 }
 
 Tensor Sqrt(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kSqrt, x);
-  return RecordOp("sqrt", y, {x}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("sqrt", y, {x}, {y}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
     return {Div(MulScalar(g, 0.5f), y)};
   });
 }
@@ -138,7 +140,7 @@ Tensor Sqrt(const Tensor& x) {
 Tensor Pow(const Tensor& x, float exponent) {
   Tensor y = Tensor::Empty(x.shape());
   ops::Pow(x.data(), exponent, y.data(), x.numel());
-  return RecordOp("pow", y, {x},
+  return RecordOp("pow", y, {x}, {x},
                   [x = x.Detach(), exponent](const Tensor& g) -> std::vector<Tensor> {
                     Tensor d = Tensor::Empty(x.shape());
                     ops::Pow(x.data(), exponent - 1.f, d.data(), x.numel());
@@ -148,7 +150,7 @@ Tensor Pow(const Tensor& x, float exponent) {
 
 Tensor Relu(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kRelu, x);
-  return RecordOp("relu", y, {x}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("relu", y, {x}, {y}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx = Tensor::Empty(y.shape());
     ops::ReluBackward(y.data(), g.data(), dx.data(), y.numel());
     return {dx};
@@ -157,7 +159,7 @@ Tensor Relu(const Tensor& x) {
 
 Tensor Sigmoid(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kSigmoid, x);
-  return RecordOp("sigmoid", y, {x},
+  return RecordOp("sigmoid", y, {x}, {y},
                   [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Empty(y.shape());
                     ops::SigmoidBackward(y.data(), g.data(), dx.data(), y.numel());
@@ -167,10 +169,26 @@ Tensor Sigmoid(const Tensor& x) {
 
 Tensor Tanh(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kTanh, x);
-  return RecordOp("tanh", y, {x}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("tanh", y, {x}, {y}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx = Tensor::Empty(y.shape());
     ops::TanhBackward(y.data(), g.data(), dx.data(), y.numel());
     return {dx};
+  });
+}
+
+Tensor Clip(const Tensor& x, float lo, float hi) {
+  GRADWAY_CHECK(lo <= hi, "clip: lower bound ", lo, " is above upper bound ", hi);
+  Tensor y = Tensor::Empty(x.shape());
+  const float* xp = x.data();
+  float* yp = y.data();
+  for (int64_t i = 0; i < x.numel(); ++i) yp[i] = std::min(std::max(xp[i], lo), hi);
+  return RecordOp("clip", y, {x}, {x}, [x = x.Detach(), lo, hi](const Tensor& g) {
+    Tensor dx = Tensor::Empty(g.shape());
+    const float* xv = x.data();
+    const float* gv = g.data();
+    float* d = dx.data();
+    for (int64_t i = 0; i < g.numel(); ++i) d[i] = (xv[i] >= lo && xv[i] <= hi) ? gv[i] : 0.f;
+    return std::vector<Tensor>{dx};
   });
 }
 
@@ -178,7 +196,7 @@ Tensor Tanh(const Tensor& x) {
 
 Tensor Sum(const Tensor& x) {
   Tensor out = Tensor::Scalar(ops::Sum(x.data(), x.numel()));
-  return RecordOp("sum", out, {x}, [shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("sum", out, {x}, {}, [shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
     return {Tensor::Full(shape, g.item())};
   });
 }
@@ -203,7 +221,7 @@ Tensor Sum(const Tensor& x, int axis, bool keepdim) {
     squeezed.erase(squeezed.begin() + a);
     out = out.Reshape(squeezed);
   }
-  return RecordOp("sum", out, {x},
+  return RecordOp("sum", out, {x}, {},
                   [shape = x.shape(), kept](const Tensor& g) -> std::vector<Tensor> {
                     return {BroadcastTo(g.Reshape(kept), shape)};
                   });
@@ -227,7 +245,7 @@ Tensor MatMul(const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::Empty({m, n});
   ops::MatMul(a.data(), b.data(), out.data(), m, n, k, false, false);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return RecordOp("matmul", out, {a, b},
+  return RecordOp("matmul", out, {a, b}, {gb ? a : Tensor(), ga ? b : Tensor()},
                   [a = a.Detach(), b = b.Detach(), ga, gb, m, n, k](const Tensor& g)
                       -> std::vector<Tensor> {
                     Tensor da, db;
@@ -276,7 +294,7 @@ Tensor Tensor::Reshape(const Shape& new_shape) const {
   impl->offset = impl_->offset;
   impl->shape = target;
   const Shape input_shape = shape();
-  return RecordOp("reshape", Tensor(std::move(impl)), {*this},
+  return RecordOp("reshape", Tensor(std::move(impl)), {*this}, {},
                   [input_shape](const Tensor& g) -> std::vector<Tensor> {
                     return {g.Reshape(input_shape)};
                   });
@@ -298,7 +316,7 @@ Tensor Tensor::Transpose() const {
   const int64_t rows = shape()[0], cols = shape()[1];
   Tensor out = Empty({cols, rows});
   ops::Transpose2D(data(), rows, cols, out.data());
-  return RecordOp("transpose", out, {*this}, [](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("transpose", out, {*this}, {}, [](const Tensor& g) -> std::vector<Tensor> {
     return {g.Transpose()};
   });
 }
@@ -318,7 +336,7 @@ Tensor Tensor::Narrow(int dim, int64_t start, int64_t length) const {
   impl->shape = shape();
   impl->shape[0] = length;
   const Shape input_shape = shape();
-  return RecordOp("narrow", Tensor(std::move(impl)), {*this},
+  return RecordOp("narrow", Tensor(std::move(impl)), {*this}, {},
                   [input_shape, start, row](const Tensor& g) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Zeros(input_shape);
                     std::copy(g.data(), g.data() + g.numel(), dx.data() + start * row);

@@ -28,6 +28,9 @@ Tensor Pow(const Tensor& x, float exponent);
 Tensor Relu(const Tensor& x);
 Tensor Sigmoid(const Tensor& x);
 Tensor Tanh(const Tensor& x);
+// min(max(x, lo), hi), with tf.clip_by_value's gradient: 1 where lo <= x <= hi, else 0.
+// Throws Error when lo > hi.
+Tensor Clip(const Tensor& x, float lo, float hi);
 
 // ---- Reductions.
 // The sum / mean of all elements: a scalar (shape {}).

@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "autograd/error.h"
+#include "autograd/internal/node.h"
+#include "autograd/internal/tensor_impl.h"
 #include "ops/elementwise.h"
 
 namespace gradway {
@@ -42,9 +44,12 @@ void Accumulate(Tensor& sum, Tensor g) {
 
 }  // namespace
 
-Node::Node(std::string name, std::vector<Edge> inputs, BackwardFn backward)
+Node::Node(std::string name, std::vector<Edge> inputs, std::vector<Shape> input_shapes,
+           std::vector<SavedVersion> saved, BackwardFn backward)
     : name_(std::move(name)),
       inputs_(std::move(inputs)),
+      input_shapes_(std::move(input_shapes)),
+      saved_(std::move(saved)),
       backward_(std::move(backward)) {
   g_live_nodes.fetch_add(1, std::memory_order_relaxed);
 }
@@ -88,20 +93,29 @@ bool ShouldRecord(const std::vector<Tensor>& inputs) {
 }
 
 Tensor RecordOp(const char* name, Tensor output, const std::vector<Tensor>& inputs,
-                BackwardFn backward) {
+                const std::vector<Tensor>& saved, BackwardFn backward) {
   if (!ShouldRecord(inputs)) return output;
   std::vector<Edge> edges(inputs.size());
+  std::vector<Shape> shapes(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& t = inputs[i];
     if (!t.defined() || !t.requires_grad()) continue;
+    shapes[i] = t.shape();
     if (t.grad_fn()) {
       edges[i].node = t.grad_fn();
     } else {
       edges[i].leaf = t.impl();
     }
   }
+  std::vector<SavedVersion> versions;
+  for (const Tensor& t : saved) {
+    if (!t.defined()) continue;
+    const std::shared_ptr<Storage>& storage = t.impl()->storage;
+    versions.push_back({storage, storage->version.load(std::memory_order_relaxed), t.shape()});
+  }
   TensorImpl* impl = output.impl().get();
-  impl->grad_fn = std::make_shared<Node>(name, std::move(edges), std::move(backward));
+  impl->grad_fn = std::make_shared<Node>(name, std::move(edges), std::move(shapes),
+                                         std::move(versions), std::move(backward));
   impl->requires_grad = true;
   return output;
 }
@@ -157,12 +171,29 @@ void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_grap
       GRADWAY_CHECK(!node->released_, "backward: trying to backward through the graph a ",
                     "second time (op '", node->name_, "'): its saved tensors were freed ",
                     "by the first backward; pass retain_graph = true to the first one");
+      for (const SavedVersion& saved : node->saved_) {
+        const uint64_t now = saved.storage->version.load(std::memory_order_relaxed);
+        GRADWAY_CHECK(now == saved.version, "backward: a tensor of shape ",
+                      ShapeToString(saved.shape), " that '", node->name_,
+                      "' saved for its gradient was modified in place after the forward ",
+                      "pass (it is at version ", now, ", it was at ", saved.version,
+                      "); modify a Clone() instead, or modify it after backward");
+      }
       input_grads = node->backward_(grad);
       GRADWAY_CHECK(input_grads.size() == node->inputs_.size(), node->name_,
                     ": backward returned ", input_grads.size(), " gradients for ",
                     node->inputs_.size(), " inputs");
+      for (size_t i = 0; i < input_grads.size(); ++i) {
+        const Edge& e = node->inputs_[i];
+        if (!input_grads[i].defined() || (!e.node && !e.leaf)) continue;
+        GRADWAY_CHECK(input_grads[i].shape() == node->input_shapes_[i], node->name_,
+                      ": backward returned a gradient of shape ",
+                      ShapeToString(input_grads[i].shape()), " for input ", i, " of shape ",
+                      ShapeToString(node->input_shapes_[i]));
+      }
       if (!retain_graph) {
         node->backward_ = nullptr;
+        node->saved_.clear();
         node->released_ = true;
       }
     }
@@ -180,13 +211,10 @@ void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_grap
           // The leaf owns its gradient buffer: take the backward's result when nothing
           // else refers to it (the usual case: a fresh tensor), else copy it.
           Tensor taken = std::move(*g);
-          if (SoleOwner(taken) && taken.shape() == e.leaf->shape) {
-            leaf_grad = std::move(taken);
-          } else {
-            leaf_grad = taken.Clone();
-          }
+          leaf_grad = SoleOwner(taken) ? std::move(taken) : taken.Clone();
         } else {
-          ops::Axpy(1.f, g->data(), leaf_grad.data(), leaf_grad.numel());
+          // In place unless the program holds this gradient (then into a new tensor).
+          Accumulate(leaf_grad, std::move(*g));
         }
       }
     }
@@ -200,6 +228,8 @@ void RunBackward(const Tensor& root, const Tensor& grad_output, bool retain_grap
 // ---------------------------------------------------------------- Tensor members
 // Declared in autograd/tensor.h; defined here because they need the graph: Backward runs
 // the engine and ToString names the node that produced the tensor.
+
+std::string Tensor::grad_fn_name() const { return grad_fn() ? grad_fn()->name() : ""; }
 
 void Tensor::Backward(bool retain_graph) const {
   GRADWAY_CHECK(numel() == 1, "backward: grad can be implicitly created only for ",
@@ -225,8 +255,7 @@ struct Printer {
   const Shape& shape;
   bool summarize;
   bool integral;
-  double scale;  // scientific when values span many magnitudes
-  bool scientific;
+  bool scientific;  // when values span many magnitudes
   int width;
 
   std::string Format(float v) const {
@@ -295,7 +324,7 @@ std::string Tensor::ToString() const {
   }
   const bool scientific =
       !integral && (max_abs >= 1e8f || (min_abs < 1e-4f) || max_abs / min_abs > 1000.f);
-  Printer printer{p, shape(), n > kSummaryThreshold, integral, 1.0, scientific, 0};
+  Printer printer{p, shape(), n > kSummaryThreshold, integral, scientific, 0};
   for (int64_t i = 0; i < n; ++i) {
     printer.width = std::max<int>(printer.width, printer.Format(p[i]).size());
   }

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "autograd/autograd.h"
+#include "autograd/internal/node.h"
+#include "autograd/test_util.h"
 #include "gtest/gtest.h"
 
 namespace gradway {
@@ -15,6 +17,72 @@ Tensor Leaf(std::vector<float> v, Shape s) {
   Tensor t = Tensor::FromVector(v, s);
   t.SetRequiresGrad();
   return t;
+}
+
+using testing::ErrorOf;
+
+TEST(EngineGuardTest, MisShapedBuiltInGradientIsAnError) {
+  // A built-in op whose backward is wrong (as a bug would make it): the engine stops it
+  // before anything reads past the end of the gradient.
+  Tensor x = Leaf({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor y = RecordOp("buggy_sum", Tensor::Scalar(21.f), {x}, {},
+                      [](const Tensor&) -> std::vector<Tensor> { return {Tensor::Ones({3})}; });
+  EXPECT_EQ(ErrorOf([&] { y.Backward(); }),
+            "buggy_sum: backward returned a gradient of shape (3) for input 0 of shape (2x3)");
+  EXPECT_FALSE(x.grad().defined());
+  // And one that returns too many.
+  Tensor z = RecordOp("buggy_count", Tensor::Scalar(1.f), {x}, {},
+                      [](const Tensor& g) -> std::vector<Tensor> { return {g, g}; });
+  EXPECT_EQ(ErrorOf([&] { z.Backward(); }), "buggy_count: backward returned 2 gradients for 1 inputs");
+}
+
+TEST(EngineGuardTest, InPlaceEditOfASavedTensorIsAnError) {
+  // MatMul saves both operands; each way of writing in place is caught, naming the op.
+  const std::vector<std::pair<const char*, std::function<void(Tensor&)>>> edits = {
+      {"CopyFrom", [](Tensor& t) { t.CopyFrom(Tensor::Zeros(t.shape())); }},
+      {"Fill", [](Tensor& t) { t.Fill(2.f); }},
+      {"set", [](Tensor& t) { t.set({0, 0}, 5.f); }},
+      {"data()", [](Tensor& t) { t.data()[1] = 7.f; }},
+  };
+  for (const auto& [how, edit] : edits) {
+    SCOPED_TRACE(how);
+    Tensor w = Leaf({1, 2, 3, 4}, {2, 2});
+    Tensor a = Tensor::FromVector({1, 1, 1, 1}, {2, 2});
+    Tensor loss = Sum(MatMul(a, w));
+    edit(a);  // a is what w's gradient needs
+    const std::string error = ErrorOf([&] { loss.Backward(); });
+    EXPECT_EQ(error.rfind("backward: a tensor of shape (2x2) that 'matmul' saved for its "
+                          "gradient was modified in place after the forward pass", 0),
+              0u)
+        << error;
+    EXPECT_FALSE(w.grad().defined());
+  }
+  // Writes before the op, or to a tensor the op does not need, are fine.
+  Tensor w = Leaf({1, 2, 3, 4}, {2, 2});
+  Tensor b = Tensor::Ones({2, 2});
+  b.Fill(3.f);
+  Tensor sum = w + b;
+  Tensor loss = Sum(MatMul(sum, Tensor::Ones({2, 2})));
+  b.Fill(0.f);  // Add saves nothing
+  loss.Backward();
+  EXPECT_EQ(w.grad().ToVector(), (std::vector<float>{2, 2, 2, 2}));
+}
+
+TEST(EngineGuardTest, HeldGradientIsNotChangedByTheNextBackward) {
+  Tensor w = Leaf({1, 2}, {2});
+  Sum(w * 3.f).Backward();
+  Tensor held = w.grad();
+  const float* held_data = held.data();
+  Sum(w * 5.f).Backward();
+  EXPECT_EQ(held.ToVector(), (std::vector<float>{3, 3}));   // unchanged
+  EXPECT_EQ(w.grad().ToVector(), (std::vector<float>{8, 8}));  // accumulated out of place
+  EXPECT_NE(w.grad().data(), held_data);
+  // Not held: the next backward accumulates in place (no new buffer).
+  held = Tensor();
+  const float* before = w.grad().data();
+  Sum(w * 1.f).Backward();
+  EXPECT_EQ(w.grad().data(), before);
+  EXPECT_EQ(w.grad().ToVector(), (std::vector<float>{9, 9}));
 }
 
 TEST(GraphTest, TensorUsedTwiceSumsGradients) {

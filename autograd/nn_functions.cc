@@ -7,6 +7,8 @@
 #include "autograd/error.h"
 #include "autograd/functions.h"
 #include "autograd/graph.h"
+#include "autograd/internal/node.h"
+#include "autograd/internal/tensor_impl.h"
 #include "ops/conv.h"
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
@@ -79,6 +81,7 @@ Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
   return RecordOp(op, y, {x, w, b},
+                  {gw ? x : Tensor(), gx ? w : Tensor(), relu ? y : Tensor()},
                   [x = x.Detach(), w = w.Detach(), y = relu ? y.Detach() : Tensor(), relu,
                    gx, gw, gb, n, in, out](const Tensor& grad) -> std::vector<Tensor> {
                     const Tensor g = ReluGrad(y, grad, relu);
@@ -144,6 +147,7 @@ Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
   return RecordOp(relu ? "conv2d_relu" : "conv2d", y, {x, w, b},
+                  {gw ? x : Tensor(), gx ? w : Tensor(), relu ? y : Tensor()},
                   [x = x.Detach(), w = w.Detach(), y = relu ? y.Detach() : Tensor(), relu,
                    s, gx, gw, gb](const Tensor& grad) -> std::vector<Tensor> {
                     const Tensor g = ReluGrad(y, grad, relu);
@@ -206,7 +210,7 @@ Tensor MaxPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
   // The argmax indices live in a cached storage buffer, reused between steps.
   Tensor argmax = ScratchBytes(y.numel() * static_cast<int64_t>(sizeof(int32_t)));
   ops::MaxPool2DForward(x.data(), y.data(), reinterpret_cast<int32_t*>(argmax.data()), s);
-  return RecordOp("max_pool2d", y, {x},
+  return RecordOp("max_pool2d", y, {x}, {},
                   [argmax, s, shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Empty(shape);
                     ops::MaxPool2DBackward(g.data(),
@@ -222,7 +226,7 @@ Tensor AvgPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
       PoolShape(x, pool_h, pool_w, stride_h, stride_w, padding, "avg_pool2d");
   Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.c});
   ops::AvgPool2DForward(x.data(), y.data(), s);
-  return RecordOp("avg_pool2d", y, {x},
+  return RecordOp("avg_pool2d", y, {x}, {},
                   [s, shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Empty(shape);
                     ops::AvgPool2DBackward(g.data(), dx.data(), s);
@@ -237,7 +241,7 @@ Tensor Softmax(const Tensor& x) {
   RowsCols(x, "softmax", &rows, &cols);
   Tensor y = Tensor::Empty(x.shape());
   ops::Softmax(x.data(), y.data(), rows, cols);
-  Tensor out = RecordOp("softmax", y, {x},
+  Tensor out = RecordOp("softmax", y, {x}, {y},
                         [y = y.Detach(), rows, cols](const Tensor& g) -> std::vector<Tensor> {
                           Tensor dx = Tensor::Empty(y.shape());
                           ops::SoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
@@ -273,7 +277,7 @@ Tensor LogSoftmax(const Tensor& x) {
   RowsCols(x, "log_softmax", &rows, &cols);
   Tensor y = Tensor::Empty(x.shape());
   ops::LogSoftmax(x.data(), y.data(), rows, cols);
-  return RecordOp("log_softmax", y, {x},
+  return RecordOp("log_softmax", y, {x}, {y},
                   [y = y.Detach(), rows, cols](const Tensor& g) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Empty(y.shape());
                     ops::LogSoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
@@ -292,7 +296,7 @@ void CheckLogits(const Tensor& logits, const char* op) {
 // loss * g, with the gradient computed by the fused kernel in forward.
 Tensor RecordCrossEntropy(const char* op, float loss, Tensor dlogits, const Tensor& logits,
                           const Tensor& targets) {
-  return RecordOp(op, Tensor::Scalar(loss), {logits, targets},
+  return RecordOp(op, Tensor::Scalar(loss), {logits, targets}, {},
                   [dlogits](const Tensor& g) -> std::vector<Tensor> {
                     return {MulScalar(dlogits, g.item()), Tensor()};
                   });
@@ -341,17 +345,11 @@ Tensor Dropout(const Tensor& x, float rate, bool training, uint64_t seed) {
   GRADWAY_CHECK(rate >= 0.f && rate < 1.f, "dropout: rate must be in [0, 1), got ", rate);
   if (!training || rate == 0.f) return x;
   Tensor y = Tensor::Empty(x.shape());
-  if (!ShouldRecord({x})) {
-    Tensor mask = ScratchBytes(x.numel());
-    ops::DropoutForward(x.data(), y.data(), reinterpret_cast<uint8_t*>(mask.data()),
-                        x.numel(), rate, seed);
-    return y;
-  }
   // The mask lives in a cached storage buffer, reused between steps.
   Tensor mask = ScratchBytes(x.numel());
   ops::DropoutForward(x.data(), y.data(), reinterpret_cast<uint8_t*>(mask.data()),
                       x.numel(), rate, seed);
-  return RecordOp("dropout", y, {x}, [mask, rate](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("dropout", y, {x}, {}, [mask, rate](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx = Tensor::Empty(g.shape());
     ops::DropoutBackward(g.data(), reinterpret_cast<const uint8_t*>(mask.data()),
                          dx.data(), g.numel(), rate);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/error.h"
+#include "autograd/internal/tensor_impl.h"
 #include "hwy/aligned_allocator.h"
 
 namespace gradway {
@@ -127,7 +128,14 @@ Storage::Storage(int64_t n) : data(nullptr), size(n) {
   g_live_storage_bytes.fetch_add(n * sizeof(float), std::memory_order_relaxed);
 }
 
+Storage::Storage(float* data, int64_t size, std::function<void()> release)
+    : data(data), size(size), external(true), release(std::move(release)) {}
+
 Storage::~Storage() {
+  if (external) {
+    if (release) release();
+    return;
+  }
   g_live_storage_bytes.fetch_sub(size * sizeof(float), std::memory_order_relaxed);
   Cache().Free(data, StorageCache::BytesFor(size));
 }
@@ -173,6 +181,16 @@ Tensor Tensor::FromVector(const std::vector<float>& values, const Shape& shape) 
   return t;
 }
 
+Tensor Tensor::FromBlob(float* data, const Shape& shape, std::function<void()> release) {
+  CheckShape(shape, "from_blob");
+  GRADWAY_CHECK(data != nullptr || NumElements(shape) == 0, "from_blob: null data for shape ",
+                ShapeToString(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(data, NumElements(shape), std::move(release));
+  impl->shape = shape;
+  return Tensor(std::move(impl));
+}
+
 Tensor Tensor::Uniform(const Shape& shape, float lo, float hi, Generator& gen) {
   GRADWAY_CHECK(lo < hi, "uniform: empty range [", lo, ", ", hi, ")");
   Tensor t = Empty(shape);
@@ -210,7 +228,11 @@ int64_t Tensor::size(int d) const {
 
 int64_t Tensor::numel() const { return NumElements(shape()); }
 
-float* Tensor::data() { return checked().storage->data + impl_->offset; }
+float* Tensor::data() {
+  Storage& storage = *checked().storage;
+  storage.version.fetch_add(1, std::memory_order_relaxed);  // a write may follow
+  return storage.data + impl_->offset;
+}
 const float* Tensor::data() const { return checked().storage->data + impl_->offset; }
 
 bool Tensor::SameStorage(const Tensor& other) const {
@@ -225,7 +247,7 @@ float Tensor::item() const {
 
 namespace {
 
-int64_t FlatIndex(const Shape& shape, const std::vector<int64_t>& index) {
+int64_t FlatIndex(const Shape& shape, absl::Span<const int64_t> index) {
   GRADWAY_CHECK(index.size() == shape.size(), "at: index of ", index.size(),
                 " coordinates for a tensor of shape ", ShapeToString(shape));
   int64_t flat = 0;
@@ -240,11 +262,11 @@ int64_t FlatIndex(const Shape& shape, const std::vector<int64_t>& index) {
 
 }  // namespace
 
-float Tensor::at(const std::vector<int64_t>& index) const {
+float Tensor::at(absl::Span<const int64_t> index) const {
   return data()[FlatIndex(shape(), index)];
 }
 
-void Tensor::set(const std::vector<int64_t>& index, float value) {
+void Tensor::set(absl::Span<const int64_t> index, float value) {
   data()[FlatIndex(shape(), index)] = value;
 }
 

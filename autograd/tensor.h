@@ -18,12 +18,14 @@
 #define GRADWAY_AUTOGRAD_TENSOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "autograd/generator.h"
 #include "autograd/shape.h"
 
@@ -45,6 +47,12 @@ class Tensor {
   static Tensor Scalar(float value);
   // Copies `values` into a tensor of `shape`. Throws Error when the sizes differ.
   static Tensor FromVector(const std::vector<float>& values, const Shape& shape);
+  // A tensor over memory the caller owns, without a copy (torch::from_blob): `data` holds
+  // NumElements(shape) floats and must stay valid until `release` is called, which
+  // happens when the last tensor (or view) over it dies; pass nullptr when the memory
+  // outlives every such tensor. Writes through the tensor write the caller's memory.
+  static Tensor FromBlob(float* data, const Shape& shape,
+                         std::function<void()> release = nullptr);
   // Uniform in [lo, hi) / normal(mean, stddev), drawn from `gen` in row-major order.
   static Tensor Uniform(const Shape& shape, float lo, float hi, Generator& gen);
   static Tensor Normal(const Shape& shape, float mean, float stddev, Generator& gen);
@@ -62,9 +70,9 @@ class Tensor {
   const float* data() const;
   // The value of a one-element tensor. Throws Error otherwise.
   float item() const;
-  // Element access (bounds-checked; for tests and small programs).
-  float at(const std::vector<int64_t>& index) const;
-  void set(const std::vector<int64_t>& index, float value);
+  // Element access (bounds-checked; for tests and small programs). Allocates nothing.
+  float at(absl::Span<const int64_t> index) const;
+  void set(absl::Span<const int64_t> index, float value);
   std::vector<float> ToVector() const;
   // A new tensor with a copy of the data; not part of the graph.
   Tensor Clone() const;
@@ -106,14 +114,21 @@ class Tensor {
   Tensor Detach() const;
   // The node that produced this tensor (null for leaves).
   const std::shared_ptr<Node>& grad_fn() const;
+  // The name of the op that produced this tensor ("matmul", "swish"); "" for leaves.
+  std::string grad_fn_name() const;
 
   // ---- Printing, like PyTorch: small tensors in full, large ones abbreviated.
   std::string ToString() const;
 
-  // Internal: the shared implementation.
+  // True when both handles are the same tensor (copies of one Tensor), as PyTorch's
+  // is_same; false for views and detached copies, which are other tensors.
+  bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  // True when both share storage (views, detached copies and copies of one Tensor).
+  bool SameStorage(const Tensor& other) const;
+
+  // Internal to //autograd (the implementation, autograd/internal/tensor_impl.h).
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
   const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
-  bool SameStorage(const Tensor& other) const;
 
  private:
   const TensorImpl& checked() const;
@@ -135,28 +150,6 @@ int64_t LiveStorageBytes();
 int64_t CachedStorageBytes();
 // Returns every cached buffer to the system allocator.
 void ReleaseCachedStorage();
-
-// Contiguous float storage, 64-byte aligned, shared by views (from the storage cache).
-struct Storage {
-  explicit Storage(int64_t size);
-  ~Storage();
-  Storage(const Storage&) = delete;
-  Storage& operator=(const Storage&) = delete;
-  float* data;
-  int64_t size;
-};
-
-struct TensorImpl {
-  std::shared_ptr<Storage> storage;
-  int64_t offset = 0;  // where the elements start in storage (a Narrow view), in floats
-  Shape shape;
-  bool requires_grad = false;
-  Tensor grad;                     // leaves only
-  std::shared_ptr<Node> grad_fn;   // null for leaves
-  // For the output of Softmax over the last axis: the logits it was computed from, so a
-  // cross-entropy loss can fuse the two (see SoftmaxLogits in autograd/nn_functions.h).
-  std::shared_ptr<TensorImpl> softmax_logits;
-};
 
 }  // namespace gradway
 

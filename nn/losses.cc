@@ -5,7 +5,6 @@
 
 #include "autograd/error.h"
 #include "autograd/functions.h"
-#include "autograd/graph.h"
 #include "autograd/nn_functions.h"
 
 namespace gradway {
@@ -54,22 +53,6 @@ Tensor CrossEntropyOnProbabilities(const Tensor& y_pred, const Tensor& targets) 
 }
 
 }  // namespace
-
-Tensor Clip(const Tensor& x, float lo, float hi) {
-  Tensor out = Tensor::Empty(x.shape());
-  const float* xp = x.data();
-  float* op = out.data();
-  for (int64_t i = 0; i < x.numel(); ++i) op[i] = std::min(std::max(xp[i], lo), hi);
-  Tensor xd = x.Detach();
-  return RecordOp("clip", out, {x}, [xd, lo, hi](const Tensor& g) {
-    Tensor dx = Tensor::Empty(g.shape());
-    const float* xv = xd.data();
-    const float* gv = g.data();
-    float* d = dx.data();
-    for (int64_t i = 0; i < g.numel(); ++i) d[i] = (xv[i] >= lo && xv[i] <= hi) ? gv[i] : 0.f;
-    return std::vector<Tensor>{dx};
-  });
-}
 
 Tensor CategoricalCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
   Check2D("categorical_crossentropy", y_pred, y_true);

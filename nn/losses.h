@@ -58,9 +58,6 @@ class MeanSquaredError : public Loss {
   Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
 };
 
-// clip(x, lo, hi) with tf.clip_by_value's gradient (1 inside, 0 where clipped).
-Tensor Clip(const Tensor& x, float lo, float hi);
-
 }  // namespace nn
 }  // namespace gradway
 
