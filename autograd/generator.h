@@ -1,5 +1,14 @@
-// A seeded random number generator for tensor fills and shuffling. The same seed gives
-// the same numbers on every machine and library version (no std:: distributions).
+// A seeded random number generator for tensor fills and shuffling: std::mt19937_64 (whose
+// sequence the C++ standard fixes) and no std:: distributions (whose algorithms differ
+// between standard libraries). What the same seed reproduces:
+//   - NextU64 and UniformInt: the same values everywhere (integer arithmetic only).
+//   - Uniform: the same values on every IEEE-754 machine unless the compiler fuses its
+//     multiply-add into an FMA (not on this build's x86-64 baseline, which has no FMA;
+//     elsewhere, build with -ffp-contract=off).
+//   - Normal: bit-identical values with the same binary and libm only. It calls std::log,
+//     std::sin and std::cos, whose last bit may differ between libm versions or platforms,
+//     so elsewhere a draw may (rarely) differ by an ulp, and a training run seeded from it
+//     may then drift.
 #ifndef GRADWAY_AUTOGRAD_GENERATOR_H_
 #define GRADWAY_AUTOGRAD_GENERATOR_H_
 
@@ -18,7 +27,8 @@ class Generator {
   // Uniform in [lo, hi).
   float Uniform(float lo, float hi);
 
-  // Normal with the given mean and standard deviation (Box-Muller).
+  // Normal with the given mean and standard deviation (Box-Muller, with libm's log, sin
+  // and cos: reproducible with the same libm, see above).
   float Normal(float mean, float stddev);
 
   // Uniform integer in [0, n), n >= 1.

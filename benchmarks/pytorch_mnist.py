@@ -26,7 +26,7 @@ Measured:
     latency at batch 1 (median ms per image over single-image calls after warm-up), both
     under model.eval() and torch.no_grad().
 
-glibc's allocator settings matter a lot for PyTorch on CPU (PERFORMANCE.md): unless
+glibc's allocator settings matter a lot for PyTorch on CPU (benchmarks/README.md): unless
 --default_malloc is given, the script re-executes itself once with
 MALLOC_TRIM_THRESHOLD_=1000000000 MALLOC_MMAP_THRESHOLD_=33554432 OPENBLAS_NUM_THREADS=1
 when they are not already set (glibc reads them at process start).
@@ -41,7 +41,7 @@ import statistics
 import sys
 import time
 
-# PyTorch's faster configuration (see PERFORMANCE.md): glibc keeps freed memory.
+# PyTorch's faster configuration (benchmarks/README.md, Environment): glibc keeps freed memory.
 TORCH_ENV = {
     "MALLOC_TRIM_THRESHOLD_": "1000000000",
     "MALLOC_MMAP_THRESHOLD_": "33554432",

@@ -35,7 +35,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# PyTorch's faster configuration (see PERFORMANCE.md): glibc keeps freed memory.
+# PyTorch's faster configuration (benchmarks/README.md, Environment): glibc keeps freed memory.
 TORCH_ENV = {
     "MALLOC_TRIM_THRESHOLD_": "1000000000",
     "MALLOC_MMAP_THRESHOLD_": "33554432",

@@ -1,5 +1,6 @@
 #include "data/file_util.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,22 +65,87 @@ absl::Status CommitTempFile(const std::string& tmp_path, const std::string& path
   return absl::OkStatus();
 }
 
+namespace {
+
+// Writes all of `bytes` to `fd`, retrying short writes and EINTR. Returns 0 or an errno.
+int WriteAll(int fd, absl::string_view bytes) {
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+// The folder holding `path` ("." for a bare file name).
+std::string FolderOf(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
-  const std::string tmp = TempPathFor(path);
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) return ErrnoStatus(errno, path, "cannot create");
-  const size_t written = std::fwrite(contents.data(), 1, contents.size(), f);
-  int err = errno;
-  bool ok = written == contents.size();
-  if (std::fclose(f) != 0 && ok) {
+  return WriteFileAtomically(path, absl::Span<const absl::string_view>(&contents, 1));
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::Span<const absl::string_view> pieces) {
+  // A fresh name each time; O_EXCL so that a temporary left by a crashed process of the
+  // same pid is never written into (the next counter value is tried instead).
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    tmp = TempPathFor(path);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    const int open_err = errno;
+    if (fd < 0 && (open_err != EEXIST || attempt >= 100)) {
+      return ErrnoStatus(open_err, path, absl::StrCat("cannot create temporary file ", tmp));
+    }
+  }
+  int err = 0;
+  const char* what = "write error";
+  for (absl::string_view piece : pieces) {
+    err = WriteAll(fd, piece);
+    if (err != 0) break;
+  }
+  if (err == 0 && ::fsync(fd) != 0) {
     err = errno;
-    ok = false;
+    what = "fsync error";
   }
-  if (!ok) {
+  if (::close(fd) != 0 && err == 0) {
+    err = errno;
+    what = "close error";
+  }
+  if (err != 0) {
     std::remove(tmp.c_str());
-    return ErrnoStatus(err, path, "write error");
+    return ErrnoStatus(err, path, absl::StrCat(what, " in temporary file ", tmp));
   }
-  return CommitTempFile(tmp, path);
+  absl::Status committed = CommitTempFile(tmp, path);
+  if (!committed.ok()) return committed;
+  // Make the rename itself durable. A file system that cannot sync folders says EINVAL.
+  const std::string folder = FolderOf(path);
+  const int dir_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    const int open_err = errno;
+    return ErrnoStatus(open_err, path, absl::StrCat("written, but cannot open its folder ",
+                                                 folder, " to fsync it"));
+  }
+  err = ::fsync(dir_fd) == 0 ? 0 : errno;
+  if (err == EINVAL) err = 0;
+  ::close(dir_fd);
+  if (err != 0) {
+    return ErrnoStatus(err, path, absl::StrCat("written, but fsync of its folder ", folder,
+                                               " failed"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MakeDirs(const std::string& path) {
@@ -89,8 +155,12 @@ absl::Status MakeDirs(const std::string& path) {
     absl::Status parent = MakeDirs(path.substr(0, slash));
     if (!parent.ok()) return parent;
   }
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return ErrnoStatus(errno, path, "cannot create directory");
+  if (::mkdir(path.c_str(), 0755) != 0) {
+    const int err = errno;
+    // EEXIST: made meanwhile by someone else (fine) or a file is in the way (not fine).
+    if (err != EEXIST || !DirExists(path)) {
+      return ErrnoStatus(err, path, "cannot create directory");
+    }
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,8 @@
-// Small file helpers shared by the data/ readers and writers: whole-file reads and
-// atomic writes (write a temporary file beside the target, then rename it over the
-// target, so a reader never sees a half-written file).
+// Small file helpers shared by the data/ readers and writers (and nn/'s checkpoints):
+// whole-file reads, durable atomic writes (write a temporary file beside the target,
+// fsync it, rename it over the target, fsync the folder, so a reader never sees a
+// half-written file and a crash leaves the old or the new file) and `mkdir -p`.
+// A leaf library: it depends on Abseil only.
 #ifndef GRADWAY_DATA_FILE_UTIL_H_
 #define GRADWAY_DATA_FILE_UTIL_H_
 
@@ -9,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace gradway::data {
 
@@ -31,12 +34,21 @@ std::string TempPathFor(const std::string& path);
 // Errors: Internal naming both paths and the system error.
 absl::Status CommitTempFile(const std::string& tmp_path, const std::string& path);
 
-// Writes `contents` to `path` atomically (temporary file + rename).
+// Writes `contents` to `path` atomically and durably: to a fresh temporary beside it
+// (TempPathFor, so concurrent writes of one path, from threads or processes, never share
+// a temporary), flushed and fsync'ed, renamed over `path`, then the folder fsync'ed. A
+// reader sees the old file or the new one in full, never a mix. On any failure the
+// temporary is removed and `path` is left as it was. Creates no directories.
 // Errors: the path and the system error (e.g. missing directory, no permission).
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 
-// Creates `path` and its missing parents (like `mkdir -p`).
-// Errors: the path and the system error.
+// The same, writing the concatenation of `pieces` (in order) without first joining them,
+// e.g. WriteFileAtomically(path, {header, payload}).
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::Span<const absl::string_view> pieces);
+
+// Creates `path` and its missing parents (like `mkdir -p`); OK if it already exists as a
+// directory. Errors: the path and the system error (e.g. a file is in the way).
 absl::Status MakeDirs(const std::string& path);
 
 // Builds an absl::Status of a code suited to `errno_value` whose message is

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "autograd/error.h"
+#include "data/file_util.h"
 #include "nn/model.h"
 
 namespace gradway {
@@ -175,12 +176,9 @@ ModelCheckpoint::ModelCheckpoint(ModelCheckpointOptions options)
 void ModelCheckpoint::OnTrainBegin(const Logs&) {}
 
 void ModelCheckpoint::SaveTo(const std::string& path) {
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) Fail("ModelCheckpoint: cannot create directory '", parent.string(), "': ", ec.message());
-  }
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  absl::Status made = data::MakeDirs(parent);  // nothing to do for ""
+  if (!made.ok()) Fail("ModelCheckpoint: ", made.message());
   absl::Status st = options_.save_weights_only ? model()->SaveWeights(path) : model()->Save(path);
   if (!st.ok()) Fail("ModelCheckpoint: ", st.message());
   last_saved_ = path;

@@ -1,21 +1,20 @@
 #include "nn/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "data/file_util.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "gradway checkpoints assume a little-endian host"
@@ -29,57 +28,6 @@ using json = nlohmann::json;
 constexpr const char* kMetadataKey = "__metadata__";
 
 std::string Errno() { return std::strerror(errno); }
-
-absl::Status WriteAll(std::FILE* f, const void* data, size_t n, const std::string& tmp) {
-  if (n > 0 && std::fwrite(data, 1, n, f) != n) {
-    return absl::InternalError(absl::StrCat(tmp, ": write failed: ", Errno()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status WriteFileAtomically(const std::string& path, const std::string& header,
-                                 const NamedTensors& tensors) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot create ", tmp, ": ", Errno()));
-  }
-  uint64_t n = header.size();
-  unsigned char size_bytes[8];
-  for (int i = 0; i < 8; ++i) size_bytes[i] = static_cast<unsigned char>(n >> (8 * i));
-  absl::Status st = WriteAll(f, size_bytes, 8, tmp);
-  if (st.ok()) st = WriteAll(f, header.data(), header.size(), tmp);
-  for (const auto& [name, t] : tensors) {
-    if (!st.ok()) break;
-    st = WriteAll(f, t.data(), static_cast<size_t>(t.numel()) * sizeof(float), tmp);
-  }
-  if (st.ok() && std::fflush(f) != 0) {
-    st = absl::InternalError(absl::StrCat(tmp, ": flush failed: ", Errno()));
-  }
-  if (st.ok() && fsync(fileno(f)) != 0) {
-    st = absl::InternalError(absl::StrCat(tmp, ": fsync failed: ", Errno()));
-  }
-  if (std::fclose(f) != 0 && st.ok()) {
-    st = absl::InternalError(absl::StrCat(tmp, ": close failed: ", Errno()));
-  }
-  if (st.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    st = absl::InternalError(absl::StrCat(path, ": rename from ", tmp, " failed: ", Errno()));
-  }
-  if (!st.ok()) {
-    std::remove(tmp.c_str());
-    return st;
-  }
-  // Make the rename itself durable.
-  std::string dir = ".";
-  size_t slash = path.rfind('/');
-  if (slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  return absl::OkStatus();
-}
 
 std::string ShapeJson(const json& shape) { return shape.dump(); }
 
@@ -116,7 +64,16 @@ absl::Status SaveSafetensors(const std::string& path, const NamedTensors& tensor
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
-  return WriteFileAtomically(path, text, tensors);
+  const uint64_t n = text.size();
+  char size_bytes[8];
+  for (int i = 0; i < 8; ++i) size_bytes[i] = static_cast<char>(n >> (8 * i));
+  // The pieces are written one after another, without joining them into one buffer.
+  std::vector<absl::string_view> pieces = {absl::string_view(size_bytes, 8), text};
+  for (const auto& [name, t] : tensors) {
+    pieces.emplace_back(reinterpret_cast<const char*>(t.data()),
+                        static_cast<size_t>(t.numel()) * sizeof(float));
+  }
+  return data::WriteFileAtomically(path, pieces);
 }
 
 absl::StatusOr<SafetensorsContents> ReadSafetensors(const std::string& path) {

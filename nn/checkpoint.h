@@ -22,8 +22,9 @@
 // the optimiser's slots as "optimizer/<slot>/<param>" ("optimizer/m/dense_1/kernel") and
 // its step count and learning rate in __metadata__ ("step", "learning_rate").
 //
-// Writes are atomic: the file is written to "<path>.tmp.<pid>", flushed and fsync'ed, then
-// renamed over <path>, so a crash mid-write leaves the previous checkpoint intact.
+// Writes are atomic and durable (data::WriteFileAtomically): the file is written to a fresh
+// temporary beside <path>, fsync'ed, renamed over <path> and the folder fsync'ed, so a crash
+// mid-write leaves the previous checkpoint intact and two saves of one path never collide.
 // Reads validate everything and return absl::Status naming the file and the tensor; they
 // never crash on a malformed file.
 #ifndef GRADWAY_NN_CHECKPOINT_H_

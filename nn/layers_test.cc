@@ -54,6 +54,7 @@ TEST(DenseTest, GradCheck) {
   GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return d(in[0]); },
                                 {x, d.kernel(), d.bias()});
   EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_GT(r.checked, 0) << r.message;
 }
 
 TEST(DenseTest, RejectsImages) {
@@ -112,6 +113,7 @@ TEST(Conv2DTest, GradCheck) {
   GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return conv(in[0]); },
                                 {x, conv.kernel(), conv.bias()});
   EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_GT(r.checked, 0) << r.message;
 }
 
 TEST(PoolingTest, MaxAndAverage) {
@@ -133,8 +135,10 @@ TEST(PoolingTest, GradCheck) {
   GradCheckResult r1 = GradCheck([&](const std::vector<Tensor>& in) { return mp(in[0]); }, {x},
                                  GradCheckOptions().SkipNonsmooth(true));
   EXPECT_TRUE(r1.ok) << r1.message;
+  EXPECT_GT(r1.checked, 0) << r1.message;
   GradCheckResult r2 = GradCheck([&](const std::vector<Tensor>& in) { return ap(in[0]); }, {x});
   EXPECT_TRUE(r2.ok) << r2.message;
+  EXPECT_GT(r2.checked, 0) << r2.message;
 }
 
 TEST(DropoutTest, ScalesInTrainingAndIsIdentityInEval) {
@@ -186,6 +190,7 @@ TEST(DropoutTest, GradCheck) {
       },
       {x});
   EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_GT(r.checked, 0) << r.message;
 }
 
 TEST(FlattenReluSoftmaxTest, Forward) {

@@ -75,11 +75,13 @@ TEST(LossesTest, GradCheckProbabilityForms) {
       [&](const std::vector<Tensor>& in) { return cce(::gradway::Softmax(in[0]), onehot); },
       {logits});
   EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_GT(r.checked, 0) << r.message;
   Tensor pred = Tensor::Normal({3, 4}, 0, 1, gen).SetRequiresGrad();
   MeanSquaredError mse;
   GradCheckResult r2 = GradCheck(
       [&](const std::vector<Tensor>& in) { return mse(in[0], onehot); }, {pred});
   EXPECT_TRUE(r2.ok) << r2.message;
+  EXPECT_GT(r2.checked, 0) << r2.message;
 }
 
 TEST(LossesTest, MeanSquaredErrorAndErrors) {

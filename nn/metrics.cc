@@ -45,32 +45,25 @@ void Accuracy::Update(const Tensor& y_pred, const Tensor& y_true) {
   count_ += n;
 }
 
-void MeanSquaredErrorMetric::Update(const Tensor& y_pred, const Tensor& y_true) {
+void MeanErrorMetric::Update(const Tensor& y_pred, const Tensor& y_true) {
   CheckSameShape(name_.c_str(), y_pred, y_true);
   const float* p = y_pred.data();
   const float* t = y_true.data();
+  const bool squared = kind_ == Kind::kSquared;
   for (int64_t i = 0; i < y_pred.numel(); ++i) {
-    double d = static_cast<double>(p[i]) - t[i];
-    sum_ += d * d;
+    const double d = static_cast<double>(p[i]) - t[i];
+    sum_ += squared ? d * d : std::fabs(d);
   }
-  count_ += y_pred.numel();
-}
-
-void MeanAbsoluteErrorMetric::Update(const Tensor& y_pred, const Tensor& y_true) {
-  CheckSameShape(name_.c_str(), y_pred, y_true);
-  const float* p = y_pred.data();
-  const float* t = y_true.data();
-  for (int64_t i = 0; i < y_pred.numel(); ++i) sum_ += std::fabs(double{p[i]} - t[i]);
   count_ += y_pred.numel();
 }
 
 std::unique_ptr<Metric> MakeMetric(const std::string& name) {
   if (name == "accuracy" || name == "acc") return std::make_unique<Accuracy>(name);
   if (name == "mse" || name == "mean_squared_error") {
-    return std::make_unique<MeanSquaredErrorMetric>(name);
+    return std::make_unique<MeanErrorMetric>(MeanErrorMetric::Kind::kSquared, name);
   }
   if (name == "mae" || name == "mean_absolute_error") {
-    return std::make_unique<MeanAbsoluteErrorMetric>(name);
+    return std::make_unique<MeanErrorMetric>(MeanErrorMetric::Kind::kAbsolute, name);
   }
   Fail("metrics: unknown metric '", name, "' (expected accuracy, acc, mse or mae)");
 }

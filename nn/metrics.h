@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "autograd/tensor.h"
 
@@ -41,30 +42,24 @@ class Accuracy : public Metric {
   int64_t correct_ = 0, count_ = 0;
 };
 
-// Mean squared / absolute error over all elements (same shapes).
-class MeanSquaredErrorMetric : public Metric {
+// The mean over all elements (y_pred and y_true of the same shape) of the squared error
+// (y_pred - y_true)^2 (Kind::kSquared, logs key "mse") or of the absolute error
+// |y_pred - y_true| (Kind::kAbsolute, "mae"). Throws Error when the shapes differ.
+class MeanErrorMetric : public Metric {
  public:
-  explicit MeanSquaredErrorMetric(std::string name = "mse") : name_(std::move(name)) {}
+  enum class Kind { kSquared, kAbsolute };
+  // An empty name means the kind's short name, "mse" or "mae".
+  explicit MeanErrorMetric(Kind kind, std::string name = "")
+      : kind_(kind),
+        name_(name.empty() ? (kind == Kind::kSquared ? "mse" : "mae") : std::move(name)) {}
+  Kind kind() const { return kind_; }
   std::string name() const override { return name_; }
   void Reset() override { sum_ = 0; count_ = 0; }
   void Update(const Tensor& y_pred, const Tensor& y_true) override;
   double Result() const override { return count_ ? sum_ / count_ : 0; }
 
  private:
-  std::string name_;
-  double sum_ = 0;
-  int64_t count_ = 0;
-};
-
-class MeanAbsoluteErrorMetric : public Metric {
- public:
-  explicit MeanAbsoluteErrorMetric(std::string name = "mae") : name_(std::move(name)) {}
-  std::string name() const override { return name_; }
-  void Reset() override { sum_ = 0; count_ = 0; }
-  void Update(const Tensor& y_pred, const Tensor& y_true) override;
-  double Result() const override { return count_ ? sum_ / count_ : 0; }
-
- private:
+  Kind kind_;
   std::string name_;
   double sum_ = 0;
   int64_t count_ = 0;

@@ -22,13 +22,41 @@ TEST(MetricsTest, AccuracyOneHotSparseAndBinary) {
 }
 
 TEST(MetricsTest, ErrorsAndNames) {
-  auto mse = MakeMetric("mse");
-  mse->Update(Tensor::FromVector({1, 2}, {2}), Tensor::FromVector({0, 0}, {2}));
-  EXPECT_DOUBLE_EQ(mse->Result(), 2.5);
-  auto mae = MakeMetric("mean_absolute_error");
-  EXPECT_EQ(mae->name(), "mean_absolute_error");
-  mae->Update(Tensor::FromVector({1, -2}, {2}), Tensor::FromVector({0, 0}, {2}));
-  EXPECT_DOUBLE_EQ(mae->Result(), 1.5);
+  // The same batches through both kinds: they must differ exactly as squared vs absolute.
+  const Tensor pred1 = Tensor::FromVector({1, -2}, {2}), true1 = Tensor::Zeros({2});
+  const Tensor pred2 = Tensor::FromVector({0.5f, 3, 4}, {3}),
+               true2 = Tensor::FromVector({0, 0, 1}, {3});
+  for (const char* name : {"mse", "mean_squared_error"}) {
+    auto mse = MakeMetric(name);
+    EXPECT_EQ(mse->name(), name);
+    EXPECT_EQ(mse->Result(), 0);
+    mse->Update(pred1, true1);
+    EXPECT_DOUBLE_EQ(mse->Result(), 2.5);  // (1 + 4) / 2
+    mse->Update(pred2, true2);
+    EXPECT_DOUBLE_EQ(mse->Result(), (1 + 4 + 0.25 + 9 + 9) / 5);
+    mse->Reset();
+    EXPECT_EQ(mse->Result(), 0);
+    EXPECT_THROW(mse->Update(pred1, true2), Error);
+  }
+  for (const char* name : {"mae", "mean_absolute_error"}) {
+    auto mae = MakeMetric(name);
+    EXPECT_EQ(mae->name(), name);
+    mae->Update(pred1, true1);
+    EXPECT_DOUBLE_EQ(mae->Result(), 1.5);  // (1 + 2) / 2
+    mae->Update(pred2, true2);
+    EXPECT_DOUBLE_EQ(mae->Result(), (1 + 2 + 0.5 + 3 + 3) / 5.0);
+    mae->Reset();
+    EXPECT_EQ(mae->Result(), 0);
+    EXPECT_THROW(mae->Update(pred1, true2), Error);
+  }
+  // The class directly: default names by kind.
+  EXPECT_EQ(MeanErrorMetric(MeanErrorMetric::Kind::kSquared).name(), "mse");
+  EXPECT_EQ(MeanErrorMetric(MeanErrorMetric::Kind::kAbsolute).name(), "mae");
+  MeanErrorMetric mae(MeanErrorMetric::Kind::kAbsolute, "l1");
+  EXPECT_EQ(mae.name(), "l1");
+  EXPECT_EQ(mae.kind(), MeanErrorMetric::Kind::kAbsolute);
+  mae.Update(pred2, true2);
+  EXPECT_DOUBLE_EQ(mae.Result(), 6.5 / 3);
   EXPECT_EQ(MakeMetric("acc")->name(), "acc");
   EXPECT_THROW(MakeMetric("auc"), Error);
 }

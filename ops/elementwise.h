@@ -1,7 +1,9 @@
 // Elementwise kernels and reductions on dense float buffers.
 //
-// Shapes passed as (pointer, rank) arrays are row-major. Broadcasting kernels take the
-// operand shapes already padded with leading 1s to the output's rank (NumPy rules).
+// Buffers are contiguous and row-major. Elementwise kernels take a raw pointer and an
+// element count n; the shape-aware ones (BroadcastBinary, SumToShape) take each buffer's
+// shape as a std::vector<int64_t> of dimensions, all of the same rank: the caller pads the
+// smaller shapes with leading 1s to the output's rank (NumPy rules) and checks them.
 #ifndef GRADWAY_OPS_ELEMENTWISE_H_
 #define GRADWAY_OPS_ELEMENTWISE_H_
 
