@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_join.h"
 #include "autograd/error.h"
 #include "autograd/graph.h"
 #include "autograd/internal/node.h"
@@ -342,6 +343,44 @@ Tensor Tensor::Narrow(int dim, int64_t start, int64_t length) const {
                     std::copy(g.data(), g.data() + g.numel(), dx.data() + start * row);
                     return {dx};
                   });
+}
+
+Tensor Permute(const Tensor& x, const std::vector<int>& dims) {
+  const int rank = x.rank();
+  GRADWAY_CHECK(static_cast<int>(dims.size()) == rank, "permute: ", dims.size(),
+                " dimensions given for a tensor of shape ", ShapeToString(x.shape()));
+  std::vector<int> perm(rank), inverse(rank, -1);
+  for (int i = 0; i < rank; ++i) {
+    const int d = dims[i] < 0 ? dims[i] + rank : dims[i];
+    GRADWAY_CHECK(d >= 0 && d < rank && inverse[d] < 0, "permute: (",
+                  absl::StrJoin(dims, ", "), ") is not a permutation of the ", rank,
+                  " dimensions of shape ", ShapeToString(x.shape()));
+    perm[i] = d;
+    inverse[d] = i;
+  }
+  Shape out_shape(rank);
+  for (int i = 0; i < rank; ++i) out_shape[i] = x.shape()[perm[i]];
+  Tensor out = Tensor::Empty(out_shape);
+  // The input's stride of each output dimension; walk the output in order.
+  std::vector<int64_t> in_stride(rank, 1), stride(rank);
+  for (int d = rank - 2; d >= 0; --d) in_stride[d] = in_stride[d + 1] * x.shape()[d + 1];
+  for (int i = 0; i < rank; ++i) stride[i] = in_stride[perm[i]];
+  const float* src = x.data();
+  float* dst = out.data();
+  std::vector<int64_t> index(rank, 0);
+  int64_t offset = 0;
+  for (int64_t n = 0; n < out.numel(); ++n) {
+    dst[n] = src[offset];
+    for (int i = rank - 1; i >= 0; --i) {  // next output index, odometer-style
+      offset += stride[i];
+      if (++index[i] < out_shape[i]) break;
+      offset -= stride[i] * out_shape[i];
+      index[i] = 0;
+    }
+  }
+  return RecordOp("permute", out, {x}, {}, [inverse](const Tensor& g) -> std::vector<Tensor> {
+    return {Permute(g, inverse)};
+  });
 }
 
 Tensor Reshape(const Tensor& x, const Shape& shape) { return x.Reshape(shape); }

@@ -48,6 +48,10 @@ Tensor MatMul(const Tensor& a, const Tensor& b);
 Tensor Reshape(const Tensor& x, const Shape& shape);
 Tensor Flatten(const Tensor& x, int start_dim = 0);
 Tensor Transpose(const Tensor& x);
+// The dimensions reordered (a copy): output dimension i is input dimension dims[i], as
+// PyTorch's permute; Permute(x, {0, 3, 1, 2}) turns NHWC into NCHW. dims must be a
+// permutation of 0..rank-1 (negative values count from the end).
+Tensor Permute(const Tensor& x, const std::vector<int>& dims);
 
 // Operators: the same ops.
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return Add(a, b); }

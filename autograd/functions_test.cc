@@ -172,6 +172,38 @@ TEST(FunctionsTest, LayoutGradients) {
   }, {RandomLeaf({7, 3}, 402, -2.f, 2.f), RandomLeaf({7, 17}, 403, -2.f, 2.f)});
 }
 
+TEST(FunctionsTest, PermuteAgainstAReference) {
+  // Odd sizes; every permutation of a rank-3 tensor, and NHWC -> NCHW.
+  Generator gen(9);
+  Tensor x = Tensor::Uniform({3, 5, 7}, -1.f, 1.f, gen);
+  const std::vector<std::vector<int>> perms = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                               {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  for (const auto& p : perms) {
+    Tensor y = Permute(x, p);
+    for (int64_t i = 0; i < y.size(0); ++i) {
+      for (int64_t j = 0; j < y.size(1); ++j) {
+        for (int64_t k = 0; k < y.size(2); ++k) {
+          int64_t src[3];
+          src[p[0]] = i;
+          src[p[1]] = j;
+          src[p[2]] = k;
+          ASSERT_EQ(y.at({i, j, k}), x.at({src[0], src[1], src[2]}));
+        }
+      }
+    }
+  }
+  Tensor img = Tensor::Uniform({2, 3, 4, 5}, -1.f, 1.f, gen);
+  Tensor nchw = Permute(img, {0, -1, 1, 2});
+  EXPECT_EQ(nchw.shape(), (Shape{2, 5, 3, 4}));
+  EXPECT_EQ(nchw.at({1, 4, 2, 3}), img.at({1, 2, 3, 4}));
+  ExpectGradOk([](const std::vector<Tensor>& v) { return Permute(v[0], {2, 0, 1}) * 2.f; },
+               {RandomLeaf({3, 4, 5}, 405, -2.f, 2.f)});
+  EXPECT_EQ(ErrorOf([&] { Permute(x, {0, 0, 1}); }),
+            "permute: (0, 0, 1) is not a permutation of the 3 dimensions of shape (3x5x7)");
+  EXPECT_EQ(ErrorOf([&] { Permute(x, {0, 1}); }),
+            "permute: 2 dimensions given for a tensor of shape (3x5x7)");
+}
+
 TEST(FunctionsTest, NarrowIsARowView) {
   Tensor x = Tensor::FromVector({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {4, 3});
   Tensor rows = x.Narrow(0, 1, 2);

@@ -236,7 +236,33 @@ Tensor AvgPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
 
 // ---------------------------------------------------------------- Softmax
 
-Tensor Softmax(const Tensor& x) {
+namespace {
+
+// The permutation that moves `axis` last, and the one that moves it back.
+std::vector<int> AxisLast(int rank, int axis) {
+  std::vector<int> dims;
+  for (int d = 0; d < rank; ++d) {
+    if (d != axis) dims.push_back(d);
+  }
+  dims.push_back(axis);
+  return dims;
+}
+
+std::vector<int> AxisBack(int rank, int axis) {
+  std::vector<int> dims(rank);
+  const std::vector<int> last = AxisLast(rank, axis);
+  for (int i = 0; i < rank; ++i) dims[last[i]] = i;
+  return dims;
+}
+
+}  // namespace
+
+Tensor Softmax(const Tensor& x, int axis) {
+  GRADWAY_CHECK(x.rank() >= 1, "softmax: expected at least 1 dimension, got a scalar");
+  const int a = NormalizeAxis(axis, x.rank(), "softmax");
+  if (a != x.rank() - 1) {
+    return Permute(Softmax(Permute(x, AxisLast(x.rank(), a))), AxisBack(x.rank(), a));
+  }
   int64_t rows, cols;
   RowsCols(x, "softmax", &rows, &cols);
   Tensor y = Tensor::Empty(x.shape());
@@ -272,7 +298,12 @@ Tensor SoftmaxLogits(const Tensor& probabilities) {
   return Tensor(probabilities.impl()->softmax_logits);
 }
 
-Tensor LogSoftmax(const Tensor& x) {
+Tensor LogSoftmax(const Tensor& x, int axis) {
+  GRADWAY_CHECK(x.rank() >= 1, "log_softmax: expected at least 1 dimension, got a scalar");
+  const int a = NormalizeAxis(axis, x.rank(), "log_softmax");
+  if (a != x.rank() - 1) {
+    return Permute(LogSoftmax(Permute(x, AxisLast(x.rank(), a))), AxisBack(x.rank(), a));
+  }
   int64_t rows, cols;
   RowsCols(x, "log_softmax", &rows, &cols);
   Tensor y = Tensor::Empty(x.shape());
@@ -319,6 +350,40 @@ Tensor SoftmaxCrossEntropy(const Tensor& logits, const Tensor& targets) {
   return RecordCrossEntropy("softmax_cross_entropy", loss, dlogits, logits, targets);
 }
 
+namespace {
+
+// The fused sparse cross-entropy over checked int32 class indices.
+Tensor SparseCrossEntropy(const Tensor& logits, const std::vector<int32_t>& index,
+                          const Tensor& labels_for_graph) {
+  const int64_t rows = logits.size(0), cols = logits.size(1);
+  Tensor dlogits;
+  if (ShouldRecord({logits})) dlogits = Tensor::Empty(logits.shape());
+  const float loss = ops::SparseSoftmaxCrossEntropy(
+      logits.data(), index.data(), rows, cols, dlogits.defined() ? dlogits.data() : nullptr);
+  return RecordCrossEntropy("sparse_softmax_cross_entropy", loss, dlogits, logits,
+                            labels_for_graph);
+}
+
+// Checks integer labels against the logits and converts them to int32 indices.
+template <typename L>
+std::vector<int32_t> CheckedIndices(const Tensor& logits, absl::Span<const L> labels) {
+  CheckLogits(logits, "sparse_softmax_cross_entropy");
+  const int64_t rows = logits.size(0), cols = logits.size(1);
+  GRADWAY_CHECK(static_cast<int64_t>(labels.size()) == rows,
+                "sparse_softmax_cross_entropy: ", labels.size(),
+                " labels do not match logits of shape ", ShapeToString(logits.shape()));
+  std::vector<int32_t> index(rows);
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t v = static_cast<int64_t>(labels[i]);
+    GRADWAY_CHECK(v >= 0 && v < cols, "sparse_softmax_cross_entropy: label ", v, " at row ",
+                  i, " is not a class index in [0, ", cols, ")");
+    index[i] = static_cast<int32_t>(v);
+  }
+  return index;
+}
+
+}  // namespace
+
 Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, const Tensor& labels) {
   CheckLogits(logits, "sparse_softmax_cross_entropy");
   const int64_t rows = logits.size(0), cols = logits.size(1);
@@ -332,11 +397,15 @@ Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, const Tensor& labels) {
                   "label ", v, " at row ", i, " is not a class index in [0, ", cols, ")");
     index[i] = static_cast<int32_t>(v);
   }
-  Tensor dlogits;
-  if (ShouldRecord({logits})) dlogits = Tensor::Empty(logits.shape());
-  const float loss = ops::SparseSoftmaxCrossEntropy(
-      logits.data(), index.data(), rows, cols, dlogits.defined() ? dlogits.data() : nullptr);
-  return RecordCrossEntropy("sparse_softmax_cross_entropy", loss, dlogits, logits, labels);
+  return SparseCrossEntropy(logits, index, labels);
+}
+
+Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, absl::Span<const int64_t> labels) {
+  return SparseCrossEntropy(logits, CheckedIndices(logits, labels), Tensor());
+}
+
+Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, absl::Span<const uint8_t> labels) {
+  return SparseCrossEntropy(logits, CheckedIndices(logits, labels), Tensor());
 }
 
 // ---------------------------------------------------------------- Dropout

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "absl/types/span.h"
 #include "autograd/tensor.h"
 
 namespace gradway {
@@ -48,9 +49,10 @@ Tensor AvgPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
 Tensor MaxPool2D(const Tensor& x, int pool, int stride = 0, Padding padding = Padding::kValid);
 Tensor AvgPool2D(const Tensor& x, int pool, int stride = 0, Padding padding = Padding::kValid);
 
-// Softmax / log-softmax over the last axis (any rank >= 1).
-Tensor Softmax(const Tensor& x);
-Tensor LogSoftmax(const Tensor& x);
+// Softmax / log-softmax over `axis` (any rank >= 1; by default the last, negative counts
+// from the end), as PyTorch's softmax(x, dim).
+Tensor Softmax(const Tensor& x, int axis = -1);
+Tensor LogSoftmax(const Tensor& x, int axis = -1);
 
 // The logits x that `probabilities` was computed from, when it is the very tensor
 // Softmax(x) returned (with or without a graph); undefined otherwise (any other tensor, a
@@ -66,6 +68,9 @@ Tensor SoftmaxCrossEntropy(const Tensor& logits, const Tensor& targets);
 // The same against class indices: labels [n] holding integers in [0, classes) (as floats).
 // Throws Error naming the first bad label.
 Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, const Tensor& labels);
+// The same with integer labels as they come (one per row), no float round trip.
+Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, absl::Span<const int64_t> labels);
+Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, absl::Span<const uint8_t> labels);
 
 // Inverted dropout: in training, zeroes each element with probability `rate` and scales
 // the rest by 1 / (1 - rate); the mask comes from `seed` alone (not the thread count).

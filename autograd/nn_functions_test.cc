@@ -103,6 +103,62 @@ TEST(NnFunctionsTest, PyTorchStyleDefaults) {
   EXPECT_EQ(AvgPool2D(x, 2).ToVector(), AvgPool2D(x, 2, 2, 2, 2, Padding::kValid).ToVector());
 }
 
+TEST(NnFunctionsTest, SoftmaxOverAnyAxis) {
+  Generator gen(11);
+  Tensor x = Tensor::Normal({3, 4, 5}, 0, 2, gen);
+  for (int axis : {0, 1, -2}) {
+    SCOPED_TRACE(axis);
+    const int a = axis < 0 ? axis + 3 : axis;
+    Tensor y = Softmax(x, axis), ly = LogSoftmax(x, axis);
+    // Reference: along `a`, exp(x - max) / sum, in double.
+    for (int64_t i = 0; i < 3; ++i) {
+      for (int64_t j = 0; j < 4; ++j) {
+        for (int64_t k = 0; k < 5; ++k) {
+          int64_t idx[3] = {i, j, k};
+          double mx = -1e30, sum = 0;
+          for (int64_t t = 0; t < x.size(a); ++t) {
+            idx[a] = t;
+            mx = std::max<double>(mx, x.at({idx[0], idx[1], idx[2]}));
+          }
+          for (int64_t t = 0; t < x.size(a); ++t) {
+            idx[a] = t;
+            sum += std::exp(x.at({idx[0], idx[1], idx[2]}) - mx);
+          }
+          idx[0] = i, idx[1] = j, idx[2] = k;
+          const double want = std::exp(x.at({i, j, k}) - mx) / sum;
+          ASSERT_NEAR(y.at({i, j, k}), want, 1e-6);
+          ASSERT_NEAR(ly.at({i, j, k}), std::log(want), 1e-5);
+        }
+      }
+    }
+    ExpectGradOk([axis](const std::vector<Tensor>& v) { return Softmax(v[0], axis); },
+                 {RandomLeaf({3, 4, 5}, 60 + a)});
+    ExpectGradOk([axis](const std::vector<Tensor>& v) { return LogSoftmax(v[0], axis); },
+                 {RandomLeaf({3, 4, 5}, 70 + a)});
+  }
+  EXPECT_EQ(Softmax(x, 2).ToVector(), Softmax(x).ToVector());
+}
+
+TEST(NnFunctionsTest, IntegerLabels) {
+  Generator gen(12);
+  Tensor logits = Tensor::Normal({5, 3}, 0, 1, gen).SetRequiresGrad();
+  const std::vector<int64_t> labels = {0, 2, 1, 1, 2};
+  const std::vector<uint8_t> bytes(labels.begin(), labels.end());
+  Tensor as_floats = Tensor::FromVector({0, 2, 1, 1, 2}, {5});
+  const float want = SparseSoftmaxCrossEntropy(logits, as_floats).item();
+  EXPECT_EQ(SparseSoftmaxCrossEntropy(logits, labels).item(), want);
+  EXPECT_EQ(SparseSoftmaxCrossEntropy(logits, bytes).item(), want);
+  ExpectGradOk([&labels](const std::vector<Tensor>& v) {
+    return SparseSoftmaxCrossEntropy(v[0], labels);
+  }, {logits});
+  EXPECT_EQ(ErrorOf([&] { SparseSoftmaxCrossEntropy(logits, std::vector<int64_t>{0, 1}); }),
+            "sparse_softmax_cross_entropy: 2 labels do not match logits of shape (5x3)");
+  EXPECT_EQ(ErrorOf([&] {
+              SparseSoftmaxCrossEntropy(logits, std::vector<uint8_t>{0, 1, 3, 0, 0});
+            }),
+            "sparse_softmax_cross_entropy: label 3 at row 2 is not a class index in [0, 3)");
+}
+
 TEST(NnFunctionsTest, Conv2DGradients) {
   struct Case {
     Shape x, w;

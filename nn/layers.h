@@ -3,9 +3,10 @@
 // setters (Keras keyword arguments); the common ones convert from their first argument,
 // so nn::Dense(10), nn::MaxPooling2D(2) and nn::Dropout(0.5) work.
 //
-// Names: a layer left unnamed is named by the model it is added to, Keras-style and unique
-// within that model: conv2d, conv2d_1, max_pooling2d, dropout, dropout_1, flatten, dense,
-// dense_1. Parameters: kernel and bias ("dense_1/kernel" in the model).
+// Names: a layer left unnamed gets a Keras name unique in the process (conv2d, conv2d_1,
+// max_pooling2d, dropout, dropout_1, flatten, dense, dense_1, ...; see Module::name()).
+// Parameters: kernel and bias, keyed in a model by the layer's place in it
+// ("dense_1/kernel" for its second Dense), whatever else the process built.
 //
 // Shapes below are per batch; "in" means the layer's per-sample input shape. Errors (input
 // of the wrong rank, a kernel larger than the image) throw gradway::Error naming the layer.

@@ -58,6 +58,7 @@ TEST(DenseTest, GradCheck) {
 }
 
 TEST(DenseTest, RejectsImages) {
+  ClearSession();
   Dense d(DenseOptions(3));
   try {
     d(Tensor::Zeros({2, 4, 4, 1}));

@@ -464,22 +464,21 @@ void Sequential::ThrowWrongLayerType(size_t i, const char* type) const {
 void Sequential::AddModule(std::shared_ptr<Module> layer) {
   GRADWAY_CHECK(layer != nullptr, Description(), ": Add got a null layer");
   GRADWAY_CHECK(layer.get() != this, Description(), ": cannot add a model to itself");
+  // The layer's key in this model (its parameters' prefix): its explicit name, else its
+  // base name made unique in this model.
+  std::string key = layer->name();
   if (!layer->has_explicit_name()) {
     const std::string& base = layer->base_name();
     for (;;) {
-      int k = name_counts_[base]++;
-      std::string candidate = k == 0 ? base : absl::StrCat(base, "_", k);
+      const int k = key_counts_[base]++;
+      key = k == 0 ? base : absl::StrCat(base, "_", k);
       bool used = false;
-      for (const auto& c : children()) used = used || c.first == candidate;
-      if (!used) {
-        layer->set_name(candidate);
-        break;
-      }
+      for (const auto& c : children()) used = used || c.first == key;
+      if (!used) break;
     }
   }
   for (const auto& c : children()) {
-    GRADWAY_CHECK(c.first != layer->name(), Description(), ": duplicate layer name '",
-                  layer->name(), "'");
+    GRADWAY_CHECK(c.first != key, Description(), ": duplicate layer name '", key, "'");
   }
   if (built()) {
     layer->SetGenerator(init_generator());
@@ -493,10 +492,10 @@ void Sequential::AddModule(std::shared_ptr<Module> layer) {
     } else {
       out = layer->Build(output_shape());
     }
-    RegisterModule(layer->name(), layer);
+    RegisterModule(key, layer);
     set_output_shape(out);
   } else {
-    RegisterModule(layer->name(), layer);
+    RegisterModule(key, layer);
     if (size() == 1 && layer->declared_input_shape()) Build(*layer->declared_input_shape());
   }
 }

@@ -186,7 +186,8 @@ class Sequential : public Model {
   //   nn::Dense& head = model.Add<nn::Dense>(10, nn::kSoftmax);  // constructed in place
   //   nn::Conv2D& conv = model.Add(nn::Conv2D(32, 3, nn::kRelu)); // a temporary, moved in
   //   model.Add(shared_dense);                                   // a std::shared_ptr, shared
-  // An unnamed layer gets a Keras name unique in this model. If the model is built (or
+  // The model keys an unnamed layer's parameters by its base name made unique in this
+  // model ("dense", "dense_1": see Module::name()). If the model is built (or
   // this is the first layer and declares an InputShape) the layer is built at once.
   // Throws Error on a duplicate name or when the layer cannot take the previous layer's
   // output. The model holds the layer for its lifetime.
@@ -235,7 +236,7 @@ class Sequential : public Model {
  private:
   void AddModule(std::shared_ptr<Module> layer);
   [[noreturn]] void ThrowWrongLayerType(size_t i, const char* type) const;
-  std::map<std::string, int> name_counts_;
+  std::map<std::string, int> key_counts_;  // by base name, for the layers' keys
 };
 
 }  // namespace nn

@@ -33,6 +33,7 @@ void AddMnistCnn(Sequential& model) {
 }
 
 TEST(SummaryTest, MnistCnnMatchesKeras) {
+  ClearSession();
   Sequential model(42);
   AddMnistCnn(model);
   std::ostringstream os;
@@ -72,6 +73,7 @@ TEST(SummaryTest, MnistCnnMatchesKeras) {
 }
 
 TEST(SummaryTest, MlpAndFrozenLayers) {
+  ClearSession();  // layer names count from "dense" again
   Sequential model(1);
   model.Add(Flatten({28, 28, 1}));
   auto hidden = std::make_shared<Dense>(DenseOptions(512).Activation(kRelu));
@@ -93,6 +95,7 @@ TEST(SummaryTest, MlpAndFrozenLayers) {
 }
 
 TEST(SequentialTest, NamingBuildAndModes) {
+  ClearSession();
   Sequential model(0);
   model.Add(Dense(4));
   EXPECT_FALSE(model.built());
@@ -101,6 +104,13 @@ TEST(SequentialTest, NamingBuildAndModes) {
   EXPECT_EQ(model.layer(0).name(), "dense");
   EXPECT_EQ(model.layer(1).name(), "out");
   EXPECT_EQ(model.layer(2).name(), "re_lu");
+  // Names are unique in the process, as in Keras: another model's first Dense is "dense_2"
+  // (the named one took "dense_1"), but its parameters are keyed in that model alone.
+  Sequential other(0);
+  Dense& first = other.Add<Dense>(DenseOptions(3).InputShape({2}));
+  EXPECT_EQ(first.name(), "dense_2");
+  EXPECT_EQ(other.name(), "sequential_1");
+  EXPECT_EQ(other.NamedParameters()[0].first, "dense/kernel");
   EXPECT_THROW(model.Add(Dense(DenseOptions(2).Name("out"))), Error);
   EXPECT_THROW(model.Summary(), Error);  // not built
   Tensor y = model.Predict(Tensor::Zeros({5, 3}));
@@ -113,7 +123,10 @@ TEST(SequentialTest, NamingBuildAndModes) {
   EXPECT_TRUE(model.layer(1).is_training());
   model.Add(Dense(7));  // built model: built at once
   EXPECT_EQ(model.output_shape(), (Shape{7}));
-  EXPECT_EQ(model.layer(3).name(), "dense_1");
+  EXPECT_EQ(model.layer(3).name(), "dense_4");  // the rejected "out" took dense_3
+  EXPECT_EQ(model.NamedParameters().back().first, "dense_1/bias");  // its key here
+  ClearSession();
+  EXPECT_EQ(Dense(1).name(), "dense");
 }
 
 TEST(SequentialTest, SameSeedSameWeights) {
@@ -131,6 +144,7 @@ TEST(SequentialTest, SameSeedSameWeights) {
 }
 
 TEST(ModelErrorsTest, MisuseThrows) {
+  ClearSession();
   Sequential model(0);
   model.Add(Conv2D(Conv2DOptions(2, 3).InputShape({8, 8, 1})));
   model.Add(Flatten());
@@ -200,6 +214,7 @@ TEST(FitTest, BlobsReachAccuracy) {
 }
 
 TEST(SequentialTest, AddReturnsTheTypedLayerItHolds) {
+  ClearSession();
   Sequential model(5);
   Dense& hidden = model.Add<Dense>(DenseOptions(8).Activation(kRelu).InputShape({2}));
   Dropout& dropout = model.Add(Dropout(0.1));

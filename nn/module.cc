@@ -1,5 +1,8 @@
 #include "nn/module.h"
 
+#include <map>
+#include <mutex>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "autograd/error.h"
@@ -13,8 +16,32 @@ std::string BatchShapeString(const Shape& per_sample_shape) {
   return s + ")";
 }
 
+namespace {
+
+// Process-wide name counts by base name, as Keras' backend keeps them.
+std::mutex g_names_mutex;
+std::map<std::string, int>& NameCounts() {
+  static auto* counts = new std::map<std::string, int>;
+  return *counts;
+}
+
+std::string UniqueName(const std::string& base) {
+  std::lock_guard<std::mutex> lock(g_names_mutex);
+  const int k = NameCounts()[base]++;
+  return k == 0 ? base : absl::StrCat(base, "_", k);
+}
+
+}  // namespace
+
+void ClearSession() {
+  std::lock_guard<std::mutex> lock(g_names_mutex);
+  NameCounts().clear();
+}
+
 Module::Module(std::string type_name, std::string base_name)
-    : type_name_(std::move(type_name)), base_name_(std::move(base_name)), name_(base_name_) {}
+    : type_name_(std::move(type_name)),
+      base_name_(std::move(base_name)),
+      name_(UniqueName(base_name_)) {}
 
 Module::~Module() = default;
 

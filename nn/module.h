@@ -41,7 +41,8 @@ std::string BatchShapeString(const Shape& per_sample_shape);
 class Module {
  public:
   // `type_name` is the class name shown by Summary ("Conv2D"); `base_name` the snake_case
-  // stem a model uses to name unnamed instances ("conv2d", "conv2d_1", ...).
+  // stem of the module's name, unique in the process as in Keras: the first Conv2D made
+  // is "conv2d", the next "conv2d_1", and so on (ClearSession() starts them again).
   Module(std::string type_name, std::string base_name);
   virtual ~Module();
   // Not copyable: a copy would share the parameters' storage but not their registration,
@@ -52,8 +53,11 @@ class Module {
   Module& operator=(Module&&) = default;
 
   // ---- Identity.
+  // The module's name, unique in the process unless set explicitly. A model stores an
+  // unnamed layer's parameters under a key unique in that model instead ("dense/kernel",
+  // "dense_1/kernel" in the order the model holds them), so checkpoints do not depend on
+  // what else the process built; an explicitly named layer's key is its name.
   const std::string& name() const { return name_; }
-  // Naming a module explicitly stops models from renaming it.
   void set_name(std::string name) {
     name_ = std::move(name);
     explicit_name_ = true;
@@ -152,6 +156,10 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   std::shared_ptr<Generator> generator_;
 };
+
+// Starts the process-wide module names afresh (Keras' clear_session): the next Dense
+// made is "dense" again. Names already given are kept.
+void ClearSession();
 
 // Holds a shared_ptr<Base>; converts implicitly from a shared_ptr to a subclass or from a
 // subclass value (moved into a new shared_ptr). It lets the API take either

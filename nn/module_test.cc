@@ -60,6 +60,7 @@ TEST(ModuleTest, NamesCountsAndModes) {
 }
 
 TEST(ModuleTest, Errors) {
+  ClearSession();
   Affine a;
   a.RegisterParameter("x", Tensor::Zeros({1}));
   EXPECT_THROW(a.RegisterParameter("x", Tensor::Zeros({1})), Error);
