@@ -76,6 +76,28 @@ TEST(TensorTest, ReshapeAndFlattenAreViews) {
   EXPECT_THROW(t.Reshape({7}), Error);
 }
 
+TEST(TensorTest, FromBlobWrapsMemoryWithoutACopy) {
+  std::vector<float> memory = {1, 2, 3, 4, 5, 6};
+  int released = 0;
+  {
+    Tensor t = Tensor::FromBlob(memory.data(), {2, 3}, [&released] { ++released; });
+    EXPECT_EQ(t.data(), memory.data());
+    EXPECT_EQ(t.at({1, 2}), 6);
+    t.set({0, 0}, 10);  // writes the caller's memory
+    EXPECT_EQ(memory[0], 10);
+    Tensor view = t.Reshape({6});
+    t = Tensor();
+    EXPECT_EQ(released, 0);  // the view still uses it
+    EXPECT_EQ(view.at({5}), 6);
+  }
+  EXPECT_EQ(released, 1);
+  // Without a release function; trains like any tensor.
+  Tensor w = Tensor::FromBlob(memory.data(), {6}).SetRequiresGrad();
+  Sum(w * 2.f).Backward();
+  EXPECT_EQ(w.grad().ToVector(), std::vector<float>(6, 2.f));
+  EXPECT_THROW(Tensor::FromBlob(nullptr, {2}), Error);
+}
+
 TEST(TensorTest, Transpose) {
   Tensor t = Tensor::FromVector({1, 2, 3, 4, 5, 6}, {2, 3});
   Tensor tt = t.Transpose();
