@@ -97,6 +97,7 @@ TEST(FunctionTest, CustomOpForwardBackwardAndGradcheck) {
   GradCheckResult r = GradCheck(
       [](const std::vector<Tensor>& v) { return Swish::Apply(v[0]); }, {x});
   EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.checked, 3 * 17);
 }
 
 TEST(FunctionTest, MultipleInputsAndValues) {
@@ -107,6 +108,7 @@ TEST(FunctionTest, MultipleInputsAndValues) {
       [](const std::vector<Tensor>& v) { return ScaledProduct::Apply(v[0], v[1], 2.5f); },
       {a, b});
   EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.checked, 2 * 4 * 5);
   // Only a needs a gradient: Backward is told so, and a gets exactly c's values * alpha.
   Tensor c = b.Detach();
   a.ZeroGrad();
@@ -125,10 +127,11 @@ TEST(FunctionTest, OptionalTensorInputs) {
   GradCheckResult with_bias = GradCheck(
       [](const std::vector<Tensor>& v) { return Affine::Apply(v[0], v[1], v[2]); }, {x, w, b});
   EXPECT_TRUE(with_bias.ok) << with_bias.message;
-  EXPECT_GT(with_bias.checked, 0);
+  EXPECT_EQ(with_bias.checked, 3 * 4 + 4 * 2 + 2);
   GradCheckResult without = GradCheck(
       [](const std::vector<Tensor>& v) { return Affine::Apply(v[0], v[1], Tensor()); }, {x, w});
   EXPECT_TRUE(without.ok) << without.message;
+  EXPECT_EQ(without.checked, 3 * 4 + 4 * 2);
   EXPECT_EQ(Affine::Apply(x, w, Tensor()).ToVector(), MatMul(x, w).ToVector());
 }
 

@@ -172,6 +172,24 @@ TEST(FunctionsTest, LayoutGradients) {
   }, {RandomLeaf({7, 3}, 402, -2.f, 2.f), RandomLeaf({7, 17}, 403, -2.f, 2.f)});
 }
 
+TEST(FunctionsTest, ClipAgainstAReferenceAndItsGradient) {
+  Tensor x = Tensor::FromVector({-2, -0.5f, 0, 0.25f, 1, 3}, {2, 3});
+  EXPECT_EQ(Clip(x, -1.f, 0.5f).ToVector(), (std::vector<float>{-1, -0.5f, 0, 0.25f, 0.5f, 0.5f}));
+  // The gradient is 1 inside [lo, hi], 0 where clipped; points on both sides, none
+  // within the finite-difference step of the kinks at lo and hi.
+  std::vector<float> points;
+  for (int i = 0; i < 28; ++i) points.push_back(-0.99f + 0.0713f * i);
+  for (float& p : points) {
+    if (std::fabs(p + 0.6f) < 0.02f || std::fabs(p - 0.7f) < 0.02f) p += 0.03f;
+  }
+  ExpectGradOk([](const std::vector<Tensor>& v) { return Clip(v[0], -0.6f, 0.7f) * 3.f; },
+               {Tensor::FromVector(points, {4, 7}).SetRequiresGrad()});
+  Tensor leaf = x.Clone().SetRequiresGrad();
+  Sum(Clip(leaf, -1.f, 0.5f)).Backward();
+  EXPECT_EQ(leaf.grad().ToVector(), (std::vector<float>{0, 1, 1, 1, 0, 0}));
+  EXPECT_EQ(ErrorOf([&] { Clip(x, 1.f, 0.f); }), "clip: lower bound 1 is above upper bound 0");
+}
+
 TEST(FunctionsTest, PermuteAgainstAReference) {
   // Odd sizes; every permutation of a rank-3 tensor, and NHWC -> NCHW.
   Generator gen(9);

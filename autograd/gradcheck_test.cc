@@ -58,7 +58,9 @@ TEST(GradCheckTest, SkipsKinksOnlyWhenAsked) {
   // Or with an explicit skip list.
   GradCheckOptions o;
   o.skip = [](int, int64_t i) { return i < 2; };
-  EXPECT_TRUE(GradCheck(abs, {x}, o).ok);
+  GradCheckResult listed = GradCheck(abs, {x}, o);
+  EXPECT_TRUE(listed.ok);
+  EXPECT_EQ(listed.checked, 2);
 }
 
 TEST(GradCheckTest, ConstantsAreNotChecked) {
