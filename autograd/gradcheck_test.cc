@@ -21,6 +21,64 @@ struct BrokenSquare : Function<BrokenSquare> {
   }
 };
 
+// c * x^2 with a backward that is right, halved, sign-flipped or shifted by one element,
+// as a user's op might get it wrong.
+enum class Mistake { kNone, kHalved, kFlipped, kShifted };
+
+struct ScaledSquare : Function<ScaledSquare> {
+  static constexpr const char* kName = "scaled_square";
+  static Tensor Forward(FunctionContext& ctx, const Tensor& x, float c, Mistake mistake) {
+    ctx.Save("x", x);
+    ctx.Set("c", c);
+    ctx.Set("mistake", mistake);
+    return x * x * c;
+  }
+  static std::vector<Tensor> Backward(FunctionContext& ctx, const Tensor& grad) {
+    Tensor d = grad * ctx.saved("x") * (2.f * ctx.Get<float>("c"));
+    switch (ctx.Get<Mistake>("mistake")) {
+      case Mistake::kNone: break;
+      case Mistake::kHalved: d = d * 0.5f; break;
+      case Mistake::kFlipped: d = -d; break;
+      case Mistake::kShifted: {
+        Tensor shifted = Tensor::Empty(d.shape());
+        for (int64_t i = 0; i < d.numel(); ++i) {
+          shifted.data()[i] = d.data()[(i + 1) % d.numel()];
+        }
+        d = shifted;
+        break;
+      }
+    }
+    return {d};
+  }
+};
+
+TEST(GradCheckTest, CatchesWrongGradientsAtEveryScaleForSumAndMean) {
+  // 1,000 elements reduced by sum or by mean, gradients of magnitude 1e-6 to 1e3: the
+  // right backward passes, each wrong one fails (with the old absolute tolerance of 1e-3 a
+  // halved gradient of a mean passed unnoticed).
+  Generator gen(3);
+  Tensor x = Tensor::Uniform({1000}, 0.5f, 1.5f, gen).SetRequiresGrad();
+  for (bool mean : {false, true}) {
+    for (double magnitude : {1e-6, 1e-3, 1.0, 1e3}) {
+      const float c = static_cast<float>(mean ? magnitude * 1000 : magnitude);
+      for (Mistake mistake :
+           {Mistake::kNone, Mistake::kHalved, Mistake::kFlipped, Mistake::kShifted}) {
+        SCOPED_TRACE(::testing::Message() << (mean ? "mean" : "sum") << ", magnitude "
+                                          << magnitude << ", mistake "
+                                          << static_cast<int>(mistake));
+        GradCheckResult r = GradCheck(
+            [c, mistake, mean](const std::vector<Tensor>& v) {
+              Tensor y = ScaledSquare::Apply(v[0], c, mistake);
+              return mean ? Mean(y) : Sum(y);
+            },
+            {x});
+        EXPECT_EQ(r.checked, 1000);
+        EXPECT_EQ(r.ok, mistake == Mistake::kNone) << r.message;
+      }
+    }
+  }
+}
+
 TEST(GradCheckTest, PassesACorrectGradient) {
   Generator gen(1);
   Tensor x = Tensor::Uniform({3, 4}, -1.f, 1.f, gen).SetRequiresGrad();
