@@ -155,13 +155,13 @@ Logs Model::UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor
 
 Logs Model::TrainStep(const Tensor& x, const Tensor& y) {
   CheckBatch("TrainStep", x, y);
-  AttachOptimizer();
   ModeGuard mode(this, true);
   RandomStepScope random_step(train_step_++);
   ZeroGrad();
   Tensor y_pred = (*this)(x);
   Tensor loss = (*loss_)(y_pred, y);
   loss.Backward();
+  AttachOptimizer();  // after the forward pass: it may have created parameters
   optimizer_->Step();
   return UpdateMetrics(loss, y_pred, y);
 }

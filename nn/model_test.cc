@@ -312,6 +312,56 @@ TEST(TrainStepTest, AHandWrittenLoopMatchesFit) {
   EXPECT_THROW(Sequential().TrainStep(x, y), Error);  // not compiled
 }
 
+// A custom layer as a PyTorch user writes one: a child made in the constructor (built on
+// first use), a child made in DoBuild, and a parameter of its own.
+class ResidualBlock : public Module {
+ public:
+  ResidualBlock() : Module("ResidualBlock", "residual_block") {
+    inner_ = std::static_pointer_cast<Dense>(
+        RegisterModule("inner", std::make_shared<Dense>(4, kRelu)));
+  }
+  Tensor Forward(const Tensor& x) override {
+    return (*outer_)((*inner_)(x)) * scale_ + x;
+  }
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override {
+    outer_ = std::static_pointer_cast<Dense>(
+        RegisterModule("outer", std::make_shared<Dense>(input_shape[0], kLinear)));
+    scale_ = RegisterParameter("scale", Tensor::Full({1}, 0.5f));
+    return input_shape;
+  }
+
+ private:
+  std::shared_ptr<Dense> inner_, outer_;
+  Tensor scale_;
+};
+
+TEST(NestedModuleTest, EveryParameterTrainsFromTheFirstFit) {
+  auto [x, y] = Blobs(64, 8);
+  Sequential model(2);
+  model.Add(Dense(DenseOptions(3).InputShape({2})));
+  ResidualBlock& block = model.Add<ResidualBlock>();
+  model.Add(Dense(3, kSoftmax));
+  // Built with the model: both children's parameters exist and Summary counts them.
+  const int64_t block_params = (3 * 4 + 4) + (4 * 3 + 3) + 1;
+  EXPECT_EQ(block.ParameterCount(), block_params);
+  EXPECT_EQ(model.ParameterCount(), (2 * 3 + 3) + block_params + (3 * 3 + 3));
+  std::ostringstream summary;
+  model.Summary(summary);
+  EXPECT_NE(summary.str().find("Total params: 53\n"), std::string::npos) << summary.str();
+  model.Compile(CategoricalCrossentropy(), Adam(AdamOptions().LearningRate(0.01)));
+  std::vector<std::vector<float>> before;
+  for (const auto& [name, t] : model.NamedParameters()) before.push_back(t.ToVector());
+  model.Fit(x, y, FitOptions().Epochs(1).BatchSize(16).Verbose(0));
+  const NamedTensors after = model.NamedParameters();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_NE(after[i].second.ToVector(), before[i]) << after[i].first << " did not train";
+  }
+  EXPECT_EQ(model.optimizer()->parameters().size(), after.size());
+}
+
 TEST(FitTest, SparseLabelsAndSgd) {
   auto [x, y] = Blobs(150, 4, /*sparse=*/true);
   Sequential model(5);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "autograd/error.h"
+#include "autograd/graph.h"
 
 namespace gradway {
 namespace nn {
@@ -57,8 +58,28 @@ Shape Module::Build(const Shape& input_shape) {
   input_shape_ = input_shape;
   output_shape_ = out;
   built_ = true;
+  // Sub-modules that build on first use (a child made in the constructor, the PyTorch
+  // habit, or in DoBuild and not built there) are built now by one forward pass on a
+  // batch of one zero sample, without a graph and in eval mode, so that their parameters
+  // exist before an optimiser collects them and Summary counts them.
+  if (HasUnbuiltChild()) {
+    NoGradGuard no_grad;
+    const bool was_training = training_;
+    Train(false);
+    Shape batch = {1};
+    batch.insert(batch.end(), input_shape.begin(), input_shape.end());
+    Forward(Tensor::Zeros(batch));
+    Train(was_training);
+  }
   if (!trainable_) SetTrainable(false);  // parameters created after a freeze
   return out;
+}
+
+bool Module::HasUnbuiltChild() const {
+  for (const auto& c : children_) {
+    if (!c.second->built() || c.second->HasUnbuiltChild()) return true;
+  }
+  return false;
 }
 
 Tensor Module::operator()(const Tensor& x) {

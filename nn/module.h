@@ -72,6 +72,9 @@ class Module {
   // Creates the parameters for per-sample input `input_shape` and returns the per-sample
   // output shape. Throws Error (naming the layer and the shape) for inputs it cannot take.
   // Subclasses override DoBuild; Build records the shapes and marks the module built.
+  // Sub-modules are built too, wherever they were registered: those DoBuild leaves unbuilt
+  // (registered in the constructor, or in DoBuild) are built by one forward pass on a
+  // zero sample, so every parameter exists once Build returns.
   Shape Build(const Shape& input_shape);
   bool built() const { return built_; }
   // Per-sample shapes; valid once built.
@@ -141,6 +144,7 @@ class Module {
   };
   void CollectParameters(const std::string& prefix, bool trainable_only,
                          NamedTensors* out) const;
+  bool HasUnbuiltChild() const;
 
   std::string type_name_;
   std::string base_name_;
