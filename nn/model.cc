@@ -1,5 +1,7 @@
 #include "nn/model.h"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -315,29 +317,37 @@ void Model::Summary(std::ostream& os) const {
   GRADWAY_CHECK(built(), "Summary: ", Description(),
                 " is not built yet; give the first layer an InputShape, or call Fit or "
                 "Predict first");
-  constexpr int kLine = 65;
-  const int positions[3] = {29, 55, 65};
-  auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
+  std::vector<const Module*> layers = SummaryLayers();
+  std::vector<std::array<std::string, 3>> rows = {{"Layer (type)", "Output Shape", "Param #"}};
+  for (const Module* m : layers) {
+    rows.push_back({m->Description(),
+                    m->built() ? BatchShapeString(m->output_shape()) : "multiple",
+                    std::to_string(m->ParameterCount())});
+  }
+  // Keras' column widths (29, 26, 10), widened to fit the longest entry plus a space, so
+  // long layer or type names keep the columns aligned.
+  int widths[3] = {29, 26, 10};
+  for (const auto& r : rows) {
+    for (int i = 0; i < 2; ++i) {
+      widths[i] = std::max(widths[i], static_cast<int>(r[i].size()) + 1);
+    }
+    widths[2] = std::max(widths[2], static_cast<int>(r[2].size()));
+  }
+  const int kLine = widths[0] + widths[1] + widths[2];
+  auto row = [&](const std::array<std::string, 3>& r) {
     std::string line;
-    const std::string* fields[3] = {&a, &b, &c};
     for (int i = 0; i < 3; ++i) {
-      // Keras overwrites the previous column's last character with a space; we append
-      // one instead, so a long name is never cut.
-      if (i > 0 && !line.empty() && line.back() != ' ') line += ' ';
-      line += *fields[i];
-      if (line.size() < static_cast<size_t>(positions[i])) line.resize(positions[i], ' ');
+      line += r[i];
+      line.resize(line.size() + (widths[i] - r[i].size()), ' ');
     }
     os << line << '\n';
   };
   os << "Model: \"" << name() << "\"\n";
   os << std::string(kLine, '_') << '\n';
-  row("Layer (type)", "Output Shape", "Param #");
+  row(rows[0]);
   os << std::string(kLine, '=') << '\n';
-  std::vector<const Module*> layers = SummaryLayers();
   for (size_t i = 0; i < layers.size(); ++i) {
-    const Module* m = layers[i];
-    row(m->Description(), m->built() ? BatchShapeString(m->output_shape()) : "multiple",
-        std::to_string(m->ParameterCount()));
+    row(rows[i + 1]);
     os << std::string(kLine, i + 1 == layers.size() ? '=' : '_') << '\n';
   }
   if (layers.empty()) os << std::string(kLine, '=') << '\n';

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "absl/strings/str_split.h"
 #include "autograd/error.h"
 #include "autograd/functions.h"
 #include "autograd/nn_functions.h"
@@ -336,6 +337,38 @@ class ResidualBlock : public Module {
   std::shared_ptr<Dense> inner_, outer_;
   Tensor scale_;
 };
+
+class AVeryLongCustomLayerTypeName : public Module {
+ public:
+  AVeryLongCustomLayerTypeName()
+      : Module("AVeryLongCustomLayerTypeName", "a_very_long_custom_layer_type_name") {}
+  Tensor Forward(const Tensor& x) override { return x; }
+};
+
+TEST(SummaryTest, ColumnsStayAlignedWithLongNames) {
+  ClearSession();
+  Sequential model(1);
+  model.Add(Dense(DenseOptions(8).InputShape({4})));
+  model.Add<AVeryLongCustomLayerTypeName>();
+  model.Add(Dense(2));
+  std::ostringstream os;
+  model.Summary(os);
+  // Every row's "Output Shape" and "Param #" columns start where the header's do.
+  const std::vector<std::string> lines = absl::StrSplit(os.str(), '\n');
+  const size_t shape_col = lines[2].find("Output Shape"), param_col = lines[2].find("Param #");
+  ASSERT_NE(shape_col, std::string::npos);
+  int rows = 0;
+  for (const std::string& line : lines) {
+    if (line.find("(None, ") == std::string::npos) continue;
+    ++rows;
+    EXPECT_EQ(line.find("(None, "), shape_col) << os.str();
+    EXPECT_NE(line[param_col], ' ') << os.str();
+    EXPECT_EQ(line[param_col - 1], ' ') << os.str();
+    EXPECT_EQ(line.size(), lines[1].size()) << os.str();  // as wide as the rules
+  }
+  EXPECT_EQ(rows, 3);
+  EXPECT_GT(shape_col, 29u);  // widened past Keras' 29 for the long name
+}
 
 TEST(NestedModuleTest, EveryParameterTrainsFromTheFirstFit) {
   auto [x, y] = Blobs(64, 8);
