@@ -14,8 +14,8 @@
 #include "data/image.h"
 #include "data/plot.h"
 #include "data/png.h"
-#include "data/transforms.h"
 #include "examples/cli.h"
+#include "examples/mnist_tensors.h"
 
 ABSL_FLAG(std::string, data_dir, "",
           "A folder holding the four MNIST-format IDX files (train-images-idx3-ubyte, "
@@ -121,20 +121,12 @@ MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape) {
   std::printf("Using %lld training and %lld test images\n",
               static_cast<long long>(raw.train_count()),
               static_cast<long long>(raw.test_count()));
-  auto batch_shape = [&sample_shape](int64_t n) {
-    Shape s = {n};
-    s.insert(s.end(), sample_shape.begin(), sample_shape.end());
-    return s;
-  };
-  // Pixels scaled straight into the tensors (the data set is held once as floats).
-  d.x_train = Tensor::Empty(batch_shape(raw.train_count()));
-  data::Normalize(raw.train_images, d.x_train.data());
-  d.x_test = Tensor::Empty(batch_shape(raw.test_count()));
-  data::Normalize(raw.test_images, d.x_test.data());
-  d.y_train = Tensor::FromVector(data::ToCategorical(raw.train_labels, 10),
-                                 {raw.train_count(), 10});
-  d.y_test = Tensor::FromVector(data::ToCategorical(raw.test_labels, 10),
-                                {raw.test_count(), 10});
+  MnistTensors train = ToTensors(raw, Split::kTrain, 0, -1, sample_shape);
+  MnistTensors test = ToTensors(raw, Split::kTest, 0, -1, sample_shape);
+  d.x_train = train.x;
+  d.y_train = train.y;
+  d.x_test = test.x;
+  d.y_test = test.y;
   return d;
 }
 
