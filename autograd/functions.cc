@@ -1,6 +1,9 @@
 #include "autograd/functions.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "absl/strings/str_join.h"
 #include "autograd/error.h"
@@ -160,12 +163,15 @@ Tensor Relu(const Tensor& x) {
 
 Tensor Sigmoid(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kSigmoid, x);
-  return RecordOp("sigmoid", y, {x}, {y},
-                  [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
-                    Tensor dx = Tensor::Empty(y.shape());
-                    ops::SigmoidBackward(y.data(), g.data(), dx.data(), y.numel());
-                    return {dx};
-                  });
+  Tensor out = RecordOp("sigmoid", y, {x}, {y},
+                        [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
+                          Tensor dx = Tensor::Empty(y.shape());
+                          ops::SigmoidBackward(y.data(), g.data(), dx.data(), y.numel());
+                          return {dx};
+                        });
+  // For a binary cross-entropy to fuse with (SigmoidLogits in autograd/nn_functions.h).
+  SetLogits(out, &TensorImpl::sigmoid_logits, x);
+  return out;
 }
 
 Tensor Tanh(const Tensor& x) {
@@ -191,6 +197,136 @@ Tensor Clip(const Tensor& x, float lo, float hi) {
     for (int64_t i = 0; i < g.numel(); ++i) d[i] = (xv[i] >= lo && xv[i] <= hi) ? gv[i] : 0.f;
     return std::vector<Tensor>{dx};
   });
+}
+
+Tensor Abs(const Tensor& x) {
+  Tensor y = Tensor::Empty(x.shape());
+  const float* xp = x.data();
+  float* yp = y.data();
+  for (int64_t i = 0; i < x.numel(); ++i) yp[i] = std::fabs(xp[i]);
+  return RecordOp("abs", y, {x}, {x}, [x = x.Detach()](const Tensor& g) {
+    Tensor dx = Tensor::Empty(g.shape());
+    const float* xv = x.data();
+    const float* gv = g.data();
+    float* d = dx.data();
+    for (int64_t i = 0; i < g.numel(); ++i) {
+      d[i] = xv[i] > 0.f ? gv[i] : (xv[i] < 0.f ? -gv[i] : 0.f);
+    }
+    return std::vector<Tensor>{dx};
+  });
+}
+
+// ---------------------------------------------------------------- Minimum, maximum
+
+namespace {
+
+Tensor MinMax(const Tensor& a, const Tensor& b, bool take_max, const char* name) {
+  const Shape shape = BroadcastShapes(a.shape(), b.shape(), name);
+  const Tensor ab = BroadcastTo(a, shape), bb = BroadcastTo(b, shape);
+  const float* pa = ab.data();
+  const float* pb = bb.data();
+  Tensor out = Tensor::Empty(shape);
+  float* po = out.data();
+  const int64_t n = out.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = pa[i], y = pb[i];
+    po[i] = (std::isnan(x) || std::isnan(y)) ? x + y
+            : take_max                     ? std::max(x, y)
+                                           : std::min(x, y);
+  }
+  if (!ShouldRecord({a, b})) return out;
+  // The share of each output's gradient that goes to a: 1 where a is chosen, 1/2 on ties
+  // (as PyTorch), 0 where b is; b gets the rest. Kept privately: a, b may change later.
+  Tensor share_a = Tensor::Empty(shape);
+  float* w = share_a.data();
+  for (int64_t i = 0; i < n; ++i) {
+    w[i] = pa[i] == pb[i] ? 0.5f : ((pa[i] > pb[i]) == take_max ? 1.f : 0.f);
+  }
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return RecordOp(name, out, {a, b}, {},
+                  [share_a, sa = a.shape(), sb = b.shape(), ga, gb](
+                      const Tensor& g) -> std::vector<Tensor> {
+                    const Tensor to_a = Mul(g, share_a);
+                    return {ga ? SumToShape(to_a, sa) : Tensor(),
+                            gb ? SumToShape(Sub(g, to_a), sb) : Tensor()};
+                  });
+}
+
+}  // namespace
+
+Tensor Minimum(const Tensor& a, const Tensor& b) { return MinMax(a, b, false, "minimum"); }
+Tensor Maximum(const Tensor& a, const Tensor& b) { return MinMax(a, b, true, "maximum"); }
+
+// ---------------------------------------------------------------- Comparisons, Where
+
+namespace {
+
+// A 0/1 mask of cmp(a, b), broadcast; not recorded (comparisons have no gradient).
+template <typename Cmp>
+Tensor Compare(const Tensor& a, const Tensor& b, const char* name, Cmp cmp) {
+  const Shape shape = BroadcastShapes(a.shape(), b.shape(), name);
+  const Tensor ab = BroadcastTo(a, shape), bb = BroadcastTo(b, shape);
+  const float* pa = ab.data();
+  const float* pb = bb.data();
+  Tensor out = Tensor::Empty(shape);
+  float* po = out.data();
+  for (int64_t i = 0; i < out.numel(); ++i) po[i] = cmp(pa[i], pb[i]) ? 1.f : 0.f;
+  return out;
+}
+
+}  // namespace
+
+Tensor Greater(const Tensor& a, const Tensor& b) {
+  return Compare(a, b, "greater", [](float x, float y) { return x > y; });
+}
+Tensor GreaterEqual(const Tensor& a, const Tensor& b) {
+  return Compare(a, b, "greater_equal", [](float x, float y) { return x >= y; });
+}
+Tensor Less(const Tensor& a, const Tensor& b) {
+  return Compare(a, b, "less", [](float x, float y) { return x < y; });
+}
+Tensor LessEqual(const Tensor& a, const Tensor& b) {
+  return Compare(a, b, "less_equal", [](float x, float y) { return x <= y; });
+}
+Tensor Equal(const Tensor& a, const Tensor& b) {
+  return Compare(a, b, "equal", [](float x, float y) { return x == y; });
+}
+Tensor NotEqual(const Tensor& a, const Tensor& b) {
+  return Compare(a, b, "not_equal", [](float x, float y) { return x != y; });
+}
+
+Tensor Where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  Shape shape;
+  try {
+    shape = BroadcastShapes(BroadcastShapes(condition.shape(), a.shape(), "where"),
+                            b.shape(), "where");
+  } catch (const Error&) {
+    Fail("where: condition, a and b of shapes ", ShapeToString(condition.shape()), ", ",
+         ShapeToString(a.shape()), " and ", ShapeToString(b.shape()),
+         " cannot be broadcast together");
+  }
+  const Tensor cb = BroadcastTo(condition, shape), ab = BroadcastTo(a, shape),
+               bb = BroadcastTo(b, shape);
+  const float* pc = cb.data();
+  const float* pa = ab.data();
+  const float* pb = bb.data();
+  Tensor out = Tensor::Empty(shape);
+  float* po = out.data();
+  const int64_t n = out.numel();
+  for (int64_t i = 0; i < n; ++i) po[i] = pc[i] != 0.f ? pa[i] : pb[i];
+  if (!ShouldRecord({a, b})) return out;
+  // Where the gradient goes to a (1) or b (0); kept privately: the condition may change.
+  Tensor to_a = Tensor::Empty(shape);
+  float* w = to_a.data();
+  for (int64_t i = 0; i < n; ++i) w[i] = pc[i] != 0.f ? 1.f : 0.f;
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return RecordOp("where", out, {a, b}, {},
+                  [to_a, sa = a.shape(), sb = b.shape(), ga, gb](
+                      const Tensor& g) -> std::vector<Tensor> {
+                    const Tensor ga_full = Mul(g, to_a);
+                    return {ga ? SumToShape(ga_full, sa) : Tensor(),
+                            gb ? SumToShape(Sub(g, ga_full), sb) : Tensor()};
+                  });
 }
 
 // ---------------------------------------------------------------- Reductions
@@ -233,6 +369,37 @@ Tensor Mean(const Tensor& x, int axis, bool keepdim) {
   GRADWAY_CHECK(x.shape()[a] > 0, "mean: axis ", axis, " of shape ",
                 ShapeToString(x.shape()), " is empty");
   return MulScalar(Sum(x, a, keepdim), 1.f / static_cast<float>(x.shape()[a]));
+}
+
+Tensor Argmax(const Tensor& x, int axis, bool keepdim) {
+  const int a = NormalizeAxis(axis, x.rank(), "argmax");
+  GRADWAY_CHECK(x.shape()[a] > 0, "argmax: axis ", axis, " of shape ",
+                ShapeToString(x.shape()), " is empty");
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < a; ++d) outer *= x.shape()[d];
+  for (int d = a + 1; d < x.rank(); ++d) inner *= x.shape()[d];
+  const int64_t len = x.shape()[a];
+  Shape out_shape = x.shape();
+  if (keepdim) {
+    out_shape[a] = 1;
+  } else {
+    out_shape.erase(out_shape.begin() + a);
+  }
+  Tensor out = Tensor::Empty(out_shape);
+  const float* px = x.data();
+  float* po = out.data();
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      const float* p = px + o * len * inner + i;
+      int64_t best = 0;
+      for (int64_t j = 1; j < len; ++j) {
+        const float v = p[j * inner], b = p[best * inner];
+        if (v > b || (std::isnan(v) && !std::isnan(b))) best = j;
+      }
+      po[o * inner + i] = static_cast<float>(best);
+    }
+  }
+  return out;  // not recorded: an index has no gradient
 }
 
 // ---------------------------------------------------------------- MatMul
@@ -381,6 +548,180 @@ Tensor Permute(const Tensor& x, const std::vector<int>& dims) {
   return RecordOp("permute", out, {x}, {}, [inverse](const Tensor& g) -> std::vector<Tensor> {
     return {Permute(g, inverse)};
   });
+}
+
+namespace {
+
+// Joins `xs` into a tensor of `out_shape` viewed as `outer` rows: each row is the
+// concatenation of chunk[i] contiguous elements of each xs[i] (its row of the same
+// index). The gradient is split back the same way.
+Tensor JoinRows(const char* name, const std::vector<Tensor>& xs, int64_t outer,
+                const std::vector<int64_t>& chunk, const Shape& out_shape) {
+  Tensor out = Tensor::Empty(out_shape);
+  const int64_t row = NumElements(out_shape) / std::max<int64_t>(outer, 1);
+  float* po = out.data();
+  int64_t column = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const float* px = xs[i].data();
+    for (int64_t o = 0; o < outer; ++o) {
+      std::copy(px + o * chunk[i], px + (o + 1) * chunk[i], po + o * row + column);
+    }
+    column += chunk[i];
+  }
+  if (!ShouldRecord(xs)) return out;
+  std::vector<Shape> shapes;
+  std::vector<bool> needs;
+  for (const Tensor& x : xs) {
+    shapes.push_back(x.shape());
+    needs.push_back(x.requires_grad());
+  }
+  return RecordOp(name, out, xs, {},
+                  [shapes, needs, chunk, outer, row](const Tensor& g) -> std::vector<Tensor> {
+                    std::vector<Tensor> dxs(shapes.size());
+                    const float* pg = g.data();
+                    int64_t column = 0;
+                    for (size_t i = 0; i < shapes.size(); ++i) {
+                      if (needs[i]) {
+                        dxs[i] = Tensor::Empty(shapes[i]);
+                        float* d = dxs[i].data();
+                        for (int64_t o = 0; o < outer; ++o) {
+                          const float* src = pg + o * row + column;
+                          std::copy(src, src + chunk[i], d + o * chunk[i]);
+                        }
+                      }
+                      column += chunk[i];
+                    }
+                    return dxs;
+                  });
+}
+
+// Checks that xs is a non-empty list of defined tensors of rank >= min_rank.
+void CheckJoinInputs(const char* name, const std::vector<Tensor>& xs, int min_rank) {
+  GRADWAY_CHECK(!xs.empty(), name, ": expected at least one tensor, got none");
+  for (size_t i = 0; i < xs.size(); ++i) {
+    GRADWAY_CHECK(xs[i].defined(), name, ": tensor ", i, " is undefined");
+    GRADWAY_CHECK(xs[i].rank() >= min_rank, name, ": tensor ", i, " is a scalar (shape ",
+                  ShapeToString(xs[i].shape()), "); only tensors of rank >= 1 can be joined");
+  }
+}
+
+}  // namespace
+
+Tensor Concat(const std::vector<Tensor>& xs, int axis) {
+  CheckJoinInputs("concat", xs, 1);
+  const Shape& first = xs[0].shape();
+  const int a = NormalizeAxis(axis, xs[0].rank(), "concat");
+  Shape out_shape = first;
+  out_shape[a] = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const Shape& s = xs[i].shape();
+    bool fits = s.size() == first.size();
+    for (size_t d = 0; fits && d < s.size(); ++d) {
+      fits = static_cast<int>(d) == a || s[d] == first[d];
+    }
+    GRADWAY_CHECK(fits, "concat: shapes ", ShapeToString(first), " and ", ShapeToString(s),
+                  " (tensors 0 and ", i, ") differ outside axis ", axis);
+    out_shape[a] += s[a];
+  }
+  int64_t outer = 1;
+  for (int d = 0; d < a; ++d) outer *= first[d];
+  std::vector<int64_t> chunk;
+  for (const Tensor& x : xs) chunk.push_back(outer > 0 ? x.numel() / outer : 0);
+  return JoinRows("concat", xs, outer, chunk, out_shape);
+}
+
+Tensor Stack(const std::vector<Tensor>& xs, int axis) {
+  CheckJoinInputs("stack", xs, 0);
+  const Shape& first = xs[0].shape();
+  const int rank = xs[0].rank();
+  GRADWAY_CHECK(axis >= -(rank + 1) && axis <= rank, "stack: axis ", axis,
+                " is out of range for stacking tensors of shape ", ShapeToString(first),
+                " (expected -", rank + 1, " to ", rank, ")");
+  const int a = axis < 0 ? axis + rank + 1 : axis;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    GRADWAY_CHECK(xs[i].shape() == first, "stack: shapes ", ShapeToString(first), " and ",
+                  ShapeToString(xs[i].shape()), " (tensors 0 and ", i,
+                  ") differ; stack needs tensors of one shape");
+  }
+  Shape out_shape = first;
+  out_shape.insert(out_shape.begin() + a, static_cast<int64_t>(xs.size()));
+  int64_t outer = 1;
+  for (int d = 0; d < a; ++d) outer *= first[d];
+  const int64_t chunk = outer > 0 ? NumElements(first) / outer : 0;
+  return JoinRows("stack", xs, outer, std::vector<int64_t>(xs.size(), chunk), out_shape);
+}
+
+// ---------------------------------------------------------------- In-place arithmetic
+
+namespace {
+
+// a op= b (b broadcast to a's shape), written through a's storage.
+Tensor& BinaryInPlace(ops::BinaryOp op, Tensor& a, const Tensor& b, const char* name,
+                      const char* symbol) {
+  GRADWAY_CHECK(!GradEnabled() || (!a.requires_grad() && !b.requires_grad()), name,
+                ": cannot modify a tensor in place while it, or the other operand, requires ",
+                "grad (use NoGradGuard, or a = a ", symbol, " b)");
+  const Shape shape = BroadcastShapes(a.shape(), b.shape(), name);
+  GRADWAY_CHECK(shape == a.shape(), name, ": the result of shapes ",
+                ShapeToString(a.shape()), " and ", ShapeToString(b.shape()),
+                " would have shape ", ShapeToString(shape), ", not the left operand's ",
+                ShapeToString(a.shape()));
+  // b is read while a is written: copy it first when they share memory.
+  const Tensor other = b.SameStorage(a) ? b.Clone() : b;
+  const float* pb = other.data();
+  float* pa = a.data();  // bumps the version: ops that saved a will see the write
+  if (other.shape() == shape) {
+    ops::Binary(op, pa, pb, pa, a.numel());
+  } else {
+    ops::BroadcastBinary(op, pa, shape, pb, PadShape(other.shape(), shape.size()), pa, shape);
+  }
+  return a;
+}
+
+void CheckScalarInPlace(const Tensor& a, const char* name, const char* symbol) {
+  GRADWAY_CHECK(!GradEnabled() || !a.requires_grad(), name,
+                ": cannot modify a tensor in place while it requires grad (use NoGradGuard, ",
+                "or a = a ", symbol, " s)");
+}
+
+}  // namespace
+
+Tensor& operator+=(Tensor& a, const Tensor& b) {
+  return BinaryInPlace(ops::BinaryOp::kAdd, a, b, "add_", "+");
+}
+Tensor& operator-=(Tensor& a, const Tensor& b) {
+  return BinaryInPlace(ops::BinaryOp::kSub, a, b, "sub_", "-");
+}
+Tensor& operator*=(Tensor& a, const Tensor& b) {
+  return BinaryInPlace(ops::BinaryOp::kMul, a, b, "mul_", "*");
+}
+Tensor& operator/=(Tensor& a, const Tensor& b) {
+  return BinaryInPlace(ops::BinaryOp::kDiv, a, b, "div_", "/");
+}
+
+Tensor& operator+=(Tensor& a, float s) {
+  CheckScalarInPlace(a, "add_", "+");
+  float* p = a.data();
+  ops::AddScalar(p, s, p, a.numel());
+  return a;
+}
+Tensor& operator-=(Tensor& a, float s) {
+  CheckScalarInPlace(a, "sub_", "-");
+  float* p = a.data();
+  ops::AddScalar(p, -s, p, a.numel());
+  return a;
+}
+Tensor& operator*=(Tensor& a, float s) {
+  CheckScalarInPlace(a, "mul_", "*");
+  float* p = a.data();
+  ops::Scale(p, s, p, a.numel());
+  return a;
+}
+Tensor& operator/=(Tensor& a, float s) {
+  CheckScalarInPlace(a, "div_", "/");
+  float* p = a.data();
+  ops::Scale(p, 1.f / s, p, a.numel());  // as x / s (MulScalar by 1 / s)
+  return a;
 }
 
 Tensor Reshape(const Tensor& x, const Shape& shape) { return x.Reshape(shape); }

@@ -1,9 +1,13 @@
-// Built-in differentiable ops on Tensors: arithmetic with NumPy broadcasting, elementwise
-// functions, reductions and matrix multiplication. Each records its backward when an input
-// requires a gradient (autograd/graph.h), and each is covered by the gradient check.
-// Shape errors throw gradway::Error naming the op and the shapes.
+// Built-in ops on Tensors: arithmetic with NumPy broadcasting, elementwise functions,
+// comparisons and selection, reductions, matrix multiplication and layout. Each
+// differentiable op records its backward when an input requires a gradient
+// (autograd/graph.h) and is covered by the gradient check; comparisons and Argmax return
+// tensors that never require grad. Shape errors throw gradway::Error naming the op and the
+// shapes.
 #ifndef GRADWAY_AUTOGRAD_FUNCTIONS_H_
 #define GRADWAY_AUTOGRAD_FUNCTIONS_H_
+
+#include <vector>
 
 #include "autograd/tensor.h"
 
@@ -28,9 +32,34 @@ Tensor Pow(const Tensor& x, float exponent);
 Tensor Relu(const Tensor& x);
 Tensor Sigmoid(const Tensor& x);
 Tensor Tanh(const Tensor& x);
+// |x|, with PyTorch's gradient sign(x): 0 at x = 0.
+Tensor Abs(const Tensor& x);
 // min(max(x, lo), hi), with tf.clip_by_value's gradient: 1 where lo <= x <= hi, else 0.
 // Throws Error when lo > hi.
 Tensor Clip(const Tensor& x, float lo, float hi);
+// PyTorch's name for the same op (recorded as "clip"): torch.clamp(x, lo, hi) has the same
+// values and the same gradient, 1 where lo <= x <= hi (bounds included), else 0. One
+// difference: torch.clamp with lo > hi returns hi everywhere, where Clamp throws Error.
+inline Tensor Clamp(const Tensor& x, float lo, float hi) { return Clip(x, lo, hi); }
+
+// ---- Elementwise minimum / maximum with NumPy broadcasting (torch.minimum/maximum): NaN
+// if either is NaN. The gradient goes to the chosen input; on ties it is split half and
+// half between the two, as in PyTorch.
+Tensor Minimum(const Tensor& a, const Tensor& b);
+Tensor Maximum(const Tensor& a, const Tensor& b);
+
+// ---- Comparisons with NumPy broadcasting: masks of 1.f where a op b holds, else 0.f
+// (IEEE: every comparison with NaN is false except NotEqual). Not differentiable: the
+// result never requires grad, whatever the inputs.
+Tensor Greater(const Tensor& a, const Tensor& b);       // a > b
+Tensor GreaterEqual(const Tensor& a, const Tensor& b);  // a >= b
+Tensor Less(const Tensor& a, const Tensor& b);          // a < b
+Tensor LessEqual(const Tensor& a, const Tensor& b);     // a <= b
+Tensor Equal(const Tensor& a, const Tensor& b);         // a == b
+Tensor NotEqual(const Tensor& a, const Tensor& b);      // a != b
+// a where condition != 0, else b (torch.where), the three broadcast together. The gradient
+// goes to a where the condition holds and to b elsewhere; none to the condition (a mask).
+Tensor Where(const Tensor& condition, const Tensor& a, const Tensor& b);
 
 // ---- Reductions.
 // The sum / mean of all elements: a scalar (shape {}).
@@ -39,6 +68,11 @@ Tensor Mean(const Tensor& x);
 // Over one axis (negative counts from the end). keepdim keeps it as size 1.
 Tensor Sum(const Tensor& x, int axis, bool keepdim = false);
 Tensor Mean(const Tensor& x, int axis, bool keepdim = false);
+
+// The index of the largest element along `axis` (negative counts from the end), as floats;
+// the first one on ties, and the first NaN if any (as PyTorch). keepdim keeps the axis as
+// size 1. Not differentiable: the result never requires grad.
+Tensor Argmax(const Tensor& x, int axis, bool keepdim = false);
 
 // ---- Linear algebra.
 // (m x k) · (k x n) -> (m x n). "matmul: shapes (3x2) and (3x2) cannot be multiplied".
@@ -53,6 +87,14 @@ Tensor Transpose(const Tensor& x);
 // permutation of 0..rank-1 (negative values count from the end).
 Tensor Permute(const Tensor& x, const std::vector<int>& dims);
 
+// Joins tensors along an existing axis (torch.cat): all of the same rank and the same
+// sizes except along `axis` (negative counts from the end). Each gets its part of the
+// gradient. Throws Error naming the op and the shapes that do not fit.
+Tensor Concat(const std::vector<Tensor>& xs, int axis);
+// Joins tensors of one shape along a new axis (torch.stack): axis in [-(rank + 1), rank];
+// Stack({a, b}, 0) of two (3x4) tensors is (2x3x4).
+Tensor Stack(const std::vector<Tensor>& xs, int axis);
+
 // Operators: the same ops.
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return Add(a, b); }
 inline Tensor operator-(const Tensor& a, const Tensor& b) { return Sub(a, b); }
@@ -66,6 +108,23 @@ inline Tensor operator-(float s, const Tensor& x) { return AddScalar(Neg(x), s);
 inline Tensor operator*(const Tensor& x, float s) { return MulScalar(x, s); }
 inline Tensor operator*(float s, const Tensor& x) { return MulScalar(x, s); }
 inline Tensor operator/(const Tensor& x, float s) { return MulScalar(x, 1.f / s); }
+
+// In-place arithmetic (PyTorch's add_, sub_, mul_, div_): writes a op b into a's storage
+// (and so into every view sharing it), b broadcast to a's shape; throws Error naming the
+// op when the broadcast result would not have a's shape. They record nothing, so they are
+// allowed only where no graph would be recorded: with grad mode off (NoGradGuard) or when
+// neither operand requires grad; otherwise they throw Error ("add_: cannot modify a tensor
+// in place while it, or the other operand, requires grad ..."). The write bumps the
+// storage's version, so a later backward through an op that saved a throws Error naming
+// that op, as for any in-place change (autograd/graph.h).
+Tensor& operator+=(Tensor& a, const Tensor& b);
+Tensor& operator-=(Tensor& a, const Tensor& b);
+Tensor& operator*=(Tensor& a, const Tensor& b);
+Tensor& operator/=(Tensor& a, const Tensor& b);
+Tensor& operator+=(Tensor& a, float s);
+Tensor& operator-=(Tensor& a, float s);
+Tensor& operator*=(Tensor& a, float s);
+Tensor& operator/=(Tensor& a, float s);
 
 // Internal helpers shared by ops and layers.
 // Sums a broadcast gradient `g` back down to `shape` (the input's shape).

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "autograd/autograd.h"
 #include "autograd/test_util.h"
@@ -249,6 +251,449 @@ TEST(FunctionsTest, NarrowIsARowView) {
             "narrow: rows [3, 3 + 2) are outside a tensor of shape (4x3)");
   EXPECT_EQ(ErrorOf([&] { x.Narrow(0, -1, 1); }),
             "narrow: rows [-1, -1 + 1) are outside a tensor of shape (4x3)");
+}
+
+// ---- A reference for broadcasting, independent of the library's: the element of `x`
+// (values in row-major order, shape `xs`) that flat index i of shape `out` reads.
+float BroadcastAt(const std::vector<float>& x, const Shape& xs, const Shape& out, int64_t i) {
+  const int pad = static_cast<int>(out.size() - xs.size());
+  int64_t offset = 0, stride = 1;
+  for (int d = static_cast<int>(out.size()) - 1; d >= 0; --d) {
+    const int64_t coord = i % out[d];
+    i /= out[d];
+    if (d < pad) continue;
+    const int64_t size = xs[d - pad];
+    if (size != 1) offset += coord * stride;
+    stride *= size;
+  }
+  return x[offset];
+}
+
+// The NumPy broadcast of two shapes, computed here for the reference.
+Shape RefBroadcast(Shape a, Shape b) {
+  while (a.size() < b.size()) a.insert(a.begin(), 1);
+  while (b.size() < a.size()) b.insert(b.begin(), 1);
+  Shape out(a.size());
+  for (size_t d = 0; d < a.size(); ++d) out[d] = a[d] == 1 ? b[d] : a[d];
+  return out;
+}
+
+// Values on a coarse grid (multiples of 1/2 in [-2, 2]) so that ties are frequent.
+Tensor Coarse(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  Tensor t = Tensor::Uniform(shape, -2.f, 2.f, gen);
+  float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = std::round(p[i] * 2) / 2;
+  return t;
+}
+
+TEST(FunctionsTest, AbsAgainstAReferenceAndItsGradient) {
+  Tensor x = Tensor::FromVector({-2.5f, -0.f, 0.f, 1.5f, -1e-30f}, {5});
+  EXPECT_EQ(Abs(x).ToVector(), (std::vector<float>{2.5f, 0, 0, 1.5f, 1e-30f}));
+  uint64_t seed = 500;
+  for (const Shape& s : std::vector<Shape>{{}, {1}, {17}, {3, 33}, {2, 3, 7}}) {
+    SCOPED_TRACE(ShapeToString(s));
+    Tensor leaf = RandomLeaf(s, seed++, -2.f, 2.f);
+    Tensor y = Abs(leaf);
+    for (int64_t i = 0; i < leaf.numel(); ++i) {
+      ASSERT_EQ(y.data()[i], std::fabs(leaf.data()[i]));
+    }
+    ExpectGradOk([](const std::vector<Tensor>& v) { return Abs(v[0]); }, {leaf},
+                 GradCheckOptions().SkipNonsmooth(true));
+  }
+  // sign(x), and 0 at 0 as PyTorch.
+  Tensor leaf = Tensor::FromVector({-1, 0, 0.5f, 2}, {4}).SetRequiresGrad();
+  Sum(Abs(leaf) * 3.f).Backward();
+  EXPECT_EQ(leaf.grad().ToVector(), (std::vector<float>{-3, 0, 3, 3}));
+  EXPECT_EQ(Abs(leaf).grad_fn_name(), "abs");
+}
+
+TEST(FunctionsTest, ClampIsClipUnderPyTorchsName) {
+  // torch.clamp(x, 0, 1) for x = [-1, 0, 0.5, 1, 2]: values and gradient [0, 1, 1, 1, 0]
+  // (the bounds count as inside), as Clip.
+  Tensor leaf = Tensor::FromVector({-1, 0, 0.5f, 1, 2}, {5}).SetRequiresGrad();
+  Tensor y = Clamp(leaf, 0.f, 1.f);
+  EXPECT_EQ(y.ToVector(), (std::vector<float>{0, 0, 0.5f, 1, 1}));
+  EXPECT_EQ(y.ToVector(), Clip(leaf, 0.f, 1.f).ToVector());
+  EXPECT_EQ(y.grad_fn_name(), "clip");
+  Sum(y).Backward();
+  EXPECT_EQ(leaf.grad().ToVector(), (std::vector<float>{0, 1, 1, 1, 0}));
+  EXPECT_EQ(ErrorOf([&] { Clamp(leaf, 1.f, 0.f); }),
+            "clip: lower bound 1 is above upper bound 0");
+}
+
+TEST(FunctionsTest, MinimumMaximumAgainstAReference) {
+  uint64_t seed = 600;
+  for (const auto& [sa, sb] : kBinaryShapes) {
+    SCOPED_TRACE(ShapeToString(sa) + " " + ShapeToString(sb));
+    const Tensor a = Coarse(sa, seed++), b = Coarse(sb, seed++);
+    const Shape out = RefBroadcast(sa, sb);
+    const Tensor lo = Minimum(a, b), hi = Maximum(a, b);
+    ASSERT_EQ(lo.shape(), out);
+    ASSERT_EQ(hi.shape(), out);
+    const std::vector<float> av = a.ToVector(), bv = b.ToVector();
+    for (int64_t i = 0; i < NumElements(out); ++i) {
+      const float x = BroadcastAt(av, sa, out, i), y = BroadcastAt(bv, sb, out, i);
+      ASSERT_EQ(lo.ToVector()[i], std::min(x, y)) << i;
+      ASSERT_EQ(hi.ToVector()[i], std::max(x, y)) << i;
+    }
+    // Away from ties the gradient goes to the chosen input: a on multiples of 1/2, b a
+    // quarter off them, so no pair is within the finite-difference steps of a tie.
+    for (auto f : {&Minimum, &Maximum}) {
+      Tensor ga = Coarse(sa, seed++).SetRequiresGrad();
+      Tensor gb = (Coarse(sb, seed++) + 0.25f).SetRequiresGrad();
+      ExpectGradOk([f](const std::vector<Tensor>& v) { return f(v[0], v[1]); }, {ga, gb});
+    }
+  }
+  // Ties split the gradient half and half, as torch.maximum / torch.minimum:
+  // a = [1, 2, 3], b = [1, 3, 2] -> max: a.grad [0.5, 0, 1], b.grad [0.5, 1, 0].
+  Tensor a = Tensor::FromVector({1, 2, 3}, {3}).SetRequiresGrad();
+  Tensor b = Tensor::FromVector({1, 3, 2}, {3}).SetRequiresGrad();
+  Sum(Maximum(a, b)).Backward();
+  EXPECT_EQ(a.grad().ToVector(), (std::vector<float>{0.5f, 0, 1}));
+  EXPECT_EQ(b.grad().ToVector(), (std::vector<float>{0.5f, 1, 0}));
+  a.ZeroGrad();
+  b.ZeroGrad();
+  Sum(Minimum(a, b)).Backward();
+  EXPECT_EQ(a.grad().ToVector(), (std::vector<float>{0.5f, 1, 0}));
+  EXPECT_EQ(b.grad().ToVector(), (std::vector<float>{0.5f, 0, 1}));
+  // Broadcast: a scalar floor gets the sum of its shares, a half from each tie.
+  Tensor x = Tensor::FromVector({-1, 0, 2, 0, -3, 5}, {2, 3}).SetRequiresGrad();
+  Tensor floor = Tensor::Scalar(0.f).SetRequiresGrad();
+  Sum(Maximum(x, floor)).Backward();
+  EXPECT_EQ(x.grad().ToVector(), (std::vector<float>{0, 0.5f, 1, 0.5f, 0, 1}));
+  EXPECT_EQ(floor.grad().item(), 3.f);  // 1 + 0.5 + 0.5 + 1
+  // NaN propagates, as in PyTorch.
+  Tensor nan = Tensor::FromVector({NAN, 1}, {2});
+  Tensor other = Tensor::FromVector({1, NAN}, {2});
+  for (float v : Maximum(nan, other).ToVector()) EXPECT_TRUE(std::isnan(v));
+  for (float v : Minimum(nan, other).ToVector()) EXPECT_TRUE(std::isnan(v));
+  EXPECT_EQ(ErrorOf([] { Maximum(Tensor::Zeros({3, 2}), Tensor::Zeros({4, 2})); }),
+            "maximum: shapes (3x2) and (4x2) cannot be broadcast");
+  EXPECT_EQ(ErrorOf([] { Minimum(Tensor::Zeros({3}), Tensor::Zeros({2})); }),
+            "minimum: shapes (3) and (2) cannot be broadcast");
+}
+
+TEST(FunctionsTest, ComparisonsAgainstAReference) {
+  using Cmp = std::function<bool(float, float)>;
+  const std::vector<std::tuple<const char*, Tensor (*)(const Tensor&, const Tensor&), Cmp>>
+      ops = {{"greater", &Greater, [](float x, float y) { return x > y; }},
+             {"greater_equal", &GreaterEqual, [](float x, float y) { return x >= y; }},
+             {"less", &Less, [](float x, float y) { return x < y; }},
+             {"less_equal", &LessEqual, [](float x, float y) { return x <= y; }},
+             {"equal", &Equal, [](float x, float y) { return x == y; }},
+             {"not_equal", &NotEqual, [](float x, float y) { return x != y; }}};
+  uint64_t seed = 700;
+  for (const auto& [name, op, cmp] : ops) {
+    for (const auto& [sa, sb] : kBinaryShapes) {
+      SCOPED_TRACE(std::string(name) + " " + ShapeToString(sa) + " " + ShapeToString(sb));
+      // Inputs that require grad: the mask still does not.
+      Tensor a = Coarse(sa, seed++).SetRequiresGrad(), b = Coarse(sb, seed++);
+      const Shape out = RefBroadcast(sa, sb);
+      const Tensor mask = op(a, b);
+      ASSERT_EQ(mask.shape(), out);
+      EXPECT_FALSE(mask.requires_grad());
+      EXPECT_EQ(mask.grad_fn(), nullptr);
+      const std::vector<float> av = a.ToVector(), bv = b.ToVector(), mv = mask.ToVector();
+      for (int64_t i = 0; i < NumElements(out); ++i) {
+        const bool want = cmp(BroadcastAt(av, sa, out, i), BroadcastAt(bv, sb, out, i));
+        ASSERT_EQ(mv[i], want ? 1.f : 0.f) << i;
+      }
+    }
+    EXPECT_EQ(ErrorOf([op = op] { op(Tensor::Zeros({3, 2}), Tensor::Zeros({4, 2})); }),
+              std::string(name) + ": shapes (3x2) and (4x2) cannot be broadcast");
+  }
+  // NaN: false except not_equal.
+  Tensor nan = Tensor::Scalar(NAN);
+  EXPECT_EQ(Equal(nan, nan).item(), 0.f);
+  EXPECT_EQ(NotEqual(nan, nan).item(), 1.f);
+  EXPECT_EQ(GreaterEqual(nan, Tensor::Scalar(0.f)).item(), 0.f);
+}
+
+TEST(FunctionsTest, WhereAgainstAReferenceAndItsGradient) {
+  const std::vector<std::tuple<Shape, Shape, Shape>> shapes = {
+      {{3, 17}, {3, 17}, {3, 17}}, {{3, 1}, {1, 5}, {}},      {{5}, {3, 5}, {3, 1}},
+      {{2, 1, 5}, {3, 1}, {5}},    {{}, {17}, {17}},          {{4, 1, 6}, {1, 5, 1}, {6}},
+      {{7}, {}, {}}};
+  uint64_t seed = 800;
+  for (const auto& [sc, sa, sb] : shapes) {
+    SCOPED_TRACE(ShapeToString(sc) + " " + ShapeToString(sa) + " " + ShapeToString(sb));
+    const Tensor cond = Greater(Coarse(sc, seed++), Tensor::Scalar(0.f));
+    const Tensor a = RandomLeaf(sa, seed++, -2.f, 2.f), b = RandomLeaf(sb, seed++, -2.f, 2.f);
+    const Shape out = RefBroadcast(RefBroadcast(sc, sa), sb);
+    const Tensor y = Where(cond, a, b);
+    ASSERT_EQ(y.shape(), out);
+    const std::vector<float> cv = cond.ToVector(), av = a.ToVector(), bv = b.ToVector();
+    for (int64_t i = 0; i < NumElements(out); ++i) {
+      const float want = BroadcastAt(cv, sc, out, i) != 0.f ? BroadcastAt(av, sa, out, i)
+                                                             : BroadcastAt(bv, sb, out, i);
+      ASSERT_EQ(y.ToVector()[i], want) << i;
+    }
+    ExpectGradOk([cond](const std::vector<Tensor>& v) { return Where(cond, v[0], v[1]); },
+                 {a, b});
+  }
+  // The gradient: to a where the mask holds, to b elsewhere, none to the mask.
+  Tensor mask = Tensor::FromVector({1, 0, 0.5f, 0}, {4}).SetRequiresGrad();
+  Tensor a = Tensor::Zeros({4}).SetRequiresGrad();
+  Tensor b = Tensor::Zeros({1}).SetRequiresGrad();
+  Sum(Where(mask, a, b) * 2.f).Backward();
+  EXPECT_EQ(a.grad().ToVector(), (std::vector<float>{2, 0, 2, 0}));
+  EXPECT_EQ(b.grad().ToVector(), (std::vector<float>{4}));
+  EXPECT_FALSE(mask.grad().defined());
+  EXPECT_FALSE(Where(mask, Tensor::Zeros({4}), Tensor::Ones({4})).requires_grad());
+  EXPECT_EQ(ErrorOf([] { Where(Tensor::Zeros({3}), Tensor::Zeros({3}), Tensor::Zeros({2})); }),
+            "where: condition, a and b of shapes (3), (3) and (2) cannot be broadcast together");
+}
+
+TEST(FunctionsTest, ConcatAgainstAReferenceAndItsGradient) {
+  // Rank 3, odd sizes, along each axis: compare every element with its source.
+  const Shape base = {3, 5, 7};
+  uint64_t seed = 900;
+  for (int axis = -3; axis < 3; ++axis) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    const int a = axis < 0 ? axis + 3 : axis;
+    std::vector<Tensor> xs;
+    for (int64_t len : {2, 1, 3}) {
+      Shape s = base;
+      s[a] = len;
+      xs.push_back(RandomLeaf(s, seed++, -2.f, 2.f));
+    }
+    const Tensor y = Concat(xs, axis);
+    Shape want_shape = base;
+    want_shape[a] = 6;
+    ASSERT_EQ(y.shape(), want_shape);
+    for (int64_t i = 0; i < y.size(0); ++i) {
+      for (int64_t j = 0; j < y.size(1); ++j) {
+        for (int64_t k = 0; k < y.size(2); ++k) {
+          int64_t idx[3] = {i, j, k};
+          size_t part = 0;
+          while (idx[a] >= xs[part].size(a)) idx[a] -= xs[part++].size(a);
+          ASSERT_EQ(y.at({i, j, k}), xs[part].at({idx[0], idx[1], idx[2]}));
+        }
+      }
+    }
+    ExpectGradOk([axis](const std::vector<Tensor>& v) { return Concat(v, axis); }, xs);
+  }
+  EXPECT_EQ(Concat({Tensor::FromVector({1, 2}, {2}), Tensor::FromVector({3}, {1})}, 0)
+                .ToVector(),
+            (std::vector<float>{1, 2, 3}));
+  // Only the inputs that need it get a gradient; an empty part is fine.
+  Tensor p = Tensor::Ones({2, 2}).SetRequiresGrad();
+  Tensor q = Tensor::Ones({2, 3});
+  Tensor y = Concat({q, p, Tensor::Zeros({2, 0})}, 1);
+  EXPECT_EQ(y.shape(), (Shape{2, 5}));
+  Sum(y * Tensor::FromVector({1, 2, 3, 4, 5}, {5})).Backward();
+  EXPECT_EQ(p.grad().ToVector(), (std::vector<float>{4, 5, 4, 5}));
+  EXPECT_FALSE(q.grad().defined());
+  EXPECT_EQ(ErrorOf([] { Concat({Tensor::Zeros({2, 3}), Tensor::Zeros({3, 4})}, 1); }),
+            "concat: shapes (2x3) and (3x4) (tensors 0 and 1) differ outside axis 1");
+  EXPECT_EQ(ErrorOf([] { Concat({Tensor::Zeros({2, 3}), Tensor::Zeros({3})}, 0); }),
+            "concat: shapes (2x3) and (3) (tensors 0 and 1) differ outside axis 0");
+  EXPECT_EQ(ErrorOf([] { Concat({}, 0); }), "concat: expected at least one tensor, got none");
+  EXPECT_EQ(ErrorOf([] { Concat({Tensor::Scalar(1), Tensor::Scalar(2)}, 0); }),
+            "concat: tensor 0 is a scalar (shape ()); only tensors of rank >= 1 can be joined");
+  EXPECT_EQ(ErrorOf([] { Concat({Tensor::Zeros({2}), Tensor()}, 0); }),
+            "concat: tensor 1 is undefined");
+  EXPECT_EQ(ErrorOf([] { Concat({Tensor::Zeros({2, 3})}, 2); }),
+            "concat: axis 2 is out of range for a tensor of rank 2");
+}
+
+TEST(FunctionsTest, StackAgainstAReferenceAndItsGradient) {
+  const Shape s = {3, 5};
+  uint64_t seed = 1000;
+  std::vector<Tensor> xs;
+  for (int n = 0; n < 3; ++n) xs.push_back(RandomLeaf(s, seed++, -2.f, 2.f));
+  for (int axis = -3; axis < 3; ++axis) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    const int a = axis < 0 ? axis + 3 : axis;
+    const Tensor y = Stack(xs, axis);
+    Shape want_shape = s;
+    want_shape.insert(want_shape.begin() + a, 3);
+    ASSERT_EQ(y.shape(), want_shape);
+    for (int64_t i = 0; i < y.size(0); ++i) {
+      for (int64_t j = 0; j < y.size(1); ++j) {
+        for (int64_t k = 0; k < y.size(2); ++k) {
+          int64_t idx[3] = {i, j, k};
+          int64_t rest[2], r = 0;
+          for (int d = 0; d < 3; ++d) {
+            if (d != a) rest[r++] = idx[d];
+          }
+          ASSERT_EQ(y.at({i, j, k}), xs[idx[a]].at({rest[0], rest[1]}));
+        }
+      }
+    }
+    ExpectGradOk([axis](const std::vector<Tensor>& v) { return Stack(v, axis); }, xs);
+  }
+  // Scalars stack into a vector.
+  EXPECT_EQ(Stack({Tensor::Scalar(1), Tensor::Scalar(2)}, 0).ToVector(),
+            (std::vector<float>{1, 2}));
+  EXPECT_EQ(ErrorOf([] { Stack({Tensor::Zeros({2, 3}), Tensor::Zeros({2, 4})}, 0); }),
+            "stack: shapes (2x3) and (2x4) (tensors 0 and 1) differ; stack needs tensors of "
+            "one shape");
+  EXPECT_EQ(ErrorOf([] { Stack({Tensor::Zeros({2, 3})}, 3); }),
+            "stack: axis 3 is out of range for stacking tensors of shape (2x3) (expected -3 "
+            "to 2)");
+  EXPECT_EQ(Stack({Tensor::Zeros({2, 3})}, -3).shape(), (Shape{1, 2, 3}));
+  EXPECT_EQ(ErrorOf([] { Stack({}, 0); }), "stack: expected at least one tensor, got none");
+}
+
+TEST(FunctionsTest, ArgmaxAgainstAReference) {
+  const Shape s = {3, 5, 7};
+  const Tensor x = Coarse(s, 1100);  // many ties: the first maximum wins
+  for (int axis = -3; axis < 3; ++axis) {
+    for (bool keep : {false, true}) {
+      SCOPED_TRACE("axis " + std::to_string(axis) + (keep ? " keepdim" : ""));
+      const int a = axis < 0 ? axis + 3 : axis;
+      const Tensor y = Argmax(x, axis, keep);
+      Shape want_shape = s;
+      if (keep) {
+        want_shape[a] = 1;
+      } else {
+        want_shape.erase(want_shape.begin() + a);
+      }
+      ASSERT_EQ(y.shape(), want_shape);
+      EXPECT_FALSE(y.requires_grad());
+      const Tensor y3 = y.Reshape([&] {
+        Shape k = s;
+        k[a] = 1;
+        return k;
+      }());
+      for (int64_t i = 0; i < y3.size(0); ++i) {
+        for (int64_t j = 0; j < y3.size(1); ++j) {
+          for (int64_t k = 0; k < y3.size(2); ++k) {
+            int64_t idx[3] = {i, j, k};
+            int64_t best = 0;
+            float best_v = -INFINITY;
+            for (int64_t n = 0; n < s[a]; ++n) {
+              idx[a] = n;
+              const float v = x.at({idx[0], idx[1], idx[2]});
+              if (v > best_v) {
+                best_v = v;
+                best = n;
+              }
+            }
+            ASSERT_EQ(y3.at({i, j, k}), static_cast<float>(best));
+          }
+        }
+      }
+    }
+  }
+  // Ties: the first; NaN counts as the maximum (the first NaN), as torch.argmax.
+  const Tensor t = Tensor::FromVector({1, 3, 3, NAN, 1, NAN, 1, NAN, 5}, {3, 3});
+  EXPECT_EQ(Argmax(t, 1).ToVector(), (std::vector<float>{1, 0, 1}));
+  EXPECT_EQ(Argmax(t, 0, true).shape(), (Shape{1, 3}));
+  EXPECT_FALSE(Argmax(RandomLeaf({4, 3}, 1), -1).requires_grad());
+  EXPECT_EQ(ErrorOf([] { Argmax(Tensor::Zeros({2, 0}), 1); }),
+            "argmax: axis 1 of shape (2x0) is empty");
+  EXPECT_EQ(ErrorOf([] { Argmax(Tensor::Zeros({2, 3}), 2); }),
+            "argmax: axis 2 is out of range for a tensor of rank 2");
+}
+
+TEST(FunctionsTest, InPlaceArithmeticAgainstAReference) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{17}, {17}}, {{3, 17}, {17}}, {{3, 17}, {3, 1}}, {{2, 3, 5}, {3, 1}}, {{7}, {}}, {{}, {}}};
+  uint64_t seed = 1200;
+  for (const auto& [sa, sb] : shapes) {
+    for (int op = 0; op < 4; ++op) {
+      SCOPED_TRACE(ShapeToString(sa) + " " + ShapeToString(sb) + " op " + std::to_string(op));
+      Generator gen(seed++);
+      Tensor a = Tensor::Uniform(sa, -2.f, 2.f, gen);
+      const Tensor b = Tensor::Uniform(sb, 0.5f, 2.f, gen);
+      const std::vector<float> av = a.ToVector(), bv = b.ToVector();
+      Tensor alias = a.Reshape({-1});  // a view: sees the write
+      Tensor& r = op == 0 ? (a += b) : op == 1 ? (a -= b) : op == 2 ? (a *= b) : (a /= b);
+      EXPECT_TRUE(r.is_same(a));
+      ASSERT_EQ(a.shape(), sa);
+      for (int64_t i = 0; i < a.numel(); ++i) {
+        const float x = av[i], y = BroadcastAt(bv, sb, sa, i);
+        const float want = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+        ASSERT_EQ(a.ToVector()[i], want) << i;
+        ASSERT_EQ(alias.ToVector()[i], want) << i;
+      }
+    }
+  }
+  Tensor x = Tensor::FromVector({1, 2, 3, 4}, {2, 2});
+  x += 1.f;
+  EXPECT_EQ(x.ToVector(), (std::vector<float>{2, 3, 4, 5}));
+  x -= 0.5f;
+  EXPECT_EQ(x.ToVector(), (std::vector<float>{1.5f, 2.5f, 3.5f, 4.5f}));
+  x *= 2.f;
+  EXPECT_EQ(x.ToVector(), (std::vector<float>{3, 5, 7, 9}));
+  x /= 4.f;
+  EXPECT_EQ(x.ToVector(), (Tensor::FromVector({3, 5, 7, 9}, {2, 2}) / 4.f).ToVector());
+  // The right side overlapping the left: read before written.
+  Tensor m = Tensor::FromVector({1, 2, 3, 4}, {2, 2});
+  m += m.Narrow(0, 0, 1);
+  EXPECT_EQ(m.ToVector(), (std::vector<float>{2, 4, 4, 6}));
+  m *= m;
+  EXPECT_EQ(m.ToVector(), (std::vector<float>{4, 16, 16, 36}));
+  // The result must keep the left operand's shape.
+  Tensor v = Tensor::Zeros({3});
+  EXPECT_EQ(ErrorOf([&] { v += Tensor::Zeros({2, 3}); }),
+            "add_: the result of shapes (3) and (2x3) would have shape (2x3), not the left "
+            "operand's (3)");
+  EXPECT_EQ(ErrorOf([&] { v *= Tensor::Zeros({2}); }),
+            "mul_: shapes (3) and (2) cannot be broadcast");
+}
+
+TEST(FunctionsTest, InPlaceArithmeticOnlyWhereNoGraphIsRecorded) {
+  Tensor w = Tensor::Ones({3}).SetRequiresGrad();
+  Tensor c = Tensor::Ones({3});
+  EXPECT_EQ(ErrorOf([&] { w += c; }),
+            "add_: cannot modify a tensor in place while it, or the other operand, requires "
+            "grad (use NoGradGuard, or a = a + b)");
+  EXPECT_EQ(ErrorOf([&] { c -= w; }),
+            "sub_: cannot modify a tensor in place while it, or the other operand, requires "
+            "grad (use NoGradGuard, or a = a - b)");
+  EXPECT_EQ(ErrorOf([&] { w *= 2.f; }),
+            "mul_: cannot modify a tensor in place while it requires grad (use NoGradGuard, "
+            "or a = a * s)");
+  Tensor y = Exp(w);  // a non-leaf
+  EXPECT_EQ(ErrorOf([&] { y /= c; }),
+            "div_: cannot modify a tensor in place while it, or the other operand, requires "
+            "grad (use NoGradGuard, or a = a / b)");
+  EXPECT_EQ(c.ToVector(), (std::vector<float>{1, 1, 1}));  // nothing written
+  {
+    NoGradGuard no_grad;  // an optimizer's step
+    w -= Tensor::FromVector({0.5f, 1, 2}, {3}) * 0.5f;
+    w *= 2.f;
+  }
+  EXPECT_EQ(w.ToVector(), (std::vector<float>{1.5f, 1, 0}));
+  EXPECT_TRUE(w.requires_grad());
+  EXPECT_TRUE(w.is_leaf());
+}
+
+TEST(FunctionsTest, InPlaceArithmeticIsCaughtByTheVersionCounter) {
+  // Exp saves its output y for its backward: y += 1 afterwards makes that backward wrong,
+  // so it throws naming the op.
+  Tensor x = RandomLeaf({2, 3}, 1300);
+  Tensor y = Exp(x);
+  {
+    NoGradGuard no_grad;
+    y += 1.f;
+  }
+  const std::string error = ErrorOf([&] { Sum(y).Backward(); });
+  EXPECT_NE(error.find("'exp' saved for its gradient was modified in place"), std::string::npos)
+      << error;
+  // MatMul saves its inputs: a weight updated in place before backward.
+  Tensor a = RandomLeaf({2, 3}, 1301);
+  Tensor w = RandomLeaf({3, 4}, 1302);
+  Tensor out = MatMul(a, w);
+  {
+    NoGradGuard no_grad;
+    w -= Tensor::Full({3, 4}, 0.1f);
+  }
+  const std::string error2 = ErrorOf([&] { Sum(out).Backward(); });
+  EXPECT_NE(error2.find("'matmul' saved for its gradient was modified in place"),
+            std::string::npos)
+      << error2;
+  // Updating after backward is the normal order, and fine.
+  Tensor out2 = MatMul(a, w);
+  Sum(out2).Backward();
+  {
+    NoGradGuard no_grad;
+    w -= w.grad() * 0.1f;
+  }
 }
 
 TEST(FunctionsTest, ErrorsNameTheOpAndShapes) {

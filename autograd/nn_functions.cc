@@ -1,5 +1,6 @@
 #include "autograd/nn_functions.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -273,7 +274,7 @@ Tensor Softmax(const Tensor& x, int axis) {
                           ops::SoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
                           return {dx};
                         });
-  out.impl()->softmax_logits = x.impl();
+  SetLogits(out, &TensorImpl::softmax_logits, x);
   return out;
 }
 
@@ -292,10 +293,15 @@ Tensor AvgPool2D(const Tensor& x, int pool, int stride, Padding padding) {
 }
 
 Tensor SoftmaxLogits(const Tensor& probabilities) {
-  if (!probabilities.defined() || probabilities.impl()->softmax_logits == nullptr) {
-    return Tensor();
-  }
-  return Tensor(probabilities.impl()->softmax_logits);
+  std::shared_ptr<TensorImpl> logits =
+      CurrentLogits(probabilities, &TensorImpl::softmax_logits);
+  return logits ? Tensor(std::move(logits)) : Tensor();
+}
+
+Tensor SigmoidLogits(const Tensor& probabilities) {
+  std::shared_ptr<TensorImpl> logits =
+      CurrentLogits(probabilities, &TensorImpl::sigmoid_logits);
+  return logits ? Tensor(std::move(logits)) : Tensor();
 }
 
 Tensor LogSoftmax(const Tensor& x, int axis) {
@@ -348,6 +354,38 @@ Tensor SoftmaxCrossEntropy(const Tensor& logits, const Tensor& targets) {
   const float loss = ops::SoftmaxCrossEntropy(logits.data(), targets.data(), rows, cols,
                                               dlogits.defined() ? dlogits.data() : nullptr);
   return RecordCrossEntropy("softmax_cross_entropy", loss, dlogits, logits, targets);
+}
+
+Tensor SigmoidBinaryCrossEntropy(const Tensor& logits, const Tensor& targets) {
+  GRADWAY_CHECK(logits.defined() && targets.defined(),
+                "sigmoid_binary_cross_entropy: undefined tensor");
+  GRADWAY_CHECK(logits.numel() > 0, "sigmoid_binary_cross_entropy: the logits are empty ",
+                "(shape ", ShapeToString(logits.shape()), ")");
+  GRADWAY_CHECK(targets.shape() == logits.shape(), "sigmoid_binary_cross_entropy: targets ",
+                "of shape ", ShapeToString(targets.shape()), " do not match logits of shape ",
+                ShapeToString(logits.shape()));
+  GRADWAY_CHECK(!targets.requires_grad(), "sigmoid_binary_cross_entropy: the gradient with ",
+                "respect to the targets is not supported");
+  const int64_t n = logits.numel();
+  const float* z = logits.data();
+  const float* t = targets.data();
+  Tensor dlogits;
+  if (ShouldRecord({logits})) dlogits = Tensor::Empty(logits.shape());
+  float* d = dlogits.defined() ? dlogits.data() : nullptr;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    // max(z, 0) - z t + log(1 + exp(-|z|)): no overflow for any z.
+    const double e = std::exp(-std::fabs(static_cast<double>(z[i])));
+    sum += std::max(static_cast<double>(z[i]), 0.0) - static_cast<double>(z[i]) * t[i] +
+           std::log1p(e);
+    if (d) {
+      const double sigmoid = z[i] >= 0 ? 1 / (1 + e) : e / (1 + e);
+      d[i] = static_cast<float>((sigmoid - t[i]) / static_cast<double>(n));
+    }
+  }
+  return RecordCrossEntropy("sigmoid_binary_cross_entropy",
+                            static_cast<float>(sum / static_cast<double>(n)), dlogits, logits,
+                            targets);
 }
 
 namespace {
@@ -407,6 +445,42 @@ Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, absl::Span<const int64_t>
 Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, absl::Span<const uint8_t> labels) {
   return SparseCrossEntropy(logits, CheckedIndices(logits, labels), Tensor());
 }
+
+// ---------------------------------------------------------------- Softplus, LogSigmoid
+
+namespace {
+
+// sigmoid(v) without overflow.
+float StableSigmoid(float v) {
+  if (v >= 0.f) return 1.f / (1.f + std::exp(-v));
+  const float e = std::exp(v);
+  return e / (1.f + e);
+}
+
+// y = sign * softplus(sign * x), softplus(v) = max(v, 0) + log(1 + exp(-|v|)) (no overflow,
+// no cancellation): Softplus with sign 1, LogSigmoid with sign -1. dy/dx = sigmoid(sign x).
+Tensor SignedSoftplus(const Tensor& x, float sign, const char* name) {
+  Tensor y = Tensor::Empty(x.shape());
+  const float* xp = x.data();
+  float* yp = y.data();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float v = sign * xp[i];
+    yp[i] = sign * (std::max(v, 0.f) + std::log1p(std::exp(-std::fabs(v))));
+  }
+  return RecordOp(name, y, {x}, {x}, [x = x.Detach(), sign](const Tensor& g) {
+    Tensor dx = Tensor::Empty(g.shape());
+    const float* xv = x.data();
+    const float* gv = g.data();
+    float* d = dx.data();
+    for (int64_t i = 0; i < g.numel(); ++i) d[i] = gv[i] * StableSigmoid(sign * xv[i]);
+    return std::vector<Tensor>{dx};
+  });
+}
+
+}  // namespace
+
+Tensor Softplus(const Tensor& x) { return SignedSoftplus(x, 1.f, "softplus"); }
+Tensor LogSigmoid(const Tensor& x) { return SignedSoftplus(x, -1.f, "log_sigmoid"); }
 
 // ---------------------------------------------------------------- Dropout
 

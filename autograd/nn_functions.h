@@ -1,8 +1,8 @@
 // Differentiable neural-network ops on Tensors: dense (linear), 2-D convolution and
-// pooling, softmax, cross-entropy and dropout. Images are NHWC (channels-last, as Keras):
-// x [batch, height, width, channels]. Each op runs on the ops/ kernels, records its
-// backward, and is covered by the gradient check. Shape errors throw gradway::Error naming
-// the op and the shapes.
+// pooling, softmax, softplus and log-sigmoid, cross-entropies and dropout. Images are NHWC
+// (channels-last, as Keras): x [batch, height, width, channels]. Each op runs on the ops/
+// kernels (or a plain loop), records its backward, and is covered by the gradient check.
+// Shape errors throw gradway::Error naming the op and the shapes.
 #ifndef GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
 #define GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
 
@@ -61,6 +61,13 @@ Tensor LogSoftmax(const Tensor& x, int axis = -1);
 // without passing through the softmax.
 Tensor SoftmaxLogits(const Tensor& probabilities);
 
+// The logits x that `probabilities` was computed from, when it is the very tensor
+// Sigmoid(x) returned (autograd/functions.h); undefined otherwise, as SoftmaxLogits. Binary
+// cross-entropy uses it to fuse sigmoid with the loss, as Keras does. Both accessors also
+// return undefined once either tensor has been written in place since the op (then the
+// probabilities are no longer f(logits)).
+Tensor SigmoidLogits(const Tensor& probabilities);
+
 // Mean categorical cross-entropy of softmax(logits) against target probabilities (e.g.
 // one-hot), fused and numerically stable. logits, targets [n, classes] -> scalar.
 Tensor SoftmaxCrossEntropy(const Tensor& logits, const Tensor& targets);
@@ -71,6 +78,18 @@ Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, const Tensor& labels);
 // The same with integer labels as they come (one per row), no float round trip.
 Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, absl::Span<const int64_t> labels);
 Tensor SparseSoftmaxCrossEntropy(const Tensor& logits, absl::Span<const uint8_t> labels);
+
+// Mean binary cross-entropy of sigmoid(logits) against targets in [0, 1] (labels or
+// probabilities), over all elements, fused and numerically stable:
+// mean(max(z, 0) - z t + log(1 + exp(-|z|))), gradient (sigmoid(z) - t) / numel with
+// respect to the logits. logits and targets of one shape (any rank) -> scalar.
+Tensor SigmoidBinaryCrossEntropy(const Tensor& logits, const Tensor& targets);
+
+// softplus(x) = log(1 + exp(x)), elementwise, stable for large |x| (x itself for large x,
+// exp(x) for very negative x); its gradient is sigmoid(x). As torch's softplus (beta 1).
+Tensor Softplus(const Tensor& x);
+// log(sigmoid(x)) = -Softplus(-x), elementwise and stable; its gradient is sigmoid(-x).
+Tensor LogSigmoid(const Tensor& x);
 
 // Inverted dropout: in training, zeroes each element with probability `rate` and scales
 // the rest by 1 / (1 - rate); the mask comes from `seed` alone (not the thread count).

@@ -283,6 +283,120 @@ TEST(NnFunctionsTest, SoftmaxCrossEntropy) {
             "(2x3)");
 }
 
+TEST(NnFunctionsTest, SoftplusAndLogSigmoidAgainstAReference) {
+  // Odd sizes and large |x|: the plain formulas in double (which do not overflow here)
+  // against the stable float ones.
+  std::vector<float> xs = {-100, -30, -20, -5, -1, -1e-3f, 0, 1e-3f, 1, 5, 20, 30, 88, 100};
+  Generator gen(11);
+  for (int i = 0; i < 23; ++i) xs.push_back(gen.Uniform(-10.f, 10.f));
+  const Tensor x = Tensor::FromVector(xs, {static_cast<int64_t>(xs.size())});
+  const Tensor sp = Softplus(x), ls = LogSigmoid(x);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    SCOPED_TRACE(xs[i]);
+    const double v = xs[i];
+    const double want_sp = std::log1p(std::exp(v));       // log(1 + e^x)
+    const double want_ls = -std::log1p(std::exp(-v));     // log(1 / (1 + e^-x))
+    EXPECT_NEAR(sp.ToVector()[i], want_sp, 1e-6 * std::fabs(want_sp) + 1e-45);
+    EXPECT_NEAR(ls.ToVector()[i], want_ls, 1e-6 * std::fabs(want_ls) + 1e-45);
+  }
+  EXPECT_EQ(ls.ToVector(), Neg(Softplus(Neg(x))).ToVector());  // -softplus(-x), exactly
+  // Where the naive float formula overflows (exp(100) = inf) or rounds to 0, these don't.
+  EXPECT_EQ(Softplus(Tensor::Scalar(1e4f)).item(), 1e4f);
+  EXPECT_EQ(LogSigmoid(Tensor::Scalar(-1e4f)).item(), -1e4f);
+  EXPECT_GT(Softplus(Tensor::Scalar(-50.f)).item(), 0.f);    // e^-50, not 0
+  EXPECT_LT(LogSigmoid(Tensor::Scalar(50.f)).item(), 0.f);   // -e^-50, not 0
+  // torch.nn.functional.softplus(1) = 1.3133, logsigmoid(1) = -0.3133.
+  EXPECT_NEAR(Softplus(Tensor::Scalar(1.f)).item(), 1.3132616f, 1e-6);
+  EXPECT_NEAR(LogSigmoid(Tensor::Scalar(1.f)).item(), -0.3132617f, 1e-6);
+  EXPECT_TRUE(std::isnan(Softplus(Tensor::Scalar(NAN)).item()));
+  // Gradients: sigmoid(x) and sigmoid(-x), also out where they saturate.
+  uint64_t seed = 80;
+  for (const Shape& s : std::vector<Shape>{{}, {1}, {17}, {3, 33}, {2, 3, 7}}) {
+    SCOPED_TRACE(ShapeToString(s));
+    ExpectGradOk([](const std::vector<Tensor>& v) { return Softplus(v[0]); },
+                 {RandomLeaf(s, seed++, -6.f, 6.f)});
+    ExpectGradOk([](const std::vector<Tensor>& v) { return LogSigmoid(v[0]); },
+                 {RandomLeaf(s, seed++, -6.f, 6.f)});
+  }
+  Tensor leaf = Tensor::FromVector({-40, 0, 40}, {3}).SetRequiresGrad();
+  Sum(Softplus(leaf)).Backward();
+  EXPECT_NEAR(leaf.grad().ToVector()[0], std::exp(-40.0), 1e-20);
+  EXPECT_EQ(leaf.grad().ToVector()[1], 0.5f);
+  EXPECT_EQ(leaf.grad().ToVector()[2], 1.f);
+  leaf.ZeroGrad();
+  Sum(LogSigmoid(leaf)).Backward();
+  EXPECT_EQ(leaf.grad().ToVector()[0], 1.f);
+  EXPECT_EQ(leaf.grad().ToVector()[1], 0.5f);
+  EXPECT_NEAR(leaf.grad().ToVector()[2], std::exp(-40.0), 1e-20);
+  EXPECT_EQ(Softplus(leaf).grad_fn_name(), "softplus");
+  EXPECT_EQ(LogSigmoid(leaf).grad_fn_name(), "log_sigmoid");
+}
+
+TEST(NnFunctionsTest, SigmoidBinaryCrossEntropyAgainstAReference) {
+  uint64_t seed = 90;
+  for (const Shape& s : std::vector<Shape>{{1}, {17}, {5, 1}, {3, 7}, {2, 3, 5}}) {
+    SCOPED_TRACE(ShapeToString(s));
+    Tensor z = RandomLeaf(s, seed++, -4.f, 4.f);
+    Generator gen(seed++);
+    Tensor t = Tensor::Uniform(s, 0.f, 1.f, gen);  // soft labels...
+    float* tp = t.data();
+    for (int64_t i = 0; i < t.numel(); i += 2) tp[i] = tp[i] < 0.5f ? 0.f : 1.f;  // ...and hard
+    double want = 0;
+    for (int64_t i = 0; i < z.numel(); ++i) {
+      const double p = 1 / (1 + std::exp(-static_cast<double>(z.data()[i])));
+      want -= t.data()[i] * std::log(p) + (1 - t.data()[i]) * std::log(1 - p);
+    }
+    want /= z.numel();
+    EXPECT_NEAR(SigmoidBinaryCrossEntropy(z, t).item(), want, 1e-6 * want);
+    ExpectGradOk([t](const std::vector<Tensor>& v) { return SigmoidBinaryCrossEntropy(v[0], t); },
+                 {z});
+  }
+  // Saturated logits: sigmoid(±40) rounds to 1 / 0 in float, the fused loss does not.
+  Tensor z = Tensor::FromVector({40, -40, 40, -40}, {4}).SetRequiresGrad();
+  Tensor t = Tensor::FromVector({0, 1, 1, 0}, {4});
+  Tensor loss = SigmoidBinaryCrossEntropy(z, t);
+  EXPECT_NEAR(loss.item(), (40 + 40 + 2 * std::log1p(std::exp(-40.0))) / 4, 1e-5);
+  loss.Backward();
+  const std::vector<float> want_grad = {0.25f, -0.25f, 0, 0};  // (sigmoid(z) - t) / 4
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(z.grad().ToVector()[i], want_grad[i], 1e-12) << i;
+  EXPECT_EQ(loss.grad_fn_name(), "sigmoid_binary_cross_entropy");
+  EXPECT_EQ(ErrorOf([] { SigmoidBinaryCrossEntropy(Tensor::Zeros({3}), Tensor::Zeros({3, 1})); }),
+            "sigmoid_binary_cross_entropy: targets of shape (3x1) do not match logits of "
+            "shape (3)");
+}
+
+TEST(NnFunctionsTest, SigmoidAndSoftmaxRememberTheirLogits) {
+  Tensor x = RandomLeaf({4, 3}, 95);
+  Tensor p = Sigmoid(x);
+  EXPECT_TRUE(SigmoidLogits(p).is_same(x));
+  EXPECT_FALSE(SoftmaxLogits(p).defined());
+  EXPECT_FALSE(SigmoidLogits(x).defined());
+  EXPECT_FALSE(SigmoidLogits(p.Detach()).defined());
+  EXPECT_FALSE(SigmoidLogits(p.Reshape({12})).defined());
+  EXPECT_FALSE(SigmoidLogits(p.Clone()).defined());
+  EXPECT_FALSE(SigmoidLogits(Tensor()).defined());
+  EXPECT_FALSE(SigmoidLogits(Softmax(x)).defined());
+  {
+    NoGradGuard no_grad;
+    EXPECT_TRUE(SigmoidLogits(Sigmoid(x)).is_same(x));  // with or without a graph
+  }
+  // A write to either tensor breaks the pair: the probabilities no longer are f(logits).
+  Tensor q = Sigmoid(x), s = Softmax(x);
+  {
+    NoGradGuard no_grad;
+    p *= 0.5f;
+  }
+  EXPECT_FALSE(SigmoidLogits(p).defined());
+  EXPECT_TRUE(SigmoidLogits(q).defined());
+  EXPECT_TRUE(SoftmaxLogits(s).defined());
+  {
+    NoGradGuard no_grad;
+    x += 1.f;
+  }
+  EXPECT_FALSE(SigmoidLogits(q).defined());
+  EXPECT_FALSE(SoftmaxLogits(s).defined());
+}
+
 TEST(NnFunctionsTest, Dropout) {
   Tensor x = Tensor::Ones({10000});
   Tensor y = Dropout(x, 0.25f, /*training=*/true, /*seed=*/7);

@@ -72,6 +72,30 @@ Tensor SparseCategoricalCrossentropy::operator()(const Tensor& y_pred,
   return CrossEntropyOnProbabilities(y_pred, OneHot(kName, labels, y_pred.size(1)));
 }
 
+Tensor BinaryCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
+  const char* kName = "binary_crossentropy";
+  GRADWAY_CHECK(y_pred.defined() && y_true.defined(), kName, ": undefined tensor");
+  GRADWAY_CHECK(y_pred.rank() == 1 || y_pred.rank() == 2, kName,
+                ": y_pred must be (N) or (N, k) probabilities, got ",
+                ShapeToString(y_pred.shape()));
+  // One value per row, [N] against [N, 1] either way: Keras squeezes the extra axis.
+  const auto one_per_row = [](const Tensor& t) {
+    return (t.rank() == 1 || t.rank() == 2) && t.numel() == t.size(0);
+  };
+  Tensor targets = y_true;
+  if (one_per_row(y_pred) && one_per_row(y_true) && y_true.size(0) == y_pred.size(0)) {
+    targets = y_true.Reshape(y_pred.shape());
+  }
+  GRADWAY_CHECK(targets.shape() == y_pred.shape(), kName,
+                ": y_pred and y_true shapes differ: ", ShapeToString(y_pred.shape()), " and ",
+                ShapeToString(y_true.shape()));
+  if (from_logits_) return SigmoidBinaryCrossEntropy(y_pred, targets);
+  Tensor logits = SigmoidLogits(y_pred);
+  if (logits.defined()) return SigmoidBinaryCrossEntropy(logits, targets);
+  Tensor p = Clip(y_pred, kEpsilon, 1.f - kEpsilon);
+  return -Mean(targets * Log(p) + (1.f - targets) * Log(1.f - p));
+}
+
 Tensor MeanSquaredError::operator()(const Tensor& y_pred, const Tensor& y_true) const {
   GRADWAY_CHECK(y_pred.defined() && y_true.defined(), "mean_squared_error: undefined tensor");
   GRADWAY_CHECK(y_pred.shape() == y_true.shape(),

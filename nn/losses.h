@@ -1,11 +1,12 @@
 // Losses (Keras' keras.losses), each the mean over the batch.
 //
-// The cross-entropies take the model's output probabilities y_pred [N, classes]. When
-// y_pred is the output of a softmax (any module's: a Dense with softmax activation, a
-// Softmax layer, a custom module calling gradway::Softmax), the loss is computed from that
-// softmax's logits with the fused, numerically stable SoftmaxCrossEntropy
-// (autograd/nn_functions.h), as Keras does; its gradient goes straight to the logits.
-// Otherwise the loss is Keras' -mean(sum(t * log(clip(p, 1e-7, 1 - 1e-7)))).
+// The categorical cross-entropies take the model's output probabilities y_pred
+// [N, classes]. When y_pred is the output of a softmax (any module's: a Dense with softmax
+// activation, a Softmax layer, a custom module calling gradway::Softmax), the loss is
+// computed from that softmax's logits with the fused, numerically stable
+// SoftmaxCrossEntropy (autograd/nn_functions.h), as Keras does; its gradient goes straight
+// to the logits. Otherwise the loss is Keras' -mean(sum(t * log(clip(p, 1e-7, 1 - 1e-7)))).
+// BinaryCrossentropy fuses with a sigmoid the same way.
 //
 // Shape mismatches throw gradway::Error naming the loss and both shapes.
 #ifndef GRADWAY_NN_LOSSES_H_
@@ -45,6 +46,24 @@ class SparseCategoricalCrossentropy : public Loss {
   explicit SparseCategoricalCrossentropy(bool from_logits = false)
       : from_logits_(from_logits) {}
   std::string name() const override { return "sparse_categorical_crossentropy"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+
+ private:
+  bool from_logits_;
+};
+
+// Keras' binary_crossentropy: y_pred probabilities [N] or [N, k], y_true labels in [0, 1]
+// of the same shape ([N] also fits y_pred [N, 1], and [N, 1] fits [N], as Keras squeezes).
+// The mean over all elements of -(t log p + (1 - t) log(1 - p)), p clipped to
+// [1e-7, 1 - 1e-7] as Keras does. When y_pred is the output of a sigmoid (gradway::Sigmoid,
+// a Dense with sigmoid activation), the loss is computed from that sigmoid's logits with the
+// fused, numerically stable SigmoidBinaryCrossEntropy (autograd/nn_functions.h), as Keras
+// does: no clipping, and the gradient goes straight to the logits. With from_logits, y_pred
+// itself is taken as the logits.
+class BinaryCrossentropy : public Loss {
+ public:
+  explicit BinaryCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
+  std::string name() const override { return "binary_crossentropy"; }
   Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
 
  private:

@@ -1,6 +1,10 @@
 #include "nn/losses.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "autograd/error.h"
 #include "autograd/functions.h"
@@ -11,6 +15,16 @@
 namespace gradway {
 namespace nn {
 namespace {
+
+// The message of the gradway::Error `f` throws, or "(no error)".
+std::string ErrorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 TEST(LossesTest, CrossEntropyFusedEqualsProbabilityForm) {
   Generator gen(1);
@@ -82,6 +96,96 @@ TEST(LossesTest, GradCheckProbabilityForms) {
       [&](const std::vector<Tensor>& in) { return mse(in[0], onehot); }, {pred});
   EXPECT_TRUE(r2.ok) << r2.message;
   EXPECT_GT(r2.checked, 0) << r2.message;
+}
+
+// Keras' binary cross-entropy on probabilities, in double: clip to [1e-7, 1 - 1e-7], then
+// the mean over all elements of -(t log p + (1 - t) log(1 - p)).
+double BinaryCrossentropyReference(const Tensor& p, const Tensor& t) {
+  const float lo = 1e-7f, hi = 1.f - 1e-7f;
+  double sum = 0;
+  for (int64_t i = 0; i < p.numel(); ++i) {
+    const double q = std::min(std::max(p.data()[i], lo), hi);
+    sum -= t.data()[i] * std::log(q) + (1 - t.data()[i]) * std::log(1 - q);
+  }
+  return sum / p.numel();
+}
+
+TEST(LossesTest, BinaryCrossentropyAgainstAReference) {
+  BinaryCrossentropy bce;
+  EXPECT_EQ(bce.name(), "binary_crossentropy");
+  Generator gen(3);
+  for (const Shape& s : std::vector<Shape>{{1}, {7}, {5, 1}, {4, 3}}) {
+    SCOPED_TRACE(ShapeToString(s));
+    // Away from the clipping bounds by more than the finite-difference steps.
+    Tensor p = Tensor::Uniform(s, 0.1f, 0.9f, gen);
+    Tensor t = Tensor::Uniform(s, 0.f, 1.f, gen);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = t.data()[i] < 0.5f ? 0.f : 1.f;
+    EXPECT_NEAR(bce(p, t).item(), BinaryCrossentropyReference(p, t), 1e-6);
+    GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return bce(in[0], t); },
+                                  {p.SetRequiresGrad()});
+    EXPECT_TRUE(r.ok) << r.message;
+    EXPECT_GT(r.checked, 0) << r.message;
+  }
+  // Keras' clipping: a confident wrong prediction costs about -log(1e-7) per element, not
+  // inf (p = 0 is clipped to 1e-7; p = 1 to the float 1 - 1e-7, 1 - 1.19e-7 exactly).
+  Tensor p = Tensor::FromVector({1, 0, 0, 1}, {4});
+  Tensor t = Tensor::FromVector({0, 1, 0, 1}, {4});
+  const double hi = 1.f - 1e-7f;
+  EXPECT_NEAR(bce(p, t).item(), (-std::log(1 - hi) - std::log(1e-7f)) / 4, 1e-5);
+  // Labels (N) fit predictions (N, 1) and the other way round, as Keras squeezes.
+  Tensor p1 = Tensor::FromVector({0.2f, 0.7f, 0.9f}, {3, 1});
+  Tensor t1 = Tensor::FromVector({0, 1, 1}, {3});
+  const float want = bce(p1, t1.Reshape({3, 1})).item();
+  EXPECT_EQ(bce(p1, t1).item(), want);
+  EXPECT_EQ(bce(p1.Reshape({3}), t1.Reshape({3, 1})).item(), want);
+  EXPECT_EQ(ErrorOf([&] { bce(Tensor::Zeros({4, 2}), Tensor::Zeros({4})); }),
+            "binary_crossentropy: y_pred and y_true shapes differ: (4x2) and (4)");
+  EXPECT_EQ(ErrorOf([&] { bce(Tensor::Zeros({2, 2, 2}), Tensor::Zeros({2, 2, 2})); }),
+            "binary_crossentropy: y_pred must be (N) or (N, k) probabilities, got (2x2x2)");
+}
+
+TEST(LossesTest, BinaryCrossentropyFusesWithASigmoid) {
+  BinaryCrossentropy bce;
+  BinaryCrossentropy from_logits(/*from_logits=*/true);
+  Generator gen(4);
+  // Moderate logits: the fused loss equals the probability form.
+  Tensor z = Tensor::Normal({6, 2}, 0, 2, gen);
+  Tensor t = Tensor::FromVector({0, 1, 1, 1, 0, 0, 1, 0, 0.3f, 0.8f, 1, 0}, {6, 2});
+  Tensor probs = ::gradway::Sigmoid(z);
+  const float fused = bce(probs, t).item();
+  EXPECT_EQ(fused, SigmoidBinaryCrossEntropy(z, t).item());  // the fused op itself
+  EXPECT_EQ(fused, from_logits(z, t).item());
+  EXPECT_NEAR(fused, BinaryCrossentropyReference(probs.Clone(), t), 1e-5);
+  EXPECT_NEAR(bce(probs.Clone(), t).item(), fused, 1e-5);  // a copy: the probability form
+  // Gradient checks through the fused path and from logits.
+  for (const BinaryCrossentropy* loss : {&bce, &from_logits}) {
+    GradCheckResult r = GradCheck(
+        [&](const std::vector<Tensor>& in) {
+          return loss == &bce ? bce(::gradway::Sigmoid(in[0]), t) : from_logits(in[0], t);
+        },
+        {z.Clone().SetRequiresGrad()});
+    EXPECT_TRUE(r.ok) << r.message;
+    EXPECT_GT(r.checked, 0) << r.message;
+  }
+  // Saturating logits: sigmoid(±30) is 1 / 0 in float, so the probability form clips to
+  // -log(1e-7) ~ 16.1 per wrong element and its gradient vanishes; the fused loss stays
+  // exact, and its gradient (sigmoid(z) - t) / n goes straight to the logits.
+  Tensor big = Tensor::FromVector({30, -30, 30, -30}, {4, 1}).SetRequiresGrad();
+  Tensor labels = Tensor::FromVector({0, 1, 1, 0}, {4});
+  Tensor loss = bce(::gradway::Sigmoid(big), labels);
+  EXPECT_TRUE(std::isfinite(loss.item()));
+  EXPECT_NEAR(loss.item(), (30 + 30) / 4.0, 1e-5);
+  const Tensor saturated = ::gradway::Sigmoid(big).Clone();
+  const float clipped = bce(saturated, labels).item();
+  EXPECT_NEAR(clipped, BinaryCrossentropyReference(saturated, labels), 1e-5);
+  EXPECT_LT(clipped, 8.1f);  // about -2 log(1e-7) / 4, far from the true 15
+  loss.Backward();
+  const std::vector<float> want = {0.25f, -0.25f, 0, 0};
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(big.grad().ToVector()[i], want[i], 1e-7) << i;
+  // Extreme logits where the probability form would be clipped heavily: still finite.
+  Tensor huge = Tensor::FromVector({1000, -1000}, {2});
+  EXPECT_NEAR(bce(::gradway::Sigmoid(huge), Tensor::FromVector({0, 1}, {2})).item(), 1000,
+              1e-3);
 }
 
 TEST(LossesTest, MeanSquaredErrorAndErrors) {

@@ -23,7 +23,10 @@ void CheckSameShape(const char* metric, const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-void Accuracy::Update(const Tensor& y_pred, const Tensor& y_true) {
+void Accuracy::Update(const Tensor& y_pred_in, const Tensor& y_true) {
+  // A vector of probabilities [N] is the single-column (binary) case.
+  const Tensor y_pred =
+      y_pred_in.rank() == 1 ? y_pred_in.Reshape({y_pred_in.size(0), 1}) : y_pred_in;
   GRADWAY_CHECK(y_pred.rank() == 2 && y_true.size(0) == y_pred.size(0), name_,
                 ": y_pred must be (N, classes) with as many rows as y_true, got ",
                 ShapeToString(y_pred.shape()), " and ", ShapeToString(y_true.shape()));

@@ -27,7 +27,8 @@ class Metric {
 
 // The fraction of rows whose argmax(y_pred) equals the label: argmax of a one-hot /
 // probability y_true [N, C], or the index in y_true [N] / [N, 1]. A single-column y_pred
-// [N, 1] is binary accuracy (prediction > 0.5 vs label > 0.5).
+// [N, 1] or a vector [N] (a sigmoid's output, as with BinaryCrossentropy) is binary
+// accuracy: prediction > 0.5 vs label > 0.5.
 // Throws Error when the shapes don't fit one of these cases.
 class Accuracy : public Metric {
  public:

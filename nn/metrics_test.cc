@@ -18,6 +18,11 @@ TEST(MetricsTest, AccuracyOneHotSparseAndBinary) {
   EXPECT_EQ(acc.Result(), 0);
   acc.Update(Tensor::FromVector({0.2f, 0.6f}, {2, 1}), Tensor::FromVector({0, 0}, {2, 1}));
   EXPECT_DOUBLE_EQ(acc.Result(), 0.5);
+  // A vector of probabilities [N] is binary too, against labels [N] or [N, 1].
+  acc.Reset();
+  acc.Update(Tensor::FromVector({0.2f, 0.6f, 0.9f}, {3}), Tensor::FromVector({0, 0, 1}, {3}));
+  acc.Update(Tensor::FromVector({0.7f}, {1}), Tensor::FromVector({1}, {1, 1}));
+  EXPECT_DOUBLE_EQ(acc.Result(), 3.0 / 4);
   EXPECT_THROW(acc.Update(pred, Tensor::Zeros({3, 5})), Error);
 }
 

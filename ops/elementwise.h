@@ -16,11 +16,12 @@ namespace ops {
 enum class BinaryOp { kAdd, kSub, kMul, kDiv };
 enum class UnaryOp { kNeg, kExp, kLog, kSqrt, kRelu, kSigmoid, kTanh };
 
-// out[i] = a[i] op b[i] for i < n.
+// out[i] = a[i] op b[i] for i < n. out may be a or b (in place).
 void Binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n);
 
 // out = a op b with NumPy broadcasting. a_shape, b_shape and out_shape have the same rank;
-// each of a's and b's dimensions equals out's or is 1.
+// each of a's and b's dimensions equals out's or is 1. out may be a when a_shape equals
+// out_shape (a op= b in place); b must not overlap out.
 void BroadcastBinary(BinaryOp op, const float* a, const std::vector<int64_t>& a_shape,
                      const float* b, const std::vector<int64_t>& b_shape, float* out,
                      const std::vector<int64_t>& out_shape);
@@ -37,7 +38,7 @@ void Scale(const float* x, float alpha, float* y, int64_t n);
 // y[i] += alpha * x[i].
 void Axpy(float alpha, const float* x, float* y, int64_t n);
 
-// y[i] = x[i] + alpha.
+// y[i] = x[i] + alpha (y may alias x).
 void AddScalar(const float* x, float alpha, float* y, int64_t n);
 
 // dx[i] = x[i] > 0 ? dy[i] : 0.

@@ -105,6 +105,26 @@ TEST_P(ElementwiseTest, BroadcastBinary) {
   }
 }
 
+// a op= b: out is a's own buffer (a of the output's shape), b broadcast.
+TEST_P(ElementwiseTest, BroadcastBinaryInPlace) {
+  const std::vector<BroadcastCase> cases = {
+      {{200, 512}, {1, 512}, {200, 512}}, {{127, 129}, {127, 1}, {127, 129}},
+      {{3, 4, 5}, {1, 4, 1}, {3, 4, 5}},  {{7, 13}, {1, 1}, {7, 13}},
+      {{4000, 64}, {1, 64}, {4000, 64}},
+  };
+  const BinaryOp ops[] = {BinaryOp::kAdd, BinaryOp::kSub, BinaryOp::kMul, BinaryOp::kDiv};
+  for (const BroadcastCase& c : cases) {
+    const int64_t n = Numel(c.out);
+    Buffer b(Numel(c.b), 1, 5, 0.5f, 2.0f);
+    for (BinaryOp op : ops) {
+      Buffer a(n, 2, 4), want(n, 0, 6);
+      reference::BroadcastBinary(op, a.data(), c.a, b.data(), c.b, want.data(), c.out);
+      BroadcastBinary(op, a.data(), c.a, b.data(), c.b, a.data(), c.out);
+      ExpectAllNear(want.data(), a.data(), n, 0, 0, Tag("BroadcastBinary in place", n, 2));
+    }
+  }
+}
+
 TEST_P(ElementwiseTest, Unary) {
   struct Case {
     UnaryOp op;
