@@ -33,12 +33,14 @@ void Accumulate(Tensor& sum, Tensor g) {
     sum = std::move(g);
     return;
   }
+  // Reads through const data(): a non-const one counts as a write (version counter).
   if (SoleOwner(sum)) {
-    ops::Axpy(1.f, g.data(), sum.data(), sum.numel());
+    ops::Axpy(1.f, std::as_const(g).data(), sum.data(), sum.numel());
     return;
   }
   Tensor out = Tensor::Empty(sum.shape());
-  ops::Binary(ops::BinaryOp::kAdd, sum.data(), g.data(), out.data(), out.numel());
+  ops::Binary(ops::BinaryOp::kAdd, std::as_const(sum).data(), std::as_const(g).data(),
+              out.data(), out.numel());
   sum = out;
 }
 

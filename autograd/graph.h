@@ -5,8 +5,8 @@
 //   - checks every gradient an op's backward returns against its input's shape (built-in
 //     ops and Functions alike), throwing Error naming the op;
 //   - throws Error naming the op when a tensor the op saved for its backward was written
-//     in place since (CopyFrom, Fill, set, writes through data()), as PyTorch's version
-//     counter does;
+//     in place since (CopyFrom, Fill, set, in-place operators, and any non-const data()
+//     access, which counts as a write), as PyTorch's version counter does;
 //   - accumulates a leaf's gradient in place only while nothing else holds it: a grad()
 //     a program keeps is never changed behind its back.
 // The graph itself (nodes, RecordOp) is internal to //autograd (autograd/internal/).

@@ -55,10 +55,11 @@ Tensor Softmax(const Tensor& x, int axis = -1);
 Tensor LogSoftmax(const Tensor& x, int axis = -1);
 
 // The logits x that `probabilities` was computed from, when it is the very tensor
-// Softmax(x) returned (with or without a graph); undefined otherwise (any other tensor, a
-// copy, a view). Losses use it to fuse softmax with cross-entropy, as Keras does, whatever
-// module applied the softmax: the loss is computed from x, and its gradient flows to x
-// without passing through the softmax.
+// Softmax(x) (over the last axis) returned, with or without a graph; undefined otherwise
+// (any other tensor, a copy, a view, a softmax over another axis, or after either was
+// written in place). Losses use it to fuse softmax with cross-entropy, as Keras does,
+// whatever module applied the softmax: the loss is computed from x, and its gradient flows
+// to x without passing through the softmax.
 Tensor SoftmaxLogits(const Tensor& probabilities);
 
 // The logits x that `probabilities` was computed from, when it is the very tensor

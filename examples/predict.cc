@@ -9,12 +9,14 @@
 // them to (the one with the lowest val_loss in its name is used). Which of the two models
 // it holds is found from the file (or given with --model_kind).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <numeric>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -45,20 +47,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The val_loss in a checkpoint's name "<epoch>-<val_loss>.safetensors", if it has one.
-std::optional<double> ValLossInName(const std::string& filename) {
+// The epoch and val_loss in a checkpoint's name "<epoch>-<val_loss>.safetensors", if it
+// has them and the loss is a number (not nan or inf).
+std::optional<std::pair<int64_t, double>> EpochAndLoss(const std::string& filename) {
   absl::string_view name = filename;
   if (!absl::ConsumeSuffix(&name, ".safetensors")) return std::nullopt;
-  const size_t dash = name.rfind('-');
+  const size_t dash = name.find('-');
+  int64_t epoch = 0;
   double val_loss = 0;
-  if (dash == absl::string_view::npos || !absl::SimpleAtod(name.substr(dash + 1), &val_loss)) {
+  if (dash == absl::string_view::npos || !absl::SimpleAtoi(name.substr(0, dash), &epoch) ||
+      !absl::SimpleAtod(name.substr(dash + 1), &val_loss) || !std::isfinite(val_loss)) {
     return std::nullopt;
   }
-  return val_loss;
+  return std::make_pair(epoch, val_loss);
 }
 
 // `path` itself when it is a file; for a folder, its checkpoint with the lowest val_loss in
-// its name (ties: the later name, i.e. the later epoch).
+// its name (ties: the later epoch).
 absl::StatusOr<std::string> FindCheckpoint(const std::string& path) {
   std::error_code ec;
   if (!fs::is_directory(path, ec)) {
@@ -66,14 +71,17 @@ absl::StatusOr<std::string> FindCheckpoint(const std::string& path) {
     return path;
   }
   std::string best;
-  double best_loss = 0;
-  for (const fs::directory_entry& entry : fs::directory_iterator(path, ec)) {
-    const std::string name = entry.path().filename().string();
-    const std::optional<double> loss = ValLossInName(name);
-    if (!loss || !entry.is_regular_file(ec)) continue;
-    if (best.empty() || *loss < best_loss || (*loss == best_loss && name > best)) {
+  std::pair<int64_t, double> best_key;
+  fs::directory_iterator it(path, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const std::optional<std::pair<int64_t, double>> key = EpochAndLoss(name);
+    std::error_code file_ec;
+    if (!key || !it->is_regular_file(file_ec)) continue;
+    if (best.empty() || key->second < best_key.second ||
+        (key->second == best_key.second && key->first > best_key.first)) {
       best = name;
-      best_loss = *loss;
+      best_key = *key;
     }
   }
   if (ec) return absl::InternalError(absl::StrCat(path, ": cannot list: ", ec.message()));

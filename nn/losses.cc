@@ -52,12 +52,21 @@ Tensor CrossEntropyOnProbabilities(const Tensor& y_pred, const Tensor& targets) 
   return -Mean(Sum(targets * logp, 1));
 }
 
+// The logits a loss fuses with: cut from the graph when y_pred itself is (made under
+// NoGradGuard), so the loss has a graph exactly when the unfused one would.
+Tensor FusedLogits(const Tensor& logits, const Tensor& y_pred) {
+  if (logits.defined() && logits.requires_grad() && !y_pred.requires_grad()) {
+    return logits.Detach();
+  }
+  return logits;
+}
+
 }  // namespace
 
 Tensor CategoricalCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
   Check2D("categorical_crossentropy", y_pred, y_true);
   if (from_logits_) return SoftmaxCrossEntropy(y_pred, y_true);
-  Tensor logits = SoftmaxLogits(y_pred);
+  Tensor logits = FusedLogits(SoftmaxLogits(y_pred), y_pred);
   if (logits.defined()) return SoftmaxCrossEntropy(logits, y_true);
   return CrossEntropyOnProbabilities(y_pred, y_true);
 }
@@ -67,7 +76,7 @@ Tensor SparseCategoricalCrossentropy::operator()(const Tensor& y_pred,
   const char* kName = "sparse_categorical_crossentropy";
   Tensor labels = SparseLabels(kName, y_pred, y_true);
   if (from_logits_) return SparseSoftmaxCrossEntropy(y_pred, labels);
-  Tensor logits = SoftmaxLogits(y_pred);
+  Tensor logits = FusedLogits(SoftmaxLogits(y_pred), y_pred);
   if (logits.defined()) return SparseSoftmaxCrossEntropy(logits, labels);
   return CrossEntropyOnProbabilities(y_pred, OneHot(kName, labels, y_pred.size(1)));
 }
@@ -90,7 +99,7 @@ Tensor BinaryCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true
                 ": y_pred and y_true shapes differ: ", ShapeToString(y_pred.shape()), " and ",
                 ShapeToString(y_true.shape()));
   if (from_logits_) return SigmoidBinaryCrossEntropy(y_pred, targets);
-  Tensor logits = SigmoidLogits(y_pred);
+  Tensor logits = FusedLogits(SigmoidLogits(y_pred), y_pred);
   if (logits.defined()) return SigmoidBinaryCrossEntropy(logits, targets);
   Tensor p = Clip(y_pred, kEpsilon, 1.f - kEpsilon);
   return -Mean(targets * Log(p) + (1.f - targets) * Log(1.f - p));

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -302,7 +303,8 @@ Tensor Model::Predict(const Tensor& x, int64_t batch_size) {
     GRADWAY_CHECK(out.numel() == count * row, "Predict: ", Description(), " produced ",
                   ShapeTuple(out.shape()), " for a batch of ", count, ", expected ",
                   BatchShapeString(output_shape()));
-    std::memcpy(result.data() + begin * row, out.data(), count * row * sizeof(float));
+    std::memcpy(result.data() + begin * row, std::as_const(out).data(),
+                count * row * sizeof(float));
   }
   return result;
 }

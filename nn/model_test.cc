@@ -395,6 +395,48 @@ TEST(NestedModuleTest, EveryParameterTrainsFromTheFirstFit) {
   EXPECT_EQ(model.optimizer()->parameters().size(), after.size());
 }
 
+// A child made in the constructor that changes the shape; DoBuild left at its default.
+class Head : public Module {
+ public:
+  Head() : Module("Head", "head") {
+    dense_ = std::static_pointer_cast<Dense>(RegisterModule("dense", std::make_shared<Dense>(10)));
+  }
+  Tensor Forward(const Tensor& x) override { return (*dense_)(x); }
+
+ private:
+  std::shared_ptr<Dense> dense_;
+};
+
+// A Forward that rejects its input: building reports it and leaves training mode alone.
+class Picky : public Module {
+ public:
+  Picky() : Module("Picky", "picky") { RegisterModule("dense", std::make_shared<Dense>(2)); }
+  Tensor Forward(const Tensor&) override { Fail("picky: no thanks"); }
+};
+
+TEST(NestedModuleTest, OutputShapeComesFromTheChildren) {
+  Sequential model(3);
+  model.Add(Dense(DenseOptions(32).InputShape({784})));
+  Head& head = model.Add<Head>();
+  model.Add(Dense(5));
+  EXPECT_EQ(head.output_shape(), (Shape{10}));
+  EXPECT_EQ(model.output_shape(), (Shape{5}));
+  EXPECT_EQ(model.Predict(Tensor::Zeros({3, 784})).shape(), (Shape{3, 5}));
+
+  Picky picky;
+  picky.Train(true);
+  std::string error;
+  try {
+    picky.Build({4});
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("building its sub-modules with a forward pass on a zero sample "
+                       "(None, 4) failed: picky: no thanks"),
+            std::string::npos) << error;
+  EXPECT_TRUE(picky.is_training());
+}
+
 TEST(FitTest, SparseLabelsAndSgd) {
   auto [x, y] = Blobs(150, 4, /*sparse=*/true);
   Sequential model(5);

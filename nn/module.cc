@@ -62,14 +62,28 @@ Shape Module::Build(const Shape& input_shape) {
   // habit, or in DoBuild and not built there) are built now by one forward pass on a
   // batch of one zero sample, without a graph and in eval mode, so that their parameters
   // exist before an optimiser collects them and Summary counts them.
+  // The forward pass's output gives the module's real output shape (a default DoBuild
+  // only passes the input shape through).
   if (HasUnbuiltChild()) {
     NoGradGuard no_grad;
     const bool was_training = training_;
     Train(false);
     Shape batch = {1};
     batch.insert(batch.end(), input_shape.begin(), input_shape.end());
-    Forward(Tensor::Zeros(batch));
+    Tensor y;
+    try {
+      y = Forward(Tensor::Zeros(batch));
+    } catch (const Error& e) {
+      Train(was_training);
+      Fail(Description(), ": building its sub-modules with a forward pass on a zero sample ",
+           BatchShapeString(input_shape), " failed: ", e.what());
+    }
     Train(was_training);
+    GRADWAY_CHECK(y.defined() && y.rank() >= 1 && y.size(0) == 1, Description(),
+                  ": Forward on a batch of one returned ",
+                  y.defined() ? ShapeToString(y.shape()) : "an undefined tensor");
+    out.assign(y.shape().begin() + 1, y.shape().end());
+    output_shape_ = out;
   }
   if (!trainable_) SetTrainable(false);  // parameters created after a freeze
   return out;

@@ -72,9 +72,10 @@ class Module {
   // Creates the parameters for per-sample input `input_shape` and returns the per-sample
   // output shape. Throws Error (naming the layer and the shape) for inputs it cannot take.
   // Subclasses override DoBuild; Build records the shapes and marks the module built.
-  // Sub-modules are built too, wherever they were registered: those DoBuild leaves unbuilt
-  // (registered in the constructor, or in DoBuild) are built by one forward pass on a
-  // zero sample, so every parameter exists once Build returns.
+  // Sub-modules are built too, wherever they were registered: when DoBuild leaves any
+  // unbuilt (registered in the constructor, or in DoBuild), one forward pass in eval mode
+  // on a zero sample builds those it reaches (all but children used only in training) and
+  // gives the module's output shape.
   Shape Build(const Shape& input_shape);
   bool built() const { return built_; }
   // Per-sample shapes; valid once built.
