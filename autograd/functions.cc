@@ -170,7 +170,7 @@ Tensor Sigmoid(const Tensor& x) {
                           return {dx};
                         });
   // For a binary cross-entropy to fuse with (SigmoidLogits in autograd/nn_functions.h).
-  SetLogits(out, &TensorImpl::sigmoid_logits, x);
+  SetLogits(out, LogitsOf::kSigmoid, x);
   return out;
 }
 
@@ -220,11 +220,22 @@ Tensor Abs(const Tensor& x) {
 
 namespace {
 
-Tensor MinMax(const Tensor& a, const Tensor& b, bool take_max, const char* name) {
+// a and b broadcast to their common shape (copies only where a shape differs).
+struct Broadcast {
+  Shape shape;
+  Tensor a, b;
+};
+
+Broadcast BroadcastBoth(const Tensor& a, const Tensor& b, const char* name) {
   const Shape shape = BroadcastShapes(a.shape(), b.shape(), name);
-  const Tensor ab = BroadcastTo(a, shape), bb = BroadcastTo(b, shape);
-  const float* pa = ab.data();
-  const float* pb = bb.data();
+  return {shape, BroadcastTo(a, shape), BroadcastTo(b, shape)};
+}
+
+Tensor MinMax(const Tensor& a, const Tensor& b, bool take_max, const char* name) {
+  const Broadcast ab = BroadcastBoth(a, b, name);
+  const Shape& shape = ab.shape;
+  const float* pa = ab.a.data();
+  const float* pb = ab.b.data();
   Tensor out = Tensor::Empty(shape);
   float* po = out.data();
   const int64_t n = out.numel();
@@ -264,11 +275,10 @@ namespace {
 // A 0/1 mask of cmp(a, b), broadcast; not recorded (comparisons have no gradient).
 template <typename Cmp>
 Tensor Compare(const Tensor& a, const Tensor& b, const char* name, Cmp cmp) {
-  const Shape shape = BroadcastShapes(a.shape(), b.shape(), name);
-  const Tensor ab = BroadcastTo(a, shape), bb = BroadcastTo(b, shape);
-  const float* pa = ab.data();
-  const float* pb = bb.data();
-  Tensor out = Tensor::Empty(shape);
+  const Broadcast ab = BroadcastBoth(a, b, name);
+  const float* pa = ab.a.data();
+  const float* pb = ab.b.data();
+  Tensor out = Tensor::Empty(ab.shape);
   float* po = out.data();
   for (int64_t i = 0; i < out.numel(); ++i) po[i] = cmp(pa[i], pb[i]) ? 1.f : 0.f;
   return out;

@@ -274,7 +274,7 @@ Tensor Softmax(const Tensor& x, int axis) {
                           ops::SoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
                           return {dx};
                         });
-  SetLogits(out, &TensorImpl::softmax_logits, x);
+  SetLogits(out, LogitsOf::kSoftmax, x);
   return out;
 }
 
@@ -293,15 +293,11 @@ Tensor AvgPool2D(const Tensor& x, int pool, int stride, Padding padding) {
 }
 
 Tensor SoftmaxLogits(const Tensor& probabilities) {
-  std::shared_ptr<TensorImpl> logits =
-      CurrentLogits(probabilities, &TensorImpl::softmax_logits);
-  return logits ? Tensor(std::move(logits)) : Tensor();
+  return CurrentLogits(probabilities, LogitsOf::kSoftmax);
 }
 
 Tensor SigmoidLogits(const Tensor& probabilities) {
-  std::shared_ptr<TensorImpl> logits =
-      CurrentLogits(probabilities, &TensorImpl::sigmoid_logits);
-  return logits ? Tensor(std::move(logits)) : Tensor();
+  return CurrentLogits(probabilities, LogitsOf::kSigmoid);
 }
 
 Tensor LogSoftmax(const Tensor& x, int axis) {

@@ -2,9 +2,6 @@
 
 #include <png.h>
 
-#include <cerrno>
-#include <csetjmp>
-#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -15,70 +12,31 @@
 namespace gradway::data {
 namespace {
 
-// libpng reports errors through this callback; it records the message and longjmps back
-// to WritePng's setjmp (libpng's documented error-handling model).
-void OnPngError(png_structp png, png_const_charp message) {
-  auto* error = static_cast<std::string*>(png_get_error_ptr(png));
-  if (error != nullptr) *error = message;
-  png_longjmp(png, 1);
-}
-
-void OnPngWarning(png_structp, png_const_charp) {}
-
-// Writes the PNG to the already-open `file`; returns libpng's error message, if any.
-// Kept free of C++ objects with destructors between setjmp and longjmp.
-bool WritePngStream(std::FILE* file, const uint8_t* pixels, int width, int height,
-                    int color_type, int channels, std::string* error) {
-  png_structp png =
-      png_create_write_struct(PNG_LIBPNG_VER_STRING, error, OnPngError, OnPngWarning);
-  if (png == nullptr) {
-    *error = "cannot create the libpng writer";
-    return false;
-  }
-  png_infop info = png_create_info_struct(png);
-  if (info == nullptr) {
-    png_destroy_write_struct(&png, nullptr);
-    *error = "cannot create the libpng info struct";
-    return false;
-  }
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    return false;
-  }
-  png_init_io(png, file);
-  png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height),
-               8, color_type, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-               PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  const size_t stride = static_cast<size_t>(width) * channels;
-  for (int y = 0; y < height; ++y) {
-    png_write_row(png, const_cast<png_bytep>(pixels + y * stride));
-  }
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
-  return true;
-}
-
+// Encodes with libpng's simplified API into memory, then writes the file atomically.
 absl::Status WritePng(const std::string& path, const uint8_t* pixels, int width, int height,
-                      int color_type, int channels) {
+                      png_uint_32 format) {
   if (pixels == nullptr || width <= 0 || height <= 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: cannot write a %dx%d PNG from %s", path, width, height,
         pixels == nullptr ? "null pixels" : "these pixels"));
   }
-  const std::string tmp = TempPathFor(path);
-  std::FILE* file = std::fopen(tmp.c_str(), "wb");
-  if (file == nullptr) return ErrnoStatus(errno, path, "cannot create");
-  std::string error;
-  const bool ok = WritePngStream(file, pixels, width, height, color_type, channels, &error);
-  const bool closed = std::fclose(file) == 0;
-  const int err = errno;
-  if (!ok || !closed) {
-    std::remove(tmp.c_str());
-    if (!ok) return absl::InternalError(absl::StrCat(path, ": writing PNG failed: ", error));
-    return ErrnoStatus(err, path, "write error");
+  png_image image;
+  std::memset(&image, 0, sizeof(image));
+  image.version = PNG_IMAGE_VERSION;
+  image.width = static_cast<png_uint_32>(width);
+  image.height = static_cast<png_uint_32>(height);
+  image.format = format;
+  png_alloc_size_t size = 0;
+  // The first call measures, the second encodes.
+  if (!png_image_write_to_memory(&image, nullptr, &size, 0, pixels, 0, nullptr)) {
+    return absl::InternalError(absl::StrCat(path, ": writing PNG failed: ", image.message));
   }
-  return CommitTempFile(tmp, path);
+  std::string encoded(size, '\0');
+  if (!png_image_write_to_memory(&image, encoded.data(), &size, 0, pixels, 0, nullptr)) {
+    return absl::InternalError(absl::StrCat(path, ": writing PNG failed: ", image.message));
+  }
+  encoded.resize(size);
+  return WriteFileAtomically(path, encoded);
 }
 
 }  // namespace
@@ -123,12 +81,12 @@ absl::StatusOr<GrayImage> ReadGrayPng(const std::string& path) {
 
 absl::Status WriteGrayPng(const std::string& path, const uint8_t* pixels, int width,
                           int height) {
-  return WritePng(path, pixels, width, height, PNG_COLOR_TYPE_GRAY, 1);
+  return WritePng(path, pixels, width, height, PNG_FORMAT_GRAY);
 }
 
 absl::Status WriteRgbPng(const std::string& path, const uint8_t* pixels, int width,
                          int height) {
-  return WritePng(path, pixels, width, height, PNG_COLOR_TYPE_RGB, 3);
+  return WritePng(path, pixels, width, height, PNG_FORMAT_RGB);
 }
 
 }  // namespace gradway::data

@@ -95,11 +95,6 @@ MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape) {
   d.raw = *std::move(loaded);
   data::Dataset& raw = d.raw;
   const int64_t pixels = raw.image_size();
-  if (NumElements(sample_shape) != pixels) {
-    Die(absl::StrCat(raw.description, ": images of ", raw.rows, "x", raw.cols,
-                     " do not fit the model's input shape ", ShapeToString(sample_shape)),
-        1);
-  }
   // An evenly spaced subset, so that a quick run still sees every part of the data.
   auto keep = [pixels](std::vector<uint8_t>& images, std::vector<uint8_t>& labels,
                        int64_t limit) {
@@ -121,8 +116,13 @@ MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape) {
   std::printf("Using %lld training and %lld test images\n",
               static_cast<long long>(raw.train_count()),
               static_cast<long long>(raw.test_count()));
-  MnistTensors train = ToTensors(raw, Split::kTrain, 0, -1, sample_shape);
-  MnistTensors test = ToTensors(raw, Split::kTest, 0, -1, sample_shape);
+  MnistTensors train, test;
+  try {  // images that do not fit sample_shape: a message naming the data, status 1
+    train = ToTensors(raw, Split::kTrain, 0, -1, sample_shape);
+    test = ToTensors(raw, Split::kTest, 0, -1, sample_shape);
+  } catch (const Error& e) {
+    Die(e.what(), 1);
+  }
   d.x_train = train.x;
   d.y_train = train.y;
   d.x_test = test.x;

@@ -54,14 +54,13 @@ void GatherRows(const Tensor& src, const std::vector<int64_t>& idx, int64_t begi
   }
 }
 
-std::vector<int64_t> Permutation(int64_t n, bool shuffle, uint64_t seed) {
+// 0..n-1 shuffled by Fisher-Yates with Generator(seed).
+std::vector<int64_t> ShuffledOrder(int64_t n, uint64_t seed) {
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; ++i) idx[i] = i;
-  if (shuffle) {
-    Generator gen(seed);
-    for (int64_t i = n - 1; i > 0; --i) {
-      std::swap(idx[i], idx[gen.UniformInt(static_cast<uint64_t>(i + 1))]);
-    }
+  Generator gen(seed);
+  for (int64_t i = n - 1; i > 0; --i) {
+    std::swap(idx[i], idx[gen.UniformInt(static_cast<uint64_t>(i + 1))]);
   }
   return idx;
 }
@@ -224,8 +223,10 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
     optimizer_->OnEpochBegin(epoch);
     for (auto& c : callbacks) c->OnEpochBegin(epoch, empty);
-    std::vector<int64_t> order =
-        Permutation(n, options.shuffle, MixSeed(shuffle_seed, static_cast<uint64_t>(epoch)));
+    std::vector<int64_t> order;  // empty: batches are views in order
+    if (options.shuffle) {
+      order = ShuffledOrder(n, MixSeed(shuffle_seed, static_cast<uint64_t>(epoch)));
+    }
     ResetMetrics();
     Logs batch_logs;
     const auto start = std::chrono::steady_clock::now();

@@ -32,6 +32,9 @@ struct Storage {
   std::function<void()> release;
 };
 
+// Which function a tensor is the output of, for the losses that fuse with it.
+enum class LogitsOf { kNone, kSoftmax, kSigmoid };
+
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   int64_t offset = 0;  // where the elements start in storage (a Narrow view), in floats
@@ -39,39 +42,38 @@ struct TensorImpl {
   bool requires_grad = false;
   Tensor grad;                     // leaves only
   std::shared_ptr<Node> grad_fn;   // null for leaves
-  // For the output of Softmax over the last axis (softmax_logits) or of Sigmoid
-  // (sigmoid_logits): the logits it was computed from, so that a cross-entropy loss can
-  // fuse the two (see SoftmaxLogits and SigmoidLogits in autograd/nn_functions.h). Set
-  // with SetLogits, read with CurrentLogits: the pair holds only while neither storage
-  // has been written since (their versions then are kept here).
-  std::shared_ptr<TensorImpl> softmax_logits;
-  std::shared_ptr<TensorImpl> sigmoid_logits;
+  // For the output of Softmax over the last axis or of Sigmoid: the logits it was
+  // computed from, so that a cross-entropy loss can fuse the two (see SoftmaxLogits and
+  // SigmoidLogits in autograd/nn_functions.h). Set with SetLogits, read with
+  // CurrentLogits: the pair holds only while neither storage has been written since
+  // (their versions then are kept here).
+  LogitsOf logits_of = LogitsOf::kNone;
+  std::shared_ptr<TensorImpl> logits;
   uint64_t logits_version = 0;   // the logits' storage version when set
   uint64_t output_version = 0;   // this tensor's storage version when set
 };
 
-using LogitsField = std::shared_ptr<TensorImpl> TensorImpl::*;
-
-// Records `logits` as what `output` (just computed from it) was computed from.
-inline void SetLogits(const Tensor& output, LogitsField field, const Tensor& logits) {
+// Records `logits` as what `output` (just computed from it by `of`) was computed from.
+inline void SetLogits(const Tensor& output, LogitsOf of, const Tensor& logits) {
   TensorImpl& out = *output.impl();
-  out.*field = logits.impl();
+  out.logits_of = of;
+  out.logits = logits.impl();
   out.logits_version = logits.impl()->storage->version.load(std::memory_order_relaxed);
   out.output_version = out.storage->version.load(std::memory_order_relaxed);
 }
 
-// The logits recorded in `field` of `output`, unless either tensor's storage has been
-// written since (the output would no longer be f(logits)); null then and when none.
-inline std::shared_ptr<TensorImpl> CurrentLogits(const Tensor& output, LogitsField field) {
-  if (!output.defined()) return nullptr;
+// The logits `output` was computed from by `of`, unless it was not, or either tensor's
+// storage has been written since (the output would no longer be f(logits)); else
+// undefined.
+inline Tensor CurrentLogits(const Tensor& output, LogitsOf of) {
+  if (!output.defined()) return Tensor();
   const TensorImpl& out = *output.impl();
-  const std::shared_ptr<TensorImpl>& logits = out.*field;
-  if (logits == nullptr ||
+  if (out.logits_of != of ||
       out.storage->version.load(std::memory_order_relaxed) != out.output_version ||
-      logits->storage->version.load(std::memory_order_relaxed) != out.logits_version) {
-    return nullptr;
+      out.logits->storage->version.load(std::memory_order_relaxed) != out.logits_version) {
+    return Tensor();
   }
-  return logits;
+  return Tensor(out.logits);
 }
 
 }  // namespace gradway
