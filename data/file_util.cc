@@ -130,22 +130,35 @@ absl::Status WriteFileAtomically(const std::string& path,
   }
   absl::Status committed = CommitTempFile(tmp, path);
   if (!committed.ok()) return committed;
-  // Make the rename itself durable. A file system that cannot sync folders says EINVAL.
+  return SyncFolderOf(path, "written");
+}
+
+absl::Status SyncFolderOf(const std::string& path, absl::string_view done) {
+  // A file system that cannot sync folders says EINVAL.
   const std::string folder = FolderOf(path);
   const int dir_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) {
     const int open_err = errno;
-    return ErrnoStatus(open_err, path, absl::StrCat("written, but cannot open its folder ",
+    return ErrnoStatus(open_err, path, absl::StrCat(done, ", but cannot open its folder ",
                                                  folder, " to fsync it"));
   }
-  err = ::fsync(dir_fd) == 0 ? 0 : errno;
+  int err = ::fsync(dir_fd) == 0 ? 0 : errno;
   if (err == EINVAL) err = 0;
   ::close(dir_fd);
   if (err != 0) {
-    return ErrnoStatus(err, path, absl::StrCat("written, but fsync of its folder ", folder,
+    return ErrnoStatus(err, path, absl::StrCat(done, ", but fsync of its folder ", folder,
                                                " failed"));
   }
   return absl::OkStatus();
+}
+
+absl::Status RemoveFileDurably(const std::string& path) {
+  if (::unlink(path.c_str()) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return absl::OkStatus();
+    return ErrnoStatus(err, path, "cannot remove");
+  }
+  return SyncFolderOf(path, "removed");
 }
 
 absl::Status MakeDirs(const std::string& path) {

@@ -47,6 +47,15 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::Span<const absl::string_view> pieces);
 
+// Makes a rename or removal in the folder holding `path` durable (fsync of the folder;
+// file systems that cannot sync folders are accepted). `done` starts the error message
+// ("written", "removed"): "<path>: written, but fsync of its folder <f> failed: ...".
+absl::Status SyncFolderOf(const std::string& path, absl::string_view done);
+
+// Removes the file `path` and syncs its folder, so the removal survives a crash. OK if it
+// does not exist. Errors: the path and the system error.
+absl::Status RemoveFileDurably(const std::string& path);
+
 // Creates `path` and its missing parents (like `mkdir -p`); OK if it already exists as a
 // directory. Errors: the path and the system error (e.g. a file is in the way).
 absl::Status MakeDirs(const std::string& path);

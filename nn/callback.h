@@ -6,14 +6,21 @@
 // OnBatchBegin / OnBatchEnd, then OnEpochEnd; finally OnTrainEnd. Epochs and batches are
 // 0-based here (as in Keras); printed messages say "Epoch 00003" for epoch index 2.
 // A callback stops training by setting model()->stop_training = true.
+//
+// A callback whose behaviour depends on earlier epochs (EarlyStopping's wait and best,
+// ModelCheckpoint's best, CSVLogger's rows) saves that state in SaveState and takes it back
+// in RestoreState, so that nn::BackupAndRestore can continue a crashed run exactly.
 #ifndef GRADWAY_NN_CALLBACK_H_
 #define GRADWAY_NN_CALLBACK_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "autograd/tensor.h"
 
 namespace gradway {
 namespace nn {
@@ -47,6 +54,21 @@ struct TrainParams {
   int64_t samples = 0;      // training samples
   int64_t batch_size = 0;
   int verbose = 1;
+  uint64_t seed = 0;        // the batch-order seed (FitOptions::seed or the model seed)
+};
+
+// What a callback needs to continue after a crash (see Callback::SaveState): named values
+// (numbers as exact decimal strings) and named tensors.
+struct CallbackState {
+  std::map<std::string, std::string> values;
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  // The value of `key` as a double / an integer, or the tensor `name`; each throws
+  // gradway::Error naming the key when it is missing or malformed.
+  double Double(const std::string& key) const;
+  int64_t Int(const std::string& key) const;
+  const std::string& String(const std::string& key) const;
+  void SetDouble(const std::string& key, double v);
+  void SetInt(const std::string& key, int64_t v) { values[key] = std::to_string(v); }
 };
 
 class Callback {
@@ -59,6 +81,16 @@ class Callback {
   virtual void OnBatchBegin(int64_t /*batch*/, const Logs& /*logs*/) {}
   // `logs` hold the running means over the epoch so far ("loss", metrics).
   virtual void OnBatchEnd(int64_t /*batch*/, const Logs& /*logs*/) {}
+
+  // BackupAndRestore's hooks (see the file comment); stateless callbacks keep the defaults.
+  // SaveState adds this callback's state to `state`. RestoreState runs after OnTrainBegin
+  // when a run resumes and takes back what SaveState wrote; it throws gradway::Error
+  // naming the key for a missing or malformed value.
+  virtual void SaveState(CallbackState* /*state*/) const {}
+  virtual void RestoreState(const CallbackState& /*state*/) {}
+  // Fit calls the callbacks that return true after all the others, at every hook
+  // (BackupAndRestore: it saves the others' state once they have updated it).
+  virtual bool RunsLast() const { return false; }
 
   // Set by Fit before OnTrainBegin.
   void SetModel(Model* model) { model_ = model; }

@@ -3,13 +3,18 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "autograd/error.h"
 #include "data/file_util.h"
+#include "nn/checkpoint.h"
 #include "nn/model.h"
 
 namespace gradway {
@@ -143,7 +148,9 @@ std::string FilepathTemplate::Format(int epoch, const Logs& logs) const {
         Fail("ModelCheckpoint: filepath '", pattern_, "': format 'd' needs an integer but '",
              piece.text, "' is a float");
       }
-      s = absl::StrFormat(piece.zero ? "%0*d" : "%*d", piece.width, epoch + 1);
+      // Two calls: absl checks each format string at compile time (clang insists).
+      s = piece.zero ? absl::StrFormat("%0*d", piece.width, epoch + 1)
+                     : absl::StrFormat("%*d", piece.width, epoch + 1);
     } else if (type == 0 && piece.precision < 0) {
       s = FloatRepr(value);
       if (static_cast<int>(s.size()) < piece.width) {
@@ -241,6 +248,16 @@ void ModelCheckpoint::OnEpochEnd(int epoch, const Logs& logs) {
   }
 }
 
+void ModelCheckpoint::SaveState(CallbackState* state) const {
+  state->SetDouble("best", best_);
+  state->values["last_saved"] = last_saved_;
+}
+
+void ModelCheckpoint::RestoreState(const CallbackState& state) {
+  best_ = state.Double("best");
+  last_saved_ = state.String("last_saved");
+}
+
 // ---- EarlyStopping.
 EarlyStopping::EarlyStopping(EarlyStoppingOptions options)
     : options_(std::move(options)), maximize_(Maximize(options_.mode, options_.monitor)) {
@@ -292,6 +309,40 @@ void EarlyStopping::OnTrainEnd(const Logs&) {
   }
 }
 
+void EarlyStopping::SaveState(CallbackState* state) const {
+  state->SetInt("wait", wait_);
+  state->SetDouble("best", best_);
+  state->SetInt("stopped_epoch", stopped_epoch_);
+  for (size_t i = 0; i < best_weights_.size(); ++i) {
+    state->tensors.emplace_back(absl::StrCat("best_weights/", i), best_weights_[i]);
+  }
+}
+
+void EarlyStopping::RestoreState(const CallbackState& state) {
+  const int64_t wait = state.Int("wait"), stopped = state.Int("stopped_epoch");
+  GRADWAY_CHECK(wait >= 0 && wait <= std::numeric_limits<int>::max() && stopped >= -1 &&
+                    stopped <= std::numeric_limits<int>::max(),
+                "EarlyStopping: saved wait ", wait, " or stopped_epoch ", stopped,
+                " out of range");
+  const NamedTensors params = model()->NamedParameters();
+  std::vector<Tensor> weights;
+  for (const auto& [name, t] : state.tensors) weights.push_back(t);
+  GRADWAY_CHECK(weights.empty() || weights.size() == params.size(),
+                "EarlyStopping: saved ", weights.size(), " best weights for a model with ",
+                params.size());
+  for (size_t i = 0; i < weights.size(); ++i) {
+    GRADWAY_CHECK(state.tensors[i].first == absl::StrCat("best_weights/", i) &&
+                      weights[i].shape() == params[i].second.shape(),
+                  "EarlyStopping: saved best weight '", state.tensors[i].first, "' ",
+                  ShapeToString(weights[i].shape()), " does not fit '", params[i].first,
+                  "' ", ShapeToString(params[i].second.shape()));
+  }
+  wait_ = static_cast<int>(wait);
+  stopped_epoch_ = static_cast<int>(stopped);
+  best_ = state.Double("best");
+  best_weights_ = std::move(weights);
+}
+
 // ---- CSVLogger.
 CSVLogger::CSVLogger(std::string filename, bool append, char separator)
     : filename_(std::move(filename)), append_(append), separator_(separator) {}
@@ -302,34 +353,51 @@ CSVLogger::CSVLogger(const CSVLogger& other)
       append_(other.append_),
       separator_(other.separator_) {}
 
-void CSVLogger::OnTrainBegin(const Logs&) {
-  header_written_ = false;
-  if (append_) {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(filename_, ec);
-    header_written_ = !ec && size > 0;
-  }
+void CSVLogger::Open(bool append) {
   file_.close();
   file_.clear();
-  file_.open(filename_, append_ ? std::ios::app : std::ios::trunc);
+  file_.open(filename_, append ? std::ios::app : std::ios::trunc);
   if (!file_) Fail("CSVLogger: cannot open '", filename_, "' for writing");
 }
 
-void CSVLogger::OnEpochEnd(int epoch, const Logs& logs) {
-  if (!header_written_) {
-    file_ << "epoch";
-    for (const auto& kv : logs.items()) file_ << separator_ << kv.first;
-    file_ << '\n';
-    header_written_ = true;
+void CSVLogger::OnTrainBegin(const Logs&) {
+  text_.clear();
+  if (append_ && data::FileExists(filename_)) {
+    absl::StatusOr<std::string> old = data::ReadFileToString(filename_);
+    if (!old.ok()) Fail("CSVLogger: ", old.status().message());
+    text_ = *std::move(old);
   }
-  file_ << epoch + 1;
-  for (const auto& kv : logs.items()) file_ << separator_ << FloatRepr(kv.second);
-  file_ << '\n';
+  Open(append_);
+}
+
+void CSVLogger::OnEpochEnd(int epoch, const Logs& logs) {
+  std::string rows;
+  if (text_.empty()) {
+    rows = "epoch";
+    for (const auto& kv : logs.items()) absl::StrAppend(&rows, std::string(1, separator_), kv.first);
+    rows += '\n';
+  }
+  absl::StrAppend(&rows, epoch + 1);
+  for (const auto& kv : logs.items()) {
+    absl::StrAppend(&rows, std::string(1, separator_), FloatRepr(kv.second));
+  }
+  rows += '\n';
+  file_ << rows;
   file_.flush();
   if (!file_) Fail("CSVLogger: writing '", filename_, "' failed");
+  text_ += rows;
 }
 
 void CSVLogger::OnTrainEnd(const Logs&) { file_.close(); }
+
+void CSVLogger::SaveState(CallbackState* state) const { state->values["text"] = text_; }
+
+void CSVLogger::RestoreState(const CallbackState& state) {
+  text_ = state.String("text");
+  absl::Status written = data::WriteFileAtomically(filename_, text_);
+  if (!written.ok()) Fail("CSVLogger: ", written.message());
+  Open(/*append=*/true);
+}
 
 // ---- TerminateOnNaN.
 void TerminateOnNaN::OnBatchEnd(int64_t batch, const Logs& logs) {
@@ -351,6 +419,231 @@ void LearningRateScheduler::OnEpochBegin(int epoch, const Logs&) {
   if (verbose_ > 0) {
     model()->out() << "\n" << EpochTag(epoch) << ": LearningRateScheduler setting learning rate to "
                    << FloatRepr(lr) << ".\n";
+  }
+}
+
+// ---- BackupAndRestore.
+namespace {
+
+constexpr char kBackupFormat[] = "gradway-backup";
+constexpr char kCallbackPrefix[] = "callback/";
+constexpr char kHistoryPrefix[] = "history/";
+
+std::string JoinDoubles(const std::vector<double>& values) {
+  std::string out;
+  char buf[40];
+  for (double v : values) {
+    std::snprintf(buf, sizeof(buf), "%.17g", v);  // round-trips exactly
+    absl::StrAppend(&out, out.empty() ? "" : ",", buf);
+  }
+  return out;
+}
+
+// Parses JoinDoubles' output; false for anything else.
+bool SplitDoubles(const std::string& text, std::vector<double>* out) {
+  out->clear();
+  if (text.empty()) return true;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    double v = 0;
+    if (!absl::SimpleAtod(part, &v)) return false;
+    out->push_back(v);
+  }
+  return true;
+}
+
+}  // namespace
+
+BackupAndRestore::BackupAndRestore(BackupAndRestoreOptions options)
+    : options_(std::move(options)) {
+  GRADWAY_CHECK(!options_.backup_dir.empty(), "BackupAndRestore: backup_dir is empty");
+  GRADWAY_CHECK(options_.save_freq >= 0, "BackupAndRestore: save_freq must be >= 0, got ",
+                options_.save_freq);
+}
+
+std::string BackupAndRestore::path() const {
+  return options_.backup_dir + "/backup.safetensors";
+}
+
+void BackupAndRestore::OnTrainBegin(const Logs&) {
+  GRADWAY_CHECK(model()->fit_state() != nullptr, "BackupAndRestore: used outside Model::Fit");
+  resumed_epoch_ = -1;
+  resumed_batch_ = 0;
+  absl::Status made = data::MakeDirs(options_.backup_dir);
+  if (!made.ok()) Fail("BackupAndRestore: ", made.message());
+  // Temporaries of writes that a crash interrupted ("backup.safetensors.tmp.<pid>.<n>").
+  std::error_code ec;
+  const std::string tmp_prefix = std::filesystem::path(path()).filename().string() + ".tmp.";
+  for (const auto& entry : std::filesystem::directory_iterator(options_.backup_dir, ec)) {
+    if (absl::StartsWith(entry.path().filename().string(), tmp_prefix)) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+  if (data::FileExists(path())) Restore();
+}
+
+void BackupAndRestore::OnBatchEnd(int64_t, const Logs&) {
+  // The last batch of an epoch is saved by OnEpochEnd, with the epoch's results.
+  if (options_.save_freq > 0 && model()->train_step() % options_.save_freq == 0 &&
+      model()->fit_state()->batch < params().steps) {
+    Save();
+  }
+}
+
+void BackupAndRestore::OnEpochEnd(int, const Logs&) { Save(); }
+
+void BackupAndRestore::OnTrainEnd(const Logs&) {
+  if (!options_.delete_checkpoint) return;
+  absl::Status removed = data::RemoveFileDurably(path());
+  if (!removed.ok()) Fail("BackupAndRestore: ", removed.message());
+}
+
+void BackupAndRestore::Save() {
+  Model* m = model();
+  const FitState& st = *m->fit_state();
+  Metadata meta;
+  NamedTensors tensors = m->CheckpointTensors(&meta);
+  meta["format"] = kBackupFormat;
+  meta["epoch"] = std::to_string(st.epoch);
+  meta["batch"] = std::to_string(st.batch);
+  meta["stop_training"] = m->stop_training ? "1" : "0";
+  meta["epoch_learning_rate"] = JoinDoubles({st.epoch_learning_rate});
+  meta["steps"] = std::to_string(params().steps);
+  meta["samples"] = std::to_string(params().samples);
+  meta["batch_size"] = std::to_string(params().batch_size);
+  meta["seed"] = std::to_string(params().seed);
+  meta["metrics"] = JoinDoubles(m->MetricsState());
+  std::vector<double> epochs(st.history.epoch.begin(), st.history.epoch.end());
+  meta[absl::StrCat(kHistoryPrefix, "epoch")] = JoinDoubles(epochs);
+  for (const auto& [key, values] : st.history.history) {
+    meta[absl::StrCat(kHistoryPrefix, "logs/", key)] = JoinDoubles(values);
+  }
+  meta["callbacks"] = std::to_string(st.callbacks.size());
+  for (size_t i = 0; i < st.callbacks.size(); ++i) {
+    if (st.callbacks[i] == this) continue;
+    CallbackState cs;
+    st.callbacks[i]->SaveState(&cs);
+    const std::string prefix = absl::StrCat(kCallbackPrefix, i, "/");
+    for (const auto& [key, value] : cs.values) meta[prefix + key] = value;
+    for (const auto& [name, t] : cs.tensors) tensors.emplace_back(prefix + name, t);
+  }
+  absl::Status saved = SaveSafetensors(path(), tensors, meta);
+  if (!saved.ok()) Fail("BackupAndRestore: ", saved.message());
+}
+
+void BackupAndRestore::Restore() {
+  const std::string file = path();
+  auto fail = [&file](auto&&... why) {
+    Fail("BackupAndRestore: ", file, ": ", why..., " (delete it to train afresh)");
+  };
+  absl::StatusOr<SafetensorsContents> contents = ReadSafetensors(file);
+  if (!contents.ok()) {
+    Fail("BackupAndRestore: ", contents.status().message(), " (delete it to train afresh)");
+  }
+  const Metadata& meta = contents->metadata;
+  auto get = [&](const std::string& key) -> const std::string& {
+    auto it = meta.find(key);
+    if (it == meta.end()) fail("__metadata__ has no '", key, "'");
+    return it->second;
+  };
+  auto get_int = [&](const std::string& key) {
+    int64_t v = 0;
+    if (!absl::SimpleAtoi(get(key), &v)) fail("__metadata__ '", key, "' is not an integer");
+    return v;
+  };
+  if (get("format") != kBackupFormat) fail("not a BackupAndRestore backup");
+  Model* m = model();
+  FitState& st = *m->fit_state();
+  const TrainParams& p = params();
+  const int64_t samples = get_int("samples"), batch_size = get_int("batch_size"),
+                steps = get_int("steps");
+  uint64_t seed = 0;
+  if (!absl::SimpleAtoi(get("seed"), &seed)) fail("__metadata__ 'seed' is not a seed");
+  if (samples != p.samples || batch_size != p.batch_size || steps != p.steps ||
+      seed != p.seed) {
+    fail("it was saved by a run of ", samples, " samples in batches of ", batch_size,
+         " with seed ", seed, "; this run has ", p.samples, " samples in batches of ",
+         p.batch_size, " with seed ", p.seed);
+  }
+  const int64_t epoch = get_int("epoch"), batch = get_int("batch");
+  if (epoch < 0 || epoch > std::numeric_limits<int>::max() || batch < 0 || batch > steps) {
+    fail("epoch ", epoch, " and batch ", batch, " are out of range");
+  }
+  std::vector<double> lr, metrics, epochs;
+  if (!SplitDoubles(get("epoch_learning_rate"), &lr) || lr.size() != 1) {
+    fail("__metadata__ 'epoch_learning_rate' is not a number");
+  }
+  if (!SplitDoubles(get("metrics"), &metrics)) fail("__metadata__ 'metrics' is malformed");
+  History history;
+  if (!SplitDoubles(get(absl::StrCat(kHistoryPrefix, "epoch")), &epochs)) {
+    fail("__metadata__ 'history/epoch' is malformed");
+  }
+  std::map<std::string, std::vector<double>> series;
+  const std::string logs_prefix = absl::StrCat(kHistoryPrefix, "logs/");
+  for (const auto& [key, value] : meta) {
+    if (!absl::StartsWith(key, logs_prefix)) continue;
+    std::vector<double>& values = series[key.substr(logs_prefix.size())];
+    if (!SplitDoubles(value, &values) || values.size() != epochs.size()) {
+      fail("__metadata__ '", key, "' is not ", epochs.size(), " numbers");
+    }
+  }
+  for (size_t i = 0; i < epochs.size(); ++i) {
+    if (!(epochs[i] >= 1 && epochs[i] <= epoch)) fail("history epoch ", epochs[i], " out of range");
+    Logs logs;
+    for (const auto& [key, values] : series) logs.Set(key, values[i]);
+    history.Append(static_cast<int>(epochs[i]), logs);
+  }
+  if (get_int("callbacks") != static_cast<int64_t>(st.callbacks.size())) {
+    fail("it holds the state of ", get("callbacks"), " callbacks but this Fit has ",
+         st.callbacks.size());
+  }
+  // Every callback's state, then the model's: each checks what it is given.
+  std::vector<CallbackState> states(st.callbacks.size());
+  for (const auto& [key, value] : meta) {
+    if (!absl::StartsWith(key, kCallbackPrefix)) continue;
+    const size_t slash = key.find('/', std::strlen(kCallbackPrefix));
+    size_t i = 0;
+    if (slash == std::string::npos ||
+        !absl::SimpleAtoi(key.substr(std::strlen(kCallbackPrefix),
+                                     slash - std::strlen(kCallbackPrefix)), &i) ||
+        i >= states.size()) {
+      fail("unexpected __metadata__ key '", key, "'");
+    }
+    states[i].values[key.substr(slash + 1)] = value;
+  }
+  for (const auto& [name, t] : contents->tensors) {
+    if (!absl::StartsWith(name, kCallbackPrefix)) continue;
+    const size_t slash = name.find('/', std::strlen(kCallbackPrefix));
+    size_t i = 0;
+    if (slash == std::string::npos ||
+        !absl::SimpleAtoi(name.substr(std::strlen(kCallbackPrefix),
+                                      slash - std::strlen(kCallbackPrefix)), &i) ||
+        i >= states.size()) {
+      fail("unexpected tensor '", name, "'");
+    }
+    states[i].tensors.emplace_back(name.substr(slash + 1), t);
+  }
+  absl::Status loaded = m->LoadCheckpoint(file, contents->tensors, meta, kCallbackPrefix);
+  if (!loaded.ok()) {
+    Fail("BackupAndRestore: ", loaded.message(), " (delete it to train afresh)");
+  }
+  try {
+    m->SetMetricsState(metrics);
+    for (size_t i = 0; i < states.size(); ++i) {
+      if (st.callbacks[i] != this) st.callbacks[i]->RestoreState(states[i]);
+    }
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  st.epoch = static_cast<int>(epoch);
+  st.batch = batch;
+  st.epoch_learning_rate = lr[0];
+  st.history = std::move(history);
+  m->stop_training = get("stop_training") == "1";
+  resumed_epoch_ = st.epoch;
+  resumed_batch_ = st.batch;
+  if (options_.verbose > 0) {
+    m->out() << "Resuming from the backup " << file << ": epoch " << epoch + 1 << ", after "
+             << batch << " of its " << steps << " batches\n";
   }
 }
 

@@ -88,6 +88,9 @@ class ModelCheckpoint : public Callback {
   double best() const { return best_; }
   // The last file written ("" if none).
   const std::string& last_saved() const { return last_saved_; }
+  // best and last_saved.
+  void SaveState(CallbackState* state) const override;
+  void RestoreState(const CallbackState& state) override;
 
  private:
   void SaveTo(const std::string& path);
@@ -125,6 +128,9 @@ class EarlyStopping : public Callback {
   // The 0-based epoch at which training stopped, or -1.
   int stopped_epoch() const { return stopped_epoch_; }
   double best() const { return best_; }
+  // wait, best, stopped_epoch and the best epoch's weights.
+  void SaveState(CallbackState* state) const override;
+  void RestoreState(const CallbackState& state) override;
 
  private:
   EarlyStoppingOptions options_;
@@ -138,7 +144,8 @@ class EarlyStopping : public Callback {
 // Writes one CSV row per epoch: "epoch,loss,accuracy,val_loss,val_accuracy,seconds" with
 // the logs' keys in their order. Epochs are 1-based (Keras writes 0-based ones). Values are
 // written with the shortest round-trip decimal. append=true continues an existing file
-// (without a second header). File errors throw gradway::Error naming the file.
+// (without a second header). File errors throw gradway::Error naming the file. Its saved
+// state is the file's text, which a resumed run writes back before appending.
 class CSVLogger : public Callback {
  public:
   explicit CSVLogger(std::string filename, bool append = false, char separator = ',');
@@ -146,12 +153,15 @@ class CSVLogger : public Callback {
   void OnTrainBegin(const Logs& logs) override;
   void OnEpochEnd(int epoch, const Logs& logs) override;
   void OnTrainEnd(const Logs& logs) override;
+  void SaveState(CallbackState* state) const override;
+  void RestoreState(const CallbackState& state) override;
 
  private:
+  void Open(bool append);
   std::string filename_;
   bool append_;
   char separator_;
-  bool header_written_ = false;
+  std::string text_;  // what the file holds: earlier text (append) and the rows written
   std::ofstream file_;
 };
 
@@ -198,6 +208,58 @@ class LambdaCallback : public Callback {
   TrainFn train_begin_, train_end_;
   EpochFn epoch_begin_, epoch_end_;
   BatchFn batch_begin_, batch_end_;
+};
+
+struct BackupAndRestoreOptions {
+  BackupAndRestoreOptions(std::string backup_dir)  // NOLINT(runtime/explicit)
+      : backup_dir(std::move(backup_dir)) {}
+  BackupAndRestoreOptions(const char* backup_dir)  // NOLINT(runtime/explicit)
+      : backup_dir(backup_dir) {}
+  std::string backup_dir;
+  int64_t save_freq = 0;  // 0: a backup at the end of every epoch; N: also every N steps
+  bool delete_checkpoint = true;  // remove the backup when training ends normally
+  int verbose = 1;                // 1 prints "Resuming from the backup ..."
+
+  BackupAndRestoreOptions& SaveFreq(int64_t v) { save_freq = v; return *this; }
+  BackupAndRestoreOptions& DeleteCheckpoint(bool v) { delete_checkpoint = v; return *this; }
+  BackupAndRestoreOptions& Verbose(int v) { verbose = v; return *this; }
+};
+
+// Keras' BackupAndRestore: makes a Fit survive a crash or a kill. At the end of every epoch
+// (and every save_freq steps) it writes <backup_dir>/backup.safetensors, atomically and
+// durably (fsync of the file and of its folder): the weights, the optimiser's state, the
+// epoch and step (which fix the batch order and the dropout masks, both drawn from the
+// seed and the step), the running loss and metrics, the history so far and every other
+// callback's state (Callback::SaveState: EarlyStopping's wait, best and best weights,
+// ModelCheckpoint's best, CSVLogger's rows). Fit runs it after the other callbacks.
+//
+// A Fit started with the same callbacks and data while a backup exists resumes from it, and
+// ends with the weights, history and files of an uninterrupted run, bit for bit (except the
+// wall times). When training ends normally the backup is removed (delete_checkpoint).
+// Throws gradway::Error naming the file for an unreadable backup, or one saved by a run
+// with other data, batch size, seed, model, optimiser or callbacks (delete it to start
+// afresh). Throws Error for save_freq < 0 or an empty backup_dir, and for a failed write.
+class BackupAndRestore : public Callback {
+ public:
+  BackupAndRestore(BackupAndRestoreOptions options);  // NOLINT(runtime/explicit)
+  void OnTrainBegin(const Logs& logs) override;
+  void OnBatchEnd(int64_t batch, const Logs& logs) override;
+  void OnEpochEnd(int epoch, const Logs& logs) override;
+  void OnTrainEnd(const Logs& logs) override;
+  bool RunsLast() const override { return true; }
+  // <backup_dir>/backup.safetensors.
+  std::string path() const;
+  // Where the last Fit resumed: the 0-based epoch and the batches of it already done, or
+  // -1 when it started afresh.
+  int resumed_epoch() const { return resumed_epoch_; }
+  int64_t resumed_batch() const { return resumed_batch_; }
+
+ private:
+  void Save();
+  void Restore();
+  BackupAndRestoreOptions options_;
+  int resumed_epoch_ = -1;
+  int64_t resumed_batch_ = 0;
 };
 
 // Python's repr of a float: the shortest decimal that round-trips ("0.1", "1.0", "nan").

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "autograd/error.h"
@@ -268,6 +270,197 @@ TEST(LearningRateSchedulerTest, SetsRatePerEpoch) {
   s.model().optimizer()->SetSchedule([](int epoch, double) { return 0.001 * (epoch + 1); });
   s.model().Fit(x, y, FitOptions().Epochs(2).BatchSize(10).Verbose(0));
   EXPECT_DOUBLE_EQ(s.model().optimizer()->learning_rate(), 0.002);
+}
+
+// ---- BackupAndRestore.
+
+// Thrown by Crash to stand for a process killed at that point.
+struct Crashed {};
+
+// Throws Crashed at the end of global training step `at_step` (1-based, batch end), or at
+// the end of 0-based epoch `at_epoch` (before the callbacks after it run).
+class Crash : public Callback {
+ public:
+  Crash(int64_t at_step, int at_epoch) : at_step_(at_step), at_epoch_(at_epoch) {}
+  void OnBatchEnd(int64_t, const Logs&) override {
+    if (model()->train_step() == at_step_) throw Crashed{};
+  }
+  void OnEpochEnd(int epoch, const Logs&) override {
+    if (epoch == at_epoch_) throw Crashed{};
+  }
+
+ private:
+  int64_t at_step_;
+  int at_epoch_;
+};
+
+// One training run of a small dropout MLP with the chapter's callbacks, all files in `dir`.
+struct BackupRun {
+  explicit BackupRun(const std::string& dir, int64_t save_freq, int64_t crash_step = -1,
+                     int crash_epoch = -1)
+      : model(7) {
+    std::filesystem::create_directories(dir);
+    model.Add(Dense(DenseOptions(16).Activation(kRelu).InputShape({2})));
+    model.Add(Dropout(DropoutOptions(0.3)));
+    model.Add(Dense(DenseOptions(3).Activation(kSoftmax)));
+    model.Compile(CategoricalCrossentropy(), Adam(AdamOptions().LearningRate(0.02)),
+                  {"accuracy"});
+    model.SetOutput(&out);
+    auto [x, y] = Blobs(70, 3);
+    auto [xv, yv] = Blobs(30, 4);
+    backup = std::make_shared<BackupAndRestore>(
+        BackupAndRestoreOptions(dir + "/backup").SaveFreq(save_freq));
+    stop = std::make_shared<EarlyStopping>(
+        EarlyStoppingOptions().Patience(3).MinDelta(0.02).RestoreBestWeights(true));
+    history = model.Fit(
+        x, y,
+        FitOptions().Epochs(30).BatchSize(16).Verbose(0).ValidationData(xv, yv).Callbacks(
+            {backup,  // listed first: Fit still runs it after the others
+             Crash(crash_step, crash_epoch),
+             ModelCheckpoint(ModelCheckpointOptions(dir + "/{epoch:02d}-{val_loss:.4f}")
+                                 .SaveBestOnly(true)),
+             stop, CSVLogger(dir + "/history.csv"),
+             LearningRateScheduler([](int, double lr) { return lr * 0.9; })}));
+  }
+  Sequential model;
+  std::ostringstream out;
+  std::shared_ptr<BackupAndRestore> backup;
+  std::shared_ptr<EarlyStopping> stop;
+  History history;
+};
+
+// The files of `dir` (recursively) and their bytes; history.csv without its "seconds"
+// column (the last one, wall time).
+std::map<std::string, std::string> Files(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (e.path().filename() == "history.csv") {
+      std::string kept;
+      std::istringstream lines(text);
+      for (std::string line; std::getline(lines, line);) {
+        kept += line.substr(0, line.rfind(',')) + "\n";
+      }
+      text = kept;
+    }
+    out[std::filesystem::relative(e.path(), dir).string()] = text;
+  }
+  return out;
+}
+
+void ExpectSameRun(BackupRun& a, BackupRun& b) {
+  std::vector<Tensor> wa = a.model.GetWeights(), wb = b.model.GetWeights();
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i].ToVector(), wb[i].ToVector()) << i;
+  EXPECT_EQ(a.history.epoch, b.history.epoch);
+  for (const auto& [key, values] : a.history.history) {
+    if (key == "seconds") continue;
+    EXPECT_EQ(values, b.history.history[key]) << key;
+  }
+  EXPECT_EQ(a.history.loss, b.history.loss);
+  EXPECT_EQ(a.history.val_accuracy, b.history.val_accuracy);
+  EXPECT_EQ(a.stop->stopped_epoch(), b.stop->stopped_epoch());
+  EXPECT_EQ(a.model.optimizer()->iterations(), b.model.optimizer()->iterations());
+  EXPECT_EQ(a.model.optimizer()->learning_rate(), b.model.optimizer()->learning_rate());
+}
+
+TEST(BackupAndRestoreTest, ResumesBitIdenticalAfterCrashes) {
+  const std::string ref_dir = TempPath("backup_ref");
+  std::filesystem::remove_all(ref_dir);
+  BackupRun ref(ref_dir, /*save_freq=*/2);
+  ASSERT_GE(ref.stop->stopped_epoch(), 3) << "the run must stop early for this test";
+  EXPECT_EQ(ref.backup->resumed_epoch(), -1);
+  EXPECT_FALSE(std::filesystem::exists(ref_dir + "/backup/backup.safetensors"));
+  const auto ref_files = Files(ref_dir);
+  ASSERT_GE(ref_files.size(), 3u);  // history.csv and at least two checkpoints
+
+  // 5 steps per epoch. Crashes: mid-epoch after a step backup (step 7), right after an
+  // epoch-end backup (step 11), at an epoch end before its backup (epoch 2), between two
+  // step backups (step 18), at the end of the last epoch; then a clean finish.
+  const std::string dir = TempPath("backup_crashed");
+  std::filesystem::remove_all(dir);
+  const std::vector<std::pair<int64_t, int>> crashes = {
+      {7, -1}, {11, -1}, {-1, 2}, {18, -1}, {-1, ref.stop->stopped_epoch()}};
+  for (const auto& [step, epoch] : crashes) {
+    try {
+      BackupRun crashed(dir, /*save_freq=*/2, step, epoch);
+      FAIL() << "no crash at step " << step << " epoch " << epoch;
+    } catch (const Crashed&) {
+    }
+    EXPECT_TRUE(std::filesystem::exists(dir + "/backup/backup.safetensors"));
+  }
+  BackupRun resumed(dir, /*save_freq=*/2);
+  EXPECT_GE(resumed.backup->resumed_epoch(), ref.stop->stopped_epoch());
+  EXPECT_NE(resumed.out.str().find("Resuming from the backup " + dir +
+                                   "/backup/backup.safetensors: epoch "),
+            std::string::npos) << resumed.out.str();
+  ExpectSameRun(ref, resumed);
+  EXPECT_EQ(Files(dir), ref_files);  // no backup left; checkpoints and CSV identical
+}
+
+TEST(BackupAndRestoreTest, ResumesMidEpochWithRunningMetrics) {
+  const std::string ref_dir = TempPath("backup_mid_ref");
+  std::filesystem::remove_all(ref_dir);
+  BackupRun ref(ref_dir, /*save_freq=*/1);
+  const std::string dir = TempPath("backup_mid");
+  std::filesystem::remove_all(dir);
+  try {
+    BackupRun crashed(dir, /*save_freq=*/1, /*crash_step=*/9);
+  } catch (const Crashed&) {
+  }
+  BackupRun resumed(dir, /*save_freq=*/1);
+  EXPECT_EQ(resumed.backup->resumed_epoch(), 1);
+  EXPECT_EQ(resumed.backup->resumed_batch(), 3);  // step 9's backup was not written
+  ExpectSameRun(ref, resumed);
+  EXPECT_EQ(Files(dir), Files(ref_dir));
+}
+
+TEST(BackupAndRestoreTest, RejectsAnotherRunsBackupAndGarbage) {
+  const std::string dir = TempPath("backup_other");
+  std::filesystem::remove_all(dir);
+  try {
+    BackupRun crashed(dir, 0, -1, /*crash_epoch=*/1);
+  } catch (const Crashed&) {
+  }
+  const std::string file = dir + "/backup/backup.safetensors";
+  ASSERT_TRUE(std::filesystem::exists(file));
+  // Other data: 40 samples instead of 70.
+  Sequential other(7);
+  other.Add(Dense(DenseOptions(3).Activation(kSoftmax).InputShape({2})));
+  other.Compile(CategoricalCrossentropy(), Adam());
+  auto [x, y] = Blobs(40, 3);
+  try {
+    other.Fit(x, y, FitOptions().BatchSize(16).Verbose(0).Callbacks(
+                        {BackupAndRestore(dir + "/backup")}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(file + ": it was saved by a run of 70 samples in "
+                                         "batches of 16 with seed 7; this run has 40"),
+              std::string::npos) << e.what();
+  }
+  // Same data, another model: the tensors do not fit.
+  auto [x70, y70] = Blobs(70, 3);
+  try {
+    other.Fit(x70, y70, FitOptions().BatchSize(16).Verbose(0).Seed(7).Callbacks(
+                            {BackupAndRestore(dir + "/backup")}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(std::filesystem::exists(file));  // kept
+  // A truncated backup: a clear error, never a crash.
+  std::filesystem::resize_file(file, 100);
+  try {
+    BackupRun again(dir, 0);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("delete it to train afresh"), std::string::npos);
+  }
+  EXPECT_THROW(BackupAndRestore(BackupAndRestoreOptions("x").SaveFreq(-1)), Error);
+  EXPECT_THROW(BackupAndRestore(""), Error);
 }
 
 }  // namespace

@@ -192,8 +192,15 @@ absl::Status LoadSafetensorsInto(const std::string& path, const NamedTensors& ta
                                  const std::string& ignore_prefix, Metadata* metadata) {
   absl::StatusOr<SafetensorsContents> contents = ReadSafetensors(path);
   if (!contents.ok()) return contents.status();
+  absl::Status st = CopyTensorsInto(path, contents->tensors, targets, ignore_prefix);
+  if (st.ok() && metadata != nullptr) *metadata = contents->metadata;
+  return st;
+}
+
+absl::Status CopyTensorsInto(const std::string& path, const NamedTensors& tensors,
+                             const NamedTensors& targets, const std::string& ignore_prefix) {
   std::map<std::string, Tensor> file;
-  for (auto& [name, t] : contents->tensors) file[name] = t;
+  for (auto& [name, t] : tensors) file[name] = t;
   std::set<std::string> wanted;
   for (const auto& [name, t] : targets) {
     wanted.insert(name);
@@ -207,7 +214,7 @@ absl::Status LoadSafetensorsInto(const std::string& path, const NamedTensors& ta
           " but the model expects ", ShapeToString(t.shape())));
     }
   }
-  for (const auto& [name, t] : contents->tensors) {
+  for (const auto& [name, t] : tensors) {
     if (!ignore_prefix.empty() && absl::StartsWith(name, ignore_prefix)) continue;
     if (wanted.count(name) == 0) {
       return absl::InvalidArgumentError(
@@ -218,7 +225,6 @@ absl::Status LoadSafetensorsInto(const std::string& path, const NamedTensors& ta
     Tensor dst = t;
     dst.CopyFrom(file[name]);
   }
-  if (metadata != nullptr) *metadata = contents->metadata;
   return absl::OkStatus();
 }
 

@@ -63,6 +63,11 @@ absl::Status LoadSafetensorsInto(const std::string& path, const NamedTensors& ta
                                  const std::string& ignore_prefix = "",
                                  Metadata* metadata = nullptr);
 
+// LoadSafetensorsInto's checks and copy for `tensors` already read from `path` (named in
+// errors), e.g. a file that also holds other state.
+absl::Status CopyTensorsInto(const std::string& path, const NamedTensors& tensors,
+                             const NamedTensors& targets, const std::string& ignore_prefix = "");
+
 }  // namespace nn
 }  // namespace gradway
 

@@ -71,5 +71,33 @@ std::unique_ptr<Metric> MakeMetric(const std::string& name) {
   Fail("metrics: unknown metric '", name, "' (expected accuracy, acc, mse or mae)");
 }
 
+namespace {
+
+void CheckState(const Metric& m, const std::vector<double>& state) {
+  GRADWAY_CHECK(state.size() == 2, "metric '", m.name(),
+                "': a saved state is {total, count}, got ", state.size(), " values");
+  GRADWAY_CHECK(state[1] >= 0 && state[1] < 9.0e15 &&
+                    state[1] == std::floor(state[1]),
+                "metric '", m.name(), "': saved state {", state[0], ", ", state[1],
+                "} is not a {total, count}");
+}
+
+}  // namespace
+
+void Accuracy::SetState(const std::vector<double>& state) {
+  CheckState(*this, state);
+  GRADWAY_CHECK(state[0] >= 0 && state[0] <= state[1] && state[0] == std::floor(state[0]),
+                "metric '", name(), "': saved count of correct rows ", state[0],
+                " is not in [0, ", state[1], "]");
+  correct_ = static_cast<int64_t>(state[0]);
+  count_ = static_cast<int64_t>(state[1]);
+}
+
+void MeanErrorMetric::SetState(const std::vector<double>& state) {
+  CheckState(*this, state);
+  sum_ = state[0];
+  count_ = static_cast<int64_t>(state[1]);
+}
+
 }  // namespace nn
 }  // namespace gradway

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "autograd/tensor.h"
 
@@ -23,6 +24,10 @@ class Metric {
   virtual void Update(const Tensor& y_pred, const Tensor& y_true) = 0;
   // The value over everything since Reset (0 before any update).
   virtual double Result() const = 0;
+  // The running totals behind Result (what BackupAndRestore saves mid-epoch), and their
+  // restore; SetState throws Error naming the metric for a state of the wrong size.
+  virtual std::vector<double> State() const = 0;
+  virtual void SetState(const std::vector<double>& state) = 0;
 };
 
 // The fraction of rows whose argmax(y_pred) equals the label: argmax of a one-hot /
@@ -37,6 +42,10 @@ class Accuracy : public Metric {
   void Reset() override { correct_ = 0; count_ = 0; }
   void Update(const Tensor& y_pred, const Tensor& y_true) override;
   double Result() const override { return count_ ? static_cast<double>(correct_) / count_ : 0; }
+  std::vector<double> State() const override {
+    return {static_cast<double>(correct_), static_cast<double>(count_)};
+  }
+  void SetState(const std::vector<double>& state) override;
 
  private:
   std::string name_;
@@ -58,6 +67,8 @@ class MeanErrorMetric : public Metric {
   void Reset() override { sum_ = 0; count_ = 0; }
   void Update(const Tensor& y_pred, const Tensor& y_true) override;
   double Result() const override { return count_ ? sum_ / count_ : 0; }
+  std::vector<double> State() const override { return {sum_, static_cast<double>(count_)}; }
+  void SetState(const std::vector<double>& state) override;
 
  private:
   Kind kind_;

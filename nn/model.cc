@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -82,6 +83,17 @@ class ModeGuard {
 
 }  // namespace
 
+void History::Append(int epoch_number, const Logs& logs) {
+  epoch.push_back(epoch_number);
+  for (const auto& [k, v] : logs.items()) history[k].push_back(v);
+  auto get = [&logs](const char* k) { return logs.Find(k).value_or(std::nan("")); };
+  loss.push_back(get("loss"));
+  accuracy.push_back(logs.Find("accuracy").value_or(get("acc")));
+  val_loss.push_back(get("val_loss"));
+  val_accuracy.push_back(logs.Find("val_accuracy").value_or(get("val_acc")));
+  seconds.push_back(get("seconds"));
+}
+
 Model::Model(uint64_t seed, std::string type_name, std::string base_name)
     : Module(std::move(type_name), std::move(base_name)),
       seed_(seed),
@@ -149,10 +161,7 @@ Logs Model::UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor
   loss_count_ += count;
   Tensor pred = y_pred.Detach();
   for (auto& m : metrics_) m->Update(pred, y);
-  Logs logs;
-  logs.Set("loss", loss_count_ > 0 ? loss_sum_ / loss_count_ : 0.0);
-  for (auto& m : metrics_) logs.Set(m->name(), m->Result());
-  return logs;
+  return MetricsLogs();
 }
 
 Logs Model::TrainStep(const Tensor& x, const Tensor& y) {
@@ -176,6 +185,39 @@ Logs Model::TestStep(const Tensor& x, const Tensor& y) {
   return UpdateMetrics((*loss_)(y_pred, y), y_pred, y);
 }
 
+std::vector<double> Model::MetricsState() const {
+  std::vector<double> state = {loss_sum_, static_cast<double>(loss_count_)};
+  for (const auto& m : metrics_) {
+    for (double v : m->State()) state.push_back(v);
+  }
+  return state;
+}
+
+void Model::SetMetricsState(const std::vector<double>& state) {
+  size_t expected = 2;
+  for (const auto& m : metrics_) expected += m->State().size();
+  GRADWAY_CHECK(state.size() == expected, Description(), ": a metrics state of ",
+                state.size(), " values for the loss and ", metrics_.size(),
+                " metrics, which need ", expected);
+  GRADWAY_CHECK(state[1] >= 0 && state[1] < 9.0e15 && state[1] == std::floor(state[1]),
+                Description(), ": saved loss count ", state[1], " is not a count");
+  size_t at = 2;
+  for (auto& m : metrics_) {
+    const size_t k = m->State().size();
+    m->SetState(std::vector<double>(state.begin() + at, state.begin() + at + k));
+    at += k;
+  }
+  loss_sum_ = state[0];
+  loss_count_ = static_cast<int64_t>(state[1]);
+}
+
+Logs Model::MetricsLogs() const {
+  Logs logs;
+  logs.Set("loss", loss_count_ > 0 ? loss_sum_ / loss_count_ : 0.0);
+  for (auto& m : metrics_) logs.Set(m->name(), m->Result());
+  return logs;
+}
+
 History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
   CheckBatch("Fit", x, y);
   GRADWAY_CHECK(x.size(0) > 0, "Fit: no training samples");
@@ -194,11 +236,15 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   const int64_t steps = (n + bs - 1) / bs;
   const uint64_t shuffle_seed = options.seed.value_or(seed_);
 
+  // The progress bar first, then the given callbacks, those that run last (BackupAndRestore)
+  // at the end.
   std::vector<std::shared_ptr<Callback>> callbacks;
   if (options.verbose > 0) {
     callbacks.push_back(std::make_shared<ProgbarLogger>(out(), IsTerminal(out())));
   }
   for (const auto& c : options.callbacks) callbacks.push_back(c.get());
+  std::stable_partition(callbacks.begin(), callbacks.end(),
+                        [](const std::shared_ptr<Callback>& c) { return !c->RunsLast(); });
   TrainParams params;
   params.epochs = options.epochs;
   params.initial_epoch = options.initial_epoch;
@@ -206,31 +252,44 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   params.samples = n;
   params.batch_size = bs;
   params.verbose = options.verbose;
+  params.seed = shuffle_seed;
   for (auto& c : callbacks) {
     c->SetModel(this);
     c->SetParams(params);
   }
 
-  History history;
+  FitState state;
+  state.epoch = options.initial_epoch;
+  for (const auto& c : options.callbacks) state.callbacks.push_back(c.get().get());
+  fit_state_ = &state;
+  struct ClearState {
+    FitState** p;
+    ~ClearState() { *p = nullptr; }
+  } clear_state{&fit_state_};
   ModeGuard mode(this, true);
   stop_training = false;
-  // Epoch e's step s is training step e * steps + s, so a run resumed at initial_epoch
-  // draws the same dropout masks as an uninterrupted one.
-  train_step_ = static_cast<int64_t>(options.initial_epoch) * steps;
   Logs empty;
+  // A callback may resume a run here (BackupAndRestore): state, weights, optimiser,
+  // metrics and stop_training then continue where the run was saved.
   for (auto& c : callbacks) c->OnTrainBegin(empty);
   Tensor xb_full, yb_full, xb_tail, yb_tail;
-  for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
+  while (!stop_training && state.epoch < options.epochs) {
+    const int epoch = state.epoch;
+    if (state.batch == 0) state.epoch_learning_rate = optimizer_->learning_rate();
+    optimizer_->set_learning_rate(state.epoch_learning_rate);
     optimizer_->OnEpochBegin(epoch);
     for (auto& c : callbacks) c->OnEpochBegin(epoch, empty);
     std::vector<int64_t> order;  // empty: batches are views in order
     if (options.shuffle) {
       order = ShuffledOrder(n, MixSeed(shuffle_seed, static_cast<uint64_t>(epoch)));
     }
-    ResetMetrics();
+    if (state.batch == 0) ResetMetrics();  // else resumed mid-epoch with its running totals
+    // Epoch e's step s is training step e * steps + s, so a resumed run draws the same
+    // dropout masks as an uninterrupted one.
+    train_step_ = static_cast<int64_t>(epoch) * steps + state.batch;
     Logs batch_logs;
     const auto start = std::chrono::steady_clock::now();
-    for (int64_t step = 0; step < steps; ++step) {
+    for (int64_t step = state.batch; step < steps; ++step) {
       const int64_t begin = step * bs;
       const int64_t count = std::min(bs, n - begin);
       Tensor xb, yb;
@@ -247,30 +306,25 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
       }
       for (auto& c : callbacks) c->OnBatchBegin(step, batch_logs);
       batch_logs = TrainStep(xb, yb);
+      state.batch = step + 1;
       for (auto& c : callbacks) c->OnBatchEnd(step, batch_logs);
       if (stop_training) break;
     }
     const double seconds = Seconds(start);
     ZeroGrad();
-    Logs logs = batch_logs;
+    Logs logs = MetricsLogs();
     if (validate) {
       Logs val = Evaluate(options.x_val, options.y_val, bs);
       for (const auto& [k, v] : val.items()) logs.Set("val_" + k, v);
     }
     logs.Set("seconds", seconds);
-    history.epoch.push_back(epoch + 1);
-    for (const auto& [k, v] : logs.items()) history.history[k].push_back(v);
-    auto get = [&logs](const char* k) { return logs.Find(k).value_or(std::nan("")); };
-    history.loss.push_back(get("loss"));
-    history.accuracy.push_back(logs.Find("accuracy").value_or(get("acc")));
-    history.val_loss.push_back(get("val_loss"));
-    history.val_accuracy.push_back(logs.Find("val_accuracy").value_or(get("val_acc")));
-    history.seconds.push_back(seconds);
+    state.history.Append(epoch + 1, logs);
+    state.epoch = epoch + 1;
+    state.batch = 0;
     for (auto& c : callbacks) c->OnEpochEnd(epoch, logs);
-    if (stop_training) break;
   }
   for (auto& c : callbacks) c->OnTrainEnd(empty);
-  return history;
+  return std::move(state.history);
 }
 
 Logs Model::Evaluate(const Tensor& x, const Tensor& y, int64_t batch_size) {
@@ -405,47 +459,66 @@ absl::Status Model::LoadWeights(const std::string& path) {
   return LoadSafetensorsInto(path, NamedParameters(), kOptimizerPrefix);
 }
 
+NamedTensors Model::CheckpointTensors(Metadata* metadata) const {
+  NamedTensors tensors = NamedParameters();
+  (*metadata)["format"] = "gradway";
+  if (optimizer_ != nullptr && optimizer_->attached()) {
+    for (auto& [name, t] : optimizer_->StateTensors()) {
+      tensors.emplace_back(kOptimizerPrefix + name, t);
+    }
+    (*metadata)["optimizer"] = optimizer_->name();
+    (*metadata)["step"] = std::to_string(optimizer_->iterations());
+    (*metadata)["learning_rate"] = absl::StrFormat("%.17g", optimizer_->learning_rate());
+  }
+  return tensors;
+}
+
 absl::Status Model::Save(const std::string& path) const {
   if (!built()) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": cannot save ", Description(), ": the model is not built"));
   }
-  NamedTensors tensors = NamedParameters();
-  Metadata meta = {{"format", "gradway"}};
-  if (optimizer_ != nullptr && optimizer_->attached()) {
-    for (auto& [name, t] : optimizer_->StateTensors()) {
-      tensors.emplace_back(kOptimizerPrefix + name, t);
-    }
-    meta["optimizer"] = optimizer_->name();
-    meta["step"] = std::to_string(optimizer_->iterations());
-    meta["learning_rate"] = absl::StrFormat("%.17g", optimizer_->learning_rate());
-  }
+  Metadata meta;
+  NamedTensors tensors = CheckpointTensors(&meta);
   return SaveSafetensors(path, tensors, meta);
 }
 
 absl::Status Model::Load(const std::string& path) {
+  absl::StatusOr<SafetensorsContents> contents = ReadSafetensors(path);
+  if (!contents.ok()) return contents.status();
+  return LoadCheckpoint(path, contents->tensors, contents->metadata);
+}
+
+absl::Status Model::LoadCheckpoint(const std::string& path, const NamedTensors& tensors,
+                                   const Metadata& metadata,
+                                   const std::string& ignore_prefix) {
   if (!built()) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": cannot load into ", Description(), ": the model is not built"));
   }
-  absl::StatusOr<SafetensorsContents> contents = ReadSafetensors(path);
-  if (!contents.ok()) return contents.status();
-  bool has_state = contents->metadata.count("step") > 0;
-  if (!has_state || optimizer_ == nullptr) return LoadWeights(path);
-  if (contents->metadata.count("optimizer") &&
-      contents->metadata.at("optimizer") != optimizer_->name()) {
+  bool has_state = metadata.count("step") > 0;
+  if (!has_state || optimizer_ == nullptr) {
+    NamedTensors weights;  // without the optimiser's (and ignore_prefix's) tensors
+    for (const auto& [name, t] : tensors) {
+      if (absl::StartsWith(name, kOptimizerPrefix)) continue;
+      if (!ignore_prefix.empty() && absl::StartsWith(name, ignore_prefix)) continue;
+      weights.emplace_back(name, t);
+    }
+    return CopyTensorsInto(path, weights, NamedParameters());
+  }
+  if (metadata.count("optimizer") && metadata.at("optimizer") != optimizer_->name()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": optimizer state is for ", contents->metadata.at("optimizer"),
+        absl::StrCat(path, ": optimizer state is for ", metadata.at("optimizer"),
                      " but the model is compiled with ", optimizer_->name()));
   }
   int64_t step = 0;
   double lr = optimizer_->learning_rate();
-  if (!absl::SimpleAtoi(contents->metadata.at("step"), &step) || step < 0) {
+  if (!absl::SimpleAtoi(metadata.at("step"), &step) || step < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": __metadata__ step '", contents->metadata.at("step"), "' is not a count"));
+        path, ": __metadata__ step '", metadata.at("step"), "' is not a count"));
   }
-  auto lr_it = contents->metadata.find("learning_rate");
-  if (lr_it != contents->metadata.end() && !absl::SimpleAtod(lr_it->second, &lr)) {
+  auto lr_it = metadata.find("learning_rate");
+  if (lr_it != metadata.end() && !absl::SimpleAtod(lr_it->second, &lr)) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": __metadata__ learning_rate '", lr_it->second, "' is not a number"));
   }
@@ -454,7 +527,7 @@ absl::Status Model::Load(const std::string& path) {
   for (auto& [name, t] : optimizer_->StateTensors()) {
     targets.emplace_back(kOptimizerPrefix + name, t);
   }
-  absl::Status st = LoadSafetensorsInto(path, targets);
+  absl::Status st = CopyTensorsInto(path, tensors, targets, ignore_prefix);
   if (!st.ok()) return st;
   optimizer_->set_iterations(step);
   optimizer_->set_learning_rate(lr);

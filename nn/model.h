@@ -74,6 +74,18 @@ struct History {
   // Every logs key per epoch, including other metrics ("mse", "val_mse").
   std::map<std::string, std::vector<double>> history;
   size_t size() const { return epoch.size(); }
+  // Adds the epoch numbered `epoch_number` (1-based) with its logs (Fit, at each epoch end).
+  void Append(int epoch_number, const Logs& logs);
+};
+
+// Where a Fit stands: what BackupAndRestore saves, and moves forward to resume a run.
+struct FitState {
+  int epoch = 0;      // the epoch being trained (0-based); between epochs, the next one
+  int64_t batch = 0;  // batches of `epoch` already trained
+  // The optimiser's learning rate before `epoch`'s OnEpochBegin hooks (schedules) ran.
+  double epoch_learning_rate = 0;
+  History history;    // the epochs completed
+  std::vector<Callback*> callbacks;  // FitOptions::callbacks, in order
 };
 
 class Model : public Module {
@@ -144,6 +156,24 @@ class Model : public Module {
   // Set by callbacks (EarlyStopping, TerminateOnNaN) to end Fit after the current batch.
   bool stop_training = false;
 
+  // ---- For callbacks that save and resume training (BackupAndRestore).
+  // The state of the Fit in progress; null outside Fit. A callback's OnTrainBegin may move
+  // it forward (with the weights, the optimiser, the metrics and stop_training) to resume.
+  FitState* fit_state() { return fit_state_; }
+  // The running loss and metric totals since ResetMetrics, and their restore; Error for a
+  // state that does not fit the compiled metrics.
+  std::vector<double> MetricsState() const;
+  void SetMetricsState(const std::vector<double>& state);
+  // What Save writes, without writing it: the weights and, when attached, the optimiser's
+  // slots ("optimizer/<slot>/<param>") with its name, step and learning rate in `metadata`.
+  NamedTensors CheckpointTensors(std::map<std::string, std::string>* metadata) const;
+  // Load from `tensors` and `metadata` already read from `path` (named in errors).
+  // Tensors whose names start with `ignore_prefix` (if not empty) are skipped. On error
+  // nothing is changed.
+  absl::Status LoadCheckpoint(const std::string& path, const NamedTensors& tensors,
+                              const std::map<std::string, std::string>& metadata,
+                              const std::string& ignore_prefix = "");
+
   // Where Fit's progress bar and the callbacks' messages go (default std::cout).
   void SetOutput(std::ostream* os) { out_ = os; }
   std::ostream& out() const { return *out_; }
@@ -165,7 +195,10 @@ class Model : public Module {
   void CheckBatch(const char* what, const Tensor& x, const Tensor& y);
   // Adds a batch's loss and predictions to the running loss and metrics; their logs.
   Logs UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor& y);
+  // The running loss and metrics as logs ("loss", then each metric).
+  Logs MetricsLogs() const;
   uint64_t seed_;
+  FitState* fit_state_ = nullptr;
   int64_t train_step_ = 0;
   double loss_sum_ = 0;
   int64_t loss_count_ = 0;
