@@ -1,14 +1,18 @@
 #include "data/file_util.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
+#include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace gradway::data {
@@ -159,6 +163,31 @@ absl::Status RemoveFileDurably(const std::string& path) {
     return ErrnoStatus(err, path, "cannot remove");
   }
   return SyncFolderOf(path, "removed");
+}
+
+int RemoveStaleTemporaries(const std::string& folder) {
+  int removed = 0;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(folder, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    // "<name>.tmp.<pid>.<n>"
+    const std::string name = it->path().filename().string();
+    const size_t dot = name.rfind('.');
+    if (dot == std::string::npos || dot == 0) continue;
+    const size_t tmp = name.rfind(".tmp.", dot - 1);
+    if (tmp == std::string::npos || tmp + 5 > dot) continue;
+    int64_t pid = 0, n = 0;
+    if (!absl::SimpleAtoi(name.substr(tmp + 5, dot - tmp - 5), &pid) ||
+        !absl::SimpleAtoi(name.substr(dot + 1), &n) || pid <= 0 || pid > INT32_MAX) {
+      continue;
+    }
+    const bool alive = ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+    std::error_code file_ec;
+    if (!alive && it->is_regular_file(file_ec) && std::filesystem::remove(it->path(), file_ec)) {
+      ++removed;
+    }
+  }
+  return removed;
 }
 
 absl::Status MakeDirs(const std::string& path) {

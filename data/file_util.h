@@ -56,6 +56,11 @@ absl::Status SyncFolderOf(const std::string& path, absl::string_view done);
 // does not exist. Errors: the path and the system error.
 absl::Status RemoveFileDurably(const std::string& path);
 
+// Removes the temporaries that WriteFileAtomically left in `folder` when their process was
+// killed mid-write: files named "<name>.tmp.<pid>.<n>" whose process is no longer running.
+// Returns how many it removed; a missing folder has none.
+int RemoveStaleTemporaries(const std::string& folder);
+
 // Creates `path` and its missing parents (like `mkdir -p`); OK if it already exists as a
 // directory. Errors: the path and the system error (e.g. a file is in the way).
 absl::Status MakeDirs(const std::string& path);

@@ -1,5 +1,7 @@
 #include "data/file_util.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -147,6 +149,37 @@ TEST(WriteFileAtomically, FailedRenameRemovesTheTemporary) {
   EXPECT_TRUE(absl::StrContains(s.message(), path)) << s;
   EXPECT_EQ(Entries(dir), std::vector<std::string>{"taken"});
   EXPECT_TRUE(DirExists(path + "/inside"));
+}
+
+TEST(RemoveStaleTemporaries, RemovesOnlyDeadProcessesTemporaries) {
+  const std::string dir = ::testing::TempDir() + "/stale_tmp";
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  // pid 0x7ffffff0 is above Linux's pid_max (4194304): no such process.
+  const std::string dead = dir + "/a.safetensors.tmp.2147483632.0";
+  const std::string alive = absl::StrCat(dir, "/a.safetensors.tmp.", ::getpid(), ".3");
+  for (const std::string& keep : {dead, alive, dir + "/a.safetensors", dir + "/b.tmp.x.1",
+                                  dir + "/c.tmp.12"}) {
+    ASSERT_TRUE(WriteFileAtomically(keep, "x").ok());
+  }
+  EXPECT_EQ(RemoveStaleTemporaries(dir), 1);
+  EXPECT_FALSE(FileExists(dead));
+  EXPECT_TRUE(FileExists(alive));  // a write in progress in a live process
+  EXPECT_TRUE(FileExists(dir + "/a.safetensors"));
+  EXPECT_TRUE(FileExists(dir + "/b.tmp.x.1"));
+  EXPECT_TRUE(FileExists(dir + "/c.tmp.12"));
+  EXPECT_EQ(RemoveStaleTemporaries(dir + "/missing"), 0);
+}
+
+TEST(RemoveFileDurably, RemovesAndAcceptsAMissingFile) {
+  const std::string path = ::testing::TempDir() + "/remove_me";
+  ASSERT_TRUE(WriteFileAtomically(path, "x").ok());
+  EXPECT_TRUE(RemoveFileDurably(path).ok());
+  EXPECT_FALSE(FileExists(path));
+  EXPECT_TRUE(RemoveFileDurably(path).ok());
+  absl::Status st = RemoveFileDurably(::testing::TempDir());  // a folder: EISDIR
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(::testing::TempDir()), std::string::npos) << st;
 }
 
 TEST(MakeDirs, CreatesNestedFoldersAndIsIdempotent) {

@@ -32,8 +32,17 @@ ABSL_FLAG(int, threads, 0, "Worker threads (0: the machine's cores).");
 ABSL_FLAG(std::string, model_dir, "./model",
           "Where ModelCheckpoint saves the best model "
           "({epoch:02d}-{val_loss:.4f}.safetensors).");
+ABSL_FLAG(std::string, backup_dir, "",
+          "Where BackupAndRestore keeps the backup of the training in progress, so that "
+          "running the same command after a crash or a kill resumes it (default: "
+          "<model_dir>/backup). Removed when training ends.");
+ABSL_FLAG(int64_t, backup_freq, 0,
+          "Also back up every N training steps (0: at the end of every epoch only).");
 ABSL_FLAG(std::string, output_dir, "./output",
           "Where the first image (PNG), history.csv and the loss plot (SVG) go.");
+ABSL_FLAG(std::string, final_model, "",
+          "Also save the trained model (the best epoch's weights when early stopping "
+          "restored them, and the optimiser's state) to this file at the end.");
 ABSL_FLAG(int, patience, 10, "EarlyStopping patience on val_loss, in epochs.");
 ABSL_FLAG(double, target_accuracy, 0.0,
           "Exit with status 1 when the final test accuracy is below this.");
@@ -63,7 +72,10 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
   c.seed = absl::GetFlag(FLAGS_seed);
   c.threads = absl::GetFlag(FLAGS_threads);
   c.model_dir = absl::GetFlag(FLAGS_model_dir);
+  c.backup_dir = absl::GetFlag(FLAGS_backup_dir);
+  c.backup_freq = absl::GetFlag(FLAGS_backup_freq);
   c.output_dir = absl::GetFlag(FLAGS_output_dir);
+  c.final_model = absl::GetFlag(FLAGS_final_model);
   c.patience = absl::GetFlag(FLAGS_patience);
   c.target_accuracy = absl::GetFlag(FLAGS_target_accuracy);
   c.train_samples = absl::GetFlag(FLAGS_train_samples);
@@ -82,7 +94,12 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
   }
   if (c.model_dir.empty()) Die("--model_dir must not be empty", 2);
   if (c.output_dir.empty()) Die("--output_dir must not be empty", 2);
-  for (std::string* path : {&c.data_dir, &c.model_dir, &c.output_dir}) *path = UserPath(*path);
+  if (c.backup_freq < 0) Die(absl::StrCat("--backup_freq must be >= 0, got ", c.backup_freq), 2);
+  for (std::string* path : {&c.data_dir, &c.model_dir, &c.backup_dir, &c.output_dir,
+                             &c.final_model}) {
+    *path = UserPath(*path);
+  }
+  if (c.backup_dir.empty()) c.backup_dir = c.model_dir + "/backup";
   SetNumThreads(c.threads);
   std::printf("Using %d thread%s\n", NumThreads(), NumThreads() == 1 ? "" : "s");
   return c;
@@ -173,7 +190,9 @@ std::vector<nn::Ref<nn::Callback>> ChapterCallbacks(const MnistConfig& config) {
                                 .Monitor("val_loss")
                                 .Patience(config.patience)
                                 .RestoreBestWeights(true)),
-          nn::CSVLogger(OutputPath(config, "history.csv"))};
+          nn::CSVLogger(OutputPath(config, "history.csv")),
+          nn::BackupAndRestore(
+              nn::BackupAndRestoreOptions(config.backup_dir).SaveFreq(config.backup_freq))};
 }
 
 void WriteLossPlot(const nn::History& history, const MnistConfig& config,
@@ -182,6 +201,13 @@ void WriteLossPlot(const nn::History& history, const MnistConfig& config,
   absl::Status written = data::WriteLossPlot(path, history.loss, history.val_loss, title);
   if (!written.ok()) Die(std::string(written.message()), 1);
   std::printf("Saved the loss curves as %s\n", path.c_str());
+}
+
+void SaveFinalModel(const nn::Model& model, const MnistConfig& config) {
+  if (config.final_model.empty()) return;
+  absl::Status saved = model.Save(config.final_model);
+  if (!saved.ok()) Die(std::string(saved.message()), 1);
+  std::printf("Saved the trained model as %s\n", config.final_model.c_str());
 }
 
 int ReportTestAccuracy(double accuracy, const MnistConfig& config) {

@@ -25,7 +25,10 @@ struct MnistConfig {
   uint64_t seed = 42;
   int threads = 0;  // 0: the machine's cores
   std::string model_dir;
+  std::string backup_dir;    // BackupAndRestore's folder ("<model_dir>/backup" by default)
+  int64_t backup_freq = 0;   // also back up every N steps (0: at epoch ends only)
   std::string output_dir;
+  std::string final_model;   // where to save the trained model at the end ("": nowhere)
   int patience = 10;
   double target_accuracy = 0;
   int64_t train_samples = 0;  // 0: all, else an evenly spaced subset
@@ -59,7 +62,9 @@ void ShowTrainingImage(const MnistData& data, int64_t index, const MnistConfig& 
 
 // The chapter's callbacks: ModelCheckpoint("<model_dir>/" + kCheckpointTemplate,
 // monitor val_loss, save best only), EarlyStopping(val_loss, --patience, restoring the best
-// weights when it stops) and CSVLogger("<output_dir>/history.csv").
+// weights when it stops) and CSVLogger("<output_dir>/history.csv"), and
+// BackupAndRestore(--backup_dir, --backup_freq), so that running the same command again
+// after a crash or a kill resumes the training where it was.
 std::vector<nn::Ref<nn::Callback>> ChapterCallbacks(const MnistConfig& config);
 
 // The output folder's path for `name` (created if missing).
@@ -68,6 +73,10 @@ std::string OutputPath(const MnistConfig& config, const std::string& name);
 // Writes the train (blue) and validation (red) loss per epoch as an SVG plot.
 void WriteLossPlot(const nn::History& history, const MnistConfig& config,
                    const std::string& title);
+
+// Saves the trained model (Model::Save: weights and optimiser state) to --final_model, if
+// given, and says so. Exits with status 1 and the file error when the write fails.
+void SaveFinalModel(const nn::Model& model, const MnistConfig& config);
 
 // Prints " Test Accuracy: 0.xxxx" and returns the exit status: 1 when below
 // --target_accuracy.

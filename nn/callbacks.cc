@@ -125,6 +125,8 @@ FilepathTemplate::FilepathTemplate(std::string pattern) : pattern_(std::move(pat
 }
 
 std::string FilepathTemplate::Format(int epoch, const Logs& logs) const {
+  // The 1-based epoch, in 64 bits: epoch + 1 overflows an int for epoch = INT_MAX.
+  const int64_t shown_epoch = int64_t{epoch} + 1;
   std::string out;
   for (const Piece& piece : pieces_) {
     if (!piece.is_field) {
@@ -132,7 +134,7 @@ std::string FilepathTemplate::Format(int epoch, const Logs& logs) const {
       continue;
     }
     const bool is_int = piece.text == "epoch";
-    double value = epoch + 1;
+    double value = static_cast<double>(shown_epoch);
     if (!is_int) {
       std::optional<double> v = logs.Find(piece.text);
       if (!v) {
@@ -149,8 +151,8 @@ std::string FilepathTemplate::Format(int epoch, const Logs& logs) const {
              piece.text, "' is a float");
       }
       // Two calls: absl checks each format string at compile time (clang insists).
-      s = piece.zero ? absl::StrFormat("%0*d", piece.width, epoch + 1)
-                     : absl::StrFormat("%*d", piece.width, epoch + 1);
+      s = piece.zero ? absl::StrFormat("%0*d", piece.width, shown_epoch)
+                     : absl::StrFormat("%*d", piece.width, shown_epoch);
     } else if (type == 0 && piece.precision < 0) {
       s = FloatRepr(value);
       if (static_cast<int>(s.size()) < piece.width) {
@@ -180,7 +182,15 @@ ModelCheckpoint::ModelCheckpoint(ModelCheckpointOptions options)
       best_(maximize_ ? -std::numeric_limits<double>::infinity()
                       : std::numeric_limits<double>::infinity()) {}
 
-void ModelCheckpoint::OnTrainBegin(const Logs&) {}
+void ModelCheckpoint::OnTrainBegin(const Logs&) {
+  // Temporaries of writes that a crash interrupted, in the checkpoints' folder when the
+  // template does not vary it.
+  const std::string parent =
+      std::filesystem::path(options_.filepath).parent_path().string();
+  if (parent.find('{') == std::string::npos) {
+    data::RemoveStaleTemporaries(parent.empty() ? "." : parent);
+  }
+}
 
 void ModelCheckpoint::SaveTo(const std::string& path) {
   const std::string parent = std::filesystem::path(path).parent_path().string();
@@ -470,14 +480,7 @@ void BackupAndRestore::OnTrainBegin(const Logs&) {
   resumed_batch_ = 0;
   absl::Status made = data::MakeDirs(options_.backup_dir);
   if (!made.ok()) Fail("BackupAndRestore: ", made.message());
-  // Temporaries of writes that a crash interrupted ("backup.safetensors.tmp.<pid>.<n>").
-  std::error_code ec;
-  const std::string tmp_prefix = std::filesystem::path(path()).filename().string() + ".tmp.";
-  for (const auto& entry : std::filesystem::directory_iterator(options_.backup_dir, ec)) {
-    if (absl::StartsWith(entry.path().filename().string(), tmp_prefix)) {
-      std::filesystem::remove(entry.path(), ec);
-    }
-  }
+  data::RemoveStaleTemporaries(options_.backup_dir);  // of writes a crash interrupted
   if (data::FileExists(path())) Restore();
 }
 
@@ -495,6 +498,8 @@ void BackupAndRestore::OnTrainEnd(const Logs&) {
   if (!options_.delete_checkpoint) return;
   absl::Status removed = data::RemoveFileDurably(path());
   if (!removed.ok()) Fail("BackupAndRestore: ", removed.message());
+  std::error_code ec;
+  std::filesystem::remove(options_.backup_dir, ec);  // the folder too, when now empty
 }
 
 void BackupAndRestore::Save() {

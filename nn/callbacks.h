@@ -79,7 +79,8 @@ struct ModelCheckpointOptions {
 // written atomically. Never saves non-finite weights or a non-finite monitored value (it
 // prints "Epoch 00005: loss is nan, not saving the model" instead), so a diverged run
 // cannot overwrite the last good checkpoint. A failed write throws gradway::Error with the
-// file error.
+// file error. At the start of training it removes the temporaries that a killed process
+// left in the checkpoints' folder (data::RemoveStaleTemporaries).
 class ModelCheckpoint : public Callback {
  public:
   ModelCheckpoint(ModelCheckpointOptions options);  // NOLINT(runtime/explicit)
@@ -235,7 +236,8 @@ struct BackupAndRestoreOptions {
 //
 // A Fit started with the same callbacks and data while a backup exists resumes from it, and
 // ends with the weights, history and files of an uninterrupted run, bit for bit (except the
-// wall times). When training ends normally the backup is removed (delete_checkpoint).
+// wall times). When training ends normally the backup is removed (delete_checkpoint), and
+// backup_dir with it when nothing else is in it.
 // Throws gradway::Error naming the file for an unreadable backup, or one saved by a run
 // with other data, batch size, seed, model, optimiser or callbacks (delete it to start
 // afresh). Throws Error for save_freq < 0 or an empty backup_dir, and for a failed write.
