@@ -1,5 +1,6 @@
 #include "data/idx.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -18,9 +19,12 @@ namespace gradway::data {
 namespace {
 
 // Headers may claim at most this many payload bytes (1 TiB): keeps size arithmetic far
-// from overflow. Memory is only ever allocated for bytes actually present in the file.
+// from overflow. Memory is only ever allocated for bytes actually present in the file
+// (ReadPayload).
 constexpr uint64_t kMaxPayloadBytes = uint64_t{1} << 40;
-constexpr size_t kChunk = size_t{1} << 20;
+// Reads and writes go by chunks of this size; it is also all a header alone can make the
+// reader allocate.
+constexpr size_t kChunk = size_t{1} << 16;
 
 struct GzCloser {
   void operator()(gzFile f) const { gzclose(f); }
@@ -37,12 +41,16 @@ class IdxInput {
     if (raw == nullptr) return ErrnoStatus(errno, path, "cannot open");
     unsigned char magic[2] = {0, 0};
     const size_t n = std::fread(magic, 1, 2, raw);
+    struct stat st;
+    const uint64_t file_size = ::fstat(::fileno(raw), &st) == 0 && st.st_size > 0
+                                   ? static_cast<uint64_t>(st.st_size)
+                                   : 0;
     std::fclose(raw);
     const bool gzip = n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     gzFile f = gzopen(path.c_str(), "rb");
     if (f == nullptr) return ErrnoStatus(errno, path, "cannot open");
     gzbuffer(f, 1 << 17);
-    return IdxInput(path, gzip, GzHandle(f));
+    return IdxInput(path, gzip, file_size, GzHandle(f));
   }
 
   // Reads up to `n` bytes into `dst`; fewer only at the end of the data.
@@ -80,10 +88,12 @@ class IdxInput {
 
   const std::string& path() const { return path_; }
   bool gzip() const { return gzip_; }
+  // The file's size on disk (compressed, for gzip); 0 when unknown.
+  uint64_t file_size() const { return file_size_; }
 
  private:
-  IdxInput(std::string path, bool gzip, GzHandle file)
-      : path_(std::move(path)), gzip_(gzip), file_(std::move(file)) {}
+  IdxInput(std::string path, bool gzip, uint64_t file_size, GzHandle file)
+      : path_(std::move(path)), gzip_(gzip), file_size_(file_size), file_(std::move(file)) {}
 
   absl::Status ZlibError() {
     int errnum = Z_OK;
@@ -101,6 +111,7 @@ class IdxInput {
 
   std::string path_;
   bool gzip_;
+  uint64_t file_size_;
   GzHandle file_;
 };
 
@@ -151,8 +162,13 @@ absl::StatusOr<std::vector<uint8_t>> ReadPayload(IdxInput& in, uint64_t bytes,
         "%s: bad header: %s is %d bytes, more than the %d this reader accepts", in.path(),
         what, bytes, kMaxPayloadBytes));
   }
+  // The buffer grows with the bytes actually read, never with the header's claim alone:
+  // a raw file holds at most its own size, so that much is reserved at once; gzip data
+  // grows it (geometrically) as it decompresses. A header claiming 2^31 images in a
+  // 20-byte file costs one chunk, not 2 GiB.
   std::vector<uint8_t> data;
-  data.reserve(static_cast<size_t>(std::min<uint64_t>(bytes, uint64_t{1} << 26)));
+  const uint64_t at_most = in.gzip() ? kChunk : in.file_size();
+  data.reserve(static_cast<size_t>(std::min<uint64_t>(bytes, at_most)));
   while (data.size() < bytes) {
     const size_t old = data.size();
     const size_t want = static_cast<size_t>(std::min<uint64_t>(bytes - old, kChunk));

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "data/alloc_probe.h"
 #include "data/file_util.h"
 #include "gtest/gtest.h"
 
@@ -213,6 +214,42 @@ TEST(IdxReader, AbsurdHeaderDoesNotAllocate) {
   const std::string path2 = TmpPath("big-header");
   WriteRaw(path2, BigEndian({0x803, 1000000, 1000, 1000}) + "abc");  // 1e12 bytes claimed
   ExpectError(ReadIdxImages(path2).status(), path2, "but only 3 bytes follow");
+}
+
+// A header is not trusted with memory: the buffer grows with the bytes actually there
+// (plus one 64 KiB chunk), raw or gzip. 2^31 images (or labels) claimed by a 20-byte file
+// are rejected as truncated without allocating anything like 2 GiB.
+TEST(IdxReader, HostileHeaderAllocatesOnlyWhatIsThere) {
+  for (const char* suffix : {"", ".gz"}) {
+    const std::string images = TmpPath(absl::StrCat("2g-images", suffix));
+    const std::string labels = TmpPath(absl::StrCat("2g-labels", suffix));
+    const std::string image_bytes = BigEndian({0x803, 1u << 31, 1, 1}) + "abcd";
+    const std::string label_bytes = BigEndian({0x801, 1u << 31}) + "abcd";
+    if (std::string(suffix) == ".gz") {
+      WriteGz(images, image_bytes);
+      WriteGz(labels, label_bytes);
+    } else {
+      WriteRaw(images, image_bytes);
+      WriteRaw(labels, label_bytes);
+    }
+    absl::Status s;
+    size_t largest = LargestAllocationDuring([&] { s = ReadIdxImages(images).status(); });
+    ExpectError(s, images,
+                "truncated: header says 2147483648 images of 1x1 (2147483648 bytes) but only 4 "
+                "bytes follow");
+    EXPECT_LE(largest, size_t{1} << 16) << images;
+    largest = LargestAllocationDuring([&] { s = ReadIdxLabels(labels).status(); });
+    ExpectError(s, labels, "truncated: header says 2147483648 labels");
+    EXPECT_LE(largest, size_t{1} << 16) << labels;
+  }
+  // A valid raw file's payload is read into one buffer of the file's size.
+  const std::string path = TmpPath("3m-images");
+  ASSERT_TRUE(WriteIdxImages(path, Pattern(3 << 20), 3 << 10, 32, 32).ok());
+  absl::StatusOr<IdxImages> read;
+  const size_t largest = LargestAllocationDuring([&] { read = ReadIdxImages(path); });
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_GE(largest, size_t{3} << 20);
+  EXPECT_LE(largest, (size_t{3} << 20) + 16);
 }
 
 TEST(IdxReader, CorruptGzip) {

@@ -31,6 +31,10 @@ inline constexpr int64_t kMaxPngPixels = int64_t{1} << 25;
 // Reads the PNG at `path` as 8-bit grayscale, whatever its colour type and bit depth
 // (gray, RGB, palette, 16-bit; RGB converted by luminance). Transparent pixels are
 // composited onto white, as an image viewer shows them.
+// Memory follows the data, not the header: every chunk must fit in the file, and the
+// image's buffer is allocated only after all its rows have been decompressed once, so a
+// header claiming more pixels (or a chunk claiming more bytes) than the file holds costs
+// no memory beyond the file, a few rows and libpng's 8 MB cap on ancillary data.
 // Errors: NotFound for a missing file; InvalidArgument naming the file for anything that
 // is not a readable PNG (libpng's message: bad signature, truncated, CRC error, ...) or
 // an image larger than kMaxPngPixels.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "data/alloc_probe.h"
 #include "data/file_util.h"
 #include "zlib.h"
 #include "gtest/gtest.h"
@@ -195,6 +196,42 @@ TEST(ReadGrayPng, ErrorsNameTheFile) {
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
   EXPECT_NE(s.message().find(huge + ": a 100000x100000 PNG is too large"), std::string::npos)
       << s;
+}
+
+// A header within kMaxPngPixels but with no pixel data behind it is rejected before the
+// image's buffer is allocated: 5000x5000 claimed by a 57-byte file costs no 25 MB. So is
+// a chunk longer than the file.
+TEST(ReadGrayPng, HostileHeaderAllocatesOnlyWhatIsThere) {
+  const std::string path = TmpPath("5000x5000.png");
+  ASSERT_TRUE(WriteFileAtomically(path, PngHeaderOnly(5000, 5000)).ok());
+  absl::Status s;
+  const size_t largest = LargestAllocationDuring([&] { s = ReadGrayPng(path).status(); });
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find(path + ": cannot read the PNG's pixels: "), std::string::npos)
+      << s;
+  EXPECT_LT(largest, size_t{1} << 16);
+
+  // A chunk claiming more bytes than the file holds (libpng would allocate them first).
+  std::string text = Chunk("tEXt", std::string("Comment\0a digit", 15));
+  text[0] = '\x40';  // 1 GiB + 15 bytes
+  std::string bytes = PngHeaderOnly(3, 3);
+  bytes.insert(33, text);  // after the signature and IHDR
+  ASSERT_TRUE(WriteFileAtomically(path, bytes).ok());
+  s = ReadGrayPng(path).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find(path + ": not a readable PNG: chunk 'tEXt' at byte 33 claims "
+                                    "1073741839 bytes of data but the file has only"),
+            std::string::npos)
+      << s;
+
+  // With the data there, the buffer is the image's size.
+  std::vector<uint8_t> pixels(500 * 400, 7);
+  ASSERT_TRUE(WriteGrayPng(path, pixels.data(), 500, 400).ok());
+  absl::StatusOr<GrayImage> image;
+  const size_t read_largest = LargestAllocationDuring([&] { image = ReadGrayPng(path); });
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->pixels, pixels);
+  EXPECT_EQ(read_largest, pixels.size());
 }
 
 }  // namespace

@@ -39,6 +39,9 @@ TEST(FilepathTemplateTest, FormatsLikePython) {
   EXPECT_EQ(FilepathTemplate("{epoch:03}_{loss:8.3f}").Format(0, logs), "001_   0.123");
   EXPECT_EQ(FilepathTemplate("{{literal}}-{epoch:.1f}").Format(0, logs), "{literal}-1.0");
   EXPECT_EQ(FilepathTemplate("{loss:.3}").Format(0, logs), "0.123");
+  // The largest epoch index still formats (1-based) without overflowing an int.
+  EXPECT_EQ(FilepathTemplate("{epoch:02d}-{epoch:.1f}").Format(2147483647, logs),
+            "2147483648-2147483648.0");
   EXPECT_EQ(FloatRepr(0.1), "0.1");
   EXPECT_EQ(FloatRepr(2.0), "2.0");
   EXPECT_EQ(FloatRepr(std::nan("")), "nan");

@@ -31,6 +31,37 @@ std::string Errno() { return std::strerror(errno); }
 
 std::string ShapeJson(const json& shape) { return shape.dump(); }
 
+// The largest header read, as the reference implementation (its MAX_HEADER_SIZE).
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
+// A safetensors header nests three levels deep: the header, a tensor's entry, its shape
+// or data_offsets (or __metadata__'s strings). Deeper JSON is refused before it is
+// parsed: it could only cost memory, and printing it would recurse as deep as it nests.
+constexpr int kMaxHeaderDepth = 3;
+
+// True if the JSON text `text` nests arrays and objects deeper than `limit`.
+bool NestsDeeperThan(absl::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // an escaped character, maybe a quote
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::Status SaveSafetensors(const std::string& path, const NamedTensors& tensors,
@@ -94,6 +125,14 @@ absl::StatusOr<SafetensorsContents> ReadSafetensors(const std::string& path) {
     return bad("header size ", n, " is larger than the file (", file_size,
                " bytes): truncated or not a safetensors file");
   }
+  if (n > kMaxHeaderBytes) {
+    return bad("header size ", n, " is larger than the ", kMaxHeaderBytes,
+               " bytes safetensors allows");
+  }
+  if (NestsDeeperThan(absl::string_view(bytes).substr(8, n), kMaxHeaderDepth)) {
+    return bad("corrupt header: JSON nested more than ", kMaxHeaderDepth,
+               " levels deep (header, tensor entry, shape)");
+  }
   json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<int64_t>(n),
                             nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded()) return bad("corrupt header: not valid JSON");
@@ -143,7 +182,9 @@ absl::StatusOr<SafetensorsContents> ReadSafetensors(const std::string& path) {
                    " has a non-integer or negative dimension");
       }
       uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 4 / dim) {
+      // A dimension must fit a Shape's int64_t even after a 0 (which makes numel 0).
+      if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+          (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 4 / dim)) {
         return bad("tensor '", name, "': shape ", ShapeJson(*shape), " is too large");
       }
       numel *= dim;

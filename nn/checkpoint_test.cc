@@ -156,6 +156,18 @@ TEST(SafetensorsTest, RejectsMalformedFiles) {
        "tensors 'a' and 'b' overlap"},
       {"bad_metadata", Header(R"({"__metadata__":{"step":3}})"),
        "__metadata__ value of 'step' is not a string"},
+      // Found by //nn:safetensors_fuzzer: a dimension beyond int64 after a 0 (no data
+      // needed) threw from Tensor::Empty; JSON nested 200,000 deep overflowed the stack
+      // when the shape was printed.
+      {"huge_dim", Header(R"({"w":{"dtype":"F32","shape":[0,9223372036854775808],)"
+                          R"("data_offsets":[0,0]}})"),
+       "tensor 'w': shape [0,9223372036854775808] is too large"},
+      {"deep", Header(R"({"w":{"dtype":"F32","shape":[)" + std::string(200000, '[') +
+                      std::string(200000, ']') + R"(],"data_offsets":[0,0]}})"),
+       "corrupt header: JSON nested more than 3 levels deep"},
+      {"deep_in_string", Header(R"({"w":{"dtype":"F32","shape":["[[[[\"{{"],)"
+                                R"("data_offsets":[0,0]}})"),
+       "non-integer or negative dimension"},
   };
   for (const Case& c : cases) {
     std::string path = WriteBytes(std::string(c.name) + ".safetensors", c.bytes);

