@@ -59,10 +59,13 @@ double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+// Training steps per epoch: 1000 samples in batches of 200.
+constexpr int kSteps = 5;
+
 // The training command's arguments for the run kept in `dir`.
-std::vector<std::string> Command(const std::string& dir) {
+std::vector<std::string> Command(const std::string& dir, int epochs) {
   return {Binary("mnist_cnn"),     "--train_samples=1000",
-          "--test_samples=200",    "--epochs=12",
+          "--test_samples=200",    absl::StrCat("--epochs=", epochs),
           "--patience=2",          "--seed=5",
           "--threads=2",           "--backup_freq=1",
           "--model_dir=" + dir + "/model", "--output_dir=" + dir + "/output",
@@ -70,8 +73,8 @@ std::vector<std::string> Command(const std::string& dir) {
 }
 
 // Starts the command with its output appended to <dir>/log.txt; returns the pid.
-pid_t Start(const std::string& dir) {
-  std::vector<std::string> args = Command(dir);
+pid_t Start(const std::string& dir, int epochs) {
+  std::vector<std::string> args = Command(dir, epochs);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -186,6 +189,8 @@ TEST(KillTest, KilledRunsResumeToTheUninterruptedResult) {
   if (const char* env = std::getenv("GRADWAY_KILLS")) {
     ASSERT_TRUE(absl::SimpleAtoi(env, &kills_wanted)) << "GRADWAY_KILLS=" << env;
   }
+  // Enough epochs for the kills to land at different backups (12 for 20 kills, 4 for 5).
+  const int epochs = std::clamp(kills_wanted * 3 / 5, 4, 12);
   const fs::path tmp = std::getenv("TEST_TMPDIR");
   const std::string ref = (tmp / "uninterrupted").string(), killed = (tmp / "killed").string();
   for (const std::string& d : {ref, killed}) {
@@ -195,7 +200,7 @@ TEST(KillTest, KilledRunsResumeToTheUninterruptedResult) {
 
   // The uninterrupted run, and how long its start (loading the data) and training take.
   auto t0 = Clock::now();
-  pid_t pid = Start(ref);
+  pid_t pid = Start(ref, epochs);
   ASSERT_GT(pid, 0);
   double startup = -1;
   int status = 0;
@@ -216,8 +221,8 @@ TEST(KillTest, KilledRunsResumeToTheUninterruptedResult) {
   // up to one backup interval: in the middle of a training step, a validation, a write or
   // the start of the next run. Every 4th kill instead strikes as soon as a temporary file
   // appears: during a checkpoint or backup write.
-  const int steps = 5, points = 12 * steps;  // backups: after each step (epoch * 5 + batch)
-  const double interval = (total - startup) / (points + 12);
+  const int points = epochs * kSteps;  // backups: after each step (epoch * 5 + batch)
+  const double interval = (total - startup) / (points + epochs);
   std::mt19937_64 rng(2026);
   std::uniform_real_distribution<double> share(0.0, 1.0);
   const std::string backup_file = killed + "/model/backup/backup.safetensors";
@@ -226,13 +231,13 @@ TEST(KillTest, KilledRunsResumeToTheUninterruptedResult) {
   std::string progress;  // the backup's epoch:batch after each kill ("-": none yet)
   for (;;) {
     ++runs;
-    pid = Start(killed);
+    pid = Start(killed, epochs);
     ASSERT_GT(pid, 0);
     bool exited = false;
     if (kills < kills_wanted) {
       const int target = std::max(1, (kills + 1) * points / (kills_wanted + 1));
       while (!(exited = waitpid(pid, &status, WNOHANG) != 0) &&
-             BackupPoint(backup_file, steps) < target) {
+             BackupPoint(backup_file, kSteps) < target) {
         std::this_thread::sleep_for(std::chrono::microseconds(500));
       }
       if (!exited && kills % 4 == 3) {
