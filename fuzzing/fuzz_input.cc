@@ -39,7 +39,9 @@ std::string WriteScratchFile(const char* name, const uint8_t* data, size_t size)
   }
   const std::string& path = it->second;
   std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr || std::fwrite(data, 1, size, f) != size || std::fclose(f) != 0) {
+  // An empty input may come with data == nullptr, which fwrite must not be given.
+  if (f == nullptr || (size != 0 && std::fwrite(data, 1, size, f) != size) ||
+      std::fclose(f) != 0) {
     std::perror(path.c_str());
     std::abort();
   }
