@@ -603,29 +603,26 @@ void BackupAndRestore::Restore() {
   }
   // Every callback's state, then the model's: each checks what it is given.
   std::vector<CallbackState> states(st.callbacks.size());
-  for (const auto& [key, value] : meta) {
-    if (!absl::StartsWith(key, kCallbackPrefix)) continue;
-    const size_t slash = key.find('/', std::strlen(kCallbackPrefix));
+  // "callback/<i>/<rest>" -> the state of callback i and <rest>, or a failure naming `what`.
+  auto split = [&](const std::string& name, const char* what) {
+    const size_t start = std::strlen(kCallbackPrefix);
+    const size_t slash = name.find('/', start);
     size_t i = 0;
     if (slash == std::string::npos ||
-        !absl::SimpleAtoi(key.substr(std::strlen(kCallbackPrefix),
-                                     slash - std::strlen(kCallbackPrefix)), &i) ||
-        i >= states.size()) {
-      fail("unexpected __metadata__ key '", key, "'");
+        !absl::SimpleAtoi(name.substr(start, slash - start), &i) || i >= states.size()) {
+      fail("unexpected ", what, " '", name, "'");
     }
-    states[i].values[key.substr(slash + 1)] = value;
+    return std::make_pair(&states[i], name.substr(slash + 1));
+  };
+  for (const auto& [key, value] : meta) {
+    if (!absl::StartsWith(key, kCallbackPrefix)) continue;
+    auto [state, rest] = split(key, "__metadata__ key");
+    state->values[rest] = value;
   }
   for (const auto& [name, t] : contents->tensors) {
     if (!absl::StartsWith(name, kCallbackPrefix)) continue;
-    const size_t slash = name.find('/', std::strlen(kCallbackPrefix));
-    size_t i = 0;
-    if (slash == std::string::npos ||
-        !absl::SimpleAtoi(name.substr(std::strlen(kCallbackPrefix),
-                                      slash - std::strlen(kCallbackPrefix)), &i) ||
-        i >= states.size()) {
-      fail("unexpected tensor '", name, "'");
-    }
-    states[i].tensors.emplace_back(name.substr(slash + 1), t);
+    auto [state, rest] = split(name, "tensor");
+    state->tensors.emplace_back(rest, t);
   }
   absl::Status loaded = m->LoadCheckpoint(file, contents->tensors, meta, kCallbackPrefix);
   if (!loaded.ok()) {
