@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -80,6 +81,14 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
   c.target_accuracy = absl::GetFlag(FLAGS_target_accuracy);
   c.train_samples = absl::GetFlag(FLAGS_train_samples);
   c.test_samples = absl::GetFlag(FLAGS_test_samples);
+  if (std::shared_ptr<nn::Collective> world = nn::DefaultCollective()) {
+    c.rank = world->rank();
+    c.ranks = world->size();
+    // Only rank 0 prints; the others' errors still reach stderr.
+    if (c.rank != 0 && std::freopen("/dev/null", "w", stdout) == nullptr) {
+      Die("cannot silence the standard output of a rank", 1);
+    }
+  }
   if (c.epochs < 1) Die(absl::StrCat("--epochs must be at least 1, got ", c.epochs), 2);
   if (c.batch_size < 1) {
     Die(absl::StrCat("--batch_size must be at least 1, got ", c.batch_size), 2);
@@ -102,6 +111,10 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
   if (c.backup_dir.empty()) c.backup_dir = c.model_dir + "/backup";
   SetNumThreads(c.threads);
   std::printf("Using %d thread%s\n", NumThreads(), NumThreads() == 1 ? "" : "s");
+  if (c.ranks > 1 || nn::DefaultCollective() != nullptr) {
+    std::printf("Data-parallel training on %d MPI ranks (%d thread%s each)\n", c.ranks,
+                NumThreads(), NumThreads() == 1 ? "" : "s");
+  }
   return c;
 }
 
@@ -134,8 +147,17 @@ MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape) {
               static_cast<long long>(raw.train_count()),
               static_cast<long long>(raw.test_count()));
   MnistTensors train, test;
+  d.train_first_row = 0;
+  d.train_rows = raw.train_count();
+  int64_t train_end = d.train_rows;
   try {  // images that do not fit sample_shape: a message naming the data, status 1
-    train = ToTensors(raw, Split::kTrain, 0, -1, sample_shape);
+    if (config.ranks > 1) {  // only the rows this rank trains on, as floats
+      std::tie(d.train_first_row, train_end) =
+          nn::TrainRowsOfRank(d.train_rows, nn::FitOptions().micro_shards, config.rank,
+                              config.ranks);
+    }
+    train = ToTensors(raw, Split::kTrain, d.train_first_row, train_end - d.train_first_row,
+                      sample_shape);
     test = ToTensors(raw, Split::kTest, 0, -1, sample_shape);
   } catch (const Error& e) {
     Die(e.what(), 1);
@@ -154,6 +176,7 @@ std::string OutputPath(const MnistConfig& config, const std::string& name) {
 }
 
 void ShowTrainingImage(const MnistData& data, int64_t index, const MnistConfig& config) {
+  if (config.rank != 0) return;  // data-parallel: rank 0 shows it (and holds row 0)
   const data::Dataset& raw = data.raw;
   GRADWAY_CHECK(index >= 0 && index < raw.train_count(), "mnist: no training image ", index);
   const uint8_t* image = raw.train_images.data() + index * raw.image_size();
@@ -197,6 +220,7 @@ std::vector<nn::Ref<nn::Callback>> ChapterCallbacks(const MnistConfig& config) {
 
 void WriteLossPlot(const nn::History& history, const MnistConfig& config,
                    const std::string& title) {
+  if (config.rank != 0) return;  // data-parallel: rank 0 writes the files
   const std::string path = OutputPath(config, "loss.svg");
   absl::Status written = data::WriteLossPlot(path, history.loss, history.val_loss, title);
   if (!written.ok()) Die(std::string(written.message()), 1);
@@ -204,7 +228,7 @@ void WriteLossPlot(const nn::History& history, const MnistConfig& config,
 }
 
 void SaveFinalModel(const nn::Model& model, const MnistConfig& config) {
-  if (config.final_model.empty()) return;
+  if (config.final_model.empty() || config.rank != 0) return;
   absl::Status saved = model.Save(config.final_model);
   if (!saved.ok()) Die(std::string(saved.message()), 1);
   std::printf("Saved the trained model as %s\n", config.final_model.c_str());

@@ -33,20 +33,28 @@ struct MnistConfig {
   double target_accuracy = 0;
   int64_t train_samples = 0;  // 0: all, else an evenly spaced subset
   int64_t test_samples = 0;   // 0: all, else an evenly spaced subset
+  // Data-parallel training under mpirun (//distributed): this process's rank and the rank
+  // count (0 and 1 for one process). Ranks other than 0 print nothing and write no file.
+  int rank = 0, ranks = 1;
 };
 
 // The checkpoints' file names in --model_dir (ModelCheckpoint's template).
 inline constexpr char kCheckpointTemplate[] = "{epoch:02d}-{val_loss:.4f}.safetensors";
 
 // Parses and validates the flags (absl): unknown flags and bad values print a message and
-// exit with a non-zero status. Sets the thread count and prints it.
+// exit with a non-zero status. Sets the thread count (per rank) and prints it; under
+// mpirun, joins the MPI job, prints the rank count, and silences the standard output of
+// every rank but 0.
 MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage);
 
 // The data as tensors: x [N, ...sample_shape] with pixels scaled to [0, 1], y [N, 10]
-// one-hot, and the raw bytes.
+// one-hot, and the raw bytes. Under mpirun, x_train and y_train hold only the rows this
+// rank trains on: rows [train_first_row, train_first_row + x_train.size(0)) of
+// train_rows (nn::TrainRowsOfRank); FitOptions() takes them with TrainRows.
 struct MnistData {
   data::Dataset raw;
   Tensor x_train, y_train, x_test, y_test;
+  int64_t train_first_row = 0, train_rows = 0;
 };
 
 // Loads the dataset the flags choose (--data_dir, --dataset, else the official MNIST),

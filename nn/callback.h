@@ -55,6 +55,10 @@ struct TrainParams {
   int64_t batch_size = 0;
   int verbose = 1;
   uint64_t seed = 0;        // the batch-order seed (FitOptions::seed or the model seed)
+  // Data-parallel training (nn/collective.h): this process's rank and the rank count.
+  // Callbacks that write files or print do so on rank 0 only.
+  int rank = 0, ranks = 1;
+  int micro_shards = 0;     // FitOptions::micro_shards when data-parallel, else 0
 };
 
 // What a callback needs to continue after a crash (see Callback::SaveState): named values

@@ -183,6 +183,7 @@ ModelCheckpoint::ModelCheckpoint(ModelCheckpointOptions options)
                       : std::numeric_limits<double>::infinity()) {}
 
 void ModelCheckpoint::OnTrainBegin(const Logs&) {
+  if (params().rank != 0) return;  // data-parallel: rank 0 writes the checkpoints
   // Temporaries of writes that a crash interrupted, in the checkpoints' folder when the
   // template does not vary it.
   const std::string parent =
@@ -193,6 +194,10 @@ void ModelCheckpoint::OnTrainBegin(const Logs&) {
 }
 
 void ModelCheckpoint::SaveTo(const std::string& path) {
+  if (params().rank != 0) {  // data-parallel: rank 0 writes, the others only keep count
+    last_saved_ = path;
+    return;
+  }
   const std::string parent = std::filesystem::path(path).parent_path().string();
   absl::Status made = data::MakeDirs(parent);  // nothing to do for ""
   if (!made.ok()) Fail("ModelCheckpoint: ", made.message());
@@ -364,6 +369,7 @@ CSVLogger::CSVLogger(const CSVLogger& other)
       separator_(other.separator_) {}
 
 void CSVLogger::Open(bool append) {
+  if (params().rank != 0) return;  // data-parallel: rank 0 writes the file
   file_.close();
   file_.clear();
   file_.open(filename_, append ? std::ios::app : std::ios::trunc);
@@ -392,9 +398,11 @@ void CSVLogger::OnEpochEnd(int epoch, const Logs& logs) {
     absl::StrAppend(&rows, std::string(1, separator_), FloatRepr(kv.second));
   }
   rows += '\n';
-  file_ << rows;
-  file_.flush();
-  if (!file_) Fail("CSVLogger: writing '", filename_, "' failed");
+  if (params().rank == 0) {
+    file_ << rows;
+    file_.flush();
+    if (!file_) Fail("CSVLogger: writing '", filename_, "' failed");
+  }
   text_ += rows;
 }
 
@@ -404,6 +412,7 @@ void CSVLogger::SaveState(CallbackState* state) const { state->values["text"] = 
 
 void CSVLogger::RestoreState(const CallbackState& state) {
   text_ = state.String("text");
+  if (params().rank != 0) return;
   absl::Status written = data::WriteFileAtomically(filename_, text_);
   if (!written.ok()) Fail("CSVLogger: ", written.message());
   Open(/*append=*/true);
@@ -478,9 +487,13 @@ void BackupAndRestore::OnTrainBegin(const Logs&) {
   GRADWAY_CHECK(model()->fit_state() != nullptr, "BackupAndRestore: used outside Model::Fit");
   resumed_epoch_ = -1;
   resumed_batch_ = 0;
-  absl::Status made = data::MakeDirs(options_.backup_dir);
-  if (!made.ok()) Fail("BackupAndRestore: ", made.message());
-  data::RemoveStaleTemporaries(options_.backup_dir);  // of writes a crash interrupted
+  // Data-parallel: rank 0 writes the backup; every rank restores from it (Fit then checks
+  // that all ranks resumed at the same point, so the folder must be shared by all).
+  if (params().rank == 0) {
+    absl::Status made = data::MakeDirs(options_.backup_dir);
+    if (!made.ok()) Fail("BackupAndRestore: ", made.message());
+    data::RemoveStaleTemporaries(options_.backup_dir);  // of writes a crash interrupted
+  }
   if (data::FileExists(path())) Restore();
 }
 
@@ -495,7 +508,7 @@ void BackupAndRestore::OnBatchEnd(int64_t, const Logs&) {
 void BackupAndRestore::OnEpochEnd(int, const Logs&) { Save(); }
 
 void BackupAndRestore::OnTrainEnd(const Logs&) {
-  if (!options_.delete_checkpoint) return;
+  if (!options_.delete_checkpoint || params().rank != 0) return;
   absl::Status removed = data::RemoveFileDurably(path());
   if (!removed.ok()) Fail("BackupAndRestore: ", removed.message());
   std::error_code ec;
@@ -503,6 +516,7 @@ void BackupAndRestore::OnTrainEnd(const Logs&) {
 }
 
 void BackupAndRestore::Save() {
+  if (params().rank != 0) return;  // data-parallel: rank 0 writes the backup
   Model* m = model();
   const FitState& st = *m->fit_state();
   Metadata meta;
@@ -516,6 +530,7 @@ void BackupAndRestore::Save() {
   meta["samples"] = std::to_string(params().samples);
   meta["batch_size"] = std::to_string(params().batch_size);
   meta["seed"] = std::to_string(params().seed);
+  meta["micro_shards"] = std::to_string(params().micro_shards);
   meta["metrics"] = JoinDoubles(m->MetricsState());
   std::vector<double> epochs(st.history.epoch.begin(), st.history.epoch.end());
   meta[absl::StrCat(kHistoryPrefix, "epoch")] = JoinDoubles(epochs);
@@ -563,6 +578,17 @@ void BackupAndRestore::Restore() {
                 steps = get_int("steps");
   uint64_t seed = 0;
   if (!absl::SimpleAtoi(get("seed"), &seed)) fail("__metadata__ 'seed' is not a seed");
+  // Older backups have no micro_shards: they were single-process runs.
+  const int64_t micro_shards = meta.count("micro_shards") ? get_int("micro_shards") : 0;
+  if (micro_shards != p.micro_shards) {
+    fail("it was saved by a ",
+         micro_shards ? absl::StrCat("data-parallel run with ", micro_shards, " micro-shards")
+                      : std::string("single-process run"),
+         " and this is a ",
+         p.micro_shards ? absl::StrCat("data-parallel run with ", p.micro_shards, " micro-shards")
+                        : std::string("single-process run"),
+         ": the batches differ");
+  }
   if (samples != p.samples || batch_size != p.batch_size || steps != p.steps ||
       seed != p.seed) {
     fail("it was saved by a run of ", samples, " samples in batches of ", batch_size,

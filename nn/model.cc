@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "autograd/error.h"
+#include "autograd/functions.h"
 #include "autograd/graph.h"
 #include "autograd/nn_functions.h"
 #include "nn/checkpoint.h"
@@ -65,6 +66,24 @@ std::vector<int64_t> ShuffledOrder(int64_t n, uint64_t seed) {
   }
   return idx;
 }
+
+// FNV-1a over the weights' bytes, as two exact doubles (32 bits each), for comparing
+// replicas across ranks.
+std::vector<double> WeightsChecksum(const NamedTensors& params) {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& [name, t] : params) {
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data());
+    const size_t bytes = static_cast<size_t>(t.numel()) * sizeof(float);
+    for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  return {static_cast<double>(h >> 32), static_cast<double>(h & 0xffffffffu)};
+}
+
+// An ostream that discards everything (the output of ranks other than 0).
+class NullStream : public std::ostream {
+ public:
+  NullStream() : std::ostream(nullptr) {}
+};
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -218,6 +237,25 @@ Logs Model::MetricsLogs() const {
   return logs;
 }
 
+// Data-parallel training's split of the data (nn/collective.h).
+struct Model::ShardPlan {
+  Collective* comm = nullptr;
+  int shards = 0;                   // M
+  int64_t first_row = 0;            // the training-set row x's row 0 holds
+  std::vector<int64_t> part_begin;  // part j: rows [part_begin[j], part_begin[j + 1])
+  std::vector<int64_t> shard_size;  // samples micro-shard j takes from part j per batch
+  int64_t steps = 0;
+  std::vector<std::vector<int64_t>> order;  // per part: this epoch's order of its rows
+  std::vector<Tensor> x_buf, y_buf;         // per local micro-shard, reused
+  int first_shard() const { return comm->rank() * (shards / comm->size()); }
+  int end_shard() const { return (comm->rank() + 1) * (shards / comm->size()); }
+  // Micro-shard j's sample count in batch `step`.
+  int64_t Count(int j, int64_t step) const {
+    const int64_t n = part_begin[j + 1] - part_begin[j];
+    return std::clamp<int64_t>(n - step * shard_size[j], 0, shard_size[j]);
+  }
+};
+
 History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
   CheckBatch("Fit", x, y);
   GRADWAY_CHECK(x.size(0) > 0, "Fit: no training samples");
@@ -231,15 +269,64 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     CheckBatch("Fit (validation data)", options.x_val, options.y_val);
   }
 
-  const int64_t n = x.size(0);
   const int64_t bs = options.batch_size;
-  const int64_t steps = (n + bs - 1) / bs;
   const uint64_t shuffle_seed = options.seed.value_or(seed_);
+  std::shared_ptr<Collective> comm;
+  if (!options.single_process) {
+    comm = options.collective ? options.collective : DefaultCollective();
+  }
+  ShardPlan plan;
+  int64_t n = x.size(0);
+  int64_t steps = (n + bs - 1) / bs;
+  if (comm) {
+    const int m = options.micro_shards;
+    GRADWAY_CHECK(m >= 1 && (m & (m - 1)) == 0 && m <= bs,
+                  "Fit: micro_shards must be a power of two of at most the batch size ", bs,
+                  ", got ", m);
+    n = options.train_total_rows < 0 ? x.size(0) : options.train_total_rows;
+    const auto [need_first, need_end] = TrainRowsOfRank(n, m, comm->rank(), comm->size());
+    const int64_t first = options.train_first_row;
+    GRADWAY_CHECK(first >= 0 && first <= need_first && first + x.size(0) >= need_end,
+                  "Fit: rank ", comm->rank(), " of ", comm->size(),
+                  " needs training rows [", need_first, ", ", need_end, ") of ", n,
+                  " but x holds rows [", first, ", ", first + x.size(0), ")");
+    plan.comm = comm.get();
+    plan.shards = m;
+    plan.first_row = first;
+    for (int j = 0; j <= m; ++j) plan.part_begin.push_back(j * n / m);
+    steps = 0;  // enough batches for the largest part
+    for (int j = 0; j < m; ++j) {
+      plan.shard_size.push_back((j + 1) * bs / m - j * bs / m);
+      const int64_t part = plan.part_begin[j + 1] - plan.part_begin[j];
+      steps = std::max(steps, (part + plan.shard_size[j] - 1) / plan.shard_size[j]);
+    }
+    plan.order.resize(m);
+    plan.x_buf.resize(m);
+    plan.y_buf.resize(m);
+  } else {
+    auto whole = [](int64_t first, int64_t total, const Tensor& t) {
+      return first == 0 && (total < 0 || total == t.size(0));
+    };
+    GRADWAY_CHECK(whole(options.train_first_row, options.train_total_rows, x) &&
+                      (!validate || whole(options.val_first_row, options.val_total_rows,
+                                          options.x_val)),
+                  "Fit: one process trains on the whole data set, but TrainRows / "
+                  "ValidationRows say x or x_val holds only part of it");
+  }
+  const int rank = comm ? comm->rank() : 0;
+  NullStream null_out;
+  std::ostream* const saved_out = out_;
+  if (rank != 0) out_ = &null_out;  // only rank 0 prints
+  struct RestoreOut {
+    std::ostream** p;
+    std::ostream* was;
+    ~RestoreOut() { *p = was; }
+  } restore_out{&out_, saved_out};
 
   // The progress bar first, then the given callbacks, those that run last (BackupAndRestore)
   // at the end.
   std::vector<std::shared_ptr<Callback>> callbacks;
-  if (options.verbose > 0) {
+  if (options.verbose > 0 && rank == 0) {
     callbacks.push_back(std::make_shared<ProgbarLogger>(out(), IsTerminal(out())));
   }
   for (const auto& c : options.callbacks) callbacks.push_back(c.get());
@@ -253,6 +340,9 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   params.batch_size = bs;
   params.verbose = options.verbose;
   params.seed = shuffle_seed;
+  params.rank = rank;
+  params.ranks = comm ? comm->size() : 1;
+  params.micro_shards = comm ? plan.shards : 0;
   for (auto& c : callbacks) {
     c->SetModel(this);
     c->SetParams(params);
@@ -272,6 +362,11 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   // A callback may resume a run here (BackupAndRestore): state, weights, optimiser,
   // metrics and stop_training then continue where the run was saved.
   for (auto& c : callbacks) c->OnTrainBegin(empty);
+  if (comm) {
+    CheckReplicas(*comm, "at the start of Fit (or after resuming from a backup)",
+                  {static_cast<double>(state.epoch), static_cast<double>(state.batch),
+                   stop_training ? 1.0 : 0.0});
+  }
   Tensor xb_full, yb_full, xb_tail, yb_tail;
   while (!stop_training && state.epoch < options.epochs) {
     const int epoch = state.epoch;
@@ -280,7 +375,15 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     optimizer_->OnEpochBegin(epoch);
     for (auto& c : callbacks) c->OnEpochBegin(epoch, empty);
     std::vector<int64_t> order;  // empty: batches are views in order
-    if (options.shuffle) {
+    if (comm) {  // each part in its own order
+      for (int j = plan.first_shard(); j < plan.end_shard(); ++j) {
+        const int64_t part = plan.part_begin[j + 1] - plan.part_begin[j];
+        const uint64_t epoch_seed = MixSeed(shuffle_seed, static_cast<uint64_t>(epoch));
+        plan.order[j] = options.shuffle ? ShuffledOrder(part, MixSeed(epoch_seed, j))
+                                        : ShuffledOrder(part, 0);
+        if (!options.shuffle) std::sort(plan.order[j].begin(), plan.order[j].end());
+      }
+    } else if (options.shuffle) {
       order = ShuffledOrder(n, MixSeed(shuffle_seed, static_cast<uint64_t>(epoch)));
     }
     if (state.batch == 0) ResetMetrics();  // else resumed mid-epoch with its running totals
@@ -290,6 +393,17 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     Logs batch_logs;
     const auto start = std::chrono::steady_clock::now();
     for (int64_t step = state.batch; step < steps; ++step) {
+      if (comm) {
+        for (auto& c : callbacks) c->OnBatchBegin(step, batch_logs);
+        batch_logs = DataParallelStep(x, y, plan, step);
+        state.batch = step + 1;
+        if (options.replica_check_steps > 0 && train_step_ % options.replica_check_steps == 0) {
+          CheckReplicas(*comm, "during Fit", {static_cast<double>(train_step_)});
+        }
+        for (auto& c : callbacks) c->OnBatchEnd(step, batch_logs);
+        if (stop_training) break;
+        continue;
+      }
       const int64_t begin = step * bs;
       const int64_t count = std::min(bs, n - begin);
       Tensor xb, yb;
@@ -314,7 +428,10 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     ZeroGrad();
     Logs logs = MetricsLogs();
     if (validate) {
-      Logs val = Evaluate(options.x_val, options.y_val, bs);
+      Logs val = comm ? DataParallelEvaluate(options.x_val, options.y_val, bs,
+                                             options.val_first_row, options.val_total_rows,
+                                             *comm)
+                      : Evaluate(options.x_val, options.y_val, bs);
       for (const auto& [k, v] : val.items()) logs.Set("val_" + k, v);
     }
     logs.Set("seconds", seconds);
@@ -322,6 +439,10 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     state.epoch = epoch + 1;
     state.batch = 0;
     for (auto& c : callbacks) c->OnEpochEnd(epoch, logs);
+    if (comm) {
+      CheckReplicas(*comm, absl::StrCat("at the end of epoch ", epoch + 1).c_str(),
+                    {stop_training ? 1.0 : 0.0});
+    }
   }
   for (auto& c : callbacks) c->OnTrainEnd(empty);
   return std::move(state.history);
@@ -340,6 +461,149 @@ Logs Model::Evaluate(const Tensor& x, const Tensor& y, int64_t batch_size) {
     logs = TestStep(x.Narrow(0, begin, count), y.Narrow(0, begin, count));
   }
   return logs;
+}
+
+Logs Model::DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& plan_in,
+                             int64_t step) {
+  ShardPlan& plan = const_cast<ShardPlan&>(plan_in);  // only its buffers change
+  Collective& comm = *plan.comm;
+  ModeGuard mode(this, true);
+  int64_t total = 0;  // the global batch's samples
+  for (int j = 0; j < plan.shards; ++j) total += plan.Count(j, step);
+  const std::vector<double> running = MetricsState();
+  const size_t width = running.size();
+  std::vector<double> shard_metrics;  // per local micro-shard: its loss sum, count, metrics
+  // The local part of the tree: a stack of (level, gradient sum), neighbours combined as
+  // soon as they are at the same level.
+  std::vector<std::pair<int, std::vector<float>>> tree;
+  NamedTensors params;
+  int64_t numel = 0;
+  for (int j = plan.first_shard(); j < plan.end_shard(); ++j) {
+    const int64_t count = plan.Count(j, step);
+    std::vector<float> grad;
+    ResetMetrics();
+    if (count > 0) {
+      std::vector<int64_t> rows(count);
+      for (int64_t i = 0; i < count; ++i) {
+        rows[i] = plan.part_begin[j] + plan.order[j][step * plan.shard_size[j] + i] -
+                  plan.first_row;
+      }
+      GatherRows(x, rows, 0, count, &plan.x_buf[j]);
+      GatherRows(y, rows, 0, count, &plan.y_buf[j]);
+      ZeroGrad();
+      // Micro-shard j of step s draws its dropout masks as step s * M + j.
+      RandomStepScope random_step(train_step_ * plan.shards + j);
+      Tensor y_pred = (*this)(plan.x_buf[j]);
+      Tensor loss = (*loss_)(y_pred, plan.y_buf[j]);
+      // The batch's loss is the mean over all `total` samples.
+      (loss * (static_cast<float>(count) / static_cast<float>(total))).Backward();
+      UpdateMetrics(loss, y_pred, plan.y_buf[j]);
+      if (params.empty()) {
+        params = NamedTrainableParameters();
+        for (const auto& p : params) numel += p.second.numel();
+      }
+      grad.assign(numel, 0.f);
+      int64_t at = 0;
+      for (const auto& p : params) {
+        Tensor g = p.second.grad();
+        if (g.defined()) {
+          std::memcpy(grad.data() + at, std::as_const(g).data(), g.numel() * sizeof(float));
+        }
+        at += p.second.numel();
+      }
+    }
+    std::vector<double> m = MetricsState();
+    shard_metrics.insert(shard_metrics.end(), m.begin(), m.end());
+    tree.emplace_back(0, std::move(grad));  // empty: all zeros
+    while (tree.size() >= 2 && tree[tree.size() - 2].first == tree.back().first) {
+      std::vector<float> b = std::move(tree.back().second);
+      tree.pop_back();
+      std::vector<float>& a = tree.back().second;
+      if (a.empty()) {
+        a = std::move(b);
+      } else if (!b.empty()) {
+        for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+      }
+      ++tree.back().first;
+    }
+  }
+  if (params.empty()) {  // no sample here this step: still take part with zeros
+    params = NamedTrainableParameters();
+    for (const auto& p : params) numel += p.second.numel();
+  }
+  std::vector<float>& sum = tree.back().second;
+  if (sum.empty()) sum.assign(numel, 0.f);
+  comm.AllReduceTreeSum(sum.data(), numel);
+  int64_t at = 0;
+  for (auto& p : params) {
+    Tensor g = p.second.grad();
+    if (!g.defined()) {  // this rank had no sample: make the gradient tensor
+      p.second.Backward(Tensor::Zeros(p.second.shape()));
+      g = p.second.grad();
+    }
+    std::memcpy(g.data(), sum.data() + at, g.numel() * sizeof(float));
+    at += p.second.numel();
+  }
+  AttachOptimizer();
+  optimizer_->Step();
+  ++train_step_;
+  // Every micro-shard's loss and metrics, in micro-shard order.
+  std::vector<double> all(shard_metrics.size() * comm.size());
+  comm.AllGather(shard_metrics.data(), static_cast<int64_t>(shard_metrics.size()), all.data());
+  std::vector<double> combined = running;
+  for (size_t at_m = 0; at_m < all.size(); at_m += width) {
+    for (size_t k = 0; k < width; ++k) combined[k] += all[at_m + k];
+  }
+  SetMetricsState(combined);
+  return MetricsLogs();
+}
+
+Logs Model::DataParallelEvaluate(const Tensor& x, const Tensor& y, int64_t batch_size,
+                                 int64_t first_row, int64_t total_rows, Collective& comm) {
+  CheckBatch("Evaluate", x, y);
+  const int64_t n = total_rows < 0 ? x.size(0) : total_rows;
+  const auto [mine_first, mine_end] = EvalRowsOfRank(n, batch_size, comm.rank(), comm.size());
+  GRADWAY_CHECK(first_row >= 0 && first_row <= mine_first &&
+                    first_row + x.size(0) >= mine_end,
+                "Fit: rank ", comm.rank(), " of ", comm.size(),
+                " evaluates validation rows [", mine_first, ", ", mine_end, ") of ", n,
+                " but x_val holds rows [", first_row, ", ", first_row + x.size(0), ")");
+  const int64_t batches = (n + batch_size - 1) / batch_size;
+  ResetMetrics();
+  const size_t width = MetricsState().size();
+  // Row b: batch b's loss sum, count and metrics, filled in by the rank that owns it.
+  std::vector<double> mine(batches * width, 0.0);
+  for (int64_t begin = mine_first; begin < mine_end; begin += batch_size) {
+    const int64_t count = std::min(batch_size, mine_end - begin);
+    ResetMetrics();
+    TestStep(x.Narrow(0, begin - first_row, count), y.Narrow(0, begin - first_row, count));
+    std::vector<double> m = MetricsState();
+    std::copy(m.begin(), m.end(), mine.begin() + (begin / batch_size) * width);
+  }
+  std::vector<double> all(mine.size() * comm.size());
+  comm.AllGather(mine.data(), static_cast<int64_t>(mine.size()), all.data());
+  std::vector<double> combined(width, 0.0);
+  for (int64_t b = 0; b < batches; ++b) {
+    int owner = 0;
+    while (EvalRowsOfRank(n, batch_size, owner, comm.size()).second <= b * batch_size) ++owner;
+    for (size_t k = 0; k < width; ++k) combined[k] += all[(owner * batches + b) * width + k];
+  }
+  SetMetricsState(combined);
+  return MetricsLogs();
+}
+
+void Model::CheckReplicas(Collective& comm, const char* when, std::vector<double> values) {
+  std::vector<double> sum = WeightsChecksum(NamedParameters());
+  values.insert(values.end(), sum.begin(), sum.end());
+  std::vector<double> all(values.size() * comm.size());
+  comm.AllGather(values.data(), static_cast<int64_t>(values.size()), all.data());
+  for (int r = 1; r < comm.size(); ++r) {
+    if (!std::equal(values.begin(), values.end(), all.begin() + r * values.size())) {
+      Fail("Fit: rank ", r, " of ", comm.size(), " differs from rank 0 ", when,
+           ": its weights or training state are not the same (same seed, data and "
+           "backup folder on every rank?)");
+    }
+  }
 }
 
 Tensor Model::Predict(const Tensor& x, int64_t batch_size) {

@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "autograd/tensor.h"
 #include "nn/callback.h"
+#include "nn/collective.h"
 #include "nn/losses.h"
 #include "nn/metrics.h"
 #include "nn/module.h"
@@ -51,6 +52,20 @@ struct FitOptions {
   int verbose = 1;      // 0 silent, 1 progress bar, 2 one line per epoch
   std::optional<uint64_t> seed;  // for the batch order; defaults to the model seed
   int initial_epoch = 0;         // to resume: trains epochs [initial_epoch, epochs)
+  // ---- Data-parallel training over several processes (nn/collective.h).
+  // The ranks to train with; null: DefaultCollective() (MPI under mpirun when the program
+  // links //distributed), unless single_process.
+  std::shared_ptr<Collective> collective;
+  bool single_process = false;  // train alone even under mpirun
+  int micro_shards = 8;         // a power of two, at most batch_size; rank counts divide it
+  // x and y hold rows [train_first_row, train_first_row + x.size(0)) of a training set of
+  // train_total_rows rows (-1: x is the whole set), e.g. TrainRowsOfRank's; the same for
+  // the validation data (EvalRowsOfRank). Data-parallel training only.
+  int64_t train_first_row = 0, train_total_rows = -1;
+  int64_t val_first_row = 0, val_total_rows = -1;
+  // Data-parallel: every N steps (0: only at the start and at epoch ends) all ranks compare
+  // a checksum of their weights, and Fit throws Error when they differ.
+  int64_t replica_check_steps = 0;
 
   FitOptions& Epochs(int v) { epochs = v; return *this; }
   FitOptions& BatchSize(int64_t v) { batch_size = v; return *this; }
@@ -64,6 +79,20 @@ struct FitOptions {
   FitOptions& Verbose(int v) { verbose = v; return *this; }
   FitOptions& Seed(uint64_t v) { seed = v; return *this; }
   FitOptions& InitialEpoch(int v) { initial_epoch = v; return *this; }
+  FitOptions& Distributed(std::shared_ptr<Collective> c) { collective = std::move(c); return *this; }
+  FitOptions& SingleProcess(bool v = true) { single_process = v; return *this; }
+  FitOptions& MicroShards(int v) { micro_shards = v; return *this; }
+  FitOptions& TrainRows(int64_t first, int64_t total) {
+    train_first_row = first;
+    train_total_rows = total;
+    return *this;
+  }
+  FitOptions& ValidationRows(int64_t first, int64_t total) {
+    val_first_row = first;
+    val_total_rows = total;
+    return *this;
+  }
+  FitOptions& CheckReplicasEvery(int64_t steps) { replica_check_steps = steps; return *this; }
 };
 
 // What Fit returns: one entry per epoch run (Keras' History.history).
@@ -125,6 +154,12 @@ class Model : public Module {
   // options.batch_size (the last batch may be smaller): a TrainStep per batch, then an
   // Evaluate of the validation data, and the callbacks. Builds the model from x's shape if
   // needed. Returns per-epoch logs.
+  // With a collective of one rank or more (FitOptions::collective, or DefaultCollective()
+  // under mpirun), trains data-parallel as nn/collective.h describes: every rank returns
+  // the same history and holds the same weights; only rank 0 shows progress and writes
+  // files from its callbacks. Throws Error for a rank count that does not divide the
+  // micro-shards, rows that do not cover the rank's share, or ranks whose weights or
+  // resumed state differ.
   History Fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
   // The loss and metrics on x, y: ResetMetrics, then a TestStep per batch.
   // {"loss", "accuracy", ...}.
@@ -193,6 +228,15 @@ class Model : public Module {
   void AttachOptimizer();
   // Compiled, x fits the model and y has as many samples; `what` names the caller.
   void CheckBatch(const char* what, const Tensor& x, const Tensor& y);
+  struct ShardPlan;
+  // One data-parallel training step (nn/collective.h) of the global batch `step`.
+  Logs DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& plan,
+                        int64_t step);
+  // Evaluate split between the ranks, combined in batch order.
+  Logs DataParallelEvaluate(const Tensor& x, const Tensor& y, int64_t batch_size,
+                            int64_t first_row, int64_t total_rows, Collective& comm);
+  // Throws Error unless every rank of `comm` holds the same weights and `values`.
+  void CheckReplicas(Collective& comm, const char* when, std::vector<double> values);
   // Adds a batch's loss and predictions to the running loss and metrics; their logs.
   Logs UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor& y);
   // The running loss and metrics as logs ("loss", then each metric).

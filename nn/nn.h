@@ -6,6 +6,7 @@
 #include "nn/callback.h"
 #include "nn/callbacks.h"
 #include "nn/checkpoint.h"
+#include "nn/collective.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/losses.h"
