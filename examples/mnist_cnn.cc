@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   // 4. Test accuracy (of the best weights when early stopping ended the run), the trained
   //    model (with --final_model) and the loss curves.
   nn::Logs test = model.Evaluate(data.x_test, data.y_test, config.batch_size);
+  examples::ReportDataParallel(history, data, config);
   examples::SaveFinalModel(model, config);
   examples::WriteLossPlot(history, config, "MNIST CNN: loss per epoch");
   return examples::ReportTestAccuracy(test.Get("accuracy"), config);

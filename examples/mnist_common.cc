@@ -15,6 +15,7 @@
 #include "data/image.h"
 #include "data/plot.h"
 #include "data/png.h"
+#include "distributed/mpi_collective.h"
 #include "examples/cli.h"
 #include "examples/mnist_tensors.h"
 
@@ -232,6 +233,25 @@ void SaveFinalModel(const nn::Model& model, const MnistConfig& config) {
   absl::Status saved = model.Save(config.final_model);
   if (!saved.ok()) Die(std::string(saved.message()), 1);
   std::printf("Saved the trained model as %s\n", config.final_model.c_str());
+}
+
+void ReportDataParallel(const nn::History& history, const MnistData& data,
+                        const MnistConfig& config) {
+  std::shared_ptr<distributed::MpiCollective> world = distributed::WorldCollective();
+  if (world == nullptr || history.size() == 0) return;
+  double seconds = 0;
+  for (double s : history.seconds) seconds += s;
+  const int64_t steps_per_epoch = (data.train_rows + config.batch_size - 1) / config.batch_size;
+  const int64_t steps = steps_per_epoch * static_cast<int64_t>(history.size());
+  const double floats_per_step =
+      steps > 0 ? static_cast<double>(world->reduced_floats()) / steps : 0.0;
+  std::printf(
+      "Data-parallel: %d ranks trained %.0f samples/s; the gradient all-reduce (%.2f MB a "
+      "step) took %.2f s of rank 0's %.2f s of training (%.1f%%, %.2f ms a step)\n",
+      world->size(), data.train_rows * static_cast<double>(history.size()) / seconds,
+      floats_per_step * 4 / 1e6, world->reduce_seconds(), seconds,
+      100 * world->reduce_seconds() / seconds,
+      steps > 0 ? 1e3 * world->reduce_seconds() / steps : 0.0);
 }
 
 int ReportTestAccuracy(double accuracy, const MnistConfig& config) {

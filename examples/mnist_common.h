@@ -86,6 +86,11 @@ void WriteLossPlot(const nn::History& history, const MnistConfig& config,
 // given, and says so. Exits with status 1 and the file error when the write fails.
 void SaveFinalModel(const nn::Model& model, const MnistConfig& config);
 
+// Under mpirun: prints (rank 0) the training throughput in samples per second over all
+// ranks, and the time the gradients' all-reduce took, as a share of the training time.
+void ReportDataParallel(const nn::History& history, const MnistData& data,
+                        const MnistConfig& config);
+
 // Prints " Test Accuracy: 0.xxxx" and returns the exit status: 1 when below
 // --target_accuracy.
 int ReportTestAccuracy(double accuracy, const MnistConfig& config);
