@@ -247,6 +247,7 @@ struct Model::ShardPlan {
   int64_t steps = 0;
   std::vector<std::vector<int64_t>> order;  // per part: this epoch's order of its rows
   std::vector<Tensor> x_buf, y_buf;         // per local micro-shard, reused
+  std::vector<std::vector<float>> spare;    // gradient buffers, reused from step to step
   int first_shard() const { return comm->rank() * (shards / comm->size()); }
   int end_shard() const { return (comm->rank() + 1) * (shards / comm->size()); }
   // Micro-shard j's sample count in batch `step`.
@@ -480,7 +481,7 @@ Logs Model::DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& 
   int64_t numel = 0;
   for (int j = plan.first_shard(); j < plan.end_shard(); ++j) {
     const int64_t count = plan.Count(j, step);
-    std::vector<float> grad;
+    std::vector<float> grad;  // stays empty (all zeros) for an empty micro-shard
     ResetMetrics();
     if (count > 0) {
       std::vector<int64_t> rows(count);
@@ -502,12 +503,18 @@ Logs Model::DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& 
         params = NamedTrainableParameters();
         for (const auto& p : params) numel += p.second.numel();
       }
-      grad.assign(numel, 0.f);
+      if (!plan.spare.empty()) {
+        grad = std::move(plan.spare.back());
+        plan.spare.pop_back();
+      }
+      grad.resize(numel);
       int64_t at = 0;
       for (const auto& p : params) {
         Tensor g = p.second.grad();
         if (g.defined()) {
           std::memcpy(grad.data() + at, std::as_const(g).data(), g.numel() * sizeof(float));
+        } else {
+          std::fill(grad.begin() + at, grad.begin() + at + p.second.numel(), 0.f);
         }
         at += p.second.numel();
       }
@@ -523,6 +530,7 @@ Logs Model::DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& 
         a = std::move(b);
       } else if (!b.empty()) {
         for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+        plan.spare.push_back(std::move(b));
       }
       ++tree.back().first;
     }
@@ -544,6 +552,7 @@ Logs Model::DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& 
     std::memcpy(g.data(), sum.data() + at, g.numel() * sizeof(float));
     at += p.second.numel();
   }
+  plan.spare.push_back(std::move(sum));
   AttachOptimizer();
   optimizer_->Step();
   ++train_step_;
