@@ -19,8 +19,8 @@ namespace gradway::data {
 namespace {
 
 // Headers may claim at most this many payload bytes (1 TiB): keeps size arithmetic far
-// from overflow. Memory is only ever allocated for bytes actually present in the file
-// (ReadPayload).
+// from overflow. Memory is only ever allocated for bytes of the requested range actually
+// present in the file (ReadPayload).
 constexpr uint64_t kMaxPayloadBytes = uint64_t{1} << 40;
 // Reads and writes go by chunks of this size; it is also all a header alone can make the
 // reader allocate.
@@ -42,15 +42,14 @@ class IdxInput {
     unsigned char magic[2] = {0, 0};
     const size_t n = std::fread(magic, 1, 2, raw);
     struct stat st;
-    const uint64_t file_size = ::fstat(::fileno(raw), &st) == 0 && st.st_size > 0
-                                   ? static_cast<uint64_t>(st.st_size)
-                                   : 0;
+    const bool regular = ::fstat(::fileno(raw), &st) == 0 && S_ISREG(st.st_mode);
+    const uint64_t file_size = regular && st.st_size > 0 ? static_cast<uint64_t>(st.st_size) : 0;
     std::fclose(raw);
     const bool gzip = n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     gzFile f = gzopen(path.c_str(), "rb");
     if (f == nullptr) return ErrnoStatus(errno, path, "cannot open");
     gzbuffer(f, 1 << 17);
-    return IdxInput(path, gzip, file_size, GzHandle(f));
+    return IdxInput(path, gzip, regular, file_size, GzHandle(f));
   }
 
   // Reads up to `n` bytes into `dst`; fewer only at the end of the data.
@@ -74,6 +73,32 @@ class IdxInput {
     return total;
   }
 
+  // Skips up to `n` bytes: seeks in a raw regular file (see seekable()), reads and
+  // discards them otherwise. Returns how many were skipped; fewer only at the end of the
+  // data (a seek past the end is only seen by the next Read).
+  // Errors: DataLoss for corrupt or truncated gzip data; the system error for a failed seek.
+  absl::StatusOr<uint64_t> Skip(uint64_t n) {
+    if (n == 0) return uint64_t{0};
+    if (seekable()) {
+      // zlib reads a raw file "transparently" and seeks it with lseek.
+      if (n > static_cast<uint64_t>(std::numeric_limits<z_off_t>::max()) ||
+          gzseek(file_.get(), static_cast<z_off_t>(n), SEEK_CUR) < 0) {
+        return ErrnoStatus(errno, path_, "cannot seek");
+      }
+      return n;
+    }
+    std::vector<uint8_t> scratch(static_cast<size_t>(std::min<uint64_t>(n, kChunk)));
+    uint64_t skipped = 0;
+    while (skipped < n) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(n - skipped, scratch.size()));
+      absl::StatusOr<size_t> got = Read(scratch.data(), want);
+      if (!got.ok()) return got.status();
+      skipped += *got;
+      if (*got < want) break;
+    }
+    return skipped;
+  }
+
   // Counts the bytes left in the file (reading them).
   absl::StatusOr<uint64_t> CountRemaining() {
     std::vector<uint8_t> scratch(kChunk);
@@ -90,10 +115,16 @@ class IdxInput {
   bool gzip() const { return gzip_; }
   // The file's size on disk (compressed, for gzip); 0 when unknown.
   uint64_t file_size() const { return file_size_; }
+  // A raw regular file: its size on disk is its data's length, and Skip seeks.
+  bool seekable() const { return regular_ && !gzip_; }
 
  private:
-  IdxInput(std::string path, bool gzip, uint64_t file_size, GzHandle file)
-      : path_(std::move(path)), gzip_(gzip), file_size_(file_size), file_(std::move(file)) {}
+  IdxInput(std::string path, bool gzip, bool regular, uint64_t file_size, GzHandle file)
+      : path_(std::move(path)),
+        gzip_(gzip),
+        regular_(regular),
+        file_size_(file_size),
+        file_(std::move(file)) {}
 
   absl::Status ZlibError() {
     int errnum = Z_OK;
@@ -111,6 +142,7 @@ class IdxInput {
 
   std::string path_;
   bool gzip_;
+  bool regular_;
   uint64_t file_size_;
   GzHandle file_;
 };
@@ -153,41 +185,103 @@ absl::StatusOr<std::vector<uint32_t>> ReadHeader(IdxInput& in, uint32_t expected
   return dims;
 }
 
-// Reads exactly `bytes` payload bytes and checks that nothing follows them.
-// `what` describes the header's claim for messages, e.g. "10000 images of 28x28".
-absl::StatusOr<std::vector<uint8_t>> ReadPayload(IdxInput& in, uint64_t bytes,
-                                                 const std::string& what) {
-  if (bytes > kMaxPayloadBytes) {
+// What an IDX file's header says its payload is: `total` items of `item_bytes` bytes each,
+// after `header_bytes` bytes of header.
+struct Payload {
+  uint64_t header_bytes = 0;
+  uint64_t total = 0;
+  uint64_t item_bytes = 0;
+  const char* kind = "";  // "images" or "labels", for messages.
+  std::string what;       // The header's claim for messages, e.g. "10000 images of 28x28".
+};
+
+// Reads items `range` of the payload described by `p` (the header is already read).
+// Checks: the payload's size is at most kMaxPayloadBytes; the range is within
+// [0, p.total]; a seekable file's size is exactly header + payload; a stream holds the
+// range, and nothing more when the range ends at the last item.
+// Sets `*first` to the range's first item.
+absl::StatusOr<std::vector<uint8_t>> ReadPayload(IdxInput& in, const Payload& p,
+                                                 IdxRange range, int64_t* first) {
+  // item_bytes < 2^64 and total < 2^32: the product is computed in 128 bits.
+  const unsigned __int128 wide = static_cast<unsigned __int128>(p.total) * p.item_bytes;
+  if (wide > kMaxPayloadBytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: bad header: %s is %d bytes, more than the %d this reader accepts", in.path(),
-        what, bytes, kMaxPayloadBytes));
+        "%s: bad header: %s is %s bytes, more than the %d this reader accepts", in.path(),
+        p.what,
+        wide >> 64 == 0 ? absl::StrCat(static_cast<uint64_t>(wide)) : "over 2^64",
+        kMaxPayloadBytes));
   }
-  // The buffer grows with the bytes actually read, never with the header's claim alone:
-  // a raw file holds at most its own size, so that much is reserved at once; gzip data
-  // grows it (geometrically) as it decompresses. A header claiming 2^31 images in a
-  // 20-byte file costs one chunk, not 2 GiB.
+  const uint64_t bytes = static_cast<uint64_t>(wide);
+  const int64_t total = static_cast<int64_t>(p.total);
+  const int64_t begin = range.begin;
+  const int64_t end = range.end == -1 ? total : range.end;
+  if (begin < 0 || end < begin || end > total) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: bad range: %s [%d, %s) of a file of %d %s (a range must lie within [0, %d]; "
+        "end -1 means to the last)",
+        in.path(), p.kind, begin, range.end == -1 ? "end" : absl::StrCat(range.end), total,
+        p.kind, total));
+  }
+  *first = begin;
+  // Both below 2^40 (bytes is).
+  const uint64_t skip_bytes = static_cast<uint64_t>(begin) * p.item_bytes;
+  const uint64_t range_bytes = static_cast<uint64_t>(end - begin) * p.item_bytes;
+  auto truncated = [&](uint64_t present) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: truncated: header says %s (%d bytes) but only %d bytes follow", in.path(),
+        p.what, bytes, present));
+  };
+  auto trailing = [&](uint64_t extra) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: trailing bytes: header says %s (%d bytes) but %d bytes follow (%d extra)",
+        in.path(), p.what, bytes, bytes + extra, extra));
+  };
+
   std::vector<uint8_t> data;
-  const uint64_t at_most = in.gzip() ? kChunk : in.file_size();
-  data.reserve(static_cast<size_t>(std::min<uint64_t>(bytes, at_most)));
-  while (data.size() < bytes) {
+  if (in.seekable()) {
+    // The whole file is checked against its size on disk, then only the range is read,
+    // into one buffer of exactly its size (the size check bounds it by the file's).
+    const uint64_t present =
+        in.file_size() > p.header_bytes ? in.file_size() - p.header_bytes : 0;
+    if (present < bytes) return truncated(present);
+    if (present > bytes) return trailing(present - bytes);
+    absl::StatusOr<uint64_t> skipped = in.Skip(skip_bytes);
+    if (!skipped.ok()) return skipped.status();
+    data.resize(static_cast<size_t>(range_bytes));
+    absl::StatusOr<size_t> got = in.Read(data.data(), data.size());
+    if (!got.ok()) return got.status();
+    // Only if the file shrank since its size was taken.
+    if (*got < data.size()) return truncated(skip_bytes + *got);
+    return data;
+  }
+
+  // A stream (gzip, or a raw file that is not a regular file): discard the items before
+  // the range, then read the range. The buffer grows with the bytes actually read, never
+  // with the header's claim alone (geometrically, from one chunk, capped at the range's
+  // size): a header claiming 2^31 images in a 20-byte file costs one chunk, not 2 GiB.
+  absl::StatusOr<uint64_t> skipped = in.Skip(skip_bytes);
+  if (!skipped.ok()) return skipped.status();
+  if (*skipped < skip_bytes) return truncated(*skipped);
+  while (data.size() < range_bytes) {
     const size_t old = data.size();
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(bytes - old, kChunk));
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(range_bytes - old, kChunk));
+    if (old + want > data.capacity()) {
+      data.reserve(static_cast<size_t>(
+          std::min<uint64_t>(range_bytes, std::max<uint64_t>({old + want, kChunk,
+                                                               2 * data.capacity()}))));
+    }
     data.resize(old + want);
     absl::StatusOr<size_t> got = in.Read(data.data() + old, want);
     if (!got.ok()) return got.status();
     data.resize(old + *got);
-    if (*got < want) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: truncated: header says %s (%d bytes) but only %d bytes follow", in.path(),
-          what, bytes, data.size()));
-    }
+    if (*got < want) return truncated(skip_bytes + data.size());
   }
-  absl::StatusOr<uint64_t> extra = in.CountRemaining();
-  if (!extra.ok()) return extra.status();
-  if (*extra > 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: trailing bytes: header says %s (%d bytes) but %d bytes follow (%d extra)",
-        in.path(), what, bytes, bytes + *extra, *extra));
+  // What follows the range is only read when the range ends at the last item: then the
+  // whole stream has been decompressed anyway.
+  if (end == total) {
+    absl::StatusOr<uint64_t> extra = in.CountRemaining();
+    if (!extra.ok()) return extra.status();
+    if (*extra > 0) return trailing(*extra);
   }
   return data;
 }
@@ -231,52 +325,66 @@ absl::Status WriteIdx(const std::string& path, const std::vector<uint32_t>& head
 
 }  // namespace
 
-absl::StatusOr<IdxImages> ReadIdxImages(const std::string& path) {
+absl::StatusOr<IdxImages> ReadIdxImages(const std::string& path, IdxRange range) {
   absl::StatusOr<IdxInput> in = IdxInput::Open(path);
   if (!in.ok()) return in.status();
   absl::StatusOr<std::vector<uint32_t>> dims = ReadHeader(*in, kIdxImagesMagic, 3, "images");
   if (!dims.ok()) return dims.status();
   IdxImages images;
-  images.count = (*dims)[0];
+  images.total = (*dims)[0];
   images.rows = (*dims)[1];
   images.cols = (*dims)[2];
   if (images.rows == 0 || images.cols == 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: bad header: images of %dx%d pixels", path, images.rows, images.cols));
   }
-  const std::string what =
-      absl::StrFormat("%d images of %dx%d", images.count, images.rows, images.cols);
-  // rows*cols < 2^64; the product with count is checked in 128 bits.
-  const unsigned __int128 bytes = static_cast<unsigned __int128>(images.count) *
-                                  (static_cast<uint64_t>(images.rows) * static_cast<uint64_t>(images.cols));
-  const uint64_t clamped =
-      bytes > kMaxPayloadBytes ? kMaxPayloadBytes + 1 : static_cast<uint64_t>(bytes);
-  absl::StatusOr<std::vector<uint8_t>> pixels = ReadPayload(*in, clamped, what);
+  Payload p;
+  p.header_bytes = 16;
+  p.total = (*dims)[0];
+  p.item_bytes = static_cast<uint64_t>(images.rows) * static_cast<uint64_t>(images.cols);
+  p.kind = "images";
+  p.what = absl::StrFormat("%d images of %dx%d", images.total, images.rows, images.cols);
+  absl::StatusOr<std::vector<uint8_t>> pixels = ReadPayload(*in, p, range, &images.first);
   if (!pixels.ok()) return pixels.status();
   images.pixels = std::move(*pixels);
+  images.count = static_cast<int64_t>(images.pixels.size() / p.item_bytes);
   return images;
 }
 
-absl::StatusOr<std::vector<uint8_t>> ReadIdxLabels(const std::string& path,
-                                                   int num_classes) {
+absl::StatusOr<IdxLabels> ReadIdxLabelRange(const std::string& path, IdxRange range,
+                                            int num_classes) {
   absl::StatusOr<IdxInput> in = IdxInput::Open(path);
   if (!in.ok()) return in.status();
   absl::StatusOr<std::vector<uint32_t>> dims = ReadHeader(*in, kIdxLabelsMagic, 1, "labels");
   if (!dims.ok()) return dims.status();
-  const uint64_t count = (*dims)[0];
-  absl::StatusOr<std::vector<uint8_t>> labels =
-      ReadPayload(*in, count, absl::StrCat(count, " labels"));
+  IdxLabels out;
+  out.total = (*dims)[0];
+  Payload p;
+  p.header_bytes = 8;
+  p.total = (*dims)[0];
+  p.item_bytes = 1;
+  p.kind = "labels";
+  p.what = absl::StrCat(out.total, " labels");
+  absl::StatusOr<std::vector<uint8_t>> labels = ReadPayload(*in, p, range, &out.first);
   if (!labels.ok()) return labels.status();
+  out.labels = std::move(*labels);
   if (num_classes > 0) {
-    for (size_t i = 0; i < labels->size(); ++i) {
-      if ((*labels)[i] >= num_classes) {
+    for (size_t i = 0; i < out.labels.size(); ++i) {
+      if (out.labels[i] >= num_classes) {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: label %d at index %d is out of range: expected 0..%d", path, (*labels)[i],
-            i, num_classes - 1));
+            "%s: label %d at index %d is out of range: expected 0..%d", path, out.labels[i],
+            out.first + static_cast<int64_t>(i), num_classes - 1));
       }
     }
   }
-  return labels;
+  return out;
+}
+
+absl::StatusOr<std::vector<uint8_t>> ReadIdxLabels(const std::string& path,
+                                                   int num_classes) {
+  absl::StatusOr<IdxLabels> labels = ReadIdxLabelRange(path, {}, num_classes);
+  if (!labels.ok()) return labels.status();
+  return std::move(labels->labels);
 }
 
 absl::Status CheckSameCount(const std::string& images_path, int64_t image_count,

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -331,6 +332,214 @@ TEST(IdxReader, RandomGarbage) {
                 images->count * images->rows * images->cols);
     } else {
       EXPECT_CONTAINS(std::string(images.status().message()), path);
+    }
+  }
+}
+
+// Ranges: every range [b, e) of a raw and of a .gz file (empty ones, ones ending at the
+// last item and end -1 included) holds the same items as the whole read.
+class IdxRangeTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(IdxRangeTest, EveryRangeEqualsTheSameRowsOfTheWholeRead) {
+  const std::string suffix = GetParam();
+  const std::string images_path = TmpPath("range-images" + suffix);
+  const std::string labels_path = TmpPath("range-labels" + suffix);
+  constexpr int64_t kCount = 7, kPixels = 5 * 3;
+  const std::vector<uint8_t> pixels = Pattern(kCount * kPixels, 3);
+  const std::vector<uint8_t> labels = {3, 1, 4, 1, 5, 9, 2};
+  ASSERT_TRUE(WriteIdxImages(images_path, pixels, kCount, 5, 3).ok());
+  ASSERT_TRUE(WriteIdxLabels(labels_path, labels).ok());
+
+  absl::StatusOr<IdxImages> whole = ReadIdxImages(images_path);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->first, 0);
+  EXPECT_EQ(whole->count, kCount);
+  EXPECT_EQ(whole->total, kCount);
+  EXPECT_EQ(whole->pixels, pixels);
+
+  for (int64_t b = 0; b <= kCount; ++b) {
+    for (int64_t e = b - 1; e <= kCount; ++e) {
+      if (e == b - 1 && e != -1) continue;  // Only -1 (to the last) below b.
+      const int64_t end = e == -1 ? kCount : e;
+      SCOPED_TRACE(absl::StrCat(suffix, " [", b, ", ", e, ")"));
+      absl::StatusOr<IdxImages> images = ReadIdxImages(images_path, IdxRange{b, e});
+      ASSERT_TRUE(images.ok()) << images.status();
+      EXPECT_EQ(images->first, b);
+      EXPECT_EQ(images->count, end - b);
+      EXPECT_EQ(images->total, kCount);
+      EXPECT_EQ(images->rows, 5);
+      EXPECT_EQ(images->cols, 3);
+      EXPECT_EQ(images->pixels, std::vector<uint8_t>(whole->pixels.begin() + b * kPixels,
+                                                     whole->pixels.begin() + end * kPixels));
+      absl::StatusOr<IdxLabels> read_labels = ReadIdxLabelRange(labels_path, IdxRange{b, e});
+      ASSERT_TRUE(read_labels.ok()) << read_labels.status();
+      EXPECT_EQ(read_labels->first, b);
+      EXPECT_EQ(read_labels->count(), end - b);
+      EXPECT_EQ(read_labels->total, kCount);
+      EXPECT_EQ(read_labels->labels,
+                std::vector<uint8_t>(labels.begin() + b, labels.begin() + end));
+    }
+  }
+}
+
+// A range larger than the read and skip chunks (64 KiB), not aligned to them.
+TEST_P(IdxRangeTest, LargeRangeAcrossChunks) {
+  const std::string suffix = GetParam();
+  const std::string path = TmpPath("range-large" + suffix);
+  constexpr int64_t kCount = 1000, kPixels = 28 * 28;
+  const std::vector<uint8_t> pixels = Pattern(kCount * kPixels, 5);
+  ASSERT_TRUE(WriteIdxImages(path, pixels, kCount, 28, 28).ok());
+  for (const auto& [b, e] : std::vector<std::pair<int64_t, int64_t>>{
+           {0, 1}, {123, 789}, {999, 1000}, {500, -1}, {0, -1}, {1000, -1}}) {
+    const int64_t end = e == -1 ? kCount : e;
+    absl::StatusOr<IdxImages> images = ReadIdxImages(path, IdxRange{b, e});
+    ASSERT_TRUE(images.ok()) << images.status();
+    EXPECT_EQ(images->first, b);
+    EXPECT_EQ(images->count, end - b);
+    EXPECT_TRUE(images->pixels == std::vector<uint8_t>(pixels.begin() + b * kPixels,
+                                                       pixels.begin() + end * kPixels))
+        << suffix << " [" << b << ", " << e << ")";
+  }
+}
+
+TEST_P(IdxRangeTest, OutOfRangeNamesTheFileTheRangeAndTheCount) {
+  const std::string suffix = GetParam();
+  const std::string images_path = TmpPath("oor-images" + suffix);
+  const std::string labels_path = TmpPath("oor-labels" + suffix);
+  ASSERT_TRUE(WriteIdxImages(images_path, Pattern(4 * 4), 4, 2, 2).ok());
+  ASSERT_TRUE(WriteIdxLabels(labels_path, {1, 2, 3, 4}).ok());
+  const std::vector<std::pair<IdxRange, std::string>> cases = {
+      {{-1, 2}, "[-1, 2)"}, {{0, 5}, "[0, 5)"},   {{3, 2}, "[3, 2)"},
+      {{5, -1}, "[5, end)"}, {{0, -2}, "[0, -2)"}, {{5, 5}, "[5, 5)"}};
+  for (const auto& [range, shown] : cases) {
+    absl::Status s = ReadIdxImages(images_path, range).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    ExpectError(s, images_path,
+                absl::StrCat("bad range: images ", shown, " of a file of 4 images"));
+    s = ReadIdxLabelRange(labels_path, range).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    ExpectError(s, labels_path,
+                absl::StrCat("bad range: labels ", shown, " of a file of 4 labels"));
+  }
+  // An empty file: only the empty range at 0.
+  const std::string empty = TmpPath("oor-empty" + suffix);
+  ASSERT_TRUE(WriteIdxImages(empty, {}, 0, 2, 2).ok());
+  EXPECT_TRUE(ReadIdxImages(empty, IdxRange{0, 0}).ok());
+  EXPECT_TRUE(ReadIdxImages(empty, IdxRange{0, -1}).ok());
+  ExpectError(ReadIdxImages(empty, IdxRange{0, 1}).status(), empty,
+              "bad range: images [0, 1) of a file of 0 images");
+}
+
+INSTANTIATE_TEST_SUITE_P(RawAndGz, IdxRangeTest, ::testing::Values("", ".gz"));
+
+// A raw file is checked whole against its size on disk, whatever the range.
+TEST(IdxRange, RawTruncatedOrTrailingFileErrorsWithAnyRange) {
+  const std::string truncated = TmpPath("range-truncated-images");
+  WriteRaw(truncated, BigEndian({0x803, 10, 2, 2}) + Str(Pattern(4 * 3 + 2)));
+  const std::string trailing = TmpPath("range-trailing-labels");
+  WriteRaw(trailing, BigEndian({0x801, 3}) + std::string(4, '\1'));
+  for (const IdxRange range : {IdxRange{0, 0}, IdxRange{0, 1}, IdxRange{2, 3}, IdxRange{}}) {
+    ExpectError(ReadIdxImages(truncated, range).status(), truncated,
+                "truncated: header says 10 images of 2x2 (40 bytes) but only 14 bytes follow");
+    ExpectError(ReadIdxLabelRange(trailing, range).status(), trailing,
+                "trailing bytes: header says 3 labels (3 bytes) but 4 bytes follow (1 extra)");
+  }
+}
+
+// A .gz file is read only up to the range's end: truncated when the range reaches past the
+// data, with the whole read's message; checked for trailing bytes when the range ends at
+// the last item; not checked past a range ending earlier.
+TEST(IdxRange, GzIsCheckedUpToTheRangesEnd) {
+  const std::string truncated = TmpPath("range-truncated-images.gz");
+  WriteGz(truncated, BigEndian({0x803, 10, 2, 2}) + Str(Pattern(4 * 3 + 2)));
+  const std::string message =
+      "truncated: header says 10 images of 2x2 (40 bytes) but only 14 bytes follow";
+  for (const IdxRange range : {IdxRange{0, 4}, IdxRange{3, 4}, IdxRange{5, 6},
+                               IdxRange{9, 10}, IdxRange{10, 10}, IdxRange{}}) {
+    ExpectError(ReadIdxImages(truncated, range).status(), truncated, message);
+  }
+  absl::StatusOr<IdxImages> held = ReadIdxImages(truncated, IdxRange{1, 3});
+  ASSERT_TRUE(held.ok()) << held.status();
+  const std::vector<uint8_t> present = Pattern(14);
+  EXPECT_EQ(held->pixels, std::vector<uint8_t>(present.begin() + 4, present.begin() + 12));
+  EXPECT_EQ(held->total, 10);
+
+  const std::string trailing = TmpPath("range-trailing-labels.gz");
+  WriteGz(trailing, BigEndian({0x801, 3}) + std::string(4, '\1'));
+  for (const IdxRange range : {IdxRange{0, 3}, IdxRange{3, -1}, IdxRange{}}) {
+    ExpectError(ReadIdxLabelRange(trailing, range).status(), trailing,
+                "trailing bytes: header says 3 labels (3 bytes) but 4 bytes follow (1 extra)");
+  }
+  EXPECT_TRUE(ReadIdxLabelRange(trailing, IdxRange{0, 2}).ok());
+
+  // A .gz file cut short: zlib's error when the range reaches past the cut.
+  const std::string good = TmpPath("range-good.gz");
+  ASSERT_TRUE(WriteIdxImages(good, Pattern(64 * 32 * 32), 64, 32, 32).ok());
+  absl::StatusOr<std::string> bytes = ReadFileToString(good);
+  ASSERT_TRUE(bytes.ok());
+  const std::string cut = TmpPath("range-cut.gz");
+  WriteRaw(cut, bytes->substr(0, bytes->size() / 2));
+  ExpectError(ReadIdxImages(cut, IdxRange{60, 61}).status(), cut, "truncated gzip data");
+}
+
+// Only labels in the range are checked against num_classes; the index is the file's.
+TEST(IdxRange, LabelOutOfRangeIsNamedByItsIndexInTheFile) {
+  const std::string path = TmpPath("range-labels-classes");
+  ASSERT_TRUE(WriteIdxLabels(path, {0, 9, 10, 3}).ok());
+  ExpectError(ReadIdxLabelRange(path, IdxRange{1, 4}).status(), path,
+              "label 10 at index 2 is out of range: expected 0..9");
+  absl::StatusOr<IdxLabels> tail = ReadIdxLabelRange(path, IdxRange{3, 4});
+  ASSERT_TRUE(tail.ok()) << tail.status();
+  EXPECT_EQ(tail->labels, std::vector<uint8_t>{3});
+}
+
+// Memory: only the range is allocated, raw or gzip (a raw range in one buffer of exactly
+// its size; gzip grows by chunks up to it). A hostile header stays harmless with a range.
+TEST(IdxRange, AllocatesOnlyTheRange) {
+  constexpr int64_t kCount = 3 << 10, kPixels = 32 * 32;  // 3 MiB of pixels
+  const std::vector<uint8_t> pixels = Pattern(kCount * kPixels, 7);
+  for (const char* suffix : {"", ".gz"}) {
+    const std::string path = TmpPath(absl::StrCat("range-3m-images", suffix));
+    ASSERT_TRUE(WriteIdxImages(path, pixels, kCount, 32, 32).ok());
+    absl::StatusOr<IdxImages> read;
+    size_t largest =
+        LargestAllocationDuring([&] { read = ReadIdxImages(path, IdxRange{1024, 2048}); });
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->pixels.size(), size_t{1} << 20);
+    EXPECT_EQ(read->pixels[0], pixels[1024 * kPixels]);
+    EXPECT_LE(largest, size_t{1} << 20) << path;
+    if (std::string(suffix).empty()) {
+      EXPECT_GE(largest, size_t{1} << 20) << path;  // Raw: one buffer of the range's size.
+    }
+    // A small range costs little more than itself (gzip: one 64 KiB skip chunk).
+    largest = LargestAllocationDuring([&] { read = ReadIdxImages(path, IdxRange{3000, 3001}); });
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->count, 1);
+    EXPECT_LE(largest, size_t{1} << 16) << path;
+    // The count alone (an empty range) reads no pixels.
+    largest = LargestAllocationDuring([&] { read = ReadIdxImages(path, IdxRange{0, 0}); });
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->total, kCount);
+    EXPECT_TRUE(read->pixels.empty());
+    EXPECT_LE(largest, size_t{1} << 12) << path;
+
+    // 2^31 images claimed by a 20-byte file: any range beyond the 4 bytes is truncated,
+    // with no more than a chunk allocated.
+    const std::string hostile = TmpPath(absl::StrCat("range-2g-images", suffix));
+    const std::string image_bytes = BigEndian({0x803, 1u << 31, 1, 1}) + "abcd";
+    if (std::string(suffix) == ".gz") {
+      WriteGz(hostile, image_bytes);
+    } else {
+      WriteRaw(hostile, image_bytes);
+    }
+    for (const IdxRange range : {IdxRange{0, int64_t{1} << 31}, IdxRange{int64_t{1} << 30, -1},
+                                 IdxRange{2, int64_t{1} << 30}}) {
+      absl::Status s;
+      largest = LargestAllocationDuring([&] { s = ReadIdxImages(hostile, range).status(); });
+      ExpectError(s, hostile,
+                  "truncated: header says 2147483648 images of 1x1 (2147483648 bytes) but only "
+                  "4 bytes follow");
+      EXPECT_LE(largest, size_t{1} << 16) << hostile;
     }
   }
 }

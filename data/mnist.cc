@@ -35,34 +35,52 @@ absl::StatusOr<std::string> FindIdxFile(const std::string& dir, const std::strin
   return absl::NotFoundError(absl::StrCat(raw, ": no such file (nor ", gz, ")"));
 }
 
-// Reads one images/labels pair and checks that they agree.
+// Reads images and labels `range` of one images/labels pair and checks that the files
+// agree. Sets `*first`/`*total` to the range's first image and the files' image count.
 absl::Status LoadSplit(const std::string& dir, const char* images_name,
-                       const char* labels_name, int64_t* rows, int64_t* cols,
-                       std::vector<uint8_t>* images, std::vector<uint8_t>* labels) {
+                       const char* labels_name, IdxRange range, int64_t* rows, int64_t* cols,
+                       int64_t* first, int64_t* total, std::vector<uint8_t>* images,
+                       std::vector<uint8_t>* labels) {
   absl::StatusOr<std::string> images_path = FindIdxFile(dir, images_name);
   if (!images_path.ok()) return images_path.status();
   absl::StatusOr<std::string> labels_path = FindIdxFile(dir, labels_name);
   if (!labels_path.ok()) return labels_path.status();
-  absl::StatusOr<IdxImages> idx_images = ReadIdxImages(*images_path);
-  if (!idx_images.ok()) return idx_images.status();
-  absl::StatusOr<std::vector<uint8_t>> idx_labels = ReadIdxLabels(*labels_path, kNumClasses);
-  if (!idx_labels.ok()) return idx_labels.status();
-  absl::Status same = CheckSameCount(*images_path, idx_images->count, *labels_path,
-                                     static_cast<int64_t>(idx_labels->size()));
+  // The counts first, from the headers (an empty range reads no data), so that files
+  // that disagree are reported as such rather than as a range beyond one of them.
+  absl::StatusOr<IdxImages> image_count = ReadIdxImages(*images_path, IdxRange{0, 0});
+  if (!image_count.ok()) return image_count.status();
+  absl::StatusOr<IdxLabels> label_count = ReadIdxLabelRange(*labels_path, IdxRange{0, 0});
+  if (!label_count.ok()) return label_count.status();
+  absl::Status same =
+      CheckSameCount(*images_path, image_count->total, *labels_path, label_count->total);
   if (!same.ok()) return same;
-  if (idx_images->count == 0) {
+  if (image_count->total == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(*images_path, ": holds no images (a data set needs at least one)"));
   }
+  absl::StatusOr<IdxImages> idx_images = ReadIdxImages(*images_path, range);
+  if (!idx_images.ok()) return idx_images.status();
+  absl::StatusOr<IdxLabels> idx_labels = ReadIdxLabelRange(*labels_path, range, kNumClasses);
+  if (!idx_labels.ok()) return idx_labels.status();
+  // Only if a file changed between the two reads.
+  same = CheckSameCount(*images_path, idx_images->total, *labels_path, idx_labels->total);
+  if (!same.ok()) return same;
   *rows = idx_images->rows;
   *cols = idx_images->cols;
+  *first = idx_images->first;
+  *total = idx_images->total;
   *images = std::move(idx_images->pixels);
-  *labels = std::move(*idx_labels);
+  *labels = std::move(idx_labels->labels);
   return absl::OkStatus();
 }
 
 std::string Sizes(const Dataset& d) {
-  return absl::StrFormat("%d train / %d test images of %dx%d", d.train_count(),
+  if (d.train_count() == d.train_total) {
+    return absl::StrFormat("%d train / %d test images of %dx%d", d.train_count(),
+                           d.test_count(), d.rows, d.cols);
+  }
+  return absl::StrFormat("train images [%d, %d) of %d / %d test images of %dx%d",
+                         d.train_first, d.train_first + d.train_count(), d.train_total,
                          d.test_count(), d.rows, d.cols);
 }
 
@@ -78,17 +96,18 @@ std::vector<std::string> PresentIdxFiles(const std::string& dir, bool present) {
 
 }  // namespace
 
-absl::StatusOr<Dataset> LoadIdxDir(const std::string& dir) {
+absl::StatusOr<Dataset> LoadIdxDir(const std::string& dir, IdxRange train_range) {
   if (!DirExists(dir)) {
     return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
   }
   Dataset d;
-  int64_t test_rows = 0, test_cols = 0;
-  absl::Status s = LoadSplit(dir, kTrainImagesFile, kTrainLabelsFile, &d.rows, &d.cols,
-                             &d.train_images, &d.train_labels);
+  int64_t test_rows = 0, test_cols = 0, test_first = 0, test_total = 0;
+  absl::Status s = LoadSplit(dir, kTrainImagesFile, kTrainLabelsFile, train_range, &d.rows,
+                             &d.cols, &d.train_first, &d.train_total, &d.train_images,
+                             &d.train_labels);
   if (!s.ok()) return s;
-  s = LoadSplit(dir, kTestImagesFile, kTestLabelsFile, &test_rows, &test_cols,
-                &d.test_images, &d.test_labels);
+  s = LoadSplit(dir, kTestImagesFile, kTestLabelsFile, IdxRange{}, &test_rows, &test_cols,
+                &test_first, &test_total, &d.test_images, &d.test_labels);
   if (!s.ok()) return s;
   if (test_rows != d.rows || test_cols != d.cols) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -99,14 +118,14 @@ absl::StatusOr<Dataset> LoadIdxDir(const std::string& dir) {
   return d;
 }
 
-absl::StatusOr<Dataset> LoadFashionMnist(const std::string& dir) {
+absl::StatusOr<Dataset> LoadFashionMnist(const std::string& dir, IdxRange train_range) {
   if (!DirExists(dir)) {
     return absl::NotFoundError(absl::StrCat(
         "Fashion-MNIST not found: ", dir,
         " does not exist. Install it (Debian package dataset-fashion-mnist). ",
         kInstallHint));
   }
-  absl::StatusOr<Dataset> d = LoadIdxDir(dir);
+  absl::StatusOr<Dataset> d = LoadIdxDir(dir, train_range);
   if (!d.ok()) return d.status();
   d->description = absl::StrCat("Fashion-MNIST (", dir, "): ", Sizes(*d));
   return d;
@@ -125,7 +144,7 @@ std::string DefaultCacheDir() {
   return "";
 }
 
-absl::StatusOr<Dataset> LoadDefaultMnist(const std::string& cache_dir) {
+absl::StatusOr<Dataset> LoadDefaultMnist(const std::string& cache_dir, IdxRange train_range) {
   if (cache_dir.empty()) {
     return absl::NotFoundError(
         "cannot locate the cache folder for MNIST: neither XDG_CACHE_HOME nor HOME is set");
@@ -142,17 +161,19 @@ absl::StatusOr<Dataset> LoadDefaultMnist(const std::string& cache_dir) {
         dir, ": holds ", absl::StrJoin(present, ", "), " but not ",
         absl::StrJoin(PresentIdxFiles(dir, false), ", "), " (raw or .gz). ", kInstallHint));
   }
-  absl::StatusOr<Dataset> d = LoadIdxDir(dir);
+  absl::StatusOr<Dataset> d = LoadIdxDir(dir, train_range);
   if (!d.ok()) return d.status();
   d->description = absl::StrCat("MNIST (the official IDX files in ", dir, "): ", Sizes(*d));
   return d;
 }
 
 absl::StatusOr<Dataset> ResolveDataset(const std::string& data_dir,
-                                       const std::string& dataset_name) {
-  if (!data_dir.empty()) return LoadIdxDir(data_dir);
-  if (dataset_name.empty() || dataset_name == "mnist") return LoadDefaultMnist(DefaultCacheDir());
-  if (dataset_name == "fashion") return LoadFashionMnist();
+                                       const std::string& dataset_name, IdxRange train_range) {
+  if (!data_dir.empty()) return LoadIdxDir(data_dir, train_range);
+  if (dataset_name.empty() || dataset_name == "mnist") {
+    return LoadDefaultMnist(DefaultCacheDir(), train_range);
+  }
+  if (dataset_name == "fashion") return LoadFashionMnist(kFashionMnistDir, train_range);
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown dataset \"", dataset_name, "\": valid names are mnist, fashion"));
 }

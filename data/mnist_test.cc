@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -113,6 +114,108 @@ TEST(IdxDir, NoImagesIsAnError) {
   }
 }
 
+// Training rows [b, e): the same images and labels as those rows of the whole load, raw
+// and gz; the test split whole.
+TEST(IdxDir, TrainRangeEqualsTheSameRowsOfTheWholeLoad) {
+  for (const char* suffix : {"", ".gz"}) {
+    const std::string dir = TmpDir(absl::StrCat("idxdir-range", suffix[0] ? "-gz" : "-raw"));
+    WriteIdxFolder(dir, 12, 5, suffix);
+    absl::StatusOr<Dataset> whole = LoadIdxDir(dir);
+    ASSERT_TRUE(whole.ok()) << whole.status();
+    EXPECT_EQ(whole->train_first, 0);
+    EXPECT_EQ(whole->train_total, 12);
+    EXPECT_EQ(whole->train_count(), 12);
+    for (const auto& [b, e] : std::vector<std::pair<int64_t, int64_t>>{
+             {0, 12}, {3, 7}, {0, 1}, {11, 12}, {5, -1}, {0, 0}, {12, 12}, {12, -1}}) {
+      SCOPED_TRACE(absl::StrCat(suffix, " [", b, ", ", e, ")"));
+      const int64_t end = e == -1 ? 12 : e;
+      absl::StatusOr<Dataset> d = LoadIdxDir(dir, IdxRange{b, e});
+      ASSERT_TRUE(d.ok()) << d.status();
+      EXPECT_EQ(d->train_first, b);
+      EXPECT_EQ(d->train_total, 12);
+      EXPECT_EQ(d->train_count(), end - b);
+      EXPECT_EQ(d->rows, 4);
+      EXPECT_EQ(d->cols, 3);
+      EXPECT_EQ(d->train_images,
+                std::vector<uint8_t>(whole->train_images.begin() + b * 12,
+                                     whole->train_images.begin() + end * 12));
+      EXPECT_EQ(d->train_labels, std::vector<uint8_t>(whole->train_labels.begin() + b,
+                                                      whole->train_labels.begin() + end));
+      EXPECT_EQ(d->test_count(), 5);
+      EXPECT_EQ(d->test_images, whole->test_images);
+      EXPECT_EQ(d->test_labels, whole->test_labels);
+      if (end - b < 12) {
+        EXPECT_CONTAINS(d->description,
+                        absl::StrCat("train images [", b, ", ", end, ") of 12 / 5 test"));
+      }
+    }
+  }
+}
+
+TEST(IdxDir, TrainRangeOutsideTheFileNamesIt) {
+  const std::string dir = TmpDir("idxdir-range-bad");
+  WriteIdxFolder(dir, 12, 5, ".gz");
+  const std::string images = absl::StrCat(dir, "/", kTrainImagesFile, ".gz");
+  for (const auto& [range, shown] : std::vector<std::pair<IdxRange, std::string>>{
+           {{0, 13}, "[0, 13)"}, {{13, -1}, "[13, end)"}, {{-1, 3}, "[-1, 3)"}}) {
+    absl::Status s = LoadIdxDir(dir, range).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_CONTAINS(s.message(), images + ": bad range: images " + shown +
+                                     " of a file of 12 images");
+  }
+}
+
+// The files' whole counts are compared, whatever the range (even one both files hold).
+TEST(IdxDir, CountMismatchWithARangeComparesTheFiles) {
+  const std::string dir = TmpDir("idxdir-range-mismatch");
+  WriteIdxFolder(dir, 12, 5, "", /*n_train_labels=*/11);
+  for (const IdxRange range : {IdxRange{0, 5}, IdxRange{0, 12}, IdxRange{11, -1}}) {
+    absl::Status s = LoadIdxDir(dir, range).status();
+    EXPECT_EQ(s.message(), absl::StrCat("count mismatch: ", dir, "/", kTrainImagesFile,
+                                        " has 12 images but ", dir, "/", kTrainLabelsFile,
+                                        " has 11 labels"));
+  }
+}
+
+// A truncated raw training file is an error whatever the range; a .gz one (cut short, as
+// an interrupted download is) when the range reaches past the cut.
+TEST(IdxDir, TruncatedTrainingFileWithARange) {
+  const std::string raw_dir = TmpDir("idxdir-range-truncated-raw");
+  WriteIdxFolder(raw_dir, 12, 5, "");
+  const std::string raw = absl::StrCat(raw_dir, "/", kTrainImagesFile);
+  absl::StatusOr<std::string> bytes = ReadFileToString(raw);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  ASSERT_TRUE(WriteFileAtomically(raw, bytes->substr(0, 16 + 10 * 12 + 6)).ok());
+  for (const IdxRange range : {IdxRange{0, 1}, IdxRange{0, 0}, IdxRange{11, 12}}) {
+    absl::Status s = LoadIdxDir(raw_dir, range).status();
+    EXPECT_CONTAINS(s.message(), raw + ": truncated: header says 12 images of 4x3 (144 "
+                                       "bytes) but only 126 bytes follow");
+  }
+
+  const std::string gz_dir = TmpDir("idxdir-range-truncated-gz");
+  WriteIdxFolder(gz_dir, 12, 5, ".gz");
+  const std::string gz = absl::StrCat(gz_dir, "/", kTrainImagesFile, ".gz");
+  bytes = ReadFileToString(gz);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  ASSERT_TRUE(WriteFileAtomically(gz, bytes->substr(0, bytes->size() / 2)).ok());
+  for (const IdxRange range : {IdxRange{11, 12}, IdxRange{6, -1}, IdxRange{}}) {
+    absl::Status s = LoadIdxDir(gz_dir, range).status();
+    EXPECT_CONTAINS(s.message(), gz + ": truncated gzip data");
+  }
+}
+
+TEST(ResolveDataset, TrainRange) {
+  const std::string dir = TmpDir("resolve-dir-range");
+  WriteIdxFolder(dir, 6, 2, "");
+  absl::StatusOr<Dataset> d = ResolveDataset(dir, "", IdxRange{2, 4});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->train_first, 2);
+  EXPECT_EQ(d->train_total, 6);
+  EXPECT_EQ(d->train_count(), 2);
+  EXPECT_EQ(d->train_labels, (std::vector<uint8_t>{2, 3}));
+  EXPECT_EQ(d->test_count(), 2);
+}
+
 TEST(DefaultMnist, NothingInstalled) {
   const std::string cache = TmpDir("cache-empty");
   absl::Status s = LoadDefaultMnist(cache).status();
@@ -189,6 +292,23 @@ TEST(RealData, FashionMnist) {
   for (uint8_t l : d->train_labels) ++per_class[l];
   EXPECT_EQ(per_class, std::vector<int>(10, 6000));
   EXPECT_CONTAINS(d->description, "Fashion-MNIST");
+
+  // Ranges of the real .gz files: the same rows as the whole load.
+  for (const auto& [b, e] :
+       std::vector<std::pair<int64_t, int64_t>>{{0, 100}, {31234, 31734}, {59000, -1}}) {
+    const int64_t end = e == -1 ? 60000 : e;
+    absl::StatusOr<Dataset> part = LoadFashionMnist(kFashionMnistDir, IdxRange{b, e});
+    ASSERT_TRUE(part.ok()) << part.status();
+    EXPECT_EQ(part->train_first, b);
+    EXPECT_EQ(part->train_total, 60000);
+    EXPECT_EQ(part->train_count(), end - b);
+    EXPECT_TRUE(part->train_images == std::vector<uint8_t>(d->train_images.begin() + b * 784,
+                                                           d->train_images.begin() + end * 784))
+        << "[" << b << ", " << e << ")";
+    EXPECT_EQ(part->train_labels, std::vector<uint8_t>(d->train_labels.begin() + b,
+                                                       d->train_labels.begin() + end));
+    EXPECT_EQ(part->test_count(), 10000);
+  }
 }
 
 TEST(RealData, OfficialMnist) {
@@ -230,6 +350,17 @@ TEST(RealData, OfficialMnist) {
   // y_test[:5] = 7 2 1 0 4.
   EXPECT_EQ(std::vector<uint8_t>(d->test_labels.begin(), d->test_labels.begin() + 5),
             (std::vector<uint8_t>{7, 2, 1, 0, 4}));
+
+  // A range of the installed files (raw, as install_mnist.sh leaves them): the same rows.
+  absl::StatusOr<Dataset> part = LoadDefaultMnist(DefaultCacheDir(), IdxRange{30000, 30500});
+  ASSERT_TRUE(part.ok()) << part.status();
+  EXPECT_EQ(part->train_first, 30000);
+  EXPECT_EQ(part->train_total, 60000);
+  EXPECT_EQ(part->train_count(), 500);
+  EXPECT_TRUE(part->train_images == std::vector<uint8_t>(d->train_images.begin() + 30000 * 784,
+                                                         d->train_images.begin() + 30500 * 784));
+  EXPECT_EQ(part->train_labels, std::vector<uint8_t>(d->train_labels.begin() + 30000,
+                                                     d->train_labels.begin() + 30500));
 }
 
 }  // namespace
