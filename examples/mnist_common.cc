@@ -17,7 +17,6 @@
 #include "data/png.h"
 #include "distributed/mpi_collective.h"
 #include "examples/cli.h"
-#include "examples/mnist_tensors.h"
 
 ABSL_FLAG(std::string, data_dir, "",
           "A folder holding the four MNIST-format IDX files (train-images-idx3-ubyte, "
@@ -61,6 +60,9 @@ namespace {
 // The first training image is written this many times larger (280x280 for MNIST), with
 // nearest-neighbour pixels, so that an image viewer shows the digit, not a speck.
 constexpr int kPngScale = 10;
+
+// MNIST's digits (and Fashion-MNIST's articles): 10 classes.
+constexpr int kNumClasses = 10;
 
 }  // namespace
 
@@ -120,20 +122,39 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
 }
 
 MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape) {
-  absl::StatusOr<data::Dataset> loaded = data::ResolveDataset(config.data_dir, config.dataset);
+  // Under mpirun each rank reads only the training rows it trains on: first the files'
+  // headers (and the test images), for the training-set size, then those rows.
+  absl::StatusOr<data::Dataset> loaded = data::ResolveDataset(
+      config.data_dir, config.dataset, config.ranks > 1 ? data::IdxRange{0, 0} : data::IdxRange{});
   if (!loaded.ok()) Die(std::string(loaded.status().message()), 1);
+  const int64_t file_rows = loaded->train_total;
+  // --train_samples: an evenly spaced subset (row i is the file's row i * file_rows / n),
+  // so that a quick run still sees every part of the data.
+  const int64_t n = config.train_samples > 0 && config.train_samples < file_rows
+                        ? config.train_samples
+                        : file_rows;
+  auto file_row = [&](int64_t i) { return i * file_rows / n; };
   MnistData d;
-  d.raw = *std::move(loaded);
-  data::Dataset& raw = d.raw;
+  d.train_rows = n;
+  int64_t end = n;
+  if (config.ranks > 1) {
+    std::tie(d.train_first_row, end) =
+        nn::TrainRowsOfRank(n, nn::FitOptions().micro_shards, config.rank, config.ranks);
+    const data::IdxRange range =
+        end > d.train_first_row ? data::IdxRange{file_row(d.train_first_row), file_row(end - 1) + 1}
+                                : data::IdxRange{0, 0};
+    loaded = data::ResolveDataset(config.data_dir, config.dataset, range);
+    if (!loaded.ok()) Die(std::string(loaded.status().message()), 1);
+  }
+  d.info = *std::move(loaded);
+  data::Dataset& raw = d.info;
   const int64_t pixels = raw.image_size();
-  // An evenly spaced subset, so that a quick run still sees every part of the data.
+  // Keeps rows `pick(i)` (indices into the rows held), i in [0, count).
   auto keep = [pixels](std::vector<uint8_t>& images, std::vector<uint8_t>& labels,
-                       int64_t limit) {
-    const int64_t count = static_cast<int64_t>(labels.size());
-    if (limit <= 0 || limit >= count) return;
-    std::vector<uint8_t> kept_images(limit * pixels), kept_labels(limit);
-    for (int64_t i = 0; i < limit; ++i) {
-      const int64_t from = i * count / limit;
+                       int64_t count, auto pick) {
+    std::vector<uint8_t> kept_images(count * pixels), kept_labels(count);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t from = pick(i);
       kept_labels[i] = labels[from];
       std::copy(images.begin() + from * pixels, images.begin() + (from + 1) * pixels,
                 kept_images.begin() + i * pixels);
@@ -141,32 +162,37 @@ MnistData LoadMnist(const MnistConfig& config, const Shape& sample_shape) {
     images = std::move(kept_images);
     labels = std::move(kept_labels);
   };
-  keep(raw.train_images, raw.train_labels, config.train_samples);
-  keep(raw.test_images, raw.test_labels, config.test_samples);
+  if (n != file_rows || config.ranks > 1) {
+    keep(raw.train_images, raw.train_labels, end - d.train_first_row,
+         [&](int64_t i) { return file_row(d.train_first_row + i) - raw.train_first; });
+  }
+  const int64_t test_rows = raw.test_count();
+  if (config.test_samples > 0 && config.test_samples < test_rows) {
+    keep(raw.test_images, raw.test_labels, config.test_samples,
+         [&](int64_t i) { return i * test_rows / config.test_samples; });
+  }
   std::printf("Data: %s\n", raw.description.c_str());
-  std::printf("Using %lld training and %lld test images\n",
-              static_cast<long long>(raw.train_count()),
+  std::printf("Using %lld training and %lld test images\n", static_cast<long long>(n),
               static_cast<long long>(raw.test_count()));
-  MnistTensors train, test;
-  d.train_first_row = 0;
-  d.train_rows = raw.train_count();
-  int64_t train_end = d.train_rows;
   try {  // images that do not fit sample_shape: a message naming the data, status 1
-    if (config.ranks > 1) {  // only the rows this rank trains on, as floats
-      std::tie(d.train_first_row, train_end) =
-          nn::TrainRowsOfRank(d.train_rows, nn::FitOptions().micro_shards, config.rank,
-                              config.ranks);
+    if (NumElements(sample_shape) != pixels) {
+      Fail(raw.description, ": images of ", raw.rows, "x", raw.cols,
+           " do not fit the model's input shape ", ShapeToString(sample_shape));
     }
-    train = ToTensors(raw, Split::kTrain, d.train_first_row, train_end - d.train_first_row,
-                      sample_shape);
-    test = ToTensors(raw, Split::kTest, 0, -1, sample_shape);
+    // The bytes move into the datasets: the images are held once, as bytes.
+    d.train = std::make_shared<nn::ByteImageDataset>(
+        std::move(raw.train_images), std::move(raw.train_labels), sample_shape,
+        kNumClasses, /*one_hot=*/true, "training images of " + raw.description);
+    d.test = std::make_shared<nn::ByteImageDataset>(
+        std::move(raw.test_images), std::move(raw.test_labels), sample_shape, kNumClasses,
+        /*one_hot=*/true, "test images of " + raw.description);
   } catch (const Error& e) {
     Die(e.what(), 1);
   }
-  d.x_train = train.x;
-  d.y_train = train.y;
-  d.x_test = test.x;
-  d.y_test = test.y;
+  raw.train_images.clear();
+  raw.train_labels.clear();
+  raw.test_images.clear();
+  raw.test_labels.clear();
   return d;
 }
 
@@ -178,19 +204,19 @@ std::string OutputPath(const MnistConfig& config, const std::string& name) {
 
 void ShowTrainingImage(const MnistData& data, int64_t index, const MnistConfig& config) {
   if (config.rank != 0) return;  // data-parallel: rank 0 shows it (and holds row 0)
-  const data::Dataset& raw = data.raw;
-  GRADWAY_CHECK(index >= 0 && index < raw.train_count(), "mnist: no training image ", index);
-  const uint8_t* image = raw.train_images.data() + index * raw.image_size();
+  const data::Dataset& info = data.info;
+  GRADWAY_CHECK(index >= 0 && index < data.train->size(), "mnist: no training image ", index);
+  const uint8_t* image = data.train->pixels().data() + index * info.image_size();
+  const int label = data.train->labels()[index];
   std::printf("\nTraining image %lld (%lldx%lld), class %d:\n", static_cast<long long>(index),
-              static_cast<long long>(raw.rows), static_cast<long long>(raw.cols),
-              raw.train_labels[index]);
-  for (int64_t r = 0; r < raw.rows; ++r) {
-    for (int64_t c = 0; c < raw.cols; ++c) std::printf("%4d", image[r * raw.cols + c]);
+              static_cast<long long>(info.rows), static_cast<long long>(info.cols), label);
+  for (int64_t r = 0; r < info.rows; ++r) {
+    for (int64_t c = 0; c < info.cols; ++c) std::printf("%4d", image[r * info.cols + c]);
     std::printf("\n");
   }
   const std::string png = OutputPath(config, absl::StrCat("train_image_", index, ".png"));
-  const data::GrayImage digit{static_cast<int>(raw.cols), static_cast<int>(raw.rows),
-                              std::vector<uint8_t>(image, image + raw.image_size())};
+  const data::GrayImage digit{static_cast<int>(info.cols), static_cast<int>(info.rows),
+                              std::vector<uint8_t>(image, image + info.image_size())};
   absl::StatusOr<data::GrayImage> enlarged = data::ScaleNearest(digit, kPngScale);
   if (!enlarged.ok()) Die(std::string(enlarged.status().message()), 1);
   absl::Status written =
@@ -198,10 +224,12 @@ void ShowTrainingImage(const MnistData& data, int64_t index, const MnistConfig& 
   if (!written.ok()) Die(std::string(written.message()), 1);
   std::printf("Saved it, enlarged %d times (%dx%d), as %s\n", kPngScale, enlarged->width,
               enlarged->height, png.c_str());
+  // Its one-hot label, as the model sees it.
+  int64_t row = index;
+  Tensor x, y;
+  data.train->Gather(&row, 1, &x, &y);
   std::printf("Its one-hot label: [");
-  for (int k = 0; k < 10; ++k) {
-    std::printf("%s%.0f", k ? ", " : "", data.y_train.at({index, k}));
-  }
+  for (int k = 0; k < kNumClasses; ++k) std::printf("%s%.0f", k ? ", " : "", y.at({0, k}));
   std::printf("]\n\n");
 }
 

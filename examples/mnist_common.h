@@ -5,6 +5,7 @@
 #define GRADWAY_EXAMPLES_MNIST_COMMON_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,13 +48,15 @@ inline constexpr char kCheckpointTemplate[] = "{epoch:02d}-{val_loss:.4f}.safete
 // every rank but 0.
 MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage);
 
-// The data as tensors: x [N, ...sample_shape] with pixels scaled to [0, 1], y [N, 10]
-// one-hot, and the raw bytes. Under mpirun, x_train and y_train hold only the rows this
-// rank trains on: rows [train_first_row, train_first_row + x_train.size(0)) of
-// train_rows (nn::TrainRowsOfRank); FitOptions() takes them with TrainRows.
+// The data: the training and test images kept as bytes, scaled to floats in [0, 1]
+// (byte / 255) batch by batch as Fit and Evaluate gather them, with one-hot labels; and
+// what the data is (`info`: description and image size; its byte vectors are empty, moved
+// into the datasets). Under mpirun, `train` holds only the rows this rank trains on: rows
+// [train_first_row, train_first_row + train->size()) of train_rows (nn::TrainRowsOfRank);
+// FitOptions().TrainRows takes them.
 struct MnistData {
-  data::Dataset raw;
-  Tensor x_train, y_train, x_test, y_test;
+  data::Dataset info;
+  std::shared_ptr<nn::ByteImageDataset> train, test;
   int64_t train_first_row = 0, train_rows = 0;
 };
 

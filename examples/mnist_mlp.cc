@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   const examples::MnistConfig config = examples::ParseMnistFlags(
       argc, argv, "Trains the MNIST MLP (dense512 relu, dense10 softmax).");
 
-  // 1. The data: each 28x28 image flattened to 784 pixels in [0, 1]; labels one-hot.
+  // 1. The data: each 28x28 image flattened to 784 pixels, kept as bytes and scaled to
+  //    [0, 1] batch by batch; labels one-hot.
   examples::MnistData data = examples::LoadMnist(config, examples::MnistInputShape(kModel));
   examples::ShowTrainingImage(data, 0, config);
 
@@ -29,17 +30,17 @@ int main(int argc, char** argv) {
   // 3. Training: categorical cross-entropy, Adam, validation on the test set, and the
   //    chapter's callbacks: the best checkpoint by val_loss, early stopping, history.csv.
   model.Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
-  nn::History history = model.Fit(data.x_train, data.y_train,
+  nn::History history = model.Fit(*data.train,
                                   nn::FitOptions()
                                       .Epochs(config.epochs)
                                       .BatchSize(config.batch_size)
                                       .TrainRows(data.train_first_row, data.train_rows)
-                                      .ValidationData(data.x_test, data.y_test)
+                                      .ValidationData(data.test)
                                       .Callbacks(examples::ChapterCallbacks(config)));
 
   // 4. Test accuracy (of the best weights when early stopping ended the run), the trained
   //    model (with --final_model) and the loss curves.
-  nn::Logs test = model.Evaluate(data.x_test, data.y_test, config.batch_size);
+  nn::Logs test = model.Evaluate(*data.test, config.batch_size);
   examples::ReportDataParallel(history, data, config);
   examples::SaveFinalModel(model, config);
   examples::WriteLossPlot(history, config, "MNIST MLP: loss per epoch");

@@ -41,21 +41,6 @@ std::string WithCommas(int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
-// Copies rows idx[begin, begin + count) of src into *buf ([count, ...]), reusing *buf's
-// storage when it already has that shape.
-void GatherRows(const Tensor& src, const std::vector<int64_t>& idx, int64_t begin,
-                int64_t count, Tensor* buf) {
-  Shape s = src.shape();
-  const int64_t row = s[0] > 0 ? src.numel() / s[0] : 0;
-  s[0] = count;
-  if (!buf->defined() || buf->shape() != s) *buf = Tensor::Empty(s);
-  const float* from = src.data();
-  float* to = buf->data();
-  for (int64_t i = 0; i < count; ++i) {
-    std::memcpy(to + i * row, from + idx[begin + i] * row, row * sizeof(float));
-  }
-}
-
 // 0..n-1 shuffled by Fisher-Yates with Generator(seed).
 std::vector<int64_t> ShuffledOrder(int64_t n, uint64_t seed) {
   std::vector<int64_t> idx(n);
@@ -159,6 +144,17 @@ void Model::AttachOptimizer() {
   if (!same) optimizer_->Attach(params);
 }
 
+void Model::CheckData(const char* what, const Dataset& data) {
+  GRADWAY_CHECK(compiled(), what, ": ", Description(),
+                " is not compiled; call Compile(loss, optimizer) first");
+  const Shape sample = data.x_shape();
+  if (!built()) Build(sample);
+  if (sample != input_shape()) {
+    Fail(what, ": ", InputLayer().Description(), " expects input ",
+         BatchShapeString(input_shape()), ", got ", data.Description());
+  }
+}
+
 void Model::CheckBatch(const char* what, const Tensor& x, const Tensor& y) {
   GRADWAY_CHECK(compiled(), what, ": ", Description(),
                 " is not compiled; call Compile(loss, optimizer) first");
@@ -259,16 +255,24 @@ struct Model::ShardPlan {
 
 History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
   CheckBatch("Fit", x, y);
-  GRADWAY_CHECK(x.size(0) > 0, "Fit: no training samples");
+  return Fit(TensorDataset(x, y), options);
+}
+
+History Model::Fit(const Dataset& x, const FitOptions& options) {
+  CheckData("Fit", x);
+  GRADWAY_CHECK(x.size() > 0, "Fit: no training samples");
   GRADWAY_CHECK(options.batch_size > 0, "Fit: batch_size must be positive, got ",
                 options.batch_size);
   GRADWAY_CHECK(options.epochs >= 0 && options.initial_epoch >= 0,
                 "Fit: epochs and initial_epoch must be >= 0");
-  const bool validate = options.x_val.defined();
-  if (validate) {
+  std::shared_ptr<const Dataset> val = options.validation;
+  if (val == nullptr && options.x_val.defined()) {
     GRADWAY_CHECK(options.y_val.defined(), "Fit: validation data has x but no y");
     CheckBatch("Fit (validation data)", options.x_val, options.y_val);
+    val = std::make_shared<TensorDataset>(options.x_val, options.y_val);
   }
+  const bool validate = val != nullptr;
+  if (validate) CheckData("Fit (validation data)", *val);
 
   const int64_t bs = options.batch_size;
   const uint64_t shuffle_seed = options.seed.value_or(seed_);
@@ -277,20 +281,20 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     comm = options.collective ? options.collective : DefaultCollective();
   }
   ShardPlan plan;
-  int64_t n = x.size(0);
+  int64_t n = x.size();
   int64_t steps = (n + bs - 1) / bs;
   if (comm) {
     const int m = options.micro_shards;
     GRADWAY_CHECK(m >= 1 && (m & (m - 1)) == 0 && m <= bs,
                   "Fit: micro_shards must be a power of two of at most the batch size ", bs,
                   ", got ", m);
-    n = options.train_total_rows < 0 ? x.size(0) : options.train_total_rows;
+    n = options.train_total_rows < 0 ? x.size() : options.train_total_rows;
     const auto [need_first, need_end] = TrainRowsOfRank(n, m, comm->rank(), comm->size());
     const int64_t first = options.train_first_row;
-    GRADWAY_CHECK(first >= 0 && first <= need_first && first + x.size(0) >= need_end,
+    GRADWAY_CHECK(first >= 0 && first <= need_first && first + x.size() >= need_end,
                   "Fit: rank ", comm->rank(), " of ", comm->size(),
                   " needs training rows [", need_first, ", ", need_end, ") of ", n,
-                  " but x holds rows [", first, ", ", first + x.size(0), ")");
+                  " but x holds rows [", first, ", ", first + x.size(), ")");
     plan.comm = comm.get();
     plan.shards = m;
     plan.first_row = first;
@@ -305,12 +309,11 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     plan.x_buf.resize(m);
     plan.y_buf.resize(m);
   } else {
-    auto whole = [](int64_t first, int64_t total, const Tensor& t) {
-      return first == 0 && (total < 0 || total == t.size(0));
+    auto whole = [](int64_t first, int64_t total, const Dataset& d) {
+      return first == 0 && (total < 0 || total == d.size());
     };
     GRADWAY_CHECK(whole(options.train_first_row, options.train_total_rows, x) &&
-                      (!validate || whole(options.val_first_row, options.val_total_rows,
-                                          options.x_val)),
+                      (!validate || whole(options.val_first_row, options.val_total_rows, *val)),
                   "Fit: one process trains on the whole data set, but TrainRows / "
                   "ValidationRows say x or x_val holds only part of it");
   }
@@ -396,7 +399,7 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     for (int64_t step = state.batch; step < steps; ++step) {
       if (comm) {
         for (auto& c : callbacks) c->OnBatchBegin(step, batch_logs);
-        batch_logs = DataParallelStep(x, y, plan, step);
+        batch_logs = DataParallelStep(x, plan, step);
         state.batch = step + 1;
         if (options.replica_check_steps > 0 && train_step_ % options.replica_check_steps == 0) {
           CheckReplicas(*comm, "during Fit", {static_cast<double>(train_step_)});
@@ -411,13 +414,11 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
       if (options.shuffle) {  // gathered into buffers reused from step to step
         Tensor& x_buffer = count == bs ? xb_full : xb_tail;
         Tensor& y_buffer = count == bs ? yb_full : yb_tail;
-        GatherRows(x, order, begin, count, &x_buffer);
-        GatherRows(y, order, begin, count, &y_buffer);
+        x.Gather(order.data() + begin, count, &x_buffer, &y_buffer);
         xb = x_buffer;
         yb = y_buffer;
-      } else {  // views: no copy
-        xb = x.Narrow(0, begin, count);
-        yb = y.Narrow(0, begin, count);
+      } else {  // in order: views where the dataset can
+        x.Slice(begin, count, &xb, &yb);
       }
       for (auto& c : callbacks) c->OnBatchBegin(step, batch_logs);
       batch_logs = TrainStep(xb, yb);
@@ -429,11 +430,10 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     ZeroGrad();
     Logs logs = MetricsLogs();
     if (validate) {
-      Logs val = comm ? DataParallelEvaluate(options.x_val, options.y_val, bs,
-                                             options.val_first_row, options.val_total_rows,
-                                             *comm)
-                      : Evaluate(options.x_val, options.y_val, bs);
-      for (const auto& [k, v] : val.items()) logs.Set("val_" + k, v);
+      Logs val_logs = comm ? DataParallelEvaluate(*val, bs, options.val_first_row,
+                                                  options.val_total_rows, *comm)
+                           : Evaluate(*val, bs);
+      for (const auto& [k, v] : val_logs.items()) logs.Set("val_" + k, v);
     }
     logs.Set("seconds", seconds);
     state.history.Append(epoch + 1, logs);
@@ -451,21 +451,27 @@ History Model::Fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
 
 Logs Model::Evaluate(const Tensor& x, const Tensor& y, int64_t batch_size) {
   CheckBatch("Evaluate", x, y);
+  return Evaluate(TensorDataset(x, y), batch_size);
+}
+
+Logs Model::Evaluate(const Dataset& data, int64_t batch_size) {
+  CheckData("Evaluate", data);
   GRADWAY_CHECK(batch_size > 0, "Evaluate: batch_size must be positive, got ", batch_size);
-  const int64_t n = x.size(0);
+  const int64_t n = data.size();
+  Tensor x, y;
   ResetMetrics();
   Logs logs;
   logs.Set("loss", 0.0);
   for (auto& m : metrics_) logs.Set(m->name(), m->Result());
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t count = std::min(batch_size, n - begin);
-    logs = TestStep(x.Narrow(0, begin, count), y.Narrow(0, begin, count));
+    data.Slice(begin, count, &x, &y);
+    logs = TestStep(x, y);
   }
   return logs;
 }
 
-Logs Model::DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& plan_in,
-                             int64_t step) {
+Logs Model::DataParallelStep(const Dataset& data, const ShardPlan& plan_in, int64_t step) {
   ShardPlan& plan = const_cast<ShardPlan&>(plan_in);  // only its buffers change
   Collective& comm = *plan.comm;
   ModeGuard mode(this, true);
@@ -489,8 +495,7 @@ Logs Model::DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& 
         rows[i] = plan.part_begin[j] + plan.order[j][step * plan.shard_size[j] + i] -
                   plan.first_row;
       }
-      GatherRows(x, rows, 0, count, &plan.x_buf[j]);
-      GatherRows(y, rows, 0, count, &plan.y_buf[j]);
+      data.Gather(rows.data(), count, &plan.x_buf[j], &plan.y_buf[j]);
       ZeroGrad();
       // Micro-shard j of step s draws its dropout masks as step s * M + j.
       RandomStepScope random_step(train_step_ * plan.shards + j);
@@ -567,16 +572,16 @@ Logs Model::DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& 
   return MetricsLogs();
 }
 
-Logs Model::DataParallelEvaluate(const Tensor& x, const Tensor& y, int64_t batch_size,
-                                 int64_t first_row, int64_t total_rows, Collective& comm) {
-  CheckBatch("Evaluate", x, y);
-  const int64_t n = total_rows < 0 ? x.size(0) : total_rows;
+Logs Model::DataParallelEvaluate(const Dataset& data, int64_t batch_size, int64_t first_row,
+                                 int64_t total_rows, Collective& comm) {
+  const int64_t n = total_rows < 0 ? data.size() : total_rows;
   const auto [mine_first, mine_end] = EvalRowsOfRank(n, batch_size, comm.rank(), comm.size());
   GRADWAY_CHECK(first_row >= 0 && first_row <= mine_first &&
-                    first_row + x.size(0) >= mine_end,
+                    first_row + data.size() >= mine_end,
                 "Fit: rank ", comm.rank(), " of ", comm.size(),
                 " evaluates validation rows [", mine_first, ", ", mine_end, ") of ", n,
-                " but x_val holds rows [", first_row, ", ", first_row + x.size(0), ")");
+                " but the validation data holds rows [", first_row, ", ",
+                first_row + data.size(), ")");
   const int64_t batches = (n + batch_size - 1) / batch_size;
   ResetMetrics();
   const size_t width = MetricsState().size();
@@ -585,7 +590,9 @@ Logs Model::DataParallelEvaluate(const Tensor& x, const Tensor& y, int64_t batch
   for (int64_t begin = mine_first; begin < mine_end; begin += batch_size) {
     const int64_t count = std::min(batch_size, mine_end - begin);
     ResetMetrics();
-    TestStep(x.Narrow(0, begin - first_row, count), y.Narrow(0, begin - first_row, count));
+    Tensor xb, yb;
+    data.Slice(begin - first_row, count, &xb, &yb);
+    TestStep(xb, yb);
     std::vector<double> m = MetricsState();
     std::copy(m.begin(), m.end(), mine.begin() + (begin / batch_size) * width);
   }

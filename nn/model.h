@@ -35,6 +35,7 @@
 #include "autograd/tensor.h"
 #include "nn/callback.h"
 #include "nn/collective.h"
+#include "nn/dataset.h"
 #include "nn/losses.h"
 #include "nn/metrics.h"
 #include "nn/module.h"
@@ -47,6 +48,7 @@ struct FitOptions {
   int epochs = 1;
   int64_t batch_size = 32;
   Tensor x_val, y_val;  // validation data (optional)
+  std::shared_ptr<const Dataset> validation;  // or validation data as a Dataset
   std::vector<Ref<Callback>> callbacks;
   bool shuffle = true;
   int verbose = 1;      // 0 silent, 1 progress bar, 2 one line per epoch
@@ -72,6 +74,10 @@ struct FitOptions {
   FitOptions& ValidationData(Tensor x, Tensor y) {
     x_val = std::move(x);
     y_val = std::move(y);
+    return *this;
+  }
+  FitOptions& ValidationData(std::shared_ptr<const Dataset> data) {
+    validation = std::move(data);
     return *this;
   }
   FitOptions& Callbacks(std::vector<Ref<Callback>> v) { callbacks = std::move(v); return *this; }
@@ -161,9 +167,13 @@ class Model : public Module {
   // micro-shards, rows that do not cover the rank's share, or ranks whose weights or
   // resumed state differ.
   History Fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  // The same over a Dataset (nn/dataset.h), e.g. images kept as bytes and scaled to floats
+  // batch by batch.
+  History Fit(const Dataset& data, const FitOptions& options = {});
   // The loss and metrics on x, y: ResetMetrics, then a TestStep per batch.
   // {"loss", "accuracy", ...}.
   Logs Evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32);
+  Logs Evaluate(const Dataset& data, int64_t batch_size = 32);
   // The model's output (probabilities for a softmax model) for x, in eval mode, batched.
   Tensor Predict(const Tensor& x, int64_t batch_size = 32);
 
@@ -226,15 +236,16 @@ class Model : public Module {
  private:
   // Attaches the trainable parameters to the optimiser unless they already are.
   void AttachOptimizer();
+  // Compiled and the data's samples fit the model (building it if needed).
+  void CheckData(const char* what, const Dataset& data);
   // Compiled, x fits the model and y has as many samples; `what` names the caller.
   void CheckBatch(const char* what, const Tensor& x, const Tensor& y);
   struct ShardPlan;
   // One data-parallel training step (nn/collective.h) of the global batch `step`.
-  Logs DataParallelStep(const Tensor& x, const Tensor& y, const ShardPlan& plan,
-                        int64_t step);
+  Logs DataParallelStep(const Dataset& data, const ShardPlan& plan, int64_t step);
   // Evaluate split between the ranks, combined in batch order.
-  Logs DataParallelEvaluate(const Tensor& x, const Tensor& y, int64_t batch_size,
-                            int64_t first_row, int64_t total_rows, Collective& comm);
+  Logs DataParallelEvaluate(const Dataset& data, int64_t batch_size, int64_t first_row,
+                            int64_t total_rows, Collective& comm);
   // Throws Error unless every rank of `comm` holds the same weights and `values`.
   void CheckReplicas(Collective& comm, const char* when, std::vector<double> values);
   // Adds a batch's loss and predictions to the running loss and metrics; their logs.

@@ -7,6 +7,7 @@
 #include "nn/callbacks.h"
 #include "nn/checkpoint.h"
 #include "nn/collective.h"
+#include "nn/dataset.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/losses.h"
