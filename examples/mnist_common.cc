@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -112,7 +113,14 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
     *path = UserPath(*path);
   }
   if (c.backup_dir.empty()) c.backup_dir = c.model_dir + "/backup";
-  SetNumThreads(c.threads);
+  int threads = c.threads;
+  if (threads == 0 && c.ranks > 1) {
+    // All cores, shared between the ranks on this machine rather than each taking all.
+    const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    const int local_ranks = local != nullptr ? std::max(1, std::atoi(local)) : 1;
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local_ranks);
+  }
+  SetNumThreads(threads);
   std::printf("Using %d thread%s\n", NumThreads(), NumThreads() == 1 ? "" : "s");
   if (c.ranks > 1 || nn::DefaultCollective() != nullptr) {
     std::printf("Data-parallel training on %d MPI ranks (%d thread%s each)\n", c.ranks,
