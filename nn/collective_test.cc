@@ -106,7 +106,9 @@ TEST(CollectiveTest, OneRankOneMicroShardTrainsAsOneProcess) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].ToVector(), b[i].ToVector()) << i;
   for (const auto& [key, values] : plain.history.history) {
-    if (key != "seconds") EXPECT_EQ(values, parallel.history.history[key]) << key;
+    if (key != "seconds") {
+      EXPECT_EQ(values, parallel.history.history[key]) << key;
+    }
   }
   // Validation in Fit, split by batches and combined in order, equals Evaluate.
   EXPECT_EQ(parallel.history.val_loss.back(), parallel.val.Get("loss"));
