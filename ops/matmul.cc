@@ -13,11 +13,18 @@
 // into kNR-column panels once per call (in parallel) unless it is stored k x n with whole
 // vectors per row. Every C element is the sum over k-blocks (in order) of an FMA chain over
 // p (in order), so the result depends neither on the tiling nor on the thread count.
+// Epilogue: the last k-block's write applies the ReLU to the finished sums in registers.
+// Prologue (MatMulReluMaskedB): B is always packed, with the ReLU mask applied, its column
+// sums and optionally a masked copy taken from the same read, by the GEMM's tasks
+// themselves (each panel by the first task that needs it).
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <thread>
 
 #include "ops/matmul.h"
 #include "ops/parallel.h"
@@ -123,6 +130,14 @@ constexpr size_t kMR = 6;
 constexpr size_t kNV = (kN >= 16) ? 4 : 2;
 constexpr size_t kNR = kNV * kN;
 
+// The columns of a packed panel holding nc < kNR columns that the kernels read: whole
+// vectors (the padding of the last one is zero). The panel's rows stay kNR apart; the
+// columns past these are never read, so they are not written.
+inline int64_t ReadCols(int64_t nc) {
+  return (nc + static_cast<int64_t>(kN) - 1) / static_cast<int64_t>(kN) *
+         static_cast<int64_t>(kN);
+}
+
 // ----------------------------------------------------------------------------------------
 // Packing. A is never packed: the kernel broadcasts its elements straight from memory
 // (row stride and k stride given), which costs the same as reading a packed panel. B is
@@ -169,9 +184,9 @@ HWY_INLINE void Transpose8x8(const float* HWY_RESTRICT src, int64_t ld,
 #endif  // HWY_CAP_GE256
 
 // One k-block of a panel of op(B) = Bᵀ: out[p * kNR + c] = src[c * ld + p] for c < nc,
-// p < kc, and 0 for nc <= c < kNR. Takes 16 rows of B at a time and walks them along p
-// (16 sequential streams, prefetched a few lines ahead), two 8x8 transposes per step
-// writing whole 64-byte lines of the panel.
+// p < kc, and 0 for nc <= c < ReadCols(nc). Takes 16 rows of B at a time and walks them
+// along p (16 sequential streams, prefetched a few lines ahead), two 8x8 transposes per
+// step writing whole 64-byte lines of the panel.
 void PackTransposedB(const float* HWY_RESTRICT src, int64_t ld, int64_t nc, int64_t kc,
                      float* HWY_RESTRICT out) {
   int64_t c = 0;
@@ -198,7 +213,7 @@ void PackTransposedB(const float* HWY_RESTRICT src, int64_t ld, int64_t nc, int6
   }
   for (int64_t p = 0; p < kc; ++p) {
     float* o = out + p * kNR;
-    for (int64_t cc = nc; cc < static_cast<int64_t>(kNR); ++cc) o[cc] = 0.f;
+    for (int64_t cc = nc; cc < ReadCols(nc); ++cc) o[cc] = 0.f;
   }
 }
 
@@ -219,7 +234,7 @@ void PackBPanel(const float* HWY_RESTRICT b, int64_t n, int64_t k, bool trans_b,
         float* o = out + p * kNR;
         int64_t c = 0;
         for (; c < nc; ++c) o[c] = src[c];
-        for (; c < static_cast<int64_t>(kNR); ++c) o[c] = 0.f;
+        for (; c < ReadCols(nc); ++c) o[c] = 0.f;
       }
     } else {
       // B stored n x k: column c of the panel is a contiguous run of B's row c0 + c.
@@ -230,16 +245,85 @@ void PackBPanel(const float* HWY_RESTRICT b, int64_t n, int64_t k, bool trans_b,
   }
 }
 
+// The prologue of MatMulReluMaskedB: packs column panel `j` of G = B ⊙ (mask > 0) (B and
+// mask stored k x n) into dst as PackBPanel does, writes the panel's column sums of G
+// (over p in order, from 0) to colsum[c0, c0 + nc) when not null, and G itself to
+// `masked` (k x n) when not null. Whole vectors and the scalar tail columns give the same
+// bits.
+void PackMaskedBPanel(const float* HWY_RESTRICT b, const float* HWY_RESTRICT mask,
+                      int64_t n, int64_t k, int64_t j, int64_t num_panels,
+                      float* HWY_RESTRICT dst, float* HWY_RESTRICT colsum,
+                      float* HWY_RESTRICT masked) {
+  const D d;
+  const V zero = hn::Zero(d);
+  const int64_t c0 = j * static_cast<int64_t>(kNR);
+  const int64_t nc = std::min<int64_t>(kNR, n - c0);
+  const int64_t nv = nc / static_cast<int64_t>(kN);  // whole vectors in the panel
+  V s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+  float tail[kNR] = {};  // sums of the columns past the whole vectors
+  const int64_t nkb = NumKBlocks(k);
+  for (int64_t kb = 0; kb < nkb; ++kb) {
+    const int64_t k0 = KBlockBegin(k, nkb, kb);
+    const int64_t kc = KBlockBegin(k, nkb, kb + 1) - k0;
+    float* HWY_RESTRICT out = dst + kNR * (k0 * num_panels + j * kc);
+    for (int64_t p = 0; p < kc; ++p) {
+      const int64_t row = (k0 + p) * n + c0;
+      const float* HWY_RESTRICT src = b + row;
+      const float* HWY_RESTRICT ms = mask + row;
+      float* HWY_RESTRICT o = out + p * kNR;
+      float* HWY_RESTRICT mo = masked != nullptr ? masked + row : nullptr;
+      auto step = [&](int64_t v, V& sum) HWY_ATTR {
+        const int64_t off = v * static_cast<int64_t>(kN);
+        const V g = hn::IfThenElseZero(hn::Gt(hn::LoadU(d, ms + off), zero),
+                                       hn::LoadU(d, src + off));
+        hn::Store(g, d, o + off);
+        if (mo != nullptr) hn::StoreU(g, d, mo + off);
+        sum = hn::Add(sum, g);
+      };
+      if (nv > 0) step(0, s0);
+      if constexpr (kNV > 1) {
+        if (nv > 1) step(1, s1);
+      }
+      if constexpr (kNV > 2) {
+        if (nv > 2) step(2, s2);
+      }
+      if constexpr (kNV > 3) {
+        if (nv > 3) step(3, s3);
+      }
+      int64_t c = nv * static_cast<int64_t>(kN);
+      for (; c < nc; ++c) {
+        const float g = ms[c] > 0.f ? src[c] : 0.f;
+        o[c] = g;
+        if (mo != nullptr) mo[c] = g;
+        tail[c] = tail[c] + g;
+      }
+      for (; c < ReadCols(nc); ++c) o[c] = 0.f;
+    }
+  }
+  if (colsum == nullptr) return;
+  float* HWY_RESTRICT cs = colsum + c0;
+  if (nv > 0) hn::StoreU(s0, d, cs);
+  if (nv > 1) hn::StoreU(s1, d, cs + kN);
+  if (nv > 2) hn::StoreU(s2, d, cs + 2 * kN);
+  if (nv > 3) hn::StoreU(s3, d, cs + 3 * kN);
+  for (int64_t c = nv * static_cast<int64_t>(kN); c < nc; ++c) cs[c] = tail[c];
+}
+
 // ----------------------------------------------------------------------------------------
 // Micro-kernel.
 
 // How a kernel writes its tile: the first k-block sets C = acc (+ bias) (+ C if
-// `accumulate`); later k-blocks add: C = C + acc.
+// `accumulate`); later k-blocks add: C = C + acc. The last one then applies the ReLU when
+// `relu` (set only on the last k-block). 16 bytes, so that it is passed in two registers
+// (a larger struct goes through the stack, and its narrow stores reloaded as one wide
+// load stall store forwarding at every kernel call).
 struct StoreMode {
+  const float* bias;  // bias for this tile's first column, or null.
   bool first;
   bool accumulate;
-  const float* bias;  // bias for this tile's first column, or null.
+  bool relu;
 };
+static_assert(sizeof(StoreMode) <= 16, "StoreMode must fit in two registers");
 
 // Where the kernel reads A and B. A element (r, p) is a[r * a_rs + p * a_ps]; B row p
 // (kNV2 vectors) starts at b + p * ldb.
@@ -311,9 +395,11 @@ HWY_NOINLINE void Kernel(Operands op, int64_t kc, float* HWY_RESTRICT c, int64_t
       if constexpr (kNV2 > 3) bias3 = hn::LoadU(d, mode.bias + 3 * kN);
     }
     const bool add_c = !mode.first || mode.accumulate;
+    const bool relu = mode.relu;
     auto put = [&](float* out, V acc, V bias) HWY_ATTR {
       if (use_bias) acc = hn::Add(acc, bias);
       if (add_c) acc = hn::Add(hn::LoadU(d, out), acc);
+      if (relu) acc = hn::IfThenElseZero(hn::Gt(acc, hn::Zero(d)), acc);
       hn::StoreU(acc, d, out);
     };
 #define GW_MM_PUT(R)                                                  \
@@ -362,6 +448,7 @@ HWY_NOINLINE void Kernel(Operands op, int64_t kc, float* HWY_RESTRICT c, int64_t
       } else {
         v = out[j] + v;
       }
+      if (mode.relu) v = v > 0.f ? v : 0.f;
       out[j] = v;
     }
   }
@@ -409,8 +496,8 @@ struct BSource {
 
 // Computes the tile C[r0 : r0 + rows, column panels j0 .. j1) over all k-blocks.
 void ComputeTile(const float* a, const BSource& bs, float* c, int64_t m, int64_t n,
-                 int64_t k, bool trans_a, const float* bias, bool accumulate, int64_t r0,
-                 int64_t rows, int64_t j0, int64_t j1) {
+                 int64_t k, bool trans_a, const float* bias, bool accumulate, bool relu,
+                 int64_t r0, int64_t rows, int64_t j0, int64_t j1) {
   const int64_t nkb = NumKBlocks(k);
   // A(r, p): row stride and k stride.
   const int64_t a_rs = trans_a ? 1 : k, a_ps = trans_a ? m : 1;
@@ -436,23 +523,48 @@ void ComputeTile(const float* a, const BSource& bs, float* c, int64_t m, int64_t
           op.ldb = n;
           op.b_aligned = false;
         }
-        StoreMode mode{kb == 0, accumulate, bias ? bias + cb : nullptr};
+        StoreMode mode{bias ? bias + cb : nullptr, kb == 0, accumulate,
+                       relu && kb == nkb - 1};
         CallKernel(nr, nv, op, kc, c + rb * n + cb, n, nc, mode);
       }
     }
   }
 }
 
+// The ReLU-masked B of MatMulReluMaskedB: B stored k x n, masked where mask <= 0.
+struct MaskedB {
+  const float* mask;  // null: plain B
+  float* colsum;      // may be null
+  float* masked;      // may be null
+};
+
 void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-                bool trans_a, bool trans_b, const float* bias, bool accumulate,
-                bool parallel) {
-  if (m <= 0 || n <= 0) return;
+                bool trans_a, bool trans_b, const float* bias, bool accumulate, bool relu,
+                const MaskedB& mb, bool parallel) {
+  if (n <= 0) return;
+  if (mb.mask != nullptr && (m <= 0 || k <= 0)) {
+    // No product to fuse the prologue into: G's sums and copy alone, then C = 0.
+    for (int64_t j = 0; j < n; ++j) {
+      float sum = 0.f;
+      for (int64_t p = 0; p < k; ++p) {
+        const float g = mb.mask[p * n + j] > 0.f ? b[p * n + j] : 0.f;
+        if (mb.masked != nullptr) mb.masked[p * n + j] = g;
+        sum = sum + g;
+      }
+      if (mb.colsum != nullptr) mb.colsum[j] = sum;
+    }
+    for (int64_t i = 0; i < m * n; ++i) c[i] = 0.f;
+    return;
+  }
+  if (m <= 0) return;
   if (k <= 0) {
-    // Empty sum: C = bias (+ C).
+    // Empty sum: C = bias (+ C), then the epilogue.
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) {
         float v = bias ? bias[j] : 0.f;
-        c[i * n + j] = accumulate ? c[i * n + j] + v : v;
+        v = accumulate ? c[i * n + j] + v : v;
+        if (relu) v = v > 0.f ? v : 0.f;
+        c[i * n + j] = v;
       }
     }
     return;
@@ -463,15 +575,30 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
   const int threads =
       parallel && (flops > 2e6 || (n * k > (1 << 17) && flops > 2e5)) ? NumThreads() : 1;
 
-  // B in place when it is k x n with whole vectors per row; packed otherwise.
+  const bool masked = mb.mask != nullptr;
+  // B in place when it is k x n with whole vectors per row; packed otherwise, first and in
+  // parallel over panels. The masked B (the prologue) is packed inside the GEMM's own
+  // tasks instead: each panel by the first task that needs it, while tasks that need it
+  // too wait, so no pass over B runs before the product. Its tasks go column block by
+  // column block, so a thread mostly packs the panels it then multiplies (in its own L2).
+  // Measured at 2 threads: packing first cost 4-10x the in-task packing's time on the
+  // MLP's weight gradient, and tasks owning whole columns (no row blocks) read the
+  // 9216-row A of the CNN's dense weight gradient once per column block (25% slower).
   BSource bs{b, false, num_panels};
   Scratch bpack(0, 0);
-  if (trans_b || n % static_cast<int64_t>(kN) != 0) {
+  // Per panel of the masked B: 0 not packed, 1 being packed, 2 packed.
+  std::unique_ptr<std::atomic<int>[]> panel_state;
+  if (trans_b || n % static_cast<int64_t>(kN) != 0 || masked) {
     bpack.Resize(static_cast<size_t>(num_panels * kNR * k));
     float* bp = bpack.get();
     bs.data = bp;
     bs.packed = true;
-    if (threads > 1 && num_panels > 1 && n * k > 16384) {
+    if (masked) {
+      panel_state.reset(new std::atomic<int>[num_panels]);
+      for (int64_t j = 0; j < num_panels; ++j) {
+        panel_state[j].store(0, std::memory_order_relaxed);
+      }
+    } else if (threads > 1 && num_panels > 1 && n * k > 16384) {
       ParallelFor(num_panels, 1, [&](int64_t j0, int64_t j1) HWY_ATTR {
         for (int64_t j = j0; j < j1; ++j) PackBPanel(b, n, k, trans_b, j, num_panels, bp);
       });
@@ -479,6 +606,20 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
       for (int64_t j = 0; j < num_panels; ++j) PackBPanel(b, n, k, trans_b, j, num_panels, bp);
     }
   }
+  // Makes panels j0 .. j1 - 1 of the masked B ready: packs those nobody has claimed, then
+  // waits for the others. A panel's contents, sums and copy do not depend on who packs it.
+  auto ensure_packed = [&](int64_t j0, int64_t j1) HWY_ATTR {
+    for (int64_t j = j0; j < j1; ++j) {
+      int expected = 0;
+      if (panel_state[j].compare_exchange_strong(expected, 1, std::memory_order_relaxed)) {
+        PackMaskedBPanel(b, mb.mask, n, k, j, num_panels, bpack.get(), mb.colsum, mb.masked);
+        panel_state[j].store(2, std::memory_order_release);
+      }
+    }
+    for (int64_t j = j0; j < j1; ++j) {
+      while (panel_state[j].load(std::memory_order_acquire) != 2) std::this_thread::yield();
+    }
+  };
 
   // Task grid: column blocks of at most kMaxPanels panels (the B block stays in L2), then
   // enough row blocks for about 4 tasks per thread. Tiling does not change any result.
@@ -493,13 +634,16 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
   const int64_t tasks = tr * tc;
   auto run = [&](int64_t t0, int64_t t1) HWY_ATTR {
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t ti = t / tc, tj = t % tc;
+      // Row blocks of a column block are consecutive tasks for the masked B, else the
+      // column blocks of a row block.
+      const int64_t ti = masked ? t % tr : t / tc, tj = masked ? t / tr : t % tc;
       const int64_t p0 = SplitBegin(row_panels, tr, ti), p1 = SplitBegin(row_panels, tr, ti + 1);
       const int64_t j0 = SplitBegin(num_panels, tc, tj), j1 = SplitBegin(num_panels, tc, tj + 1);
       if (p0 == p1 || j0 == j1) continue;
       const int64_t r0 = p0 * kMR;
       const int64_t rows = std::min<int64_t>(m, p1 * kMR) - r0;
-      ComputeTile(a, bs, c, m, n, k, trans_a, bias, accumulate, r0, rows, j0, j1);
+      if (masked) ensure_packed(j0, j1);
+      ComputeTile(a, bs, c, m, n, k, trans_a, bias, accumulate, relu, r0, rows, j0, j1);
     }
   };
   if (threads > 1 && tasks > 1) {
@@ -511,14 +655,26 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
 
 void MatMulParallel(const float* a, const float* b, float* c, int64_t m, int64_t n,
                     int64_t k, bool trans_a, bool trans_b, const float* bias,
-                    bool accumulate) {
-  MatMulImpl(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate, /*parallel=*/true);
+                    bool accumulate, Epilogue epilogue) {
+  MatMulImpl(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate,
+             epilogue == Epilogue::kRelu, MaskedB{nullptr, nullptr, nullptr},
+             /*parallel=*/true);
 }
 
 void MatMulOneThread(const float* a, const float* b, float* c, int64_t m, int64_t n,
                      int64_t k, bool trans_a, bool trans_b, const float* bias,
-                     bool accumulate) {
-  MatMulImpl(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate, /*parallel=*/false);
+                     bool accumulate, Epilogue epilogue) {
+  MatMulImpl(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate,
+             epilogue == Epilogue::kRelu, MaskedB{nullptr, nullptr, nullptr},
+             /*parallel=*/false);
+}
+
+void MatMulMaskedParallel(const float* a, const float* b, const float* mask, float* c,
+                          int64_t m, int64_t n, int64_t k, bool trans_a, float* colsum,
+                          float* masked) {
+  MatMulImpl(a, b, c, m, n, k, trans_a, /*trans_b=*/false, /*bias=*/nullptr,
+             /*accumulate=*/false, /*relu=*/false, MaskedB{mask, colsum, masked},
+             /*parallel=*/true);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -532,16 +688,39 @@ namespace ops {
 
 HWY_EXPORT(MatMulParallel);
 HWY_EXPORT(MatMulOneThread);
+HWY_EXPORT(MatMulMaskedParallel);
 
 void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
             bool trans_a, bool trans_b, const float* bias, bool accumulate) {
-  HWY_DYNAMIC_DISPATCH(MatMulParallel)(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate);
+  HWY_DYNAMIC_DISPATCH(MatMulParallel)(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate,
+                                       Epilogue::kNone);
+}
+
+void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+            bool trans_a, bool trans_b, const float* bias, bool accumulate,
+            Epilogue epilogue) {
+  HWY_DYNAMIC_DISPATCH(MatMulParallel)(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate,
+                                       epilogue);
 }
 
 void MatMulSerial(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
                   bool trans_a, bool trans_b, const float* bias, bool accumulate) {
   HWY_DYNAMIC_DISPATCH(MatMulOneThread)(a, b, c, m, n, k, trans_a, trans_b, bias,
-                                        accumulate);
+                                        accumulate, Epilogue::kNone);
+}
+
+void MatMulSerial(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+                  bool trans_a, bool trans_b, const float* bias, bool accumulate,
+                  Epilogue epilogue) {
+  HWY_DYNAMIC_DISPATCH(MatMulOneThread)(a, b, c, m, n, k, trans_a, trans_b, bias,
+                                        accumulate, epilogue);
+}
+
+void MatMulReluMaskedB(const float* a, const float* b, const float* mask, float* c,
+                       int64_t m, int64_t n, int64_t k, bool trans_a, float* colsum,
+                       float* masked) {
+  HWY_DYNAMIC_DISPATCH(MatMulMaskedParallel)(a, b, mask, c, m, n, k, trans_a, colsum,
+                                             masked);
 }
 
 }  // namespace ops

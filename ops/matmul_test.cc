@@ -1,13 +1,17 @@
 // MatMul against the scalar reference: every m, n, k up to two AVX-512 vectors, odd and
 // k-blocked shapes, all transpose variants, bias/accumulate, misaligned buffers, on every
 // Highway target this machine supports; and bit-identical results for 1, 2 and 16 threads.
+// The same for the fused ReLU epilogue (bit-identical to MatMul then ReLU) and the
+// ReLU-masked B prologue of MatMulReluMaskedB (product, column sums and masked copy).
 #include "ops/matmul.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -129,6 +133,250 @@ TEST(MatMulTest, BitIdenticalAcrossThreadCounts) {
     std::vector<float> serial(m * n);
     MatMulSerial(a.data(), b.data(), serial.data(), m, n, k, ta, tb, bias.data(), false);
     EXPECT_EQ(serial, first) << "MatMulSerial, variant " << v;
+  }
+  SetNumThreads(0);
+}
+
+// ---------------------------------------------------------------- ReLU epilogue
+
+// Bitwise equality of n floats (so NaN and -0 count); empty buffers may be null.
+bool SameBits(const float* x, const float* y, int64_t n) {
+  return n <= 0 || std::memcmp(x, y, static_cast<size_t>(n) * sizeof(float)) == 0;
+}
+
+float Relu(float v) { return v > 0.f ? v : 0.f; }
+
+// MatMul with Epilogue::kRelu (parallel and serial) equals MatMul followed by a ReLU bit for
+// bit, and the reference followed by a ReLU within the usual tolerance.
+bool CheckReluEpilogue(const Case& c, const char* target, uint32_t seed) {
+  const int off = c.offset;
+  std::vector<float> a = test::RandomVector(c.m * c.k + off, seed);
+  std::vector<float> b = test::RandomVector(c.k * c.n + off, seed + 1);
+  std::vector<float> bias = test::RandomVector(c.n + off, seed + 2);
+  std::vector<float> c0 = test::RandomVector(c.m * c.n + off, seed + 3);
+  const float* bias_ptr = c.bias ? bias.data() + off : nullptr;
+  std::vector<float> fused = c0, serial = c0, unfused = c0, want = c0;
+  MatMul(a.data() + off, b.data() + off, fused.data() + off, c.m, c.n, c.k, c.ta, c.tb,
+         bias_ptr, c.accumulate, Epilogue::kRelu);
+  MatMulSerial(a.data() + off, b.data() + off, serial.data() + off, c.m, c.n, c.k, c.ta,
+               c.tb, bias_ptr, c.accumulate, Epilogue::kRelu);
+  MatMul(a.data() + off, b.data() + off, unfused.data() + off, c.m, c.n, c.k, c.ta, c.tb,
+         bias_ptr, c.accumulate, Epilogue::kNone);
+  reference::MatMul(a.data() + off, b.data() + off, want.data() + off, c.m, c.n, c.k, c.ta,
+                    c.tb, bias_ptr, c.accumulate);
+  for (int64_t i = 0; i < c.m * c.n; ++i) {
+    unfused[off + i] = Relu(unfused[off + i]);
+    want[off + i] = Relu(want[off + i]);
+  }
+  if (!SameBits(fused.data(), unfused.data(), c.m * c.n + off)) {
+    ADD_FAILURE() << Describe(c, target) << ": ReLU epilogue differs from MatMul + ReLU";
+    return false;
+  }
+  if (!SameBits(serial.data(), fused.data(), c.m * c.n + off)) {
+    ADD_FAILURE() << Describe(c, target) << ": MatMulSerial differs from MatMul";
+    return false;
+  }
+  const float tol = 1e-5f * (4.f + static_cast<float>(c.k));
+  for (int64_t i = 0; i < c.m * c.n; ++i) {
+    const float g = fused[off + i], w = want[off + i];
+    if (!(std::fabs(g - w) <= tol) || g < 0.f) {
+      ADD_FAILURE() << Describe(c, target) << ": C[" << i / c.n << "," << i % c.n
+                    << "] = " << g << ", reference " << w;
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(MatMulTest, ReluEpilogueSmallSizesAllTargets) {
+  test::ForEachTarget([](const char* target) {
+    uint32_t seed = 1000;
+    for (int64_t m = 1; m <= 32; ++m) {
+      for (int64_t n = 1; n <= 33; ++n) {
+        for (int64_t k : {1, 2, 5, 17, 32}) {
+          const int v = static_cast<int>((m + n + k) % 4);
+          Case c{m, n, k, (v & 1) != 0, (v & 2) != 0, ((m + k) % 2) == 0,
+                 ((n + k) % 3) == 0, static_cast<int>((m + n) % 4)};
+          if (!CheckReluEpilogue(c, target, seed++)) return;
+        }
+      }
+    }
+  });
+}
+
+TEST(MatMulTest, ReluEpilogueOddAndBlockedShapesAllTargets) {
+  // k > 384 runs several k-blocks: the ReLU must wait for the last one.
+  const int64_t shapes[][3] = {{7, 13, 5},    {127, 129, 65}, {200, 10, 50}, {1, 70, 300},
+                               {37, 70, 600}, {13, 200, 513}, {66, 64, 257}, {50, 512, 784}};
+  test::ForEachTarget([&](const char* target) {
+    uint32_t seed = 2000;
+    for (const auto& s : shapes) {
+      for (int v = 0; v < 16; ++v) {
+        Case c{s[0], s[1], s[2], (v & 1) != 0, (v & 2) != 0, (v & 4) != 0, (v & 8) != 0,
+               v % 4};
+        if (!CheckReluEpilogue(c, target, seed++)) return;
+      }
+    }
+  });
+}
+
+TEST(MatMulTest, ReluEpilogueZeroK) {
+  std::vector<float> bias = {1.f, -2.f, 3.f};
+  std::vector<float> c = {5.f, 1.f, -9.f, -5.f, 1.f, 1.f};
+  MatMul(nullptr, nullptr, c.data(), 2, 3, 0, false, false, bias.data(), true,
+         Epilogue::kRelu);
+  EXPECT_EQ(c, (std::vector<float>{6.f, 0.f, 0.f, 0.f, 0.f, 4.f}));
+}
+
+// ---------------------------------------------------------------- ReLU-masked B
+
+struct MaskedCase {
+  int64_t m, n, k;
+  bool ta;
+  bool colsum, masked;  // ask for the column sums / the masked copy
+  int offset;           // floats by which every buffer is misaligned
+};
+
+std::string Describe(const MaskedCase& c, const char* target) {
+  return std::string(target) + " m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) +
+         " k=" + std::to_string(c.k) + " ta=" + std::to_string(c.ta) +
+         " colsum=" + std::to_string(c.colsum) + " masked=" + std::to_string(c.masked) +
+         " offset=" + std::to_string(c.offset);
+}
+
+// A ReLU output as a mask: values in [-1, 1) clamped at 0 (about half exact zeros), plus
+// a few negatives, NaNs and -0 that must all mask.
+std::vector<float> ReluMask(int64_t n, uint32_t seed) {
+  std::vector<float> v = test::RandomVector(static_cast<size_t>(n), seed);
+  for (int64_t i = 0; i < n; ++i) {
+    if (i % 7 == 3) continue;  // keep some negatives
+    v[i] = Relu(v[i]);
+  }
+  if (n > 5) v[5] = std::numeric_limits<float>::quiet_NaN();
+  if (n > 11) v[11] = -0.f;
+  return v;
+}
+
+// MatMulReluMaskedB against G = B masked by hand: C bit-identical to MatMul(A, G) and near
+// the reference; the masked copy equal to G; the column sums equal to G's rows summed in
+// order. Outputs past the buffers' ends stay untouched.
+bool CheckMasked(const MaskedCase& c, const char* target, uint32_t seed) {
+  const int off = c.offset;
+  std::vector<float> a = test::RandomVector(c.m * c.k + off, seed);
+  std::vector<float> b = test::RandomVector(c.k * c.n + off, seed + 1);
+  std::vector<float> mask = ReluMask(c.k * c.n + off, seed + 2);
+  std::vector<float> g(c.k * c.n);
+  for (int64_t i = 0; i < c.k * c.n; ++i) g[i] = mask[off + i] > 0.f ? b[off + i] : 0.f;
+  std::vector<float> want_sum(c.n, 0.f);
+  for (int64_t p = 0; p < c.k; ++p) {
+    for (int64_t j = 0; j < c.n; ++j) want_sum[j] = want_sum[j] + g[p * c.n + j];
+  }
+  const std::vector<float> c0 = test::RandomVector(c.m * c.n + off + 1, seed + 3);
+  const std::vector<float> s0 = test::RandomVector(c.n + off + 1, seed + 4);
+  const std::vector<float> g0 = test::RandomVector(c.k * c.n + off + 1, seed + 5);
+  std::vector<float> got = c0, unfused = c0, want = c0, sums = s0, copy = g0;
+  MatMulReluMaskedB(a.data() + off, b.data() + off, mask.data() + off, got.data() + off,
+                    c.m, c.n, c.k, c.ta, c.colsum ? sums.data() + off : nullptr,
+                    c.masked ? copy.data() + off : nullptr);
+  MatMul(a.data() + off, g.data(), unfused.data() + off, c.m, c.n, c.k, c.ta, false);
+  reference::MatMul(a.data() + off, g.data(), want.data() + off, c.m, c.n, c.k, c.ta, false);
+  if (!SameBits(got.data(), unfused.data(), c.m * c.n + off + 1)) {
+    ADD_FAILURE() << Describe(c, target) << ": C differs from MatMul of the masked B";
+    return false;
+  }
+  const float tol = 1e-5f * (4.f + static_cast<float>(c.k));
+  for (int64_t i = 0; i < c.m * c.n; ++i) {
+    if (!(std::fabs(got[off + i] - want[off + i]) <= tol)) {
+      ADD_FAILURE() << Describe(c, target) << ": C[" << i / c.n << "," << i % c.n
+                    << "] = " << got[off + i] << ", reference " << want[off + i];
+      return false;
+    }
+  }
+  if (c.colsum) {
+    if (!SameBits(sums.data() + off, want_sum.data(), c.n) ||
+        !SameBits(sums.data(), s0.data(), off) || sums[off + c.n] != s0[off + c.n]) {
+      ADD_FAILURE() << Describe(c, target) << ": column sums differ";
+      return false;
+    }
+  } else if (sums != s0) {
+    ADD_FAILURE() << Describe(c, target) << ": wrote column sums nobody asked for";
+    return false;
+  }
+  if (c.masked) {
+    if (!SameBits(copy.data() + off, g.data(), c.k * c.n) ||
+        !SameBits(copy.data(), g0.data(), off) || copy[off + c.k * c.n] != g0[off + c.k * c.n]) {
+      ADD_FAILURE() << Describe(c, target) << ": masked copy differs";
+      return false;
+    }
+  } else if (copy != g0) {
+    ADD_FAILURE() << Describe(c, target) << ": wrote a masked copy nobody asked for";
+    return false;
+  }
+  return true;
+}
+
+TEST(MatMulTest, ReluMaskedBSmallSizesAllTargets) {
+  test::ForEachTarget([](const char* target) {
+    uint32_t seed = 3000;
+    for (int64_t m = 1; m <= 32; ++m) {
+      for (int64_t n = 1; n <= 33; ++n) {
+        for (int64_t k : {1, 3, 17, 33}) {
+          const int v = static_cast<int>((m + n + k) % 8);
+          MaskedCase c{m, n, k, (v & 1) != 0, (v & 2) != 0, (v & 4) == 0,
+                       static_cast<int>((m + n) % 4)};
+          if (!CheckMasked(c, target, seed++)) return;
+        }
+      }
+    }
+  });
+}
+
+TEST(MatMulTest, ReluMaskedBOddAndBlockedShapesAllTargets) {
+  // Weight-gradient shapes (in x out, batch k) like the dense layers' (512 and 128
+  // outputs), odd sizes, and k > 384 (several k-blocks in the packed panels). The GEMM's
+  // tasks pack the masked panels as they first need them; with 16 threads many tasks
+  // share a panel (one packs it, the others wait).
+  const int64_t shapes[][3] = {{391, 512, 61}, {300, 128, 200}, {7, 13, 5},   {127, 129, 65},
+                               {1, 70, 300},   {5, 70, 600},    {3, 17, 1000}, {0, 21, 9},
+                               {4, 19, 0},     {97, 300, 150}};
+  for (int threads : {2, 16}) {
+    SetNumThreads(threads);
+    test::ForEachTarget([&](const char* target) {
+      uint32_t seed = 4000;
+      for (const auto& s : shapes) {
+        for (int v = 0; v < 8; ++v) {
+          MaskedCase c{s[0], s[1], s[2], (v & 1) != 0, (v & 2) != 0, (v & 4) != 0, v % 4};
+          if (!CheckMasked(c, target, seed++)) return;
+        }
+      }
+    });
+  }
+  SetNumThreads(0);
+}
+
+TEST(MatMulTest, FusedPathsBitIdenticalAcrossThreadCounts) {
+  const int64_t m = 300, n = 200, k = 411;
+  const std::vector<float> a = test::RandomVector(m * k, 17), b = test::RandomVector(k * n, 18),
+                           bias = test::RandomVector(n, 19);
+  const std::vector<float> mask = ReluMask(k * n, 20);
+  for (int v = 0; v < 2; ++v) {
+    const bool ta = v != 0;
+    std::vector<float> first_relu, first_masked;
+    for (int threads : {1, 2, 16}) {
+      SetNumThreads(threads);
+      std::vector<float> relu(m * n), masked(m * n + n + k * n);
+      MatMul(a.data(), b.data(), relu.data(), m, n, k, ta, false, bias.data(), false,
+             Epilogue::kRelu);
+      MatMulReluMaskedB(a.data(), b.data(), mask.data(), masked.data(), m, n, k, ta,
+                        masked.data() + m * n, masked.data() + m * n + n);
+      if (first_relu.empty()) {
+        first_relu = relu;
+        first_masked = masked;
+      } else {
+        EXPECT_EQ(relu, first_relu) << "ReLU epilogue, threads=" << threads << " ta=" << ta;
+        EXPECT_EQ(masked, first_masked) << "masked B, threads=" << threads << " ta=" << ta;
+      }
+    }
   }
   SetNumThreads(0);
 }
