@@ -42,11 +42,9 @@ Tensor ScratchBytes(int64_t bytes) {
                         static_cast<int64_t>(sizeof(float))});
 }
 
-// y = max(y, 0) in place.
-void ReluInPlace(Tensor& y) { ops::Unary(ops::UnaryOp::kRelu, y.data(), y.data(), y.numel()); }
-
 // The gradient reaching the op under a fused ReLU: g where y > 0, else 0 (y = the ReLU's
-// output). Without ReLU, g itself.
+// output). Without ReLU, g itself. (LinearRelu when w needs no gradient; otherwise the
+// mask is applied inside the GEMMs.)
 Tensor ReluGrad(const Tensor& y, const Tensor& g, bool relu) {
   if (!relu) return g;
   Tensor dy = Tensor::Empty(g.shape());
@@ -60,7 +58,9 @@ Tensor ReluGrad(const Tensor& y, const Tensor& g, bool relu) {
 
 namespace {
 
-// Linear, then ReLU in place when `relu`.
+// Linear, then ReLU when `relu`: applied by the GEMM's epilogue in forward, and its mask
+// by the weight-gradient GEMM's prologue in backward (which also yields db and the masked
+// gradient for dx), so neither direction makes a separate pass for the ReLU.
 Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
                   const char* op) {
   GRADWAY_CHECK(x.rank() == 2 && w.rank() == 2, op, ": expected a 2-D input and ",
@@ -76,8 +76,8 @@ Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
   }
   Tensor y = Tensor::Empty({n, out});
   ops::MatMul(x.data(), w.data(), y.data(), n, out, in, false, false,
-              b.defined() ? b.data() : nullptr);
-  if (relu) ReluInPlace(y);
+              b.defined() ? b.data() : nullptr, false,
+              relu ? ops::Epilogue::kRelu : ops::Epilogue::kNone);
   if (!ShouldRecord({x, w, b})) return y;
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
@@ -85,8 +85,24 @@ Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
                   {gw ? x : Tensor(), gx ? w : Tensor(), relu ? y : Tensor()},
                   [x = x.Detach(), w = w.Detach(), y = relu ? y.Detach() : Tensor(), relu,
                    gx, gw, gb, n, in, out](const Tensor& grad) -> std::vector<Tensor> {
-                    const Tensor g = ReluGrad(y, grad, relu);
                     Tensor dx, dw, db;
+                    if (relu && gw) {
+                      // g = grad ⊙ (y > 0), applied as dw = xᵀ · g packs grad; db = the
+                      // column sums of g and (for dx = g · wᵀ) g itself from that same read.
+                      dw = Tensor::Empty({in, out});
+                      if (gb) db = Tensor::Empty({out});
+                      Tensor g;
+                      if (gx) g = Tensor::Empty({n, out});
+                      ops::MatMulReluMaskedB(x.data(), grad.data(), y.data(), dw.data(), in,
+                                             out, n, true, gb ? db.data() : nullptr,
+                                             gx ? g.data() : nullptr);
+                      if (gx) {
+                        dx = Tensor::Empty({n, in});
+                        ops::MatMul(g.data(), w.data(), dx.data(), n, in, out, false, true);
+                      }
+                      return {dx, dw, db};
+                    }
+                    const Tensor g = ReluGrad(y, grad, relu);
                     if (gx) {  // dx = g · wᵀ
                       dx = Tensor::Empty({n, in});
                       ops::MatMul(g.data(), w.data(), dx.data(), n, in, out, false, true);
@@ -117,7 +133,8 @@ Tensor LinearRelu(const Tensor& x, const Tensor& w, const Tensor& b) {
 
 namespace {
 
-// Conv2D, then ReLU in place when `relu`.
+// Conv2D; when `relu`, the ReLU runs in the kernels: in the forward's epilogue, and as the
+// gradient mask (y > 0) the backward kernels apply while reading the incoming gradient.
 Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h,
                   int stride_w, Padding padding, bool relu) {
   CheckImage(x, "conv2d");
@@ -142,8 +159,7 @@ Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
       ops::MakeConv2DShape(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1),
                            w.size(3), stride_h, stride_w, padding == Padding::kSame);
   Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.cout});
-  ops::Conv2DForward(x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), s);
-  if (relu) ReluInPlace(y);
+  ops::Conv2DForward(x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), s, relu);
   if (!ShouldRecord({x, w, b})) return y;
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
@@ -151,16 +167,18 @@ Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
                   {gw ? x : Tensor(), gx ? w : Tensor(), relu ? y : Tensor()},
                   [x = x.Detach(), w = w.Detach(), y = relu ? y.Detach() : Tensor(), relu,
                    s, gx, gw, gb](const Tensor& grad) -> std::vector<Tensor> {
-                    const Tensor g = ReluGrad(y, grad, relu);
+                    // The ReLU's mask is applied by the kernels as they read grad.
+                    const float* relu_y = relu ? y.data() : nullptr;
                     Tensor dx, dw, db;
                     if (gx) {
                       dx = Tensor::Empty(x.shape());
-                      ops::Conv2DBackwardData(g.data(), w.data(), dx.data(), s);
+                      ops::Conv2DBackwardData(grad.data(), w.data(), dx.data(), s, relu_y);
                     }
                     if (gw || gb) {
                       dw = Tensor::Empty(w.shape());
                       db = Tensor::Empty({s.cout});
-                      ops::Conv2DBackwardWeights(x.data(), g.data(), dw.data(), db.data(), s);
+                      ops::Conv2DBackwardWeights(x.data(), grad.data(), dw.data(), db.data(), s,
+                                                 relu_y);
                     }
                     return {gx ? dx : Tensor(), gw ? dw : Tensor(), gb ? db : Tensor()};
                   });

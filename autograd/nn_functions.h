@@ -19,9 +19,12 @@ enum class Padding { kValid, kSame };
 // y = x · w + b. x [n, in], w [in, out], b [out] (or undefined: no bias) -> y [n, out].
 Tensor Linear(const Tensor& x, const Tensor& w, const Tensor& b);
 
-// Relu(Linear(x, w, b)), fused: the ReLU runs in place on the product and its gradient
-// feeds the product's backward directly (one buffer and one pass fewer). Bit-identical
-// to the unfused pair.
+// Relu(Linear(x, w, b)), fused: the ReLU is the product's GEMM epilogue (applied to each
+// tile in registers), and in backward its gradient mask is applied to dy as the weight
+// gradient's GEMM packs it, with db and the masked dy for dx taken from that same read
+// (ops::MatMulReluMaskedB): no separate ReLU pass either way. Bit-identical to the unfused
+// pair, except that db sums the rows in order where the unfused column sum may split them
+// (then db differs in the last bits).
 Tensor LinearRelu(const Tensor& x, const Tensor& w, const Tensor& b);
 
 // 2-D convolution. x [n, h, w, cin], w [kh, kw, cin, cout] (Keras HWIO), b [cout] or
@@ -33,7 +36,10 @@ Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h, i
 Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int stride = 1,
               Padding padding = Padding::kValid);
 
-// Relu(Conv2D(x, w, b, ...)), fused like LinearRelu; bit-identical to the unfused pair.
+// Relu(Conv2D(x, w, b, ...)) with the ReLU fused into the convolution kernels: applied in
+// the forward's epilogue, and its gradient mask (y > 0) applied by the backward kernels as
+// they read the incoming gradient, so no separate pass runs over the output and no masked
+// copy of the gradient is made. Bit-identical to the unfused pair.
 Tensor Conv2DRelu(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h,
                   int stride_w, Padding padding);
 

@@ -54,6 +54,92 @@ TEST(NnFunctionsTest, FusedLinearRelu) {
   ExpectGradOk([](const std::vector<Tensor>& v) { return LinearRelu(v[0], v[1], v[2]); }, in);
 }
 
+// LinearRelu's backward paths: the weight-gradient GEMM's ReLU-mask prologue with or
+// without dx and db (the MLP's first layer needs no dx), and the plain masked pass when w
+// needs no gradient, on odd sizes past a vector width. Gradients equal the unfused pair's
+// bit for bit (db within rounding where the unfused column sum splits the batch), and pass
+// the gradient check.
+TEST(NnFunctionsTest, FusedLinearReluGradientPaths) {
+  struct Config {
+    int64_t n, in, out;
+    bool gx, gw;
+    int bias;  // 0: none, 1: constant, 2: requires grad
+  };
+  const Config configs[] = {{13, 37, 21, true, true, 2},  {13, 37, 21, false, true, 2},
+                            {13, 37, 21, false, true, 0}, {13, 37, 21, true, true, 1},
+                            {13, 37, 21, true, false, 2}, {9, 5, 70, true, true, 2},
+                            {200, 9, 128, true, true, 2}};
+  for (const Config& c : configs) {
+    SCOPED_TRACE("n=" + std::to_string(c.n) + " in=" + std::to_string(c.in) +
+                 " out=" + std::to_string(c.out) + " gx=" + std::to_string(c.gx) +
+                 " gw=" + std::to_string(c.gw) + " bias=" + std::to_string(c.bias));
+    std::vector<Tensor> in = {RandomLeaf({c.n, c.in}, 21), RandomLeaf({c.in, c.out}, 22),
+                              c.bias == 0 ? Tensor() : RandomLeaf({c.out}, 23)};
+    in[0].SetRequiresGrad(c.gx);
+    in[1].SetRequiresGrad(c.gw);
+    if (c.bias == 1) in[2].SetRequiresGrad(false);
+    std::vector<float> grads[2][3];
+    std::vector<float> outs[2];
+    for (int k = 0; k < 2; ++k) {
+      for (Tensor& t : in) {
+        if (t.defined() && t.requires_grad()) t.ZeroGrad();
+      }
+      Tensor y = k == 0 ? LinearRelu(in[0], in[1], in[2]) : Relu(Linear(in[0], in[1], in[2]));
+      outs[k] = y.ToVector();
+      Generator gen(9);
+      y.Backward(Tensor::Uniform(y.shape(), -1.f, 1.f, gen));
+      for (int i = 0; i < 3; ++i) {
+        if (in[i].defined() && in[i].requires_grad()) grads[k][i] = in[i].grad().ToVector();
+      }
+    }
+    EXPECT_EQ(outs[0], outs[1]);
+    EXPECT_EQ(grads[0][0], grads[1][0]) << "dx";
+    EXPECT_EQ(grads[0][1], grads[1][1]) << "dw";
+    ASSERT_EQ(grads[0][2].size(), grads[1][2].size());
+    for (size_t i = 0; i < grads[0][2].size(); ++i) {
+      EXPECT_NEAR(grads[0][2][i], grads[1][2][i], 2e-5f) << "db[" << i << "]";
+    }
+    if (c.n * c.in * c.out > 20000) continue;
+    // A small step: fewer pre-activations within reach of the ReLU's kink.
+    const GradCheckOptions check = GradCheckOptions().Epsilon(1e-3f).SkipNonsmooth(true);
+    if (c.bias == 0) {
+      ExpectGradOk(
+          [](const std::vector<Tensor>& v) { return LinearRelu(v[0], v[1], Tensor()); },
+          {in[0], in[1]}, check);
+    } else {
+      ExpectGradOk([](const std::vector<Tensor>& v) { return LinearRelu(v[0], v[1], v[2]); },
+                   in, check);
+    }
+  }
+}
+
+// LinearRelu's forward and gradients do not depend on the thread count, at a size where
+// the GEMMs run in parallel (the weight-gradient GEMM's tasks pack the masked panels as
+// they first need them, whichever thread gets there first).
+TEST(NnFunctionsTest, FusedLinearReluSameAcrossThreadCounts) {
+  const std::vector<Tensor> in = {RandomLeaf({200, 300}, 31), RandomLeaf({300, 256}, 32),
+                                  RandomLeaf({256}, 33)};
+  const int saved = NumThreads();
+  std::vector<std::vector<float>> first;
+  for (int threads : {1, 2, 16}) {
+    SetNumThreads(threads);
+    for (const Tensor& t : in) const_cast<Tensor&>(t).ZeroGrad();
+    Tensor y = LinearRelu(in[0], in[1], in[2]);
+    Generator gen(5);
+    y.Backward(Tensor::Uniform(y.shape(), -1.f, 1.f, gen));
+    std::vector<std::vector<float>> got = {y.ToVector()};
+    for (const Tensor& t : in) got.push_back(t.grad().ToVector());
+    if (first.empty()) {
+      first = got;
+      continue;
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i], first[i]) << "threads=" << threads << ", output " << i;
+    }
+  }
+  SetNumThreads(saved);
+}
+
 TEST(NnFunctionsTest, FusedConv2DRelu) {
   const std::vector<Tensor> in = {RandomLeaf({2, 6, 5, 3}, 4), RandomLeaf({3, 3, 3, 4}, 5),
                                   RandomLeaf({4}, 6)};
@@ -70,6 +156,32 @@ TEST(NnFunctionsTest, FusedConv2DRelu) {
         return Conv2DRelu(v[0], v[1], v[2], 1, 1, Padding::kValid);
       },
       in);
+}
+
+// The same on a shape whose three passes all run Winograd F(4x4, 3x3) (ops/conv.h's
+// automatic choice for 3x3 stride-1 kernels with more than 4 input channels; with 3, as
+// above, the forward pass and its fused ReLU take the direct path): the ReLU fused into
+// the Winograd output transform and its mask into the backward transforms, gradient-checked
+// with both paddings.
+TEST(NnFunctionsTest, FusedConv2DReluWinogradShapes) {
+  const std::vector<Tensor> in = {RandomLeaf({2, 7, 6, 8}, 7), RandomLeaf({3, 3, 8, 9}, 8),
+                                  RandomLeaf({9}, 9)};
+  for (Padding padding : {Padding::kSame, Padding::kValid}) {
+    SCOPED_TRACE(padding == Padding::kSame ? "same" : "valid");
+    ExpectSameAsUnfused(
+        [padding](const std::vector<Tensor>& v) {
+          return Conv2DRelu(v[0], v[1], v[2], 1, 1, padding);
+        },
+        [padding](const std::vector<Tensor>& v) {
+          return Relu(Conv2D(v[0], v[1], v[2], 1, 1, padding));
+        },
+        in);
+    ExpectGradOk(
+        [padding](const std::vector<Tensor>& v) {
+          return Conv2DRelu(v[0], v[1], v[2], 1, 1, padding);
+        },
+        in, GradCheckOptions().Epsilon(1e-3f).SkipNonsmooth(true));
+  }
 }
 
 TEST(NnFunctionsTest, Conv2DForwardHandComputed) {
@@ -170,6 +282,7 @@ TEST(NnFunctionsTest, Conv2DGradients) {
       {{1, 6, 7, 3}, {3, 3, 3, 5}, 1, Padding::kSame},
       {{2, 7, 6, 2}, {3, 2, 2, 3}, 2, Padding::kSame},
       {{1, 8, 8, 17}, {1, 1, 17, 2}, 1, Padding::kValid},
+      {{2, 6, 7, 8}, {3, 3, 8, 10}, 1, Padding::kSame},  // Winograd F(4x4, 3x3)
   };
   uint64_t seed = 10;
   for (const Case& c : cases) {

@@ -1,12 +1,18 @@
-// Conv2D (ops/conv.h) on the seed CNN's layers, batch 200, plus the direct nested-loop
-// reference on batch 2. Counter GFLOPS = multiply-adds * 2 per iteration / wall time.
-//   conv1: 200x28x28x1  -> 32, 3x3 valid (its input gradient is never needed)
-//   conv2: 200x26x26x32 -> 64, 3x3 valid
+// Conv2D (ops/conv.h) on the seed CNN's layers, each pass on each algorithm, plus the direct
+// nested-loop reference on batch 2.
+//   conv1: 28x28x1  -> 32, 3x3 valid (its input gradient is never needed)
+//   conv2: 26x26x32 -> 64, 3x3 valid
+// Names: BM_<layer>_<pass>[_Batch1][_<algorithm>], algorithm Direct (im2col + GEMM, or the
+// direct loops for tiny cin), Winograd (F(4x4, 3x3)), Winograd2x2 (F(2x2, 3x3)); no suffix
+// is kAuto, what the library runs (its label says which algorithm that is).
+// Counter "effective GFLOP/s": direct-convolution FLOPs (2 n oh ow cout kh kw cin per pass)
+// per second, whatever the algorithm, so Winograd can exceed the FMA peak.
 //   bazel run -c opt //benchmarks:conv_benchmark -- --threads=2
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ops/conv.h"
@@ -15,6 +21,8 @@
 namespace gradway {
 namespace {
 
+using ops::ConvAlgorithm;
+using ops::ConvPass;
 using ops::Conv2DShape;
 
 std::vector<float> Random(size_t n, uint32_t seed) {
@@ -40,8 +48,34 @@ struct Buffers {
   std::vector<float> x, w, b, dy, y, dx, dw, db;
 };
 
+const char* AlgorithmName(ConvAlgorithm a) {
+  switch (a) {
+    case ConvAlgorithm::kDirect: return "direct";
+    case ConvAlgorithm::kWinograd: return "winograd F(4x4,3x3)";
+    case ConvAlgorithm::kWinograd2x2: return "winograd F(2x2,3x3)";
+    default: return "auto";
+  }
+}
+
+// The algorithms each pass of `pass` runs, as a label ("fwd direct, dx winograd ...").
+std::string Label(const Conv2DShape& s, Pass pass, ConvAlgorithm algo) {
+  auto name = [&](ConvPass p) { return AlgorithmName(ops::Conv2DAlgorithmFor(s, p, algo)); };
+  std::string label;
+  if (pass == kFwd || pass == kFwdBwd || pass == kFwdBwdNoData) {
+    label += std::string("fwd ") + name(ConvPass::kForward);
+  }
+  if (pass == kBwdData || pass == kFwdBwd) {
+    label += std::string(label.empty() ? "" : ", ") + "dx " + name(ConvPass::kBackwardData);
+  }
+  if (pass == kBwdWeights || pass == kFwdBwd || pass == kFwdBwdNoData) {
+    label += std::string(label.empty() ? "" : ", ") + "dw " + name(ConvPass::kBackwardWeights);
+  }
+  return label;
+}
+
 template <bool kReference>
-void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass) {
+void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass,
+             ConvAlgorithm algo = ConvAlgorithm::kAuto) {
   Buffers t(s);
   const double gemm = 2e-9 * s.n * s.out_h * s.out_w * s.kh * s.kw * s.cin * s.cout;
   double flops = 0;
@@ -50,7 +84,7 @@ void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass) {
       if (kReference) {
         ops::reference::Conv2DForward(t.x.data(), t.w.data(), t.b.data(), t.y.data(), s);
       } else {
-        ops::Conv2DForward(t.x.data(), t.w.data(), t.b.data(), t.y.data(), s);
+        ops::Conv2DForward(t.x.data(), t.w.data(), t.b.data(), t.y.data(), s, false, algo);
       }
       benchmark::DoNotOptimize(t.y.data());
     }
@@ -58,7 +92,7 @@ void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass) {
       if (kReference) {
         ops::reference::Conv2DBackwardData(t.dy.data(), t.w.data(), t.dx.data(), s);
       } else {
-        ops::Conv2DBackwardData(t.dy.data(), t.w.data(), t.dx.data(), s);
+        ops::Conv2DBackwardData(t.dy.data(), t.w.data(), t.dx.data(), s, nullptr, algo);
       }
       benchmark::DoNotOptimize(t.dx.data());
     }
@@ -67,7 +101,8 @@ void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass) {
         ops::reference::Conv2DBackwardWeights(t.x.data(), t.dy.data(), t.dw.data(),
                                               t.db.data(), s);
       } else {
-        ops::Conv2DBackwardWeights(t.x.data(), t.dy.data(), t.dw.data(), t.db.data(), s);
+        ops::Conv2DBackwardWeights(t.x.data(), t.dy.data(), t.dw.data(), t.db.data(), s,
+                                   nullptr, algo);
       }
       benchmark::DoNotOptimize(t.dw.data());
     }
@@ -86,40 +121,62 @@ void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass) {
       flops = 2 * gemm;
       break;
   }
-  state.counters["GFLOPS"] =
+  state.counters["effective GFLOP/s"] =
       benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+  if (!kReference) state.SetLabel(Label(s, pass, algo));
 }
 
 Conv2DShape Conv1(int64_t n) { return ops::MakeConv2DShape(n, 28, 28, 1, 3, 3, 32, 1, 1, false); }
 Conv2DShape Conv2(int64_t n) { return ops::MakeConv2DShape(n, 26, 26, 32, 3, 3, 64, 1, 1, false); }
 
-void BM_Conv1_Fwd(benchmark::State& s) { RunConv<false>(s, Conv1(200), kFwd); }
-void BM_Conv1_BwdData(benchmark::State& s) { RunConv<false>(s, Conv1(200), kBwdData); }
-void BM_Conv1_BwdWeights(benchmark::State& s) { RunConv<false>(s, Conv1(200), kBwdWeights); }
-// Forward + dW + db (the first layer's input gradient is not needed).
-void BM_Conv1_FwdBwd(benchmark::State& s) { RunConv<false>(s, Conv1(200), kFwdBwdNoData); }
-void BM_Conv2_Fwd(benchmark::State& s) { RunConv<false>(s, Conv2(200), kFwd); }
-void BM_Conv2_BwdData(benchmark::State& s) { RunConv<false>(s, Conv2(200), kBwdData); }
-void BM_Conv2_BwdWeights(benchmark::State& s) { RunConv<false>(s, Conv2(200), kBwdWeights); }
-// Forward + dX + dW + db.
-void BM_Conv2_FwdBwd(benchmark::State& s) { RunConv<false>(s, Conv2(200), kFwdBwd); }
-// Batch 1 (inference).
-void BM_Conv2_Fwd_Batch1(benchmark::State& s) { RunConv<false>(s, Conv2(1), kFwd); }
-// The direct nested-loop reference, batch 2, and the fast kernel on the same shape.
-void BM_Conv2Reference_FwdBwd_Batch2(benchmark::State& s) { RunConv<true>(s, Conv2(2), kFwdBwd); }
-void BM_Conv2_FwdBwd_Batch2(benchmark::State& s) { RunConv<false>(s, Conv2(2), kFwdBwd); }
+// Registers BM_<layer>_<pass><batch><algorithm> for every algorithm.
+void RegisterAll() {
+  struct Layer {
+    const char* name;
+    Conv2DShape (*shape)(int64_t);
+    bool needs_dx;  // conv1's input gradient is never needed: its fwd+bwd is fwd + dW + db
+  };
+  struct PassName {
+    const char* name;
+    Pass pass;
+  };
+  struct AlgoName {
+    const char* suffix;
+    ConvAlgorithm algo;
+  };
+  const Layer layers[] = {{"Conv1", Conv1, false}, {"Conv2", Conv2, true}};
+  const PassName passes[] = {
+      {"Fwd", kFwd}, {"BwdData", kBwdData}, {"BwdWeights", kBwdWeights}, {"FwdBwd", kFwdBwd}};
+  const AlgoName algos[] = {{"", ConvAlgorithm::kAuto},
+                            {"_Direct", ConvAlgorithm::kDirect},
+                            {"_Winograd", ConvAlgorithm::kWinograd},
+                            {"_Winograd2x2", ConvAlgorithm::kWinograd2x2}};
+  for (const Layer& layer : layers) {
+    for (int64_t n : {200, 1}) {
+      for (const PassName& p : passes) {
+        const Pass pass = (p.pass == kFwdBwd && !layer.needs_dx) ? kFwdBwdNoData : p.pass;
+        for (const AlgoName& a : algos) {
+          const std::string name = std::string("BM_") + layer.name + "_" + p.name +
+                                   (n == 1 ? "_Batch1" : "") + a.suffix;
+          const Conv2DShape s = layer.shape(n);
+          const ConvAlgorithm algo = a.algo;
+          benchmark::RegisterBenchmark(name.c_str(), [s, pass, algo](benchmark::State& st) {
+            RunConv<false>(st, s, pass, algo);
+          })->UseRealTime()->Unit(benchmark::kMillisecond);
+        }
+      }
+    }
+  }
+  // The direct nested-loop reference, batch 2, and the fast kernels on the same shape.
+  benchmark::RegisterBenchmark("BM_Conv2_FwdBwd_Batch2", [](benchmark::State& st) {
+    RunConv<false>(st, Conv2(2), kFwdBwd);
+  })->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Conv2Reference_FwdBwd_Batch2", [](benchmark::State& st) {
+    RunConv<true>(st, Conv2(2), kFwdBwd);
+  })->UseRealTime()->Unit(benchmark::kMillisecond);
+}
 
-BENCHMARK(BM_Conv1_Fwd)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv1_BwdData)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv1_BwdWeights)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv1_FwdBwd)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv2_Fwd)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv2_BwdData)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv2_BwdWeights)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv2_FwdBwd)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv2_Fwd_Batch1)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv2_FwdBwd_Batch2)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Conv2Reference_FwdBwd_Batch2)->UseRealTime()->Unit(benchmark::kMillisecond);
+const bool registered = (RegisterAll(), true);
 
 }  // namespace
 }  // namespace gradway

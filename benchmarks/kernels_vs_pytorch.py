@@ -11,6 +11,13 @@ and prints one markdown table. Needs python3-torch and libopenblas-dev
 of one run, not absolute figures across runs. Each measurement is rerun (--attempts) while
 other processes keep more than 10% of the CPUs busy, and the table notes any that never
 ran on a quiet machine.
+
+Convolutions get one row per gradway algorithm (ops/conv.h's ConvAlgorithm): "auto" (what
+the library runs; the row names the algorithm it picked for each pass), "direct" (im2col +
+GEMM, or direct loops for tiny input depth) and "winograd F(4x4,3x3)" (plus F(2x2,3x3) for
+conv2 at batch 200), each beside the same PyTorch time. Their GFLOP/s are "effective":
+direct-convolution FLOPs (2 n oh ow cout kh kw cin per pass) over the time, for gradway and
+PyTorch alike, so Winograd can exceed the FMA peak.
 """
 
 import argparse
@@ -46,6 +53,7 @@ GEMMS = {
 }
 
 # Rows of the table: (kernel, shape, gradway benchmark names summed, reference kind, key).
+# Convolution rows are in CONV_ROWS below.
 ROWS = [
     ("matmul fwd", "200x784 @ 784x512", ["BM_MatMul_200x784x512_Fwd"], "openblas", "mlp_fwd"),
     ("matmul dX = dY·Wᵀ", "200x512 @ 512x784", ["BM_MatMul_200x784x512_BwdData"], "openblas", "mlp_bwd_data"),
@@ -60,14 +68,42 @@ ROWS = [
      ["BM_MatMul_200x9216x128_Fwd", "BM_MatMul_200x9216x128_BwdData", "BM_MatMul_200x9216x128_BwdWeights"],
      "torch", "dense_fwdbwd"),
     ("matmul (conv2 im2col)", "115200x288 @ 288x64", ["BM_MatMul_115200x288x64"], "openblas", "conv2_im2col"),
-    ("conv2d fwd", "200x28x28x1 -> 32, 3x3", ["BM_Conv1_Fwd"], "torch", "conv1_fwd"),
-    ("conv2d fwd+bwd (dW, db)", "200x28x28x1 -> 32, 3x3", ["BM_Conv1_FwdBwd"], "torch", "conv1_fwdbwd"),
-    ("conv2d fwd", "200x26x26x32 -> 64, 3x3", ["BM_Conv2_Fwd"], "torch", "conv2_fwd"),
-    ("conv2d bwd data", "200x26x26x32 -> 64, 3x3", ["BM_Conv2_BwdData"], "torch", "conv2_bwd_data"),
-    ("conv2d bwd weights (dW, db)", "200x26x26x32 -> 64, 3x3", ["BM_Conv2_BwdWeights"], "torch", "conv2_bwd_weights"),
-    ("conv2d fwd+bwd (dX, dW, db)", "200x26x26x32 -> 64, 3x3", ["BM_Conv2_FwdBwd"], "torch", "conv2_fwdbwd"),
-    ("conv2d fwd, batch 1", "1x26x26x32 -> 64, 3x3", ["BM_Conv2_Fwd_Batch1"], "torch", "conv2_fwd_b1"),
 ]
+
+# Convolution rows: (kernel, shape, gradway benchmark base name, torch key, GFLOP counted as
+# direct convolution, algorithms). Each algorithm's row times BM_<base><suffix>.
+CONV1_GFLOP = 2e-9 * 200 * 26 * 26 * 32 * 9 * 1  # one pass of conv1, batch 200
+CONV2_GFLOP = 2e-9 * 200 * 24 * 24 * 64 * 9 * 32  # one pass of conv2, batch 200
+ALGOS_ALL = ("auto", "direct", "winograd", "winograd2x2")
+ALGOS = ("auto", "direct", "winograd")
+CONV_ROWS = [
+    ("conv2d fwd", "200x28x28x1 -> 32, 3x3", "BM_Conv1_Fwd", "conv1_fwd", CONV1_GFLOP, ALGOS),
+    ("conv2d bwd weights (dW, db)", "200x28x28x1 -> 32, 3x3", "BM_Conv1_BwdWeights",
+     "conv1_bwd_weights", CONV1_GFLOP, ALGOS),
+    ("conv2d fwd+bwd (dW, db)", "200x28x28x1 -> 32, 3x3", "BM_Conv1_FwdBwd", "conv1_fwdbwd",
+     2 * CONV1_GFLOP, ALGOS),
+    ("conv2d fwd", "200x26x26x32 -> 64, 3x3", "BM_Conv2_Fwd", "conv2_fwd", CONV2_GFLOP, ALGOS_ALL),
+    ("conv2d bwd data", "200x26x26x32 -> 64, 3x3", "BM_Conv2_BwdData", "conv2_bwd_data",
+     CONV2_GFLOP, ALGOS_ALL),
+    ("conv2d bwd weights (dW, db)", "200x26x26x32 -> 64, 3x3", "BM_Conv2_BwdWeights",
+     "conv2_bwd_weights", CONV2_GFLOP, ALGOS_ALL),
+    ("conv2d fwd+bwd (dX, dW, db)", "200x26x26x32 -> 64, 3x3", "BM_Conv2_FwdBwd", "conv2_fwdbwd",
+     3 * CONV2_GFLOP, ALGOS_ALL),
+    ("conv2d fwd, batch 1", "1x28x28x1 -> 32, 3x3", "BM_Conv1_Fwd_Batch1", "conv1_fwd_b1",
+     CONV1_GFLOP / 200, ALGOS),
+    ("conv2d fwd, batch 1", "1x26x26x32 -> 64, 3x3", "BM_Conv2_Fwd_Batch1", "conv2_fwd_b1",
+     CONV2_GFLOP / 200, ALGOS),
+    ("conv2d fwd+bwd (dX, dW, db), batch 1", "1x26x26x32 -> 64, 3x3", "BM_Conv2_FwdBwd_Batch1",
+     "conv2_fwdbwd_b1", 3 * CONV2_GFLOP / 200, ALGOS),
+]
+ALGO_SUFFIX = {"auto": "", "direct": "_Direct", "winograd": "_Winograd",
+               "winograd2x2": "_Winograd2x2"}
+ALGO_LABEL = {"auto": "auto", "direct": "direct", "winograd": "winograd F(4x4,3x3)",
+              "winograd2x2": "winograd F(2x2,3x3)"}
+
+
+def conv_benchmark_names():
+    return [base + ALGO_SUFFIX[a] for _, _, base, _, _, algos in CONV_ROWS for a in algos]
 
 # ---- Rows from other kernels' benchmark binaries (added when the binary exists). ----
 # (binary target, kernel, shape, gradway benchmark name prefix, torch key)
@@ -171,7 +207,12 @@ def worker_torch(threads):
             dy, x, w, [cout], [1, 1], [0, 0], [1, 1], False, [0, 0], 1, mask))
 
     out["conv1_fwd"] = conv(200, 28, 1, 32, False, "fwd")
+    try:
+        out["conv1_bwd_weights"] = conv(200, 28, 1, 32, False, "bwd_weights")
+    except (AttributeError, RuntimeError):
+        pass
     out["conv1_fwdbwd"] = conv(200, 28, 1, 32, False, "fwdbwd")
+    out["conv1_fwd_b1"] = conv(1, 28, 1, 32, False, "fwd")
     out["conv2_fwd"] = conv(200, 26, 32, 64, True, "fwd")
     try:
         out["conv2_bwd_data"] = conv(200, 26, 32, 64, True, "bwd_data")
@@ -180,6 +221,7 @@ def worker_torch(threads):
         pass
     out["conv2_fwdbwd"] = conv(200, 26, 32, 64, True, "fwdbwd")
     out["conv2_fwd_b1"] = conv(1, 26, 32, 64, True, "fwd")
+    out["conv2_fwdbwd_b1"] = conv(1, 26, 32, 64, True, "fwdbwd")
 
     # Other kernels (rows shown only when gradway's binary exists).
     x = torch.randn(200, 64, 24, 24, requires_grad=True)
@@ -288,7 +330,13 @@ def run_gradway(target, threads, repetitions, bench_filter=None):
             continue
         name = b.get("run_name", b["name"]).split("/")[0]
         times[name] = b["real_time"] * scale[b["time_unit"]]
+        if b.get("label"):
+            LABELS[name] = b["label"]
     return times
+
+
+# Benchmark labels (the conv benchmarks name the algorithm each pass ran), by name.
+LABELS = {}
 
 
 def cpu_model():
@@ -323,8 +371,9 @@ def main():
     g = {}
     g.update(run_phase("gradway matmul", lambda: run_gradway(
         "//benchmarks:matmul_benchmark", n, args.repetitions, "BM_MatMul_"), tries))
+    conv_filter = "^(" + "|".join(conv_benchmark_names()) + ")/"
     g.update(run_phase("gradway conv", lambda: run_gradway(
-        "//benchmarks:conv_benchmark", n, args.repetitions, "BM_Conv[12]_"), tries))
+        "//benchmarks:conv_benchmark", n, args.repetitions, conv_filter), tries))
     optional = [r for r in OPTIONAL_ROWS if bazel_target_exists(r[0])]
     for target in sorted({r[0] for r in optional}):
         g.update(run_phase("gradway " + target.split(":")[1], lambda: run_gradway(
@@ -355,6 +404,26 @@ def main():
             print(f"| {kernel} | {shape} | {ms:.3f} | {label} | n/a | n/a |")
         else:
             print(f"| {kernel} | {shape} | {ms:.3f} | {label} | {ref:.3f} | {ms / ref:.2f} |")
+
+    print("\nConvolutions, one row per gradway algorithm; effective GFLOP/s = direct-convolution "
+          "FLOPs / time (for PyTorch too).\n")
+    print("| kernel | shape | gradway algorithm | gradway ms | gradway eff. GFLOP/s | "
+          "PyTorch ms | PyTorch eff. GFLOP/s | ratio (gradway / PyTorch) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for kernel, shape, base, key, gflop, algos in CONV_ROWS:
+        ref = torch_ms.get(key)
+        for algo in algos:
+            name = base + ALGO_SUFFIX[algo]
+            if name not in g:
+                continue
+            ms = g[name]
+            algo_label = ALGO_LABEL[algo]
+            if algo == "auto" and LABELS.get(name):
+                algo_label = f"auto ({LABELS[name]})"
+            ref_cols = (f"{ref:.3f} | {gflop / ref * 1e3:.0f} | {ms / ref:.2f}" if ref
+                        else "n/a | n/a | n/a")
+            print(f"| {kernel} | {shape} | {algo_label} | {ms:.3f} | {gflop / ms * 1e3:.0f} | "
+                  f"{ref_cols} |")
     for note in NOTES:
         print(f"\nNote: {note}.")
 

@@ -272,14 +272,15 @@ BENCHMARK(BM_MlpTrainEpoch)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CnnTrainStep)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CnnTrainEpoch)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// Where a CNN training step's time goes: each layer's forward (in training mode, graph
+// Where a training step's time goes: each layer's forward (in training mode, graph
 // recorded) and backward at batch 200, timed separately, plus the optimiser step.
-// Counters (milliseconds per step): <index>_<layer>_fwd / _bwd, adam, and layers_total.
+// Counters (milliseconds per step): <index>_<layer type>_fwd / _bwd, adam, layers_total.
 // Each layer's backward runs alone (its input is a detached leaf), so engine overhead
-// between layers is not included; compare layers_total with BM_CnnTrainStep.
-void BM_CnnLayers(benchmark::State& state) {
+// between layers and the loss are not included; compare layers_total with
+// BM_{Cnn,Mlp}TrainStep.
+void LayersBenchmark(benchmark::State& state, std::unique_ptr<nn::Sequential> (*make)()) {
   PeakGflops();
-  std::unique_ptr<nn::Sequential> model = MakeCnn();
+  std::unique_ptr<nn::Sequential> model = make();
   Data data = MakeData(*model, kBatch);
   const nn::FitOptions options = nn::FitOptions().Epochs(1).BatchSize(kBatch).Verbose(0);
   model->Fit(data.x, data.y, options);  // builds the model and Adam's state
@@ -311,7 +312,7 @@ void BM_CnnLayers(benchmark::State& state) {
   }
   double total = adam;
   for (size_t i = 0; i < num_layers; ++i) {
-    const std::string name = std::to_string(i) + "_" + model->layer(i).name();
+    const std::string name = std::to_string(i) + "_" + model->layer(i).type_name();
     state.counters[name + "_fwd"] = fwd[i] * 1e3 / steps;
     state.counters[name + "_bwd"] = bwd[i] * 1e3 / steps;
     total += fwd[i] + bwd[i];
@@ -319,7 +320,11 @@ void BM_CnnLayers(benchmark::State& state) {
   state.counters["adam"] = adam * 1e3 / steps;
   state.counters["layers_total"] = total * 1e3 / steps;
 }
+
+void BM_CnnLayers(benchmark::State& state) { LayersBenchmark(state, MakeCnn); }
+void BM_MlpLayers(benchmark::State& state) { LayersBenchmark(state, MakeMlp); }
 BENCHMARK(BM_CnnLayers)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MlpLayers)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Inference at batch state.range(0) with Predict (eval mode, no graph).
 void InferenceBenchmark(benchmark::State& state, std::unique_ptr<nn::Sequential> (*make)(),

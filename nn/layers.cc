@@ -80,7 +80,8 @@ Shape Dense::DoBuild(const Shape& in) {
 }
 
 Tensor Dense::Forward(const Tensor& x) {
-  // ReLU fused into the product (in place, one pass fewer each way).
+  // ReLU fused into the product: the GEMM's epilogue in forward, the weight-gradient
+  // GEMM's prologue in backward (no separate pass either way).
   if (options_.activation == kRelu) return LinearRelu(x, kernel_, bias_);
   return ApplyActivation(options_.activation, Linear(x, kernel_, bias_));
 }
@@ -119,7 +120,9 @@ Shape Conv2D::DoBuild(const Shape& in) {
 
 Tensor Conv2D::Forward(const Tensor& x) {
   const int sh = static_cast<int>(options_.stride_h), sw = static_cast<int>(options_.stride_w);
-  if (options_.activation == kRelu) {  // fused, as in Dense
+  // ReLU fused into the convolution kernels: the forward's epilogue, and the gradient mask
+  // the backward kernels apply as they read the incoming gradient (no separate pass).
+  if (options_.activation == kRelu) {
     return ::gradway::Conv2DRelu(x, kernel_, bias_, sh, sw, options_.padding);
   }
   return ApplyActivation(options_.activation,

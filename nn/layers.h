@@ -47,7 +47,8 @@ ActivationFunction ActivationFromName(const std::string& name);
 // ---------------------------------------------------------------------------------------
 // Dense: y = activation(x · kernel + bias). x [N, in] -> y [N, units].
 // kernel [in, units] (GlorotUniform), bias [units] (Zeros). Input must be 1-D per sample
-// (add a Flatten first for images).
+// (add a Flatten first for images). With kRelu the layer runs LinearRelu: bias and ReLU in
+// the GEMM's epilogue, the ReLU's gradient mask in the weight gradient's GEMM prologue.
 struct DenseOptions {
   DenseOptions(int64_t units) : units(units) {}  // NOLINT(runtime/explicit)
   int64_t units;
@@ -90,6 +91,9 @@ class Dense : public Module {
 // Conv2D: y = activation(conv(x, kernel) + bias).
 // x [N, H, W, Cin] -> y [N, OH, OW, filters]; kernel [kh, kw, Cin, filters] (HWIO,
 // GlorotUniform), bias [filters]. valid: O = ceil((I - k + 1) / s); same: O = ceil(I / s).
+// With kRelu the layer runs Conv2DRelu: bias and ReLU in the convolution's epilogue, the
+// ReLU's gradient mask applied by the backward kernels. 3x3 stride-1 kernels run Winograd
+// (ops/conv.h chooses the algorithm per pass).
 struct Conv2DOptions {
   Conv2DOptions(int64_t filters, int64_t kernel_size)
       : filters(filters), kernel_h(kernel_size), kernel_w(kernel_size) {}

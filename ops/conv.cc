@@ -1,4 +1,5 @@
-// 2-D convolution as im2col tiles + GEMM (ops/matmul.h).
+// 2-D convolution: the direct path (im2col tiles + GEMM, ops/matmul.h) here, Winograd for
+// 3x3 stride-1 kernels in ops/winograd.cc; Conv2DAlgorithmFor picks one per shape and pass.
 //
 // The patch matrix of one image has a row per output pixel and a column per (ky, kx, ci)
 // tap, so with HWIO weights seen as a [kh*kw*cin, cout] matrix:
@@ -13,14 +14,21 @@
 // gradient run direct SIMD loops over output channels instead (Highway dynamic dispatch):
 //   y[p, :]      += x[p + tap] * w[tap, :]   (4 output pixels at a time)
 //   dw[tap, :]   += x[p + tap] * dy[p, :]    (register sums over an output row)
+//
+// Fused ReLU on the direct path: the forward applies max(y, 0) to each output tile right
+// after its GEMM (while it is in cache) or in the direct loops' stores; the backward
+// kernels mask each dy tile (dy where relu_y > 0) into a per-thread tile buffer before its
+// GEMM, or in registers in the direct loops. No full-size masked copy of dy is made.
 #include "ops/conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
 #include "ops/matmul.h"
 #include "ops/parallel.h"
+#include "ops/winograd.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/conv.cc"
@@ -66,9 +74,14 @@ namespace hn = hwy::HWY_NAMESPACE;
 template <class D>
 HWY_INLINE void DirectForwardRow(D d, const float* HWY_RESTRICT img,
                                  const float* HWY_RESTRICT w, const float* HWY_RESTRICT bias,
-                                 float* HWY_RESTRICT yrow, const Conv2DShape& s,
+                                 bool relu, float* HWY_RESTRICT yrow, const Conv2DShape& s,
                                  const conv_detail::Interior& in, int64_t oy, int64_t j) {
   using V = hn::Vec<D>;
+  // acc + bias, then the fused ReLU.
+  auto out = [&](V a, V b) HWY_ATTR {
+    a = hn::Add(a, b);
+    return relu ? hn::IfThenElseZero(hn::Gt(a, hn::Zero(d)), a) : a;
+  };
   const int64_t cin = s.cin, cout = s.cout, sx = s.stride_w * cin;
   const int64_t ky0 = std::max<int64_t>(0, s.pad_top - oy * s.stride_h);
   const int64_t ky1 = std::min(s.kh, s.h + s.pad_top - oy * s.stride_h);
@@ -87,7 +100,7 @@ HWY_INLINE void DirectForwardRow(D d, const float* HWY_RESTRICT img,
         }
       }
     }
-    hn::StoreU(hn::Add(a, b), d, yrow + ox * cout + j);
+    hn::StoreU(out(a, b), d, yrow + ox * cout + j);
   };
   int64_t ox = 0;
   for (; ox < in.lo; ++ox) one(ox);
@@ -106,18 +119,18 @@ HWY_INLINE void DirectForwardRow(D d, const float* HWY_RESTRICT img,
         a3 = hn::MulAdd(hn::Set(d, xp[q + 3 * sx]), wv, a3);
       }
     }
-    float* out = yrow + ox * cout + j;
-    hn::StoreU(hn::Add(a0, b), d, out);
-    hn::StoreU(hn::Add(a1, b), d, out + cout);
-    hn::StoreU(hn::Add(a2, b), d, out + 2 * cout);
-    hn::StoreU(hn::Add(a3, b), d, out + 3 * cout);
+    float* yp = yrow + ox * cout + j;
+    hn::StoreU(out(a0, b), d, yp);
+    hn::StoreU(out(a1, b), d, yp + cout);
+    hn::StoreU(out(a2, b), d, yp + 2 * cout);
+    hn::StoreU(out(a3, b), d, yp + 3 * cout);
   }
   for (; ox < s.out_w; ++ox) one(ox);
 }
 
 // y for images [i0, i1). x: [n, h, w, cin]; y: [n, out_h, out_w, cout], overwritten.
 void DirectForward(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
-                   const float* HWY_RESTRICT bias, float* HWY_RESTRICT y,
+                   const float* HWY_RESTRICT bias, bool relu, float* HWY_RESTRICT y,
                    const Conv2DShape& s, int64_t i0, int64_t i1) {
   const hn::ScalableTag<float> d;
   const hn::CappedTag<float, 1> d1;
@@ -128,21 +141,28 @@ void DirectForward(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
     for (int64_t oy = 0; oy < s.out_h; ++oy) {
       float* yrow = y + (img * s.out_h + oy) * s.out_w * s.cout;
       int64_t j = 0;
-      for (; j + N <= s.cout; j += N) DirectForwardRow(d, xi, w, bias, yrow, s, in, oy, j);
-      for (; j < s.cout; ++j) DirectForwardRow(d1, xi, w, bias, yrow, s, in, oy, j);
+      for (; j + N <= s.cout; j += N) DirectForwardRow(d, xi, w, bias, relu, yrow, s, in, oy, j);
+      for (; j < s.cout; ++j) DirectForwardRow(d1, xi, w, bias, relu, yrow, s, in, oy, j);
     }
   }
 }
 
 // Weight gradient, direct: adds output row oy's contributions, for output channels
 // [j, j + Lanes(d)), to pdw [kh, kw, cin, cout] and pdb [cout]. Each tap's sum over the
-// row is formed in a register (pixels in order), then added to pdw.
+// row is formed in a register (pixels in order), then added to pdw. maskrow (the row of
+// relu_y, or null): dy is read as 0 where it is not > 0.
 template <class D>
 HWY_INLINE void DirectWeightsRow(D d, const float* HWY_RESTRICT img,
-                                 const float* HWY_RESTRICT dyrow, float* HWY_RESTRICT pdw,
+                                 const float* HWY_RESTRICT dyrow,
+                                 const float* HWY_RESTRICT maskrow, float* HWY_RESTRICT pdw,
                                  float* HWY_RESTRICT pdb, const Conv2DShape& s,
                                  const conv_detail::Interior& in, int64_t oy, int64_t j) {
   using V = hn::Vec<D>;
+  auto grad = [&](int64_t at) HWY_ATTR {
+    const V g = hn::LoadU(d, dyrow + at);
+    if (!maskrow) return g;
+    return hn::IfThenElseZero(hn::Gt(hn::LoadU(d, maskrow + at), hn::Zero(d)), g);
+  };
   const int64_t cin = s.cin, cout = s.cout, run = s.kw * cin;
   const int64_t ky0 = std::max<int64_t>(0, s.pad_top - oy * s.stride_h);
   const int64_t ky1 = std::min(s.kh, s.h + s.pad_top - oy * s.stride_h);
@@ -150,10 +170,10 @@ HWY_INLINE void DirectWeightsRow(D d, const float* HWY_RESTRICT img,
     V a0 = hn::Zero(d), a1 = hn::Zero(d);
     int64_t ox = 0;
     for (; ox + 2 <= s.out_w; ox += 2) {
-      a0 = hn::Add(a0, hn::LoadU(d, dyrow + ox * cout + j));
-      a1 = hn::Add(a1, hn::LoadU(d, dyrow + (ox + 1) * cout + j));
+      a0 = hn::Add(a0, grad(ox * cout + j));
+      a1 = hn::Add(a1, grad((ox + 1) * cout + j));
     }
-    if (ox < s.out_w) a0 = hn::Add(a0, hn::LoadU(d, dyrow + ox * cout + j));
+    if (ox < s.out_w) a0 = hn::Add(a0, grad(ox * cout + j));
     hn::StoreU(hn::Add(hn::LoadU(d, pdb + j), hn::Add(a0, a1)), d, pdb + j);
   }
   for (int64_t ky = ky0; ky < ky1; ++ky) {
@@ -164,7 +184,7 @@ HWY_INLINE void DirectWeightsRow(D d, const float* HWY_RESTRICT img,
       const int64_t nq = std::min<int64_t>(4, run - q0);
       V a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
       for (int64_t ox = 0; ox < s.out_w; ++ox) {
-        const V g = hn::LoadU(d, dyrow + ox * cout + j);
+        const V g = grad(ox * cout + j);
         const int64_t ix0 = ox * s.stride_w - s.pad_left;
         const float* HWY_RESTRICT xp = xr + ix0 * cin + q0;
         if (ox >= in.lo && ox < in.hi) {
@@ -190,10 +210,11 @@ HWY_INLINE void DirectWeightsRow(D d, const float* HWY_RESTRICT img,
   }
 }
 
-// Adds the gradients of images [i0, i1) to pdw [kh, kw, cin, cout] and pdb [cout].
+// Adds the gradients of images [i0, i1) to pdw [kh, kw, cin, cout] and pdb [cout]; dy
+// masked by relu_y (if not null).
 void DirectWeights(const float* HWY_RESTRICT x, const float* HWY_RESTRICT dy,
-                   float* HWY_RESTRICT pdw, float* HWY_RESTRICT pdb, const Conv2DShape& s,
-                   int64_t i0, int64_t i1) {
+                   const float* HWY_RESTRICT relu_y, float* HWY_RESTRICT pdw,
+                   float* HWY_RESTRICT pdb, const Conv2DShape& s, int64_t i0, int64_t i1) {
   const hn::ScalableTag<float> d;
   const hn::CappedTag<float, 1> d1;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
@@ -201,11 +222,50 @@ void DirectWeights(const float* HWY_RESTRICT x, const float* HWY_RESTRICT dy,
   for (int64_t img = i0; img < i1; ++img) {
     const float* xi = x + img * s.h * s.w * s.cin;
     for (int64_t oy = 0; oy < s.out_h; ++oy) {
-      const float* dyrow = dy + (img * s.out_h + oy) * s.out_w * s.cout;
+      const int64_t row = (img * s.out_h + oy) * s.out_w * s.cout;
+      const float* dyrow = dy + row;
+      const float* maskrow = relu_y ? relu_y + row : nullptr;
       int64_t j = 0;
-      for (; j + N <= s.cout; j += N) DirectWeightsRow(d, xi, dyrow, pdw, pdb, s, in, oy, j);
-      for (; j < s.cout; ++j) DirectWeightsRow(d1, xi, dyrow, pdw, pdb, s, in, oy, j);
+      for (; j + N <= s.cout; j += N) {
+        DirectWeightsRow(d, xi, dyrow, maskrow, pdw, pdb, s, in, oy, j);
+      }
+      for (; j < s.cout; ++j) DirectWeightsRow(d1, xi, dyrow, maskrow, pdw, pdb, s, in, oy, j);
     }
+  }
+}
+
+// y[i] = max(y[i], 0) for i < n (NaN -> 0, as the ReLU op): the fused ReLU of an output
+// tile just written by the GEMM.
+void ReluTile(float* HWY_RESTRICT y, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto v = hn::LoadU(d, y + i);
+    hn::StoreU(hn::IfThenElseZero(hn::Gt(v, hn::Zero(d)), v), d, y + i);
+  }
+  for (; i < n; ++i) {
+    const auto v = hn::LoadU(d1, y + i);
+    hn::StoreU(hn::IfThenElseZero(hn::Gt(v, hn::Zero(d1)), v), d1, y + i);
+  }
+}
+
+// out[i] = relu_y[i] > 0 ? dy[i] : 0 for i < n: one dy tile through the ReLU's mask, into a
+// per-thread tile buffer.
+void MaskTile(const float* HWY_RESTRICT dy, const float* HWY_RESTRICT relu_y,
+              float* HWY_RESTRICT out, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto keep = hn::Gt(hn::LoadU(d, relu_y + i), hn::Zero(d));
+    hn::StoreU(hn::IfThenElseZero(keep, hn::LoadU(d, dy + i)), d, out + i);
+  }
+  for (; i < n; ++i) {
+    const auto keep = hn::Gt(hn::LoadU(d1, relu_y + i), hn::Zero(d1));
+    hn::StoreU(hn::IfThenElseZero(keep, hn::LoadU(d1, dy + i)), d1, out + i);
   }
 }
 
@@ -219,20 +279,24 @@ namespace gradway {
 namespace ops {
 HWY_EXPORT(DirectForward);
 HWY_EXPORT(DirectWeights);
+HWY_EXPORT(ReluTile);
+HWY_EXPORT(MaskTile);
 using conv_detail::kDirectMaxCin;
 namespace {
 
 constexpr int64_t kTileFloats = 256 * 1024;  // patch floats per tile (1 MiB)
 
-// A per-thread growable buffer; falls back to a private one if the thread re-enters.
+// A per-thread growable buffer (slot 0: patches, slot 1: masked dy tiles); falls back to a
+// private one if the thread re-enters.
 class Buffer {
  public:
-  explicit Buffer(size_t floats) {
+  explicit Buffer(size_t floats, int slot = 0) {
     struct Cache {
       std::vector<float> buf;
       bool busy = false;
     };
-    thread_local Cache cache;
+    thread_local Cache caches[2];
+    Cache& cache = caches[slot];
     if (cache.busy) {
       own_.resize(floats);
       ptr_ = own_.data();
@@ -391,19 +455,49 @@ Conv2DShape MakeConv2DShape(int64_t n, int64_t h, int64_t w, int64_t cin, int64_
   return s;
 }
 
-void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
-                   const Conv2DShape& s) {
+namespace {
+
+// kAuto's meaning process-wide (SetConv2DAlgorithmOverride).
+std::atomic<ConvAlgorithm> g_override{ConvAlgorithm::kAuto};
+
+bool WinogradApplies(const Conv2DShape& s) {
+  return s.kh == 3 && s.kw == 3 && s.stride_h == 1 && s.stride_w == 1 && s.n > 0 &&
+         s.out_h > 0 && s.out_w > 0 && s.h > 0 && s.w > 0 && s.cin > 0 && s.cout > 0;
+}
+
+Winograd3x3Shape WinogradShape(const Conv2DShape& s) {
+  return {s.n, s.h, s.w, s.cin, s.cout, s.out_h, s.out_w, s.pad_top, s.pad_left};
+}
+
+int WinogradTile(ConvAlgorithm a) {
+  return a == ConvAlgorithm::kWinograd2x2 ? kWinogradTile2 : kWinogradTile4;
+}
+
+// The direct path's forward; the fused ReLU rectifies each output tile right after its GEMM.
+void DirectConv2DForward(const float* x, const float* w, const float* bias, float* y,
+                         const Conv2DShape& s, bool relu) {
   const Geometry g = MakeGeometry(s);
   const int64_t in_image = s.h * s.w * s.cin;
   const int64_t out_image = s.out_h * s.out_w * s.cout;
   if (s.n <= 0 || out_image == 0) return;
   if (g.direct) {
-    MatMul(x, w, y, s.n * s.h * s.w, s.cout, s.cin, false, false, bias, false);
+    if (!relu) {
+      MatMul(x, w, y, s.n * s.h * s.w, s.cout, s.cin, false, false, bias, false);
+      return;
+    }
+    // Pixel chunks of about a tile, each rectified while in cache.
+    const int64_t pixels = s.n * s.h * s.w;
+    const int64_t chunk = std::max<int64_t>(1, kTileFloats / std::max<int64_t>(s.cin, s.cout));
+    RunTasks((pixels + chunk - 1) / chunk, [&](int64_t t, GemmFn gemm) {
+      const int64_t p0 = t * chunk, np = std::min(chunk, pixels - p0);
+      gemm(x + p0 * s.cin, w, y + p0 * s.cout, np, s.cout, s.cin, false, false, bias, false);
+      HWY_DYNAMIC_DISPATCH(ReluTile)(y + p0 * s.cout, np * s.cout);
+    });
     return;
   }
   if (s.cin <= kDirectMaxCin) {
     ParallelFor(s.n, 1, [&](int64_t i0, int64_t i1) {
-      HWY_DYNAMIC_DISPATCH(DirectForward)(x, w, bias, y, s, i0, i1);
+      HWY_DYNAMIC_DISPATCH(DirectForward)(x, w, bias, relu, y, s, i0, i1);
     });
     return;
   }
@@ -414,18 +508,33 @@ void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
     const int64_t pixels = (oy1 - oy0) * s.out_w;
     Buffer patches(static_cast<size_t>(pixels * g.k));
     Im2Col(x + img * in_image, s, oy0, oy1, patches.get());
-    gemm(patches.get(), w, y + img * out_image + oy0 * s.out_w * s.cout, pixels, s.cout,
-         g.k, false, false, bias, false);
+    float* yt = y + img * out_image + oy0 * s.out_w * s.cout;
+    gemm(patches.get(), w, yt, pixels, s.cout, g.k, false, false, bias, false);
+    if (relu) HWY_DYNAMIC_DISPATCH(ReluTile)(yt, pixels * s.cout);
   });
 }
 
-void Conv2DBackwardData(const float* dy, const float* w, float* dx, const Conv2DShape& s) {
+void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
+                              const Conv2DShape& s, const float* relu_y) {
   const Geometry g = MakeGeometry(s);
   const int64_t in_image = s.h * s.w * s.cin;
   const int64_t out_image = s.out_h * s.out_w * s.cout;
   if (s.n <= 0) return;
   if (g.direct) {
-    MatMul(dy, w, dx, s.n * s.h * s.w, s.cin, s.cout, false, true, nullptr, false);
+    if (!relu_y) {
+      MatMul(dy, w, dx, s.n * s.h * s.w, s.cin, s.cout, false, true, nullptr, false);
+      return;
+    }
+    // Pixel chunks: each chunk of dy masked into a tile buffer, then multiplied.
+    const int64_t pixels = s.n * s.h * s.w;
+    const int64_t chunk = std::max<int64_t>(1, kTileFloats / std::max<int64_t>(s.cin, s.cout));
+    RunTasks((pixels + chunk - 1) / chunk, [&](int64_t t, GemmFn gemm) {
+      const int64_t p0 = t * chunk, np = std::min(chunk, pixels - p0);
+      Buffer masked(static_cast<size_t>(np * s.cout), 1);
+      HWY_DYNAMIC_DISPATCH(MaskTile)(dy + p0 * s.cout, relu_y + p0 * s.cout, masked.get(),
+                                     np * s.cout);
+      gemm(masked.get(), w, dx + p0 * s.cin, np, s.cin, s.cout, false, true, nullptr, false);
+    });
     return;
   }
   // Wᵀ once, so the GEMMs read it untransposed: wt[co][k] = w[k][co].
@@ -438,20 +547,27 @@ void Conv2DBackwardData(const float* dy, const float* w, float* dx, const Conv2D
     float* dimg = dx + img * in_image;
     std::fill(dimg, dimg + in_image, 0.f);
     if (out_image == 0) return;
-    Buffer dpatches(static_cast<size_t>(std::min(s.out_h, g.rows_per_tile) * s.out_w * g.k));
+    const int64_t max_pixels = std::min(s.out_h, g.rows_per_tile) * s.out_w;
+    Buffer dpatches(static_cast<size_t>(max_pixels * g.k));
+    Buffer masked(relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1, 1);
     for (int64_t tile = 0; tile < g.tiles; ++tile) {
       const int64_t oy0 = tile * g.rows_per_tile;
       const int64_t oy1 = std::min(s.out_h, oy0 + g.rows_per_tile);
       const int64_t pixels = (oy1 - oy0) * s.out_w;
-      gemm(dy + img * out_image + oy0 * s.out_w * s.cout, wt.data(), dpatches.get(), pixels,
-           g.k, s.cout, false, false, nullptr, false);
+      const int64_t at = img * out_image + oy0 * s.out_w * s.cout;
+      const float* dyt = dy + at;
+      if (relu_y) {
+        HWY_DYNAMIC_DISPATCH(MaskTile)(dyt, relu_y + at, masked.get(), pixels * s.cout);
+        dyt = masked.get();
+      }
+      gemm(dyt, wt.data(), dpatches.get(), pixels, g.k, s.cout, false, false, nullptr, false);
       Col2ImAdd(dpatches.get(), s, oy0, oy1, dimg);
     }
   });
 }
 
-void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db,
-                           const Conv2DShape& s) {
+void DirectConv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db,
+                                 const Conv2DShape& s, const float* relu_y) {
   const Geometry g = MakeGeometry(s);
   const int64_t in_image = s.h * s.w * s.cin;
   const int64_t out_image = s.out_h * s.out_w * s.cout;
@@ -475,18 +591,24 @@ void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db
     std::fill(pdb, pdb + s.cout, 0.f);
     if (tiny_cin) {
       std::fill(pdw, pdw + nw, 0.f);
-      HWY_DYNAMIC_DISPATCH(DirectWeights)(x, dy, pdw, pdb, s, i0, i1);
+      HWY_DYNAMIC_DISPATCH(DirectWeights)(x, dy, relu_y, pdw, pdb, s, i0, i1);
       return;
     }
-    Buffer patches(g.direct ? 1 : static_cast<size_t>(std::min(s.out_h, g.rows_per_tile) *
-                                                     s.out_w * g.k));
+    const int64_t max_pixels = std::min(s.out_h, g.rows_per_tile) * s.out_w;
+    Buffer patches(g.direct ? 1 : static_cast<size_t>(max_pixels * g.k));
+    Buffer masked(relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1, 1);
     bool first = true;
     for (int64_t img = i0; img < i1; ++img) {
       for (int64_t tile = 0; tile < g.tiles; ++tile) {
         const int64_t oy0 = tile * g.rows_per_tile;
         const int64_t oy1 = std::min(s.out_h, oy0 + g.rows_per_tile);
         const int64_t pixels = (oy1 - oy0) * s.out_w;
-        const float* dyt = dy + img * out_image + oy0 * s.out_w * s.cout;
+        const int64_t at = img * out_image + oy0 * s.out_w * s.cout;
+        const float* dyt = dy + at;
+        if (relu_y) {
+          HWY_DYNAMIC_DISPATCH(MaskTile)(dyt, relu_y + at, masked.get(), pixels * s.cout);
+          dyt = masked.get();
+        }
         const float* pt;
         if (g.direct) {
           pt = x + img * in_image + oy0 * s.w * s.cin;
@@ -509,6 +631,68 @@ void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db
       for (int64_t co = 0; co < s.cout; ++co) db[co] += pdw[nw + co];
     }
   }
+}
+
+}  // namespace
+
+ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
+                                 ConvAlgorithm requested) {
+  if (requested == ConvAlgorithm::kAuto) requested = g_override.load(std::memory_order_relaxed);
+  if (requested == ConvAlgorithm::kDirect || !WinogradApplies(s)) return ConvAlgorithm::kDirect;
+  if (requested != ConvAlgorithm::kAuto) return requested;
+  // Measured on Zen 5, 2 threads, 26x26 inputs (ms, direct / F(4x4) / F(2x2)):
+  //   forward,  cin 3 -> 16: 0.45 / 0.66 / 1.23 (the direct loops for tiny cin win);
+  //             cin 8 -> 8:  1.78 / 0.64 / 1.21;  cin 32 -> 64: 12.6 / 4.1 / 6.5
+  //   data,     cin 1 <- 32: 1.47 / 2.03 / 3.09 (dx of one channel: 16x padding waste);
+  //             cin 2 <- 16: 1.63 / 1.26 / 2.09;  cin 32 <- 64: 15.2 / 5.7 / 7.9
+  //   weights,  cin 1 -> 32: 1.28 / 0.69 / 1.15;  cin 32 -> 64: 14.1 / 4.5 / 6.8
+  if (pass == ConvPass::kForward && s.cin <= kDirectMaxCin) return ConvAlgorithm::kDirect;
+  if (pass == ConvPass::kBackwardData && s.cin < 2) return ConvAlgorithm::kDirect;
+  // Multiplications per output relative to direct convolution's 9: (a/m)², times the
+  // share of the last tile row / column that falls past the output's edge.
+  auto cost = [&](int64_t m, int64_t out_h, int64_t out_w) {
+    const double covered = static_cast<double>((out_h + m - 1) / m * m) *
+                           static_cast<double>((out_w + m - 1) / m * m);
+    return (m + 2.0) * (m + 2.0) / (m * m) * covered / (static_cast<double>(out_h) * out_w);
+  };
+  const bool data = pass == ConvPass::kBackwardData;
+  const int64_t oh = data ? s.h : s.out_h, ow = data ? s.w : s.out_w;
+  const double cost4 = cost(4, oh, ow), cost2 = cost(2, oh, ow);
+  // Winograd's transforms cost about as much again as the multiplications they save on
+  // tiny outputs (a few pixels).
+  if (std::min(cost4, cost2) > 6.0) return ConvAlgorithm::kDirect;
+  // F(4x4)'s rounding error grows with the GEMMs' reduction length (the input channels
+  // forward, the output channels for dx): 6.4e-6 / 8.0e-6 of the tensor's largest
+  // magnitude at 128 channels, 1.2e-5 / 1.1e-5 at 256 (F(2x2): under 1e-6). The weight
+  // gradient's reduction runs over tiles: 2.3e-6 at any width.
+  const int64_t reduction = pass == ConvPass::kForward ? s.cin : data ? s.cout : 0;
+  if (reduction > 128) return ConvAlgorithm::kWinograd2x2;
+  return cost4 <= cost2 ? ConvAlgorithm::kWinograd : ConvAlgorithm::kWinograd2x2;
+}
+
+void SetConv2DAlgorithmOverride(ConvAlgorithm algorithm) {
+  g_override.store(algorithm, std::memory_order_relaxed);
+}
+
+void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
+                   const Conv2DShape& s, bool relu, ConvAlgorithm algorithm) {
+  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kForward, algorithm);
+  if (a == ConvAlgorithm::kDirect) return DirectConv2DForward(x, w, bias, y, s, relu);
+  WinogradConv3x3Forward(WinogradTile(a), WinogradShape(s), x, w, bias, relu, y);
+}
+
+void Conv2DBackwardData(const float* dy, const float* w, float* dx, const Conv2DShape& s,
+                        const float* relu_y, ConvAlgorithm algorithm) {
+  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardData, algorithm);
+  if (a == ConvAlgorithm::kDirect) return DirectConv2DBackwardData(dy, w, dx, s, relu_y);
+  WinogradConv3x3BackwardData(WinogradTile(a), WinogradShape(s), dy, relu_y, w, dx);
+}
+
+void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db,
+                           const Conv2DShape& s, const float* relu_y, ConvAlgorithm algorithm) {
+  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardWeights, algorithm);
+  if (a == ConvAlgorithm::kDirect) return DirectConv2DBackwardWeights(x, dy, dw, db, s, relu_y);
+  WinogradConv3x3BackwardWeights(WinogradTile(a), WinogradShape(s), x, dy, relu_y, dw, db);
 }
 
 }  // namespace ops

@@ -1,5 +1,7 @@
 // Conv2D forward / backward-data / backward-weights against the direct nested-loop
-// reference, on every Highway target; padding rules; thread-count independence.
+// reference, on every Highway target; padding rules; thread-count independence. Every
+// algorithm (direct, Winograd F(4x4) and F(2x2)) against the float64 reference with the
+// fused ReLU on and off; the automatic choice; the fused ReLU equal to the unfused pair.
 #include "ops/conv.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +15,7 @@
 
 #include <hwy/targets.h>
 
+#include "ops/conv_reference64.h"
 #include "ops/parallel.h"
 #include "ops/reference.h"
 #include "ops/test_util.h"
@@ -165,26 +168,233 @@ TEST(Conv2DTest, SeveralTilesPerImage) {
   CheckAll(MakeConv2DShape(1, 40, 40, 64, 3, 3, 8, 1, 1, true), "best", 98);
 }
 
+// ---- Algorithms, float64 accuracy, fused ReLU.
+
+// The seed CNN's batch. Under ASan / TSAN the float64 references of a 200-image batch take
+// most of an hour; 16 images run the same code paths (many blocks and groups).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr int64_t kSeedBatch = 16;
+#else
+constexpr int64_t kSeedBatch = 200;
+#endif
+
+constexpr ConvAlgorithm kAlgorithms[] = {ConvAlgorithm::kDirect, ConvAlgorithm::kWinograd,
+                                         ConvAlgorithm::kWinograd2x2};
+
+const char* AlgorithmName(ConvAlgorithm a) {
+  switch (a) {
+    case ConvAlgorithm::kDirect: return "direct";
+    case ConvAlgorithm::kWinograd: return "winograd4x4";
+    case ConvAlgorithm::kWinograd2x2: return "winograd2x2";
+    default: return "auto";
+  }
+}
+
+// The inputs of one shape and their float64 results (with and without the fused ReLU).
+struct Case64 {
+  Case64(const Conv2DShape& shape, uint32_t seed) : s(shape) {
+    x = test::RandomVector(s.n * s.h * s.w * s.cin, seed);
+    w = test::RandomVector(s.kh * s.kw * s.cin * s.cout, seed + 1, -0.3f, 0.3f);
+    bias = test::RandomVector(s.cout, seed + 2);
+    dy = test::RandomVector(s.n * s.out_h * s.out_w * s.cout, seed + 3);
+    y = reference64::Conv2DForward(x.data(), w.data(), bias.data(), s);
+    y_relu = y;
+    for (double& v : y_relu) v = v > 0 ? v : 0.0;
+    relu_y.assign(y_relu.begin(), y_relu.end());
+    dx = reference64::Conv2DBackwardData(dy.data(), w.data(), s);
+    dx_relu = reference64::Conv2DBackwardData(dy.data(), w.data(), s, relu_y.data());
+    reference64::Conv2DBackwardWeights(x.data(), dy.data(), s, nullptr, &dw, &db);
+    reference64::Conv2DBackwardWeights(x.data(), dy.data(), s, relu_y.data(), &dw_relu,
+                                       &db_relu);
+  }
+  Conv2DShape s;
+  std::vector<float> x, w, bias, dy, relu_y;
+  std::vector<double> y, y_relu, dx, dx_relu, dw, db, dw_relu, db_relu;
+};
+
+// Every output and gradient of `algo` within 1e-5 of the float64 result, relative to the
+// tensor's largest magnitude, with the fused ReLU off and on.
+void CheckAgainstFloat64(const Case64& c, ConvAlgorithm algo, const std::string& what) {
+  const Conv2DShape& s = c.s;
+  constexpr double kTol = 1e-5;
+  for (bool relu : {false, true}) {
+    const std::string w = what + " " + AlgorithmName(algo) + (relu ? " relu" : "");
+    const float* relu_y = relu ? c.relu_y.data() : nullptr;
+    std::vector<float> y(c.y.size(), 7.f);
+    Conv2DForward(c.x.data(), c.w.data(), c.bias.data(), y.data(), s, relu, algo);
+    EXPECT_LE(reference64::MaxRelativeError(y.data(), relu ? c.y_relu : c.y), kTol)
+        << w << " forward";
+    std::vector<float> dx(c.x.size(), 7.f);
+    Conv2DBackwardData(c.dy.data(), c.w.data(), dx.data(), s, relu_y, algo);
+    EXPECT_LE(reference64::MaxRelativeError(dx.data(), relu ? c.dx_relu : c.dx), kTol)
+        << w << " backward data";
+    std::vector<float> dw(c.w.size(), 7.f), db(s.cout, 7.f);
+    Conv2DBackwardWeights(c.x.data(), c.dy.data(), dw.data(), db.data(), s, relu_y, algo);
+    EXPECT_LE(reference64::MaxRelativeError(dw.data(), relu ? c.dw_relu : c.dw), kTol)
+        << w << " backward weights";
+    EXPECT_LE(reference64::MaxRelativeError(db.data(), relu ? c.db_relu : c.db), kTol)
+        << w << " backward bias";
+  }
+}
+
+// The seed CNN's layers at batch 200 and 1, every algorithm, every target.
+TEST(Conv2DTest, AlgorithmsSeedShapesFloat64AllTargets) {
+  uint32_t seed = 300;
+  for (int64_t n : {kSeedBatch, int64_t{1}}) {
+    for (const Conv2DShape& s : {MakeConv2DShape(n, 28, 28, 1, 3, 3, 32, 1, 1, false),
+                                 MakeConv2DShape(n, 26, 26, 32, 3, 3, 64, 1, 1, false)}) {
+      const Case64 c(s, seed);
+      seed += 10;
+      test::ForEachTarget([&](const char* target) {
+        for (ConvAlgorithm algo : kAlgorithms) {
+          CheckAgainstFloat64(c, algo, target + (" " + Name(s)));
+        }
+      });
+    }
+  }
+}
+
+// Odd shapes (odd sizes, channel counts 3, 5, 17, 33), valid and same padding, every
+// algorithm (Winograd falls back to the direct path where it does not apply), every
+// target; the direct path's ReLU fusion on its GEMM, 1x1 and tiny-cin branches.
+TEST(Conv2DTest, AlgorithmsOddShapesFloat64AllTargets) {
+  const int64_t shapes[][8] = {
+      // n, h, w, cin, kh, kw, cout, stride
+      {2, 7, 9, 3, 3, 3, 5, 1},   {2, 11, 10, 17, 3, 3, 33, 1}, {3, 9, 5, 33, 3, 3, 17, 1},
+      {2, 6, 7, 17, 3, 3, 5, 2},  {2, 5, 6, 8, 1, 1, 9, 1},     {2, 9, 8, 2, 3, 3, 17, 1},
+      {1, 3, 3, 5, 3, 3, 3, 1},   {2, 8, 7, 6, 5, 5, 7, 1},
+  };
+  std::vector<Case64> cases;
+  uint32_t seed = 400;
+  for (const auto& v : shapes) {
+    for (bool same : {false, true}) {
+      cases.emplace_back(
+          MakeConv2DShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[7], same), seed++);
+    }
+  }
+  test::ForEachTarget([&](const char* target) {
+    for (const Case64& c : cases) {
+      for (ConvAlgorithm algo : kAlgorithms) {
+        CheckAgainstFloat64(c, algo, target + (" " + Name(c.s)));
+      }
+    }
+  });
+}
+
+// The fused ReLU is bit-identical to the unfused pair on every algorithm: forward =
+// max(conv, 0) (NaN -> 0); backward with relu_y = backward of the masked dy.
+TEST(Conv2DTest, FusedReluEqualsUnfused) {
+  for (const Conv2DShape& s : {MakeConv2DShape(3, 10, 9, 16, 3, 3, 24, 1, 1, true),
+                               MakeConv2DShape(2, 9, 8, 3, 3, 3, 17, 1, 1, false),
+                               MakeConv2DShape(2, 6, 5, 7, 1, 1, 9, 1, 1, false),
+                               MakeConv2DShape(2, 9, 9, 6, 3, 3, 5, 2, 2, true)}) {
+    const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
+    const size_t ny = s.n * s.out_h * s.out_w * s.cout;
+    const std::vector<float> x = test::RandomVector(nx, 1), w = test::RandomVector(nw, 2),
+                             b = test::RandomVector(s.cout, 3), dy = test::RandomVector(ny, 4);
+    for (ConvAlgorithm algo : kAlgorithms) {
+      const std::string what = Name(s) + " " + AlgorithmName(algo);
+      std::vector<float> y(ny), y_relu(ny);
+      Conv2DForward(x.data(), w.data(), b.data(), y.data(), s, false, algo);
+      Conv2DForward(x.data(), w.data(), b.data(), y_relu.data(), s, true, algo);
+      std::vector<float> want(ny), masked(ny);
+      for (size_t i = 0; i < ny; ++i) {
+        want[i] = y[i] > 0 ? y[i] : 0.f;
+        masked[i] = y_relu[i] > 0 ? dy[i] : 0.f;
+      }
+      EXPECT_TRUE(test::SameBits(want.data(), y_relu.data(), ny)) << what << " forward";
+      std::vector<float> dx(nx), dx_fused(nx), dw(nw), dw_fused(nw), db(s.cout), db_fused(s.cout);
+      Conv2DBackwardData(masked.data(), w.data(), dx.data(), s, nullptr, algo);
+      Conv2DBackwardData(dy.data(), w.data(), dx_fused.data(), s, y_relu.data(), algo);
+      EXPECT_TRUE(test::SameBits(dx.data(), dx_fused.data(), nx)) << what << " backward data";
+      Conv2DBackwardWeights(x.data(), masked.data(), dw.data(), db.data(), s, nullptr, algo);
+      Conv2DBackwardWeights(x.data(), dy.data(), dw_fused.data(), db_fused.data(), s,
+                            y_relu.data(), algo);
+      EXPECT_TRUE(test::SameBits(dw.data(), dw_fused.data(), nw)) << what << " backward weights";
+      EXPECT_TRUE(test::SameBits(db.data(), db_fused.data(), s.cout)) << what << " backward bias";
+    }
+  }
+}
+
+TEST(Conv2DTest, AutomaticChoice) {
+  constexpr ConvPass kFwd = ConvPass::kForward, kData = ConvPass::kBackwardData,
+                     kWeights = ConvPass::kBackwardWeights;
+  const Conv2DShape conv1 = MakeConv2DShape(200, 28, 28, 1, 3, 3, 32, 1, 1, false);
+  const Conv2DShape conv2 = MakeConv2DShape(200, 26, 26, 32, 3, 3, 64, 1, 1, false);
+  // conv1: direct loops forward, direct dx (one input channel), Winograd dw.
+  EXPECT_EQ(Conv2DAlgorithmFor(conv1, kFwd), ConvAlgorithm::kDirect);
+  EXPECT_EQ(Conv2DAlgorithmFor(conv1, kData), ConvAlgorithm::kDirect);
+  EXPECT_EQ(Conv2DAlgorithmFor(conv1, kWeights), ConvAlgorithm::kWinograd);
+  const Conv2DShape rgb = MakeConv2DShape(8, 32, 32, 3, 3, 3, 16, 1, 1, true);
+  EXPECT_EQ(Conv2DAlgorithmFor(rgb, kFwd), ConvAlgorithm::kDirect);
+  EXPECT_EQ(Conv2DAlgorithmFor(rgb, kData), ConvAlgorithm::kWinograd);
+  // Wide layers: F(2x2) where the pass sums over more than 128 channels.
+  const Conv2DShape wide = MakeConv2DShape(8, 14, 14, 256, 3, 3, 64, 1, 1, true);
+  EXPECT_EQ(Conv2DAlgorithmFor(wide, kFwd), ConvAlgorithm::kWinograd2x2);
+  EXPECT_EQ(Conv2DAlgorithmFor(wide, kData), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(Conv2DAlgorithmFor(wide, kWeights), ConvAlgorithm::kWinograd);
+  const Conv2DShape wide_out = MakeConv2DShape(8, 14, 14, 64, 3, 3, 129, 1, 1, true);
+  EXPECT_EQ(Conv2DAlgorithmFor(wide_out, kFwd), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(Conv2DAlgorithmFor(wide_out, kData), ConvAlgorithm::kWinograd2x2);
+  // Edge waste: a 2x2 output fits F(2x2) exactly (F(4x4) would compute 16 outputs for 4);
+  // a 1x1 output is left to the direct path.
+  EXPECT_EQ(Conv2DAlgorithmFor(MakeConv2DShape(4, 4, 4, 16, 3, 3, 16, 1, 1, false), kFwd),
+            ConvAlgorithm::kWinograd2x2);
+  EXPECT_EQ(Conv2DAlgorithmFor(MakeConv2DShape(4, 3, 3, 16, 3, 3, 16, 1, 1, false), kFwd),
+            ConvAlgorithm::kDirect);
+  const Conv2DShape strided = MakeConv2DShape(200, 26, 26, 32, 3, 3, 64, 2, 2, false);
+  const Conv2DShape five = MakeConv2DShape(200, 26, 26, 32, 5, 5, 64, 1, 1, false);
+  for (ConvPass pass : {kFwd, kData, kWeights}) {
+    EXPECT_EQ(Conv2DAlgorithmFor(conv2, pass), ConvAlgorithm::kWinograd);
+    EXPECT_EQ(Conv2DAlgorithmFor(MakeConv2DShape(1, 26, 26, 32, 3, 3, 64, 1, 1, false), pass),
+              ConvAlgorithm::kWinograd);
+    // Forced: Winograd only where it applies.
+    EXPECT_EQ(Conv2DAlgorithmFor(conv1, pass, ConvAlgorithm::kWinograd2x2),
+              ConvAlgorithm::kWinograd2x2);
+    EXPECT_EQ(Conv2DAlgorithmFor(conv2, pass, ConvAlgorithm::kDirect), ConvAlgorithm::kDirect);
+    EXPECT_EQ(Conv2DAlgorithmFor(strided, pass, ConvAlgorithm::kWinograd), ConvAlgorithm::kDirect);
+    EXPECT_EQ(Conv2DAlgorithmFor(five, pass, ConvAlgorithm::kWinograd), ConvAlgorithm::kDirect);
+    EXPECT_EQ(Conv2DAlgorithmFor(strided, pass), ConvAlgorithm::kDirect);
+    EXPECT_EQ(Conv2DAlgorithmFor(five, pass), ConvAlgorithm::kDirect);
+    // The process-wide override replaces kAuto only.
+    SetConv2DAlgorithmOverride(ConvAlgorithm::kDirect);
+    EXPECT_EQ(Conv2DAlgorithmFor(conv2, pass), ConvAlgorithm::kDirect);
+    EXPECT_EQ(Conv2DAlgorithmFor(conv2, pass, ConvAlgorithm::kWinograd), ConvAlgorithm::kWinograd);
+    SetConv2DAlgorithmOverride(ConvAlgorithm::kWinograd2x2);
+    EXPECT_EQ(Conv2DAlgorithmFor(conv1, pass), ConvAlgorithm::kWinograd2x2);
+    EXPECT_EQ(Conv2DAlgorithmFor(strided, pass), ConvAlgorithm::kDirect);
+    SetConv2DAlgorithmOverride(ConvAlgorithm::kAuto);
+    EXPECT_EQ(Conv2DAlgorithmFor(conv2, pass), ConvAlgorithm::kWinograd);
+  }
+}
+
 TEST(Conv2DTest, BitIdenticalAcrossThreadCounts) {
-  for (int64_t cin : {8, 1, 3}) {  // GEMM path; direct path (tiny cin)
+  for (int64_t cin : {8, 1, 3, 16}) {  // GEMM path; direct path (tiny cin); Winograd
     const Conv2DShape s = MakeConv2DShape(37, 12, 12, cin, 3, 3, 16 + cin, 1, 1, true);
     const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
     const size_t ny = s.n * s.out_h * s.out_w * s.cout;
     const std::vector<float> x = test::RandomVector(nx, 5), w = test::RandomVector(nw, 6), dy = test::RandomVector(ny, 7);
-    std::vector<float> dw1, db1, dx1, y1;
-    for (int threads : {1, 2, 16}) {
-      SetNumThreads(threads);
-      std::vector<float> dw(nw), db(s.cout), dx(nx), y(ny);
-      Conv2DBackwardWeights(x.data(), dy.data(), dw.data(), db.data(), s);
-      Conv2DBackwardData(dy.data(), w.data(), dx.data(), s);
-      Conv2DForward(x.data(), w.data(), db.data(), y.data(), s);
-      if (threads == 1) {
-        dw1 = dw, db1 = db, dx1 = dx, y1 = y;
-      } else {
-        EXPECT_EQ(dw, dw1) << "threads=" << threads;
-        EXPECT_EQ(db, db1) << "threads=" << threads;
-        EXPECT_EQ(dx, dx1) << "threads=" << threads;
-        EXPECT_EQ(y, y1) << "threads=" << threads;
+    for (ConvAlgorithm algo : kAlgorithms) {
+      for (bool relu : {false, true}) {
+        std::vector<float> dw1, db1, dx1, y1;
+        for (int threads : {1, 2, 16}) {
+          SetNumThreads(threads);
+          std::vector<float> dw(nw), db(s.cout), dx(nx), y(ny);
+          Conv2DForward(x.data(), w.data(), dy.data(), y.data(), s, relu, algo);
+          const float* relu_y = relu ? y.data() : nullptr;
+          Conv2DBackwardWeights(x.data(), dy.data(), dw.data(), db.data(), s, relu_y, algo);
+          Conv2DBackwardData(dy.data(), w.data(), dx.data(), s, relu_y, algo);
+          const std::string what = "cin " + std::to_string(cin) + " " + AlgorithmName(algo) +
+                                   (relu ? " relu" : "") + " threads=" + std::to_string(threads);
+          if (threads == 1) {
+            dw1 = dw, db1 = db, dx1 = dx, y1 = y;
+          } else {
+            EXPECT_EQ(dw, dw1) << what;
+            EXPECT_EQ(db, db1) << what;
+            EXPECT_EQ(dx, dx1) << what;
+            EXPECT_EQ(y, y1) << what;
+          }
+        }
       }
     }
   }
