@@ -196,6 +196,62 @@ Tensor Conv2DRelu(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
   return Conv2DImpl(x, w, b, stride_h, stride_w, padding, true);
 }
 
+namespace {
+
+ops::ConvAlgorithm ToOps(ConvAlgorithm a) {
+  switch (a) {
+    case ConvAlgorithm::kDirect:
+      return ops::ConvAlgorithm::kDirect;
+    case ConvAlgorithm::kWinograd:
+      return ops::ConvAlgorithm::kWinograd;
+    case ConvAlgorithm::kWinograd2x2:
+      return ops::ConvAlgorithm::kWinograd2x2;
+    case ConvAlgorithm::kAuto:
+      break;
+  }
+  return ops::ConvAlgorithm::kAuto;
+}
+
+constexpr ConvAlgorithm kConvAlgorithms[] = {ConvAlgorithm::kAuto, ConvAlgorithm::kDirect,
+                                             ConvAlgorithm::kWinograd,
+                                             ConvAlgorithm::kWinograd2x2};
+
+}  // namespace
+
+void SetConvAlgorithm(ConvAlgorithm algorithm) {
+  ops::SetConv2DAlgorithmOverride(ToOps(algorithm));
+}
+
+ConvAlgorithm GetConvAlgorithm() {
+  const ops::ConvAlgorithm current = ops::GetConv2DAlgorithmOverride();
+  for (ConvAlgorithm a : kConvAlgorithms) {
+    if (ToOps(a) == current) return a;
+  }
+  return ConvAlgorithm::kAuto;
+}
+
+const char* ConvAlgorithmName(ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::kDirect:
+      return "direct";
+    case ConvAlgorithm::kWinograd:
+      return "winograd";
+    case ConvAlgorithm::kWinograd2x2:
+      return "winograd2x2";
+    case ConvAlgorithm::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+ConvAlgorithm ConvAlgorithmFromName(const std::string& name) {
+  for (ConvAlgorithm a : kConvAlgorithms) {
+    if (name == ConvAlgorithmName(a)) return a;
+  }
+  Fail("unknown convolution algorithm '", name,
+               "': expected auto, direct, winograd or winograd2x2");
+}
+
 // ---------------------------------------------------------------- Pooling
 
 namespace {

@@ -1,6 +1,7 @@
 // Forward values and gradient checks of the neural-network ops.
 #include "autograd/nn_functions.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -182,6 +183,42 @@ TEST(NnFunctionsTest, FusedConv2DReluWinogradShapes) {
         },
         in, GradCheckOptions().Epsilon(1e-3f).SkipNonsmooth(true));
   }
+}
+
+// Each algorithm SetConvAlgorithm can force passes the gradient check on a 3x3 stride-1
+// shape (all three passes on that path), and the setting takes effect: the Winograd paths
+// round differently from the direct one, within 1e-5 of it relative to the largest output.
+TEST(NnFunctionsTest, ConvAlgorithmsEachPassTheGradientCheck) {
+  const std::vector<Tensor> in = {RandomLeaf({2, 7, 6, 8}, 41), RandomLeaf({3, 3, 8, 9}, 42),
+                                  RandomLeaf({9}, 43)};
+  ASSERT_EQ(GetConvAlgorithm(), ConvAlgorithm::kAuto);
+  std::vector<std::vector<float>> outputs;
+  for (ConvAlgorithm a : {ConvAlgorithm::kDirect, ConvAlgorithm::kWinograd,
+                          ConvAlgorithm::kWinograd2x2, ConvAlgorithm::kAuto}) {
+    SCOPED_TRACE(ConvAlgorithmName(a));
+    SetConvAlgorithm(a);
+    EXPECT_EQ(GetConvAlgorithm(), a);
+    EXPECT_EQ(ConvAlgorithmFromName(ConvAlgorithmName(a)), a);
+    outputs.push_back(Conv2D(in[0], in[1], in[2], 1, 1, Padding::kSame).ToVector());
+    ExpectGradOk(
+        [](const std::vector<Tensor>& v) {
+          return Conv2DRelu(v[0], v[1], v[2], 1, 1, Padding::kSame);
+        },
+        in, GradCheckOptions().Epsilon(1e-3f).SkipNonsmooth(true));
+  }
+  SetConvAlgorithm(ConvAlgorithm::kAuto);
+  float largest = 0.f;
+  for (float v : outputs[0]) largest = std::max(largest, std::fabs(v));
+  for (size_t k = 1; k < outputs.size(); ++k) {
+    EXPECT_NE(outputs[k], outputs[0]) << "algorithm " << k << " rounds like direct";
+    for (size_t i = 0; i < outputs[0].size(); ++i) {
+      ASSERT_NEAR(outputs[k][i], outputs[0][i], 1e-5f * largest) << k << ", " << i;
+    }
+  }
+  EXPECT_EQ(outputs[3], outputs[1]);  // kAuto runs F(4x4, 3x3) on this shape
+  EXPECT_NE(ErrorOf([] { ConvAlgorithmFromName("fft"); })
+                .find("unknown convolution algorithm 'fft': expected auto, direct, winograd"),
+            std::string::npos);
 }
 
 TEST(NnFunctionsTest, Conv2DForwardHandComputed) {

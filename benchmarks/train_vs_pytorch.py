@@ -5,7 +5,8 @@
 
 For each model (--models mlp,cnn) runs, one after the other (never concurrently):
   * gradway: bazel-bin/examples/mnist_{mlp,cnn} --dataset=D --epochs=N --threads=T --seed=S
-    --patience=1000 --output_dir=TMP --model_dir=TMP/model (built first with `bazel build -c opt`), reading the
+    --patience=1000 --output_dir=TMP --model_dir=TMP/model (built first with `bazel build -c opt`;
+    the CNN once per --cnn_conv value, e.g. --conv_algorithm=direct), reading the
     per-epoch training seconds from TMP/history.csv (header
     epoch,loss,accuracy,val_loss,val_accuracy,seconds), the final accuracy from its
     " Test Accuracy: 0.9123" line, and its peak memory from the kernel's rusage of that
@@ -119,7 +120,8 @@ def bazel_build(targets):
             notes.append(f"`bazel build -c opt {t}` failed")
 
 
-def gradway_train(args, model, bin_dir):
+def gradway_train(args, model, bin_dir, conv_algorithm=None):
+    """Trains one example; conv_algorithm (CNN only) becomes --conv_algorithm."""
     binary = os.path.join(bin_dir, "examples", f"mnist_{model}")
     if not os.access(binary, os.X_OK):
         notes.append(f"gradway {model.upper()}: {binary} does not exist (target "
@@ -130,6 +132,8 @@ def gradway_train(args, model, bin_dir):
            f"--seed={args.seed}", "--patience=1000", f"--output_dir={out_dir}",
            f"--model_dir={os.path.join(out_dir, 'model')}"]  # checkpoints: not in the tree
     cmd.append(f"--data_dir={args.data_dir}" if args.data_dir else f"--dataset={args.dataset}")
+    if conv_algorithm:
+        cmd.append(f"--conv_algorithm={conv_algorithm}")
     log(f"gradway {model.upper()}: {' '.join(cmd)}")
     code, stdout, peak = run_measured(cmd, label=f"gradway {model.upper()}")
     result = {"peak_mib": peak}
@@ -262,6 +266,10 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    parser.add_argument("--cnn_conv", default="auto,direct",
+                        help="comma-separated --conv_algorithm values: the gradway CNN is "
+                             "trained once per value, each beside the same PyTorch run "
+                             "(auto: Winograd for conv2; direct: im2col + GEMM)")
     parser.add_argument("--repetitions", type=int, default=3,
                         help="model_benchmark repetitions (the median is reported)")
     parser.add_argument("--inference_passes", type=int, default=5,
@@ -283,15 +291,24 @@ def main():
     if not args.skip_gradway and not args.skip_build:
         bazel_build([f"//examples:mnist_{m}" for m in models] + ["//benchmarks:model_benchmark"])
 
-    results = {}
+    cnn_convs = [a.strip() for a in args.cnn_conv.split(",") if a.strip()] or ["auto"]
+    for a in cnn_convs:
+        if a not in ("auto", "direct", "winograd", "winograd2x2"):
+            parser.error(f"unknown --cnn_conv value {a!r}: valid are auto, direct, winograd, "
+                         "winograd2x2")
+
+    results = {}  # row label -> {"gradway": ..., "pytorch": ...}
     inference = {}
     if not args.skip_gradway:
         inference = gradway_inference(args, args.bin_dir)
     for m in models:
-        g = {} if args.skip_gradway else gradway_train(args, m, args.bin_dir)
-        g.update(inference.get(m, {}))
         t = {} if args.skip_pytorch else pytorch_train(args, m)
-        results[m] = {"gradway": g, "pytorch": t}
+        for conv in (cnn_convs if m == "cnn" else [None]):
+            label = m.upper() if conv in (None, "auto") else f"{m.upper()} ({conv} conv)"
+            g = {} if args.skip_gradway else gradway_train(args, m, args.bin_dir, conv)
+            if conv in (None, "auto"):  # model_benchmark runs the automatic choice
+                g.update(inference.get(m, {}))
+            results[label] = {"gradway": g, "pytorch": t}
 
     desc = next((r["pytorch"].get("dataset_description") for r in results.values()
                  if r["pytorch"].get("dataset_description")), None)
@@ -309,15 +326,20 @@ def main():
     print()
     print("| model | figure | gradway | PyTorch | gradway / PyTorch |")
     print("|---|---|---|---|---|")
-    for m in models:
-        g, t = results[m]["gradway"], results[m]["pytorch"]
+    for row, r in results.items():
+        g, t = r["gradway"], r["pytorch"]
         for key, label, f in FIGURES:
             gv, tv = g.get(key), t.get(key)
+            if gv is None and row != row.split()[0]:
+                continue  # the direct rows have no inference figures of their own
             ratio = f"{gv / tv:.2f}" if gv is not None and tv else "n/a"
-            print(f"| {m.upper()} | {label} | {fmt(f, gv)} | {fmt(f, tv)} | {ratio} |")
+            print(f"| {row} | {label} | {fmt(f, gv)} | {fmt(f, tv)} | {ratio} |")
     print()
     print("Lower is better for seconds, memory and latency; higher for accuracy and img/s. "
-          "Peak memory is each training process's maximum RSS.")
+          "Peak memory is each training process's maximum RSS. CNN rows use the automatic "
+          "convolution choice (Winograd F(4x4,3x3) for conv2; direct for conv1's forward); "
+          "\"direct conv\" rows force im2col + GEMM for every convolution "
+          "(--conv_algorithm=direct), compared with the same PyTorch run.")
     for n in notes:
         print(f"- note: {n}")
     sys.stdout.flush()

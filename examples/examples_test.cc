@@ -198,6 +198,11 @@ TEST(ExamplesTest, BadFlagsAreRejected) {
   CommandResult dataset = RunCommand(Binary("mnist_mlp") + " --dataset=cifar");
   EXPECT_NE(dataset.status, 0);
   EXPECT_NE(dataset.output.find("cifar"), std::string::npos) << dataset.output;
+  CommandResult conv = RunCommand(Binary("mnist_cnn") + " --conv_algorithm=fft");
+  EXPECT_EQ(conv.status, 2);
+  EXPECT_NE(conv.output.find("--conv_algorithm: unknown convolution algorithm 'fft'"),
+            std::string::npos)
+      << conv.output;
   CommandResult help = RunCommand(Binary("mnist_cnn") + " --help");
   EXPECT_NE(help.output.find("--target_accuracy"), std::string::npos) << help.output;
   EXPECT_NE(help.output.find("--data_dir"), std::string::npos);

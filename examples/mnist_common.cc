@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
+#include "autograd/nn_functions.h"
 #include "autograd/threads.h"
 #include "data/file_util.h"
 #include "data/image.h"
@@ -31,6 +32,10 @@ ABSL_FLAG(int, epochs, 30, "Maximum number of training epochs.");
 ABSL_FLAG(int64_t, batch_size, 200, "Training batch size.");
 ABSL_FLAG(uint64_t, seed, 42, "Seed for the initial weights, batch order and dropout.");
 ABSL_FLAG(int, threads, 0, "Worker threads (0: the machine's cores).");
+ABSL_FLAG(std::string, conv_algorithm, "auto",
+          "How the convolutions run: auto (per layer and pass, the faster: Winograd for 3x3 "
+          "stride-1 kernels except where direct wins), direct, winograd (F(4x4,3x3)) or "
+          "winograd2x2 (F(2x2,3x3)).");
 ABSL_FLAG(std::string, model_dir, "./model",
           "Where ModelCheckpoint saves the best model "
           "({epoch:02d}-{val_loss:.4f}.safetensors).");
@@ -119,6 +124,11 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
     const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     const int local_ranks = local != nullptr ? std::max(1, std::atoi(local)) : 1;
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local_ranks);
+  }
+  try {
+    SetConvAlgorithm(ConvAlgorithmFromName(absl::GetFlag(FLAGS_conv_algorithm)));
+  } catch (const Error& e) {
+    Die(absl::StrCat("--conv_algorithm: ", e.what()), 2);
   }
   SetNumThreads(threads);
   std::printf("Using %d thread%s\n", NumThreads(), NumThreads() == 1 ? "" : "s");

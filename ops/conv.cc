@@ -674,6 +674,8 @@ void SetConv2DAlgorithmOverride(ConvAlgorithm algorithm) {
   g_override.store(algorithm, std::memory_order_relaxed);
 }
 
+ConvAlgorithm GetConv2DAlgorithmOverride() { return g_override.load(std::memory_order_relaxed); }
+
 void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
                    const Conv2DShape& s, bool relu, ConvAlgorithm algorithm) {
   const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kForward, algorithm);

@@ -70,6 +70,8 @@ ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
 // whole model on one path). kAuto restores the automatic choice. Thread-safe; set it
 // while no convolution runs.
 void SetConv2DAlgorithmOverride(ConvAlgorithm algorithm);
+// The algorithm kAuto currently means (kAuto unless SetConv2DAlgorithmOverride chose one).
+ConvAlgorithm GetConv2DAlgorithmOverride();
 
 // y[n, oh, ow, co] = sum_{ky, kx, ci} x[n, oh*sh - pt + ky, ow*sw - pl + kx, ci] *
 //                    w[ky, kx, ci, co] (+ bias[co]), then max(y, 0) when `relu` (NaN -> 0,
