@@ -11,7 +11,6 @@
 #ifndef GRADWAY_NN_DATASET_H_
 #define GRADWAY_NN_DATASET_H_
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -81,7 +80,6 @@ class ByteImageDataset : public Dataset {
   int classes_;
   bool one_hot_;
   std::string name_;
-  std::array<float, 256> scale_;  // byte -> byte / 255.0f
 };
 
 }  // namespace nn

@@ -206,6 +206,28 @@ void AxpyImpl(float alpha, const float* x, float* y, int64_t n) {
   });
 }
 
+void GatherBytesAsFloatImpl(const uint8_t* base, const int64_t* rows, int64_t count,
+                            int64_t row_size, float divisor, float* out) {
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, row_size));
+  ParallelFor(count, grain, [&](int64_t begin, int64_t end) {
+    const DF df;
+    const hn::Rebind<uint8_t, DF> du8;
+    const hn::Rebind<int32_t, DF> di32;
+    const auto div = hn::Set(df, divisor);
+    const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+    for (int64_t i = begin; i < end; ++i) {
+      const uint8_t* from = base + rows[i] * row_size;
+      float* to = out + i * row_size;
+      int64_t k = 0;
+      for (; k + N <= row_size; k += N) {
+        const auto v = hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(du8, from + k)));
+        hn::StoreU(hn::Div(v, div), df, to + k);
+      }
+      for (; k < row_size; ++k) to[k] = static_cast<float>(from[k]) / divisor;
+    }
+  });
+}
+
 void ReluBackwardImpl(const float* x, const float* dy, float* dx, int64_t n) {
   ParallelVec(n, [&](auto d, int64_t i) {
     const auto keep = hn::Gt(hn::LoadU(d, x + i), hn::Zero(d));
@@ -345,6 +367,7 @@ HWY_EXPORT(BroadcastImpl);
 HWY_EXPORT(UnaryImpl);
 HWY_EXPORT(PowImpl);
 HWY_EXPORT(ScaleImpl);
+HWY_EXPORT(GatherBytesAsFloatImpl);
 HWY_EXPORT(AxpyImpl);
 HWY_EXPORT(AddScalarImpl);
 HWY_EXPORT(ReluBackwardImpl);
@@ -420,6 +443,11 @@ void Axpy(float alpha, const float* x, float* y, int64_t n) {
 
 void AddScalar(const float* x, float alpha, float* y, int64_t n) {
   HWY_DYNAMIC_DISPATCH(AddScalarImpl)(x, alpha, y, n);
+}
+
+void GatherBytesAsFloat(const uint8_t* base, const int64_t* rows, int64_t count,
+                        int64_t row_size, float divisor, float* out) {
+  HWY_DYNAMIC_DISPATCH(GatherBytesAsFloatImpl)(base, rows, count, row_size, divisor, out);
 }
 
 void ReluBackward(const float* x, const float* dy, float* dx, int64_t n) {

@@ -41,6 +41,13 @@ void Axpy(float alpha, const float* x, float* y, int64_t n);
 // y[i] = x[i] + alpha (y may alias x).
 void AddScalar(const float* x, float alpha, float* y, int64_t n);
 
+// Gathers rows of bytes as floats: out[i * row_size + k] = float(base[rows[i] * row_size + k])
+// / divisor for i < count, k < row_size (the IEEE quotient: bit-identical to that scalar
+// expression). For image pixels held as bytes, e.g. divisor 255 scales them to [0, 1] as a
+// batch is gathered. Parallel over rows; `out` must not overlap `base`.
+void GatherBytesAsFloat(const uint8_t* base, const int64_t* rows, int64_t count,
+                        int64_t row_size, float divisor, float* out);
+
 // dx[i] = x[i] > 0 ? dy[i] : 0.
 void ReluBackward(const float* x, const float* dy, float* dx, int64_t n);
 

@@ -2,6 +2,7 @@
 #include "ops/elementwise.h"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -169,6 +170,36 @@ TEST_P(ElementwiseTest, UnarySpecialValues) {
     reference::Unary(op, x.data(), want.data(), n);
     ExpectAllNear(want.data(), got.data(), n, 1e-6f, 1e-30f,
                   "special values op " + std::to_string(static_cast<int>(op)));
+  }
+}
+
+// GatherBytesAsFloat equals the scalar quotient bit for bit, on row sizes around the
+// vector widths (odd tails) and MNIST's 784, rows repeated and out of order, every byte
+// value, and writes nothing past its output.
+TEST_P(ElementwiseTest, GatherBytesAsFloat) {
+  std::vector<uint8_t> base(300 * 800);
+  for (size_t i = 0; i < base.size(); ++i) base[i] = static_cast<uint8_t>((i * 37 + i / 7) % 256);
+  for (int64_t row_size : {1, 3, 7, 15, 16, 17, 31, 33, 64, 65, 784, 785}) {
+    const int64_t total_rows = static_cast<int64_t>(base.size()) / row_size;
+    for (int64_t count : {0, 1, 5, 200}) {
+      std::vector<int64_t> rows(count);
+      for (int64_t i = 0; i < count; ++i) rows[i] = (i * 7919 + 13) % total_rows;
+      if (count > 2) rows[2] = rows[0];  // a repeated row
+      for (float divisor : {255.0f, 3.0f}) {
+        std::vector<float> got(count * row_size + 5, -7.f), want(count * row_size);
+        GatherBytesAsFloat(base.data(), rows.data(), count, row_size, divisor, got.data());
+        reference::GatherBytesAsFloat(base.data(), rows.data(), count, row_size, divisor,
+                                      want.data());
+        const std::string tag = "row_size " + std::to_string(row_size) + " count " +
+                                std::to_string(count) + " divisor " + std::to_string(divisor);
+        for (int64_t i = 0; i < count * row_size; ++i) {
+          ASSERT_EQ(got[i], want[i]) << tag << " at " << i;
+        }
+        for (int64_t i = count * row_size; i < count * row_size + 5; ++i) {
+          ASSERT_EQ(got[i], -7.f) << tag << ": wrote past the output";
+        }
+      }
+    }
   }
 }
 

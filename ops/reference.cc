@@ -74,6 +74,15 @@ void Pow(const float* x, float p, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::pow(x[i], p);
 }
 
+void GatherBytesAsFloat(const uint8_t* base, const int64_t* rows, int64_t count,
+                        int64_t row_size, float divisor, float* out) {
+  for (int64_t i = 0; i < count; ++i) {
+    for (int64_t k = 0; k < row_size; ++k) {
+      out[i * row_size + k] = static_cast<float>(base[rows[i] * row_size + k]) / divisor;
+    }
+  }
+}
+
 void Scale(const float* x, float alpha, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = alpha * x[i];
 }

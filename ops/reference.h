@@ -24,6 +24,8 @@ void BroadcastBinary(BinaryOp op, const float* a, const std::vector<int64_t>& a_
 void Unary(UnaryOp op, const float* x, float* y, int64_t n);
 void Pow(const float* x, float p, float* y, int64_t n);
 void Scale(const float* x, float alpha, float* y, int64_t n);
+void GatherBytesAsFloat(const uint8_t* base, const int64_t* rows, int64_t count,
+                        int64_t row_size, float divisor, float* out);
 void Axpy(float alpha, const float* x, float* y, int64_t n);
 void AddScalar(const float* x, float alpha, float* y, int64_t n);
 void ReluBackward(const float* x, const float* dy, float* dx, int64_t n);
