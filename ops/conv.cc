@@ -666,8 +666,20 @@ ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
   // magnitude at 128 channels, 1.2e-5 / 1.1e-5 at 256 (F(2x2): under 1e-6). The weight
   // gradient's reduction runs over tiles: 2.3e-6 at any width.
   const int64_t reduction = pass == ConvPass::kForward ? s.cin : data ? s.cout : 0;
-  if (reduction > 128) return ConvAlgorithm::kWinograd2x2;
-  return cost4 <= cost2 ? ConvAlgorithm::kWinograd : ConvAlgorithm::kWinograd2x2;
+  ConvAlgorithm choice = reduction > 128 || cost4 > cost2 ? ConvAlgorithm::kWinograd2x2
+                                                          : ConvAlgorithm::kWinograd;
+  if (pass == ConvPass::kBackwardWeights) {
+    // Its parallel tasks each keep a partial transformed dw ((m + 2)² cin cout floats),
+    // kWinogradWeightPartialFloats of them at most: keep at least 4 tasks, with F(2x2)'s
+    // smaller partials (from about 241 x 241 channels) or the direct path (from about
+    // 362 x 362), so that wide layers do not run their weight gradient on one thread.
+    auto tasks = [&](int64_t m) {
+      return kWinogradWeightPartialFloats / std::max<int64_t>(1, (m + 2) * (m + 2) * s.cin * s.cout);
+    };
+    if (choice == ConvAlgorithm::kWinograd && tasks(4) < 4) choice = ConvAlgorithm::kWinograd2x2;
+    if (choice == ConvAlgorithm::kWinograd2x2 && tasks(2) < 4) choice = ConvAlgorithm::kDirect;
+  }
+  return choice;
 }
 
 void SetConv2DAlgorithmOverride(ConvAlgorithm algorithm) {

@@ -62,7 +62,12 @@ enum class ConvPass { kForward, kBackwardData, kBackwardWeights };
 // cin <= 4 and the data gradient with cin == 1 (direct is faster there) and outputs of a
 // few pixels; F(4x4, 3x3) unless F(2x2, 3x3) wastes less on partial edge tiles, or the
 // pass sums over more than 128 channels (forward: cin, data gradient: cout), where F(4x4)
-// would round to more than 1e-5 of the output's largest magnitude.
+// would round to more than 1e-5 of the output's largest magnitude. The weight gradient of
+// layers wide both ways takes F(2x2) (cin * cout above about 241²) or direct (above about
+// 362²), where Winograd's per-task partials would leave it fewer than 4 parallel tasks.
+// Infinities: Winograd's transforms subtract values from each other, so an infinite input
+// gives NaN in every output of the tiles that read it (direct gives +-inf), and a fused
+// ReLU, like the ReLU op, turns those NaNs into 0.
 ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
                                  ConvAlgorithm requested = ConvAlgorithm::kAuto);
 

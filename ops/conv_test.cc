@@ -333,6 +333,13 @@ TEST(Conv2DTest, AutomaticChoice) {
   EXPECT_EQ(Conv2DAlgorithmFor(wide, kFwd), ConvAlgorithm::kWinograd2x2);
   EXPECT_EQ(Conv2DAlgorithmFor(wide, kData), ConvAlgorithm::kWinograd);
   EXPECT_EQ(Conv2DAlgorithmFor(wide, kWeights), ConvAlgorithm::kWinograd);
+  // Wide both ways: the weight gradient's partials would leave fewer than 4 parallel tasks
+  // with F(4x4) (36 * 256 * 256 floats each), so F(2x2); wider still, direct.
+  const Conv2DShape wide256 = MakeConv2DShape(8, 14, 14, 256, 3, 3, 256, 1, 1, true);
+  EXPECT_EQ(Conv2DAlgorithmFor(wide256, kWeights), ConvAlgorithm::kWinograd2x2);
+  const Conv2DShape wide512 = MakeConv2DShape(8, 14, 14, 512, 3, 3, 512, 1, 1, true);
+  EXPECT_EQ(Conv2DAlgorithmFor(wide512, kWeights), ConvAlgorithm::kDirect);
+  EXPECT_EQ(Conv2DAlgorithmFor(wide512, kFwd), ConvAlgorithm::kWinograd2x2);
   const Conv2DShape wide_out = MakeConv2DShape(8, 14, 14, 64, 3, 3, 129, 1, 1, true);
   EXPECT_EQ(Conv2DAlgorithmFor(wide_out, kFwd), ConvAlgorithm::kWinograd);
   EXPECT_EQ(Conv2DAlgorithmFor(wide_out, kData), ConvAlgorithm::kWinograd2x2);

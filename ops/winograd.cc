@@ -723,7 +723,7 @@ void Weights(const Problem& p, const float* HWY_RESTRICT x, const float* HWY_RES
   const int64_t blocks = (p.tiles + T - 1) / T;
   // Fixed groups of consecutive blocks (at most 16, at most ~32 MiB of partials).
   const int64_t groups = std::max<int64_t>(
-      1, std::min<int64_t>({blocks, 16, (int64_t{8} << 20) / stride}));
+      1, std::min<int64_t>({blocks, 16, kWinogradWeightPartialFloats / stride}));
   Scratch pbuf(3, static_cast<size_t>(groups * stride));
   float* partial = pbuf.get();
   const int64_t vs = XiStride(T * p.c), ms = XiStride(T * kp);

@@ -42,6 +42,12 @@ struct Winograd3x3Shape {
 constexpr int kWinogradTile2 = 2;
 constexpr int kWinogradTile4 = 4;
 
+// The weight gradient sums one partial transformed dw ((tile + 2)² · cin · cout floats) per
+// group of tile blocks, and the groups are its parallel tasks; their partials take at most
+// this many floats in all (32 MiB), so layers with wide inputs and outputs get few groups
+// (ops/conv.h's automatic choice keeps at least 4).
+constexpr int64_t kWinogradWeightPartialFloats = int64_t{8} << 20;
+
 // y = conv(x, w) (+ bias[cout] if not null), then max(y, 0) when `relu` (NaN -> 0, as the
 // ReLU op). y: [n, out_h, out_w, cout], overwritten. `tile`: kWinogradTile2 or 4.
 void WinogradConv3x3Forward(int tile, const Winograd3x3Shape& s, const float* x,
