@@ -28,6 +28,7 @@
 
 #include "ops/matmul.h"
 #include "ops/parallel.h"
+#include "ops/scratch.h"
 #include "ops/winograd.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -286,40 +287,6 @@ namespace {
 
 constexpr int64_t kTileFloats = 256 * 1024;  // patch floats per tile (1 MiB)
 
-// A per-thread growable buffer (slot 0: patches, slot 1: masked dy tiles); falls back to a
-// private one if the thread re-enters.
-class Buffer {
- public:
-  explicit Buffer(size_t floats, int slot = 0) {
-    struct Cache {
-      std::vector<float> buf;
-      bool busy = false;
-    };
-    thread_local Cache caches[2];
-    Cache& cache = caches[slot];
-    if (cache.busy) {
-      own_.resize(floats);
-      ptr_ = own_.data();
-      return;
-    }
-    if (cache.buf.size() < floats) cache.buf.resize(floats);
-    cache.busy = true;
-    busy_ = &cache.busy;
-    ptr_ = cache.buf.data();
-  }
-  ~Buffer() {
-    if (busy_) *busy_ = false;
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  float* get() const { return ptr_; }
-
- private:
-  std::vector<float> own_;
-  float* ptr_ = nullptr;
-  bool* busy_ = nullptr;
-};
-
 struct Geometry {
   int64_t k;            // kh * kw * cin: patch length
   int64_t rows_per_tile;  // output rows per tile
@@ -506,7 +473,7 @@ void DirectConv2DForward(const float* x, const float* w, const float* bias, floa
     const int64_t oy0 = (t % g.tiles) * g.rows_per_tile;
     const int64_t oy1 = std::min(s.out_h, oy0 + g.rows_per_tile);
     const int64_t pixels = (oy1 - oy0) * s.out_w;
-    Buffer patches(static_cast<size_t>(pixels * g.k));
+    ScratchBuffer patches(ScratchOwner::kConv, 0, static_cast<size_t>(pixels * g.k));
     Im2Col(x + img * in_image, s, oy0, oy1, patches.get());
     float* yt = y + img * out_image + oy0 * s.out_w * s.cout;
     gemm(patches.get(), w, yt, pixels, s.cout, g.k, false, false, bias, false);
@@ -530,7 +497,7 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
     const int64_t chunk = std::max<int64_t>(1, kTileFloats / std::max<int64_t>(s.cin, s.cout));
     RunTasks((pixels + chunk - 1) / chunk, [&](int64_t t, GemmFn gemm) {
       const int64_t p0 = t * chunk, np = std::min(chunk, pixels - p0);
-      Buffer masked(static_cast<size_t>(np * s.cout), 1);
+      ScratchBuffer masked(ScratchOwner::kConv, 1, static_cast<size_t>(np * s.cout));
       HWY_DYNAMIC_DISPATCH(MaskTile)(dy + p0 * s.cout, relu_y + p0 * s.cout, masked.get(),
                                      np * s.cout);
       gemm(masked.get(), w, dx + p0 * s.cin, np, s.cin, s.cout, false, true, nullptr, false);
@@ -548,8 +515,9 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
     std::fill(dimg, dimg + in_image, 0.f);
     if (out_image == 0) return;
     const int64_t max_pixels = std::min(s.out_h, g.rows_per_tile) * s.out_w;
-    Buffer dpatches(static_cast<size_t>(max_pixels * g.k));
-    Buffer masked(relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1, 1);
+    ScratchBuffer dpatches(ScratchOwner::kConv, 0, static_cast<size_t>(max_pixels * g.k));
+    ScratchBuffer masked(ScratchOwner::kConv, 1,
+                         relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1);
     for (int64_t tile = 0; tile < g.tiles; ++tile) {
       const int64_t oy0 = tile * g.rows_per_tile;
       const int64_t oy1 = std::min(s.out_h, oy0 + g.rows_per_tile);
@@ -595,8 +563,10 @@ void DirectConv2DBackwardWeights(const float* x, const float* dy, float* dw, flo
       return;
     }
     const int64_t max_pixels = std::min(s.out_h, g.rows_per_tile) * s.out_w;
-    Buffer patches(g.direct ? 1 : static_cast<size_t>(max_pixels * g.k));
-    Buffer masked(relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1, 1);
+    ScratchBuffer patches(ScratchOwner::kConv, 0,
+                          g.direct ? 1 : static_cast<size_t>(max_pixels * g.k));
+    ScratchBuffer masked(ScratchOwner::kConv, 1,
+                         relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1);
     bool first = true;
     for (int64_t img = i0; img < i1; ++img) {
       for (int64_t tile = 0; tile < g.tiles; ++tile) {

@@ -28,6 +28,7 @@
 
 #include "ops/matmul.h"
 #include "ops/parallel.h"
+#include "ops/scratch.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/matmul.cc"
@@ -36,66 +37,12 @@
 #include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
-// Scratch buffers shared by all targets: defined once.
+// Target-independent helpers: defined once.
 #ifndef GRADWAY_OPS_MATMUL_SCRATCH_
 #define GRADWAY_OPS_MATMUL_SCRATCH_
 namespace gradway {
 namespace ops {
 namespace matmul_detail {
-
-// A per-thread growable aligned buffer. Work stealing can re-enter a thread while its
-// buffer is in use (a nested parallel loop); then a private buffer is allocated instead.
-class Scratch {
- public:
-  Scratch(int slot, size_t floats) : slot_(slot) {
-    if (floats > 0) Resize(floats);
-  }
-  // Makes the buffer at least `floats` long (contents are not kept).
-  void Resize(size_t floats) {
-    Cache& cache = Caches()[slot_];
-    if (busy_ == nullptr && !cache.busy) {
-      if (cache.size < floats) {
-        cache.buf = hwy::AllocateAligned<float>(floats);
-        cache.size = floats;
-      }
-      cache.busy = true;
-      busy_ = &cache.busy;
-      ptr_ = cache.buf.get();
-      return;
-    }
-    if (busy_ != nullptr) {  // already holds the thread's cache: grow it
-      if (cache.size < floats) {
-        cache.buf = hwy::AllocateAligned<float>(floats);
-        cache.size = floats;
-      }
-      ptr_ = cache.buf.get();
-      return;
-    }
-    own_ = hwy::AllocateAligned<float>(std::max<size_t>(floats, 1));
-    ptr_ = own_.get();
-  }
-  ~Scratch() {
-    if (busy_ != nullptr) *busy_ = false;
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  float* get() const { return ptr_; }
-
- private:
-  struct Cache {
-    hwy::AlignedFreeUniquePtr<float[]> buf{nullptr, hwy::AlignedFreer()};
-    size_t size = 0;
-    bool busy = false;
-  };
-  static Cache* Caches() {
-    thread_local Cache caches[2];
-    return caches;
-  }
-  int slot_;
-  hwy::AlignedFreeUniquePtr<float[]> own_{nullptr, hwy::AlignedFreer()};
-  float* ptr_ = nullptr;
-  bool* busy_ = nullptr;
-};
 
 constexpr int64_t kMaxKc = 384;  // k-block length limit (A micro-panel in L1).
 
@@ -103,8 +50,6 @@ constexpr int64_t kMaxKc = 384;  // k-block length limit (A micro-panel in L1).
 inline int64_t NumKBlocks(int64_t k) { return std::max<int64_t>(1, (k + kMaxKc - 1) / kMaxKc); }
 inline int64_t KBlockBegin(int64_t k, int64_t nkb, int64_t b) { return k * b / nkb; }
 
-// Splits [0, total) into `parts` nearly equal ranges; returns the start of range `i`.
-inline int64_t SplitBegin(int64_t total, int64_t parts, int64_t i) { return total * i / parts; }
 
 }  // namespace matmul_detail
 }  // namespace ops
@@ -118,8 +63,6 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using matmul_detail::KBlockBegin;
 using matmul_detail::NumKBlocks;
-using matmul_detail::Scratch;
-using matmul_detail::SplitBegin;
 
 using D = hn::ScalableTag<float>;
 using V = hn::Vec<D>;
@@ -585,7 +528,7 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
   // MLP's weight gradient, and tasks owning whole columns (no row blocks) read the
   // 9216-row A of the CNN's dense weight gradient once per column block (25% slower).
   BSource bs{b, false, num_panels};
-  Scratch bpack(0, 0);
+  ScratchBuffer bpack(ScratchOwner::kMatMul, 0, 0);
   // Per panel of the masked B: 0 not packed, 1 being packed, 2 packed.
   std::unique_ptr<std::atomic<int>[]> panel_state;
   if (trans_b || n % static_cast<int64_t>(kN) != 0 || masked) {

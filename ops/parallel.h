@@ -34,6 +34,10 @@ inline int64_t NumChunks(int64_t n, int64_t grain) {
   return n <= 0 ? 0 : (n + grain - 1) / grain;
 }
 
+// Splits [0, total) into `parts` nearly equal ranges (fixed by total and parts, not by the
+// thread count); returns the start of range `i` (i = parts gives total).
+inline int64_t SplitBegin(int64_t total, int64_t parts, int64_t i) { return total * i / parts; }
+
 }  // namespace gradway
 
 #endif  // GRADWAY_OPS_PARALLEL_H_

@@ -30,6 +30,7 @@
 #include <cstring>
 
 #include "ops/parallel.h"
+#include "ops/scratch.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/winograd.cc"
@@ -64,57 +65,12 @@ inline Problem MakeProblem(int64_t m, int64_t n, int64_t h, int64_t w, int64_t c
 
 inline int64_t RoundUp(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
-// Splits [0, total) into `parts` nearly equal ranges; returns the start of range `i`.
-inline int64_t SplitBegin(int64_t total, int64_t parts, int64_t i) { return total * i / parts; }
 
 // Bytes of V and M (or dM) a block may use: with U beside them, about half of a 1 MiB L2.
 constexpr int64_t kBlockBytes = 384 * 1024;
 
 // The transforms prefetch the input / output rows of the tile this many tiles ahead.
 constexpr int64_t kPrefetchTiles = 4;
-
-// Per-thread growable aligned buffers, one per slot. Work stealing can re-enter a thread
-// while its buffer is in use (a nested parallel loop); then a private buffer is used.
-class Scratch {
- public:
-  static constexpr int kSlots = 5;
-  Scratch(int slot, size_t floats) {
-    Cache& cache = Caches()[slot];
-    floats = std::max<size_t>(floats, 1);
-    if (!cache.busy) {
-      if (cache.size < floats) {
-        cache.buf = hwy::AllocateAligned<float>(floats);
-        cache.size = floats;
-      }
-      cache.busy = true;
-      busy_ = &cache.busy;
-      ptr_ = cache.buf.get();
-    } else {
-      own_ = hwy::AllocateAligned<float>(floats);
-      ptr_ = own_.get();
-    }
-  }
-  ~Scratch() {
-    if (busy_ != nullptr) *busy_ = false;
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  float* get() const { return ptr_; }
-
- private:
-  struct Cache {
-    hwy::AlignedFreeUniquePtr<float[]> buf{nullptr, hwy::AlignedFreer()};
-    size_t size = 0;
-    bool busy = false;
-  };
-  static Cache* Caches() {
-    thread_local Cache caches[kSlots];
-    return caches;
-  }
-  hwy::AlignedFreeUniquePtr<float[]> own_{nullptr, hwy::AlignedFreer()};
-  float* ptr_ = nullptr;
-  bool* busy_ = nullptr;
-};
 
 }  // namespace winograd_detail
 }  // namespace ops
@@ -130,8 +86,6 @@ using winograd_detail::kBlockBytes;
 using winograd_detail::kPrefetchTiles;
 using winograd_detail::Problem;
 using winograd_detail::RoundUp;
-using winograd_detail::Scratch;
-using winograd_detail::SplitBegin;
 
 using DF = hn::ScalableTag<float>;
 using D1 = hn::CappedTag<float, 1>;
@@ -673,16 +627,17 @@ void Forward(const Problem& p, const float* HWY_RESTRICT x, const float* HWY_RES
   constexpr int64_t A = M + 2, X = A * A;
   if (p.tiles == 0 || p.k == 0) return;  // nothing to write
   const int64_t kp = RoundUp(p.k, kN);
-  Scratch ubuf(2, static_cast<size_t>(X * p.c * kp));
+  ScratchBuffer ubuf(ScratchOwner::kWinograd, 2, static_cast<size_t>(X * p.c * kp));
   float* u = ubuf.get();
   FilterTransform<M>(w, p.c, p.k, u);
   const int64_t T = ForwardBlockTiles(p, X, kp);
   const int64_t blocks = (p.tiles + T - 1) / T;
   const int64_t vs = XiStride(T * p.c), ms = XiStride(T * kp);
   ParallelFor(blocks, 1, [&](int64_t b0, int64_t b1) HWY_ATTR {
-    Scratch vbuf(0, static_cast<size_t>(X * vs));
-    Scratch mbuf(1, static_cast<size_t>(X * ms));
-    Scratch sbuf(4, static_cast<size_t>(M * M * kp));  // the output transform's staging rows
+    ScratchBuffer vbuf(ScratchOwner::kWinograd, 0, static_cast<size_t>(X * vs));
+    ScratchBuffer mbuf(ScratchOwner::kWinograd, 1, static_cast<size_t>(X * ms));
+    // The output transform's staging rows.
+    ScratchBuffer sbuf(ScratchOwner::kWinograd, 4, static_cast<size_t>(M * M * kp));
     float* stage = sbuf.get();
     float* v = vbuf.get();
     float* m = mbuf.get();
@@ -724,12 +679,12 @@ void Weights(const Problem& p, const float* HWY_RESTRICT x, const float* HWY_RES
   // Fixed groups of consecutive blocks (at most 16, at most ~32 MiB of partials).
   const int64_t groups = std::max<int64_t>(
       1, std::min<int64_t>({blocks, 16, kWinogradWeightPartialFloats / stride}));
-  Scratch pbuf(3, static_cast<size_t>(groups * stride));
+  ScratchBuffer pbuf(ScratchOwner::kWinograd, 3, static_cast<size_t>(groups * stride));
   float* partial = pbuf.get();
   const int64_t vs = XiStride(T * p.c), ms = XiStride(T * kp);
   ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) HWY_ATTR {
-    Scratch vbuf(0, static_cast<size_t>(X * vs));
-    Scratch mbuf(1, static_cast<size_t>(X * ms));
+    ScratchBuffer vbuf(ScratchOwner::kWinograd, 0, static_cast<size_t>(X * vs));
+    ScratchBuffer mbuf(ScratchOwner::kWinograd, 1, static_cast<size_t>(X * ms));
     float* v = vbuf.get();
     float* m = mbuf.get();
     for (int64_t grp = g0; grp < g1; ++grp) {
@@ -850,7 +805,7 @@ void WinogradConv3x3BackwardData(int tile, const Winograd3x3Shape& s, const floa
   const winograd_detail::Problem p = winograd_detail::MakeProblem(
       m, s.n, s.out_h, s.out_w, s.cout, s.h, s.w, s.cin, 2 - s.pad_top, 2 - s.pad_left);
   if (p.tiles == 0) return;
-  winograd_detail::Scratch wt(3, static_cast<size_t>(9 * s.cin * s.cout));
+  ScratchBuffer wt(ScratchOwner::kWinograd, 3, static_cast<size_t>(9 * s.cin * s.cout));
   for (int64_t a = 0; a < 3; ++a) {
     for (int64_t b = 0; b < 3; ++b) {
       const float* src = w + ((2 - a) * 3 + (2 - b)) * s.cin * s.cout;
