@@ -249,7 +249,7 @@ ConvAlgorithm ConvAlgorithmFromName(const std::string& name) {
     if (name == ConvAlgorithmName(a)) return a;
   }
   Fail("unknown convolution algorithm '", name,
-               "': expected auto, direct, winograd or winograd2x2");
+       "': expected auto, direct, winograd or winograd2x2");
 }
 
 // ---------------------------------------------------------------- Pooling

@@ -51,6 +51,9 @@ FIGURES = [  # (key, label, format)
     ("latency_ms_b1", "latency ms per image, batch 1", "{:.3f}"),
 ]
 
+# The FIGURES that come from model_benchmark's inference run, not from training.
+INFERENCE_KEYS = ("images_per_second_b200", "latency_ms_b1")
+
 notes = []
 
 
@@ -306,9 +309,11 @@ def main():
         for conv in (cnn_convs if m == "cnn" else [None]):
             label = m.upper() if conv in (None, "auto") else f"{m.upper()} ({conv} conv)"
             g = {} if args.skip_gradway else gradway_train(args, m, args.bin_dir, conv)
-            if conv in (None, "auto"):  # model_benchmark runs the automatic choice
+            # model_benchmark's inference runs the automatic choice: only those rows get it.
+            own_inference = conv in (None, "auto")
+            if own_inference:
                 g.update(inference.get(m, {}))
-            results[label] = {"gradway": g, "pytorch": t}
+            results[label] = {"gradway": g, "pytorch": t, "inference": own_inference}
 
     desc = next((r["pytorch"].get("dataset_description") for r in results.values()
                  if r["pytorch"].get("dataset_description")), None)
@@ -330,7 +335,7 @@ def main():
         g, t = r["gradway"], r["pytorch"]
         for key, label, f in FIGURES:
             gv, tv = g.get(key), t.get(key)
-            if gv is None and row != row.split()[0]:
+            if key in INFERENCE_KEYS and not r["inference"]:
                 continue  # the direct rows have no inference figures of their own
             ratio = f"{gv / tv:.2f}" if gv is not None and tv else "n/a"
             print(f"| {row} | {label} | {fmt(f, gv)} | {fmt(f, tv)} | {ratio} |")

@@ -15,8 +15,8 @@
 //   y[p, :]      += x[p + tap] * w[tap, :]   (4 output pixels at a time)
 //   dw[tap, :]   += x[p + tap] * dy[p, :]    (register sums over an output row)
 //
-// Fused ReLU on the direct path: the forward applies max(y, 0) to each output tile right
-// after its GEMM (while it is in cache) or in the direct loops' stores; the backward
+// Fused ReLU on the direct path: the forward applies max(y, 0) in its GEMMs' epilogue
+// (ops/matmul.h, Epilogue::kRelu) or in the direct loops' stores; the backward
 // kernels mask each dy tile (dy where relu_y > 0) into a per-thread tile buffer before its
 // GEMM, or in registers in the direct loops. No full-size masked copy of dy is made.
 #include "ops/conv.h"
@@ -235,25 +235,10 @@ void DirectWeights(const float* HWY_RESTRICT x, const float* HWY_RESTRICT dy,
   }
 }
 
-// y[i] = max(y[i], 0) for i < n (NaN -> 0, as the ReLU op): the fused ReLU of an output
-// tile just written by the GEMM.
-void ReluTile(float* HWY_RESTRICT y, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const hn::CappedTag<float, 1> d1;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
-  int64_t i = 0;
-  for (; i + N <= n; i += N) {
-    const auto v = hn::LoadU(d, y + i);
-    hn::StoreU(hn::IfThenElseZero(hn::Gt(v, hn::Zero(d)), v), d, y + i);
-  }
-  for (; i < n; ++i) {
-    const auto v = hn::LoadU(d1, y + i);
-    hn::StoreU(hn::IfThenElseZero(hn::Gt(v, hn::Zero(d1)), v), d1, y + i);
-  }
-}
-
 // out[i] = relu_y[i] > 0 ? dy[i] : 0 for i < n: one dy tile through the ReLU's mask, into a
-// per-thread tile buffer.
+// per-thread tile buffer. (ops::ReluBackward computes the same but runs its own parallel
+// loop; this runs inside a task, where a nested loop could steal another task that then
+// finds this thread's scratch buffers taken.)
 void MaskTile(const float* HWY_RESTRICT dy, const float* HWY_RESTRICT relu_y,
               float* HWY_RESTRICT out, int64_t n) {
   const hn::ScalableTag<float> d;
@@ -280,7 +265,6 @@ namespace gradway {
 namespace ops {
 HWY_EXPORT(DirectForward);
 HWY_EXPORT(DirectWeights);
-HWY_EXPORT(ReluTile);
 HWY_EXPORT(MaskTile);
 using conv_detail::kDirectMaxCin;
 namespace {
@@ -374,7 +358,7 @@ void Col2ImAdd(const float* patches, const Conv2DShape& s, int64_t oy0, int64_t 
 }
 
 using GemmFn = void (*)(const float*, const float*, float*, int64_t, int64_t, int64_t, bool,
-                        bool, const float*, bool);
+                        bool, const float*, bool, Epilogue);
 
 // Runs body(task, gemm) for tasks [0, tasks): in parallel with single-threaded GEMMs when
 // there are enough tasks to keep the threads busy, otherwise one task at a time with
@@ -440,26 +424,16 @@ int WinogradTile(ConvAlgorithm a) {
   return a == ConvAlgorithm::kWinograd2x2 ? kWinogradTile2 : kWinogradTile4;
 }
 
-// The direct path's forward; the fused ReLU rectifies each output tile right after its GEMM.
+// The direct path's forward; the fused ReLU is the GEMMs' epilogue (or the direct loops').
 void DirectConv2DForward(const float* x, const float* w, const float* bias, float* y,
                          const Conv2DShape& s, bool relu) {
+  const Epilogue epilogue = relu ? Epilogue::kRelu : Epilogue::kNone;
   const Geometry g = MakeGeometry(s);
   const int64_t in_image = s.h * s.w * s.cin;
   const int64_t out_image = s.out_h * s.out_w * s.cout;
   if (s.n <= 0 || out_image == 0) return;
   if (g.direct) {
-    if (!relu) {
-      MatMul(x, w, y, s.n * s.h * s.w, s.cout, s.cin, false, false, bias, false);
-      return;
-    }
-    // Pixel chunks of about a tile, each rectified while in cache.
-    const int64_t pixels = s.n * s.h * s.w;
-    const int64_t chunk = std::max<int64_t>(1, kTileFloats / std::max<int64_t>(s.cin, s.cout));
-    RunTasks((pixels + chunk - 1) / chunk, [&](int64_t t, GemmFn gemm) {
-      const int64_t p0 = t * chunk, np = std::min(chunk, pixels - p0);
-      gemm(x + p0 * s.cin, w, y + p0 * s.cout, np, s.cout, s.cin, false, false, bias, false);
-      HWY_DYNAMIC_DISPATCH(ReluTile)(y + p0 * s.cout, np * s.cout);
-    });
+    MatMul(x, w, y, s.n * s.h * s.w, s.cout, s.cin, false, false, bias, false, epilogue);
     return;
   }
   if (s.cin <= kDirectMaxCin) {
@@ -476,8 +450,7 @@ void DirectConv2DForward(const float* x, const float* w, const float* bias, floa
     ScratchBuffer patches(ScratchOwner::kConv, 0, static_cast<size_t>(pixels * g.k));
     Im2Col(x + img * in_image, s, oy0, oy1, patches.get());
     float* yt = y + img * out_image + oy0 * s.out_w * s.cout;
-    gemm(patches.get(), w, yt, pixels, s.cout, g.k, false, false, bias, false);
-    if (relu) HWY_DYNAMIC_DISPATCH(ReluTile)(yt, pixels * s.cout);
+    gemm(patches.get(), w, yt, pixels, s.cout, g.k, false, false, bias, false, epilogue);
   });
 }
 
@@ -500,7 +473,8 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
       ScratchBuffer masked(ScratchOwner::kConv, 1, static_cast<size_t>(np * s.cout));
       HWY_DYNAMIC_DISPATCH(MaskTile)(dy + p0 * s.cout, relu_y + p0 * s.cout, masked.get(),
                                      np * s.cout);
-      gemm(masked.get(), w, dx + p0 * s.cin, np, s.cin, s.cout, false, true, nullptr, false);
+      gemm(masked.get(), w, dx + p0 * s.cin, np, s.cin, s.cout, false, true, nullptr, false,
+           Epilogue::kNone);
     });
     return;
   }
@@ -528,7 +502,8 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
         HWY_DYNAMIC_DISPATCH(MaskTile)(dyt, relu_y + at, masked.get(), pixels * s.cout);
         dyt = masked.get();
       }
-      gemm(dyt, wt.data(), dpatches.get(), pixels, g.k, s.cout, false, false, nullptr, false);
+      gemm(dyt, wt.data(), dpatches.get(), pixels, g.k, s.cout, false, false, nullptr, false,
+           Epilogue::kNone);
       Col2ImAdd(dpatches.get(), s, oy0, oy1, dimg);
     }
   });
@@ -587,7 +562,7 @@ void DirectConv2DBackwardWeights(const float* x, const float* dy, float* dw, flo
           pt = patches.get();
         }
         // dW[k x cout] (+)= patchesᵀ · dy_tile.
-        gemm(pt, dyt, pdw, g.k, s.cout, pixels, true, false, nullptr, !first);
+        gemm(pt, dyt, pdw, g.k, s.cout, pixels, true, false, nullptr, !first, Epilogue::kNone);
         first = false;
         for (int64_t p = 0; p < pixels; ++p) AddFloats(pdb, dyt + p * s.cout, s.cout);
       }
