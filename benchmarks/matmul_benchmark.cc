@@ -8,8 +8,11 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "data/idx.h"
 #include "ops/matmul.h"
 #include "ops/reference.h"
 
@@ -22,6 +25,32 @@ std::vector<float> Random(size_t n, uint32_t seed) {
   std::vector<float> v(n);
   for (float& x : v) x = dist(rng);
   return v;
+}
+
+// Where the Fashion-MNIST training images are (Debian's dataset-fashion-mnist, installed
+// by third_party/install.sh).
+constexpr char kFashionImages[] =
+    "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+
+// A training batch of `batch` real Fashion-MNIST images (784 floats in [0, 1] each, about
+// half of them 0: the background), drawn with a fixed seed from the first 6,000, or empty
+// (with a message in *error) when the file cannot be read. Exercises MatMul's skipping of
+// all-zero steps of A, which random dense data never triggers.
+std::vector<float> FashionBatch(int64_t batch, std::string* error) {
+  static const absl::StatusOr<data::IdxImages> images =
+      data::ReadIdxImages(kFashionImages, {0, 6000});
+  if (!images.ok()) {
+    *error = std::string(images.status().message());
+    return {};
+  }
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int64_t> pick(0, images->count - 1);
+  std::vector<float> x(batch * 784);
+  for (int64_t i = 0; i < batch; ++i) {
+    const uint8_t* image = images->pixels.data() + pick(rng) * 784;
+    for (int64_t j = 0; j < 784; ++j) x[i * 784 + j] = image[j] / 255.0f;
+  }
+  return x;
 }
 
 template <bool kReference>
@@ -46,8 +75,12 @@ void RunMatMul(benchmark::State& state, int64_t m, int64_t n, int64_t k, bool ta
 
 // Y = relu(X·W + b) with the epilogue; dW = Xᵀ·G and db = Σ G, G = dY ⊙ (Y > 0), with the
 // prologue (and G itself when `copy`, for dX).
-void RunFwdRelu(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
-  const std::vector<float> a = Random(m * k, 1), b = Random(k * n, 2), bv = Random(n, 3);
+// With `images`, X (m x 784) is a FashionBatch instead of dense random.
+void RunFwdRelu(benchmark::State& state, int64_t m, int64_t n, int64_t k, bool images = false) {
+  std::string error;
+  const std::vector<float> a = images ? FashionBatch(m, &error) : Random(m * k, 1);
+  if (a.empty()) return state.SkipWithError(error.c_str());
+  const std::vector<float> b = Random(k * n, 2), bv = Random(n, 3);
   std::vector<float> c(m * n);
   for (auto _ : state) {
     ops::MatMul(a.data(), b.data(), c.data(), m, n, k, false, false, bv.data(), false,
@@ -60,8 +93,11 @@ void RunFwdRelu(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
 }
 
 void RunBwdWeightsReluMasked(benchmark::State& state, int64_t batch, int64_t in, int64_t out,
-                             bool copy) {
-  const std::vector<float> x = Random(batch * in, 1), dy = Random(batch * out, 2);
+                             bool copy, bool images = false) {
+  std::string error;
+  const std::vector<float> x = images ? FashionBatch(batch, &error) : Random(batch * in, 1);
+  if (x.empty()) return state.SkipWithError(error.c_str());
+  const std::vector<float> dy = Random(batch * out, 2);
   std::vector<float> y = Random(batch * out, 3);
   for (float& v : y) v = v > 0.f ? v : 0.f;
   std::vector<float> dw(in * out), db(out), g(batch * out);
@@ -81,6 +117,9 @@ void BM_MatMul_200x784x512_BwdData(benchmark::State& s) { RunMatMul<false>(s, 20
 void BM_MatMul_200x784x512_BwdWeights(benchmark::State& s) { RunMatMul<false>(s, 784, 512, 200, true, false, false); }
 void BM_MatMul_200x784x512_FwdRelu(benchmark::State& s) { RunFwdRelu(s, 200, 512, 784); }
 void BM_MatMul_200x784x512_BwdWeightsReluMasked(benchmark::State& s) { RunBwdWeightsReluMasked(s, 200, 784, 512, false); }
+// The same two with X a batch of Fashion-MNIST images: MatMul skips A's all-zero steps.
+void BM_MatMul_200x784x512_FwdRelu_Fashion(benchmark::State& s) { RunFwdRelu(s, 200, 512, 784, true); }
+void BM_MatMul_200x784x512_BwdWeightsReluMasked_Fashion(benchmark::State& s) { RunBwdWeightsReluMasked(s, 200, 784, 512, false, true); }
 // Dense 9216 -> 128 (CNN): the same three GEMMs.
 void BM_MatMul_200x9216x128_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 128, 9216, false, false, true); }
 void BM_MatMul_200x9216x128_BwdData(benchmark::State& s) { RunMatMul<false>(s, 200, 9216, 128, false, true, false); }
@@ -101,6 +140,8 @@ BENCHMARK(BM_MatMul_200x784x512_BwdData)->UseRealTime()->Unit(benchmark::kMillis
 BENCHMARK(BM_MatMul_200x784x512_BwdWeights)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatMul_200x784x512_FwdRelu)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatMul_200x784x512_BwdWeightsReluMasked)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_200x784x512_FwdRelu_Fashion)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMul_200x784x512_BwdWeightsReluMasked_Fashion)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatMul_200x9216x128_Fwd)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatMul_200x9216x128_BwdData)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatMul_200x9216x128_BwdWeights)->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -62,6 +63,7 @@ namespace ops {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using matmul_detail::KBlockBegin;
+using matmul_detail::kMaxKc;
 using matmul_detail::NumKBlocks;
 
 using D = hn::ScalableTag<float>;
@@ -269,13 +271,16 @@ struct StoreMode {
 static_assert(sizeof(StoreMode) <= 16, "StoreMode must fit in two registers");
 
 // Where the kernel reads A and B. A element (r, p) is a[r * a_rs + p * a_ps]; B row p
-// (kNV2 vectors) starts at b + p * ldb.
+// (kNV2 vectors) starts at b + p * ldb. With `steps` set, the kernel runs only the steps p
+// listed there (ascending, `count` of them) instead of p = 0 .. kc - 1.
 struct Operands {
   const float* a;
   int64_t a_rs, a_ps;
   const float* b;
   int64_t ldb;
   bool b_aligned;
+  const int32_t* steps;
+  int64_t count;
 };
 
 // Computes a kRows x (kNV2 * kN) tile: acc[r][c] = sum_p A(r, p) * B(p, c) over kc steps,
@@ -291,7 +296,7 @@ HWY_NOINLINE void Kernel(Operands op, int64_t kc, float* HWY_RESTRICT c, int64_t
   V c30 = hn::Zero(d), c31 = hn::Zero(d), c32 = hn::Zero(d), c33 = hn::Zero(d);
   V c40 = hn::Zero(d), c41 = hn::Zero(d), c42 = hn::Zero(d), c43 = hn::Zero(d);
   V c50 = hn::Zero(d), c51 = hn::Zero(d), c52 = hn::Zero(d), c53 = hn::Zero(d);
-  const float* HWY_RESTRICT ap = op.a;
+  const float* HWY_RESTRICT ap = op.a;  // A(0, p) and B row p of the current step
   const float* HWY_RESTRICT bp = op.b;
   const int64_t rs = op.a_rs, ps = op.a_ps, ldb = op.ldb;
   const int64_t o1 = rs, o2 = 2 * rs, o3 = 3 * rs, o4 = 4 * rs, o5 = 5 * rs;
@@ -317,13 +322,29 @@ HWY_NOINLINE void Kernel(Operands op, int64_t kc, float* HWY_RESTRICT c, int64_t
     GW_MM_ROW(3, o3)                                                  \
     GW_MM_ROW(4, o4)                                                  \
     GW_MM_ROW(5, o5)                                                  \
-    ap += ps;                                                         \
-    bp += ldb;                                                        \
   }
-  if (op.b_aligned) {
-    for (int64_t p = 0; p < kc; ++p) GW_MM_STEP(hn::Load)
+  if (op.steps != nullptr) {
+    const int32_t* HWY_RESTRICT steps = op.steps;
+    const float* HWY_RESTRICT a0 = op.a;
+    const float* HWY_RESTRICT b0 = op.b;
+    const int64_t count = op.count;
+    if (op.b_aligned) {
+      for (int64_t i = 0; i < count; ++i) {
+        ap = a0 + steps[i] * ps;
+        bp = b0 + steps[i] * ldb;
+        GW_MM_STEP(hn::Load)
+      }
+    } else {
+      for (int64_t i = 0; i < count; ++i) {
+        ap = a0 + steps[i] * ps;
+        bp = b0 + steps[i] * ldb;
+        GW_MM_STEP(hn::LoadU)
+      }
+    }
+  } else if (op.b_aligned) {
+    for (int64_t p = 0; p < kc; ++p, ap += ps, bp += ldb) GW_MM_STEP(hn::Load)
   } else {
-    for (int64_t p = 0; p < kc; ++p) GW_MM_STEP(hn::LoadU)
+    for (int64_t p = 0; p < kc; ++p, ap += ps, bp += ldb) GW_MM_STEP(hn::LoadU)
   }
 #undef GW_MM_STEP
 #undef GW_MM_ROW
@@ -428,6 +449,88 @@ void CallKernel(int64_t rows, size_t nv, const Operands& op, int64_t kc, float* 
 }
 
 // ----------------------------------------------------------------------------------------
+// Zero skipping. A step p whose kMR elements A(r, p) of a row panel are all zero (+0 or -0)
+// adds only zero products to the panel's accumulators, and adding a zero product leaves a
+// sum unchanged bit for bit (an accumulator starting at +0 never becomes -0), provided
+// B's row p is finite (0 times inf or NaN is NaN). So the kernel may skip such steps when
+// the k-block of the B panel is finite, with the same result. Inputs such as images
+// (background pixels) and ReLU outputs have many zeros; a dense layer's weight gradient
+// reads its input transposed, so a row panel is a run of neighbouring pixels of one
+// image, zero together in the background.
+
+// Writes to `steps` the p in [0, kc) where some A(r, p), r < rows, is not zero (NaN counts
+// as not zero), in ascending order; returns how many. `steps` holds kc + kN entries.
+// A(r, p) = a[r * a_rs + p * a_ps].
+int64_t NonzeroSteps(const float* HWY_RESTRICT a, int64_t a_rs, int64_t a_ps, int64_t rows,
+                     int64_t kc, int32_t* HWY_RESTRICT steps) {
+  int64_t count = 0;
+  int64_t p = 0;
+  if (a_ps == 1) {  // rows contiguous along p: a vector of steps at a time
+    const D d;
+    const hn::RebindToSigned<D> di;
+    const V zero = hn::Zero(d);
+    for (; p + static_cast<int64_t>(kN) <= kc; p += kN) {
+      auto all_zero = hn::Eq(hn::LoadU(d, a + p), zero);
+      for (int64_t r = 1; r < rows; ++r) {
+        all_zero = hn::And(all_zero, hn::Eq(hn::LoadU(d, a + r * a_rs + p), zero));
+      }
+      const auto keep = hn::Not(all_zero);
+      hn::StoreU(hn::Compress(hn::Iota(di, static_cast<int32_t>(p)), hn::RebindMask(di, keep)),
+                 di, steps + count);
+      count += static_cast<int64_t>(hn::CountTrue(d, keep));
+    }
+  }
+#if HWY_CAP_GE256
+  else if (a_rs == 1) {  // a row panel's elements of step p are contiguous
+    const hn::FixedTag<float, 8> d8;
+    static_assert(kMR <= 8, "a step's row panel must fit in 8 lanes");
+    const auto valid = hn::FirstN(d8, static_cast<size_t>(rows));
+    const auto zero = hn::Zero(d8);
+    for (; p < kc; ++p) {
+      const auto v = hn::MaskedLoad(valid, d8, a + p * a_ps);
+      steps[count] = static_cast<int32_t>(p);
+      count += hn::AllTrue(d8, hn::Eq(v, zero)) ? 0 : 1;
+    }
+  }
+#endif
+  for (; p < kc; ++p) {
+    bool all_zero = true;
+    for (int64_t r = 0; r < rows; ++r) all_zero = all_zero && a[r * a_rs + p * a_ps] == 0.f;
+    steps[count] = static_cast<int32_t>(p);
+    count += all_zero ? 0 : 1;
+  }
+  return count;
+}
+
+// Whether the kc rows of `cols` floats (a multiple of kN, at most kNR) at b, ldb apart, are
+// all finite: x - x is 0 for finite x and NaN for inf or NaN, and NaN sticks in a sum.
+bool BlockIsFinite(const float* HWY_RESTRICT b, int64_t ldb, int64_t kc, int64_t cols) {
+  const D d;
+  V s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  const int64_t nv = cols / static_cast<int64_t>(kN);
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* HWY_RESTRICT row = b + p * ldb;
+    const V x0 = hn::LoadU(d, row);
+    s0 = hn::Add(s0, hn::Sub(x0, x0));
+    if (nv > 1) {
+      const V x1 = hn::LoadU(d, row + kN);
+      s1 = hn::Add(s1, hn::Sub(x1, x1));
+    }
+    if (nv > 2) {
+      const V x2 = hn::LoadU(d, row + 2 * kN);
+      s2 = hn::Add(s2, hn::Sub(x2, x2));
+    }
+    if (nv > 3) {
+      const V x3 = hn::LoadU(d, row + 3 * kN);
+      s3 = hn::Add(s3, hn::Sub(x3, x3));
+    }
+  }
+  static_assert(kNV <= 4, "BlockIsFinite sums at most 4 vectors per row");
+  const V sum = hn::Add(hn::Add(s0, s1), hn::Add(s2, s3));
+  return hn::AllTrue(d, hn::Eq(sum, hn::Zero(d)));
+}
+
+// ----------------------------------------------------------------------------------------
 // Driver.
 
 // B as the kernels read it: packed panels, or op(B) = B stored k x n read in place.
@@ -437,24 +540,44 @@ struct BSource {
   int64_t num_panels;
 };
 
-// Computes the tile C[r0 : r0 + rows, column panels j0 .. j1) over all k-blocks.
+// Computes the tile C[r0 : r0 + rows, column panels j0 .. j1) over all k-blocks. A row
+// panel's steps with all-zero A are skipped, when they are at least 1/32 of the k-block,
+// where B's block (k-block kb, column panel j) is finite: finite[kb * num_panels + j] is
+// 0 until some task checks that block, then 1 (finite) or 2 (not). Skipping never changes a bit of C, so neither does which panels are scanned.
 void ComputeTile(const float* a, const BSource& bs, float* c, int64_t m, int64_t n,
                  int64_t k, bool trans_a, const float* bias, bool accumulate, bool relu,
-                 int64_t r0, int64_t rows, int64_t j0, int64_t j1) {
+                 int64_t r0, int64_t rows, int64_t j0, int64_t j1,
+                 std::atomic<uint8_t>* finite) {
   const int64_t nkb = NumKBlocks(k);
   // A(r, p): row stride and k stride.
   const int64_t a_rs = trans_a ? 1 : k, a_ps = trans_a ? m : 1;
+  HWY_ALIGN int32_t steps[kMaxKc + kN];
+  // Scanning A costs a few percent of a dense product: after `misses` scans in a row that
+  // found too few zero steps, the next 2^misses - 1 row panels (`wait`) are not scanned.
+  int64_t misses = 0, wait = 0;
   for (int64_t kb = 0; kb < nkb; ++kb) {
     const int64_t k0 = KBlockBegin(k, nkb, kb);
     const int64_t kc = KBlockBegin(k, nkb, kb + 1) - k0;
     for (int64_t rb = r0; rb < r0 + rows; rb += kMR) {
       const int64_t nr = std::min<int64_t>(kMR, r0 + rows - rb);
+      const float* a_panel = a + rb * a_rs + k0 * a_ps;
+      bool skip = false;
+      int64_t count = kc;
+      if (wait == 0) {
+        count = NonzeroSteps(a_panel, a_rs, a_ps, nr, kc, steps);
+        skip = kc - count >= std::max<int64_t>(1, kc / 32);
+        // Dense A: scan only every 2nd, 4th, ... 16th row panel from here on.
+        misses = skip ? 0 : std::min<int64_t>(misses + 1, 4);
+        wait = (int64_t{1} << misses) - 1;
+      } else {
+        --wait;
+      }
       for (int64_t j = j0; j < j1; ++j) {
         const int64_t cb = j * static_cast<int64_t>(kNR);
         const int64_t nc = std::min<int64_t>(kNR, n - cb);
         const size_t nv = static_cast<size_t>((nc + kN - 1) / kN);
         Operands op;
-        op.a = a + rb * a_rs + k0 * a_ps;
+        op.a = a_panel;
         op.a_rs = a_rs;
         op.a_ps = a_ps;
         if (bs.packed) {
@@ -465,6 +588,20 @@ void ComputeTile(const float* a, const BSource& bs, float* c, int64_t m, int64_t
           op.b = bs.data + k0 * n + cb;
           op.ldb = n;
           op.b_aligned = false;
+        }
+        op.steps = nullptr;
+        op.count = kc;
+        if (skip) {
+          std::atomic<uint8_t>& known = finite[kb * bs.num_panels + j];
+          uint8_t state = known.load(std::memory_order_relaxed);
+          if (state == 0) {  // tasks racing here compute the same answer
+            state = BlockIsFinite(op.b, op.ldb, kc, static_cast<int64_t>(nv * kN)) ? 1 : 2;
+            known.store(state, std::memory_order_relaxed);
+          }
+          if (state == 1) {
+            op.steps = steps;
+            op.count = count;
+          }
         }
         StoreMode mode{bias ? bias + cb : nullptr, kb == 0, accumulate,
                        relu && kb == nkb - 1};
@@ -575,6 +712,9 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
     if (tr * tc < target) tc = std::min<int64_t>(num_panels, (target + tr - 1) / tr);
   }
   const int64_t tasks = tr * tc;
+  const int64_t nkb = NumKBlocks(k);
+  std::unique_ptr<std::atomic<uint8_t>[]> finite(new std::atomic<uint8_t>[nkb * num_panels]);
+  for (int64_t i = 0; i < nkb * num_panels; ++i) finite[i].store(0, std::memory_order_relaxed);
   auto run = [&](int64_t t0, int64_t t1) HWY_ATTR {
     for (int64_t t = t0; t < t1; ++t) {
       // Row blocks of a column block are consecutive tasks for the masked B, else the
@@ -586,7 +726,8 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
       const int64_t r0 = p0 * kMR;
       const int64_t rows = std::min<int64_t>(m, p1 * kMR) - r0;
       if (masked) ensure_packed(j0, j1);
-      ComputeTile(a, bs, c, m, n, k, trans_a, bias, accumulate, relu, r0, rows, j0, j1);
+      ComputeTile(a, bs, c, m, n, k, trans_a, bias, accumulate, relu, r0, rows, j0, j1,
+                  finite.get());
     }
   };
   if (threads > 1 && tasks > 1) {

@@ -23,6 +23,13 @@ enum class Epilogue {
 // Each element of C sums its k products in a fixed order, so the result does not
 // depend on the thread count; with Epilogue::kRelu it equals MatMul followed by an
 // in-place ReLU bit for bit.
+// Zeros of A are skipped: where all 6 rows of one of the kernel's row panels of op(A) are
+// zero at some k index (images' background, ReLU outputs), those products are not
+// computed. Adding a zero product never changes a sum, so the result is the same bit for
+// bit; B's values there are checked first, since 0 times inf or NaN is NaN (then nothing
+// is skipped). A dense layer's forward (A = x, rows = samples) skips the indices where 6
+// samples are all zero; its weight gradient (A = xᵀ, rows = input features) those where 6
+// neighbouring features (pixels) are.
 void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
             bool trans_a, bool trans_b, const float* bias = nullptr,
             bool accumulate = false);

@@ -3,6 +3,8 @@
 // Highway target this machine supports; and bit-identical results for 1, 2 and 16 threads.
 // The same for the fused ReLU epilogue (bit-identical to MatMul then ReLU) and the
 // ReLU-masked B prologue of MatMulReluMaskedB (product, column sums and masked copy).
+// Zero skipping: A with image-like zeros gives exact results on every target and thread
+// count, and a zero of A still turns an inf or NaN of B into NaN.
 #include "ops/matmul.h"
 
 #include <gtest/gtest.h>
@@ -379,6 +381,147 @@ TEST(MatMulTest, FusedPathsBitIdenticalAcrossThreadCounts) {
     }
   }
   SetNumThreads(0);
+}
+
+// ---------------------------------------------------------------- Zero skipping
+
+// A with the zeros of images and ReLU outputs, stored m x k (trans = false) or k x m: whole
+// bands of steps zero in some row panels (background), zero rows, and scattered zeros,
+// -0 among them; the rest small integers (|v| <= 3), so that every sum of products of such
+// A and B is exact in float and MatMul must equal the reference bit for bit, whichever
+// steps it skips.
+std::vector<float> ZeroBandedA(int64_t m, int64_t k, bool trans, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> value(-3, 3);
+  std::vector<float> a(m * k);
+  for (int64_t r = 0; r < m; ++r) {
+    // Rows in bands of 9: a band is zero outside its own window of steps.
+    const int64_t band = r / 9;
+    const int64_t lo = (band * 37) % std::max<int64_t>(1, k), hi = lo + k / 3 + 1;
+    for (int64_t p = 0; p < k; ++p) {
+      float v = static_cast<float>(value(rng));
+      if (p < lo || p >= hi || r % 11 == 10) v = (p + r) % 2 ? 0.f : -0.f;
+      a[trans ? p * m + r : r * k + p] = v;
+    }
+  }
+  return a;
+}
+
+std::vector<float> SmallIntegers(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> value(-3, 3);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(value(rng));
+  return v;
+}
+
+TEST(MatMulTest, ZeroSkippingExactAllTargets) {
+  // Shapes with one and several k-blocks, odd sizes, many row panels and task splits.
+  const int64_t shapes[][3] = {{7, 13, 40},   {37, 70, 300}, {200, 64, 784}, {61, 83, 1000},
+                               {130, 17, 97}, {6, 16, 33},   {400, 48, 200}};
+  for (int threads : {1, 2, 16}) {
+    SetNumThreads(threads);
+    test::ForEachTarget([&](const char* target) {
+      uint32_t seed = 5000;
+      for (const auto& s : shapes) {
+        const int64_t m = s[0], n = s[1], k = s[2];
+        for (int v = 0; v < 8; ++v) {
+          const bool ta = v & 1, tb = v & 2, bias = v & 4;
+          const std::vector<float> a = ZeroBandedA(m, k, ta, seed++);
+          const std::vector<float> b = SmallIntegers(k * n, seed++);
+          const std::vector<float> bv = SmallIntegers(n, seed++);
+          std::vector<float> got(m * n), want(m * n), masked(m * n);
+          MatMul(a.data(), b.data(), got.data(), m, n, k, ta, tb, bias ? bv.data() : nullptr);
+          reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, tb,
+                            bias ? bv.data() : nullptr, false);
+          ASSERT_EQ(got, want) << target << " threads=" << threads << " m=" << m
+                               << " n=" << n << " k=" << k << " variant " << v;
+          if (tb || bias) continue;
+          // The weight-gradient product: the same A against a ReLU-masked B.
+          std::vector<float> mask = SmallIntegers(k * n, seed++), g(k * n);
+          for (int64_t i = 0; i < k * n; ++i) g[i] = mask[i] > 0.f ? b[i] : 0.f;
+          MatMulReluMaskedB(a.data(), b.data(), mask.data(), masked.data(), m, n, k, ta);
+          reference::MatMul(a.data(), g.data(), want.data(), m, n, k, ta, false, nullptr,
+                            false);
+          ASSERT_EQ(masked, want) << target << " masked, threads=" << threads << " m=" << m
+                                  << " n=" << n << " k=" << k << " ta=" << ta;
+        }
+      }
+    });
+  }
+  SetNumThreads(0);
+}
+
+// Random (inexact) values with the same zeros: bit-identical across thread counts, serial
+// and parallel, and near the reference.
+TEST(MatMulTest, ZeroSkippingBitIdenticalAcrossThreadCounts) {
+  const int64_t m = 200, n = 512, k = 784;
+  for (int v = 0; v < 2; ++v) {
+    const bool ta = v != 0;
+    std::vector<float> a = ZeroBandedA(m, k, ta, 77);
+    const std::vector<float> noise = test::RandomVector(m * k, 78);
+    for (int64_t i = 0; i < m * k; ++i) {
+      if (a[i] != 0.f) a[i] = noise[i];
+    }
+    const std::vector<float> b = test::RandomVector(k * n, 79), bias = test::RandomVector(n, 80);
+    std::vector<float> first;
+    for (int threads : {1, 2, 16}) {
+      SetNumThreads(threads);
+      std::vector<float> c(m * n);
+      MatMul(a.data(), b.data(), c.data(), m, n, k, ta, false, bias.data(), false,
+             Epilogue::kRelu);
+      if (first.empty()) {
+        first = c;
+      } else {
+        EXPECT_EQ(c, first) << "threads=" << threads << " ta=" << ta;
+      }
+    }
+    std::vector<float> serial(m * n), want(m * n);
+    MatMulSerial(a.data(), b.data(), serial.data(), m, n, k, ta, false, bias.data(), false,
+                 Epilogue::kRelu);
+    EXPECT_EQ(serial, first) << "MatMulSerial, ta=" << ta;
+    reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, false, bias.data(), false);
+    for (int64_t i = 0; i < m * n; ++i) {
+      ASSERT_NEAR(first[i], Relu(want[i]), 1e-5f * (4.f + k)) << "ta=" << ta << " i=" << i;
+    }
+  }
+  SetNumThreads(0);
+}
+
+// A zero of A meeting an inf or NaN of B gives NaN, as without skipping: every row of C
+// that a skipped step would touch comes out NaN in that column, as the reference says.
+TEST(MatMulTest, ZeroSkippingKeepsNonFiniteProducts) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t k : {40, 500}) {
+    const int64_t m = 30, n = 70;
+    for (int v = 0; v < 4; ++v) {
+      const bool ta = v & 1, masked_b = v & 2;
+      const std::vector<float> a = ZeroBandedA(m, k, ta, 90 + v);
+      std::vector<float> b = SmallIntegers(k * n, 91);
+      // Steps that every row has zero: those outside all bands' windows are few, so put
+      // the non-finite values in every step of one column each.
+      for (int64_t p = 0; p < k; ++p) {
+        b[p * n + 5] = inf;
+        b[p * n + 66] = nan;
+      }
+      b[(k / 2) * n + 20] = -inf;  // one step only
+      std::vector<float> got(m * n), want(m * n);
+      if (masked_b) {
+        const std::vector<float> ones(k * n, 1.f);
+        MatMulReluMaskedB(a.data(), b.data(), ones.data(), got.data(), m, n, k, ta);
+      } else {
+        MatMul(a.data(), b.data(), got.data(), m, n, k, ta, false);
+      }
+      reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, false, nullptr, false);
+      for (int64_t i = 0; i < m * n; ++i) {
+        ASSERT_TRUE(std::isnan(got[i]) == std::isnan(want[i]) &&
+                    (std::isnan(got[i]) || got[i] == want[i]))
+            << "k=" << k << " ta=" << ta << " masked=" << masked_b << " C[" << i / n << ","
+            << i % n << "] = " << got[i] << ", reference " << want[i];
+      }
+    }
+  }
 }
 
 }  // namespace
