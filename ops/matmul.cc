@@ -267,6 +267,7 @@ struct StoreMode {
   bool first;
   bool accumulate;
   bool relu;
+  bool last;  // the last k-block: C's zeros become +0 (see "Zero skipping")
 };
 static_assert(sizeof(StoreMode) <= 16, "StoreMode must fit in two registers");
 
@@ -359,10 +360,11 @@ HWY_NOINLINE void Kernel(Operands op, int64_t kc, float* HWY_RESTRICT c, int64_t
       if constexpr (kNV2 > 3) bias3 = hn::LoadU(d, mode.bias + 3 * kN);
     }
     const bool add_c = !mode.first || mode.accumulate;
-    const bool relu = mode.relu;
+    const bool relu = mode.relu, last = mode.last;
     auto put = [&](float* out, V acc, V bias) HWY_ATTR {
       if (use_bias) acc = hn::Add(acc, bias);
       if (add_c) acc = hn::Add(hn::LoadU(d, out), acc);
+      if (last) acc = hn::Add(acc, hn::Zero(d));  // -0 + +0 = +0; nothing else changes
       if (relu) acc = hn::IfThenElseZero(hn::Gt(acc, hn::Zero(d)), acc);
       hn::StoreU(acc, d, out);
     };
@@ -412,6 +414,7 @@ HWY_NOINLINE void Kernel(Operands op, int64_t kc, float* HWY_RESTRICT c, int64_t
       } else {
         v = out[j] + v;
       }
+      if (mode.last) v = v + 0.f;
       if (mode.relu) v = v > 0.f ? v : 0.f;
       out[j] = v;
     }
@@ -450,13 +453,17 @@ void CallKernel(int64_t rows, size_t nv, const Operands& op, int64_t kc, float* 
 
 // ----------------------------------------------------------------------------------------
 // Zero skipping. A step p whose kMR elements A(r, p) of a row panel are all zero (+0 or -0)
-// adds only zero products to the panel's accumulators, and adding a zero product leaves a
-// sum unchanged bit for bit (an accumulator starting at +0 never becomes -0), provided
-// B's row p is finite (0 times inf or NaN is NaN). So the kernel may skip such steps when
-// the k-block of the B panel is finite, with the same result. Inputs such as images
-// (background pixels) and ReLU outputs have many zeros; a dense layer's weight gradient
-// reads its input transposed, so a row panel is a run of neighbouring pixels of one
-// image, zero together in the background.
+// adds only zero products to the panel's accumulators. Provided B's row p is finite (0
+// times inf or NaN is NaN), adding a zero product changes a sum at most in the sign of a
+// zero: a sum that is -0 (a negative product too small for a float rounds to -0) may
+// become +0. By induction over the steps, a sum with some such steps skipped equals the
+// full sum up to the sign of zero, and so does everything the store adds (bias, C). So
+// the last k-block's store turns every zero of C into +0 (adding +0), and the result is
+// the same bit for bit whichever steps were skipped, and so whatever the thread count
+// (which decides the tasks' row ranges and so which panels are scanned). Inputs such as
+// images (background pixels) and ReLU outputs have many zeros; a dense layer's weight
+// gradient reads its input transposed, so a row panel is a run of neighbouring pixels of
+// one image, zero together in the background.
 
 // Writes to `steps` the p in [0, kc) where some A(r, p), r < rows, is not zero (NaN counts
 // as not zero), in ascending order; returns how many. `steps` holds kc + kN entries.
@@ -604,7 +611,7 @@ void ComputeTile(const float* a, const BSource& bs, float* c, int64_t m, int64_t
           }
         }
         StoreMode mode{bias ? bias + cb : nullptr, kb == 0, accumulate,
-                       relu && kb == nkb - 1};
+                       relu && kb == nkb - 1, kb == nkb - 1};
         CallKernel(nr, nv, op, kc, c + rb * n + cb, n, nc, mode);
       }
     }
@@ -642,7 +649,7 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) {
         float v = bias ? bias[j] : 0.f;
-        v = accumulate ? c[i * n + j] + v : v;
+        v = (accumulate ? c[i * n + j] + v : v) + 0.f;  // zeros as +0, as below
         if (relu) v = v > 0.f ? v : 0.f;
         c[i * n + j] = v;
       }

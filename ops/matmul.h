@@ -21,13 +21,13 @@ enum class Epilogue {
 //   op(B) is k x n: B is stored k x n (trans_b = false) or n x k (trans_b = true).
 // All buffers are dense row-major; `bias` may be null. C must not alias A, B or bias.
 // Each element of C sums its k products in a fixed order, so the result does not
-// depend on the thread count; with Epilogue::kRelu it equals MatMul followed by an
-// in-place ReLU bit for bit.
+// depend on the thread count; a zero result is always +0; with Epilogue::kRelu it equals
+// MatMul followed by an in-place ReLU bit for bit.
 // Zeros of A are skipped: where all 6 rows of one of the kernel's row panels of op(A) are
 // zero at some k index (images' background, ReLU outputs), those products are not
-// computed. Adding a zero product never changes a sum, so the result is the same bit for
-// bit; B's values there are checked first, since 0 times inf or NaN is NaN (then nothing
-// is skipped). A dense layer's forward (A = x, rows = samples) skips the indices where 6
+// computed. Adding a zero product changes a sum at most in the sign of a zero, so with
+// zeros stored as +0 the result is the same bit for bit; B's values there are checked
+// first, since 0 times inf or NaN is NaN (then nothing is skipped). A dense layer's forward (A = x, rows = samples) skips the indices where 6
 // samples are all zero; its weight gradient (A = xᵀ, rows = input features) those where 6
 // neighbouring features (pixels) are.
 void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,

@@ -434,8 +434,9 @@ TEST(MatMulTest, ZeroSkippingExactAllTargets) {
           MatMul(a.data(), b.data(), got.data(), m, n, k, ta, tb, bias ? bv.data() : nullptr);
           reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, tb,
                             bias ? bv.data() : nullptr, false);
-          ASSERT_EQ(got, want) << target << " threads=" << threads << " m=" << m
-                               << " n=" << n << " k=" << k << " variant " << v;
+          ASSERT_TRUE(SameBits(got.data(), want.data(), m * n))
+              << target << " threads=" << threads << " m=" << m << " n=" << n << " k=" << k
+              << " variant " << v;
           if (tb || bias) continue;
           // The weight-gradient product: the same A against a ReLU-masked B.
           std::vector<float> mask = SmallIntegers(k * n, seed++), g(k * n);
@@ -443,8 +444,9 @@ TEST(MatMulTest, ZeroSkippingExactAllTargets) {
           MatMulReluMaskedB(a.data(), b.data(), mask.data(), masked.data(), m, n, k, ta);
           reference::MatMul(a.data(), g.data(), want.data(), m, n, k, ta, false, nullptr,
                             false);
-          ASSERT_EQ(masked, want) << target << " masked, threads=" << threads << " m=" << m
-                                  << " n=" << n << " k=" << k << " ta=" << ta;
+          ASSERT_TRUE(SameBits(masked.data(), want.data(), m * n))
+              << target << " masked, threads=" << threads << " m=" << m << " n=" << n
+              << " k=" << k << " ta=" << ta;
         }
       }
     });
@@ -468,21 +470,20 @@ TEST(MatMulTest, ZeroSkippingBitIdenticalAcrossThreadCounts) {
     for (int threads : {1, 2, 16}) {
       SetNumThreads(threads);
       std::vector<float> c(m * n);
-      MatMul(a.data(), b.data(), c.data(), m, n, k, ta, false, bias.data(), false,
-             Epilogue::kRelu);
+      MatMul(a.data(), b.data(), c.data(), m, n, k, ta, false, bias.data(), false);
       if (first.empty()) {
         first = c;
       } else {
-        EXPECT_EQ(c, first) << "threads=" << threads << " ta=" << ta;
+        EXPECT_TRUE(SameBits(c.data(), first.data(), m * n))
+            << "threads=" << threads << " ta=" << ta;
       }
     }
     std::vector<float> serial(m * n), want(m * n);
-    MatMulSerial(a.data(), b.data(), serial.data(), m, n, k, ta, false, bias.data(), false,
-                 Epilogue::kRelu);
-    EXPECT_EQ(serial, first) << "MatMulSerial, ta=" << ta;
+    MatMulSerial(a.data(), b.data(), serial.data(), m, n, k, ta, false, bias.data(), false);
+    EXPECT_TRUE(SameBits(serial.data(), first.data(), m * n)) << "MatMulSerial, ta=" << ta;
     reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, false, bias.data(), false);
     for (int64_t i = 0; i < m * n; ++i) {
-      ASSERT_NEAR(first[i], Relu(want[i]), 1e-5f * (4.f + k)) << "ta=" << ta << " i=" << i;
+      ASSERT_NEAR(first[i], want[i], 1e-5f * (4.f + k)) << "ta=" << ta << " i=" << i;
     }
   }
   SetNumThreads(0);
@@ -522,6 +523,84 @@ TEST(MatMulTest, ZeroSkippingKeepsNonFiniteProducts) {
       }
     }
   }
+}
+
+// A negative product too small for a float makes a sum -0, and a zero product after it
+// makes it +0 again: skipping that step must not leave a -0. Every zero of C is +0, and
+// the bits do not depend on which panels the thread count's tasks chose to scan (here the
+// one-task run does not scan the second panel, after a dense first one).
+TEST(MatMulTest, ZeroSkippingZerosArePositive) {
+  test::ForEachTarget([](const char* target) {
+    const float tiny_a[] = {-1e-30f, 0.f}, tiny_b[] = {1e-30f, 1.f};
+    float c = 1.f;
+    MatMul(tiny_a, tiny_b, &c, 1, 1, 2, false, false);
+    const float plus_zero = 0.f;
+    EXPECT_TRUE(SameBits(&c, &plus_zero, 1)) << target << ": C = " << c;
+    const float neg_zero_bias = -0.f;
+    MatMul(tiny_a, tiny_b, &c, 1, 1, 0, false, false, &neg_zero_bias);
+    EXPECT_TRUE(SameBits(&c, &plus_zero, 1)) << target << ", k = 0: C = " << c;
+  });
+  const int64_t m = 12, n = 256, k = 384;
+  std::vector<float> a(m * k, 0.f), b(k * n, 1.f);
+  for (int64_t r = 0; r < 6; ++r) {
+    for (int64_t p = 0; p < k; ++p) a[r * k + p] = 1.f;
+  }
+  a[6 * k] = -1e-30f;
+  for (int64_t j = 0; j < n; ++j) b[j] = 1e-30f;
+  std::vector<float> first;
+  for (int threads : {1, 2, 16}) {
+    SetNumThreads(threads);
+    std::vector<float> c(m * n, 1.f);
+    MatMul(a.data(), b.data(), c.data(), m, n, k, false, false);
+    for (int64_t i = 6 * n; i < m * n; ++i) {
+      ASSERT_TRUE(c[i] == 0.f && !std::signbit(c[i])) << "threads=" << threads << " i=" << i;
+    }
+    if (first.empty()) {
+      first = c;
+    } else {
+      EXPECT_TRUE(SameBits(c.data(), first.data(), m * n)) << "threads=" << threads;
+    }
+  }
+  SetNumThreads(0);
+}
+
+// Skipping meets every B layout and NaNs of A: B read in place (n a multiple of the vector
+// length) and packed (transposed B), each over two k-blocks, with one inf in a single
+// (k-block, column panel) whose step every row panel could skip, and a NaN of A in a step
+// where the rest of its row panel is zero. C must be NaN exactly where the reference is,
+// and equal to it elsewhere (small integers: exact).
+TEST(MatMulTest, ZeroSkippingNonFiniteBlocksAndNanInA) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const int64_t m = 24, n = 128, k = 500;  // k-blocks [0, 250) and [250, 500)
+  for (int threads : {1, 2}) {
+    SetNumThreads(threads);
+    test::ForEachTarget([&](const char* target) {
+      for (int v = 0; v < 4; ++v) {
+        const bool ta = v & 1, tb = v & 2;
+        std::vector<float> a = ZeroBandedA(m, k, ta, 95);
+        // Step 400: zero in every row but row 13, which holds a NaN.
+        for (int64_t r = 0; r < m; ++r) a[ta ? 400 * m + r : r * k + 400] = 0.f;
+        a[ta ? 400 * m + 13 : 13 * k + 400] = nan;
+        // Step 260: zero in every row; B has an inf there in column 100 only.
+        for (int64_t r = 0; r < m; ++r) a[ta ? 260 * m + r : r * k + 260] = 0.f;
+        std::vector<float> b = SmallIntegers(k * n, 96);
+        b[tb ? 100 * k + 260 : 260 * n + 100] = inf;
+        std::vector<float> got(m * n), want(m * n);
+        MatMul(a.data(), b.data(), got.data(), m, n, k, ta, tb);
+        reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, tb, nullptr, false);
+        for (int64_t i = 0; i < m * n; ++i) {
+          ASSERT_TRUE(std::isnan(got[i]) == std::isnan(want[i]) &&
+                      (std::isnan(got[i]) || got[i] == want[i]))
+              << target << " threads=" << threads << " ta=" << ta << " tb=" << tb << " C["
+              << i / n << "," << i % n << "] = " << got[i] << ", reference " << want[i];
+        }
+        // The inf makes column 100 NaN in every row, the NaN row 13 in every column.
+        ASSERT_TRUE(std::isnan(got[0 * n + 100]) && std::isnan(got[13 * n + 0])) << target;
+      }
+    });
+  }
+  SetNumThreads(0);
 }
 
 }  // namespace
