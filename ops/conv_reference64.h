@@ -11,34 +11,13 @@
 #include <vector>
 
 #include "ops/conv.h"
+#include "ops/reference.h"
 
 namespace gradway {
 namespace ops {
 namespace reference64 {
 
 namespace internal {
-
-// Calls f(x offset, kernel row offset (ky, kx, 0, 0), y offset) for every output pixel
-// and kernel tap that reads inside the image; x / y offsets are of channel 0.
-template <typename F>
-void ForEachPixelTap(const Conv2DShape& s, F&& f) {
-  for (int64_t b = 0; b < s.n; ++b) {
-    for (int64_t oy = 0; oy < s.out_h; ++oy) {
-      for (int64_t ox = 0; ox < s.out_w; ++ox) {
-        const int64_t yo = ((b * s.out_h + oy) * s.out_w + ox) * s.cout;
-        for (int64_t ky = 0; ky < s.kh; ++ky) {
-          const int64_t iy = oy * s.stride_h - s.pad_top + ky;
-          if (iy < 0 || iy >= s.h) continue;
-          for (int64_t kx = 0; kx < s.kw; ++kx) {
-            const int64_t ix = ox * s.stride_w - s.pad_left + kx;
-            if (ix < 0 || ix >= s.w) continue;
-            f(((b * s.h + iy) * s.w + ix) * s.cin, (ky * s.kw + kx) * s.cin * s.cout, yo);
-          }
-        }
-      }
-    }
-  }
-}
 
 // dy masked by relu_y (if not null), in double.
 inline std::vector<double> MaskedGrad(const float* dy, const float* relu_y, int64_t n) {
@@ -56,7 +35,7 @@ inline std::vector<double> Conv2DForward(const float* x, const float* w, const f
   std::vector<double> y(static_cast<size_t>(ny));
   for (int64_t i = 0; i < ny; ++i) y[i] = bias ? bias[i % s.cout] : 0.0;
   const std::vector<double> wd(w, w + s.kh * s.kw * s.cin * s.cout);
-  internal::ForEachPixelTap(s, [&](int64_t xo, int64_t wo, int64_t yo) {
+  reference::ForEachPixelTap(s, [&](int64_t xo, int64_t wo, int64_t yo) {
     double* yp = y.data() + yo;
     for (int64_t ci = 0; ci < s.cin; ++ci) {
       const double xv = x[xo + ci];
@@ -87,7 +66,7 @@ inline std::vector<double> Conv2DBackwardData(const float* dy, const float* w,
     }
   }
   std::vector<double> dx(static_cast<size_t>(s.n * s.h * s.w * s.cin), 0.0);
-  internal::ForEachPixelTap(s, [&](int64_t xo, int64_t wo, int64_t yo) {
+  reference::ForEachPixelTap(s, [&](int64_t xo, int64_t wo, int64_t yo) {
     double* dxp = dx.data() + xo;
     for (int64_t co = 0; co < s.cout; ++co) {
       const double gv = g[yo + co];
@@ -106,7 +85,7 @@ inline void Conv2DBackwardWeights(const float* x, const float* dy, const Conv2DS
   const std::vector<double> g = internal::MaskedGrad(dy, relu_y, ny);
   dw->assign(static_cast<size_t>(s.kh * s.kw * s.cin * s.cout), 0.0);
   db->assign(static_cast<size_t>(s.cout), 0.0);
-  internal::ForEachPixelTap(s, [&](int64_t xo, int64_t wo, int64_t yo) {
+  reference::ForEachPixelTap(s, [&](int64_t xo, int64_t wo, int64_t yo) {
     const double* gp = g.data() + yo;
     for (int64_t ci = 0; ci < s.cin; ++ci) {
       const double xv = x[xo + ci];

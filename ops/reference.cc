@@ -179,27 +179,11 @@ namespace {
 // tap lies inside the image; indices are flat offsets into x, w and y.
 template <typename F>
 void ForEachTap(const Conv2DShape& s, F&& f) {
-  for (int64_t b = 0; b < s.n; ++b) {
-    for (int64_t oy = 0; oy < s.out_h; ++oy) {
-      for (int64_t ox = 0; ox < s.out_w; ++ox) {
-        for (int64_t ky = 0; ky < s.kh; ++ky) {
-          const int64_t iy = oy * s.stride_h - s.pad_top + ky;
-          if (iy < 0 || iy >= s.h) continue;
-          for (int64_t kx = 0; kx < s.kw; ++kx) {
-            const int64_t ix = ox * s.stride_w - s.pad_left + kx;
-            if (ix < 0 || ix >= s.w) continue;
-            for (int64_t ci = 0; ci < s.cin; ++ci) {
-              for (int64_t co = 0; co < s.cout; ++co) {
-                f(((b * s.h + iy) * s.w + ix) * s.cin + ci,
-                  ((ky * s.kw + kx) * s.cin + ci) * s.cout + co,
-                  ((b * s.out_h + oy) * s.out_w + ox) * s.cout + co);
-              }
-            }
-          }
-        }
-      }
+  ForEachPixelTap(s, [&](int64_t xo, int64_t wo, int64_t yo) {
+    for (int64_t ci = 0; ci < s.cin; ++ci) {
+      for (int64_t co = 0; co < s.cout; ++co) f(xo + ci, wo + ci * s.cout + co, yo + co);
     }
-  }
+  });
 }
 
 }  // namespace

@@ -47,6 +47,31 @@ void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int6
 
 // ---- 2-D convolution, NHWC / HWIO (ops/conv.h): direct nested loops ----
 
+// Calls f(x offset, w offset, y offset) for every output pixel and kernel tap that reads
+// inside the image, in the order batch, output row, output column, kernel row, kernel
+// column. The offsets are those of channel 0: x at (b, iy, ix, 0), w at (ky, kx, 0, 0),
+// y at (b, oy, ox, 0). The loops over channels are the caller's. Also used by the float64
+// references of ops/conv_reference64.h.
+template <typename F>
+void ForEachPixelTap(const Conv2DShape& s, F&& f) {
+  for (int64_t b = 0; b < s.n; ++b) {
+    for (int64_t oy = 0; oy < s.out_h; ++oy) {
+      for (int64_t ox = 0; ox < s.out_w; ++ox) {
+        const int64_t yo = ((b * s.out_h + oy) * s.out_w + ox) * s.cout;
+        for (int64_t ky = 0; ky < s.kh; ++ky) {
+          const int64_t iy = oy * s.stride_h - s.pad_top + ky;
+          if (iy < 0 || iy >= s.h) continue;
+          for (int64_t kx = 0; kx < s.kw; ++kx) {
+            const int64_t ix = ox * s.stride_w - s.pad_left + kx;
+            if (ix < 0 || ix >= s.w) continue;
+            f(((b * s.h + iy) * s.w + ix) * s.cin, (ky * s.kw + kx) * s.cin * s.cout, yo);
+          }
+        }
+      }
+    }
+  }
+}
+
 void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
                    const Conv2DShape& s);
 void Conv2DBackwardData(const float* dy, const float* w, float* dx, const Conv2DShape& s);
