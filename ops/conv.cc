@@ -35,6 +35,7 @@
 #define HWY_TARGET_INCLUDE "ops/conv.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+#include "ops/simd-inl.h"
 
 #ifndef GRADWAY_OPS_CONV_CC_ONCE_
 #define GRADWAY_OPS_CONV_CC_ONCE_
@@ -241,18 +242,10 @@ void DirectWeights(const float* HWY_RESTRICT x, const float* HWY_RESTRICT dy,
 // finds this thread's scratch buffers taken.)
 void MaskTile(const float* HWY_RESTRICT dy, const float* HWY_RESTRICT relu_y,
               float* HWY_RESTRICT out, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const hn::CappedTag<float, 1> d1;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
-  int64_t i = 0;
-  for (; i + N <= n; i += N) {
+  ForEachVec(0, n, [&](auto d, int64_t i) HWY_ATTR {
     const auto keep = hn::Gt(hn::LoadU(d, relu_y + i), hn::Zero(d));
     hn::StoreU(hn::IfThenElseZero(keep, hn::LoadU(d, dy + i)), d, out + i);
-  }
-  for (; i < n; ++i) {
-    const auto keep = hn::Gt(hn::LoadU(d1, relu_y + i), hn::Zero(d1));
-    hn::StoreU(hn::IfThenElseZero(keep, hn::LoadU(d1, dy + i)), d1, out + i);
-  }
+  });
 }
 
 }  // namespace HWY_NAMESPACE
