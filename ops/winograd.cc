@@ -31,6 +31,7 @@
 
 #include "ops/parallel.h"
 #include "ops/scratch.h"
+#include "ops/transpose.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/winograd.cc"
@@ -808,11 +809,8 @@ void WinogradConv3x3BackwardData(int tile, const Winograd3x3Shape& s, const floa
   ScratchBuffer wt(ScratchOwner::kWinograd, 3, static_cast<size_t>(9 * s.cin * s.cout));
   for (int64_t a = 0; a < 3; ++a) {
     for (int64_t b = 0; b < 3; ++b) {
-      const float* src = w + ((2 - a) * 3 + (2 - b)) * s.cin * s.cout;
-      float* dst = wt.get() + (a * 3 + b) * s.cout * s.cin;
-      for (int64_t ci = 0; ci < s.cin; ++ci) {
-        for (int64_t co = 0; co < s.cout; ++co) dst[co * s.cin + ci] = src[ci * s.cout + co];
-      }
+      Transpose2D(w + ((2 - a) * 3 + (2 - b)) * s.cin * s.cout, s.cin, s.cout,
+                  wt.get() + (a * 3 + b) * s.cout * s.cin);
     }
   }
   HWY_DYNAMIC_DISPATCH(WinogradForwardImpl)(m, p, dy, relu_y, wt.get(), nullptr, false, dx);
