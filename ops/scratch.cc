@@ -22,10 +22,9 @@ hwy::AlignedFreeUniquePtr<float[]> Allocate(size_t floats) {
 
 }  // namespace
 
-ScratchBuffer::ScratchBuffer(ScratchOwner owner, int slot, size_t floats)
-    : owner_(owner), slot_(slot) {
+ScratchBuffer::ScratchBuffer(ScratchOwner owner, int slot, size_t floats) {
   thread_local Cache caches[kOwners][kSlots];
-  Cache& cache = caches[static_cast<int>(owner_)][slot_];
+  Cache& cache = caches[static_cast<int>(owner)][slot];
   if (!cache.busy) {
     cache.busy = true;
     cache_ = &cache;

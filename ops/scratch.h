@@ -38,8 +38,6 @@ class ScratchBuffer {
   hwy::AlignedFreeUniquePtr<float[]> own_{nullptr, hwy::AlignedFreer()};
   size_t own_size_ = 0;
   float* ptr_ = nullptr;
-  ScratchOwner owner_;
-  int slot_;
 };
 
 }  // namespace ops
