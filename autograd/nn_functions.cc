@@ -86,34 +86,30 @@ Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
                   [x = x.Detach(), w = w.Detach(), y = relu ? y.Detach() : Tensor(), relu,
                    gx, gw, gb, n, in, out](const Tensor& grad) -> std::vector<Tensor> {
                     Tensor dx, dw, db;
+                    Tensor g;  // grad ⊙ (y > 0) with relu, else grad
                     if (relu && gw) {
-                      // g = grad ⊙ (y > 0), applied as dw = xᵀ · g packs grad; db = the
-                      // column sums of g and (for dx = g · wᵀ) g itself from that same read.
+                      // The mask applied as dw = xᵀ · g packs grad; db = the column sums
+                      // of g and (for dx) g itself come from that same read.
                       dw = Tensor::Empty({in, out});
                       if (gb) db = Tensor::Empty({out});
-                      Tensor g;
                       if (gx) g = Tensor::Empty({n, out});
                       ops::MatMulReluMaskedB(x.data(), grad.data(), y.data(), dw.data(), in,
                                              out, n, true, gb ? db.data() : nullptr,
                                              gx ? g.data() : nullptr);
-                      if (gx) {
-                        dx = Tensor::Empty({n, in});
-                        ops::MatMul(g.data(), w.data(), dx.data(), n, in, out, false, true);
+                    } else {
+                      g = ReluGrad(y, grad, relu);
+                      if (gw) {  // dw = xᵀ · g
+                        dw = Tensor::Empty({in, out});
+                        ops::MatMul(x.data(), g.data(), dw.data(), in, out, n, true, false);
                       }
-                      return {dx, dw, db};
+                      if (gb) {  // db = sum over rows of g
+                        db = Tensor::Empty({out});
+                        ops::SumAxis(g.data(), 1, n, out, db.data());
+                      }
                     }
-                    const Tensor g = ReluGrad(y, grad, relu);
                     if (gx) {  // dx = g · wᵀ
                       dx = Tensor::Empty({n, in});
                       ops::MatMul(g.data(), w.data(), dx.data(), n, in, out, false, true);
-                    }
-                    if (gw) {  // dw = xᵀ · g
-                      dw = Tensor::Empty({in, out});
-                      ops::MatMul(x.data(), g.data(), dw.data(), in, out, n, true, false);
-                    }
-                    if (gb) {  // db = sum over rows of g
-                      db = Tensor::Empty({out});
-                      ops::SumAxis(g.data(), 1, n, out, db.data());
                     }
                     return {dx, dw, db};
                   });
