@@ -521,7 +521,7 @@ void DirectConv2DBackwardWeights(const float* x, const float* dy, float* dw, flo
   const bool tiny_cin = !g.direct && s.cin <= kDirectMaxCin;
 
   RunTasks(groups, [&](int64_t grp, GemmFn gemm) {
-    const int64_t i0 = s.n * grp / groups, i1 = s.n * (grp + 1) / groups;
+    const int64_t i0 = SplitBegin(s.n, groups, grp), i1 = SplitBegin(s.n, groups, grp + 1);
     float* pdw = partial.data() + grp * stride;
     float* pdb = pdw + nw;
     std::fill(pdb, pdb + s.cout, 0.f);
