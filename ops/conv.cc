@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "ops/matmul.h"
@@ -70,62 +71,124 @@ namespace ops {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Forward, direct: output row oy of one image, output channels [j, j + Lanes(d)).
-// img: [h, w, cin]; w: [kh, kw, cin, cout]; yrow: the row's [out_w, cout] outputs.
-// Each output sums its taps in (ky, kx, ci) order from zero, then adds the bias.
-template <class D>
+// Calls f(d, nv, j) on blocks of output channels that cover [0, cout) in order: two full
+// vectors at a time (nv: std::integral_constant<size_t, 2>), then one, then 8- and 4-lane
+// vectors, then single lanes (nv: std::integral_constant<size_t, 1>).
+template <class F>
+HWY_INLINE void ForEachChannelBlock(int64_t cout, const F& f) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 8> d8;
+  const hn::CappedTag<float, 4> d4;
+  const hn::CappedTag<float, 1> d1;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t n8 = static_cast<int64_t>(hn::Lanes(d8)), n4 = static_cast<int64_t>(hn::Lanes(d4));
+  using Two = std::integral_constant<size_t, 2>;
+  using One = std::integral_constant<size_t, 1>;
+  int64_t j = 0;
+  for (; j + 2 * N <= cout; j += 2 * N) f(d, Two(), j);
+  for (; j + N <= cout; j += N) f(d, One(), j);
+  for (; j + n8 <= cout; j += n8) f(d8, One(), j);
+  for (; j + n4 <= cout; j += n4) f(d4, One(), j);
+  for (; j < cout; ++j) f(d1, One(), j);
+}
+
+// Forward, direct, interior pixels [ox, ox + kPix) of output row oy (every kw tap inside
+// the input row) and kernel rows [ky0, ky1), output channels [j, j + kNV * Lanes(d)).
+// img: [h, w, cin]; w: [kh, kw, cin, cout]; yrow: the row's [out_w, cout] outputs. Each
+// output sums its taps in (ky, kx, ci) order from zero, then adds the bias (and the fused
+// ReLU): the same arithmetic for every kPix and kNV, so the blocking changes no bit.
+template <size_t kPix, size_t kNV, class D>
+HWY_INLINE void DirectForwardBlock(D d, const float* HWY_RESTRICT img,
+                                   const float* HWY_RESTRICT w, const float* HWY_RESTRICT bias,
+                                   bool relu, float* HWY_RESTRICT yrow, const Conv2DShape& s,
+                                   int64_t ky0, int64_t ky1, int64_t oy, int64_t ox, int64_t j) {
+  static_assert(kPix >= 1 && kPix <= 6 && kNV >= 1 && kNV <= 2, "6 x 2 accumulators at most");
+  using V = hn::Vec<D>;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t cin = s.cin, cout = s.cout, sx = s.stride_w * cin, run = s.kw * cin;
+  // Named accumulators (an array of vectors would live on the stack).
+  V a00 = hn::Zero(d), a01 = hn::Zero(d), a10 = hn::Zero(d), a11 = hn::Zero(d);
+  V a20 = hn::Zero(d), a21 = hn::Zero(d), a30 = hn::Zero(d), a31 = hn::Zero(d);
+  V a40 = hn::Zero(d), a41 = hn::Zero(d), a50 = hn::Zero(d), a51 = hn::Zero(d);
+  for (int64_t ky = ky0; ky < ky1; ++ky) {
+    const float* HWY_RESTRICT xp =
+        img + ((oy * s.stride_h - s.pad_top + ky) * s.w + ox * s.stride_w - s.pad_left) * cin;
+    const float* HWY_RESTRICT wp = w + ky * run * cout + j;
+    for (int64_t q = 0; q < run; ++q) {
+      const V w0 = hn::LoadU(d, wp + q * cout);
+      const V w1 = kNV > 1 ? hn::LoadU(d, wp + q * cout + N) : w0;
+#define GW_CONV_PIX(P)                                          \
+  if constexpr (kPix > P) {                                     \
+    const V xv = hn::Set(d, xp[q + P * sx]);                    \
+    a##P##0 = hn::MulAdd(xv, w0, a##P##0);                      \
+    if constexpr (kNV > 1) a##P##1 = hn::MulAdd(xv, w1, a##P##1); \
+  }
+      GW_CONV_PIX(0)
+      GW_CONV_PIX(1)
+      GW_CONV_PIX(2)
+      GW_CONV_PIX(3)
+      GW_CONV_PIX(4)
+      GW_CONV_PIX(5)
+#undef GW_CONV_PIX
+    }
+  }
+  // acc + bias, then the fused ReLU, stored.
+  auto store = [&](V a, size_t p, size_t v) HWY_ATTR {
+    const int64_t jv = j + static_cast<int64_t>(v) * N;
+    a = hn::Add(a, bias ? hn::LoadU(d, bias + jv) : hn::Zero(d));
+    if (relu) a = hn::IfThenElseZero(hn::Gt(a, hn::Zero(d)), a);
+    hn::StoreU(a, d, yrow + (ox + static_cast<int64_t>(p)) * cout + jv);
+  };
+  const V acc[6][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41}, {a50, a51}};
+  for (size_t p = 0; p < kPix; ++p) {
+    for (size_t v = 0; v < kNV; ++v) store(acc[p][v], p, v);
+  }
+}
+
+// Forward, direct: output row oy of one image, output channels [j, j + kNV * Lanes(d)).
+// Border pixels (taps past the input's edge) are summed one at a time with bounds checks,
+// the interior kPixels at a time.
+template <size_t kNV, class D>
 HWY_INLINE void DirectForwardRow(D d, const float* HWY_RESTRICT img,
                                  const float* HWY_RESTRICT w, const float* HWY_RESTRICT bias,
                                  bool relu, float* HWY_RESTRICT yrow, const Conv2DShape& s,
                                  const conv_detail::Interior& in, int64_t oy, int64_t j) {
   using V = hn::Vec<D>;
-  // acc + bias, then the fused ReLU.
-  auto out = [&](V a, V b) HWY_ATTR {
-    a = hn::Add(a, b);
-    return relu ? hn::IfThenElseZero(hn::Gt(a, hn::Zero(d)), a) : a;
-  };
-  const int64_t cin = s.cin, cout = s.cout, sx = s.stride_w * cin;
+  // 6 pixels x 2 vectors: 12 accumulators, within AVX2's 16 registers.
+  constexpr size_t kPixels = 6;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t cin = s.cin, cout = s.cout;
   const int64_t ky0 = std::max<int64_t>(0, s.pad_top - oy * s.stride_h);
   const int64_t ky1 = std::min(s.kh, s.h + s.pad_top - oy * s.stride_h);
-  const V b = bias ? hn::LoadU(d, bias + j) : hn::Zero(d);
   // One pixel with bounds checks on the columns.
   auto one = [&](int64_t ox) HWY_ATTR {
-    V a = hn::Zero(d);
-    for (int64_t ky = ky0; ky < ky1; ++ky) {
-      const float* xr = img + (oy * s.stride_h - s.pad_top + ky) * s.w * cin;
-      for (int64_t kx = 0; kx < s.kw; ++kx) {
-        const int64_t ix = ox * s.stride_w - s.pad_left + kx;
-        if (ix < 0 || ix >= s.w) continue;
-        const int64_t t = (ky * s.kw + kx) * cin;
-        for (int64_t ci = 0; ci < cin; ++ci) {
-          a = hn::MulAdd(hn::Set(d, xr[ix * cin + ci]), hn::LoadU(d, w + (t + ci) * cout + j), a);
+    for (size_t v = 0; v < kNV; ++v) {
+      const int64_t jv = j + static_cast<int64_t>(v) * N;
+      V a = hn::Zero(d);
+      for (int64_t ky = ky0; ky < ky1; ++ky) {
+        const float* xr = img + (oy * s.stride_h - s.pad_top + ky) * s.w * cin;
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          const int64_t ix = ox * s.stride_w - s.pad_left + kx;
+          if (ix < 0 || ix >= s.w) continue;
+          const int64_t t = (ky * s.kw + kx) * cin;
+          for (int64_t ci = 0; ci < cin; ++ci) {
+            a = hn::MulAdd(hn::Set(d, xr[ix * cin + ci]), hn::LoadU(d, w + (t + ci) * cout + jv),
+                           a);
+          }
         }
       }
+      a = hn::Add(a, bias ? hn::LoadU(d, bias + jv) : hn::Zero(d));
+      if (relu) a = hn::IfThenElseZero(hn::Gt(a, hn::Zero(d)), a);
+      hn::StoreU(a, d, yrow + ox * cout + jv);
     }
-    hn::StoreU(out(a, b), d, yrow + ox * cout + j);
   };
   int64_t ox = 0;
   for (; ox < in.lo; ++ox) one(ox);
-  const int64_t run = s.kw * cin;
-  for (; ox + 4 <= in.hi; ox += 4) {
-    V a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-    for (int64_t ky = ky0; ky < ky1; ++ky) {
-      const float* HWY_RESTRICT xp =
-          img + ((oy * s.stride_h - s.pad_top + ky) * s.w + ox * s.stride_w - s.pad_left) * cin;
-      const float* HWY_RESTRICT wp = w + ky * run * cout + j;
-      for (int64_t q = 0; q < run; ++q) {
-        const V wv = hn::LoadU(d, wp + q * cout);
-        a0 = hn::MulAdd(hn::Set(d, xp[q]), wv, a0);
-        a1 = hn::MulAdd(hn::Set(d, xp[q + sx]), wv, a1);
-        a2 = hn::MulAdd(hn::Set(d, xp[q + 2 * sx]), wv, a2);
-        a3 = hn::MulAdd(hn::Set(d, xp[q + 3 * sx]), wv, a3);
-      }
-    }
-    float* yp = yrow + ox * cout + j;
-    hn::StoreU(out(a0, b), d, yp);
-    hn::StoreU(out(a1, b), d, yp + cout);
-    hn::StoreU(out(a2, b), d, yp + 2 * cout);
-    hn::StoreU(out(a3, b), d, yp + 3 * cout);
+  for (; ox + static_cast<int64_t>(kPixels) <= in.hi; ox += kPixels) {
+    DirectForwardBlock<kPixels, kNV>(d, img, w, bias, relu, yrow, s, ky0, ky1, oy, ox, j);
+  }
+  for (; ox < in.hi; ++ox) {
+    DirectForwardBlock<1, kNV>(d, img, w, bias, relu, yrow, s, ky0, ky1, oy, ox, j);
   }
   for (; ox < s.out_w; ++ox) one(ox);
 }
@@ -134,80 +197,165 @@ HWY_INLINE void DirectForwardRow(D d, const float* HWY_RESTRICT img,
 void DirectForward(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
                    const float* HWY_RESTRICT bias, bool relu, float* HWY_RESTRICT y,
                    const Conv2DShape& s, int64_t i0, int64_t i1) {
-  const hn::ScalableTag<float> d;
-  const hn::CappedTag<float, 1> d1;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
   const conv_detail::Interior in = conv_detail::InteriorColumns(s);
   for (int64_t img = i0; img < i1; ++img) {
     const float* xi = x + img * s.h * s.w * s.cin;
     for (int64_t oy = 0; oy < s.out_h; ++oy) {
       float* yrow = y + (img * s.out_h + oy) * s.out_w * s.cout;
-      int64_t j = 0;
-      for (; j + N <= s.cout; j += N) DirectForwardRow(d, xi, w, bias, relu, yrow, s, in, oy, j);
-      for (; j < s.cout; ++j) DirectForwardRow(d1, xi, w, bias, relu, yrow, s, in, oy, j);
+      ForEachChannelBlock(s.cout, [&](auto d, auto nv, int64_t j) HWY_ATTR {
+        DirectForwardRow<decltype(nv)::value>(d, xi, w, bias, relu, yrow, s, in, oy, j);
+      });
+    }
+  }
+}
+
+// Most taps per register block of the direct weight gradient: 9 x 2 accumulators with
+// AVX-512's 32 registers, 4 x 2 within AVX2's 16.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr int64_t kWeightTaps = 9;
+#else
+constexpr int64_t kWeightTaps = 4;
+#endif
+
+// Weight gradient, direct, interior pixels [ox0, ox1) of one output row (every tap inside
+// the image): adds to pdw rows t0 .. t0 + kTaps - 1 (flat (ky, kx, ci) taps), output
+// channels [j, j + kNV * Lanes(d)), sum over the pixels of x[pixel + tap] * dy[pixel].
+// xb: the input under tap 0's kernel row for pixel ox0 (x offset off[t] for tap t0 + t);
+// grad(ox, v): the (masked) dy vector v of pixel ox. Each tap's sum over the row is formed in
+// registers, in pixel order, then added to pdw.
+template <size_t kTaps, size_t kNV, class D, class Grad>
+HWY_INLINE void DirectWeightsBlock(D d, const float* HWY_RESTRICT xb,
+                                   const int64_t* HWY_RESTRICT off, int64_t sx,
+                                   const Grad& grad, int64_t ox0, int64_t ox1,
+                                   float* HWY_RESTRICT pdw, int64_t cout, int64_t t0,
+                                   int64_t j) {
+  static_assert(kTaps >= 1 && kTaps <= 9 && kNV >= 1 && kNV <= 2, "9 x 2 accumulators at most");
+  using V = hn::Vec<D>;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  // Named accumulators (an array of vectors would live on the stack).
+  V a00 = hn::Zero(d), a01 = hn::Zero(d), a10 = hn::Zero(d), a11 = hn::Zero(d);
+  V a20 = hn::Zero(d), a21 = hn::Zero(d), a30 = hn::Zero(d), a31 = hn::Zero(d);
+  V a40 = hn::Zero(d), a41 = hn::Zero(d), a50 = hn::Zero(d), a51 = hn::Zero(d);
+  V a60 = hn::Zero(d), a61 = hn::Zero(d), a70 = hn::Zero(d), a71 = hn::Zero(d);
+  V a80 = hn::Zero(d), a81 = hn::Zero(d);
+  const int64_t o0 = off[0], o1 = kTaps > 1 ? off[1] : 0, o2 = kTaps > 2 ? off[2] : 0;
+  const int64_t o3 = kTaps > 3 ? off[3] : 0, o4 = kTaps > 4 ? off[4] : 0;
+  const int64_t o5 = kTaps > 5 ? off[5] : 0, o6 = kTaps > 6 ? off[6] : 0;
+  const int64_t o7 = kTaps > 7 ? off[7] : 0, o8 = kTaps > 8 ? off[8] : 0;
+  const float* HWY_RESTRICT xp = xb;
+  for (int64_t ox = ox0; ox < ox1; ++ox, xp += sx) {
+    const V g0 = grad(ox, 0);
+    const V g1 = kNV > 1 ? grad(ox, 1) : g0;
+#define GW_CONV_TAP(T)                                               \
+  if constexpr (kTaps > T) {                                         \
+    const V xv = hn::Set(d, xp[o##T]);                               \
+    a##T##0 = hn::MulAdd(xv, g0, a##T##0);                           \
+    if constexpr (kNV > 1) a##T##1 = hn::MulAdd(xv, g1, a##T##1);    \
+  }
+    GW_CONV_TAP(0)
+    GW_CONV_TAP(1)
+    GW_CONV_TAP(2)
+    GW_CONV_TAP(3)
+    GW_CONV_TAP(4)
+    GW_CONV_TAP(5)
+    GW_CONV_TAP(6)
+    GW_CONV_TAP(7)
+    GW_CONV_TAP(8)
+#undef GW_CONV_TAP
+  }
+  const V acc[9][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41},
+                       {a50, a51}, {a60, a61}, {a70, a71}, {a80, a81}};
+  for (size_t t = 0; t < kTaps; ++t) {
+    for (size_t v = 0; v < kNV; ++v) {
+      float* o = pdw + (t0 + static_cast<int64_t>(t)) * cout + j + static_cast<int64_t>(v) * N;
+      hn::StoreU(hn::Add(hn::LoadU(d, o), acc[t][v]), d, o);
     }
   }
 }
 
 // Weight gradient, direct: adds output row oy's contributions, for output channels
-// [j, j + Lanes(d)), to pdw [kh, kw, cin, cout] and pdb [cout]. Each tap's sum over the
-// row is formed in a register (pixels in order), then added to pdw. maskrow (the row of
-// relu_y, or null): dy is read as 0 where it is not > 0.
-template <class D>
+// [j, j + kNV * Lanes(d)), to pdw [kh, kw, cin, cout] and pdb [cout]. The interior pixels
+// go through DirectWeightsBlock, kWeightTaps taps at a time; border pixels (taps past the
+// input's edge) add their in-bounds taps one at a time. maskrow (the row of relu_y, or
+// null): dy is read as 0 where it is not > 0.
+template <size_t kNV, class D>
 HWY_INLINE void DirectWeightsRow(D d, const float* HWY_RESTRICT img,
                                  const float* HWY_RESTRICT dyrow,
                                  const float* HWY_RESTRICT maskrow, float* HWY_RESTRICT pdw,
                                  float* HWY_RESTRICT pdb, const Conv2DShape& s,
                                  const conv_detail::Interior& in, int64_t oy, int64_t j) {
   using V = hn::Vec<D>;
-  auto grad = [&](int64_t at) HWY_ATTR {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t cin = s.cin, cout = s.cout, run = s.kw * cin, sx = s.stride_w * cin;
+  auto grad = [&](int64_t ox, size_t v) HWY_ATTR {
+    const int64_t at = ox * cout + j + static_cast<int64_t>(v) * N;
     const V g = hn::LoadU(d, dyrow + at);
     if (!maskrow) return g;
     return hn::IfThenElseZero(hn::Gt(hn::LoadU(d, maskrow + at), hn::Zero(d)), g);
   };
-  const int64_t cin = s.cin, cout = s.cout, run = s.kw * cin;
-  const int64_t ky0 = std::max<int64_t>(0, s.pad_top - oy * s.stride_h);
-  const int64_t ky1 = std::min(s.kh, s.h + s.pad_top - oy * s.stride_h);
-  {
+  for (size_t v = 0; v < kNV; ++v) {
     V a0 = hn::Zero(d), a1 = hn::Zero(d);
     int64_t ox = 0;
     for (; ox + 2 <= s.out_w; ox += 2) {
-      a0 = hn::Add(a0, grad(ox * cout + j));
-      a1 = hn::Add(a1, grad((ox + 1) * cout + j));
+      a0 = hn::Add(a0, grad(ox, v));
+      a1 = hn::Add(a1, grad(ox + 1, v));
     }
-    if (ox < s.out_w) a0 = hn::Add(a0, grad(ox * cout + j));
-    hn::StoreU(hn::Add(hn::LoadU(d, pdb + j), hn::Add(a0, a1)), d, pdb + j);
+    if (ox < s.out_w) a0 = hn::Add(a0, grad(ox, v));
+    float* b = pdb + j + static_cast<int64_t>(v) * N;
+    hn::StoreU(hn::Add(hn::LoadU(d, b), hn::Add(a0, a1)), d, b);
   }
-  for (int64_t ky = ky0; ky < ky1; ++ky) {
-    const float* HWY_RESTRICT xr = img + (oy * s.stride_h - s.pad_top + ky) * s.w * cin;
-    float* HWY_RESTRICT dwk = pdw + ky * run * cout + j;
-    // Taps q = kx * cin + ci of this kernel row, four at a time.
-    for (int64_t q0 = 0; q0 < run; q0 += 4) {
-      const int64_t nq = std::min<int64_t>(4, run - q0);
-      V a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-      for (int64_t ox = 0; ox < s.out_w; ++ox) {
-        const V g = grad(ox * cout + j);
-        const int64_t ix0 = ox * s.stride_w - s.pad_left;
-        const float* HWY_RESTRICT xp = xr + ix0 * cin + q0;
-        if (ox >= in.lo && ox < in.hi) {
-          a0 = hn::MulAdd(hn::Set(d, xp[0]), g, a0);
-          if (nq > 1) a1 = hn::MulAdd(hn::Set(d, xp[1]), g, a1);
-          if (nq > 2) a2 = hn::MulAdd(hn::Set(d, xp[2]), g, a2);
-          if (nq > 3) a3 = hn::MulAdd(hn::Set(d, xp[3]), g, a3);
-        } else {
-          V* acc[4] = {&a0, &a1, &a2, &a3};
-          for (int64_t q = 0; q < nq; ++q) {
-            const int64_t ix = ix0 + (q0 + q) / cin;
-            if (ix < 0 || ix >= s.w) continue;
-            *acc[q] = hn::MulAdd(hn::Set(d, xp[q]), g, *acc[q]);
+  const int64_t iy0 = oy * s.stride_h - s.pad_top;  // input row under kernel row 0
+  const int64_t ky0 = std::max<int64_t>(0, -iy0);
+  const int64_t ky1 = std::min(s.kh, s.h - iy0);
+  if (ky0 >= ky1) return;
+  // Interior pixels: taps [ky0 * run, ky1 * run), offsets from the first one's input.
+  if (in.lo < in.hi) {
+    const float* xb = img + ((iy0 + ky0) * s.w + in.lo * s.stride_w - s.pad_left) * cin;
+    int64_t off[kWeightTaps];
+    for (int64_t t0 = ky0 * run; t0 < ky1 * run; t0 += kWeightTaps) {
+      const int64_t taps = std::min(kWeightTaps, ky1 * run - t0);
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t ky = (t0 + t) / run, rem = (t0 + t) % run;
+        off[t] = (ky - ky0) * s.w * cin + rem;
+      }
+#define GW_CONV_TAPS(T)                                                                    \
+  case T:                                                                                  \
+    if constexpr (T <= kWeightTaps) {                                                      \
+      DirectWeightsBlock<T, kNV>(d, xb, off, sx, grad, in.lo, in.hi, pdw, cout, t0, j);   \
+    }                                                                                      \
+    break;
+      switch (taps) {
+        GW_CONV_TAPS(1)
+        GW_CONV_TAPS(2)
+        GW_CONV_TAPS(3)
+        GW_CONV_TAPS(4)
+        GW_CONV_TAPS(5)
+        GW_CONV_TAPS(6)
+        GW_CONV_TAPS(7)
+        GW_CONV_TAPS(8)
+        GW_CONV_TAPS(9)
+      }
+#undef GW_CONV_TAPS
+    }
+  }
+  // Border pixels, tap by tap.
+  for (int64_t ox = 0; ox < s.out_w; ++ox) {
+    if (ox == in.lo) ox = std::max(ox, in.hi);
+    if (ox >= s.out_w) break;
+    for (size_t v = 0; v < kNV; ++v) {
+      const V g = grad(ox, v);
+      for (int64_t ky = ky0; ky < ky1; ++ky) {
+        const float* xr = img + (iy0 + ky) * s.w * cin;
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          const int64_t ix = ox * s.stride_w - s.pad_left + kx;
+          if (ix < 0 || ix >= s.w) continue;
+          for (int64_t ci = 0; ci < cin; ++ci) {
+            float* o = pdw + ((ky * s.kw + kx) * cin + ci) * cout + j +
+                       static_cast<int64_t>(v) * N;
+            hn::StoreU(hn::MulAdd(hn::Set(d, xr[ix * cin + ci]), g, hn::LoadU(d, o)), d, o);
           }
         }
       }
-      float* o = dwk + q0 * cout;
-      hn::StoreU(hn::Add(hn::LoadU(d, o), a0), d, o);
-      if (nq > 1) hn::StoreU(hn::Add(hn::LoadU(d, o + cout), a1), d, o + cout);
-      if (nq > 2) hn::StoreU(hn::Add(hn::LoadU(d, o + 2 * cout), a2), d, o + 2 * cout);
-      if (nq > 3) hn::StoreU(hn::Add(hn::LoadU(d, o + 3 * cout), a3), d, o + 3 * cout);
     }
   }
 }
@@ -217,9 +365,6 @@ HWY_INLINE void DirectWeightsRow(D d, const float* HWY_RESTRICT img,
 void DirectWeights(const float* HWY_RESTRICT x, const float* HWY_RESTRICT dy,
                    const float* HWY_RESTRICT relu_y, float* HWY_RESTRICT pdw,
                    float* HWY_RESTRICT pdb, const Conv2DShape& s, int64_t i0, int64_t i1) {
-  const hn::ScalableTag<float> d;
-  const hn::CappedTag<float, 1> d1;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
   const conv_detail::Interior in = conv_detail::InteriorColumns(s);
   for (int64_t img = i0; img < i1; ++img) {
     const float* xi = x + img * s.h * s.w * s.cin;
@@ -227,11 +372,9 @@ void DirectWeights(const float* HWY_RESTRICT x, const float* HWY_RESTRICT dy,
       const int64_t row = (img * s.out_h + oy) * s.out_w * s.cout;
       const float* dyrow = dy + row;
       const float* maskrow = relu_y ? relu_y + row : nullptr;
-      int64_t j = 0;
-      for (; j + N <= s.cout; j += N) {
-        DirectWeightsRow(d, xi, dyrow, maskrow, pdw, pdb, s, in, oy, j);
-      }
-      for (; j < s.cout; ++j) DirectWeightsRow(d1, xi, dyrow, maskrow, pdw, pdb, s, in, oy, j);
+      ForEachChannelBlock(s.cout, [&](auto d, auto nv, int64_t j) HWY_ATTR {
+        DirectWeightsRow<decltype(nv)::value>(d, xi, dyrow, maskrow, pdw, pdb, s, in, oy, j);
+      });
     }
   }
 }
@@ -579,12 +722,16 @@ ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
   if (requested == ConvAlgorithm::kDirect || !WinogradApplies(s)) return ConvAlgorithm::kDirect;
   if (requested != ConvAlgorithm::kAuto) return requested;
   // Measured on Zen 5, 2 threads, 26x26 inputs (ms, direct / F(4x4) / F(2x2)):
-  //   forward,  cin 3 -> 16: 0.45 / 0.66 / 1.23 (the direct loops for tiny cin win);
+  //   forward,  cin 1 -> 32: 0.53 / 1.06 / 1.58; cin 3 -> 16: 0.50 / 0.85 (the direct
+  //             loops for tiny cin win); cin 4 -> 32, same padding: 1.23 / 1.37;
   //             cin 8 -> 8:  1.78 / 0.64 / 1.21;  cin 32 -> 64: 12.6 / 4.1 / 6.5
   //   data,     cin 1 <- 32: 1.47 / 2.03 / 3.09 (dx of one channel: 16x padding waste);
   //             cin 2 <- 16: 1.63 / 1.26 / 2.09;  cin 32 <- 64: 15.2 / 5.7 / 7.9
-  //   weights,  cin 1 -> 32: 1.28 / 0.69 / 1.15;  cin 32 -> 64: 14.1 / 4.5 / 6.8
+  //   weights,  cin 1 -> 32: 0.56 / 1.01 / 1.49; cin 2 -> 8, same padding: 0.56 / 1.33;
+  //             cin 3 -> 16: 0.65 / 0.73; cin 4 -> 32, same padding: 1.78 / 1.16;
+  //             cin 32 -> 64: 14.1 / 4.5 / 6.8
   if (pass == ConvPass::kForward && s.cin <= kDirectMaxCin) return ConvAlgorithm::kDirect;
+  if (pass == ConvPass::kBackwardWeights && s.cin <= 3) return ConvAlgorithm::kDirect;
   if (pass == ConvPass::kBackwardData && s.cin < 2) return ConvAlgorithm::kDirect;
   // Multiplications per output relative to direct convolution's 9: (a/m)², times the
   // share of the last tile row / column that falls past the output's edge.

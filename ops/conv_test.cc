@@ -321,13 +321,18 @@ TEST(Conv2DTest, AutomaticChoice) {
                      kWeights = ConvPass::kBackwardWeights;
   const Conv2DShape conv1 = MakeConv2DShape(200, 28, 28, 1, 3, 3, 32, 1, 1, false);
   const Conv2DShape conv2 = MakeConv2DShape(200, 26, 26, 32, 3, 3, 64, 1, 1, false);
-  // conv1: direct loops forward, direct dx (one input channel), Winograd dw.
+  // conv1: the direct loops forward and for dw, direct dx (one input channel).
   EXPECT_EQ(Conv2DAlgorithmFor(conv1, kFwd), ConvAlgorithm::kDirect);
   EXPECT_EQ(Conv2DAlgorithmFor(conv1, kData), ConvAlgorithm::kDirect);
-  EXPECT_EQ(Conv2DAlgorithmFor(conv1, kWeights), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(Conv2DAlgorithmFor(conv1, kWeights), ConvAlgorithm::kDirect);
   const Conv2DShape rgb = MakeConv2DShape(8, 32, 32, 3, 3, 3, 16, 1, 1, true);
   EXPECT_EQ(Conv2DAlgorithmFor(rgb, kFwd), ConvAlgorithm::kDirect);
   EXPECT_EQ(Conv2DAlgorithmFor(rgb, kData), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(Conv2DAlgorithmFor(rgb, kWeights), ConvAlgorithm::kDirect);
+  // 4 input channels: 36 taps per pixel, Winograd's weight gradient wins.
+  const Conv2DShape cin4 = MakeConv2DShape(8, 26, 26, 4, 3, 3, 32, 1, 1, true);
+  EXPECT_EQ(Conv2DAlgorithmFor(cin4, kFwd), ConvAlgorithm::kDirect);
+  EXPECT_EQ(Conv2DAlgorithmFor(cin4, kWeights), ConvAlgorithm::kWinograd);
   // Wide layers: F(2x2) where the pass sums over more than 128 channels.
   const Conv2DShape wide = MakeConv2DShape(8, 14, 14, 256, 3, 3, 64, 1, 1, true);
   EXPECT_EQ(Conv2DAlgorithmFor(wide, kFwd), ConvAlgorithm::kWinograd2x2);
