@@ -92,6 +92,15 @@ HWY_INLINE void ForEachChannelBlock(int64_t cout, const F& f) {
   for (; j < cout; ++j) f(d1, One(), j);
 }
 
+// The direct loops' register blocks: accumulators aI0, aI1 (kNV of them) of row I < COUNT
+// of a block get x * B0 and x * B1, x = SCALAR broadcast.
+#define GW_CONV_FMA(I, COUNT, SCALAR, B0, B1)                        \
+  if constexpr (COUNT > I) {                                         \
+    const V xv = hn::Set(d, SCALAR);                                 \
+    a##I##0 = hn::MulAdd(xv, B0, a##I##0);                           \
+    if constexpr (kNV > 1) a##I##1 = hn::MulAdd(xv, B1, a##I##1);    \
+  }
+
 // Forward, direct, interior pixels [ox, ox + kPix) of output row oy (every kw tap inside
 // the input row) and kernel rows [ky0, ky1), output channels [j, j + kNV * Lanes(d)).
 // img: [h, w, cin]; w: [kh, kw, cin, cout]; yrow: the row's [out_w, cout] outputs. Each
@@ -117,19 +126,12 @@ HWY_INLINE void DirectForwardBlock(D d, const float* HWY_RESTRICT img,
     for (int64_t q = 0; q < run; ++q) {
       const V w0 = hn::LoadU(d, wp + q * cout);
       const V w1 = kNV > 1 ? hn::LoadU(d, wp + q * cout + N) : w0;
-#define GW_CONV_PIX(P)                                          \
-  if constexpr (kPix > P) {                                     \
-    const V xv = hn::Set(d, xp[q + P * sx]);                    \
-    a##P##0 = hn::MulAdd(xv, w0, a##P##0);                      \
-    if constexpr (kNV > 1) a##P##1 = hn::MulAdd(xv, w1, a##P##1); \
-  }
-      GW_CONV_PIX(0)
-      GW_CONV_PIX(1)
-      GW_CONV_PIX(2)
-      GW_CONV_PIX(3)
-      GW_CONV_PIX(4)
-      GW_CONV_PIX(5)
-#undef GW_CONV_PIX
+      GW_CONV_FMA(0, kPix, xp[q], w0, w1)
+      GW_CONV_FMA(1, kPix, xp[q + sx], w0, w1)
+      GW_CONV_FMA(2, kPix, xp[q + 2 * sx], w0, w1)
+      GW_CONV_FMA(3, kPix, xp[q + 3 * sx], w0, w1)
+      GW_CONV_FMA(4, kPix, xp[q + 4 * sx], w0, w1)
+      GW_CONV_FMA(5, kPix, xp[q + 5 * sx], w0, w1)
     }
   }
   // acc + bias, then the fused ReLU, stored.
@@ -246,22 +248,15 @@ HWY_INLINE void DirectWeightsBlock(D d, const float* HWY_RESTRICT xb,
   for (int64_t ox = ox0; ox < ox1; ++ox, xp += sx) {
     const V g0 = grad(ox, 0);
     const V g1 = kNV > 1 ? grad(ox, 1) : g0;
-#define GW_CONV_TAP(T)                                               \
-  if constexpr (kTaps > T) {                                         \
-    const V xv = hn::Set(d, xp[o##T]);                               \
-    a##T##0 = hn::MulAdd(xv, g0, a##T##0);                           \
-    if constexpr (kNV > 1) a##T##1 = hn::MulAdd(xv, g1, a##T##1);    \
-  }
-    GW_CONV_TAP(0)
-    GW_CONV_TAP(1)
-    GW_CONV_TAP(2)
-    GW_CONV_TAP(3)
-    GW_CONV_TAP(4)
-    GW_CONV_TAP(5)
-    GW_CONV_TAP(6)
-    GW_CONV_TAP(7)
-    GW_CONV_TAP(8)
-#undef GW_CONV_TAP
+    GW_CONV_FMA(0, kTaps, xp[o0], g0, g1)
+    GW_CONV_FMA(1, kTaps, xp[o1], g0, g1)
+    GW_CONV_FMA(2, kTaps, xp[o2], g0, g1)
+    GW_CONV_FMA(3, kTaps, xp[o3], g0, g1)
+    GW_CONV_FMA(4, kTaps, xp[o4], g0, g1)
+    GW_CONV_FMA(5, kTaps, xp[o5], g0, g1)
+    GW_CONV_FMA(6, kTaps, xp[o6], g0, g1)
+    GW_CONV_FMA(7, kTaps, xp[o7], g0, g1)
+    GW_CONV_FMA(8, kTaps, xp[o8], g0, g1)
   }
   const V acc[9][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41},
                        {a50, a51}, {a60, a61}, {a70, a71}, {a80, a81}};
@@ -359,6 +354,8 @@ HWY_INLINE void DirectWeightsRow(D d, const float* HWY_RESTRICT img,
     }
   }
 }
+
+#undef GW_CONV_FMA
 
 // Adds the gradients of images [i0, i1) to pdw [kh, kw, cin, cout] and pdb [cout]; dy
 // masked by relu_y (if not null).
