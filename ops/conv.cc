@@ -12,8 +12,9 @@
 // Tiny input depth (cin <= kDirectMaxCin, e.g. a first layer on grey or RGB images): the
 // patch rows are too short for a GEMM to pay off, so the forward pass and the weight
 // gradient run direct SIMD loops over output channels instead (Highway dynamic dispatch):
-//   y[p, :]      += x[p + tap] * w[tap, :]   (4 output pixels at a time)
-//   dw[tap, :]   += x[p + tap] * dy[p, :]    (register sums over an output row)
+//   y[p, :]      += x[p + tap] * w[tap, :]   (6 output pixels x 2 vectors at a time)
+//   dw[tap, :]   += x[p + tap] * dy[p, :]    (9 taps x 2 vectors summed in registers
+//                                             over an output row; 4 taps on AVX2)
 //
 // Fused ReLU on the direct path: the forward applies max(y, 0) in its GEMMs' epilogue
 // (ops/matmul.h, Epilogue::kRelu) or in the direct loops' stores; the backward
@@ -72,8 +73,10 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // Calls f(d, nv, j) on blocks of output channels that cover [0, cout) in order: two full
-// vectors at a time (nv: std::integral_constant<size_t, 2>), then one, then 8- and 4-lane
-// vectors, then single lanes (nv: std::integral_constant<size_t, 1>).
+// vectors at a time (nv: std::integral_constant<size_t, 2>), then one, then vectors of at
+// most 8 and at most 4 lanes (on AVX-512: a 16-channel remainder of 8 + 4 + 3 runs 8-, 4-
+// and 1-lane blocks; where a full vector is that short already, those loops find nothing
+// left), then single lanes (nv: std::integral_constant<size_t, 1>).
 template <class F>
 HWY_INLINE void ForEachChannelBlock(int64_t cout, const F& f) {
   const hn::ScalableTag<float> d;
@@ -115,7 +118,7 @@ HWY_INLINE void DirectForwardBlock(D d, const float* HWY_RESTRICT img,
   using V = hn::Vec<D>;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
   const int64_t cin = s.cin, cout = s.cout, sx = s.stride_w * cin, run = s.kw * cin;
-  // Named accumulators (an array of vectors would live on the stack).
+  // Named accumulators: GCC keeps an array of vectors on the stack in the loop.
   V a00 = hn::Zero(d), a01 = hn::Zero(d), a10 = hn::Zero(d), a11 = hn::Zero(d);
   V a20 = hn::Zero(d), a21 = hn::Zero(d), a30 = hn::Zero(d), a31 = hn::Zero(d);
   V a40 = hn::Zero(d), a41 = hn::Zero(d), a50 = hn::Zero(d), a51 = hn::Zero(d);
@@ -222,7 +225,8 @@ constexpr int64_t kWeightTaps = 4;
 // Weight gradient, direct, interior pixels [ox0, ox1) of one output row (every tap inside
 // the image): adds to pdw rows t0 .. t0 + kTaps - 1 (flat (ky, kx, ci) taps), output
 // channels [j, j + kNV * Lanes(d)), sum over the pixels of x[pixel + tap] * dy[pixel].
-// xb: the input under tap 0's kernel row for pixel ox0 (x offset off[t] for tap t0 + t);
+// xb: the input under pixel ox0's first kernel row inside the image (ky0); tap t0 + t
+// reads x at offset off[t] from there (and sx further per pixel);
 // grad(ox, v): the (masked) dy vector v of pixel ox. Each tap's sum over the row is formed in
 // registers, in pixel order, then added to pdw.
 template <size_t kTaps, size_t kNV, class D, class Grad>
@@ -234,7 +238,7 @@ HWY_INLINE void DirectWeightsBlock(D d, const float* HWY_RESTRICT xb,
   static_assert(kTaps >= 1 && kTaps <= 9 && kNV >= 1 && kNV <= 2, "9 x 2 accumulators at most");
   using V = hn::Vec<D>;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
-  // Named accumulators (an array of vectors would live on the stack).
+  // Named accumulators: GCC keeps an array of vectors on the stack in the loop.
   V a00 = hn::Zero(d), a01 = hn::Zero(d), a10 = hn::Zero(d), a11 = hn::Zero(d);
   V a20 = hn::Zero(d), a21 = hn::Zero(d), a30 = hn::Zero(d), a31 = hn::Zero(d);
   V a40 = hn::Zero(d), a41 = hn::Zero(d), a50 = hn::Zero(d), a51 = hn::Zero(d);
@@ -244,8 +248,8 @@ HWY_INLINE void DirectWeightsBlock(D d, const float* HWY_RESTRICT xb,
   const int64_t o3 = kTaps > 3 ? off[3] : 0, o4 = kTaps > 4 ? off[4] : 0;
   const int64_t o5 = kTaps > 5 ? off[5] : 0, o6 = kTaps > 6 ? off[6] : 0;
   const int64_t o7 = kTaps > 7 ? off[7] : 0, o8 = kTaps > 8 ? off[8] : 0;
-  const float* HWY_RESTRICT xp = xb;
-  for (int64_t ox = ox0; ox < ox1; ++ox, xp += sx) {
+  for (int64_t ox = ox0; ox < ox1; ++ox) {
+    const float* HWY_RESTRICT xp = xb + (ox - ox0) * sx;
     const V g0 = grad(ox, 0);
     const V g1 = kNV > 1 ? grad(ox, 1) : g0;
     GW_CONV_FMA(0, kTaps, xp[o0], g0, g1)

@@ -59,8 +59,8 @@ enum class ConvPass { kForward, kBackwardData, kBackwardWeights };
 // Winograd request on a shape Winograd cannot compute (not 3x3, not stride 1, or an empty
 // dimension) falls back to kDirect. Never returns kAuto.
 // The automatic choice for 3x3 stride-1 kernels: Winograd, except the forward pass with
-// cin <= 4 and the data gradient with cin == 1 (direct is faster there) and outputs of a
-// few pixels; F(4x4, 3x3) unless F(2x2, 3x3) wastes less on partial edge tiles, or the
+// cin <= 4, the weight gradient with cin <= 3 and the data gradient with cin == 1 (direct
+// is faster there) and outputs of a few pixels; F(4x4, 3x3) unless F(2x2, 3x3) wastes less on partial edge tiles, or the
 // pass sums over more than 128 channels (forward: cin, data gradient: cout), where F(4x4)
 // would round to more than 1e-5 of the output's largest magnitude. The weight gradient of
 // layers wide both ways takes F(2x2) (cin * cout above about 241²) or direct (above about

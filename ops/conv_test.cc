@@ -262,7 +262,7 @@ TEST(Conv2DTest, AlgorithmsOddShapesFloat64AllTargets) {
       // n, h, w, cin, kh, kw, cout, stride
       {2, 7, 9, 3, 3, 3, 5, 1},   {2, 11, 10, 17, 3, 3, 33, 1}, {3, 9, 5, 33, 3, 3, 17, 1},
       {2, 6, 7, 17, 3, 3, 5, 2},  {2, 5, 6, 8, 1, 1, 9, 1},     {2, 9, 8, 2, 3, 3, 17, 1},
-      {1, 3, 3, 5, 3, 3, 3, 1},   {2, 8, 7, 6, 5, 5, 7, 1},
+      {1, 3, 3, 5, 3, 3, 3, 1},   {2, 8, 7, 6, 5, 5, 7, 1},     {2, 9, 8, 4, 3, 3, 21, 1},
   };
   std::vector<Case64> cases;
   uint32_t seed = 400;
@@ -287,7 +287,11 @@ TEST(Conv2DTest, FusedReluEqualsUnfused) {
   for (const Conv2DShape& s : {MakeConv2DShape(3, 10, 9, 16, 3, 3, 24, 1, 1, true),
                                MakeConv2DShape(2, 9, 8, 3, 3, 3, 17, 1, 1, false),
                                MakeConv2DShape(2, 6, 5, 7, 1, 1, 9, 1, 1, false),
-                               MakeConv2DShape(2, 9, 9, 6, 3, 3, 5, 2, 2, true)}) {
+                               MakeConv2DShape(2, 9, 9, 6, 3, 3, 5, 2, 2, true),
+                               // tiny cin (the direct loops): stride 2 with same padding,
+                               // a kernel wider than the image (no interior column)
+                               MakeConv2DShape(2, 9, 11, 2, 3, 3, 37, 2, 2, true),
+                               MakeConv2DShape(2, 2, 2, 1, 3, 3, 7, 1, 1, true)}) {
     const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
     const size_t ny = s.n * s.out_h * s.out_w * s.cout;
     const std::vector<float> x = test::RandomVector(nx, 1), w = test::RandomVector(nw, 2),
