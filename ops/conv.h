@@ -60,11 +60,12 @@ enum class ConvPass { kForward, kBackwardData, kBackwardWeights };
 // dimension) falls back to kDirect. Never returns kAuto.
 // The automatic choice for 3x3 stride-1 kernels: Winograd, except the forward pass with
 // cin <= 4, the weight gradient with cin <= 3 and the data gradient with cin == 1 (direct
-// is faster there) and outputs of a few pixels; F(4x4, 3x3) unless F(2x2, 3x3) wastes less on partial edge tiles, or the
-// pass sums over more than 128 channels (forward: cin, data gradient: cout), where F(4x4)
-// would round to more than 1e-5 of the output's largest magnitude. The weight gradient of
-// layers wide both ways takes F(2x2) (cin * cout above about 241²) or direct (above about
-// 362²), where Winograd's per-task partials would leave it fewer than 4 parallel tasks.
+// is faster there) and outputs of a few pixels; F(4x4, 3x3) unless F(2x2, 3x3) wastes
+// less on partial edge tiles, or the pass sums over more than 128 channels (forward: cin,
+// data gradient: cout), where F(4x4) would round to more than 1e-5 of the output's largest
+// magnitude. The weight gradient of layers wide both ways takes F(2x2) (cin * cout above
+// about 241²) or direct (above about 362²), where Winograd's per-task partials would leave
+// it fewer than 4 parallel tasks.
 // Infinities: Winograd's transforms subtract values from each other, so an infinite input
 // gives NaN in every output of the tiles that read it (direct gives +-inf), and a fused
 // ReLU, like the ReLU op, turns those NaNs into 0.

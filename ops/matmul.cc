@@ -550,7 +550,8 @@ struct BSource {
 // Computes the tile C[r0 : r0 + rows, column panels j0 .. j1) over all k-blocks. A row
 // panel's steps with all-zero A are skipped, when they are at least 1/32 of the k-block,
 // where B's block (k-block kb, column panel j) is finite: finite[kb * num_panels + j] is
-// 0 until some task checks that block, then 1 (finite) or 2 (not). Skipping never changes a bit of C, so neither does which panels are scanned.
+// 0 until some task checks that block, then 1 (finite) or 2 (not). Skipping never changes
+// a bit of C, so neither does which panels are scanned.
 void ComputeTile(const float* a, const BSource& bs, float* c, int64_t m, int64_t n,
                  int64_t k, bool trans_a, const float* bias, bool accumulate, bool relu,
                  int64_t r0, int64_t rows, int64_t j0, int64_t j1,

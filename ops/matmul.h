@@ -27,9 +27,10 @@ enum class Epilogue {
 // zero at some k index (images' background, ReLU outputs), those products are not
 // computed. Adding a zero product changes a sum at most in the sign of a zero, so with
 // zeros stored as +0 the result is the same bit for bit; B's values there are checked
-// first, since 0 times inf or NaN is NaN (then nothing is skipped). A dense layer's forward (A = x, rows = samples) skips the indices where 6
-// samples are all zero; its weight gradient (A = xᵀ, rows = input features) those where 6
-// neighbouring features (pixels) are.
+// first, since 0 times inf or NaN is NaN (then nothing is skipped). A dense layer's
+// forward (A = x, rows = samples) skips the indices where 6 samples are all zero; its
+// weight gradient (A = xᵀ, rows = input features) those where 6 neighbouring features
+// (pixels) are.
 void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
             bool trans_a, bool trans_b, const float* bias = nullptr,
             bool accumulate = false);
