@@ -55,7 +55,7 @@ class DieAt : public nn::Callback {
 };
 
 int Run(const std::string& out) {
-  std::shared_ptr<nn::Collective> world = nn::DefaultCollective();
+  std::shared_ptr<nn::Collective> world = distributed::WorldCollective();
   GRADWAY_CHECK(world != nullptr, "data_parallel_check: run it under mpirun");
   const int rank = world->rank(), ranks = world->size();
   constexpr int kMicroShards = 8;
@@ -94,6 +94,7 @@ int Run(const std::string& out) {
                             nn::FitOptions()
                                 .Epochs(8)
                                 .BatchSize(40)
+                                .Distributed(world)
                                 .MicroShards(kMicroShards)
                                 .TrainRows(first, x.size(0))
                                 .ValidationData(xv_mine, yv_mine)

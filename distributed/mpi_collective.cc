@@ -136,16 +136,5 @@ std::shared_ptr<MpiCollective> WorldCollective() {
   return *world;
 }
 
-namespace {
-
-// Linking //distributed makes nn::DefaultCollective() the MPI world under mpirun.
-const bool kRegistered = [] {
-  nn::SetDefaultCollectiveFactory(
-      []() -> std::shared_ptr<nn::Collective> { return WorldCollective(); });
-  return true;
-}();
-
-}  // namespace
-
 }  // namespace distributed
 }  // namespace gradway

@@ -1,7 +1,9 @@
-// nn::Collective over MPI (Open MPI from Debian's libopenmpi-dev), and its automatic use:
-// a program that links //distributed and runs under `mpirun -np N` trains data-parallel
-// with no code change (Model::Fit takes nn::DefaultCollective(), see nn/collective.h).
+// nn::Collective over MPI (Open MPI from Debian's libopenmpi-dev). A program trains
+// data-parallel under `mpirun -np N` by passing WorldCollective() to Fit (as Horovod's
+// hvd.init(); it is null when the program was not started by mpirun, so the same program
+// also trains alone):
 //
+//   model.Fit(x, y, nn::FitOptions().Distributed(distributed::WorldCollective()));
 //   mpirun -np 2 --bind-to core bazel-bin/examples/mnist_cnn --threads=1
 //
 // Detection: the environment mpirun gives each rank (OMPI_COMM_WORLD_SIZE, or PMIX_RANK /
@@ -51,8 +53,8 @@ class MpiCollective : public nn::Collective {
 // True when this process was started by mpirun (or another MPI launcher).
 bool LaunchedByMpi();
 
-// The MPI collective when LaunchedByMpi(), else null. Made once (nn::DefaultCollective()
-// returns the same one: linking //distributed registers this as its factory).
+// The MPI collective when LaunchedByMpi(), else null. Made (and MPI initialised) on the
+// first call; later calls return the same one.
 std::shared_ptr<MpiCollective> WorldCollective();
 
 }  // namespace distributed

@@ -90,9 +90,10 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
   c.target_accuracy = absl::GetFlag(FLAGS_target_accuracy);
   c.train_samples = absl::GetFlag(FLAGS_train_samples);
   c.test_samples = absl::GetFlag(FLAGS_test_samples);
-  if (std::shared_ptr<nn::Collective> world = nn::DefaultCollective()) {
-    c.rank = world->rank();
-    c.ranks = world->size();
+  c.world = distributed::WorldCollective();
+  if (c.world != nullptr) {
+    c.rank = c.world->rank();
+    c.ranks = c.world->size();
     // Only rank 0 prints; the others' errors still reach stderr.
     if (c.rank != 0 && std::freopen("/dev/null", "w", stdout) == nullptr) {
       Die("cannot silence the standard output of a rank", 1);
@@ -132,7 +133,7 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
   }
   SetNumThreads(threads);
   std::printf("Using %d thread%s\n", NumThreads(), NumThreads() == 1 ? "" : "s");
-  if (c.ranks > 1 || nn::DefaultCollective() != nullptr) {
+  if (c.world != nullptr) {
     std::printf("Data-parallel training on %d MPI ranks (%d thread%s each)\n", c.ranks,
                 NumThreads(), NumThreads() == 1 ? "" : "s");
   }

@@ -34,8 +34,11 @@ struct MnistConfig {
   double target_accuracy = 0;
   int64_t train_samples = 0;  // 0: all, else an evenly spaced subset
   int64_t test_samples = 0;   // 0: all, else an evenly spaced subset
-  // Data-parallel training under mpirun (//distributed): this process's rank and the rank
-  // count (0 and 1 for one process). Ranks other than 0 print nothing and write no file.
+  // Data-parallel training under mpirun (//distributed): the MPI world
+  // (distributed::WorldCollective(), null for one process), for FitOptions().Distributed;
+  // this process's rank and the rank count (0 and 1 for one process). Ranks other than 0
+  // print nothing and write no file.
+  std::shared_ptr<nn::Collective> world;
   int rank = 0, ranks = 1;
 };
 

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
                                   nn::FitOptions()
                                       .Epochs(config.epochs)
                                       .BatchSize(config.batch_size)
+                                      .Distributed(config.world)
                                       .TrainRows(data.train_first_row, data.train_rows)
                                       .ValidationData(data.test)
                                       .Callbacks(examples::ChapterCallbacks(config)));

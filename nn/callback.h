@@ -26,6 +26,7 @@ namespace gradway {
 namespace nn {
 
 class Model;
+class TrainingRun;
 
 // Named scalar values in insertion order: "loss", "accuracy", "val_loss", "val_accuracy",
 // and at epoch end "seconds" (that epoch's training wall time, validation excluded).
@@ -92,19 +93,27 @@ class Callback {
   // naming the key for a missing or malformed value.
   virtual void SaveState(CallbackState* /*state*/) const {}
   virtual void RestoreState(const CallbackState& /*state*/) {}
-  // Fit calls the callbacks that return true after all the others, at every hook
-  // (BackupAndRestore: it saves the others' state once they have updated it).
-  virtual bool RunsLast() const { return false; }
+  // Callbacks run in ascending order() at every hook, in the given order among equals
+  // (nn/callback_list.h). kRunLast is for a callback that must see what the others did at
+  // the same hook (BackupAndRestore saves their state once they have updated it).
+  static constexpr int kRunLast = 1000;
+  virtual int order() const { return 0; }
 
-  // Set by Fit before OnTrainBegin.
-  void SetModel(Model* model) { model_ = model; }
-  void SetParams(const TrainParams& params) { params_ = params; }
+  // Set by Fit before OnTrainBegin: the model, what Fit was asked to do, and the run
+  // itself, whose state can be captured and restored (nn/training_state.h).
+  void SetFit(Model* model, const TrainParams& params, TrainingRun* run) {
+    model_ = model;
+    params_ = params;
+    run_ = run;
+  }
   Model* model() const { return model_; }
   const TrainParams& params() const { return params_; }
+  TrainingRun* run() const { return run_; }
 
  private:
   Model* model_ = nullptr;
   TrainParams params_;
+  TrainingRun* run_ = nullptr;
 };
 
 }  // namespace nn

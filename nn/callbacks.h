@@ -1,6 +1,8 @@
 // Keras' standard callbacks: ModelCheckpoint, EarlyStopping, CSVLogger, TerminateOnNaN,
-// LearningRateScheduler and LambdaCallback. Pass them to Fit as values, or as shared_ptrs
-// when you want to read their state afterwards (EarlyStopping::stopped_epoch()):
+// LearningRateScheduler and LambdaCallback (BackupAndRestore is in nn/backup_and_restore.h,
+// the checkpoint filepath templates in nn/filepath_template.h; both are included here).
+// Pass them to Fit as values, or as shared_ptrs when you want to read their state
+// afterwards (EarlyStopping::stopped_epoch()):
 //
 //   auto stop = std::make_shared<nn::EarlyStopping>(nn::EarlyStoppingOptions().Patience(3));
 //   model.Fit(x, y, nn::FitOptions().Callbacks({stop, nn::TerminateOnNaN()}));
@@ -19,7 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "nn/backup_and_restore.h"
 #include "nn/callback.h"
+#include "nn/filepath_template.h"
 #include "nn/optimizers.h"
 
 namespace gradway {
@@ -28,33 +32,6 @@ namespace nn {
 // Whether a monitored quantity should go down (kMin) or up (kMax); kAuto picks kMax for
 // names containing "acc" and kMin otherwise (Keras).
 enum class MonitorMode { kAuto, kMin, kMax };
-
-// A checkpoint filepath template with Python str.format fields, as Keras'
-// ModelCheckpoint: "{epoch:02d}", "{epoch}", "{val_loss:.4f}", "{loss:.3e}", "{{" and "}}"
-// for literal braces. A field is "epoch" (1-based, an integer) or any logs key (a float).
-// Specs: [0][width][.precision][type] with type d (integers only), f, e, E, g, G or none.
-class FilepathTemplate {
- public:
-  // Parses `pattern`; throws Error naming the pattern for a malformed one (an unmatched
-  // brace, an empty or non-identifier field name, a bad spec).
-  explicit FilepathTemplate(std::string pattern);
-  // The path for `epoch` (0-based; formatted as epoch + 1) and `logs`. Throws Error for a
-  // field missing from the logs (listing the available keys) or "d" on a float field.
-  std::string Format(int epoch, const Logs& logs) const;
-  const std::string& pattern() const { return pattern_; }
-
- private:
-  struct Piece {
-    bool is_field = false;
-    std::string text;  // literal text, or the field name
-    bool zero = false;
-    int width = 0;
-    int precision = -1;
-    char type = 0;
-  };
-  std::string pattern_;
-  std::vector<Piece> pieces_;
-};
 
 struct ModelCheckpointOptions {
   ModelCheckpointOptions(std::string filepath)  // NOLINT(runtime/explicit)
@@ -211,61 +188,6 @@ class LambdaCallback : public Callback {
   BatchFn batch_begin_, batch_end_;
 };
 
-struct BackupAndRestoreOptions {
-  BackupAndRestoreOptions(std::string backup_dir)  // NOLINT(runtime/explicit)
-      : backup_dir(std::move(backup_dir)) {}
-  BackupAndRestoreOptions(const char* backup_dir)  // NOLINT(runtime/explicit)
-      : backup_dir(backup_dir) {}
-  std::string backup_dir;
-  int64_t save_freq = 0;  // 0: a backup at the end of every epoch; N: also every N steps
-  bool delete_checkpoint = true;  // remove the backup when training ends normally
-  int verbose = 1;                // 1 prints "Resuming from the backup ..."
-
-  BackupAndRestoreOptions& SaveFreq(int64_t v) { save_freq = v; return *this; }
-  BackupAndRestoreOptions& DeleteCheckpoint(bool v) { delete_checkpoint = v; return *this; }
-  BackupAndRestoreOptions& Verbose(int v) { verbose = v; return *this; }
-};
-
-// Keras' BackupAndRestore: makes a Fit survive a crash or a kill. At the end of every epoch
-// (and every save_freq steps) it writes <backup_dir>/backup.safetensors, atomically and
-// durably (fsync of the file and of its folder): the weights, the optimiser's state, the
-// epoch and step (which fix the batch order and the dropout masks, both drawn from the
-// seed and the step), the running loss and metrics, the history so far and every other
-// callback's state (Callback::SaveState: EarlyStopping's wait, best and best weights,
-// ModelCheckpoint's best, CSVLogger's rows). Fit runs it after the other callbacks.
-//
-// A Fit started with the same callbacks and data while a backup exists resumes from it, and
-// ends with the weights, history and files of an uninterrupted run, bit for bit (except the
-// wall times). When training ends normally the backup is removed (delete_checkpoint), and
-// backup_dir with it when nothing else is in it.
-// Throws gradway::Error naming the file for an unreadable backup, or one saved by a run
-// with other data, batch size, seed, model, optimiser or callbacks (delete it to start
-// afresh). Throws Error for save_freq < 0 or an empty backup_dir, and for a failed write.
-class BackupAndRestore : public Callback {
- public:
-  BackupAndRestore(BackupAndRestoreOptions options);  // NOLINT(runtime/explicit)
-  void OnTrainBegin(const Logs& logs) override;
-  void OnBatchEnd(int64_t batch, const Logs& logs) override;
-  void OnEpochEnd(int epoch, const Logs& logs) override;
-  void OnTrainEnd(const Logs& logs) override;
-  bool RunsLast() const override { return true; }
-  // <backup_dir>/backup.safetensors.
-  std::string path() const;
-  // Where the last Fit resumed: the 0-based epoch and the batches of it already done, or
-  // -1 when it started afresh.
-  int resumed_epoch() const { return resumed_epoch_; }
-  int64_t resumed_batch() const { return resumed_batch_; }
-
- private:
-  void Save();
-  void Restore();
-  BackupAndRestoreOptions options_;
-  int resumed_epoch_ = -1;
-  int64_t resumed_batch_ = 0;
-};
-
-// Python's repr of a float: the shortest decimal that round-trips ("0.1", "1.0", "nan").
-std::string FloatRepr(double v);
 
 }  // namespace nn
 }  // namespace gradway

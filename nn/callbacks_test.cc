@@ -94,8 +94,7 @@ class ScriptVal : public Callback {
       : values_(std::move(values)), inner_(std::move(inner)) {}
   void OnTrainBegin(const Logs& l) override {
     for (auto& c : inner_) {
-      c->SetModel(model());
-      c->SetParams(params());
+      c->SetFit(model(), params(), run());
       c->OnTrainBegin(l);
     }
   }

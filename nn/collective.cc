@@ -1,51 +1,11 @@
 #include "nn/collective.h"
 
 #include <algorithm>
-#include <mutex>
 
 #include "autograd/error.h"
 
 namespace gradway {
 namespace nn {
-namespace {
-
-struct DefaultState {
-  std::mutex mu;
-  std::function<std::shared_ptr<Collective>()> factory;
-  std::shared_ptr<Collective> made;
-  bool done = false;
-};
-
-DefaultState& Default() {
-  static DefaultState* state = new DefaultState;
-  return *state;
-}
-
-}  // namespace
-
-std::shared_ptr<Collective> DefaultCollective() {
-  DefaultState& d = Default();
-  std::lock_guard<std::mutex> lock(d.mu);
-  if (!d.done) {
-    d.done = true;
-    if (d.factory) d.made = d.factory();
-  }
-  return d.made;
-}
-
-void SetDefaultCollectiveFactory(std::function<std::shared_ptr<Collective>()> factory) {
-  DefaultState& d = Default();
-  std::lock_guard<std::mutex> lock(d.mu);
-  d.factory = std::move(factory);
-  d.made = nullptr;
-  d.done = false;
-}
-
-bool IsRootProcess() {
-  std::shared_ptr<Collective> c = DefaultCollective();
-  return c == nullptr || c->rank() == 0;
-}
-
 std::pair<int64_t, int64_t> TrainRowsOfRank(int64_t total, int micro_shards, int rank,
                                             int ranks) {
   GRADWAY_CHECK(ranks >= 1 && (ranks & (ranks - 1)) == 0 && micro_shards >= 1 &&

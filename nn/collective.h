@@ -2,7 +2,7 @@
 // Model::Fit splits its data between them. nn/ defines the interface; distributed/
 // implements it over MPI (distributed/mpi_collective.h), so nn/ and its users need no MPI.
 //
-// Data-parallel Fit (FitOptions::collective, or DefaultCollective() under mpirun) with
+// Data-parallel Fit (FitOptions::collective, e.g. distributed::WorldCollective()) with
 // `micro_shards` M (FitOptions::MicroShards, default 8) and p ranks:
 //   - The training rows are cut into M contiguous parts; micro-shard j of every batch takes
 //     its samples from part j (shuffled within the part per epoch). Rank r trains
@@ -18,7 +18,6 @@
 #define GRADWAY_NN_COLLECTIVE_H_
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -42,16 +41,6 @@ class Collective {
   // Ends every rank of the job with `message` on stderr and exit status 1.
   [[noreturn]] virtual void Abort(const std::string& message) = 0;
 };
-
-// The collective Fit uses when FitOptions gives none: the one the registered factory makes
-// (distributed/ registers an MPI one when the program runs under mpirun), made once; null
-// for a single process.
-std::shared_ptr<Collective> DefaultCollective();
-// Registers the factory DefaultCollective calls on first use (replacing any earlier one).
-void SetDefaultCollectiveFactory(std::function<std::shared_ptr<Collective>()> factory);
-// True unless this process is a rank other than 0 of DefaultCollective(): whether it
-// should print and write files.
-bool IsRootProcess();
 
 // The rows [first, end) of a training set of `total` rows that rank `rank` of `ranks`
 // needs with `micro_shards` micro-shards. Throws Error unless ranks is a power of two

@@ -76,8 +76,8 @@ TEST(CollectiveTest, EvalRowsSplitWholeBatches) {
   EXPECT_EQ(EvalRowsOfRank(30, 40, 1, 2), Rows(0, 30));
 }
 
-struct TrainingRun {
-  explicit TrainingRun(const FitOptions& options) : model(5) {
+struct SmallRun {
+  explicit SmallRun(const FitOptions& options) : model(5) {
     model.Add(Conv2D(Conv2DOptions(4, 3).Activation(kRelu).InputShape({8, 8, 1})));
     model.Add(Dropout(DropoutOptions(0.25)));
     model.Add(Flatten());
@@ -99,8 +99,8 @@ struct TrainingRun {
 // dropout masks and loss as the single-process one: the same run, bit for bit.
 TEST(CollectiveTest, OneRankOneMicroShardTrainsAsOneProcess) {
   auto lone = std::make_shared<LoneCollective>();
-  TrainingRun plain(FitOptions().Shuffle(false).SingleProcess());
-  TrainingRun parallel(FitOptions().Shuffle(false).Distributed(lone).MicroShards(1));
+  SmallRun plain(FitOptions().Shuffle(false));
+  SmallRun parallel(FitOptions().Shuffle(false).Distributed(lone).MicroShards(1));
   EXPECT_EQ(lone->reductions, 3 * 6);  // every step reduces its gradients
   std::vector<Tensor> a = plain.model.GetWeights(), b = parallel.model.GetWeights();
   ASSERT_EQ(a.size(), b.size());
@@ -117,11 +117,58 @@ TEST(CollectiveTest, OneRankOneMicroShardTrainsAsOneProcess) {
 
 // More micro-shards change the batches' make-up, not what is learned: close, not equal.
 TEST(CollectiveTest, MicroShardsTrainAsWell) {
-  TrainingRun plain(FitOptions().SingleProcess());
-  TrainingRun parallel(FitOptions().Distributed(std::make_shared<LoneCollective>()).MicroShards(8));
+  SmallRun plain{FitOptions()};
+  SmallRun parallel(FitOptions().Distributed(std::make_shared<LoneCollective>()).MicroShards(8));
   EXPECT_NE(plain.history.loss, parallel.history.loss);
   EXPECT_NEAR(plain.history.val_loss.back(), parallel.history.val_loss.back(), 0.1);
   EXPECT_EQ(parallel.history.size(), 3u);
+}
+
+// Records, in training mode, the random (dropout) step and the rows (x holds each row's
+// index) of every forward pass.
+class RowRecorder : public Module {
+ public:
+  RowRecorder() : Module("RowRecorder", "row_recorder") {}
+  Tensor Forward(const Tensor& x) override {
+    if (is_training()) {
+      std::vector<int> rows;
+      for (float v : x.ToVector()) rows.push_back(static_cast<int>(v));
+      seen.emplace_back(CurrentRandomStep(), rows);
+    }
+    return x;
+  }
+  std::vector<std::pair<int64_t, std::vector<int>>> seen;
+};
+
+// The micro-shard plan, as each micro-shard sees it: a batch of 12 in 8 micro-shards
+// takes 1, 2, 1, 2, ... samples ((j + 1) * 12 / 8 - j * 12 / 8) from the 8 parts of 3 rows,
+// and micro-shard j of training step s draws its dropout masks as step s * 8 + j.
+TEST(CollectiveTest, MicroShardsSeeTheirRowsAndRandomSteps) {
+  Sequential model(3);
+  auto recorder = std::make_shared<RowRecorder>();
+  model.Add(recorder);
+  model.Add(Dense(DenseOptions(2).Activation(kSoftmax)));
+  model.Compile(CategoricalCrossentropy(), SGD());
+  std::vector<float> rows(24), labels(48, 0.f);
+  for (int i = 0; i < 24; ++i) {
+    rows[i] = static_cast<float>(i);
+    labels[2 * i + i % 2] = 1.f;
+  }
+  model.Fit(Tensor::FromVector(rows, {24, 1}), Tensor::FromVector(labels, {24, 2}),
+            FitOptions().Epochs(1).BatchSize(12).Shuffle(false).Verbose(0).MicroShards(8)
+                .Distributed(std::make_shared<LoneCollective>()));
+  using Seen = std::vector<std::pair<int64_t, std::vector<int>>>;
+  const Seen expected = {
+      // step 0
+      {0, {0}}, {1, {3, 4}}, {2, {6}}, {3, {9, 10}},
+      {4, {12}}, {5, {15, 16}}, {6, {18}}, {7, {21, 22}},
+      // step 1: the 2-sample micro-shards have one row left
+      {8, {1}}, {9, {5}}, {10, {7}}, {11, {11}},
+      {12, {13}}, {13, {17}}, {14, {19}}, {15, {23}},
+      // step 2: only the 1-sample micro-shards have rows left
+      {16, {2}}, {18, {8}}, {20, {14}}, {22, {20}},
+  };
+  EXPECT_EQ(recorder->seen, expected);
 }
 
 TEST(CollectiveTest, RejectsRowsThatDoNotCoverTheRanksShare) {

@@ -13,7 +13,7 @@
 
 #include "autograd/error.h"
 #include "nn/callback.h"
-#include "nn/callbacks.h"
+#include "nn/filepath_template.h"
 
 namespace {
 

@@ -40,6 +40,7 @@
 #include "nn/metrics.h"
 #include "nn/module.h"
 #include "nn/optimizers.h"
+#include "nn/training_state.h"
 
 namespace gradway {
 namespace nn {
@@ -55,10 +56,9 @@ struct FitOptions {
   std::optional<uint64_t> seed;  // for the batch order; defaults to the model seed
   int initial_epoch = 0;         // to resume: trains epochs [initial_epoch, epochs)
   // ---- Data-parallel training over several processes (nn/collective.h).
-  // The ranks to train with; null: DefaultCollective() (MPI under mpirun when the program
-  // links //distributed), unless single_process.
+  // The ranks to train with (e.g. distributed::WorldCollective() under mpirun); null:
+  // this process alone.
   std::shared_ptr<Collective> collective;
-  bool single_process = false;  // train alone even under mpirun
   int micro_shards = 8;         // a power of two, at most batch_size; rank counts divide it
   // x and y hold rows [train_first_row, train_first_row + x.size(0)) of a training set of
   // train_total_rows rows (-1: x is the whole set), e.g. TrainRowsOfRank's; the same for
@@ -86,7 +86,6 @@ struct FitOptions {
   FitOptions& Seed(uint64_t v) { seed = v; return *this; }
   FitOptions& InitialEpoch(int v) { initial_epoch = v; return *this; }
   FitOptions& Distributed(std::shared_ptr<Collective> c) { collective = std::move(c); return *this; }
-  FitOptions& SingleProcess(bool v = true) { single_process = v; return *this; }
   FitOptions& MicroShards(int v) { micro_shards = v; return *this; }
   FitOptions& TrainRows(int64_t first, int64_t total) {
     train_first_row = first;
@@ -99,28 +98,6 @@ struct FitOptions {
     return *this;
   }
   FitOptions& CheckReplicasEvery(int64_t steps) { replica_check_steps = steps; return *this; }
-};
-
-// What Fit returns: one entry per epoch run (Keras' History.history).
-struct History {
-  std::vector<int> epoch;  // 1-based epoch numbers
-  std::vector<double> loss, accuracy, val_loss, val_accuracy;
-  std::vector<double> seconds;  // training wall time of each epoch (validation excluded)
-  // Every logs key per epoch, including other metrics ("mse", "val_mse").
-  std::map<std::string, std::vector<double>> history;
-  size_t size() const { return epoch.size(); }
-  // Adds the epoch numbered `epoch_number` (1-based) with its logs (Fit, at each epoch end).
-  void Append(int epoch_number, const Logs& logs);
-};
-
-// Where a Fit stands: what BackupAndRestore saves, and moves forward to resume a run.
-struct FitState {
-  int epoch = 0;      // the epoch being trained (0-based); between epochs, the next one
-  int64_t batch = 0;  // batches of `epoch` already trained
-  // The optimiser's learning rate before `epoch`'s OnEpochBegin hooks (schedules) ran.
-  double epoch_learning_rate = 0;
-  History history;    // the epochs completed
-  std::vector<Callback*> callbacks;  // FitOptions::callbacks, in order
 };
 
 class Model : public Module {
@@ -139,18 +116,28 @@ class Model : public Module {
   // and a hand-written training loop can use them too (README: "A training loop of your
   // own"). x is one batch [batch, input_shape...], y its targets.
   //
-  // One optimisation step in training mode: forward, the compiled loss (fused with a final
-  // softmax, see nn/losses.h), backward, the optimiser's update (attaching the trainable
-  // parameters first when they changed), and the metrics. Returns the running logs since
-  // the last ResetMetrics(): "loss" (the mean over the samples seen) and each metric.
-  // Dropout layers draw their masks from (their seed, train_step()), which it then
-  // advances. Builds the model on first use. Throws Error before Compile, or for x and y
-  // that do not fit the model or each other.
+  // One optimisation step in training mode: ComputeGradients(x, y), then ApplyGradients().
+  // Returns the running logs since the last ResetMetrics(): "loss" (the mean over the
+  // samples seen) and each metric. Builds the model on first use. Throws Error before
+  // Compile, or for x and y that do not fit the model or each other.
   Logs TrainStep(const Tensor& x, const Tensor& y);
+  // The first half of TrainStep: in training mode, the parameters' gradients set afresh
+  // (ZeroGrad) by forward, the compiled loss (fused with a final softmax, see nn/losses.h)
+  // and backward, the loss's gradient scaled by `loss_scale`; the batch added to the
+  // running loss and metrics, whose logs it returns. Dropout layers draw their masks from
+  // (their seed, random_step), by default train_step(). Data-parallel training calls it
+  // per micro-shard, with the micro-shard's share of the batch as loss_scale.
+  Logs ComputeGradients(const Tensor& x, const Tensor& y, float loss_scale = 1.0f,
+                        std::optional<int64_t> random_step = std::nullopt);
+  // The second half: the optimiser's update from the gradients (attaching the trainable
+  // parameters first when they changed); then train_step() + 1.
+  void ApplyGradients();
   // The same without training: eval mode, no graph, no update; the logs include this batch.
   Logs TestStep(const Tensor& x, const Tensor& y);
   // Starts the running loss and metrics afresh (Fit does at each epoch, Evaluate first).
   void ResetMetrics();
+  // The running loss and metrics as logs ("loss", then each metric).
+  Logs MetricsLogs() const;
   // The number of training steps taken, as Fit counts them (epoch * steps_per_epoch +
   // step); the dropout masks' step. set_train_step restores it, e.g. when resuming.
   int64_t train_step() const { return train_step_; }
@@ -160,8 +147,7 @@ class Model : public Module {
   // options.batch_size (the last batch may be smaller): a TrainStep per batch, then an
   // Evaluate of the validation data, and the callbacks. Builds the model from x's shape if
   // needed. Returns per-epoch logs.
-  // With a collective of one rank or more (FitOptions::collective, or DefaultCollective()
-  // under mpirun), trains data-parallel as nn/collective.h describes: every rank returns
+  // With a collective (FitOptions::collective), trains data-parallel as nn/collective.h describes: every rank returns
   // the same history and holds the same weights; only rank 0 shows progress and writes
   // files from its callbacks. Throws Error for a rank count that does not divide the
   // micro-shards, rows that do not cover the rank's share, or ranks whose weights or
@@ -201,10 +187,7 @@ class Model : public Module {
   // Set by callbacks (EarlyStopping, TerminateOnNaN) to end Fit after the current batch.
   bool stop_training = false;
 
-  // ---- For callbacks that save and resume training (BackupAndRestore).
-  // The state of the Fit in progress; null outside Fit. A callback's OnTrainBegin may move
-  // it forward (with the weights, the optimiser, the metrics and stop_training) to resume.
-  FitState* fit_state() { return fit_state_; }
+  // ---- For saving and resuming training (nn/training_state.h).
   // The running loss and metric totals since ResetMetrics, and their restore; Error for a
   // state that does not fit the compiled metrics.
   std::vector<double> MetricsState() const;
@@ -212,12 +195,10 @@ class Model : public Module {
   // What Save writes, without writing it: the weights and, when attached, the optimiser's
   // slots ("optimizer/<slot>/<param>") with its name, step and learning rate in `metadata`.
   NamedTensors CheckpointTensors(std::map<std::string, std::string>* metadata) const;
-  // Load from `tensors` and `metadata` already read from `path` (named in errors).
-  // Tensors whose names start with `ignore_prefix` (if not empty) are skipped. On error
-  // nothing is changed.
+  // Load from `tensors` and `metadata` already read from `path` (named in errors). On
+  // error nothing is changed.
   absl::Status LoadCheckpoint(const std::string& path, const NamedTensors& tensors,
-                              const std::map<std::string, std::string>& metadata,
-                              const std::string& ignore_prefix = "");
+                              const std::map<std::string, std::string>& metadata);
 
   // Where Fit's progress bar and the callbacks' messages go (default std::cout).
   void SetOutput(std::ostream* os) { out_ = os; }
@@ -240,20 +221,9 @@ class Model : public Module {
   void CheckData(const char* what, const Dataset& data);
   // Compiled, x fits the model and y has as many samples; `what` names the caller.
   void CheckBatch(const char* what, const Tensor& x, const Tensor& y);
-  struct ShardPlan;
-  // One data-parallel training step (nn/collective.h) of the global batch `step`.
-  Logs DataParallelStep(const Dataset& data, const ShardPlan& plan, int64_t step);
-  // Evaluate split between the ranks, combined in batch order.
-  Logs DataParallelEvaluate(const Dataset& data, int64_t batch_size, int64_t first_row,
-                            int64_t total_rows, Collective& comm);
-  // Throws Error unless every rank of `comm` holds the same weights and `values`.
-  void CheckReplicas(Collective& comm, const char* when, std::vector<double> values);
   // Adds a batch's loss and predictions to the running loss and metrics; their logs.
   Logs UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor& y);
-  // The running loss and metrics as logs ("loss", then each metric).
-  Logs MetricsLogs() const;
   uint64_t seed_;
-  FitState* fit_state_ = nullptr;
   int64_t train_step_ = 0;
   double loss_sum_ = 0;
   int64_t loss_count_ = 0;

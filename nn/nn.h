@@ -16,5 +16,6 @@
 #include "nn/module.h"
 #include "nn/optimizers.h"
 #include "nn/progress.h"
+#include "nn/training_state.h"
 
 #endif  // GRADWAY_NN_NN_H_

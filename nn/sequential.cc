@@ -1,0 +1,89 @@
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "autograd/error.h"
+#include "nn/model.h"
+
+namespace gradway {
+namespace nn {
+
+Sequential::Sequential(uint64_t seed) : Model(seed, "Sequential", "sequential") {}
+
+Module& Sequential::layer(size_t i) const {
+  GRADWAY_CHECK(i < size(), Description(), ": layer index ", i, " out of range (", size(),
+                " layers)");
+  return *children()[i].second;
+}
+
+void Sequential::ThrowWrongLayerType(size_t i, const char* type) const {
+  Fail(Description(), ": layer ", i, " is ", layer(i).Description(), ", not a ", type);
+}
+
+void Sequential::AddModule(std::shared_ptr<Module> layer) {
+  GRADWAY_CHECK(layer != nullptr, Description(), ": Add got a null layer");
+  GRADWAY_CHECK(layer.get() != this, Description(), ": cannot add a model to itself");
+  // The layer's key in this model (its parameters' prefix): its explicit name, else its
+  // base name made unique in this model.
+  std::string key = layer->name();
+  if (!layer->has_explicit_name()) {
+    const std::string& base = layer->base_name();
+    for (;;) {
+      const int k = key_counts_[base]++;
+      key = k == 0 ? base : absl::StrCat(base, "_", k);
+      bool used = false;
+      for (const auto& c : children()) used = used || c.first == key;
+      if (!used) break;
+    }
+  }
+  for (const auto& c : children()) {
+    GRADWAY_CHECK(c.first != key, Description(), ": duplicate layer name '", key, "'");
+  }
+  if (built()) {
+    layer->SetGenerator(init_generator());
+    Shape out;
+    if (layer->built()) {
+      GRADWAY_CHECK(layer->input_shape() == output_shape(), Description(), ": ",
+                    layer->Description(), " was built for input ",
+                    BatchShapeString(layer->input_shape()), " but follows output ",
+                    BatchShapeString(output_shape()));
+      out = layer->output_shape();
+    } else {
+      out = layer->Build(output_shape());
+    }
+    RegisterModule(key, layer);
+    set_output_shape(out);
+  } else {
+    RegisterModule(key, layer);
+    if (size() == 1 && layer->declared_input_shape()) Build(*layer->declared_input_shape());
+  }
+}
+
+Shape Sequential::DoBuild(const Shape& input_shape) {
+  GRADWAY_CHECK(size() > 0, Description(), ": no layers; Add some before building");
+  Shape shape = input_shape;
+  for (const auto& [name, layer] : children()) {
+    if (layer->built()) {
+      GRADWAY_CHECK(layer->input_shape() == shape, Description(), ": ", layer->Description(),
+                    " was built for input ", BatchShapeString(layer->input_shape()),
+                    " but receives ", BatchShapeString(shape));
+      shape = layer->output_shape();
+    } else {
+      shape = layer->Build(shape);
+    }
+  }
+  return shape;
+}
+
+Tensor Sequential::Forward(const Tensor& x) {
+  Tensor h = x;
+  for (const auto& c : children()) h = (*c.second)(h);
+  return h;
+}
+
+const Module& Sequential::InputLayer() const {
+  return size() > 0 ? *children().front().second : static_cast<const Module&>(*this);
+}
+
+}  // namespace nn
+}  // namespace gradway
