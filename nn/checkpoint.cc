@@ -107,6 +107,77 @@ absl::Status SaveSafetensors(const std::string& path, const NamedTensors& tensor
   return data::WriteFileAtomically(path, pieces);
 }
 
+namespace {
+
+// A tensor's header entry: where its bytes are in the data section, its name and shape.
+struct TensorEntry {
+  uint64_t begin, end;
+  std::string name;
+  Shape shape;
+};
+
+// Parses and checks tensor `name`'s header entry `v` against a data section of
+// `data_size` bytes; errors name `path` and the tensor.
+absl::StatusOr<TensorEntry> ParseTensorEntry(const std::string& path, const std::string& name,
+                                             const json& v, uint64_t data_size) {
+  auto bad = [&path](auto&&... parts) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", parts...));
+  };
+  if (!v.is_object()) return bad("tensor '", name, "': header entry is not an object");
+  auto dtype = v.find("dtype");
+  auto shape = v.find("shape");
+  auto offsets = v.find("data_offsets");
+  if (dtype == v.end() || shape == v.end() || offsets == v.end()) {
+    return bad("tensor '", name, "': header entry needs dtype, shape and data_offsets");
+  }
+  if (!dtype->is_string()) return bad("tensor '", name, "': dtype is not a string");
+  if (dtype->get<std::string>() != "F32") {
+    return bad("tensor '", name, "': dtype ", dtype->get<std::string>(),
+               " is not supported (only F32)");
+  }
+  if (!shape->is_array()) return bad("tensor '", name, "': shape is not an array");
+  TensorEntry e;
+  e.name = name;
+  uint64_t numel = 1;
+  for (const json& d : *shape) {
+    if (!d.is_number_unsigned()) {
+      return bad("tensor '", name, "': shape ", ShapeJson(*shape),
+                 " has a non-integer or negative dimension");
+    }
+    uint64_t dim = d.get<uint64_t>();
+    // A dimension must fit a Shape's int64_t even after a 0 (which makes numel 0).
+    if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+        (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 4 / dim)) {
+      return bad("tensor '", name, "': shape ", ShapeJson(*shape), " is too large");
+    }
+    numel *= dim;
+    e.shape.push_back(static_cast<int64_t>(dim));
+  }
+  if (!offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
+      !(*offsets)[1].is_number_unsigned()) {
+    return bad("tensor '", name, "': data_offsets must be [begin, end]");
+  }
+  e.begin = (*offsets)[0].get<uint64_t>();
+  e.end = (*offsets)[1].get<uint64_t>();
+  if (e.begin > e.end) {
+    return bad("tensor '", name, "': data_offsets [", e.begin, ", ", e.end,
+               "] end before they begin");
+  }
+  if (e.end > data_size) {
+    return bad("tensor '", name, "': data_offsets [", e.begin, ", ", e.end,
+               "] out of range: the data section has ", data_size,
+               " bytes (truncated file?)");
+  }
+  if (e.end - e.begin != numel * 4) {
+    return bad("tensor '", name, "': data_offsets [", e.begin, ", ", e.end, "] hold ",
+               e.end - e.begin, " bytes but shape ", ShapeJson(*shape), " F32 needs ",
+               numel * 4);
+  }
+  return e;
+}
+
+}  // namespace
+
 absl::StatusOr<SafetensorsContents> ReadSafetensors(const std::string& path) {
   auto bad = [&path](auto&&... parts) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", parts...));
@@ -141,12 +212,7 @@ absl::StatusOr<SafetensorsContents> ReadSafetensors(const std::string& path) {
   const char* data = bytes.data() + 8 + n;
 
   SafetensorsContents out;
-  struct Entry {
-    uint64_t begin, end;
-    std::string name;
-    Shape shape;
-  };
-  std::vector<Entry> entries;
+  std::vector<TensorEntry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const json& v = it.value();
@@ -160,59 +226,11 @@ absl::StatusOr<SafetensorsContents> ReadSafetensors(const std::string& path) {
       }
       continue;
     }
-    if (!v.is_object()) return bad("tensor '", name, "': header entry is not an object");
-    auto dtype = v.find("dtype");
-    auto shape = v.find("shape");
-    auto offsets = v.find("data_offsets");
-    if (dtype == v.end() || shape == v.end() || offsets == v.end()) {
-      return bad("tensor '", name, "': header entry needs dtype, shape and data_offsets");
-    }
-    if (!dtype->is_string()) return bad("tensor '", name, "': dtype is not a string");
-    if (dtype->get<std::string>() != "F32") {
-      return bad("tensor '", name, "': dtype ", dtype->get<std::string>(),
-                 " is not supported (only F32)");
-    }
-    if (!shape->is_array()) return bad("tensor '", name, "': shape is not an array");
-    Entry e;
-    e.name = name;
-    uint64_t numel = 1;
-    for (const json& d : *shape) {
-      if (!d.is_number_unsigned()) {
-        return bad("tensor '", name, "': shape ", ShapeJson(*shape),
-                   " has a non-integer or negative dimension");
-      }
-      uint64_t dim = d.get<uint64_t>();
-      // A dimension must fit a Shape's int64_t even after a 0 (which makes numel 0).
-      if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
-          (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 4 / dim)) {
-        return bad("tensor '", name, "': shape ", ShapeJson(*shape), " is too large");
-      }
-      numel *= dim;
-      e.shape.push_back(static_cast<int64_t>(dim));
-    }
-    if (!offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
-        !(*offsets)[1].is_number_unsigned()) {
-      return bad("tensor '", name, "': data_offsets must be [begin, end]");
-    }
-    e.begin = (*offsets)[0].get<uint64_t>();
-    e.end = (*offsets)[1].get<uint64_t>();
-    if (e.begin > e.end) {
-      return bad("tensor '", name, "': data_offsets [", e.begin, ", ", e.end,
-                 "] end before they begin");
-    }
-    if (e.end > data_size) {
-      return bad("tensor '", name, "': data_offsets [", e.begin, ", ", e.end,
-                 "] out of range: the data section has ", data_size,
-                 " bytes (truncated file?)");
-    }
-    if (e.end - e.begin != numel * 4) {
-      return bad("tensor '", name, "': data_offsets [", e.begin, ", ", e.end, "] hold ",
-                 e.end - e.begin, " bytes but shape ", ShapeJson(*shape), " F32 needs ",
-                 numel * 4);
-    }
-    entries.push_back(std::move(e));
+    absl::StatusOr<TensorEntry> e = ParseTensorEntry(path, name, v, data_size);
+    if (!e.ok()) return e.status();
+    entries.push_back(*std::move(e));
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+  std::sort(entries.begin(), entries.end(), [](const TensorEntry& a, const TensorEntry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
   for (size_t i = 1; i < entries.size(); ++i) {
@@ -221,7 +239,7 @@ absl::StatusOr<SafetensorsContents> ReadSafetensors(const std::string& path) {
                  "' overlap in the data section");
     }
   }
-  for (const Entry& e : entries) {
+  for (const TensorEntry& e : entries) {
     Tensor t = Tensor::Empty(e.shape);
     if (e.end > e.begin) std::memcpy(t.data(), data + e.begin, e.end - e.begin);
     out.tensors.emplace_back(e.name, t);

@@ -58,53 +58,60 @@ FilepathTemplate::FilepathTemplate(std::string pattern) : pattern_(std::move(pat
       pieces_.push_back(Piece{false, literal});
       literal.clear();
     }
-    Piece piece;
-    piece.is_field = true;
-    size_t colon = field.find(':');
-    piece.text = field.substr(0, colon);
-    if (piece.text.empty()) fail("empty field name in '{", field, "}'");
-    for (char ch : piece.text) {
-      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')) {
-        fail("field name '", piece.text, "' is not an identifier");
-      }
-    }
-    if (colon != std::string::npos) {
-      std::string spec = field.substr(colon + 1);
-      size_t k = 0;
-      if (k < spec.size() && spec[k] == '0') {
-        piece.zero = true;
-        ++k;
-      }
-      while (k < spec.size() && std::isdigit(static_cast<unsigned char>(spec[k]))) {
-        piece.width = piece.width * 10 + (spec[k++] - '0');
-        if (piece.width > 1000) fail("width too large in '{", field, "}'");
-      }
-      if (k < spec.size() && spec[k] == '.') {
-        ++k;
-        if (k >= spec.size() || !std::isdigit(static_cast<unsigned char>(spec[k]))) {
-          fail("missing precision after '.' in '{", field, "}'");
-        }
-        piece.precision = 0;
-        while (k < spec.size() && std::isdigit(static_cast<unsigned char>(spec[k]))) {
-          piece.precision = piece.precision * 10 + (spec[k++] - '0');
-          if (piece.precision > 100) fail("precision too large in '{", field, "}'");
-        }
-      }
-      if (k < spec.size() && std::string("dfeEgG").find(spec[k]) != std::string::npos) {
-        piece.type = spec[k++];
-      }
-      if (k != spec.size()) {
-        fail("unsupported format spec ':", spec, "' in '{", field,
-             "}' (expected [0][width][.precision][d|f|e|E|g|G])");
-      }
-      if (piece.type == 'd' && piece.precision >= 0) {
-        fail("precision not allowed with 'd' in '{", field, "}'");
-      }
-    }
-    pieces_.push_back(piece);
+    pieces_.push_back(ParseField(field));
     i = close;
   }
   if (!literal.empty()) pieces_.push_back(Piece{false, literal});
+}
+
+FilepathTemplate::Piece FilepathTemplate::ParseField(const std::string& field) const {
+  auto fail = [this](auto&&... why) {
+    Fail("ModelCheckpoint: malformed filepath template '", pattern_, "': ", why...);
+  };
+  Piece piece;
+  piece.is_field = true;
+  size_t colon = field.find(':');
+  piece.text = field.substr(0, colon);
+  if (piece.text.empty()) fail("empty field name in '{", field, "}'");
+  for (char ch : piece.text) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')) {
+      fail("field name '", piece.text, "' is not an identifier");
+    }
+  }
+  if (colon != std::string::npos) {
+    std::string spec = field.substr(colon + 1);
+    size_t k = 0;
+    if (k < spec.size() && spec[k] == '0') {
+      piece.zero = true;
+      ++k;
+    }
+    while (k < spec.size() && std::isdigit(static_cast<unsigned char>(spec[k]))) {
+      piece.width = piece.width * 10 + (spec[k++] - '0');
+      if (piece.width > 1000) fail("width too large in '{", field, "}'");
+    }
+    if (k < spec.size() && spec[k] == '.') {
+      ++k;
+      if (k >= spec.size() || !std::isdigit(static_cast<unsigned char>(spec[k]))) {
+        fail("missing precision after '.' in '{", field, "}'");
+      }
+      piece.precision = 0;
+      while (k < spec.size() && std::isdigit(static_cast<unsigned char>(spec[k]))) {
+        piece.precision = piece.precision * 10 + (spec[k++] - '0');
+        if (piece.precision > 100) fail("precision too large in '{", field, "}'");
+      }
+    }
+    if (k < spec.size() && std::string("dfeEgG").find(spec[k]) != std::string::npos) {
+      piece.type = spec[k++];
+    }
+    if (k != spec.size()) {
+      fail("unsupported format spec ':", spec, "' in '{", field,
+           "}' (expected [0][width][.precision][d|f|e|E|g|G])");
+    }
+    if (piece.type == 'd' && piece.precision >= 0) {
+      fail("precision not allowed with 'd' in '{", field, "}'");
+    }
+  }
+  return piece;
 }
 
 std::string FilepathTemplate::Format(int epoch, const Logs& logs) const {

@@ -37,6 +37,8 @@ class FilepathTemplate {
     int precision = -1;
     char type = 0;
   };
+  // `field` (the text between the braces) as a piece; throws Error for a malformed one.
+  Piece ParseField(const std::string& field) const;
   std::string pattern_;
   std::vector<Piece> pieces_;
 };
