@@ -203,27 +203,6 @@ Tensor Dropout::Forward(const Tensor& x) {
   return ::gradway::Dropout(x, static_cast<float>(options_.rate), true, seed);
 }
 
-// ---- The random step.
-namespace {
-
-// The innermost RandomStepScope's step on this thread, if any, and the count of the
-// stochastic calls made outside any scope.
-thread_local std::optional<int64_t> t_scoped_step;
-thread_local int64_t t_unscoped_calls = 0;
-
-}  // namespace
-
-RandomStepScope::RandomStepScope(int64_t step) : previous_(t_scoped_step) {
-  t_scoped_step = step;
-}
-
-RandomStepScope::~RandomStepScope() { t_scoped_step = previous_; }
-
-int64_t CurrentRandomStep() {
-  if (t_scoped_step) return *t_scoped_step;
-  return t_unscoped_calls++;
-}
-
 // ---- Flatten, ReLU, Softmax.
 Flatten::Flatten() : Module("Flatten", "flatten") {}
 Flatten::Flatten(Shape input_shape) : Flatten() {

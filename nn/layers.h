@@ -262,24 +262,6 @@ class Activation : public Module {
 // Mixes a seed and a step into a new 64-bit seed (SplitMix64); used for dropout masks.
 uint64_t MixSeed(uint64_t seed, uint64_t step);
 
-// While alive, CurrentRandomStep() on this thread returns `step` (scopes nest; the
-// innermost wins). Model::TrainStep opens one around its forward pass with the model's
-// train_step(); a hand-written loop that calls the model directly may open its own.
-class RandomStepScope {
- public:
-  explicit RandomStepScope(int64_t step);
-  ~RandomStepScope();
-  RandomStepScope(const RandomStepScope&) = delete;
-  RandomStepScope& operator=(const RandomStepScope&) = delete;
-
- private:
-  std::optional<int64_t> previous_;
-};
-
-// The step stochastic layers (Dropout) mix into their seeds: the innermost
-// RandomStepScope's step; outside any scope, a per-thread count of such calls (0, 1, 2,
-// ...), so masks still differ from call to call.
-int64_t CurrentRandomStep();
 
 }  // namespace nn
 }  // namespace gradway

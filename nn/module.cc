@@ -32,11 +32,30 @@ std::string UniqueName(const std::string& base) {
   return k == 0 ? base : absl::StrCat(base, "_", k);
 }
 
+// The innermost RandomStepScope's step on this thread, if any, and the count of the
+// stochastic calls made outside any scope.
+thread_local std::optional<int64_t> t_scoped_step;
+thread_local int64_t t_unscoped_calls = 0;
+
 }  // namespace
 
 void ClearSession() {
-  std::lock_guard<std::mutex> lock(g_names_mutex);
-  NameCounts().clear();
+  {
+    std::lock_guard<std::mutex> lock(g_names_mutex);
+    NameCounts().clear();
+  }
+  t_unscoped_calls = 0;
+}
+
+RandomStepScope::RandomStepScope(int64_t step) : previous_(t_scoped_step) {
+  t_scoped_step = step;
+}
+
+RandomStepScope::~RandomStepScope() { t_scoped_step = previous_; }
+
+int64_t CurrentRandomStep() {
+  if (t_scoped_step) return *t_scoped_step;
+  return t_unscoped_calls++;
 }
 
 Module::Module(std::string type_name, std::string base_name)

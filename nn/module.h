@@ -163,8 +163,29 @@ class Module {
 };
 
 // Starts the process-wide module names afresh (Keras' clear_session): the next Dense
-// made is "dense" again. Names already given are kept.
+// made is "dense" again. Names already given are kept. Also restarts the calling thread's
+// count of random steps taken outside a RandomStepScope (below).
 void ClearSession();
+
+// While alive, CurrentRandomStep() on this thread returns `step` (scopes nest; the
+// innermost wins). Model::TrainStep opens one around its forward pass with the model's
+// train_step(); a hand-written loop that calls the model directly may open its own.
+class RandomStepScope {
+ public:
+  explicit RandomStepScope(int64_t step);
+  ~RandomStepScope();
+  RandomStepScope(const RandomStepScope&) = delete;
+  RandomStepScope& operator=(const RandomStepScope&) = delete;
+
+ private:
+  std::optional<int64_t> previous_;
+};
+
+// The step stochastic layers (Dropout) mix into their seeds: the innermost
+// RandomStepScope's step; outside any scope, a per-thread count of such calls (0, 1, 2,
+// ...), so masks still differ from call to call. ClearSession() starts the calling
+// thread's count again from 0.
+int64_t CurrentRandomStep();
 
 // Holds a shared_ptr<Base>; converts implicitly from a shared_ptr to a subclass or from a
 // subclass value (moved into a new shared_ptr). It lets the API take either

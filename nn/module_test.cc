@@ -75,6 +75,26 @@ TEST(ModuleTest, Errors) {
   EXPECT_EQ(BatchShapeString({26, 26, 32}), "(None, 26, 26, 32)");
 }
 
+// Outside a RandomStepScope each call takes the next step of this thread's count, which
+// ClearSession starts again; inside one, the scope's step (the innermost).
+TEST(RandomStepTest, ScopesAndTheUnscopedCount) {
+  ClearSession();
+  EXPECT_EQ(CurrentRandomStep(), 0);
+  EXPECT_EQ(CurrentRandomStep(), 1);
+  {
+    RandomStepScope outer(40);
+    EXPECT_EQ(CurrentRandomStep(), 40);
+    {
+      RandomStepScope inner(7);
+      EXPECT_EQ(CurrentRandomStep(), 7);
+    }
+    EXPECT_EQ(CurrentRandomStep(), 40);
+  }
+  EXPECT_EQ(CurrentRandomStep(), 2);
+  ClearSession();
+  EXPECT_EQ(CurrentRandomStep(), 0);
+}
+
 }  // namespace
 }  // namespace nn
 }  // namespace gradway
