@@ -25,15 +25,16 @@ TEST(EngineGuardTest, MisShapedBuiltInGradientIsAnError) {
   // A built-in op whose backward is wrong (as a bug would make it): the engine stops it
   // before anything reads past the end of the gradient.
   Tensor x = Leaf({1, 2, 3, 4, 5, 6}, {2, 3});
-  Tensor y = RecordOp("buggy_sum", Tensor::Scalar(21.f), {x}, {},
+  Tensor y = RecordOp("buggy_sum", Tensor::Scalar(21.f), {x}, Save(),
                       [](const Tensor&) -> std::vector<Tensor> { return {Tensor::Ones({3})}; });
   EXPECT_EQ(ErrorOf([&] { y.Backward(); }),
             "buggy_sum: backward returned a gradient of shape (3) for input 0 of shape (2x3)");
   EXPECT_FALSE(x.grad().defined());
   // And one that returns too many.
-  Tensor z = RecordOp("buggy_count", Tensor::Scalar(1.f), {x}, {},
+  Tensor z = RecordOp("buggy_count", Tensor::Scalar(1.f), {x}, Save(),
                       [](const Tensor& g) -> std::vector<Tensor> { return {g, g}; });
-  EXPECT_EQ(ErrorOf([&] { z.Backward(); }), "buggy_count: backward returned 2 gradients for 1 inputs");
+  EXPECT_EQ(ErrorOf([&] { z.Backward(); }),
+            "buggy_count: backward returned 2 gradients for 1 inputs");
 }
 
 TEST(EngineGuardTest, InPlaceEditOfASavedTensorIsAnError) {
