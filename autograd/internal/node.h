@@ -23,9 +23,9 @@
 // reads is what was saved and checked, and it cannot drift from the saved list. Shapes,
 // scalars and flags are captured by value. Saved tensors are kept cut from the graph
 // (detached), so saving the op's own output makes no reference cycle.
-// autograd/saved_tensors_test.cc enforces this for every built-in op: writing any input
-// or the output in place after the forward either makes Backward() throw naming the op
-// or leaves every gradient bit-identical.
+// autograd/saved_tensors_test.cc enforces this for every built-in op (a new op adds its
+// case there): writing any input or the output in place after the forward either makes
+// Backward() throw naming the op or leaves every gradient bit-identical.
 #ifndef GRADWAY_AUTOGRAD_INTERNAL_NODE_H_
 #define GRADWAY_AUTOGRAD_INTERNAL_NODE_H_
 
