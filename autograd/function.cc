@@ -45,7 +45,12 @@ Tensor RecordFunction(const char* name, Tensor out, const std::vector<Tensor>& i
                       const FunctionContext& ctx, BackwardFn backward) {
   if (!ShouldRecord(inputs)) return out;
   // A fresh handle: Forward may have returned one of its inputs or a tensor it keeps.
-  return RecordOp(name, out.Detach(), inputs, ctx.AllSaved(), std::move(backward));
+  // Backward reads its tensors from ctx; the node keeps them for the in-place check.
+  return AttachNode(name, out.Detach(), inputs, ctx.AllSaved(),
+                    [backward = std::move(backward)](const Tensor& grad,
+                                                     const std::vector<Tensor>&) {
+                      return backward(grad);
+                    });
 }
 
 }  // namespace internal

@@ -60,7 +60,7 @@ Tensor BroadcastTo(const Tensor& x, const Shape& shape) {
 
 Tensor Add(const Tensor& a, const Tensor& b) {
   Tensor out = BinaryForward(ops::BinaryOp::kAdd, a, b, "add");
-  return RecordOp("add", out, {a, b}, {},
+  return RecordOp("add", out, {a, b}, Save(),
                   [sa = a.shape(), sb = b.shape()](const Tensor& g) -> std::vector<Tensor> {
                     return {SumToShape(g, sa), SumToShape(g, sb)};
                   });
@@ -68,7 +68,7 @@ Tensor Add(const Tensor& a, const Tensor& b) {
 
 Tensor Sub(const Tensor& a, const Tensor& b) {
   Tensor out = BinaryForward(ops::BinaryOp::kSub, a, b, "sub");
-  return RecordOp("sub", out, {a, b}, {},
+  return RecordOp("sub", out, {a, b}, Save(),
                   [sa = a.shape(), sb = b.shape()](const Tensor& g) -> std::vector<Tensor> {
                     return {SumToShape(g, sa), SumToShape(Neg(g), sb)};
                   });
@@ -77,20 +77,20 @@ Tensor Sub(const Tensor& a, const Tensor& b) {
 Tensor Mul(const Tensor& a, const Tensor& b) {
   Tensor out = BinaryForward(ops::BinaryOp::kMul, a, b, "mul");
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return RecordOp("mul", out, {a, b}, {gb ? a : Tensor(), ga ? b : Tensor()},
-                  [a = a.Detach(), b = b.Detach(), ga, gb](const Tensor& g)
-                      -> std::vector<Tensor> {
-                    return {ga ? SumToShape(Mul(g, b), a.shape()) : Tensor(),
-                            gb ? SumToShape(Mul(g, a), b.shape()) : Tensor()};
+  return RecordOp("mul", out, {a, b}, Save(gb ? a : Tensor(), ga ? b : Tensor()),
+                  [sa = a.shape(), sb = b.shape(), ga, gb](
+                      const Tensor& g, const Tensor& a, const Tensor& b) -> std::vector<Tensor> {
+                    return {ga ? SumToShape(Mul(g, b), sa) : Tensor(),
+                            gb ? SumToShape(Mul(g, a), sb) : Tensor()};
                   });
 }
 
 Tensor Div(const Tensor& a, const Tensor& b) {
   Tensor out = BinaryForward(ops::BinaryOp::kDiv, a, b, "div");
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return RecordOp("div", out, {a, b}, {b, gb ? out : Tensor()},
-                  [b = b.Detach(), y = out.Detach(), sa = a.shape(), ga, gb](
-                      const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("div", out, {a, b}, Save(b, gb ? out : Tensor()),
+                  [sa = a.shape(), ga, gb](const Tensor& g, const Tensor& b,
+                                           const Tensor& y) -> std::vector<Tensor> {
                     // d(a/b)/da = 1/b; d(a/b)/db = -a/b^2 = -y/b.
                     Tensor g_over_b = Div(g, b);
                     return {ga ? SumToShape(g_over_b, sa) : Tensor(),
@@ -101,51 +101,53 @@ Tensor Div(const Tensor& a, const Tensor& b) {
 Tensor AddScalar(const Tensor& x, float s) {
   Tensor out = Tensor::Empty(x.shape());
   ops::AddScalar(x.data(), s, out.data(), x.numel());
-  return RecordOp("add_scalar", out, {x}, {},
+  return RecordOp("add_scalar", out, {x}, Save(),
                   [](const Tensor& g) -> std::vector<Tensor> { return {g}; });
 }
 
 Tensor MulScalar(const Tensor& x, float s) {
   Tensor out = Tensor::Empty(x.shape());
   ops::Scale(x.data(), s, out.data(), x.numel());
-  return RecordOp("mul_scalar", out, {x}, {}, [s](const Tensor& g) -> std::vector<Tensor> {
-    return {MulScalar(g, s)};
-  });
+  return RecordOp("mul_scalar", out, {x}, Save(),
+                  [s](const Tensor& g) -> std::vector<Tensor> { return {MulScalar(g, s)}; });
 }
 
 // ---------------------------------------------------------------- Elementwise
 
 Tensor Neg(const Tensor& x) {
-  return RecordOp("neg", UnaryForward(ops::UnaryOp::kNeg, x), {x}, {},
+  return RecordOp("neg", UnaryForward(ops::UnaryOp::kNeg, x), {x}, Save(),
                   [](const Tensor& g) -> std::vector<Tensor> { return {Neg(g)}; });
 }
 
 Tensor Exp(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kExp, x);
-  return RecordOp("exp", y, {x}, {y}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
-    return {Mul(g, y)};
-  });
+  return RecordOp("exp", y, {x}, Save(y),
+                  [](const Tensor& g, const Tensor& y) -> std::vector<Tensor> {
+                    return {Mul(g, y)};
+                  });
 }
 
 Tensor Log(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kLog, x);
-  return RecordOp("log", y, {x}, {x}, [x = x.Detach()](const Tensor& g) -> std::vector<Tensor> {
-    return {Div(g, x)};
-  });
+  return RecordOp("log", y, {x}, Save(x),
+                  [](const Tensor& g, const Tensor& x) -> std::vector<Tensor> {
+                    return {Div(g, x)};
+                  });
 }
 
 Tensor Sqrt(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kSqrt, x);
-  return RecordOp("sqrt", y, {x}, {y}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
-    return {Div(MulScalar(g, 0.5f), y)};
-  });
+  return RecordOp("sqrt", y, {x}, Save(y),
+                  [](const Tensor& g, const Tensor& y) -> std::vector<Tensor> {
+                    return {Div(MulScalar(g, 0.5f), y)};
+                  });
 }
 
 Tensor Pow(const Tensor& x, float exponent) {
   Tensor y = Tensor::Empty(x.shape());
   ops::Pow(x.data(), exponent, y.data(), x.numel());
-  return RecordOp("pow", y, {x}, {x},
-                  [x = x.Detach(), exponent](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("pow", y, {x}, Save(x),
+                  [exponent](const Tensor& g, const Tensor& x) -> std::vector<Tensor> {
                     Tensor d = Tensor::Empty(x.shape());
                     ops::Pow(x.data(), exponent - 1.f, d.data(), x.numel());
                     return {Mul(g, MulScalar(d, exponent))};
@@ -154,17 +156,18 @@ Tensor Pow(const Tensor& x, float exponent) {
 
 Tensor Relu(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kRelu, x);
-  return RecordOp("relu", y, {x}, {y}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
-    Tensor dx = Tensor::Empty(y.shape());
-    ops::ReluBackward(y.data(), g.data(), dx.data(), y.numel());
-    return {dx};
-  });
+  return RecordOp("relu", y, {x}, Save(y),
+                  [](const Tensor& g, const Tensor& y) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(y.shape());
+                    ops::ReluBackward(y.data(), g.data(), dx.data(), y.numel());
+                    return {dx};
+                  });
 }
 
 Tensor Sigmoid(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kSigmoid, x);
-  Tensor out = RecordOp("sigmoid", y, {x}, {y},
-                        [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
+  Tensor out = RecordOp("sigmoid", y, {x}, Save(y),
+                        [](const Tensor& g, const Tensor& y) -> std::vector<Tensor> {
                           Tensor dx = Tensor::Empty(y.shape());
                           ops::SigmoidBackward(y.data(), g.data(), dx.data(), y.numel());
                           return {dx};
@@ -176,11 +179,12 @@ Tensor Sigmoid(const Tensor& x) {
 
 Tensor Tanh(const Tensor& x) {
   Tensor y = UnaryForward(ops::UnaryOp::kTanh, x);
-  return RecordOp("tanh", y, {x}, {y}, [y = y.Detach()](const Tensor& g) -> std::vector<Tensor> {
-    Tensor dx = Tensor::Empty(y.shape());
-    ops::TanhBackward(y.data(), g.data(), dx.data(), y.numel());
-    return {dx};
-  });
+  return RecordOp("tanh", y, {x}, Save(y),
+                  [](const Tensor& g, const Tensor& y) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(y.shape());
+                    ops::TanhBackward(y.data(), g.data(), dx.data(), y.numel());
+                    return {dx};
+                  });
 }
 
 Tensor Clip(const Tensor& x, float lo, float hi) {
@@ -189,7 +193,7 @@ Tensor Clip(const Tensor& x, float lo, float hi) {
   const float* xp = x.data();
   float* yp = y.data();
   for (int64_t i = 0; i < x.numel(); ++i) yp[i] = std::min(std::max(xp[i], lo), hi);
-  return RecordOp("clip", y, {x}, {x}, [x = x.Detach(), lo, hi](const Tensor& g) {
+  return RecordOp("clip", y, {x}, Save(x), [lo, hi](const Tensor& g, const Tensor& x) {
     Tensor dx = Tensor::Empty(g.shape());
     const float* xv = x.data();
     const float* gv = g.data();
@@ -204,7 +208,7 @@ Tensor Abs(const Tensor& x) {
   const float* xp = x.data();
   float* yp = y.data();
   for (int64_t i = 0; i < x.numel(); ++i) yp[i] = std::fabs(xp[i]);
-  return RecordOp("abs", y, {x}, {x}, [x = x.Detach()](const Tensor& g) {
+  return RecordOp("abs", y, {x}, Save(x), [](const Tensor& g, const Tensor& x) {
     Tensor dx = Tensor::Empty(g.shape());
     const float* xv = x.data();
     const float* gv = g.data();
@@ -254,9 +258,9 @@ Tensor MinMax(const Tensor& a, const Tensor& b, bool take_max, const char* name)
     w[i] = pa[i] == pb[i] ? 0.5f : ((pa[i] > pb[i]) == take_max ? 1.f : 0.f);
   }
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return RecordOp(name, out, {a, b}, {},
-                  [share_a, sa = a.shape(), sb = b.shape(), ga, gb](
-                      const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp(name, out, {a, b}, Save(share_a),
+                  [sa = a.shape(), sb = b.shape(), ga, gb](
+                      const Tensor& g, const Tensor& share_a) -> std::vector<Tensor> {
                     const Tensor to_a = Mul(g, share_a);
                     return {ga ? SumToShape(to_a, sa) : Tensor(),
                             gb ? SumToShape(Sub(g, to_a), sb) : Tensor()};
@@ -330,9 +334,9 @@ Tensor Where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   float* w = to_a.data();
   for (int64_t i = 0; i < n; ++i) w[i] = pc[i] != 0.f ? 1.f : 0.f;
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return RecordOp("where", out, {a, b}, {},
-                  [to_a, sa = a.shape(), sb = b.shape(), ga, gb](
-                      const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("where", out, {a, b}, Save(to_a),
+                  [sa = a.shape(), sb = b.shape(), ga, gb](
+                      const Tensor& g, const Tensor& to_a) -> std::vector<Tensor> {
                     const Tensor ga_full = Mul(g, to_a);
                     return {ga ? SumToShape(ga_full, sa) : Tensor(),
                             gb ? SumToShape(Sub(g, ga_full), sb) : Tensor()};
@@ -343,9 +347,10 @@ Tensor Where(const Tensor& condition, const Tensor& a, const Tensor& b) {
 
 Tensor Sum(const Tensor& x) {
   Tensor out = Tensor::Scalar(ops::Sum(x.data(), x.numel()));
-  return RecordOp("sum", out, {x}, {}, [shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
-    return {Tensor::Full(shape, g.item())};
-  });
+  return RecordOp("sum", out, {x}, Save(),
+                  [shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
+                    return {Tensor::Full(shape, g.item())};
+                  });
 }
 
 Tensor Mean(const Tensor& x) {
@@ -368,7 +373,7 @@ Tensor Sum(const Tensor& x, int axis, bool keepdim) {
     squeezed.erase(squeezed.begin() + a);
     out = out.Reshape(squeezed);
   }
-  return RecordOp("sum", out, {x}, {},
+  return RecordOp("sum", out, {x}, Save(),
                   [shape = x.shape(), kept](const Tensor& g) -> std::vector<Tensor> {
                     return {BroadcastTo(g.Reshape(kept), shape)};
                   });
@@ -423,9 +428,9 @@ Tensor MatMul(const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::Empty({m, n});
   ops::MatMul(a.data(), b.data(), out.data(), m, n, k, false, false);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return RecordOp("matmul", out, {a, b}, {gb ? a : Tensor(), ga ? b : Tensor()},
-                  [a = a.Detach(), b = b.Detach(), ga, gb, m, n, k](const Tensor& g)
-                      -> std::vector<Tensor> {
+  return RecordOp("matmul", out, {a, b}, Save(gb ? a : Tensor(), ga ? b : Tensor()),
+                  [ga, gb, m, n, k](const Tensor& g, const Tensor& a,
+                                    const Tensor& b) -> std::vector<Tensor> {
                     Tensor da, db;
                     if (ga) {  // dA = dC · Bᵀ  (m x k)
                       da = Tensor::Empty({m, k});
@@ -472,7 +477,7 @@ Tensor Tensor::Reshape(const Shape& new_shape) const {
   impl->offset = impl_->offset;
   impl->shape = target;
   const Shape input_shape = shape();
-  return RecordOp("reshape", Tensor(std::move(impl)), {*this}, {},
+  return RecordOp("reshape", Tensor(std::move(impl)), {*this}, Save(),
                   [input_shape](const Tensor& g) -> std::vector<Tensor> {
                     return {g.Reshape(input_shape)};
                   });
@@ -494,9 +499,8 @@ Tensor Tensor::Transpose() const {
   const int64_t rows = shape()[0], cols = shape()[1];
   Tensor out = Empty({cols, rows});
   ops::Transpose2D(data(), rows, cols, out.data());
-  return RecordOp("transpose", out, {*this}, {}, [](const Tensor& g) -> std::vector<Tensor> {
-    return {g.Transpose()};
-  });
+  return RecordOp("transpose", out, {*this}, Save(),
+                  [](const Tensor& g) -> std::vector<Tensor> { return {g.Transpose()}; });
 }
 
 Tensor Tensor::Narrow(int dim, int64_t start, int64_t length) const {
@@ -514,7 +518,7 @@ Tensor Tensor::Narrow(int dim, int64_t start, int64_t length) const {
   impl->shape = shape();
   impl->shape[0] = length;
   const Shape input_shape = shape();
-  return RecordOp("narrow", Tensor(std::move(impl)), {*this}, {},
+  return RecordOp("narrow", Tensor(std::move(impl)), {*this}, Save(),
                   [input_shape, start, row](const Tensor& g) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Zeros(input_shape);
                     std::copy(g.data(), g.data() + g.numel(), dx.data() + start * row);
@@ -555,9 +559,10 @@ Tensor Permute(const Tensor& x, const std::vector<int>& dims) {
       index[i] = 0;
     }
   }
-  return RecordOp("permute", out, {x}, {}, [inverse](const Tensor& g) -> std::vector<Tensor> {
-    return {Permute(g, inverse)};
-  });
+  return RecordOp("permute", out, {x}, Save(),
+                  [inverse](const Tensor& g) -> std::vector<Tensor> {
+                    return {Permute(g, inverse)};
+                  });
 }
 
 namespace {
@@ -585,7 +590,7 @@ Tensor JoinRows(const char* name, const std::vector<Tensor>& xs, int64_t outer,
     shapes.push_back(x.shape());
     needs.push_back(x.requires_grad());
   }
-  return RecordOp(name, out, xs, {},
+  return RecordOp(name, out, xs, Save(),
                   [shapes, needs, chunk, outer, row](const Tensor& g) -> std::vector<Tensor> {
                     std::vector<Tensor> dxs(shapes.size());
                     const float* pg = g.data();

@@ -47,13 +47,19 @@ void Accumulate(Tensor& sum, Tensor g) {
 }  // namespace
 
 Node::Node(std::string name, std::vector<Edge> inputs, std::vector<Shape> input_shapes,
-           std::vector<SavedVersion> saved, BackwardFn backward)
+           std::vector<Tensor> saved, NodeBackwardFn backward)
     : name_(std::move(name)),
       inputs_(std::move(inputs)),
       input_shapes_(std::move(input_shapes)),
       saved_(std::move(saved)),
       backward_(std::move(backward)) {
   g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+  saved_versions_.reserve(saved_.size());
+  for (Tensor& t : saved_) {
+    if (t.defined()) t = t.Detach();  // cut from the graph: no cycle through the output
+    saved_versions_.push_back(
+        t.defined() ? t.impl()->storage->version.load(std::memory_order_relaxed) : 0);
+  }
 }
 
 Node::~Node() {
@@ -94,8 +100,8 @@ bool ShouldRecord(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-Tensor RecordOp(const char* name, Tensor output, const std::vector<Tensor>& inputs,
-                const std::vector<Tensor>& saved, BackwardFn backward) {
+Tensor AttachNode(const char* name, Tensor output, const std::vector<Tensor>& inputs,
+                  const std::vector<Tensor>& saved, NodeBackwardFn backward) {
   if (!ShouldRecord(inputs)) return output;
   std::vector<Edge> edges(inputs.size());
   std::vector<Shape> shapes(inputs.size());
@@ -109,15 +115,9 @@ Tensor RecordOp(const char* name, Tensor output, const std::vector<Tensor>& inpu
       edges[i].leaf = t.impl();
     }
   }
-  std::vector<SavedVersion> versions;
-  for (const Tensor& t : saved) {
-    if (!t.defined()) continue;
-    const std::shared_ptr<Storage>& storage = t.impl()->storage;
-    versions.push_back({storage, storage->version.load(std::memory_order_relaxed), t.shape()});
-  }
   TensorImpl* impl = output.impl().get();
-  impl->grad_fn = std::make_shared<Node>(name, std::move(edges), std::move(shapes),
-                                         std::move(versions), std::move(backward));
+  impl->grad_fn = std::make_shared<Node>(name, std::move(edges), std::move(shapes), saved,
+                                         std::move(backward));
   impl->requires_grad = true;
   return output;
 }
@@ -173,15 +173,19 @@ void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_grap
       GRADWAY_CHECK(!node->released_, "backward: trying to backward through the graph a ",
                     "second time (op '", node->name_, "'): its saved tensors were freed ",
                     "by the first backward; pass retain_graph = true to the first one");
-      for (const SavedVersion& saved : node->saved_) {
-        const uint64_t now = saved.storage->version.load(std::memory_order_relaxed);
-        GRADWAY_CHECK(now == saved.version, "backward: a tensor of shape ",
-                      ShapeToString(saved.shape), " that '", node->name_,
+      for (size_t i = 0; i < node->saved_.size(); ++i) {
+        const Tensor& saved = node->saved_[i];
+        if (!saved.defined()) continue;
+        const uint64_t then = node->saved_versions_[i];
+        const uint64_t now = saved.impl()->storage->version.load(std::memory_order_relaxed);
+        GRADWAY_CHECK(now == then, "backward: a tensor of shape ",
+                      ShapeToString(saved.shape()), " that '", node->name_,
                       "' saved for its gradient was modified in place after the forward ",
-                      "pass (it is at version ", now, ", it was at ", saved.version,
+                      "pass (it is at version ", now, ", it was at ", then,
                       "); modify a Clone() instead, or modify it after backward");
       }
-      input_grads = node->backward_(grad);
+      // Only now, checked, does the backward see the saved tensors.
+      input_grads = node->backward_(grad, node->saved_);
       GRADWAY_CHECK(input_grads.size() == node->inputs_.size(), node->name_,
                     ": backward returned ", input_grads.size(), " gradients for ",
                     node->inputs_.size(), " inputs");
@@ -196,6 +200,7 @@ void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_grap
       if (!retain_graph) {
         node->backward_ = nullptr;
         node->saved_.clear();
+        node->saved_versions_.clear();
         node->released_ = true;
       }
     }

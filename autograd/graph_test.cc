@@ -25,15 +25,43 @@ TEST(EngineGuardTest, MisShapedBuiltInGradientIsAnError) {
   // A built-in op whose backward is wrong (as a bug would make it): the engine stops it
   // before anything reads past the end of the gradient.
   Tensor x = Leaf({1, 2, 3, 4, 5, 6}, {2, 3});
-  Tensor y = RecordOp("buggy_sum", Tensor::Scalar(21.f), {x}, {},
+  Tensor y = RecordOp("buggy_sum", Tensor::Scalar(21.f), {x}, Save(),
                       [](const Tensor&) -> std::vector<Tensor> { return {Tensor::Ones({3})}; });
   EXPECT_EQ(ErrorOf([&] { y.Backward(); }),
             "buggy_sum: backward returned a gradient of shape (3) for input 0 of shape (2x3)");
   EXPECT_FALSE(x.grad().defined());
   // And one that returns too many.
-  Tensor z = RecordOp("buggy_count", Tensor::Scalar(1.f), {x}, {},
+  Tensor z = RecordOp("buggy_count", Tensor::Scalar(1.f), {x}, Save(),
                       [](const Tensor& g) -> std::vector<Tensor> { return {g, g}; });
-  EXPECT_EQ(ErrorOf([&] { z.Backward(); }), "buggy_count: backward returned 2 gradients for 1 inputs");
+  EXPECT_EQ(ErrorOf([&] { z.Backward(); }),
+            "buggy_count: backward returned 2 gradients for 1 inputs");
+}
+
+TEST(EngineGuardTest, BackwardReceivesTheSavedTensorsInOrder) {
+  // RecordOp hands the backward what Save listed, in order, undefined where given so, and
+  // cut from the graph; saving the op's own output keeps no cycle alive.
+  Tensor x = Leaf({1, 2}, {2});
+  const Tensor side = Tensor::FromVector({7}, {1});
+  const int64_t nodes_before = LiveNodeCount();
+  std::vector<Tensor> received;
+  {
+    Tensor y = Tensor::FromVector({3, 4}, {2});
+    y = RecordOp("saver", y, {x}, Save(x, Tensor(), side, y),
+                 [&received](const Tensor& g, const Tensor& a, const Tensor& none,
+                             const Tensor& b, const Tensor& c) -> std::vector<Tensor> {
+                   received = {a, none, b, c};
+                   return {g};
+                 });
+    EXPECT_EQ(LiveNodeCount(), nodes_before + 1);
+    y.Backward(Tensor::Ones({2}), /*retain_graph=*/true);
+    ASSERT_EQ(received.size(), 4u);
+    EXPECT_TRUE(received[0].SameStorage(x) && !received[0].requires_grad());
+    EXPECT_FALSE(received[1].defined());
+    EXPECT_TRUE(received[2].SameStorage(side));
+    EXPECT_TRUE(received[3].SameStorage(y) && !received[3].is_same(y));
+    received.clear();
+  }
+  EXPECT_EQ(LiveNodeCount(), nodes_before);  // y dropped: its node (holding y) went too
 }
 
 TEST(EngineGuardTest, InPlaceEditOfASavedTensorIsAnError) {

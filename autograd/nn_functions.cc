@@ -82,9 +82,10 @@ Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
   return RecordOp(op, y, {x, w, b},
-                  {gw ? x : Tensor(), gx ? w : Tensor(), relu ? y : Tensor()},
-                  [x = x.Detach(), w = w.Detach(), y = relu ? y.Detach() : Tensor(), relu,
-                   gx, gw, gb, n, in, out](const Tensor& grad) -> std::vector<Tensor> {
+                  Save(gw ? x : Tensor(), gx ? w : Tensor(), relu ? y : Tensor()),
+                  [relu, gx, gw, gb, n, in, out](const Tensor& grad, const Tensor& x,
+                                                 const Tensor& w, const Tensor& y)
+                      -> std::vector<Tensor> {
                     Tensor dx, dw, db;
                     Tensor g;  // grad ⊙ (y > 0) with relu, else grad
                     if (relu && gw) {
@@ -159,19 +160,21 @@ Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
   if (!ShouldRecord({x, w, b})) return y;
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
+  // The weight-gradient kernel, which also yields db, reads x.
   return RecordOp(relu ? "conv2d_relu" : "conv2d", y, {x, w, b},
-                  {gw ? x : Tensor(), gx ? w : Tensor(), relu ? y : Tensor()},
-                  [x = x.Detach(), w = w.Detach(), y = relu ? y.Detach() : Tensor(), relu,
-                   s, gx, gw, gb](const Tensor& grad) -> std::vector<Tensor> {
+                  Save(gw || gb ? x : Tensor(), gx ? w : Tensor(), relu ? y : Tensor()),
+                  [sx = x.shape(), sw = w.shape(), relu, s, gx, gw, gb](
+                      const Tensor& grad, const Tensor& x, const Tensor& w,
+                      const Tensor& y) -> std::vector<Tensor> {
                     // The ReLU's mask is applied by the kernels as they read grad.
                     const float* relu_y = relu ? y.data() : nullptr;
                     Tensor dx, dw, db;
                     if (gx) {
-                      dx = Tensor::Empty(x.shape());
+                      dx = Tensor::Empty(sx);
                       ops::Conv2DBackwardData(grad.data(), w.data(), dx.data(), s, relu_y);
                     }
                     if (gw || gb) {
-                      dw = Tensor::Empty(w.shape());
+                      dw = Tensor::Empty(sw);
                       db = Tensor::Empty({s.cout});
                       ops::Conv2DBackwardWeights(x.data(), grad.data(), dw.data(), db.data(), s,
                                                  relu_y);
@@ -281,8 +284,9 @@ Tensor MaxPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
   // The argmax indices live in a cached storage buffer, reused between steps.
   Tensor argmax = ScratchBytes(y.numel() * static_cast<int64_t>(sizeof(int32_t)));
   ops::MaxPool2DForward(x.data(), y.data(), reinterpret_cast<int32_t*>(argmax.data()), s);
-  return RecordOp("max_pool2d", y, {x}, {},
-                  [argmax, s, shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("max_pool2d", y, {x}, Save(argmax),
+                  [s, shape = x.shape()](const Tensor& g,
+                                         const Tensor& argmax) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Empty(shape);
                     ops::MaxPool2DBackward(g.data(),
                                            reinterpret_cast<const int32_t*>(argmax.data()),
@@ -297,7 +301,7 @@ Tensor AvgPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
       PoolShape(x, pool_h, pool_w, stride_h, stride_w, padding, "avg_pool2d");
   Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.c});
   ops::AvgPool2DForward(x.data(), y.data(), s);
-  return RecordOp("avg_pool2d", y, {x}, {},
+  return RecordOp("avg_pool2d", y, {x}, Save(),
                   [s, shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Empty(shape);
                     ops::AvgPool2DBackward(g.data(), dx.data(), s);
@@ -338,8 +342,8 @@ Tensor Softmax(const Tensor& x, int axis) {
   RowsCols(x, "softmax", &rows, &cols);
   Tensor y = Tensor::Empty(x.shape());
   ops::Softmax(x.data(), y.data(), rows, cols);
-  Tensor out = RecordOp("softmax", y, {x}, {y},
-                        [y = y.Detach(), rows, cols](const Tensor& g) -> std::vector<Tensor> {
+  Tensor out = RecordOp("softmax", y, {x}, Save(y),
+                        [rows, cols](const Tensor& g, const Tensor& y) -> std::vector<Tensor> {
                           Tensor dx = Tensor::Empty(y.shape());
                           ops::SoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
                           return {dx};
@@ -380,8 +384,8 @@ Tensor LogSoftmax(const Tensor& x, int axis) {
   RowsCols(x, "log_softmax", &rows, &cols);
   Tensor y = Tensor::Empty(x.shape());
   ops::LogSoftmax(x.data(), y.data(), rows, cols);
-  return RecordOp("log_softmax", y, {x}, {y},
-                  [y = y.Detach(), rows, cols](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp("log_softmax", y, {x}, Save(y),
+                  [rows, cols](const Tensor& g, const Tensor& y) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Empty(y.shape());
                     ops::LogSoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
                     return {dx};
@@ -399,8 +403,8 @@ void CheckLogits(const Tensor& logits, const char* op) {
 // loss * g, with the gradient computed by the fused kernel in forward.
 Tensor RecordCrossEntropy(const char* op, float loss, Tensor dlogits, const Tensor& logits,
                           const Tensor& targets) {
-  return RecordOp(op, Tensor::Scalar(loss), {logits, targets}, {},
-                  [dlogits](const Tensor& g) -> std::vector<Tensor> {
+  return RecordOp(op, Tensor::Scalar(loss), {logits, targets}, Save(dlogits),
+                  [](const Tensor& g, const Tensor& dlogits) -> std::vector<Tensor> {
                     return {MulScalar(dlogits, g.item()), Tensor()};
                   });
 }
@@ -533,7 +537,7 @@ Tensor SignedSoftplus(const Tensor& x, float sign, const char* name) {
     const float v = sign * xp[i];
     yp[i] = sign * (std::max(v, 0.f) + std::log1p(std::exp(-std::fabs(v))));
   }
-  return RecordOp(name, y, {x}, {x}, [x = x.Detach(), sign](const Tensor& g) {
+  return RecordOp(name, y, {x}, Save(x), [sign](const Tensor& g, const Tensor& x) {
     Tensor dx = Tensor::Empty(g.shape());
     const float* xv = x.data();
     const float* gv = g.data();
@@ -558,12 +562,14 @@ Tensor Dropout(const Tensor& x, float rate, bool training, uint64_t seed) {
   Tensor mask = ScratchBytes(x.numel());
   ops::DropoutForward(x.data(), y.data(), reinterpret_cast<uint8_t*>(mask.data()),
                       x.numel(), rate, seed);
-  return RecordOp("dropout", y, {x}, {}, [mask, rate](const Tensor& g) -> std::vector<Tensor> {
-    Tensor dx = Tensor::Empty(g.shape());
-    ops::DropoutBackward(g.data(), reinterpret_cast<const uint8_t*>(mask.data()),
-                         dx.data(), g.numel(), rate);
-    return {dx};
-  });
+  return RecordOp("dropout", y, {x}, Save(mask),
+                  [rate](const Tensor& g, const Tensor& mask) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(g.shape());
+                    ops::DropoutBackward(g.data(),
+                                         reinterpret_cast<const uint8_t*>(mask.data()),
+                                         dx.data(), g.numel(), rate);
+                    return {dx};
+                  });
 }
 
 }  // namespace gradway
