@@ -19,6 +19,7 @@
 
 #include "autograd/nn_functions.h"
 #include "autograd/tensor.h"
+#include "base/padding.h"
 #include "nn/init.h"
 #include "nn/module.h"
 

@@ -23,11 +23,11 @@
 #include "ops/conv.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
+#include "base/runtime.h"
 #include "ops/matmul.h"
 #include "ops/parallel.h"
 #include "ops/scratch.h"
@@ -516,7 +516,7 @@ void RunTasks(int64_t tasks, const Body& body) {
 
 Conv2DShape MakeConv2DShape(int64_t n, int64_t h, int64_t w, int64_t cin, int64_t kh,
                             int64_t kw, int64_t cout, int64_t stride_h, int64_t stride_w,
-                            bool same_padding) {
+                            Padding padding) {
   Conv2DShape s{};
   s.n = n;
   s.h = h;
@@ -527,26 +527,14 @@ Conv2DShape MakeConv2DShape(int64_t n, int64_t h, int64_t w, int64_t cin, int64_
   s.cout = cout;
   s.stride_h = stride_h;
   s.stride_w = stride_w;
-  if (same_padding) {
-    s.out_h = (h + stride_h - 1) / stride_h;
-    s.out_w = (w + stride_w - 1) / stride_w;
-    const int64_t pad_h = std::max<int64_t>((s.out_h - 1) * stride_h + kh - h, 0);
-    const int64_t pad_w = std::max<int64_t>((s.out_w - 1) * stride_w + kw - w, 0);
-    s.pad_top = pad_h / 2;
-    s.pad_left = pad_w / 2;
-  } else {
-    s.out_h = h >= kh ? (h - kh) / stride_h + 1 : 0;
-    s.out_w = w >= kw ? (w - kw) / stride_w + 1 : 0;
-    s.pad_top = 0;
-    s.pad_left = 0;
-  }
+  s.out_h = WindowOutputSize(h, kh, stride_h, padding);
+  s.out_w = WindowOutputSize(w, kw, stride_w, padding);
+  s.pad_top = WindowPadBefore(h, kh, stride_h, padding);
+  s.pad_left = WindowPadBefore(w, kw, stride_w, padding);
   return s;
 }
 
 namespace {
-
-// kAuto's meaning process-wide (SetConv2DAlgorithmOverride).
-std::atomic<ConvAlgorithm> g_override{ConvAlgorithm::kAuto};
 
 bool WinogradApplies(const Conv2DShape& s) {
   return s.kh == 3 && s.kw == 3 && s.stride_h == 1 && s.stride_w == 1 && s.n > 0 &&
@@ -719,7 +707,7 @@ void DirectConv2DBackwardWeights(const float* x, const float* dy, float* dw, flo
 
 ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
                                  ConvAlgorithm requested) {
-  if (requested == ConvAlgorithm::kAuto) requested = g_override.load(std::memory_order_relaxed);
+  if (requested == ConvAlgorithm::kAuto) requested = GetConvAlgorithm();
   if (requested == ConvAlgorithm::kDirect || !WinogradApplies(s)) return ConvAlgorithm::kDirect;
   if (requested != ConvAlgorithm::kAuto) return requested;
   // Measured on Zen 5, 2 threads, 26x26 inputs (ms, direct / F(4x4) / F(2x2)):
@@ -767,12 +755,6 @@ ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
   }
   return choice;
 }
-
-void SetConv2DAlgorithmOverride(ConvAlgorithm algorithm) {
-  g_override.store(algorithm, std::memory_order_relaxed);
-}
-
-ConvAlgorithm GetConv2DAlgorithmOverride() { return g_override.load(std::memory_order_relaxed); }
 
 void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
                    const Conv2DShape& s, bool relu, ConvAlgorithm algorithm) {

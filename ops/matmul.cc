@@ -28,6 +28,8 @@
 #include <thread>
 
 #include "ops/matmul.h"
+
+#include "base/runtime.h"
 #include "ops/parallel.h"
 #include "ops/scratch.h"
 

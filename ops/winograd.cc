@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/runtime.h"
 #include "ops/parallel.h"
 #include "ops/scratch.h"
 #include "ops/transpose.h"
