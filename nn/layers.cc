@@ -6,6 +6,7 @@
 #include "autograd/error.h"
 #include "autograd/functions.h"
 #include "base/padding.h"
+#include "base/splitmix.h"
 
 namespace gradway {
 namespace nn {
@@ -38,13 +39,6 @@ ActivationFunction ActivationFromName(const std::string& name) {
   }
   Fail("activation: unknown name '", name,
        "' (expected linear, relu, sigmoid, tanh or softmax)");
-}
-
-uint64_t MixSeed(uint64_t seed, uint64_t step) {
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (step + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
 }
 
 // ---- Dense.

@@ -260,9 +260,6 @@ class Activation : public Module {
   ActivationFunction function_;
 };
 
-// Mixes a seed and a step into a new 64-bit seed (SplitMix64); used for dropout masks.
-uint64_t MixSeed(uint64_t seed, uint64_t step);
-
 // While alive, CurrentRandomStep() on this thread returns `step` (scopes nest; the
 // innermost wins). Model::TrainStep opens one around its forward pass with the model's
 // train_step(); a hand-written loop that calls the model directly may open its own.

@@ -15,6 +15,7 @@
 #include "autograd/functions.h"
 #include "autograd/graph.h"
 #include "autograd/nn_functions.h"
+#include "base/splitmix.h"
 #include "nn/checkpoint.h"
 #include "nn/layers.h"
 #include "nn/progress.h"
