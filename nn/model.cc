@@ -15,6 +15,7 @@
 #include "autograd/functions.h"
 #include "autograd/graph.h"
 #include "autograd/nn_functions.h"
+#include "base/shape_string.h"
 #include "base/splitmix.h"
 #include "nn/checkpoint.h"
 #include "nn/layers.h"
@@ -25,12 +26,6 @@ namespace nn {
 namespace {
 
 constexpr const char* kOptimizerPrefix = "optimizer/";
-
-std::string ShapeTuple(const Shape& s) {
-  std::string out = "(";
-  for (size_t i = 0; i < s.size(); ++i) absl::StrAppend(&out, i ? ", " : "", s[i]);
-  return out + ")";
-}
 
 std::string WithCommas(int64_t n) {
   std::string digits = std::to_string(n < 0 ? -n : n);
