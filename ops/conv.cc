@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "base/runtime.h"
+#include "base/scratch.h"
 #include "ops/matmul.h"
 #include "ops/parallel.h"
-#include "ops/scratch.h"
 #include "ops/winograd.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -572,7 +572,8 @@ void DirectConv2DForward(const float* x, const float* w, const float* bias, floa
     const int64_t oy0 = (t % g.tiles) * g.rows_per_tile;
     const int64_t oy1 = std::min(s.out_h, oy0 + g.rows_per_tile);
     const int64_t pixels = (oy1 - oy0) * s.out_w;
-    ScratchBuffer patches(ScratchOwner::kConv, 0, static_cast<size_t>(pixels * g.k));
+    ScratchBuffer patches(Runtime::Default().scratch(), ScratchOwner::kConv, 0,
+                          static_cast<size_t>(pixels * g.k));
     Im2Col(x + img * in_image, s, oy0, oy1, patches.get());
     float* yt = y + img * out_image + oy0 * s.out_w * s.cout;
     gemm(patches.get(), w, yt, pixels, s.cout, g.k, false, false, bias, false, epilogue);
@@ -595,7 +596,8 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
     const int64_t chunk = std::max<int64_t>(1, kTileFloats / std::max<int64_t>(s.cin, s.cout));
     RunTasks((pixels + chunk - 1) / chunk, [&](int64_t t, GemmFn gemm) {
       const int64_t p0 = t * chunk, np = std::min(chunk, pixels - p0);
-      ScratchBuffer masked(ScratchOwner::kConv, 1, static_cast<size_t>(np * s.cout));
+      ScratchBuffer masked(Runtime::Default().scratch(), ScratchOwner::kConv, 1,
+                           static_cast<size_t>(np * s.cout));
       HWY_DYNAMIC_DISPATCH(MaskTile)(dy + p0 * s.cout, relu_y + p0 * s.cout, masked.get(),
                                      np * s.cout);
       gemm(masked.get(), w, dx + p0 * s.cin, np, s.cin, s.cout, false, true, nullptr, false,
@@ -614,8 +616,9 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
     std::fill(dimg, dimg + in_image, 0.f);
     if (out_image == 0) return;
     const int64_t max_pixels = std::min(s.out_h, g.rows_per_tile) * s.out_w;
-    ScratchBuffer dpatches(ScratchOwner::kConv, 0, static_cast<size_t>(max_pixels * g.k));
-    ScratchBuffer masked(ScratchOwner::kConv, 1,
+    ScratchPool& scratch = Runtime::Default().scratch();
+    ScratchBuffer dpatches(scratch, ScratchOwner::kConv, 0, static_cast<size_t>(max_pixels * g.k));
+    ScratchBuffer masked(scratch, ScratchOwner::kConv, 1,
                          relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1);
     for (int64_t tile = 0; tile < g.tiles; ++tile) {
       const int64_t oy0 = tile * g.rows_per_tile;
@@ -663,9 +666,10 @@ void DirectConv2DBackwardWeights(const float* x, const float* dy, float* dw, flo
       return;
     }
     const int64_t max_pixels = std::min(s.out_h, g.rows_per_tile) * s.out_w;
-    ScratchBuffer patches(ScratchOwner::kConv, 0,
+    ScratchPool& scratch = Runtime::Default().scratch();
+    ScratchBuffer patches(scratch, ScratchOwner::kConv, 0,
                           g.direct ? 1 : static_cast<size_t>(max_pixels * g.k));
-    ScratchBuffer masked(ScratchOwner::kConv, 1,
+    ScratchBuffer masked(scratch, ScratchOwner::kConv, 1,
                          relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1);
     bool first = true;
     for (int64_t img = i0; img < i1; ++img) {
