@@ -1,5 +1,5 @@
-// gradway autograd: tensors, differentiable ops, custom ops, the gradient check and the
-// kernels' thread count.
+// gradway autograd: tensors, differentiable ops, custom ops, the gradient check, and the
+// kernels' process-wide settings (base/runtime.h: thread count, convolution algorithm).
 #ifndef GRADWAY_AUTOGRAD_AUTOGRAD_H_
 #define GRADWAY_AUTOGRAD_AUTOGRAD_H_
 
@@ -11,6 +11,6 @@
 #include "autograd/graph.h"
 #include "autograd/nn_functions.h"
 #include "autograd/tensor.h"
-#include "autograd/threads.h"
+#include "base/runtime.h"
 
 #endif  // GRADWAY_AUTOGRAD_AUTOGRAD_H_

@@ -20,8 +20,6 @@
 namespace gradway {
 namespace {
 
-const char* PaddingName(Padding p) { return p == Padding::kSame ? "same" : "valid"; }
-
 void CheckImage(const Tensor& x, const char* op) {
   GRADWAY_CHECK(x.rank() == 4, op, ": expected an NHWC input (batch, height, width, ",
                 "channels), got shape ", ShapeToString(x.shape()));
@@ -154,7 +152,7 @@ Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
   }
   const ops::Conv2DShape s =
       ops::MakeConv2DShape(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1),
-                           w.size(3), stride_h, stride_w, padding == Padding::kSame);
+                           w.size(3), stride_h, stride_w, padding);
   Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.cout});
   ops::Conv2DForward(x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), s, relu);
   if (!ShouldRecord({x, w, b})) return y;
@@ -195,62 +193,6 @@ Tensor Conv2DRelu(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
   return Conv2DImpl(x, w, b, stride_h, stride_w, padding, true);
 }
 
-namespace {
-
-ops::ConvAlgorithm ToOps(ConvAlgorithm a) {
-  switch (a) {
-    case ConvAlgorithm::kDirect:
-      return ops::ConvAlgorithm::kDirect;
-    case ConvAlgorithm::kWinograd:
-      return ops::ConvAlgorithm::kWinograd;
-    case ConvAlgorithm::kWinograd2x2:
-      return ops::ConvAlgorithm::kWinograd2x2;
-    case ConvAlgorithm::kAuto:
-      break;
-  }
-  return ops::ConvAlgorithm::kAuto;
-}
-
-constexpr ConvAlgorithm kConvAlgorithms[] = {ConvAlgorithm::kAuto, ConvAlgorithm::kDirect,
-                                             ConvAlgorithm::kWinograd,
-                                             ConvAlgorithm::kWinograd2x2};
-
-}  // namespace
-
-void SetConvAlgorithm(ConvAlgorithm algorithm) {
-  ops::SetConv2DAlgorithmOverride(ToOps(algorithm));
-}
-
-ConvAlgorithm GetConvAlgorithm() {
-  const ops::ConvAlgorithm current = ops::GetConv2DAlgorithmOverride();
-  for (ConvAlgorithm a : kConvAlgorithms) {
-    if (ToOps(a) == current) return a;
-  }
-  return ConvAlgorithm::kAuto;
-}
-
-const char* ConvAlgorithmName(ConvAlgorithm algorithm) {
-  switch (algorithm) {
-    case ConvAlgorithm::kDirect:
-      return "direct";
-    case ConvAlgorithm::kWinograd:
-      return "winograd";
-    case ConvAlgorithm::kWinograd2x2:
-      return "winograd2x2";
-    case ConvAlgorithm::kAuto:
-      break;
-  }
-  return "auto";
-}
-
-ConvAlgorithm ConvAlgorithmFromName(const std::string& name) {
-  for (ConvAlgorithm a : kConvAlgorithms) {
-    if (name == ConvAlgorithmName(a)) return a;
-  }
-  Fail("unknown convolution algorithm '", name,
-       "': expected auto, direct, winograd or winograd2x2");
-}
-
 // ---------------------------------------------------------------- Pooling
 
 namespace {
@@ -267,7 +209,7 @@ ops::Pool2DShape PoolShape(const Tensor& x, int pool_h, int pool_w, int stride_h
                   pool_w, " with ", PaddingName(padding), " padding");
   }
   return ops::MakePool2DShape(x.size(0), x.size(1), x.size(2), x.size(3), pool_h, pool_w,
-                              stride_h, stride_w, padding == Padding::kSame);
+                              stride_h, stride_w, padding);
 }
 
 }  // namespace

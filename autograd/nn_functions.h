@@ -7,15 +7,12 @@
 #define GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
 
 #include <cstdint>
-#include <string>
 
 #include "absl/types/span.h"
 #include "autograd/tensor.h"
+#include "base/padding.h"
 
 namespace gradway {
-
-// Keras padding: kValid uses no padding; kSame pads so that out = ceil(in / stride).
-enum class Padding { kValid, kSame };
 
 // y = x · w + b. x [n, in], w [in, out], b [out] (or undefined: no bias) -> y [n, out].
 Tensor Linear(const Tensor& x, const Tensor& w, const Tensor& b);
@@ -29,7 +26,9 @@ Tensor Linear(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor LinearRelu(const Tensor& x, const Tensor& w, const Tensor& b);
 
 // 2-D convolution. x [n, h, w, cin], w [kh, kw, cin, cout] (Keras HWIO), b [cout] or
-// undefined -> y [n, out_h, out_w, cout].
+// undefined -> y [n, out_h, out_w, cout]. Padding (base/padding.h): kValid uses no padding;
+// kSame pads so that out = ceil(in / stride). The algorithm that computes it, forward and
+// backward, is chosen per shape and pass unless base/runtime.h's SetConvAlgorithm forces one.
 Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h, int stride_w,
               Padding padding);
 // With PyTorch's defaults: no bias, stride 1 (or `stride` both ways), valid padding:
@@ -43,32 +42,6 @@ Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int 
 // copy of the gradient is made. Bit-identical to the unfused pair.
 Tensor Conv2DRelu(const Tensor& x, const Tensor& w, const Tensor& b, int stride_h,
                   int stride_w, Padding padding);
-
-// The algorithm that computes the 2-D convolutions (Conv2D, Conv2DRelu and the Conv2D
-// layer), forward and backward:
-enum class ConvAlgorithm {
-  kAuto,         // per shape and pass, the faster one (the default): Winograd F(4x4, 3x3)
-                 // for 3x3 stride-1 kernels (F(2x2, 3x3) over more than 128 summed channels),
-                 // direct where Winograd loses (e.g. the forward pass with <= 4 channels)
-  kDirect,       // im2col tiles + GEMM (direct SIMD loops for <= 4 input channels)
-  kWinograd,     // Winograd F(4x4, 3x3) wherever it applies (3x3, stride 1), else direct
-  kWinograd2x2,  // Winograd F(2x2, 3x3) wherever it applies, else direct
-};
-
-// Makes every later convolution in the process use `algorithm` (kAuto: the automatic
-// choice again), e.g. to compare the paths on a whole model. Results stay deterministic
-// on each path; the paths round differently (each within 1e-5 of a float64 reference,
-// relative to the output's largest magnitude). Set it while no convolution runs.
-void SetConvAlgorithm(ConvAlgorithm algorithm);
-
-// The algorithm kAuto currently means for everything (kAuto unless SetConvAlgorithm chose).
-ConvAlgorithm GetConvAlgorithm();
-
-// "auto", "direct", "winograd" (F(4x4, 3x3)) or "winograd2x2" -> the algorithm; throws
-// gradway::Error naming the accepted names for anything else.
-ConvAlgorithm ConvAlgorithmFromName(const std::string& name);
-// The name ConvAlgorithmFromName accepts for `algorithm`.
-const char* ConvAlgorithmName(ConvAlgorithm algorithm);
 
 // Max / average pooling over pool_h x pool_w windows. x [n, h, w, c] -> [n, oh, ow, c].
 // In max pooling the gradient goes to the first maximum of each window; average pooling

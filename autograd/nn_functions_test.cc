@@ -170,7 +170,7 @@ TEST(NnFunctionsTest, FusedConv2DReluWinogradShapes) {
   // Forced, so the test stays on Winograd whatever the automatic choice becomes.
   SetConvAlgorithm(ConvAlgorithm::kWinograd);
   for (Padding padding : {Padding::kSame, Padding::kValid}) {
-    SCOPED_TRACE(padding == Padding::kSame ? "same" : "valid");
+    SCOPED_TRACE(PaddingName(padding));
     ExpectSameAsUnfused(
         [padding](const std::vector<Tensor>& v) {
           return Conv2DRelu(v[0], v[1], v[2], 1, 1, padding);
@@ -201,7 +201,6 @@ TEST(NnFunctionsTest, ConvAlgorithmsEachPassTheGradientCheck) {
     SCOPED_TRACE(ConvAlgorithmName(a));
     SetConvAlgorithm(a);
     EXPECT_EQ(GetConvAlgorithm(), a);
-    EXPECT_EQ(ConvAlgorithmFromName(ConvAlgorithmName(a)), a);
     outputs.push_back(Conv2D(in[0], in[1], in[2], 1, 1, Padding::kSame).ToVector());
     ExpectGradOk(
         [](const std::vector<Tensor>& v) {
@@ -219,9 +218,6 @@ TEST(NnFunctionsTest, ConvAlgorithmsEachPassTheGradientCheck) {
     }
   }
   EXPECT_EQ(outputs[3], outputs[1]);  // kAuto runs F(4x4, 3x3) on this shape
-  EXPECT_NE(ErrorOf([] { ConvAlgorithmFromName("fft"); })
-                .find("unknown convolution algorithm 'fft': expected auto, direct, winograd"),
-            std::string::npos);
 }
 
 TEST(NnFunctionsTest, Conv2DForwardHandComputed) {

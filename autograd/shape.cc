@@ -1,6 +1,7 @@
 #include "autograd/shape.h"
 
-#include "absl/strings/str_join.h"
+#include <algorithm>
+
 #include "autograd/error.h"
 
 namespace gradway {
@@ -9,10 +10,6 @@ int64_t NumElements(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
-}
-
-std::string ShapeToString(const Shape& shape) {
-  return absl::StrCat("(", absl::StrJoin(shape, "x"), ")");
 }
 
 Shape BroadcastShapes(const Shape& a, const Shape& b, const char* op) {

@@ -6,15 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "base/shape_string.h"  // ShapeToString, the printer of shapes in messages
+
 namespace gradway {
 
 using Shape = std::vector<int64_t>;
 
 // The number of elements of a tensor of this shape (1 for the scalar shape {}).
 int64_t NumElements(const Shape& shape);
-
-// "(3x2)"; "()" for a scalar.
-std::string ShapeToString(const Shape& shape);
 
 // The NumPy broadcast of two shapes. Throws Error naming `op` and both shapes when they
 // cannot be broadcast: "add: shapes (2x3) and (4x3) cannot be broadcast".

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "ops/parallel.h"
+#include "base/runtime.h"
 
 int main(int argc, char** argv) {
   int threads = 0;  // 0: all cores.

@@ -15,13 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "base/conv_algorithm.h"
+#include "base/padding.h"
 #include "ops/conv.h"
 #include "ops/reference.h"
 
 namespace gradway {
 namespace {
 
-using ops::ConvAlgorithm;
 using ops::ConvPass;
 using ops::Conv2DShape;
 
@@ -126,8 +127,12 @@ void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass,
   if (!kReference) state.SetLabel(Label(s, pass, algo));
 }
 
-Conv2DShape Conv1(int64_t n) { return ops::MakeConv2DShape(n, 28, 28, 1, 3, 3, 32, 1, 1, false); }
-Conv2DShape Conv2(int64_t n) { return ops::MakeConv2DShape(n, 26, 26, 32, 3, 3, 64, 1, 1, false); }
+Conv2DShape Conv1(int64_t n) {
+  return ops::MakeConv2DShape(n, 28, 28, 1, 3, 3, 32, 1, 1, Padding::kValid);
+}
+Conv2DShape Conv2(int64_t n) {
+  return ops::MakeConv2DShape(n, 26, 26, 32, 3, 3, 64, 1, 1, Padding::kValid);
+}
 
 // Registers BM_<layer>_<pass><batch><algorithm> for every algorithm.
 void RegisterAll() {

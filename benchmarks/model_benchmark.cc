@@ -77,6 +77,7 @@ HWY_AFTER_NAMESPACE();
 #include <benchmark/benchmark.h>
 
 #include "autograd/tensor.h"
+#include "base/runtime.h"
 #include "nn/nn.h"
 #include "ops/parallel.h"
 

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "base/padding.h"
 #include "hwy/aligned_allocator.h"
 #include "ops/adam.h"
 #include "ops/elementwise.h"
@@ -46,7 +47,7 @@ hwy::AlignedFreeUniquePtr<T[]> Aligned(int64_t n, uint32_t seed) {
 }
 
 struct PoolData {
-  Pool2DShape s = MakePool2DShape(200, 24, 24, 64, 2, 2, 2, 2, false);
+  Pool2DShape s = MakePool2DShape(200, 24, 24, 64, 2, 2, 2, 2, Padding::kValid);
   int64_t in = s.n * s.h * s.w * s.c, out = s.n * s.out_h * s.out_w * s.c;
   hwy::AlignedFreeUniquePtr<float[]> x = Aligned<float>(in, 1), y = Aligned<float>(out, 0),
                                      dy = Aligned<float>(out, 2), dx = Aligned<float>(in, 0);
@@ -63,7 +64,7 @@ void MaxPool2DFwdBwd(benchmark::State& state, int misalign = 0) {
   float* dx = p.dx.get() + misalign;
   float* y = p.y.get() + misalign;
   int32_t* am = p.argmax.get() + misalign;
-  const Pool2DShape s = MakePool2DShape(200, 24, 24, 64 - misalign, 2, 2, 2, 2, false);
+  const Pool2DShape s = MakePool2DShape(200, 24, 24, 64 - misalign, 2, 2, 2, 2, Padding::kValid);
   for (auto _ : state) {
     if (kReference) {
       reference::MaxPool2DForward(p.x.get(), y, am, s);

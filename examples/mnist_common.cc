@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -11,8 +12,8 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
-#include "autograd/nn_functions.h"
-#include "autograd/threads.h"
+#include "base/conv_algorithm.h"
+#include "base/runtime.h"
 #include "data/file_util.h"
 #include "data/image.h"
 #include "data/plot.h"
@@ -126,11 +127,14 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
     const int local_ranks = local != nullptr ? std::max(1, std::atoi(local)) : 1;
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local_ranks);
   }
-  try {
-    SetConvAlgorithm(ConvAlgorithmFromName(absl::GetFlag(FLAGS_conv_algorithm)));
-  } catch (const Error& e) {
-    Die(absl::StrCat("--conv_algorithm: ", e.what()), 2);
+  const std::string conv_name = absl::GetFlag(FLAGS_conv_algorithm);
+  const std::optional<ConvAlgorithm> conv_algorithm = ConvAlgorithmFromName(conv_name);
+  if (!conv_algorithm) {
+    Die(absl::StrCat("--conv_algorithm: unknown convolution algorithm '", conv_name,
+                     "': expected ", ConvAlgorithmNames()),
+        2);
   }
+  SetConvAlgorithm(*conv_algorithm);
   SetNumThreads(threads);
   std::printf("Using %d thread%s\n", NumThreads(), NumThreads() == 1 ? "" : "s");
   if (c.world != nullptr) {

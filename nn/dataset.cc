@@ -7,17 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
+#include "base/shape_string.h"
 #include "ops/elementwise.h"
 
 namespace gradway {
 namespace nn {
 namespace {
-
-std::string Tuple(const Shape& s) {
-  std::string out = "(";
-  for (size_t i = 0; i < s.size(); ++i) absl::StrAppend(&out, i ? ", " : "", s[i]);
-  return out + (s.size() == 1 ? ",)" : ")");
-}
 
 // `buf` as a [count, sample...] tensor, keeping its storage when the shape matches.
 float* Prepare(int64_t count, const Shape& sample, Tensor* buf) {
@@ -39,14 +34,14 @@ std::string Dataset::Description() const {
   Shape x = x_shape(), y = y_shape();
   x.insert(x.begin(), size());
   y.insert(y.begin(), size());
-  return absl::StrCat("x ", Tuple(x), ", y ", Tuple(y));
+  return absl::StrCat("x ", ShapeTuple(x), ", y ", ShapeTuple(y));
 }
 
 TensorDataset::TensorDataset(Tensor x, Tensor y) : x_(std::move(x)), y_(std::move(y)) {
   GRADWAY_CHECK(x_.defined() && y_.defined(), "TensorDataset: x or y is undefined");
   GRADWAY_CHECK(x_.rank() >= 1 && y_.rank() >= 1, "TensorDataset: x and y need a sample axis");
   GRADWAY_CHECK(x_.size(0) == y_.size(0), "x has ", x_.size(0), " samples but y has ",
-                y_.size(0), " (x ", Tuple(x_.shape()), ", y ", Tuple(y_.shape()), ")");
+                y_.size(0), " (x ", ShapeTuple(x_.shape()), ", y ", ShapeTuple(y_.shape()), ")");
 }
 
 Shape TensorDataset::x_shape() const { return Shape(x_.shape().begin() + 1, x_.shape().end()); }
@@ -85,7 +80,7 @@ ByteImageDataset::ByteImageDataset(std::vector<uint8_t> pixels, std::vector<uint
   GRADWAY_CHECK(image_size_ > 0 &&
                     static_cast<int64_t>(pixels_.size()) == size() * image_size_,
                 name_, ": ", pixels_.size(), " pixel bytes for ", size(),
-                " labels of images shaped ", Tuple(image_shape_), " (", image_size_,
+                " labels of images shaped ", ShapeTuple(image_shape_), " (", image_size_,
                 " bytes each)");
   for (int64_t i = 0; i < size(); ++i) {
     GRADWAY_CHECK(labels_[i] < classes_, name_, ": label ", static_cast<int>(labels_[i]),
@@ -111,7 +106,7 @@ void ByteImageDataset::Gather(const int64_t* rows, int64_t count, Tensor* x, Ten
 }
 
 std::string ByteImageDataset::Description() const {
-  return absl::StrCat(name_, " (", size(), " images ", Tuple(image_shape_), " as bytes)");
+  return absl::StrCat(name_, " (", size(), " images ", ShapeTuple(image_shape_), " as bytes)");
 }
 
 }  // namespace nn

@@ -6,8 +6,8 @@
 
 #include "autograd/error.h"
 #include "autograd/generator.h"
+#include "base/splitmix.h"
 #include "nn/collective.h"
-#include "nn/layers.h"
 
 namespace gradway {
 namespace nn {
@@ -31,7 +31,8 @@ EpochIterator::EpochIterator(const Dataset& data, int64_t batch_size, bool shuff
       seed_(seed) {}
 
 void EpochIterator::BeginEpoch(int epoch) {
-  if (shuffle_) order_ = ShuffledOrder(data_.size(), MixSeed(seed_, static_cast<uint64_t>(epoch)));
+  if (!shuffle_) return;
+  order_ = ShuffledOrder(data_.size(), MixSeed(seed_, static_cast<uint64_t>(epoch)));
 }
 
 void EpochIterator::Batch(int64_t step, Tensor* x, Tensor* y) {

@@ -5,23 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
 #include "autograd/functions.h"
+#include "base/padding.h"
+#include "base/splitmix.h"
 
 namespace gradway {
 namespace nn {
-namespace {
-
-// Keras' output length for one spatial dimension.
-int64_t OutputLength(int64_t in, int64_t k, int64_t stride, gradway::Padding padding) {
-  if (padding == gradway::Padding::kSame) return (in + stride - 1) / stride;
-  if (in < k) return 0;
-  return (in - k + 1 + stride - 1) / stride;
-}
-
-const char* PaddingName(gradway::Padding p) {
-  return p == gradway::Padding::kSame ? "same" : "valid";
-}
-
-}  // namespace
 
 Tensor ApplyActivation(ActivationFunction a, const Tensor& x) {
   switch (a) {
@@ -51,13 +39,6 @@ ActivationFunction ActivationFromName(const std::string& name) {
   }
   Fail("activation: unknown name '", name,
        "' (expected linear, relu, sigmoid, tanh or softmax)");
-}
-
-uint64_t MixSeed(uint64_t seed, uint64_t step) {
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (step + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
 }
 
 // ---- Dense.
@@ -103,8 +84,8 @@ Shape Conv2D::DoBuild(const Shape& in) {
   const Conv2DOptions& o = options_;
   GRADWAY_CHECK(in.size() == 3, Description(),
                 ": expects input (None, height, width, channels), got ", BatchShapeString(in));
-  int64_t oh = OutputLength(in[0], o.kernel_h, o.stride_h, o.padding);
-  int64_t ow = OutputLength(in[1], o.kernel_w, o.stride_w, o.padding);
+  int64_t oh = WindowOutputSize(in[0], o.kernel_h, o.stride_h, o.padding);
+  int64_t ow = WindowOutputSize(in[1], o.kernel_w, o.stride_w, o.padding);
   GRADWAY_CHECK(oh > 0 && ow > 0, Description(), ": kernel ", o.kernel_h, "x", o.kernel_w,
                 " does not fit input ", BatchShapeString(in), " with padding '",
                 PaddingName(o.padding), "'");
@@ -137,8 +118,8 @@ Shape PoolBuild(const std::string& who, Pooling2DOptions* o, const Shape& in) {
                 BatchShapeString(in));
   if (o->stride_h == 0) o->stride_h = o->pool_h;
   if (o->stride_w == 0) o->stride_w = o->pool_w;
-  int64_t oh = OutputLength(in[0], o->pool_h, o->stride_h, o->padding);
-  int64_t ow = OutputLength(in[1], o->pool_w, o->stride_w, o->padding);
+  int64_t oh = WindowOutputSize(in[0], o->pool_h, o->stride_h, o->padding);
+  int64_t ow = WindowOutputSize(in[1], o->pool_w, o->stride_w, o->padding);
   GRADWAY_CHECK(oh > 0 && ow > 0, who, ": pool ", o->pool_h, "x", o->pool_w,
                 " does not fit input ", BatchShapeString(in), " with padding '",
                 PaddingName(o->padding), "'");

@@ -19,6 +19,7 @@
 
 #include "autograd/nn_functions.h"
 #include "autograd/tensor.h"
+#include "base/padding.h"
 #include "nn/init.h"
 #include "nn/module.h"
 
@@ -258,9 +259,6 @@ class Activation : public Module {
  private:
   ActivationFunction function_;
 };
-
-// Mixes a seed and a step into a new 64-bit seed (SplitMix64); used for dropout masks.
-uint64_t MixSeed(uint64_t seed, uint64_t step);
 
 
 }  // namespace nn

@@ -13,6 +13,7 @@
 #include "autograd/functions.h"
 #include "autograd/graph.h"
 #include "autograd/nn_functions.h"
+#include "base/shape_string.h"
 #include "nn/checkpoint.h"
 #include "nn/fit_loop.h"
 #include "nn/layers.h"
@@ -22,12 +23,6 @@ namespace nn {
 namespace {
 
 constexpr const char* kOptimizerPrefix = "optimizer/";
-
-std::string ShapeTuple(const Shape& s) {
-  std::string out = "(";
-  for (size_t i = 0; i < s.size(); ++i) absl::StrAppend(&out, i ? ", " : "", s[i]);
-  return out + ")";
-}
 
 // Restores a module's training mode on scope exit.
 class ModeGuard {

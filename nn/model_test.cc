@@ -8,7 +8,7 @@
 #include "autograd/error.h"
 #include "autograd/functions.h"
 #include "autograd/nn_functions.h"
-#include "autograd/threads.h"
+#include "base/runtime.h"
 #include "gtest/gtest.h"
 #include "nn/layers.h"
 #include "nn/test_util.h"

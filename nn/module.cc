@@ -4,18 +4,11 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "autograd/error.h"
 #include "autograd/graph.h"
 
 namespace gradway {
 namespace nn {
-
-std::string BatchShapeString(const Shape& per_sample_shape) {
-  std::string s = "(None";
-  for (int64_t d : per_sample_shape) absl::StrAppend(&s, ", ", d);
-  return s + ")";
-}
 
 namespace {
 
@@ -127,11 +120,8 @@ void Module::CheckInput(const Tensor& x) {
   Shape sample(x.shape().begin() + 1, x.shape().end());
   if (!built_) Build(sample);
   if (sample != input_shape_) {
-    std::string got = "(";
-    for (size_t i = 0; i < x.shape().size(); ++i) {
-      absl::StrAppend(&got, i ? ", " : "", x.shape()[i]);
-    }
-    Fail(Description(), ": expected input ", BatchShapeString(input_shape_), ", got ", got, ")");
+    Fail(Description(), ": expected input ", BatchShapeString(input_shape_), ", got ",
+         ShapeTuple(x.shape()));
   }
 }
 

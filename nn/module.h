@@ -28,15 +28,13 @@
 #include "autograd/generator.h"
 #include "autograd/shape.h"
 #include "autograd/tensor.h"
+#include "base/shape_string.h"  // BatchShapeString, as layers print their shapes
 
 namespace gradway {
 namespace nn {
 
 // A list of (name, tensor) pairs in registration order.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
-
-// "(None, 26, 26, 32)": a per-sample shape with Keras' batch placeholder in front.
-std::string BatchShapeString(const Shape& per_sample_shape);
 
 class Module {
  public:

@@ -23,14 +23,14 @@
 #include "ops/conv.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
+#include "base/runtime.h"
+#include "base/scratch.h"
 #include "ops/matmul.h"
 #include "ops/parallel.h"
-#include "ops/scratch.h"
 #include "ops/winograd.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -516,7 +516,7 @@ void RunTasks(int64_t tasks, const Body& body) {
 
 Conv2DShape MakeConv2DShape(int64_t n, int64_t h, int64_t w, int64_t cin, int64_t kh,
                             int64_t kw, int64_t cout, int64_t stride_h, int64_t stride_w,
-                            bool same_padding) {
+                            Padding padding) {
   Conv2DShape s{};
   s.n = n;
   s.h = h;
@@ -527,26 +527,14 @@ Conv2DShape MakeConv2DShape(int64_t n, int64_t h, int64_t w, int64_t cin, int64_
   s.cout = cout;
   s.stride_h = stride_h;
   s.stride_w = stride_w;
-  if (same_padding) {
-    s.out_h = (h + stride_h - 1) / stride_h;
-    s.out_w = (w + stride_w - 1) / stride_w;
-    const int64_t pad_h = std::max<int64_t>((s.out_h - 1) * stride_h + kh - h, 0);
-    const int64_t pad_w = std::max<int64_t>((s.out_w - 1) * stride_w + kw - w, 0);
-    s.pad_top = pad_h / 2;
-    s.pad_left = pad_w / 2;
-  } else {
-    s.out_h = h >= kh ? (h - kh) / stride_h + 1 : 0;
-    s.out_w = w >= kw ? (w - kw) / stride_w + 1 : 0;
-    s.pad_top = 0;
-    s.pad_left = 0;
-  }
+  s.out_h = WindowOutputSize(h, kh, stride_h, padding);
+  s.out_w = WindowOutputSize(w, kw, stride_w, padding);
+  s.pad_top = WindowPadBefore(h, kh, stride_h, padding);
+  s.pad_left = WindowPadBefore(w, kw, stride_w, padding);
   return s;
 }
 
 namespace {
-
-// kAuto's meaning process-wide (SetConv2DAlgorithmOverride).
-std::atomic<ConvAlgorithm> g_override{ConvAlgorithm::kAuto};
 
 bool WinogradApplies(const Conv2DShape& s) {
   return s.kh == 3 && s.kw == 3 && s.stride_h == 1 && s.stride_w == 1 && s.n > 0 &&
@@ -584,7 +572,8 @@ void DirectConv2DForward(const float* x, const float* w, const float* bias, floa
     const int64_t oy0 = (t % g.tiles) * g.rows_per_tile;
     const int64_t oy1 = std::min(s.out_h, oy0 + g.rows_per_tile);
     const int64_t pixels = (oy1 - oy0) * s.out_w;
-    ScratchBuffer patches(ScratchOwner::kConv, 0, static_cast<size_t>(pixels * g.k));
+    ScratchBuffer patches(Runtime::Default().scratch(), ScratchOwner::kConv, 0,
+                          static_cast<size_t>(pixels * g.k));
     Im2Col(x + img * in_image, s, oy0, oy1, patches.get());
     float* yt = y + img * out_image + oy0 * s.out_w * s.cout;
     gemm(patches.get(), w, yt, pixels, s.cout, g.k, false, false, bias, false, epilogue);
@@ -607,7 +596,8 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
     const int64_t chunk = std::max<int64_t>(1, kTileFloats / std::max<int64_t>(s.cin, s.cout));
     RunTasks((pixels + chunk - 1) / chunk, [&](int64_t t, GemmFn gemm) {
       const int64_t p0 = t * chunk, np = std::min(chunk, pixels - p0);
-      ScratchBuffer masked(ScratchOwner::kConv, 1, static_cast<size_t>(np * s.cout));
+      ScratchBuffer masked(Runtime::Default().scratch(), ScratchOwner::kConv, 1,
+                           static_cast<size_t>(np * s.cout));
       HWY_DYNAMIC_DISPATCH(MaskTile)(dy + p0 * s.cout, relu_y + p0 * s.cout, masked.get(),
                                      np * s.cout);
       gemm(masked.get(), w, dx + p0 * s.cin, np, s.cin, s.cout, false, true, nullptr, false,
@@ -626,8 +616,9 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
     std::fill(dimg, dimg + in_image, 0.f);
     if (out_image == 0) return;
     const int64_t max_pixels = std::min(s.out_h, g.rows_per_tile) * s.out_w;
-    ScratchBuffer dpatches(ScratchOwner::kConv, 0, static_cast<size_t>(max_pixels * g.k));
-    ScratchBuffer masked(ScratchOwner::kConv, 1,
+    ScratchPool& scratch = Runtime::Default().scratch();
+    ScratchBuffer dpatches(scratch, ScratchOwner::kConv, 0, static_cast<size_t>(max_pixels * g.k));
+    ScratchBuffer masked(scratch, ScratchOwner::kConv, 1,
                          relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1);
     for (int64_t tile = 0; tile < g.tiles; ++tile) {
       const int64_t oy0 = tile * g.rows_per_tile;
@@ -675,9 +666,10 @@ void DirectConv2DBackwardWeights(const float* x, const float* dy, float* dw, flo
       return;
     }
     const int64_t max_pixels = std::min(s.out_h, g.rows_per_tile) * s.out_w;
-    ScratchBuffer patches(ScratchOwner::kConv, 0,
+    ScratchPool& scratch = Runtime::Default().scratch();
+    ScratchBuffer patches(scratch, ScratchOwner::kConv, 0,
                           g.direct ? 1 : static_cast<size_t>(max_pixels * g.k));
-    ScratchBuffer masked(ScratchOwner::kConv, 1,
+    ScratchBuffer masked(scratch, ScratchOwner::kConv, 1,
                          relu_y ? static_cast<size_t>(max_pixels * s.cout) : 1);
     bool first = true;
     for (int64_t img = i0; img < i1; ++img) {
@@ -719,7 +711,7 @@ void DirectConv2DBackwardWeights(const float* x, const float* dy, float* dw, flo
 
 ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
                                  ConvAlgorithm requested) {
-  if (requested == ConvAlgorithm::kAuto) requested = g_override.load(std::memory_order_relaxed);
+  if (requested == ConvAlgorithm::kAuto) requested = GetConvAlgorithm();
   if (requested == ConvAlgorithm::kDirect || !WinogradApplies(s)) return ConvAlgorithm::kDirect;
   if (requested != ConvAlgorithm::kAuto) return requested;
   // Measured on Zen 5, 2 threads, 26x26 inputs (ms, direct / F(4x4) / F(2x2)):
@@ -767,12 +759,6 @@ ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
   }
   return choice;
 }
-
-void SetConv2DAlgorithmOverride(ConvAlgorithm algorithm) {
-  g_override.store(algorithm, std::memory_order_relaxed);
-}
-
-ConvAlgorithm GetConv2DAlgorithmOverride() { return g_override.load(std::memory_order_relaxed); }
 
 void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
                    const Conv2DShape& s, bool relu, ConvAlgorithm algorithm) {

@@ -23,6 +23,9 @@
 
 #include <cstdint>
 
+#include "base/conv_algorithm.h"
+#include "base/padding.h"
+
 namespace gradway {
 namespace ops {
 
@@ -36,28 +39,20 @@ struct Conv2DShape {
   int64_t out_h, out_w;        // output spatial size
 };
 
-// Keras/TensorFlow padding rules.
+// Keras/TensorFlow padding rules (base/padding.h: WindowOutputSize, WindowPadBefore).
 //   valid: out = ceil((in - k + 1) / stride), no padding.
 //   same:  out = ceil(in / stride), pad_total = max((out - 1) * stride + k - in, 0),
 //          pad_top = pad_total / 2 (the extra row/column of an odd total goes at the end).
 Conv2DShape MakeConv2DShape(int64_t n, int64_t h, int64_t w, int64_t cin, int64_t kh,
                             int64_t kw, int64_t cout, int64_t stride_h, int64_t stride_w,
-                            bool same_padding);
-
-// Which algorithm computes a convolution pass.
-enum class ConvAlgorithm {
-  kAuto,         // the faster one for the shape and pass (Conv2DAlgorithmFor)
-  kDirect,       // im2col + GEMM (direct SIMD loops for cin <= 4)
-  kWinograd,     // Winograd F(4x4, 3x3); 3x3 stride-1 kernels only
-  kWinograd2x2,  // Winograd F(2x2, 3x3); 3x3 stride-1 kernels only
-};
+                            Padding padding);
 
 enum class ConvPass { kForward, kBackwardData, kBackwardWeights };
 
 // The algorithm that computes `pass` of shape s when `requested` is asked for: kAuto is
-// resolved (the process-wide override first, then the shape's measured best choice), and a
-// Winograd request on a shape Winograd cannot compute (not 3x3, not stride 1, or an empty
-// dimension) falls back to kDirect. Never returns kAuto.
+// resolved (the process-wide choice, base/runtime.h's SetConvAlgorithm, first, then the
+// shape's measured best choice), and a Winograd request on a shape Winograd cannot compute
+// (not 3x3, not stride 1, or an empty dimension) falls back to kDirect. Never returns kAuto.
 // The automatic choice for 3x3 stride-1 kernels: Winograd, except the forward pass with
 // cin <= 4, the weight gradient with cin <= 3 and the data gradient with cin == 1 (direct
 // is faster there) and outputs of a few pixels; F(4x4, 3x3) unless F(2x2, 3x3) wastes
@@ -71,13 +66,6 @@ enum class ConvPass { kForward, kBackwardData, kBackwardWeights };
 // ReLU, like the ReLU op, turns those NaNs into 0.
 ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
                                  ConvAlgorithm requested = ConvAlgorithm::kAuto);
-
-// Makes kAuto mean `algorithm` in every later call (tests and benchmarks: e.g. to run a
-// whole model on one path). kAuto restores the automatic choice. Thread-safe; set it
-// while no convolution runs.
-void SetConv2DAlgorithmOverride(ConvAlgorithm algorithm);
-// The algorithm kAuto currently means (kAuto unless SetConv2DAlgorithmOverride chose one).
-ConvAlgorithm GetConv2DAlgorithmOverride();
 
 // y[n, oh, ow, co] = sum_{ky, kx, ci} x[n, oh*sh - pt + ky, ow*sw - pl + kx, ci] *
 //                    w[ky, kx, ci, co] (+ bias[co]), then max(y, 0) when `relu` (NaN -> 0,

@@ -15,8 +15,8 @@
 
 #include <hwy/targets.h>
 
+#include "base/runtime.h"
 #include "ops/conv_reference64.h"
-#include "ops/parallel.h"
 #include "ops/reference.h"
 #include "ops/test_util.h"
 
@@ -87,29 +87,29 @@ void CheckAll(const Conv2DShape& s, const char* target, uint32_t seed, int offse
 }
 
 TEST(Conv2DShapeTest, KerasPaddingRules) {
-  Conv2DShape v = MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, false);
+  Conv2DShape v = MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, Padding::kValid);
   EXPECT_EQ(v.out_h, 26);
   EXPECT_EQ(v.out_w, 26);
   EXPECT_EQ(v.pad_top, 0);
-  Conv2DShape s = MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, true);
+  Conv2DShape s = MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, Padding::kSame);
   EXPECT_EQ(s.out_h, 28);
   EXPECT_EQ(s.pad_top, 1);
   EXPECT_EQ(s.pad_left, 1);
   // same, stride 2, even input: out = 14, pad_total = 13*2 + 3 - 28 = 1 -> top 0.
-  Conv2DShape s2 = MakeConv2DShape(1, 28, 27, 1, 3, 3, 4, 2, 2, true);
+  Conv2DShape s2 = MakeConv2DShape(1, 28, 27, 1, 3, 3, 4, 2, 2, Padding::kSame);
   EXPECT_EQ(s2.out_h, 14);
   EXPECT_EQ(s2.pad_top, 0);
   EXPECT_EQ(s2.out_w, 14);
   EXPECT_EQ(s2.pad_left, 1);  // 13*2 + 3 - 27 = 2
-  Conv2DShape v2 = MakeConv2DShape(1, 10, 9, 1, 3, 2, 4, 2, 3, false);
+  Conv2DShape v2 = MakeConv2DShape(1, 10, 9, 1, 3, 2, 4, 2, 3, Padding::kValid);
   EXPECT_EQ(v2.out_h, 4);
   EXPECT_EQ(v2.out_w, 3);
 }
 
 TEST(Conv2DTest, SeedShapesAllTargets) {
   test::ForEachTarget([](const char* target) {
-    CheckAll(MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, false), target, 1);
-    CheckAll(MakeConv2DShape(2, 26, 26, 32, 3, 3, 64, 1, 1, false), target, 2);
+    CheckAll(MakeConv2DShape(2, 28, 28, 1, 3, 3, 32, 1, 1, Padding::kValid), target, 1);
+    CheckAll(MakeConv2DShape(2, 26, 26, 32, 3, 3, 64, 1, 1, Padding::kValid), target, 2);
   });
 }
 
@@ -123,13 +123,13 @@ TEST(Conv2DTest, OddShapesAllTargets) {
   test::ForEachTarget([&](const char* target) {
     uint32_t seed = 10;
     for (const auto& v : shapes) {
-      for (bool same : {false, true}) {
-        CheckAll(MakeConv2DShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[7], same),
+      for (Padding padding : {Padding::kValid, Padding::kSame}) {
+        CheckAll(MakeConv2DShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[7], padding),
                  target, seed++);
       }
     }
     // Different strides per axis.
-    CheckAll(MakeConv2DShape(2, 9, 8, 3, 3, 2, 4, 2, 1, true), target, seed++);
+    CheckAll(MakeConv2DShape(2, 9, 8, 3, 3, 2, 4, 2, 1, Padding::kSame), target, seed++);
   });
 }
 
@@ -149,9 +149,9 @@ TEST(Conv2DTest, TinyInputDepthAllTargets) {
       for (int64_t cin : {1, 2, 3, 4, 5}) {
         for (int64_t cout : {1, 3, 8, 16, 17, 31, 32, 33}) {
           if ((cin + cout + v[1]) % 3 != 0 && cout != 32) continue;  // a rotating subset
-          for (bool same : {false, true}) {
+          for (Padding padding : {Padding::kValid, Padding::kSame}) {
             const Conv2DShape s =
-                MakeConv2DShape(v[0], v[1], v[2], cin, v[3], v[4], cout, v[5], v[6], same);
+                MakeConv2DShape(v[0], v[1], v[2], cin, v[3], v[4], cout, v[5], v[6], padding);
             if (s.out_h == 0 || s.out_w == 0) continue;
             CheckAll(s, target, seed, static_cast<int>(seed % 4));
             ++seed;
@@ -164,8 +164,8 @@ TEST(Conv2DTest, TinyInputDepthAllTargets) {
 
 TEST(Conv2DTest, SeveralTilesPerImage) {
   // out_w * k = 40 * 576 floats per output row: several im2col tiles per image.
-  CheckAll(MakeConv2DShape(2, 42, 42, 64, 3, 3, 8, 1, 1, false), "best", 99);
-  CheckAll(MakeConv2DShape(1, 40, 40, 64, 3, 3, 8, 1, 1, true), "best", 98);
+  CheckAll(MakeConv2DShape(2, 42, 42, 64, 3, 3, 8, 1, 1, Padding::kValid), "best", 99);
+  CheckAll(MakeConv2DShape(1, 40, 40, 64, 3, 3, 8, 1, 1, Padding::kSame), "best", 98);
 }
 
 // ---- Algorithms, float64 accuracy, fused ReLU.
@@ -241,8 +241,8 @@ void CheckAgainstFloat64(const Case64& c, ConvAlgorithm algo, const std::string&
 TEST(Conv2DTest, AlgorithmsSeedShapesFloat64AllTargets) {
   uint32_t seed = 300;
   for (int64_t n : {kSeedBatch, int64_t{1}}) {
-    for (const Conv2DShape& s : {MakeConv2DShape(n, 28, 28, 1, 3, 3, 32, 1, 1, false),
-                                 MakeConv2DShape(n, 26, 26, 32, 3, 3, 64, 1, 1, false)}) {
+    for (const Conv2DShape& s : {MakeConv2DShape(n, 28, 28, 1, 3, 3, 32, 1, 1, Padding::kValid),
+                                 MakeConv2DShape(n, 26, 26, 32, 3, 3, 64, 1, 1, Padding::kValid)}) {
       const Case64 c(s, seed);
       seed += 10;
       test::ForEachTarget([&](const char* target) {
@@ -267,9 +267,9 @@ TEST(Conv2DTest, AlgorithmsOddShapesFloat64AllTargets) {
   std::vector<Case64> cases;
   uint32_t seed = 400;
   for (const auto& v : shapes) {
-    for (bool same : {false, true}) {
+    for (Padding padding : {Padding::kValid, Padding::kSame}) {
       cases.emplace_back(
-          MakeConv2DShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[7], same), seed++);
+          MakeConv2DShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[7], padding), seed++);
     }
   }
   test::ForEachTarget([&](const char* target) {
@@ -284,14 +284,14 @@ TEST(Conv2DTest, AlgorithmsOddShapesFloat64AllTargets) {
 // The fused ReLU is bit-identical to the unfused pair on every algorithm: forward =
 // max(conv, 0) (NaN -> 0); backward with relu_y = backward of the masked dy.
 TEST(Conv2DTest, FusedReluEqualsUnfused) {
-  for (const Conv2DShape& s : {MakeConv2DShape(3, 10, 9, 16, 3, 3, 24, 1, 1, true),
-                               MakeConv2DShape(2, 9, 8, 3, 3, 3, 17, 1, 1, false),
-                               MakeConv2DShape(2, 6, 5, 7, 1, 1, 9, 1, 1, false),
-                               MakeConv2DShape(2, 9, 9, 6, 3, 3, 5, 2, 2, true),
+  for (const Conv2DShape& s : {MakeConv2DShape(3, 10, 9, 16, 3, 3, 24, 1, 1, Padding::kSame),
+                               MakeConv2DShape(2, 9, 8, 3, 3, 3, 17, 1, 1, Padding::kValid),
+                               MakeConv2DShape(2, 6, 5, 7, 1, 1, 9, 1, 1, Padding::kValid),
+                               MakeConv2DShape(2, 9, 9, 6, 3, 3, 5, 2, 2, Padding::kSame),
                                // tiny cin (the direct loops): stride 2 with same padding,
                                // a kernel wider than the image (no interior column)
-                               MakeConv2DShape(2, 9, 11, 2, 3, 3, 37, 2, 2, true),
-                               MakeConv2DShape(2, 2, 2, 1, 3, 3, 7, 1, 1, true)}) {
+                               MakeConv2DShape(2, 9, 11, 2, 3, 3, 37, 2, 2, Padding::kSame),
+                               MakeConv2DShape(2, 2, 2, 1, 3, 3, 7, 1, 1, Padding::kSame)}) {
     const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
     const size_t ny = s.n * s.out_h * s.out_w * s.cout;
     const std::vector<float> x = test::RandomVector(nx, 1), w = test::RandomVector(nw, 2),
@@ -323,47 +323,47 @@ TEST(Conv2DTest, FusedReluEqualsUnfused) {
 TEST(Conv2DTest, AutomaticChoice) {
   constexpr ConvPass kFwd = ConvPass::kForward, kData = ConvPass::kBackwardData,
                      kWeights = ConvPass::kBackwardWeights;
-  const Conv2DShape conv1 = MakeConv2DShape(200, 28, 28, 1, 3, 3, 32, 1, 1, false);
-  const Conv2DShape conv2 = MakeConv2DShape(200, 26, 26, 32, 3, 3, 64, 1, 1, false);
+  const Conv2DShape conv1 = MakeConv2DShape(200, 28, 28, 1, 3, 3, 32, 1, 1, Padding::kValid);
+  const Conv2DShape conv2 = MakeConv2DShape(200, 26, 26, 32, 3, 3, 64, 1, 1, Padding::kValid);
   // conv1: the direct loops forward and for dw, direct dx (one input channel).
   EXPECT_EQ(Conv2DAlgorithmFor(conv1, kFwd), ConvAlgorithm::kDirect);
   EXPECT_EQ(Conv2DAlgorithmFor(conv1, kData), ConvAlgorithm::kDirect);
   EXPECT_EQ(Conv2DAlgorithmFor(conv1, kWeights), ConvAlgorithm::kDirect);
-  const Conv2DShape rgb = MakeConv2DShape(8, 32, 32, 3, 3, 3, 16, 1, 1, true);
+  const Conv2DShape rgb = MakeConv2DShape(8, 32, 32, 3, 3, 3, 16, 1, 1, Padding::kSame);
   EXPECT_EQ(Conv2DAlgorithmFor(rgb, kFwd), ConvAlgorithm::kDirect);
   EXPECT_EQ(Conv2DAlgorithmFor(rgb, kData), ConvAlgorithm::kWinograd);
   EXPECT_EQ(Conv2DAlgorithmFor(rgb, kWeights), ConvAlgorithm::kDirect);
   // 4 input channels: 36 taps per pixel, Winograd's weight gradient wins.
-  const Conv2DShape cin4 = MakeConv2DShape(8, 26, 26, 4, 3, 3, 32, 1, 1, true);
+  const Conv2DShape cin4 = MakeConv2DShape(8, 26, 26, 4, 3, 3, 32, 1, 1, Padding::kSame);
   EXPECT_EQ(Conv2DAlgorithmFor(cin4, kFwd), ConvAlgorithm::kDirect);
   EXPECT_EQ(Conv2DAlgorithmFor(cin4, kWeights), ConvAlgorithm::kWinograd);
   // Wide layers: F(2x2) where the pass sums over more than 128 channels.
-  const Conv2DShape wide = MakeConv2DShape(8, 14, 14, 256, 3, 3, 64, 1, 1, true);
+  const Conv2DShape wide = MakeConv2DShape(8, 14, 14, 256, 3, 3, 64, 1, 1, Padding::kSame);
   EXPECT_EQ(Conv2DAlgorithmFor(wide, kFwd), ConvAlgorithm::kWinograd2x2);
   EXPECT_EQ(Conv2DAlgorithmFor(wide, kData), ConvAlgorithm::kWinograd);
   EXPECT_EQ(Conv2DAlgorithmFor(wide, kWeights), ConvAlgorithm::kWinograd);
   // Wide both ways: the weight gradient's partials would leave fewer than 4 parallel tasks
   // with F(4x4) (36 * 256 * 256 floats each), so F(2x2); wider still, direct.
-  const Conv2DShape wide256 = MakeConv2DShape(8, 14, 14, 256, 3, 3, 256, 1, 1, true);
+  const Conv2DShape wide256 = MakeConv2DShape(8, 14, 14, 256, 3, 3, 256, 1, 1, Padding::kSame);
   EXPECT_EQ(Conv2DAlgorithmFor(wide256, kWeights), ConvAlgorithm::kWinograd2x2);
-  const Conv2DShape wide512 = MakeConv2DShape(8, 14, 14, 512, 3, 3, 512, 1, 1, true);
+  const Conv2DShape wide512 = MakeConv2DShape(8, 14, 14, 512, 3, 3, 512, 1, 1, Padding::kSame);
   EXPECT_EQ(Conv2DAlgorithmFor(wide512, kWeights), ConvAlgorithm::kDirect);
   EXPECT_EQ(Conv2DAlgorithmFor(wide512, kFwd), ConvAlgorithm::kWinograd2x2);
-  const Conv2DShape wide_out = MakeConv2DShape(8, 14, 14, 64, 3, 3, 129, 1, 1, true);
+  const Conv2DShape wide_out = MakeConv2DShape(8, 14, 14, 64, 3, 3, 129, 1, 1, Padding::kSame);
   EXPECT_EQ(Conv2DAlgorithmFor(wide_out, kFwd), ConvAlgorithm::kWinograd);
   EXPECT_EQ(Conv2DAlgorithmFor(wide_out, kData), ConvAlgorithm::kWinograd2x2);
   // Edge waste: a 2x2 output fits F(2x2) exactly (F(4x4) would compute 16 outputs for 4);
   // a 1x1 output is left to the direct path.
-  EXPECT_EQ(Conv2DAlgorithmFor(MakeConv2DShape(4, 4, 4, 16, 3, 3, 16, 1, 1, false), kFwd),
+  EXPECT_EQ(Conv2DAlgorithmFor(MakeConv2DShape(4, 4, 4, 16, 3, 3, 16, 1, 1, Padding::kValid), kFwd),
             ConvAlgorithm::kWinograd2x2);
-  EXPECT_EQ(Conv2DAlgorithmFor(MakeConv2DShape(4, 3, 3, 16, 3, 3, 16, 1, 1, false), kFwd),
+  EXPECT_EQ(Conv2DAlgorithmFor(MakeConv2DShape(4, 3, 3, 16, 3, 3, 16, 1, 1, Padding::kValid), kFwd),
             ConvAlgorithm::kDirect);
-  const Conv2DShape strided = MakeConv2DShape(200, 26, 26, 32, 3, 3, 64, 2, 2, false);
-  const Conv2DShape five = MakeConv2DShape(200, 26, 26, 32, 5, 5, 64, 1, 1, false);
+  const Conv2DShape strided = MakeConv2DShape(200, 26, 26, 32, 3, 3, 64, 2, 2, Padding::kValid);
+  const Conv2DShape five = MakeConv2DShape(200, 26, 26, 32, 5, 5, 64, 1, 1, Padding::kValid);
   for (ConvPass pass : {kFwd, kData, kWeights}) {
     EXPECT_EQ(Conv2DAlgorithmFor(conv2, pass), ConvAlgorithm::kWinograd);
-    EXPECT_EQ(Conv2DAlgorithmFor(MakeConv2DShape(1, 26, 26, 32, 3, 3, 64, 1, 1, false), pass),
-              ConvAlgorithm::kWinograd);
+    const Conv2DShape one_image = MakeConv2DShape(1, 26, 26, 32, 3, 3, 64, 1, 1, Padding::kValid);
+    EXPECT_EQ(Conv2DAlgorithmFor(one_image, pass), ConvAlgorithm::kWinograd);
     // Forced: Winograd only where it applies.
     EXPECT_EQ(Conv2DAlgorithmFor(conv1, pass, ConvAlgorithm::kWinograd2x2),
               ConvAlgorithm::kWinograd2x2);
@@ -373,20 +373,20 @@ TEST(Conv2DTest, AutomaticChoice) {
     EXPECT_EQ(Conv2DAlgorithmFor(strided, pass), ConvAlgorithm::kDirect);
     EXPECT_EQ(Conv2DAlgorithmFor(five, pass), ConvAlgorithm::kDirect);
     // The process-wide override replaces kAuto only.
-    SetConv2DAlgorithmOverride(ConvAlgorithm::kDirect);
+    SetConvAlgorithm(ConvAlgorithm::kDirect);
     EXPECT_EQ(Conv2DAlgorithmFor(conv2, pass), ConvAlgorithm::kDirect);
     EXPECT_EQ(Conv2DAlgorithmFor(conv2, pass, ConvAlgorithm::kWinograd), ConvAlgorithm::kWinograd);
-    SetConv2DAlgorithmOverride(ConvAlgorithm::kWinograd2x2);
+    SetConvAlgorithm(ConvAlgorithm::kWinograd2x2);
     EXPECT_EQ(Conv2DAlgorithmFor(conv1, pass), ConvAlgorithm::kWinograd2x2);
     EXPECT_EQ(Conv2DAlgorithmFor(strided, pass), ConvAlgorithm::kDirect);
-    SetConv2DAlgorithmOverride(ConvAlgorithm::kAuto);
+    SetConvAlgorithm(ConvAlgorithm::kAuto);
     EXPECT_EQ(Conv2DAlgorithmFor(conv2, pass), ConvAlgorithm::kWinograd);
   }
 }
 
 TEST(Conv2DTest, BitIdenticalAcrossThreadCounts) {
   for (int64_t cin : {8, 1, 3, 16}) {  // GEMM path; direct path (tiny cin); Winograd
-    const Conv2DShape s = MakeConv2DShape(37, 12, 12, cin, 3, 3, 16 + cin, 1, 1, true);
+    const Conv2DShape s = MakeConv2DShape(37, 12, 12, cin, 3, 3, 16 + cin, 1, 1, Padding::kSame);
     const size_t nx = s.n * s.h * s.w * s.cin, nw = s.kh * s.kw * s.cin * s.cout;
     const size_t ny = s.n * s.out_h * s.out_w * s.cout;
     const std::vector<float> x = test::RandomVector(nx, 5), w = test::RandomVector(nw, 6), dy = test::RandomVector(ny, 7);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/splitmix.h"
 #include "ops/parallel.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -19,13 +20,6 @@
 namespace gradway {
 namespace ops {
 namespace detail {
-
-inline uint64_t SplitMix64(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 // The per-2^32-block key of element counter i (its high 32 bits).
 inline uint64_t DropoutKey(uint64_t seed, uint64_t i) {

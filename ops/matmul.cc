@@ -28,8 +28,10 @@
 #include <thread>
 
 #include "ops/matmul.h"
+
+#include "base/runtime.h"
+#include "base/scratch.h"
 #include "ops/parallel.h"
-#include "ops/scratch.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/matmul.cc"
@@ -673,7 +675,7 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
   // MLP's weight gradient, and tasks owning whole columns (no row blocks) read the
   // 9216-row A of the CNN's dense weight gradient once per column block (25% slower).
   BSource bs{b, false, num_panels};
-  ScratchBuffer bpack(ScratchOwner::kMatMul, 0, 0);
+  ScratchBuffer bpack(Runtime::Default().scratch(), ScratchOwner::kMatMul, 0, 0);
   // Per panel of the masked B: 0 not packed, 1 being packed, 2 packed.
   std::unique_ptr<std::atomic<int>[]> panel_state;
   if (trans_b || n % static_cast<int64_t>(kN) != 0 || masked) {

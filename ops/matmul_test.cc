@@ -20,7 +20,7 @@
 
 #include <hwy/targets.h>
 
-#include "ops/parallel.h"
+#include "base/runtime.h"
 #include "ops/reference.h"
 #include "ops/test_util.h"
 

@@ -1,13 +1,8 @@
 #include "ops/parallel.h"
 
 #include <algorithm>
-#include <atomic>
-#include <memory>
-#include <mutex>
-#include <thread>
 
 #include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/partitioner.h>
 
@@ -17,11 +12,6 @@
 
 namespace gradway {
 namespace {
-
-std::mutex g_mutex;  // guards g_control
-std::unique_ptr<oneapi::tbb::global_control> g_control;
-// 0: not set, use the hardware. Atomic: NumThreads is read on the kernels' hot path.
-std::atomic<int> g_threads{0};
 
 // ThreadSanitizer and oneTBB. Debian's libtbb is not instrumented, so TSAN does not see
 // the synchronisation parallel_for provides: a task is spawned by one thread and run by
@@ -86,26 +76,6 @@ class ChunkBody {
 };
 
 }  // namespace
-
-int HardwareThreads() {
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-void SetNumThreads(int threads) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (threads <= 0) threads = HardwareThreads();
-  g_control.reset();
-  g_control = std::make_unique<oneapi::tbb::global_control>(
-      oneapi::tbb::global_control::max_allowed_parallelism, threads);
-  g_threads.store(threads, std::memory_order_relaxed);
-}
-
-int NumThreads() {
-  const int threads = g_threads.load(std::memory_order_relaxed);
-  if (threads > 0) return threads;
-  return static_cast<int>(oneapi::tbb::global_control::active_value(
-      oneapi::tbb::global_control::max_allowed_parallelism));
-}
 
 void ParallelFor(int64_t n, int64_t grain,
                  const std::function<void(int64_t begin, int64_t end)>& body) {

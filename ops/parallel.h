@@ -1,6 +1,7 @@
 // The one place gradway's kernels go parallel: a thin wrapper over oneTBB.
 //
-// The thread count is process-wide, set once (SetNumThreads) and reported by NumThreads.
+// The thread count is process-wide, set with base/runtime.h's SetNumThreads (which limits
+// oneTBB) and reported by NumThreads.
 // Determinism: ParallelFor splits [0, n) into chunks whose boundaries depend only on n and
 // `grain`, never on the thread count or the scheduler, so a kernel that reduces within a
 // chunk and combines the chunks' partial results in index order gets bit-identical results
@@ -12,16 +13,6 @@
 #include <functional>
 
 namespace gradway {
-
-// Limits the kernels to `threads` worker threads (>= 1; 0 means the machine's cores).
-// Call before heavy work starts; later calls replace the limit.
-void SetNumThreads(int threads);
-
-// The number of threads kernels may use (the machine's cores unless SetNumThreads was called).
-int NumThreads();
-
-// The machine's hardware concurrency.
-int HardwareThreads();
 
 // Calls body(begin, end) for consecutive chunks [begin, end) that cover [0, n), each at most
 // `grain` long (the last may be shorter); chunks run in parallel. Chunk boundaries are

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <vector>
 
+#include "base/runtime.h"
 #include "gtest/gtest.h"
 
 namespace gradway {

@@ -292,7 +292,7 @@ HWY_EXPORT(AvgPoolBackwardImpl);
 
 Pool2DShape MakePool2DShape(int64_t n, int64_t h, int64_t w, int64_t c, int64_t pool_h,
                             int64_t pool_w, int64_t stride_h, int64_t stride_w,
-                            bool same_padding) {
+                            Padding padding) {
   if (n < 0 || h < 0 || w < 0 || c < 0 || pool_h < 1 || pool_w < 1 || stride_h < 1 ||
       stride_w < 1) {
     throw std::invalid_argument(
@@ -302,15 +302,10 @@ Pool2DShape MakePool2DShape(int64_t n, int64_t h, int64_t w, int64_t c, int64_t 
         ", strides " + std::to_string(stride_h) + "x" + std::to_string(stride_w));
   }
   Pool2DShape s{n, h, w, c, pool_h, pool_w, stride_h, stride_w, 0, 0, 0, 0};
-  if (same_padding) {
-    s.out_h = (h + stride_h - 1) / stride_h;
-    s.out_w = (w + stride_w - 1) / stride_w;
-    s.pad_top = std::max<int64_t>((s.out_h - 1) * stride_h + pool_h - h, 0) / 2;
-    s.pad_left = std::max<int64_t>((s.out_w - 1) * stride_w + pool_w - w, 0) / 2;
-  } else {
-    s.out_h = h < pool_h ? 0 : (h - pool_h) / stride_h + 1;
-    s.out_w = w < pool_w ? 0 : (w - pool_w) / stride_w + 1;
-  }
+  s.out_h = WindowOutputSize(h, pool_h, stride_h, padding);
+  s.out_w = WindowOutputSize(w, pool_w, stride_w, padding);
+  s.pad_top = WindowPadBefore(h, pool_h, stride_h, padding);
+  s.pad_left = WindowPadBefore(w, pool_w, stride_w, padding);
   return s;
 }
 

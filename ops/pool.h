@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "base/padding.h"
+
 namespace gradway {
 namespace ops {
 
@@ -19,13 +21,14 @@ struct Pool2DShape {
   int64_t out_h, out_w;
 };
 
-// Keras' rules. valid: out = floor((in - pool) / stride) + 1 (0 if in < pool), no padding.
-// same: out = ceil(in / stride), pad_total = max((out - 1) * stride + pool - in, 0),
-// pad_top/left = pad_total / 2 (the extra cell goes to the bottom/right).
+// Keras' rules (base/padding.h: WindowOutputSize, WindowPadBefore). valid: out =
+// floor((in - pool) / stride) + 1 (0 if in < pool), no padding. same: out = ceil(in /
+// stride), pad_total = max((out - 1) * stride + pool - in, 0), pad_top/left = pad_total / 2
+// (the extra cell goes to the bottom/right).
 // Throws std::invalid_argument unless all sizes are >= 0 and pool, stride >= 1.
 Pool2DShape MakePool2DShape(int64_t n, int64_t h, int64_t w, int64_t c, int64_t pool_h,
                             int64_t pool_w, int64_t stride_h, int64_t stride_w,
-                            bool same_padding);
+                            Padding padding);
 
 // y[n, oh, ow, ch] = max over the window's in-bounds cells (padding never wins; ties go
 // to the first cell in row-major window order). x: [n, h, w, c]; y: [n, out_h, out_w, c],

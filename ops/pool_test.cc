@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "base/runtime.h"
 #include "gtest/gtest.h"
 #include "hwy/aligned_allocator.h"
 #include "hwy/tests/hwy_gtest.h"
-#include "ops/parallel.h"
 #include "ops/reference.h"
 #include "ops/test_util.h"
 
@@ -24,36 +24,36 @@ using test::ExpectAllNear;
 
 struct Case {
   int64_t n, h, w, c, ph, pw, sh, sw;
-  bool same;
+  Padding padding;
 };
 
 std::string Tag(const char* what, const Case& k, int mis) {
   return std::string(what) + " [" + std::to_string(k.n) + "," + std::to_string(k.h) + "," +
          std::to_string(k.w) + "," + std::to_string(k.c) + "] pool " + std::to_string(k.ph) +
          "x" + std::to_string(k.pw) + " stride " + std::to_string(k.sh) + "x" +
-         std::to_string(k.sw) + (k.same ? " same" : " valid") + " misalign=" +
+         std::to_string(k.sw) + " " + PaddingName(k.padding) + " misalign=" +
          std::to_string(mis);
 }
 
 std::vector<Case> Cases() {
   std::vector<Case> cases;
-  for (int64_t c = 1; c <= 33; ++c) cases.push_back({1, 5, 4, c, 2, 2, 2, 2, false});
+  for (int64_t c = 1; c <= 33; ++c) cases.push_back({1, 5, 4, c, 2, 2, 2, 2, Padding::kValid});
   const Case more[] = {
-      {4, 24, 24, 64, 2, 2, 2, 2, false},  // the seed's CNN (smaller batch)
-      {2, 24, 24, 64, 2, 2, 2, 2, true},
-      {2, 7, 13, 3, 2, 2, 2, 2, false},    // odd sizes: leftover rows/cols
-      {2, 7, 13, 3, 2, 2, 2, 2, true},     // same padding, odd sizes
-      {2, 9, 11, 17, 3, 3, 2, 2, false},   // overlapping windows (stride < pool)
-      {2, 9, 11, 17, 3, 3, 2, 2, true},
-      {1, 10, 10, 5, 3, 2, 1, 1, true},    // stride 1, asymmetric pool
-      {1, 10, 12, 16, 2, 2, 3, 3, false},  // stride > pool: uncovered cells
-      {1, 10, 12, 16, 2, 3, 3, 2, true},
-      {1, 1, 1, 1, 1, 1, 1, 1, false},
-      {1, 1, 1, 7, 2, 2, 2, 2, true},
-      {1, 5, 5, 31, 5, 5, 1, 1, true},
-      {2, 11, 10, 5, 3, 3, 3, 3, false},  // non-overlapping 3x3: leftover rows and cols
-      {1, 6, 7, 9, 2, 3, 2, 3, false},    // non-overlapping, asymmetric
-      {1, 8, 8, 18, 2, 2, 2, 2, true},    // same padding that needs none: tiled path
+      {4, 24, 24, 64, 2, 2, 2, 2, Padding::kValid},  // the seed's CNN (smaller batch)
+      {2, 24, 24, 64, 2, 2, 2, 2, Padding::kSame},
+      {2, 7, 13, 3, 2, 2, 2, 2, Padding::kValid},    // odd sizes: leftover rows/cols
+      {2, 7, 13, 3, 2, 2, 2, 2, Padding::kSame},     // same padding, odd sizes
+      {2, 9, 11, 17, 3, 3, 2, 2, Padding::kValid},   // overlapping windows (stride < pool)
+      {2, 9, 11, 17, 3, 3, 2, 2, Padding::kSame},
+      {1, 10, 10, 5, 3, 2, 1, 1, Padding::kSame},    // stride 1, asymmetric pool
+      {1, 10, 12, 16, 2, 2, 3, 3, Padding::kValid},  // stride > pool: uncovered cells
+      {1, 10, 12, 16, 2, 3, 3, 2, Padding::kSame},
+      {1, 1, 1, 1, 1, 1, 1, 1, Padding::kValid},
+      {1, 1, 1, 7, 2, 2, 2, 2, Padding::kSame},
+      {1, 5, 5, 31, 5, 5, 1, 1, Padding::kSame},
+      {2, 11, 10, 5, 3, 3, 3, 3, Padding::kValid},  // non-overlapping 3x3: leftover rows and cols
+      {1, 6, 7, 9, 2, 3, 2, 3, Padding::kValid},    // non-overlapping, asymmetric
+      {1, 8, 8, 18, 2, 2, 2, 2, Padding::kSame},    // same padding that needs none: tiled path
   };
   cases.insert(cases.end(), std::begin(more), std::end(more));
   return cases;
@@ -63,27 +63,27 @@ class PoolTest : public hwy::TestWithParamTarget {};
 HWY_TARGET_INSTANTIATE_TEST_SUITE_P(PoolTest);
 
 TEST(PoolShapeTest, KerasRules) {
-  Pool2DShape s = MakePool2DShape(200, 24, 24, 64, 2, 2, 2, 2, false);
+  Pool2DShape s = MakePool2DShape(200, 24, 24, 64, 2, 2, 2, 2, Padding::kValid);
   EXPECT_EQ(s.out_h, 12);
   EXPECT_EQ(s.out_w, 12);
   EXPECT_EQ(s.pad_top, 0);
-  s = MakePool2DShape(1, 7, 13, 3, 2, 2, 2, 2, false);
+  s = MakePool2DShape(1, 7, 13, 3, 2, 2, 2, 2, Padding::kValid);
   EXPECT_EQ(s.out_h, 3);
   EXPECT_EQ(s.out_w, 6);
-  s = MakePool2DShape(1, 7, 13, 3, 2, 2, 2, 2, true);
+  s = MakePool2DShape(1, 7, 13, 3, 2, 2, 2, 2, Padding::kSame);
   EXPECT_EQ(s.out_h, 4);
   EXPECT_EQ(s.out_w, 7);
   EXPECT_EQ(s.pad_top, 0);   // pad_total 1: the extra row goes to the bottom
   EXPECT_EQ(s.pad_left, 0);
-  s = MakePool2DShape(1, 9, 11, 1, 3, 3, 2, 2, true);
+  s = MakePool2DShape(1, 9, 11, 1, 3, 3, 2, 2, Padding::kSame);
   EXPECT_EQ(s.out_h, 5);     // pad_total = 4*2+3-9 = 2
   EXPECT_EQ(s.pad_top, 1);
   EXPECT_EQ(s.out_w, 6);     // pad_total = 5*2+3-11 = 2
   EXPECT_EQ(s.pad_left, 1);
-  s = MakePool2DShape(1, 10, 10, 1, 3, 3, 1, 1, true);
+  s = MakePool2DShape(1, 10, 10, 1, 3, 3, 1, 1, Padding::kSame);
   EXPECT_EQ(s.out_h, 10);
   EXPECT_EQ(s.pad_top, 1);
-  EXPECT_THROW(MakePool2DShape(1, 4, 4, 1, 0, 2, 2, 2, false), std::invalid_argument);
+  EXPECT_THROW(MakePool2DShape(1, 4, 4, 1, 0, 2, 2, 2, Padding::kValid), std::invalid_argument);
 }
 
 // Direct check of the forward on the seed's shape with an independent loop: the maximum
@@ -91,7 +91,7 @@ TEST(PoolShapeTest, KerasRules) {
 TEST_P(PoolTest, DirectMaxPool2x2) {
   const int64_t N = 3, H = 24, W = 24, C = 64;
   Buffer x(N * H * W * C, 1, 11);
-  const Pool2DShape s = MakePool2DShape(N, H, W, C, 2, 2, 2, 2, false);
+  const Pool2DShape s = MakePool2DShape(N, H, W, C, 2, 2, 2, 2, Padding::kValid);
   std::vector<float> y(N * 12 * 12 * C);
   std::vector<int32_t> am(y.size());
   MaxPool2DForward(x.data(), y.data(), am.data(), s);
@@ -111,7 +111,7 @@ TEST_P(PoolTest, DirectMaxPool2x2) {
 
 TEST_P(PoolTest, MatchesReference) {
   for (const Case& k : Cases()) {
-    const Pool2DShape s = MakePool2DShape(k.n, k.h, k.w, k.c, k.ph, k.pw, k.sh, k.sw, k.same);
+    const Pool2DShape s = MakePool2DShape(k.n, k.h, k.w, k.c, k.ph, k.pw, k.sh, k.sw, k.padding);
     const int64_t in = s.n * s.h * s.w * s.c, out = s.n * s.out_h * s.out_w * s.c;
     for (int mis = 0; mis < 4; ++mis) {
       Buffer x(in, mis, 12, -2.0f, 2.0f), dy(out, 3 - mis, 13);
@@ -148,7 +148,7 @@ TEST_P(PoolTest, MatchesReference) {
 // Keras same-padding average excludes padded cells: a corner window of a 3x3 pool over a
 // constant image still averages to the constant.
 TEST_P(PoolTest, AvgSamePaddingExcludesPadding) {
-  const Pool2DShape s = MakePool2DShape(1, 4, 4, 3, 3, 3, 1, 1, true);
+  const Pool2DShape s = MakePool2DShape(1, 4, 4, 3, 3, 3, 1, 1, Padding::kSame);
   std::vector<float> x(48, 2.5f), y(48);
   AvgPool2DForward(x.data(), y.data(), s);
   for (float v : y) EXPECT_FLOAT_EQ(2.5f, v);
@@ -156,7 +156,7 @@ TEST_P(PoolTest, AvgSamePaddingExcludesPadding) {
 
 // Large, 64-byte aligned buffers take the non-temporal store path.
 TEST_P(PoolTest, LargeAlignedBuffers) {
-  const Pool2DShape s = MakePool2DShape(16, 24, 24, 64, 2, 2, 2, 2, false);
+  const Pool2DShape s = MakePool2DShape(16, 24, 24, 64, 2, 2, 2, 2, Padding::kValid);
   const int64_t in = s.n * s.h * s.w * s.c, out = s.n * s.out_h * s.out_w * s.c;
   Buffer x(in, 0, 19), dy(out, 0, 20);
   auto y = hwy::AllocateAligned<float>(out);
@@ -174,8 +174,8 @@ TEST_P(PoolTest, LargeAlignedBuffers) {
 }
 
 TEST_P(PoolTest, BackwardDeterministicAcrossThreads) {
-  const Pool2DShape shapes[] = {MakePool2DShape(8, 24, 24, 64, 2, 2, 2, 2, false),
-                                MakePool2DShape(4, 25, 23, 19, 3, 3, 2, 2, true)};
+  const Pool2DShape shapes[] = {MakePool2DShape(8, 24, 24, 64, 2, 2, 2, 2, Padding::kValid),
+                                MakePool2DShape(4, 25, 23, 19, 3, 3, 2, 2, Padding::kSame)};
   for (const Pool2DShape& s : shapes) {
     const int64_t in = s.n * s.h * s.w * s.c, out = s.n * s.out_h * s.out_w * s.c;
     Buffer x(in, 0, 17), dy(out, 0, 18);

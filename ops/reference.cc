@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "base/splitmix.h"
+
 namespace gradway {
 namespace ops {
 namespace reference {
@@ -397,13 +399,6 @@ void AvgPool2DBackward(const float* dy, float* dx, const Pool2DShape& s) {
 }
 
 namespace {
-
-uint64_t SplitMix64(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 uint32_t Fmix32(uint32_t h) {
   h ^= h >> 16;

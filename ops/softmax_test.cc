@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "base/runtime.h"
 #include "gtest/gtest.h"
 #include "hwy/tests/hwy_gtest.h"
-#include "ops/parallel.h"
 #include "ops/reference.h"
 #include "ops/test_util.h"
 

@@ -29,8 +29,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/runtime.h"
+#include "base/scratch.h"
 #include "ops/parallel.h"
-#include "ops/scratch.h"
 #include "ops/transpose.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -628,17 +629,18 @@ void Forward(const Problem& p, const float* HWY_RESTRICT x, const float* HWY_RES
   constexpr int64_t A = M + 2, X = A * A;
   if (p.tiles == 0 || p.k == 0) return;  // nothing to write
   const int64_t kp = RoundUp(p.k, kN);
-  ScratchBuffer ubuf(ScratchOwner::kWinograd, 2, static_cast<size_t>(X * p.c * kp));
+  ScratchPool& scratch = Runtime::Default().scratch();
+  ScratchBuffer ubuf(scratch, ScratchOwner::kWinograd, 2, static_cast<size_t>(X * p.c * kp));
   float* u = ubuf.get();
   FilterTransform<M>(w, p.c, p.k, u);
   const int64_t T = ForwardBlockTiles(p, X, kp);
   const int64_t blocks = (p.tiles + T - 1) / T;
   const int64_t vs = XiStride(T * p.c), ms = XiStride(T * kp);
   ParallelFor(blocks, 1, [&](int64_t b0, int64_t b1) HWY_ATTR {
-    ScratchBuffer vbuf(ScratchOwner::kWinograd, 0, static_cast<size_t>(X * vs));
-    ScratchBuffer mbuf(ScratchOwner::kWinograd, 1, static_cast<size_t>(X * ms));
+    ScratchBuffer vbuf(scratch, ScratchOwner::kWinograd, 0, static_cast<size_t>(X * vs));
+    ScratchBuffer mbuf(scratch, ScratchOwner::kWinograd, 1, static_cast<size_t>(X * ms));
     // The output transform's staging rows.
-    ScratchBuffer sbuf(ScratchOwner::kWinograd, 4, static_cast<size_t>(M * M * kp));
+    ScratchBuffer sbuf(scratch, ScratchOwner::kWinograd, 4, static_cast<size_t>(M * M * kp));
     float* stage = sbuf.get();
     float* v = vbuf.get();
     float* m = mbuf.get();
@@ -680,12 +682,13 @@ void Weights(const Problem& p, const float* HWY_RESTRICT x, const float* HWY_RES
   // Fixed groups of consecutive blocks (at most 16, at most ~32 MiB of partials).
   const int64_t groups = std::max<int64_t>(
       1, std::min<int64_t>({blocks, 16, kWinogradWeightPartialFloats / stride}));
-  ScratchBuffer pbuf(ScratchOwner::kWinograd, 3, static_cast<size_t>(groups * stride));
+  ScratchPool& scratch = Runtime::Default().scratch();
+  ScratchBuffer pbuf(scratch, ScratchOwner::kWinograd, 3, static_cast<size_t>(groups * stride));
   float* partial = pbuf.get();
   const int64_t vs = XiStride(T * p.c), ms = XiStride(T * kp);
   ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) HWY_ATTR {
-    ScratchBuffer vbuf(ScratchOwner::kWinograd, 0, static_cast<size_t>(X * vs));
-    ScratchBuffer mbuf(ScratchOwner::kWinograd, 1, static_cast<size_t>(X * ms));
+    ScratchBuffer vbuf(scratch, ScratchOwner::kWinograd, 0, static_cast<size_t>(X * vs));
+    ScratchBuffer mbuf(scratch, ScratchOwner::kWinograd, 1, static_cast<size_t>(X * ms));
     float* v = vbuf.get();
     float* m = mbuf.get();
     for (int64_t grp = g0; grp < g1; ++grp) {
@@ -806,7 +809,8 @@ void WinogradConv3x3BackwardData(int tile, const Winograd3x3Shape& s, const floa
   const winograd_detail::Problem p = winograd_detail::MakeProblem(
       m, s.n, s.out_h, s.out_w, s.cout, s.h, s.w, s.cin, 2 - s.pad_top, 2 - s.pad_left);
   if (p.tiles == 0) return;
-  ScratchBuffer wt(ScratchOwner::kWinograd, 3, static_cast<size_t>(9 * s.cin * s.cout));
+  ScratchBuffer wt(Runtime::Default().scratch(), ScratchOwner::kWinograd, 3,
+                   static_cast<size_t>(9 * s.cin * s.cout));
   for (int64_t a = 0; a < 3; ++a) {
     for (int64_t b = 0; b < 3; ++b) {
       Transpose2D(w + ((2 - a) * 3 + (2 - b)) * s.cin * s.cout, s.cin, s.cout,

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "base/runtime.h"
 #include "ops/conv.h"
 #include "ops/conv_reference64.h"
-#include "ops/parallel.h"
 #include "ops/test_util.h"
 
 namespace gradway {
@@ -120,10 +120,10 @@ void ExpectAccurate(const Errors& r, const std::string& what) {
 // measured errors (the figures the tile size was chosen on).
 TEST(WinogradTest, SeedShapesAccuracyAllTargets) {
   const Conv2DShape shapes[] = {
-      MakeConv2DShape(kSeedBatch, 26, 26, 32, 3, 3, 64, 1, 1, false),  // conv2
-      MakeConv2DShape(1, 26, 26, 32, 3, 3, 64, 1, 1, false),
-      MakeConv2DShape(kSeedBatch, 28, 28, 1, 3, 3, 32, 1, 1, false),  // conv1
-      MakeConv2DShape(1, 28, 28, 1, 3, 3, 32, 1, 1, false),
+      MakeConv2DShape(kSeedBatch, 26, 26, 32, 3, 3, 64, 1, 1, Padding::kValid),  // conv2
+      MakeConv2DShape(1, 26, 26, 32, 3, 3, 64, 1, 1, Padding::kValid),
+      MakeConv2DShape(kSeedBatch, 28, 28, 1, 3, 3, 32, 1, 1, Padding::kValid),  // conv1
+      MakeConv2DShape(1, 28, 28, 1, 3, 3, 32, 1, 1, Padding::kValid),
   };
   uint32_t seed = 1;
   for (const Conv2DShape& s : shapes) {
@@ -154,14 +154,14 @@ TEST(WinogradTest, OddShapesAllTargets) {
   };
   std::vector<Conv2DShape> all;
   for (const auto& v : shapes) {
-    for (bool same : {false, true}) {
-      const Conv2DShape s = MakeConv2DShape(v[0], v[1], v[2], v[3], 3, 3, v[4], 1, 1, same);
+    for (Padding padding : {Padding::kValid, Padding::kSame}) {
+      const Conv2DShape s = MakeConv2DShape(v[0], v[1], v[2], v[3], 3, 3, v[4], 1, 1, padding);
       if (s.out_h > 0 && s.out_w > 0) all.push_back(s);
     }
   }
   // Hand-filled paddings: out = in + pad_top + pad_bottom - 2.
   for (const auto& pad : {std::vector<int64_t>{2, 2, 0, 1}, {0, 3, 3, 0}, {3, 1, 2, 2}}) {
-    Conv2DShape s = MakeConv2DShape(2, 9, 7, 6, 3, 3, 7, 1, 1, false);
+    Conv2DShape s = MakeConv2DShape(2, 9, 7, 6, 3, 3, 7, 1, 1, Padding::kValid);
     s.pad_top = pad[0];
     s.pad_left = pad[1];
     s.out_h = s.h + pad[0] + pad[2] - 2;
@@ -183,10 +183,10 @@ TEST(WinogradTest, OddShapesAllTargets) {
 // Empty batches, no input or output channels, outputs with no pixels: whatever exists is
 // written (y = bias without input channels, dx = 0 without outputs, db = sum of dy).
 TEST(WinogradTest, DegenerateShapes) {
-  std::vector<Conv2DShape> shapes = {MakeConv2DShape(0, 5, 5, 3, 3, 3, 4, 1, 1, true),
-                                     MakeConv2DShape(2, 5, 6, 0, 3, 3, 4, 1, 1, true),
-                                     MakeConv2DShape(2, 5, 6, 3, 3, 3, 0, 1, 1, true),
-                                     MakeConv2DShape(2, 2, 6, 3, 3, 3, 4, 1, 1, false)};
+  std::vector<Conv2DShape> shapes = {MakeConv2DShape(0, 5, 5, 3, 3, 3, 4, 1, 1, Padding::kSame),
+                                     MakeConv2DShape(2, 5, 6, 0, 3, 3, 4, 1, 1, Padding::kSame),
+                                     MakeConv2DShape(2, 5, 6, 3, 3, 3, 0, 1, 1, Padding::kSame),
+                                     MakeConv2DShape(2, 2, 6, 3, 3, 3, 4, 1, 1, Padding::kValid)};
   uint32_t seed = 900;
   for (const Conv2DShape& s : shapes) {
     const Expected e = MakeExpected(s, seed++);
@@ -199,7 +199,7 @@ TEST(WinogradTest, DegenerateShapes) {
 // Bit-identical results with 1, 2 and 16 threads, both tile sizes (the weight gradient's
 // sum over tiles is the one reduction; its partition depends only on the shape).
 TEST(WinogradTest, BitIdenticalAcrossThreadCounts) {
-  const Conv2DShape s = MakeConv2DShape(37, 14, 13, 19, 3, 3, 21, 1, 1, true);
+  const Conv2DShape s = MakeConv2DShape(37, 14, 13, 19, 3, 3, 21, 1, 1, Padding::kSame);
   const Expected e = MakeExpected(s, 5);
   for (int tile : {kWinogradTile2, kWinogradTile4}) {
     std::vector<float> y1, dx1, dw1, db1;
