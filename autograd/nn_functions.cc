@@ -158,7 +158,9 @@ Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
       ops::MakeConv2DShape(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1),
                            w.size(3), stride_h, stride_w, padding);
   Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.cout});
-  ops::Conv2DForward(x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), s, relu);
+  ops::Conv2DForward(
+      x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), s,
+      ops::ConvForwardOptions().Epilogue(relu ? ops::Epilogue::kRelu : ops::Epilogue::kNone));
   if (!ShouldRecord({x, w, b})) return y;
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
@@ -171,13 +173,14 @@ Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
                     Tensor dx, dw, db;
                     if (gx) {
                       dx = Tensor::Empty(x.shape());
-                      ops::Conv2DBackwardData(grad.data(), w.data(), dx.data(), s, relu_y);
+                      ops::Conv2DBackwardData(grad.data(), w.data(), dx.data(), s,
+                                              ops::ConvBackwardOptions().ReluY(relu_y));
                     }
                     if (gw || gb) {
                       dw = Tensor::Empty(w.shape());
                       db = Tensor::Empty({s.cout});
                       ops::Conv2DBackwardWeights(x.data(), grad.data(), dw.data(), db.data(), s,
-                                                 relu_y);
+                                                 ops::ConvBackwardOptions().ReluY(relu_y));
                     }
                     return {gx ? dx : Tensor(), gw ? dw : Tensor(), gb ? db : Tensor()};
                   });

@@ -550,8 +550,8 @@ int WinogradTile(ConvAlgorithm a) {
 
 // The direct path's forward; the fused ReLU is the GEMMs' epilogue (or the direct loops').
 void DirectConv2DForward(const float* x, const float* w, const float* bias, float* y,
-                         const Conv2DShape& s, bool relu) {
-  const Epilogue epilogue = relu ? Epilogue::kRelu : Epilogue::kNone;
+                         const Conv2DShape& s, Epilogue epilogue) {
+  const bool relu = epilogue == Epilogue::kRelu;  // the direct loops' fused ReLU
   const Geometry g = MakeGeometry(s);
   const int64_t in_image = s.h * s.w * s.cin;
   const int64_t out_image = s.out_h * s.out_w * s.cout;
@@ -765,22 +765,23 @@ ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
 }
 
 void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
-                   const Conv2DShape& s, bool relu, ConvAlgorithm algorithm) {
-  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kForward, algorithm);
-  if (a == ConvAlgorithm::kDirect) return DirectConv2DForward(x, w, bias, y, s, relu);
-  WinogradConv3x3Forward(WinogradTile(a), WinogradShape(s), x, w, bias, relu, y);
+                   const Conv2DShape& s, const ConvForwardOptions& options) {
+  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kForward, options.algorithm);
+  if (a == ConvAlgorithm::kDirect) return DirectConv2DForward(x, w, bias, y, s, options.epilogue);
+  WinogradConv3x3Forward(WinogradTile(a), WinogradShape(s), x, w, bias, options.epilogue, y);
 }
 
 void Conv2DBackwardData(const float* dy, const float* w, float* dx, const Conv2DShape& s,
-                        const float* relu_y, ConvAlgorithm algorithm) {
-  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardData, algorithm);
-  if (a == ConvAlgorithm::kDirect) return DirectConv2DBackwardData(dy, w, dx, s, relu_y);
-  WinogradConv3x3BackwardData(WinogradTile(a), WinogradShape(s), dy, relu_y, w, dx);
+                        const ConvBackwardOptions& options) {
+  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardData, options.algorithm);
+  if (a == ConvAlgorithm::kDirect) return DirectConv2DBackwardData(dy, w, dx, s, options.relu_y);
+  WinogradConv3x3BackwardData(WinogradTile(a), WinogradShape(s), dy, options.relu_y, w, dx);
 }
 
 void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db,
-                           const Conv2DShape& s, const float* relu_y, ConvAlgorithm algorithm) {
-  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardWeights, algorithm);
+                           const Conv2DShape& s, const ConvBackwardOptions& options) {
+  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardWeights, options.algorithm);
+  const float* relu_y = options.relu_y;
   if (a == ConvAlgorithm::kDirect) return DirectConv2DBackwardWeights(x, dy, dw, db, s, relu_y);
   WinogradConv3x3BackwardWeights(WinogradTile(a), WinogradShape(s), x, dy, relu_y, dw, db);
 }
