@@ -78,8 +78,8 @@ for source in "$@"; do
 done
 
 if ((${#violations[@]} > 0)); then
-  echo "${package} breaks the layering (ops <- autograd <- nn <- examples; data beside nn;"
-  echo "benchmarks above all):"
+  echo "${package} breaks the layering (base <- ops <- autograd <- nn <- examples; data beside"
+  echo "nn; base below all, benchmarks above all):"
   printf '  %s\n' "${violations[@]}"
   exit 1
 fi

@@ -426,7 +426,7 @@ Tensor MatMul(const Tensor& a, const Tensor& b) {
   GRADWAY_CHECK(b.size(0) == k, "matmul: shapes ", ShapeToString(a.shape()), " and ",
                 ShapeToString(b.shape()), " cannot be multiplied");
   Tensor out = Tensor::Empty({m, n});
-  ops::MatMul(a.data(), b.data(), out.data(), m, n, k, false, false);
+  ops::MatMul(ops::Mat{a.data(), m, k}, ops::Mat{b.data(), k, n}, ops::OutMat{out.data(), m, n});
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return RecordOp("matmul", out, {a, b}, Save(gb ? a : Tensor(), ga ? b : Tensor()),
                   [ga, gb, m, n, k](const Tensor& g, const Tensor& a,
@@ -434,11 +434,13 @@ Tensor MatMul(const Tensor& a, const Tensor& b) {
                     Tensor da, db;
                     if (ga) {  // dA = dC · Bᵀ  (m x k)
                       da = Tensor::Empty({m, k});
-                      ops::MatMul(g.data(), b.data(), da.data(), m, k, n, false, true);
+                      ops::MatMul(ops::Mat{g.data(), m, n}, ops::Mat{b.data(), k, n}.Transposed(),
+                                  ops::OutMat{da.data(), m, k});
                     }
                     if (gb) {  // dB = Aᵀ · dC  (k x n)
                       db = Tensor::Empty({k, n});
-                      ops::MatMul(a.data(), g.data(), db.data(), k, n, m, true, false);
+                      ops::MatMul(ops::Mat{a.data(), m, k}.Transposed(), ops::Mat{g.data(), m, n},
+                                  ops::OutMat{db.data(), k, n});
                     }
                     return {da, db};
                   });

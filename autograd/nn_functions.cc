@@ -73,9 +73,10 @@ Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
                   ShapeToString(w.shape()));
   }
   Tensor y = Tensor::Empty({n, out});
-  ops::MatMul(x.data(), w.data(), y.data(), n, out, in, false, false,
-              b.defined() ? b.data() : nullptr, false,
-              relu ? ops::Epilogue::kRelu : ops::Epilogue::kNone);
+  ops::MatMul(ops::Mat{x.data(), n, in}, ops::Mat{w.data(), in, out}, ops::OutMat{y.data(), n, out},
+              ops::MatMulOptions()
+                  .Bias(b.defined() ? b.data() : nullptr)
+                  .Epilogue(relu ? ops::Epilogue::kRelu : ops::Epilogue::kNone));
   if (!ShouldRecord({x, w, b})) return y;
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
@@ -92,14 +93,16 @@ Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
                       dw = Tensor::Empty({in, out});
                       if (gb) db = Tensor::Empty({out});
                       if (gx) g = Tensor::Empty({n, out});
-                      ops::MatMulReluMaskedB(x.data(), grad.data(), y.data(), dw.data(), in,
-                                             out, n, true, gb ? db.data() : nullptr,
-                                             gx ? g.data() : nullptr);
+                      ops::MatMulReluMaskedB(ops::Mat{x.data(), n, in}.Transposed(),
+                                             ops::Mat{grad.data(), n, out}, y.data(),
+                                             ops::OutMat{dw.data(), in, out},
+                                             gb ? db.data() : nullptr, gx ? g.data() : nullptr);
                     } else {
                       g = ReluGrad(y, grad, relu);
                       if (gw) {  // dw = xᵀ · g
                         dw = Tensor::Empty({in, out});
-                        ops::MatMul(x.data(), g.data(), dw.data(), in, out, n, true, false);
+                        ops::MatMul(ops::Mat{x.data(), n, in}.Transposed(),
+                                    ops::Mat{g.data(), n, out}, ops::OutMat{dw.data(), in, out});
                       }
                       if (gb) {  // db = sum over rows of g
                         db = Tensor::Empty({out});
@@ -108,7 +111,9 @@ Tensor LinearImpl(const Tensor& x, const Tensor& w, const Tensor& b, bool relu,
                     }
                     if (gx) {  // dx = g · wᵀ
                       dx = Tensor::Empty({n, in});
-                      ops::MatMul(g.data(), w.data(), dx.data(), n, in, out, false, true);
+                      ops::MatMul(ops::Mat{g.data(), n, out},
+                                  ops::Mat{w.data(), in, out}.Transposed(),
+                                  ops::OutMat{dx.data(), n, in});
                     }
                     return {dx, dw, db};
                   });
@@ -154,7 +159,9 @@ Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
       ops::MakeConv2DShape(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1),
                            w.size(3), stride_h, stride_w, padding);
   Tensor y = Tensor::Empty({s.n, s.out_h, s.out_w, s.cout});
-  ops::Conv2DForward(x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), s, relu);
+  ops::Conv2DForward(
+      x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), s,
+      ops::ConvForwardOptions().Epilogue(relu ? ops::Epilogue::kRelu : ops::Epilogue::kNone));
   if (!ShouldRecord({x, w, b})) return y;
   const bool gx = x.requires_grad(), gw = w.requires_grad(),
              gb = b.defined() && b.requires_grad();
@@ -169,13 +176,14 @@ Tensor Conv2DImpl(const Tensor& x, const Tensor& w, const Tensor& b, int stride_
                     Tensor dx, dw, db;
                     if (gx) {
                       dx = Tensor::Empty(sx);
-                      ops::Conv2DBackwardData(grad.data(), w.data(), dx.data(), s, relu_y);
+                      ops::Conv2DBackwardData(grad.data(), w.data(), dx.data(), s,
+                                              ops::ConvBackwardOptions().ReluY(relu_y));
                     }
                     if (gw || gb) {
                       dw = Tensor::Empty(sw);
                       db = Tensor::Empty({s.cout});
                       ops::Conv2DBackwardWeights(x.data(), grad.data(), dw.data(), db.data(), s,
-                                                 relu_y);
+                                                 ops::ConvBackwardOptions().ReluY(relu_y));
                     }
                     return {gx ? dx : Tensor(), gw ? dw : Tensor(), gb ? db : Tensor()};
                   });

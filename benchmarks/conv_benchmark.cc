@@ -85,7 +85,8 @@ void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass,
       if (kReference) {
         ops::reference::Conv2DForward(t.x.data(), t.w.data(), t.b.data(), t.y.data(), s);
       } else {
-        ops::Conv2DForward(t.x.data(), t.w.data(), t.b.data(), t.y.data(), s, false, algo);
+        ops::Conv2DForward(t.x.data(), t.w.data(), t.b.data(), t.y.data(), s,
+                           ops::ConvForwardOptions().Algorithm(algo));
       }
       benchmark::DoNotOptimize(t.y.data());
     }
@@ -93,7 +94,8 @@ void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass,
       if (kReference) {
         ops::reference::Conv2DBackwardData(t.dy.data(), t.w.data(), t.dx.data(), s);
       } else {
-        ops::Conv2DBackwardData(t.dy.data(), t.w.data(), t.dx.data(), s, nullptr, algo);
+        ops::Conv2DBackwardData(t.dy.data(), t.w.data(), t.dx.data(), s,
+                                ops::ConvBackwardOptions().Algorithm(algo));
       }
       benchmark::DoNotOptimize(t.dx.data());
     }
@@ -103,7 +105,7 @@ void RunConv(benchmark::State& state, const Conv2DShape& s, Pass pass,
                                               t.db.data(), s);
       } else {
         ops::Conv2DBackwardWeights(t.x.data(), t.dy.data(), t.dw.data(), t.db.data(), s,
-                                   nullptr, algo);
+                                   ops::ConvBackwardOptions().Algorithm(algo));
       }
       benchmark::DoNotOptimize(t.dw.data());
     }

@@ -12,7 +12,7 @@ of one run, not absolute figures across runs. Each measurement is rerun (--attem
 other processes keep more than 10% of the CPUs busy, and the table notes any that never
 ran on a quiet machine.
 
-Convolutions get one row per gradway algorithm (ops/conv.h's ConvAlgorithm): "auto" (what
+Convolutions get one row per gradway algorithm (base/conv_algorithm.h): "auto" (what
 the library runs; the row names the algorithm it picked for each pass), "direct" (im2col +
 GEMM, or direct loops for tiny input depth) and "winograd F(4x4,3x3)" (plus F(2x2,3x3) for
 conv2 at batch 200), each beside the same PyTorch time. Their GFLOP/s are "effective":

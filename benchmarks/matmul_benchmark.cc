@@ -53,23 +53,54 @@ std::vector<float> FashionBatch(int64_t batch, std::string* error) {
   return x;
 }
 
+// The products of a dense layer y = x · W (+ b), x [batch x in], W [in x out], that
+// RunMatMul times.
+enum class Dense {
+  kForward,          // y = x · W + b
+  kForwardNoBias,    // y = x · W (an im2col tile's product)
+  kBackwardData,     // dx = dy · Wᵀ
+  kBackwardWeights,  // dW = xᵀ · dy
+};
+
+// Times one product of a dense layer on random data, with MatMul or the scalar reference.
 template <bool kReference>
-void RunMatMul(benchmark::State& state, int64_t m, int64_t n, int64_t k, bool ta, bool tb,
-               bool bias) {
-  const std::vector<float> a = Random(m * k, 1), b = Random(k * n, 2), bv = Random(n, 3);
-  std::vector<float> c(m * n);
+void RunMatMul(benchmark::State& state, int64_t batch, int64_t in, int64_t out,
+               Dense product) {
+  const std::vector<float> x = Random(batch * in, 1), w = Random(in * out, 2),
+                           bv = Random(out, 3), dy = Random(batch * out, 1);
+  std::vector<float> c(product == Dense::kBackwardWeights ? in * out
+                       : product == Dense::kBackwardData ? batch * in
+                                                         : batch * out);
+  ops::Mat a{x.data(), batch, in}, b{w.data(), in, out};
+  ops::OutMat result{c.data(), batch, out};
+  ops::MatMulOptions options;
+  switch (product) {
+    case Dense::kForward:
+      options.Bias(bv.data());
+      break;
+    case Dense::kForwardNoBias:
+      break;
+    case Dense::kBackwardData:
+      a = ops::Mat{dy.data(), batch, out};
+      b = ops::Mat{w.data(), in, out}.Transposed();
+      result = ops::OutMat{c.data(), batch, in};
+      break;
+    case Dense::kBackwardWeights:
+      a = ops::Mat{x.data(), batch, in}.Transposed();
+      b = ops::Mat{dy.data(), batch, out};
+      result = ops::OutMat{c.data(), in, out};
+      break;
+  }
   for (auto _ : state) {
     if (kReference) {
-      ops::reference::MatMul(a.data(), b.data(), c.data(), m, n, k, ta, tb,
-                             bias ? bv.data() : nullptr, false);
+      ops::reference::MatMul(a, b, result, options);
     } else {
-      ops::MatMul(a.data(), b.data(), c.data(), m, n, k, ta, tb, bias ? bv.data() : nullptr,
-                  false);
+      ops::MatMul(a, b, result, options);
     }
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOPS"] = benchmark::Counter(2e-9 * m * n * k,
+  state.counters["GFLOPS"] = benchmark::Counter(2e-9 * batch * in * out,
                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -83,8 +114,8 @@ void RunFwdRelu(benchmark::State& state, int64_t m, int64_t n, int64_t k, bool i
   const std::vector<float> b = Random(k * n, 2), bv = Random(n, 3);
   std::vector<float> c(m * n);
   for (auto _ : state) {
-    ops::MatMul(a.data(), b.data(), c.data(), m, n, k, false, false, bv.data(), false,
-                ops::Epilogue::kRelu);
+    ops::MatMul(ops::Mat{a.data(), m, k}, ops::Mat{b.data(), k, n}, ops::OutMat{c.data(), m, n},
+                ops::MatMulOptions().Bias(bv.data()).Epilogue(ops::Epilogue::kRelu));
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }
@@ -102,8 +133,9 @@ void RunBwdWeightsReluMasked(benchmark::State& state, int64_t batch, int64_t in,
   for (float& v : y) v = v > 0.f ? v : 0.f;
   std::vector<float> dw(in * out), db(out), g(batch * out);
   for (auto _ : state) {
-    ops::MatMulReluMaskedB(x.data(), dy.data(), y.data(), dw.data(), in, out, batch, true,
-                           db.data(), copy ? g.data() : nullptr);
+    ops::MatMulReluMaskedB(ops::Mat{x.data(), batch, in}.Transposed(),
+                           ops::Mat{dy.data(), batch, out}, y.data(),
+                           ops::OutMat{dw.data(), in, out}, db.data(), copy ? g.data() : nullptr);
     benchmark::DoNotOptimize(dw.data());
     benchmark::ClobberMemory();
   }
@@ -112,28 +144,28 @@ void RunBwdWeightsReluMasked(benchmark::State& state, int64_t batch, int64_t in,
 }
 
 // Dense 784 -> 512 (MLP hidden layer): forward y = x·W + b, dX = dY·Wᵀ, dW = Xᵀ·dY.
-void BM_MatMul_200x784x512_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 512, 784, false, false, true); }
-void BM_MatMul_200x784x512_BwdData(benchmark::State& s) { RunMatMul<false>(s, 200, 784, 512, false, true, false); }
-void BM_MatMul_200x784x512_BwdWeights(benchmark::State& s) { RunMatMul<false>(s, 784, 512, 200, true, false, false); }
+void BM_MatMul_200x784x512_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 784, 512, Dense::kForward); }
+void BM_MatMul_200x784x512_BwdData(benchmark::State& s) { RunMatMul<false>(s, 200, 784, 512, Dense::kBackwardData); }
+void BM_MatMul_200x784x512_BwdWeights(benchmark::State& s) { RunMatMul<false>(s, 200, 784, 512, Dense::kBackwardWeights); }
 void BM_MatMul_200x784x512_FwdRelu(benchmark::State& s) { RunFwdRelu(s, 200, 512, 784); }
 void BM_MatMul_200x784x512_BwdWeightsReluMasked(benchmark::State& s) { RunBwdWeightsReluMasked(s, 200, 784, 512, false); }
 // The same two with X a batch of Fashion-MNIST images: MatMul skips A's all-zero steps.
 void BM_MatMul_200x784x512_FwdRelu_Fashion(benchmark::State& s) { RunFwdRelu(s, 200, 512, 784, true); }
 void BM_MatMul_200x784x512_BwdWeightsReluMasked_Fashion(benchmark::State& s) { RunBwdWeightsReluMasked(s, 200, 784, 512, false, true); }
 // Dense 9216 -> 128 (CNN): the same three GEMMs.
-void BM_MatMul_200x9216x128_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 128, 9216, false, false, true); }
-void BM_MatMul_200x9216x128_BwdData(benchmark::State& s) { RunMatMul<false>(s, 200, 9216, 128, false, true, false); }
-void BM_MatMul_200x9216x128_BwdWeights(benchmark::State& s) { RunMatMul<false>(s, 9216, 128, 200, true, false, false); }
+void BM_MatMul_200x9216x128_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 9216, 128, Dense::kForward); }
+void BM_MatMul_200x9216x128_BwdData(benchmark::State& s) { RunMatMul<false>(s, 200, 9216, 128, Dense::kBackwardData); }
+void BM_MatMul_200x9216x128_BwdWeights(benchmark::State& s) { RunMatMul<false>(s, 200, 9216, 128, Dense::kBackwardWeights); }
 void BM_MatMul_200x9216x128_FwdRelu(benchmark::State& s) { RunFwdRelu(s, 200, 128, 9216); }
 void BM_MatMul_200x9216x128_BwdWeightsReluMasked(benchmark::State& s) { RunBwdWeightsReluMasked(s, 200, 9216, 128, true); }
 // The im2col GEMM of conv2 (200x26x26x32 -> 64, 3x3): 115200x288 @ 288x64.
-void BM_MatMul_115200x288x64(benchmark::State& s) { RunMatMul<false>(s, 115200, 64, 288, false, false, false); }
+void BM_MatMul_115200x288x64(benchmark::State& s) { RunMatMul<false>(s, 115200, 288, 64, Dense::kForwardNoBias); }
 // Small shapes: batch-1 inference and the output layer.
-void BM_MatMul_1x784x512_Fwd(benchmark::State& s) { RunMatMul<false>(s, 1, 512, 784, false, false, true); }
-void BM_MatMul_200x512x10_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 10, 512, false, false, true); }
+void BM_MatMul_1x784x512_Fwd(benchmark::State& s) { RunMatMul<false>(s, 1, 784, 512, Dense::kForward); }
+void BM_MatMul_200x512x10_Fwd(benchmark::State& s) { RunMatMul<false>(s, 200, 512, 10, Dense::kForward); }
 // The plain scalar reference, on a smaller shape.
-void BM_MatMulReference_64x256x128(benchmark::State& s) { RunMatMul<true>(s, 64, 128, 256, false, false, true); }
-void BM_MatMul_64x256x128(benchmark::State& s) { RunMatMul<false>(s, 64, 128, 256, false, false, true); }
+void BM_MatMulReference_64x256x128(benchmark::State& s) { RunMatMul<true>(s, 64, 256, 128, Dense::kForward); }
+void BM_MatMul_64x256x128(benchmark::State& s) { RunMatMul<false>(s, 64, 256, 128, Dense::kForward); }
 
 BENCHMARK(BM_MatMul_200x784x512_Fwd)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatMul_200x784x512_BwdData)->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -494,8 +494,7 @@ void Col2ImAdd(const float* patches, const Conv2DShape& s, int64_t oy0, int64_t 
   }
 }
 
-using GemmFn = void (*)(const float*, const float*, float*, int64_t, int64_t, int64_t, bool,
-                        bool, const float*, bool, Epilogue);
+using GemmFn = void (*)(const Mat&, const Mat&, const OutMat&, const MatMulOptions&);
 
 // Runs body(task, gemm) for tasks [0, tasks): in parallel with single-threaded GEMMs when
 // there are enough tasks to keep the threads busy, otherwise one task at a time with
@@ -551,14 +550,16 @@ int WinogradTile(ConvAlgorithm a) {
 
 // The direct path's forward; the fused ReLU is the GEMMs' epilogue (or the direct loops').
 void DirectConv2DForward(const float* x, const float* w, const float* bias, float* y,
-                         const Conv2DShape& s, bool relu) {
-  const Epilogue epilogue = relu ? Epilogue::kRelu : Epilogue::kNone;
+                         const Conv2DShape& s, Epilogue epilogue) {
+  const bool relu = epilogue == Epilogue::kRelu;  // the direct loops' fused ReLU
   const Geometry g = MakeGeometry(s);
   const int64_t in_image = s.h * s.w * s.cin;
   const int64_t out_image = s.out_h * s.out_w * s.cout;
   if (s.n <= 0 || out_image == 0) return;
-  if (g.direct) {
-    MatMul(x, w, y, s.n * s.h * s.w, s.cout, s.cin, false, false, bias, false, epilogue);
+  if (g.direct) {  // 1x1, stride 1: y = x · W over all pixels
+    const int64_t pixels = s.n * s.h * s.w;
+    MatMul(Mat{x, pixels, s.cin}, Mat{w, s.cin, s.cout}, OutMat{y, pixels, s.cout},
+           MatMulOptions().Bias(bias).Epilogue(epilogue));
     return;
   }
   if (s.cin <= kDirectMaxCin) {
@@ -576,7 +577,8 @@ void DirectConv2DForward(const float* x, const float* w, const float* bias, floa
                           static_cast<size_t>(pixels * g.k));
     Im2Col(x + img * in_image, s, oy0, oy1, patches.get());
     float* yt = y + img * out_image + oy0 * s.out_w * s.cout;
-    gemm(patches.get(), w, yt, pixels, s.cout, g.k, false, false, bias, false, epilogue);
+    gemm(Mat{patches.get(), pixels, g.k}, Mat{w, g.k, s.cout}, OutMat{yt, pixels, s.cout},
+         MatMulOptions().Bias(bias).Epilogue(epilogue));
   });
 }
 
@@ -586,13 +588,14 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
   const int64_t in_image = s.h * s.w * s.cin;
   const int64_t out_image = s.out_h * s.out_w * s.cout;
   if (s.n <= 0) return;
-  if (g.direct) {
+  if (g.direct) {  // 1x1, stride 1: dx = dy · Wᵀ over all pixels
+    const int64_t pixels = s.n * s.h * s.w;
     if (!relu_y) {
-      MatMul(dy, w, dx, s.n * s.h * s.w, s.cin, s.cout, false, true, nullptr, false);
+      MatMul(Mat{dy, pixels, s.cout}, Mat{w, s.cin, s.cout}.Transposed(),
+             OutMat{dx, pixels, s.cin});
       return;
     }
     // Pixel chunks: each chunk of dy masked into a tile buffer, then multiplied.
-    const int64_t pixels = s.n * s.h * s.w;
     const int64_t chunk = std::max<int64_t>(1, kTileFloats / std::max<int64_t>(s.cin, s.cout));
     RunTasks((pixels + chunk - 1) / chunk, [&](int64_t t, GemmFn gemm) {
       const int64_t p0 = t * chunk, np = std::min(chunk, pixels - p0);
@@ -600,8 +603,8 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
                            static_cast<size_t>(np * s.cout));
       HWY_DYNAMIC_DISPATCH(MaskTile)(dy + p0 * s.cout, relu_y + p0 * s.cout, masked.get(),
                                      np * s.cout);
-      gemm(masked.get(), w, dx + p0 * s.cin, np, s.cin, s.cout, false, true, nullptr, false,
-           Epilogue::kNone);
+      gemm(Mat{masked.get(), np, s.cout}, Mat{w, s.cin, s.cout}.Transposed(),
+           OutMat{dx + p0 * s.cin, np, s.cin}, MatMulOptions());
     });
     return;
   }
@@ -630,8 +633,8 @@ void DirectConv2DBackwardData(const float* dy, const float* w, float* dx,
         HWY_DYNAMIC_DISPATCH(MaskTile)(dyt, relu_y + at, masked.get(), pixels * s.cout);
         dyt = masked.get();
       }
-      gemm(dyt, wt.data(), dpatches.get(), pixels, g.k, s.cout, false, false, nullptr, false,
-           Epilogue::kNone);
+      gemm(Mat{dyt, pixels, s.cout}, Mat{wt.data(), s.cout, g.k},
+           OutMat{dpatches.get(), pixels, g.k}, MatMulOptions());
       Col2ImAdd(dpatches.get(), s, oy0, oy1, dimg);
     }
   });
@@ -691,7 +694,8 @@ void DirectConv2DBackwardWeights(const float* x, const float* dy, float* dw, flo
           pt = patches.get();
         }
         // dW[k x cout] (+)= patchesᵀ · dy_tile.
-        gemm(pt, dyt, pdw, g.k, s.cout, pixels, true, false, nullptr, !first, Epilogue::kNone);
+        gemm(Mat{pt, pixels, g.k}.Transposed(), Mat{dyt, pixels, s.cout},
+             OutMat{pdw, g.k, s.cout}, MatMulOptions().Accumulate(!first));
         first = false;
         for (int64_t p = 0; p < pixels; ++p) AddFloats(pdb, dyt + p * s.cout, s.cout);
       }
@@ -761,22 +765,23 @@ ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
 }
 
 void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
-                   const Conv2DShape& s, bool relu, ConvAlgorithm algorithm) {
-  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kForward, algorithm);
-  if (a == ConvAlgorithm::kDirect) return DirectConv2DForward(x, w, bias, y, s, relu);
-  WinogradConv3x3Forward(WinogradTile(a), WinogradShape(s), x, w, bias, relu, y);
+                   const Conv2DShape& s, const ConvForwardOptions& options) {
+  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kForward, options.algorithm);
+  if (a == ConvAlgorithm::kDirect) return DirectConv2DForward(x, w, bias, y, s, options.epilogue);
+  WinogradConv3x3Forward(WinogradTile(a), WinogradShape(s), x, w, bias, options.epilogue, y);
 }
 
 void Conv2DBackwardData(const float* dy, const float* w, float* dx, const Conv2DShape& s,
-                        const float* relu_y, ConvAlgorithm algorithm) {
-  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardData, algorithm);
-  if (a == ConvAlgorithm::kDirect) return DirectConv2DBackwardData(dy, w, dx, s, relu_y);
-  WinogradConv3x3BackwardData(WinogradTile(a), WinogradShape(s), dy, relu_y, w, dx);
+                        const ConvBackwardOptions& options) {
+  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardData, options.algorithm);
+  if (a == ConvAlgorithm::kDirect) return DirectConv2DBackwardData(dy, w, dx, s, options.relu_y);
+  WinogradConv3x3BackwardData(WinogradTile(a), WinogradShape(s), dy, options.relu_y, w, dx);
 }
 
 void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db,
-                           const Conv2DShape& s, const float* relu_y, ConvAlgorithm algorithm) {
-  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardWeights, algorithm);
+                           const Conv2DShape& s, const ConvBackwardOptions& options) {
+  const ConvAlgorithm a = Conv2DAlgorithmFor(s, ConvPass::kBackwardWeights, options.algorithm);
+  const float* relu_y = options.relu_y;
   if (a == ConvAlgorithm::kDirect) return DirectConv2DBackwardWeights(x, dy, dw, db, s, relu_y);
   WinogradConv3x3BackwardWeights(WinogradTile(a), WinogradShape(s), x, dy, relu_y, dw, db);
 }

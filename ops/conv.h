@@ -25,6 +25,7 @@
 
 #include "base/conv_algorithm.h"
 #include "base/padding.h"
+#include "ops/epilogue.h"
 
 namespace gradway {
 namespace ops {
@@ -67,30 +68,49 @@ enum class ConvPass { kForward, kBackwardData, kBackwardWeights };
 ConvAlgorithm Conv2DAlgorithmFor(const Conv2DShape& s, ConvPass pass,
                                  ConvAlgorithm requested = ConvAlgorithm::kAuto);
 
+// How Conv2DForward runs; the defaults: a plain convolution, its algorithm chosen per
+// shape. Set fields directly or chain the setters:
+// ConvForwardOptions().Epilogue(Epilogue::kRelu).Algorithm(ConvAlgorithm::kDirect).
+struct ConvForwardOptions {
+  ops::Epilogue epilogue = ops::Epilogue::kNone;  // kRelu: the fused ReLU
+  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;
+
+  ConvForwardOptions& Epilogue(ops::Epilogue v) { epilogue = v; return *this; }
+  ConvForwardOptions& Algorithm(ConvAlgorithm v) { algorithm = v; return *this; }
+};
+
+// How the backward kernels run; the defaults: the plain gradients, the algorithm chosen per
+// shape and pass. E.g. ConvBackwardOptions().ReluY(y) after a forward with the fused ReLU.
+struct ConvBackwardOptions {
+  // Null, or the output y of a forward pass with Epilogue::kRelu (shaped like dy): dy[i] is
+  // then read as 0 unless relu_y[i] > 0, giving the gradient through the ReLU.
+  const float* relu_y = nullptr;
+  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;
+
+  ConvBackwardOptions& ReluY(const float* v) { relu_y = v; return *this; }
+  ConvBackwardOptions& Algorithm(ConvAlgorithm v) { algorithm = v; return *this; }
+};
+
 // y[n, oh, ow, co] = sum_{ky, kx, ci} x[n, oh*sh - pt + ky, ow*sw - pl + kx, ci] *
-//                    w[ky, kx, ci, co] (+ bias[co]), then max(y, 0) when `relu` (NaN -> 0,
-//                    as the ReLU op).
+//                    w[ky, kx, ci, co] (+ bias[co]), then the epilogue: with
+//                    Epilogue::kRelu, max(y, 0) (NaN -> 0, as the ReLU op).
 // y: [n, out_h, out_w, cout], overwritten. `bias` [cout] may be null.
 void Conv2DForward(const float* x, const float* w, const float* bias, float* y,
-                   const Conv2DShape& s, bool relu = false,
-                   ConvAlgorithm algorithm = ConvAlgorithm::kAuto);
+                   const Conv2DShape& s, const ConvForwardOptions& options = {});
 
-// Gradient with respect to the input: dx = d(sum dy * y) / dx.
+// Gradient with respect to the input: dx = d(sum dy * y) / dx (through the fused ReLU when
+// options.relu_y is set).
 // dy: [n, out_h, out_w, cout]; w: [kh, kw, cin, cout]; dx: [n, h, w, cin], overwritten.
-// relu_y: null, or the output of a forward pass with `relu` (shaped like dy): dy[i] is
-// then read as 0 unless relu_y[i] > 0, giving the gradient through the ReLU.
 void Conv2DBackwardData(const float* dy, const float* w, float* dx, const Conv2DShape& s,
-                        const float* relu_y = nullptr,
-                        ConvAlgorithm algorithm = ConvAlgorithm::kAuto);
+                        const ConvBackwardOptions& options = {});
 
-// Gradients with respect to the weights and bias.
+// Gradients with respect to the weights and bias (through the fused ReLU when
+// options.relu_y is set).
 // x: [n, h, w, cin]; dy: [n, out_h, out_w, cout];
 // dw: [kh, kw, cin, cout], overwritten; db: [cout], overwritten (may be null).
-// relu_y masks dy as in Conv2DBackwardData.
 // The sum over the batch uses a fixed partition: results do not depend on the thread count.
 void Conv2DBackwardWeights(const float* x, const float* dy, float* dw, float* db,
-                           const Conv2DShape& s, const float* relu_y = nullptr,
-                           ConvAlgorithm algorithm = ConvAlgorithm::kAuto);
+                           const Conv2DShape& s, const ConvBackwardOptions& options = {});
 
 }  // namespace ops
 }  // namespace gradway

@@ -219,17 +219,20 @@ void CheckAgainstFloat64(const Case64& c, ConvAlgorithm algo, const std::string&
   constexpr double kTol = 1e-5;
   for (bool relu : {false, true}) {
     const std::string w = what + " " + AlgorithmName(algo) + (relu ? " relu" : "");
-    const float* relu_y = relu ? c.relu_y.data() : nullptr;
+    const ConvForwardOptions forward =
+        ConvForwardOptions().Epilogue(relu ? Epilogue::kRelu : Epilogue::kNone).Algorithm(algo);
+    const ConvBackwardOptions backward =
+        ConvBackwardOptions().ReluY(relu ? c.relu_y.data() : nullptr).Algorithm(algo);
     std::vector<float> y(c.y.size(), 7.f);
-    Conv2DForward(c.x.data(), c.w.data(), c.bias.data(), y.data(), s, relu, algo);
+    Conv2DForward(c.x.data(), c.w.data(), c.bias.data(), y.data(), s, forward);
     EXPECT_LE(reference64::MaxRelativeError(y.data(), relu ? c.y_relu : c.y), kTol)
         << w << " forward";
     std::vector<float> dx(c.x.size(), 7.f);
-    Conv2DBackwardData(c.dy.data(), c.w.data(), dx.data(), s, relu_y, algo);
+    Conv2DBackwardData(c.dy.data(), c.w.data(), dx.data(), s, backward);
     EXPECT_LE(reference64::MaxRelativeError(dx.data(), relu ? c.dx_relu : c.dx), kTol)
         << w << " backward data";
     std::vector<float> dw(c.w.size(), 7.f), db(s.cout, 7.f);
-    Conv2DBackwardWeights(c.x.data(), c.dy.data(), dw.data(), db.data(), s, relu_y, algo);
+    Conv2DBackwardWeights(c.x.data(), c.dy.data(), dw.data(), db.data(), s, backward);
     EXPECT_LE(reference64::MaxRelativeError(dw.data(), relu ? c.dw_relu : c.dw), kTol)
         << w << " backward weights";
     EXPECT_LE(reference64::MaxRelativeError(db.data(), relu ? c.db_relu : c.db), kTol)
@@ -299,8 +302,10 @@ TEST(Conv2DTest, FusedReluEqualsUnfused) {
     for (ConvAlgorithm algo : kAlgorithms) {
       const std::string what = Name(s) + " " + AlgorithmName(algo);
       std::vector<float> y(ny), y_relu(ny);
-      Conv2DForward(x.data(), w.data(), b.data(), y.data(), s, false, algo);
-      Conv2DForward(x.data(), w.data(), b.data(), y_relu.data(), s, true, algo);
+      Conv2DForward(x.data(), w.data(), b.data(), y.data(), s,
+                    ConvForwardOptions().Algorithm(algo));
+      Conv2DForward(x.data(), w.data(), b.data(), y_relu.data(), s,
+                    ConvForwardOptions().Epilogue(Epilogue::kRelu).Algorithm(algo));
       std::vector<float> want(ny), masked(ny);
       for (size_t i = 0; i < ny; ++i) {
         want[i] = y[i] > 0 ? y[i] : 0.f;
@@ -308,12 +313,13 @@ TEST(Conv2DTest, FusedReluEqualsUnfused) {
       }
       EXPECT_TRUE(test::SameBits(want.data(), y_relu.data(), ny)) << what << " forward";
       std::vector<float> dx(nx), dx_fused(nx), dw(nw), dw_fused(nw), db(s.cout), db_fused(s.cout);
-      Conv2DBackwardData(masked.data(), w.data(), dx.data(), s, nullptr, algo);
-      Conv2DBackwardData(dy.data(), w.data(), dx_fused.data(), s, y_relu.data(), algo);
+      const ConvBackwardOptions plain = ConvBackwardOptions().Algorithm(algo);
+      const ConvBackwardOptions fused = ConvBackwardOptions().ReluY(y_relu.data()).Algorithm(algo);
+      Conv2DBackwardData(masked.data(), w.data(), dx.data(), s, plain);
+      Conv2DBackwardData(dy.data(), w.data(), dx_fused.data(), s, fused);
       EXPECT_TRUE(test::SameBits(dx.data(), dx_fused.data(), nx)) << what << " backward data";
-      Conv2DBackwardWeights(x.data(), masked.data(), dw.data(), db.data(), s, nullptr, algo);
-      Conv2DBackwardWeights(x.data(), dy.data(), dw_fused.data(), db_fused.data(), s,
-                            y_relu.data(), algo);
+      Conv2DBackwardWeights(x.data(), masked.data(), dw.data(), db.data(), s, plain);
+      Conv2DBackwardWeights(x.data(), dy.data(), dw_fused.data(), db_fused.data(), s, fused);
       EXPECT_TRUE(test::SameBits(dw.data(), dw_fused.data(), nw)) << what << " backward weights";
       EXPECT_TRUE(test::SameBits(db.data(), db_fused.data(), s.cout)) << what << " backward bias";
     }
@@ -396,10 +402,13 @@ TEST(Conv2DTest, BitIdenticalAcrossThreadCounts) {
         for (int threads : {1, 2, 16}) {
           SetNumThreads(threads);
           std::vector<float> dw(nw), db(s.cout), dx(nx), y(ny);
-          Conv2DForward(x.data(), w.data(), dy.data(), y.data(), s, relu, algo);
-          const float* relu_y = relu ? y.data() : nullptr;
-          Conv2DBackwardWeights(x.data(), dy.data(), dw.data(), db.data(), s, relu_y, algo);
-          Conv2DBackwardData(dy.data(), w.data(), dx.data(), s, relu_y, algo);
+          const Epilogue epilogue = relu ? Epilogue::kRelu : Epilogue::kNone;
+          Conv2DForward(x.data(), w.data(), dy.data(), y.data(), s,
+                        ConvForwardOptions().Epilogue(epilogue).Algorithm(algo));
+          const ConvBackwardOptions backward =
+              ConvBackwardOptions().ReluY(relu ? y.data() : nullptr).Algorithm(algo);
+          Conv2DBackwardWeights(x.data(), dy.data(), dw.data(), db.data(), s, backward);
+          Conv2DBackwardData(dy.data(), w.data(), dx.data(), s, backward);
           const std::string what = "cin " + std::to_string(cin) + " " + AlgorithmName(algo) +
                                    (relu ? " relu" : "") + " threads=" + std::to_string(threads);
           if (threads == 1) {

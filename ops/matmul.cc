@@ -25,6 +25,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "ops/matmul.h"
@@ -747,28 +749,25 @@ void MatMulImpl(const float* a, const float* b, float* c, int64_t m, int64_t n, 
   }
 }
 
-void MatMulParallel(const float* a, const float* b, float* c, int64_t m, int64_t n,
-                    int64_t k, bool trans_a, bool trans_b, const float* bias,
-                    bool accumulate, Epilogue epilogue) {
-  MatMulImpl(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate,
-             epilogue == Epilogue::kRelu, MaskedB{nullptr, nullptr, nullptr},
-             /*parallel=*/true);
+// The exported entry points, one per target: the shapes and options unpacked for
+// MatMulImpl (checked by the callers below).
+void MatMulParallel(const Mat& a, const Mat& b, const OutMat& c, const MatMulOptions& o) {
+  MatMulImpl(a.data, b.data, c.data, c.rows, c.cols, a.op_cols(), a.transposed, b.transposed,
+             o.bias, o.accumulate, o.epilogue == Epilogue::kRelu,
+             MaskedB{nullptr, nullptr, nullptr}, /*parallel=*/true);
 }
 
-void MatMulOneThread(const float* a, const float* b, float* c, int64_t m, int64_t n,
-                     int64_t k, bool trans_a, bool trans_b, const float* bias,
-                     bool accumulate, Epilogue epilogue) {
-  MatMulImpl(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate,
-             epilogue == Epilogue::kRelu, MaskedB{nullptr, nullptr, nullptr},
-             /*parallel=*/false);
+void MatMulOneThread(const Mat& a, const Mat& b, const OutMat& c, const MatMulOptions& o) {
+  MatMulImpl(a.data, b.data, c.data, c.rows, c.cols, a.op_cols(), a.transposed, b.transposed,
+             o.bias, o.accumulate, o.epilogue == Epilogue::kRelu,
+             MaskedB{nullptr, nullptr, nullptr}, /*parallel=*/false);
 }
 
-void MatMulMaskedParallel(const float* a, const float* b, const float* mask, float* c,
-                          int64_t m, int64_t n, int64_t k, bool trans_a, float* colsum,
-                          float* masked) {
-  MatMulImpl(a, b, c, m, n, k, trans_a, /*trans_b=*/false, /*bias=*/nullptr,
-             /*accumulate=*/false, /*relu=*/false, MaskedB{mask, colsum, masked},
-             /*parallel=*/true);
+void MatMulMaskedParallel(const Mat& a, const Mat& b, const float* mask, const OutMat& c,
+                          float* colsum, float* masked) {
+  MatMulImpl(a.data, b.data, c.data, c.rows, c.cols, a.op_cols(), a.transposed,
+             /*trans_b=*/false, /*bias=*/nullptr, /*accumulate=*/false, /*relu=*/false,
+             MaskedB{mask, colsum, masked}, /*parallel=*/true);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -784,37 +783,43 @@ HWY_EXPORT(MatMulParallel);
 HWY_EXPORT(MatMulOneThread);
 HWY_EXPORT(MatMulMaskedParallel);
 
-void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-            bool trans_a, bool trans_b, const float* bias, bool accumulate) {
-  HWY_DYNAMIC_DISPATCH(MatMulParallel)(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate,
-                                       Epilogue::kNone);
+namespace {
+
+std::string ShapeOf(const Mat& m) {
+  return std::to_string(m.rows) + "x" + std::to_string(m.cols) +
+         (m.transposed ? " transposed" : "");
 }
 
-void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-            bool trans_a, bool trans_b, const float* bias, bool accumulate,
-            Epilogue epilogue) {
-  HWY_DYNAMIC_DISPATCH(MatMulParallel)(a, b, c, m, n, k, trans_a, trans_b, bias, accumulate,
-                                       epilogue);
+// Throws unless op(A) is m x k, op(B) k x n and C m x n.
+void CheckShapes(const char* op, const Mat& a, const Mat& b, const OutMat& c) {
+  if (a.op_cols() != b.op_rows() || c.rows != a.op_rows() || c.cols != b.op_cols() ||
+      a.rows < 0 || a.cols < 0 || b.rows < 0 || b.cols < 0) {
+    throw std::invalid_argument(std::string(op) + ": A " + ShapeOf(a) + " times B " +
+                                ShapeOf(b) + " does not fit C " + std::to_string(c.rows) +
+                                "x" + std::to_string(c.cols));
+  }
 }
 
-void MatMulSerial(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-                  bool trans_a, bool trans_b, const float* bias, bool accumulate) {
-  HWY_DYNAMIC_DISPATCH(MatMulOneThread)(a, b, c, m, n, k, trans_a, trans_b, bias,
-                                        accumulate, Epilogue::kNone);
+}  // namespace
+
+void MatMul(const Mat& a, const Mat& b, const OutMat& c, const MatMulOptions& options) {
+  CheckShapes("MatMul", a, b, c);
+  HWY_DYNAMIC_DISPATCH(MatMulParallel)(a, b, c, options);
 }
 
-void MatMulSerial(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-                  bool trans_a, bool trans_b, const float* bias, bool accumulate,
-                  Epilogue epilogue) {
-  HWY_DYNAMIC_DISPATCH(MatMulOneThread)(a, b, c, m, n, k, trans_a, trans_b, bias,
-                                        accumulate, epilogue);
+void MatMulSerial(const Mat& a, const Mat& b, const OutMat& c, const MatMulOptions& options) {
+  CheckShapes("MatMulSerial", a, b, c);
+  HWY_DYNAMIC_DISPATCH(MatMulOneThread)(a, b, c, options);
 }
 
-void MatMulReluMaskedB(const float* a, const float* b, const float* mask, float* c,
-                       int64_t m, int64_t n, int64_t k, bool trans_a, float* colsum,
-                       float* masked) {
-  HWY_DYNAMIC_DISPATCH(MatMulMaskedParallel)(a, b, mask, c, m, n, k, trans_a, colsum,
-                                             masked);
+void MatMulReluMaskedB(const Mat& a, const Mat& b, const float* mask, const OutMat& c,
+                       float* colsum, float* masked) {
+  CheckShapes("MatMulReluMaskedB", a, b, c);
+  if (b.transposed) {
+    throw std::invalid_argument("MatMulReluMaskedB: B " + ShapeOf(b) +
+                                " must be read as stored (k x n, like the mask)");
+  }
+  HWY_DYNAMIC_DISPATCH(MatMulMaskedParallel)(a, b, mask, c, colsum, masked);
 }
 
 }  // namespace ops

@@ -5,21 +5,49 @@
 
 #include <cstdint>
 
+#include "ops/epilogue.h"
+
 namespace gradway {
 namespace ops {
 
-// What the GEMM applies to each element of C once its value is complete (the k products,
-// bias and, when accumulating, the previous C), while the tile is still in registers.
-enum class Epilogue {
-  kNone,
-  kRelu,  // C = C > 0 ? C : 0, as ops::Unary(UnaryOp::kRelu) (NaN and -0 give +0)
+// A dense row-major matrix a product reads: `rows` x `cols` as stored at `data`, read as
+// its transpose after Transposed() (as NumPy's .T). Mat{x, n, in} is x [n x in];
+// Mat{x, n, in}.Transposed() is xᵀ [in x n].
+struct Mat {
+  const float* data;
+  int64_t rows, cols;       // as stored
+  bool transposed = false;  // read as its transpose (set by Transposed())
+
+  Mat Transposed() const { return {data, rows, cols, !transposed}; }
+  // The shape the product sees.
+  int64_t op_rows() const { return transposed ? cols : rows; }
+  int64_t op_cols() const { return transposed ? rows : cols; }
 };
 
-// C[m x n] = op(A) · op(B) (+ bias[n] broadcast over rows) (+ C when `accumulate`), then
-// the epilogue (the overloads without one: Epilogue::kNone).
-//   op(A) is m x k: A is stored m x k (trans_a = false) or k x m (trans_a = true).
-//   op(B) is k x n: B is stored k x n (trans_b = false) or n x k (trans_b = true).
-// All buffers are dense row-major; `bias` may be null. C must not alias A, B or bias.
+// The dense row-major matrix a product writes: `rows` x `cols` at `data`.
+struct OutMat {
+  float* data;
+  int64_t rows, cols;
+};
+
+// What a product does besides C = op(A) · op(B); the defaults: nothing. Set fields
+// directly or chain the setters: MatMulOptions().Bias(b).Epilogue(Epilogue::kRelu).
+struct MatMulOptions {
+  const float* bias = nullptr;              // [n], added to every row of C; null: none
+  bool accumulate = false;                  // C += op(A) · op(B) (+ bias) instead of C = ...
+  ops::Epilogue epilogue = ops::Epilogue::kNone;  // applied once an element is complete
+
+  MatMulOptions& Bias(const float* v) { bias = v; return *this; }
+  MatMulOptions& Accumulate(bool v = true) { accumulate = v; return *this; }
+  MatMulOptions& Epilogue(ops::Epilogue v) { epilogue = v; return *this; }
+};
+
+// C = op(A) · op(B) (+ bias[n] broadcast over rows) (+ C when accumulating), then the
+// epilogue. op(A) is m x k, op(B) k x n and C m x n: throws std::invalid_argument naming
+// the shapes when they do not fit. For example dW = xᵀ · dY and dX = dY · Wᵀ:
+//   MatMul(Mat{x, n, in}.Transposed(), Mat{dy, n, out}, OutMat{dw, in, out});
+//   MatMul(Mat{dy, n, out}, Mat{w, in, out}.Transposed(), OutMat{dx, n, in});
+// C must not alias A, B or bias.
 // Each element of C sums its k products in a fixed order, so the result does not
 // depend on the thread count; a zero result is always +0; with Epilogue::kRelu it equals
 // MatMul followed by an in-place ReLU bit for bit.
@@ -31,36 +59,29 @@ enum class Epilogue {
 // forward (A = x, rows = samples) skips the indices where 6 samples are all zero; its
 // weight gradient (A = xᵀ, rows = input features) those where 6 neighbouring features
 // (pixels) are.
-void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-            bool trans_a, bool trans_b, const float* bias = nullptr,
-            bool accumulate = false);
-void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-            bool trans_a, bool trans_b, const float* bias, bool accumulate,
-            Epilogue epilogue);
+void MatMul(const Mat& a, const Mat& b, const OutMat& c, const MatMulOptions& options = {});
 
 // Same contract and bit-identical results as MatMul, but runs on the calling thread only:
 // for callers that already parallelise over independent problems (e.g. convolution over
 // images) and must not nest parallel loops.
-void MatMulSerial(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-                  bool trans_a, bool trans_b, const float* bias = nullptr,
-                  bool accumulate = false);
-void MatMulSerial(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-                  bool trans_a, bool trans_b, const float* bias, bool accumulate,
-                  Epilogue epilogue);
+void MatMulSerial(const Mat& a, const Mat& b, const OutMat& c,
+                  const MatMulOptions& options = {});
 
 // The backward of a ReLU fused into a product, Y = relu(...): its gradient mask applied to
-// dY as the GEMM reads it. With G = B ⊙ (mask > 0) (0 where mask <= 0 or is NaN):
-//   C[m x n] = op(A) · G                        (B, mask, G: k x n, row-major)
+// dY as the GEMM reads it. With G = B ⊙ (mask > 0) (0 where mask <= 0 or is NaN), B and
+// mask k x n (B not transposed):
+//   C[m x n] = op(A) · G
 //   colsum[n] = Σ_p G[p, :]  when not null      (rows summed in order, from 0)
 //   masked[k x n] = G        when not null      (for a second product, e.g. G · Wᵀ)
 // The mask is applied as B is packed for the GEMM, and the column sums and the masked copy
 // come out of that same read, so G itself is never a separate pass. For a dense layer
-// y = relu(x · W + b) with mask = y and B = dL/dy: C = xᵀ · G = dL/dW (trans_a), colsum =
-// dL/db and masked · Wᵀ = dL/dx. C equals MatMul(a, G, c, m, n, k, trans_a, false) bit for
-// bit; no result depends on the thread count. C, colsum and masked must not alias any
-// input.
-void MatMulReluMaskedB(const float* a, const float* b, const float* mask, float* c,
-                       int64_t m, int64_t n, int64_t k, bool trans_a,
+// y = relu(x · W + b) with mask = y and B = dL/dy:
+//   MatMulReluMaskedB(Mat{x, n, in}.Transposed(), Mat{dy, n, out}, y, OutMat{dw, in, out},
+//                     db, g)
+// gives dw = dL/dW, db = dL/db, and g · Wᵀ = dL/dx. C equals MatMul(A, G) bit for bit; no
+// result depends on the thread count. C, colsum and masked must not alias any input.
+// Throws std::invalid_argument when the shapes do not fit or B is transposed.
+void MatMulReluMaskedB(const Mat& a, const Mat& b, const float* mask, const OutMat& c,
                        float* colsum = nullptr, float* masked = nullptr);
 
 }  // namespace ops

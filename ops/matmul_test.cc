@@ -15,6 +15,7 @@
 #include <functional>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,15 @@ std::string Describe(const Case& c, const char* target) {
          " acc=" + std::to_string(c.accumulate) + " offset=" + std::to_string(c.offset);
 }
 
+// op(A) [m x k] and op(B) [k x n] stored as a case says: A is k x m when `ta`, B n x k
+// when `tb`.
+Mat OpA(const float* a, int64_t m, int64_t k, bool ta) {
+  return ta ? Mat{a, k, m}.Transposed() : Mat{a, m, k};
+}
+Mat OpB(const float* b, int64_t k, int64_t n, bool tb) {
+  return tb ? Mat{b, n, k}.Transposed() : Mat{b, k, n};
+}
+
 // Returns true when MatMul matches the reference; reports the first mismatch.
 bool Check(const Case& c, const char* target, uint32_t seed) {
   const int off = c.offset;
@@ -50,10 +60,12 @@ bool Check(const Case& c, const char* target, uint32_t seed) {
   std::vector<float> c0 = test::RandomVector(c.m * c.n + off, seed + 3);
   std::vector<float> got = c0, want = c0;
   const float* bias_ptr = c.bias ? bias.data() + off : nullptr;
-  MatMul(a.data() + off, b.data() + off, got.data() + off, c.m, c.n, c.k, c.ta, c.tb,
-         bias_ptr, c.accumulate);
-  reference::MatMul(a.data() + off, b.data() + off, want.data() + off, c.m, c.n, c.k, c.ta,
-                    c.tb, bias_ptr, c.accumulate);
+  MatMul(OpA(a.data() + off, c.m, c.k, c.ta), OpB(b.data() + off, c.k, c.n, c.tb),
+         OutMat{got.data() + off, c.m, c.n},
+         MatMulOptions().Bias(bias_ptr).Accumulate(c.accumulate));
+  reference::MatMul(OpA(a.data() + off, c.m, c.k, c.ta), OpB(b.data() + off, c.k, c.n, c.tb),
+                    OutMat{want.data() + off, c.m, c.n},
+                    MatMulOptions().Bias(bias_ptr).Accumulate(c.accumulate));
   const float tol = 1e-5f * (4.f + static_cast<float>(c.k));
   for (int i = 0; i < off; ++i) {
     if (got[i] != c0[i]) {
@@ -107,12 +119,37 @@ TEST(MatMulTest, OddAndBlockedShapesAllTargets) {
   });
 }
 
+// The views carry the shapes: a product whose shapes do not fit is refused before C is
+// written, and Transposed() swaps the shape the product sees.
+TEST(MatMulTest, RefusesShapesThatDoNotFit) {
+  const std::vector<float> a = {1, 2, 3, 4, 5, 6}, b = {1, 0, 0, 1, 1, 1};
+  std::vector<float> c(6, 5.f);
+  const Mat a23{a.data(), 2, 3}, b23{b.data(), 2, 3};
+  EXPECT_EQ(b23.Transposed().op_rows(), 3);
+  EXPECT_EQ(b23.Transposed().op_cols(), 2);
+  EXPECT_FALSE(b23.Transposed().Transposed().transposed);
+  EXPECT_THROW(MatMul(a23, b23, OutMat{c.data(), 2, 3}), std::invalid_argument);
+  EXPECT_THROW(MatMulSerial(a23, b23, OutMat{c.data(), 2, 3}), std::invalid_argument);
+  EXPECT_THROW(MatMul(a23, b23.Transposed(), OutMat{c.data(), 2, 3}), std::invalid_argument);
+  EXPECT_THROW(MatMul(a23.Transposed(), b23, OutMat{c.data(), 2, 3}), std::invalid_argument);
+  EXPECT_THROW(MatMulReluMaskedB(a23, b23.Transposed(), b.data(), OutMat{c.data(), 2, 2}),
+               std::invalid_argument);
+  EXPECT_EQ(c, std::vector<float>(6, 5.f));
+  // A · Bᵀ = [1 2 3; 4 5 6] · [1 0 0; 1 1 1]ᵀ and Aᵀ · B, exact in float.
+  MatMul(a23, b23.Transposed(), OutMat{c.data(), 2, 2});
+  EXPECT_EQ(std::vector<float>(c.begin(), c.begin() + 4), (std::vector<float>{1, 6, 4, 15}));
+  std::vector<float> c33(9);
+  MatMul(a23.Transposed(), b23, OutMat{c33.data(), 3, 3});
+  EXPECT_EQ(c33, (std::vector<float>{5, 4, 4, 7, 5, 5, 9, 6, 6}));
+}
+
 TEST(MatMulTest, ZeroK) {
   std::vector<float> bias = {1.f, 2.f, 3.f};
   std::vector<float> c(6, 5.f);
-  MatMul(nullptr, nullptr, c.data(), 2, 3, 0, false, false, bias.data(), true);
+  MatMul(Mat{nullptr, 2, 0}, Mat{nullptr, 0, 3}, OutMat{c.data(), 2, 3},
+         MatMulOptions().Bias(bias.data()).Accumulate());
   EXPECT_EQ(c, (std::vector<float>{6.f, 7.f, 8.f, 6.f, 7.f, 8.f}));
-  MatMul(nullptr, nullptr, c.data(), 2, 3, 0, false, false, nullptr, false);
+  MatMul(Mat{nullptr, 2, 0}, Mat{nullptr, 0, 3}, OutMat{c.data(), 2, 3});
   EXPECT_EQ(c, std::vector<float>(6, 0.f));
 }
 
@@ -125,7 +162,8 @@ TEST(MatMulTest, BitIdenticalAcrossThreadCounts) {
     for (int threads : {1, 2, 16}) {
       SetNumThreads(threads);
       std::vector<float> c(m * n);
-      MatMul(a.data(), b.data(), c.data(), m, n, k, ta, tb, bias.data(), false);
+      MatMul(OpA(a.data(), m, k, ta), OpB(b.data(), k, n, tb), OutMat{c.data(), m, n},
+             MatMulOptions().Bias(bias.data()));
       if (first.empty()) {
         first = c;
       } else {
@@ -133,7 +171,8 @@ TEST(MatMulTest, BitIdenticalAcrossThreadCounts) {
       }
     }
     std::vector<float> serial(m * n);
-    MatMulSerial(a.data(), b.data(), serial.data(), m, n, k, ta, tb, bias.data(), false);
+    MatMulSerial(OpA(a.data(), m, k, ta), OpB(b.data(), k, n, tb), OutMat{serial.data(), m, n},
+                 MatMulOptions().Bias(bias.data()));
     EXPECT_EQ(serial, first) << "MatMulSerial, variant " << v;
   }
   SetNumThreads(0);
@@ -158,18 +197,14 @@ bool CheckReluEpilogue(const Case& c, const char* target, uint32_t seed) {
   std::vector<float> c0 = test::RandomVector(c.m * c.n + off, seed + 3);
   const float* bias_ptr = c.bias ? bias.data() + off : nullptr;
   std::vector<float> fused = c0, serial = c0, unfused = c0, want = c0;
-  MatMul(a.data() + off, b.data() + off, fused.data() + off, c.m, c.n, c.k, c.ta, c.tb,
-         bias_ptr, c.accumulate, Epilogue::kRelu);
-  MatMulSerial(a.data() + off, b.data() + off, serial.data() + off, c.m, c.n, c.k, c.ta,
-               c.tb, bias_ptr, c.accumulate, Epilogue::kRelu);
-  MatMul(a.data() + off, b.data() + off, unfused.data() + off, c.m, c.n, c.k, c.ta, c.tb,
-         bias_ptr, c.accumulate, Epilogue::kNone);
-  reference::MatMul(a.data() + off, b.data() + off, want.data() + off, c.m, c.n, c.k, c.ta,
-                    c.tb, bias_ptr, c.accumulate);
-  for (int64_t i = 0; i < c.m * c.n; ++i) {
-    unfused[off + i] = Relu(unfused[off + i]);
-    want[off + i] = Relu(want[off + i]);
-  }
+  const Mat op_a = OpA(a.data() + off, c.m, c.k, c.ta), op_b = OpB(b.data() + off, c.k, c.n, c.tb);
+  const MatMulOptions plain = MatMulOptions().Bias(bias_ptr).Accumulate(c.accumulate);
+  const MatMulOptions relu = MatMulOptions(plain).Epilogue(Epilogue::kRelu);
+  MatMul(op_a, op_b, OutMat{fused.data() + off, c.m, c.n}, relu);
+  MatMulSerial(op_a, op_b, OutMat{serial.data() + off, c.m, c.n}, relu);
+  MatMul(op_a, op_b, OutMat{unfused.data() + off, c.m, c.n}, plain);
+  reference::MatMul(op_a, op_b, OutMat{want.data() + off, c.m, c.n}, relu);
+  for (int64_t i = 0; i < c.m * c.n; ++i) unfused[off + i] = Relu(unfused[off + i]);
   if (!SameBits(fused.data(), unfused.data(), c.m * c.n + off)) {
     ADD_FAILURE() << Describe(c, target) << ": ReLU epilogue differs from MatMul + ReLU";
     return false;
@@ -225,8 +260,8 @@ TEST(MatMulTest, ReluEpilogueOddAndBlockedShapesAllTargets) {
 TEST(MatMulTest, ReluEpilogueZeroK) {
   std::vector<float> bias = {1.f, -2.f, 3.f};
   std::vector<float> c = {5.f, 1.f, -9.f, -5.f, 1.f, 1.f};
-  MatMul(nullptr, nullptr, c.data(), 2, 3, 0, false, false, bias.data(), true,
-         Epilogue::kRelu);
+  MatMul(Mat{nullptr, 2, 0}, Mat{nullptr, 0, 3}, OutMat{c.data(), 2, 3},
+         MatMulOptions().Bias(bias.data()).Accumulate().Epilogue(Epilogue::kRelu));
   EXPECT_EQ(c, (std::vector<float>{6.f, 0.f, 0.f, 0.f, 0.f, 4.f}));
 }
 
@@ -277,11 +312,13 @@ bool CheckMasked(const MaskedCase& c, const char* target, uint32_t seed) {
   const std::vector<float> s0 = test::RandomVector(c.n + off + 1, seed + 4);
   const std::vector<float> g0 = test::RandomVector(c.k * c.n + off + 1, seed + 5);
   std::vector<float> got = c0, unfused = c0, want = c0, sums = s0, copy = g0;
-  MatMulReluMaskedB(a.data() + off, b.data() + off, mask.data() + off, got.data() + off,
-                    c.m, c.n, c.k, c.ta, c.colsum ? sums.data() + off : nullptr,
-                    c.masked ? copy.data() + off : nullptr);
-  MatMul(a.data() + off, g.data(), unfused.data() + off, c.m, c.n, c.k, c.ta, false);
-  reference::MatMul(a.data() + off, g.data(), want.data() + off, c.m, c.n, c.k, c.ta, false);
+  MatMulReluMaskedB(OpA(a.data() + off, c.m, c.k, c.ta), Mat{b.data() + off, c.k, c.n},
+                    mask.data() + off, OutMat{got.data() + off, c.m, c.n},
+                    c.colsum ? sums.data() + off : nullptr, c.masked ? copy.data() + off : nullptr);
+  MatMul(OpA(a.data() + off, c.m, c.k, c.ta), Mat{g.data(), c.k, c.n},
+         OutMat{unfused.data() + off, c.m, c.n});
+  reference::MatMul(OpA(a.data() + off, c.m, c.k, c.ta), Mat{g.data(), c.k, c.n},
+                    OutMat{want.data() + off, c.m, c.n});
   if (!SameBits(got.data(), unfused.data(), c.m * c.n + off + 1)) {
     ADD_FAILURE() << Describe(c, target) << ": C differs from MatMul of the masked B";
     return false;
@@ -367,10 +404,11 @@ TEST(MatMulTest, FusedPathsBitIdenticalAcrossThreadCounts) {
     for (int threads : {1, 2, 16}) {
       SetNumThreads(threads);
       std::vector<float> relu(m * n), masked(m * n + n + k * n);
-      MatMul(a.data(), b.data(), relu.data(), m, n, k, ta, false, bias.data(), false,
-             Epilogue::kRelu);
-      MatMulReluMaskedB(a.data(), b.data(), mask.data(), masked.data(), m, n, k, ta,
-                        masked.data() + m * n, masked.data() + m * n + n);
+      MatMul(OpA(a.data(), m, k, ta), Mat{b.data(), k, n}, OutMat{relu.data(), m, n},
+             MatMulOptions().Bias(bias.data()).Epilogue(Epilogue::kRelu));
+      MatMulReluMaskedB(OpA(a.data(), m, k, ta), Mat{b.data(), k, n}, mask.data(),
+                        OutMat{masked.data(), m, n}, masked.data() + m * n,
+                        masked.data() + m * n + n);
       if (first_relu.empty()) {
         first_relu = relu;
         first_masked = masked;
@@ -431,9 +469,11 @@ TEST(MatMulTest, ZeroSkippingExactAllTargets) {
           const std::vector<float> b = SmallIntegers(k * n, seed++);
           const std::vector<float> bv = SmallIntegers(n, seed++);
           std::vector<float> got(m * n), want(m * n), masked(m * n);
-          MatMul(a.data(), b.data(), got.data(), m, n, k, ta, tb, bias ? bv.data() : nullptr);
-          reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, tb,
-                            bias ? bv.data() : nullptr, false);
+          MatMul(OpA(a.data(), m, k, ta), OpB(b.data(), k, n, tb), OutMat{got.data(), m, n},
+                 MatMulOptions().Bias(bias ? bv.data() : nullptr));
+          reference::MatMul(OpA(a.data(), m, k, ta), OpB(b.data(), k, n, tb),
+                            OutMat{want.data(), m, n},
+                            MatMulOptions().Bias(bias ? bv.data() : nullptr));
           ASSERT_TRUE(SameBits(got.data(), want.data(), m * n))
               << target << " threads=" << threads << " m=" << m << " n=" << n << " k=" << k
               << " variant " << v;
@@ -441,9 +481,10 @@ TEST(MatMulTest, ZeroSkippingExactAllTargets) {
           // The weight-gradient product: the same A against a ReLU-masked B.
           std::vector<float> mask = SmallIntegers(k * n, seed++), g(k * n);
           for (int64_t i = 0; i < k * n; ++i) g[i] = mask[i] > 0.f ? b[i] : 0.f;
-          MatMulReluMaskedB(a.data(), b.data(), mask.data(), masked.data(), m, n, k, ta);
-          reference::MatMul(a.data(), g.data(), want.data(), m, n, k, ta, false, nullptr,
-                            false);
+          MatMulReluMaskedB(OpA(a.data(), m, k, ta), Mat{b.data(), k, n}, mask.data(),
+                            OutMat{masked.data(), m, n});
+          reference::MatMul(OpA(a.data(), m, k, ta), Mat{g.data(), k, n},
+                            OutMat{want.data(), m, n});
           ASSERT_TRUE(SameBits(masked.data(), want.data(), m * n))
               << target << " masked, threads=" << threads << " m=" << m << " n=" << n
               << " k=" << k << " ta=" << ta;
@@ -470,7 +511,8 @@ TEST(MatMulTest, ZeroSkippingBitIdenticalAcrossThreadCounts) {
     for (int threads : {1, 2, 16}) {
       SetNumThreads(threads);
       std::vector<float> c(m * n);
-      MatMul(a.data(), b.data(), c.data(), m, n, k, ta, false, bias.data(), false);
+      MatMul(OpA(a.data(), m, k, ta), Mat{b.data(), k, n}, OutMat{c.data(), m, n},
+             MatMulOptions().Bias(bias.data()));
       if (first.empty()) {
         first = c;
       } else {
@@ -479,9 +521,11 @@ TEST(MatMulTest, ZeroSkippingBitIdenticalAcrossThreadCounts) {
       }
     }
     std::vector<float> serial(m * n), want(m * n);
-    MatMulSerial(a.data(), b.data(), serial.data(), m, n, k, ta, false, bias.data(), false);
+    MatMulSerial(OpA(a.data(), m, k, ta), Mat{b.data(), k, n}, OutMat{serial.data(), m, n},
+                 MatMulOptions().Bias(bias.data()));
     EXPECT_TRUE(SameBits(serial.data(), first.data(), m * n)) << "MatMulSerial, ta=" << ta;
-    reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, false, bias.data(), false);
+    reference::MatMul(OpA(a.data(), m, k, ta), Mat{b.data(), k, n}, OutMat{want.data(), m, n},
+                      MatMulOptions().Bias(bias.data()));
     for (int64_t i = 0; i < m * n; ++i) {
       ASSERT_NEAR(first[i], want[i], 1e-5f * (4.f + k)) << "ta=" << ta << " i=" << i;
     }
@@ -510,11 +554,12 @@ TEST(MatMulTest, ZeroSkippingKeepsNonFiniteProducts) {
       std::vector<float> got(m * n), want(m * n);
       if (masked_b) {
         const std::vector<float> ones(k * n, 1.f);
-        MatMulReluMaskedB(a.data(), b.data(), ones.data(), got.data(), m, n, k, ta);
+        MatMulReluMaskedB(OpA(a.data(), m, k, ta), Mat{b.data(), k, n}, ones.data(),
+                          OutMat{got.data(), m, n});
       } else {
-        MatMul(a.data(), b.data(), got.data(), m, n, k, ta, false);
+        MatMul(OpA(a.data(), m, k, ta), Mat{b.data(), k, n}, OutMat{got.data(), m, n});
       }
-      reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, false, nullptr, false);
+      reference::MatMul(OpA(a.data(), m, k, ta), Mat{b.data(), k, n}, OutMat{want.data(), m, n});
       for (int64_t i = 0; i < m * n; ++i) {
         ASSERT_TRUE(std::isnan(got[i]) == std::isnan(want[i]) &&
                     (std::isnan(got[i]) || got[i] == want[i]))
@@ -533,11 +578,12 @@ TEST(MatMulTest, ZeroSkippingZerosArePositive) {
   test::ForEachTarget([](const char* target) {
     const float tiny_a[] = {-1e-30f, 0.f}, tiny_b[] = {1e-30f, 1.f};
     float c = 1.f;
-    MatMul(tiny_a, tiny_b, &c, 1, 1, 2, false, false);
+    MatMul(Mat{tiny_a, 1, 2}, Mat{tiny_b, 2, 1}, OutMat{&c, 1, 1});
     const float plus_zero = 0.f;
     EXPECT_TRUE(SameBits(&c, &plus_zero, 1)) << target << ": C = " << c;
     const float neg_zero_bias = -0.f;
-    MatMul(tiny_a, tiny_b, &c, 1, 1, 0, false, false, &neg_zero_bias);
+    MatMul(Mat{tiny_a, 1, 0}, Mat{tiny_b, 0, 1}, OutMat{&c, 1, 1},
+           MatMulOptions().Bias(&neg_zero_bias));
     EXPECT_TRUE(SameBits(&c, &plus_zero, 1)) << target << ", k = 0: C = " << c;
   });
   const int64_t m = 12, n = 256, k = 384;
@@ -551,7 +597,7 @@ TEST(MatMulTest, ZeroSkippingZerosArePositive) {
   for (int threads : {1, 2, 16}) {
     SetNumThreads(threads);
     std::vector<float> c(m * n, 1.f);
-    MatMul(a.data(), b.data(), c.data(), m, n, k, false, false);
+    MatMul(Mat{a.data(), m, k}, Mat{b.data(), k, n}, OutMat{c.data(), m, n});
     for (int64_t i = 6 * n; i < m * n; ++i) {
       ASSERT_TRUE(c[i] == 0.f && !std::signbit(c[i])) << "threads=" << threads << " i=" << i;
     }
@@ -587,8 +633,9 @@ TEST(MatMulTest, ZeroSkippingNonFiniteBlocksAndNanInA) {
         std::vector<float> b = SmallIntegers(k * n, 96);
         b[tb ? 100 * k + 260 : 260 * n + 100] = inf;
         std::vector<float> got(m * n), want(m * n);
-        MatMul(a.data(), b.data(), got.data(), m, n, k, ta, tb);
-        reference::MatMul(a.data(), b.data(), want.data(), m, n, k, ta, tb, nullptr, false);
+        MatMul(OpA(a.data(), m, k, ta), OpB(b.data(), k, n, tb), OutMat{got.data(), m, n});
+        reference::MatMul(OpA(a.data(), m, k, ta), OpB(b.data(), k, n, tb),
+                          OutMat{want.data(), m, n});
         for (int64_t i = 0; i < m * n; ++i) {
           ASSERT_TRUE(std::isnan(got[i]) == std::isnan(want[i]) &&
                       (std::isnan(got[i]) || got[i] == want[i]))

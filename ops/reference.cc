@@ -159,18 +159,20 @@ void SumToShape(const float* x, const std::vector<int64_t>& x_shape, float* out,
 
 // ---- Matrix multiplication and 2-D convolution ----
 
-void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-            bool trans_a, bool trans_b, const float* bias, bool accumulate) {
+void MatMul(const Mat& a, const Mat& b, const OutMat& c, const MatMulOptions& options) {
+  const int64_t m = c.rows, n = c.cols, k = a.op_cols();
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       float s = 0.f;
       for (int64_t p = 0; p < k; ++p) {
-        const float av = trans_a ? a[p * m + i] : a[i * k + p];
-        const float bv = trans_b ? b[j * k + p] : b[p * n + j];
+        const float av = a.transposed ? a.data[p * m + i] : a.data[i * k + p];
+        const float bv = b.transposed ? b.data[j * k + p] : b.data[p * n + j];
         s += av * bv;
       }
-      if (bias) s += bias[j];
-      c[i * n + j] = accumulate ? c[i * n + j] + s : s;
+      if (options.bias) s += options.bias[j];
+      float& out = c.data[i * n + j];
+      out = options.accumulate ? out + s : s;
+      if (options.epilogue == Epilogue::kRelu) out = out > 0.f ? out : 0.f;
     }
   }
 }

@@ -10,6 +10,7 @@
 
 #include "ops/conv.h"
 #include "ops/elementwise.h"
+#include "ops/matmul.h"
 
 namespace gradway {
 namespace ops {
@@ -39,11 +40,9 @@ void SumToShape(const float* x, const std::vector<int64_t>& x_shape, float* out,
 
 // ---- Matrix multiplication (ops/matmul.h) ----
 
-// C[m x n] = op(A) · op(B) (+ bias) (+ C when accumulate); each element sums its k
-// products in order p = 0 .. k-1 in float.
-void MatMul(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-            bool trans_a, bool trans_b, const float* bias = nullptr,
-            bool accumulate = false);
+// C[m x n] = op(A) · op(B) (+ bias) (+ C when accumulating), then the epilogue; each
+// element sums its k products in order p = 0 .. k-1 in float. Shapes are not checked.
+void MatMul(const Mat& a, const Mat& b, const OutMat& c, const MatMulOptions& options = {});
 
 // ---- 2-D convolution, NHWC / HWIO (ops/conv.h): direct nested loops ----
 

@@ -794,10 +794,11 @@ int64_t TileSide(int tile) { return tile == kWinogradTile2 ? 2 : 4; }
 }  // namespace
 
 void WinogradConv3x3Forward(int tile, const Winograd3x3Shape& s, const float* x,
-                            const float* w, const float* bias, bool relu, float* y) {
+                            const float* w, const float* bias, Epilogue epilogue, float* y) {
   const int64_t m = TileSide(tile);
   const winograd_detail::Problem p = winograd_detail::MakeProblem(
       m, s.n, s.h, s.w, s.cin, s.out_h, s.out_w, s.cout, s.pad_top, s.pad_left);
+  const bool relu = epilogue == Epilogue::kRelu;
   HWY_DYNAMIC_DISPATCH(WinogradForwardImpl)(m, p, x, nullptr, w, bias, relu, y);
 }
 

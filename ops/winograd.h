@@ -22,6 +22,8 @@
 
 #include <cstdint>
 
+#include "ops/epilogue.h"
+
 namespace gradway {
 namespace ops {
 
@@ -48,10 +50,11 @@ constexpr int kWinogradTile4 = 4;
 // (ops/conv.h's automatic choice keeps at least 4).
 constexpr int64_t kWinogradWeightPartialFloats = int64_t{8} << 20;
 
-// y = conv(x, w) (+ bias[cout] if not null), then max(y, 0) when `relu` (NaN -> 0, as the
-// ReLU op). y: [n, out_h, out_w, cout], overwritten. `tile`: kWinogradTile2 or 4.
+// y = conv(x, w) (+ bias[cout] if not null), then the epilogue: with Epilogue::kRelu,
+// max(y, 0) (NaN -> 0, as the ReLU op). y: [n, out_h, out_w, cout], overwritten. `tile`:
+// kWinogradTile2 or 4.
 void WinogradConv3x3Forward(int tile, const Winograd3x3Shape& s, const float* x,
-                            const float* w, const float* bias, bool relu, float* y);
+                            const float* w, const float* bias, Epilogue epilogue, float* y);
 
 // dx = d(sum dy * y) / dx: a 3x3 convolution of dy with the flipped, transposed kernel.
 // dy: [n, out_h, out_w, cout]; dx: [n, h, w, cin], overwritten. When `relu_y` is not null

@@ -79,9 +79,11 @@ Errors RunAll(int tile, const Conv2DShape& s, const Expected& e) {
   const Winograd3x3Shape ws = ToWinograd(s);
   Errors r;
   std::vector<float> y(e.y.size(), 7.f);
-  WinogradConv3x3Forward(tile, ws, e.x.data(), e.w.data(), e.bias.data(), false, y.data());
+  WinogradConv3x3Forward(tile, ws, e.x.data(), e.w.data(), e.bias.data(), Epilogue::kNone,
+                         y.data());
   r.y = reference64::MaxRelativeError(y.data(), e.y);
-  WinogradConv3x3Forward(tile, ws, e.x.data(), e.w.data(), e.bias.data(), true, y.data());
+  WinogradConv3x3Forward(tile, ws, e.x.data(), e.w.data(), e.bias.data(), Epilogue::kRelu,
+                         y.data());
   r.y_relu = reference64::MaxRelativeError(y.data(), e.y_relu);
   std::vector<float> dx(e.x.size(), 7.f);
   WinogradConv3x3BackwardData(tile, ws, e.dy.data(), nullptr, e.w.data(), dx.data());
@@ -207,7 +209,8 @@ TEST(WinogradTest, BitIdenticalAcrossThreadCounts) {
       SetNumThreads(threads);
       std::vector<float> y(e.y.size()), dx(e.x.size()), dw(e.w.size()), db(s.cout);
       const Winograd3x3Shape ws = ToWinograd(s);
-      WinogradConv3x3Forward(tile, ws, e.x.data(), e.w.data(), e.bias.data(), true, y.data());
+      WinogradConv3x3Forward(tile, ws, e.x.data(), e.w.data(), e.bias.data(), Epilogue::kRelu,
+                             y.data());
       WinogradConv3x3BackwardData(tile, ws, e.dy.data(), y.data(), e.w.data(), dx.data());
       WinogradConv3x3BackwardWeights(tile, ws, e.x.data(), e.dy.data(), y.data(), dw.data(),
                                      db.data());
