@@ -1,6 +1,12 @@
 // The gradient check must catch wrong gradients and point at the worst element.
 #include "autograd/gradcheck.h"
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "autograd/autograd.h"
 #include "gtest/gtest.h"
 
@@ -74,6 +80,102 @@ TEST(GradCheckTest, CatchesWrongGradientsAtEveryScaleForSumAndMean) {
             {x});
         EXPECT_EQ(r.checked, 1000);
         EXPECT_EQ(r.ok, mistake == Mistake::kNone) << r.message;
+      }
+    }
+  }
+}
+
+// Three ops whose backward is scaled by `factor` (1: right; 0.5: halved), as a user's op
+// might get it wrong: swish x * sigmoid(x), cube x^3 and the product a * b.
+struct FactoredSwish : Function<FactoredSwish> {
+  static constexpr const char* kName = "factored_swish";
+  static Tensor Forward(FunctionContext& ctx, const Tensor& x, float factor) {
+    Tensor s = Sigmoid(x);
+    ctx.SaveForBackward({x, s});
+    ctx.Set("factor", factor);
+    return x * s;
+  }
+  static std::vector<Tensor> Backward(FunctionContext& ctx, const Tensor& grad) {
+    const Tensor& x = ctx.saved()[0];
+    const Tensor& s = ctx.saved()[1];
+    return {grad * (s + x * s * (1.f - s)) * ctx.Get<float>("factor")};
+  }
+};
+
+struct FactoredCube : Function<FactoredCube> {
+  static constexpr const char* kName = "factored_cube";
+  static Tensor Forward(FunctionContext& ctx, const Tensor& x, float factor) {
+    ctx.SaveForBackward({x});
+    ctx.Set("factor", factor);
+    return x * x * x;
+  }
+  static std::vector<Tensor> Backward(FunctionContext& ctx, const Tensor& grad) {
+    const Tensor& x = ctx.saved()[0];
+    return {grad * x * x * (3.f * ctx.Get<float>("factor"))};
+  }
+};
+
+struct FactoredProduct : Function<FactoredProduct> {
+  static constexpr const char* kName = "factored_product";
+  static Tensor Forward(FunctionContext& ctx, const Tensor& a, const Tensor& b, float factor) {
+    ctx.SaveForBackward({a, b});
+    ctx.Set("factor", factor);
+    return a * b;
+  }
+  static std::vector<Tensor> Backward(FunctionContext& ctx, const Tensor& grad) {
+    const float factor = ctx.Get<float>("factor");
+    return {grad * ctx.saved()[1] * factor, grad * ctx.saved()[0] * factor};
+  }
+};
+
+enum class Reduce { kNone, kSum, kMean };
+
+Tensor Reduced(const Tensor& y, Reduce reduce) {
+  switch (reduce) {
+    case Reduce::kNone: return y;
+    case Reduce::kSum: return Sum(y);
+    case Reduce::kMean: return Mean(y);
+  }
+  return y;
+}
+
+TEST(GradCheckTest, HalvedGradientFailsAtEveryInputScale) {
+  // Inputs uniform in [-scale, scale]. At scale 1e3 a sum of 1,000 outputs has a float32
+  // spacing of about 0.03, more than an absolute step of 0.01 moves it, and the old
+  // allowance (all outputs' magnitude / step) passed swish's halved gradient: "analytic
+  // -0.4895 vs numeric -0.979 (|diff| 0.49, allowed 0.527)".
+  for (double scale : {1e-3, 1.0, 1e3}) {
+    Generator gen(11);
+    const float s = static_cast<float>(scale);
+    Tensor a = Tensor::Uniform({1000}, -s, s, gen).SetRequiresGrad();
+    Tensor b = Tensor::Uniform({1000}, -s, s, gen).SetRequiresGrad();
+    for (Reduce reduce : {Reduce::kNone, Reduce::kSum, Reduce::kMean}) {
+      for (float factor : {1.f, 0.5f}) {
+        const std::vector<std::pair<const char*, GradCheckResult>> checks = {
+            {"swish", GradCheck(
+                          [&](const std::vector<Tensor>& v) {
+                            return Reduced(FactoredSwish::Apply(v[0], factor), reduce);
+                          },
+                          {a})},
+            {"cube", GradCheck(
+                         [&](const std::vector<Tensor>& v) {
+                           return Reduced(FactoredCube::Apply(v[0], factor), reduce);
+                         },
+                         {a})},
+            {"product", GradCheck(
+                            [&](const std::vector<Tensor>& v) {
+                              return Reduced(FactoredProduct::Apply(v[0], v[1], factor),
+                                             reduce);
+                            },
+                            {a, b})},
+        };
+        for (const auto& [op, r] : checks) {
+          SCOPED_TRACE(::testing::Message()
+                       << op << ", scale " << scale << ", reduce " << static_cast<int>(reduce)
+                       << ", factor " << factor);
+          EXPECT_EQ(r.ok, factor == 1.f) << r.message;
+          EXPECT_EQ(r.checked, std::string(op) == "product" ? 2000 : 1000);
+        }
       }
     }
   }
