@@ -27,9 +27,9 @@ struct BrokenSquare : Function<BrokenSquare> {
   }
 };
 
-// c * x^2 with a backward that is right, halved, sign-flipped or shifted by one element,
-// as a user's op might get it wrong.
-enum class Mistake { kNone, kHalved, kFlipped, kShifted };
+// c * x^2 with a backward that is right, halved, 10% low, sign-flipped or shifted by one
+// element, as a user's op might get it wrong.
+enum class Mistake { kNone, kHalved, kTenPercentLow, kFlipped, kShifted };
 
 struct ScaledSquare : Function<ScaledSquare> {
   static constexpr const char* kName = "scaled_square";
@@ -44,6 +44,7 @@ struct ScaledSquare : Function<ScaledSquare> {
     switch (ctx.Get<Mistake>("mistake")) {
       case Mistake::kNone: break;
       case Mistake::kHalved: d = d * 0.5f; break;
+      case Mistake::kTenPercentLow: d = d * 0.9f; break;
       case Mistake::kFlipped: d = -d; break;
       case Mistake::kShifted: {
         Tensor shifted = Tensor::Empty(d.shape());
@@ -177,6 +178,69 @@ TEST(GradCheckTest, HalvedGradientFailsAtEveryInputScale) {
           EXPECT_EQ(r.checked, std::string(op) == "product" ? 2000 : 1000);
         }
       }
+    }
+  }
+}
+
+TEST(GradCheckTest, BackwardTenPercentLowFails) {
+  // d(x^2)/dx 10% low, inputs in [0.5, 1.5]: elementwise, summed and averaged.
+  Generator gen(5);
+  Tensor x = Tensor::Uniform({1000}, 0.5f, 1.5f, gen).SetRequiresGrad();
+  for (Reduce reduce : {Reduce::kNone, Reduce::kSum, Reduce::kMean}) {
+    for (Mistake mistake : {Mistake::kNone, Mistake::kTenPercentLow}) {
+      SCOPED_TRACE(::testing::Message() << "reduce " << static_cast<int>(reduce)
+                                        << ", mistake " << static_cast<int>(mistake));
+      GradCheckResult r = GradCheck(
+          [&](const std::vector<Tensor>& v) {
+            return Reduced(ScaledSquare::Apply(v[0], 1.f, mistake), reduce);
+          },
+          {x});
+      EXPECT_EQ(r.ok, mistake == Mistake::kNone) << r.message;
+    }
+  }
+}
+
+TEST(GradCheckTest, RoundingAllowanceIsCloseToTheTrueBound) {
+  // With no tolerance but the rounding allowance, x * x (one float32 rounding per output)
+  // passes, and the worst element's allowance is within a factor 8 of the most its 4-point
+  // difference can be off by rounding: sum over its points of 2^-24 |w y| / step, weighted
+  // as the formula weighs the points.
+  Generator gen(9);
+  Tensor x = Tensor::Uniform({200}, 0.5f, 1.5f, gen).SetRequiresGrad();
+  GradCheckOptions options = GradCheckOptions().Atol(0).Rtol(0);
+  GradCheckResult r =
+      GradCheck([](const std::vector<Tensor>& v) { return v[0] * v[0]; }, {x}, options);
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.allowed, r.noise);
+  const float xj = x.data()[r.worst_index];
+  const double w = std::fabs(r.analytic / (2.0 * xj));  // the element's output weight
+  const double h = options.epsilon * std::max(1.f, std::fabs(xj));
+  auto bound = [&](double step) {  // the rounding bound of one central slope
+    const float hi = static_cast<float>(xj + step), lo = static_cast<float>(xj - step);
+    return std::ldexp(w * (std::fabs(hi * hi) + std::fabs(lo * lo)), -24) /
+           (static_cast<double>(hi) - lo);
+  };
+  const double truth = (4 * bound(h) + bound(2 * h)) / 3;
+  EXPECT_GE(r.noise, truth) << r.message;
+  EXPECT_LE(r.noise, 8 * truth) << r.message;
+}
+
+TEST(GradCheckTest, ToleranceScaleIsPerInput) {
+  // The first input's gradients are 1000x the second's: a halved gradient of the second
+  // input must fail on its own scale, not pass under the first's.
+  Generator gen(4);
+  Tensor a = Tensor::Uniform({50}, 0.5f, 1.5f, gen).SetRequiresGrad();
+  Tensor b = Tensor::Uniform({50}, 0.5f, 1.5f, gen).SetRequiresGrad();
+  for (Mistake mistake : {Mistake::kNone, Mistake::kHalved}) {
+    GradCheckResult r = GradCheck(
+        [mistake](const std::vector<Tensor>& v) {
+          return ScaledSquare::Apply(v[0], 1000.f, Mistake::kNone) +
+                 ScaledSquare::Apply(v[1], 1.f, mistake);
+        },
+        {a, b});
+    EXPECT_EQ(r.ok, mistake == Mistake::kNone) << r.message;
+    if (mistake == Mistake::kHalved) {
+      EXPECT_EQ(r.worst_input, 1) << r.message;
     }
   }
 }
