@@ -26,16 +26,22 @@
 // Errors (gradway::Error naming the op, thrown by Backward() on the output's graph): a
 // Backward that returns the wrong number of gradients or a gradient whose shape differs
 // from its input's; a tensor saved for backward (SaveForBackward, Save) that was written
-// in place after Forward. Apply throws when Forward returns an undefined tensor.
+// in place after Forward. Apply throws when Forward returns an undefined tensor. Keeping
+// a tensor with Set (for values) does not compile.
 #ifndef GRADWAY_AUTOGRAD_FUNCTION_H_
 #define GRADWAY_AUTOGRAD_FUNCTION_H_
 
 #include <any>
+#include <array>
+#include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "autograd/error.h"
@@ -43,6 +49,26 @@
 #include "autograd/tensor.h"
 
 namespace gradway {
+
+namespace internal {
+
+// Whether a value of type V holds a Tensor, directly or in a standard container.
+template <typename V>
+struct HoldsTensor : std::is_same<std::decay_t<V>, Tensor> {};
+template <typename T, typename A>
+struct HoldsTensor<std::vector<T, A>> : HoldsTensor<T> {};
+template <typename T, std::size_t N>
+struct HoldsTensor<std::array<T, N>> : HoldsTensor<T> {};
+template <typename T>
+struct HoldsTensor<std::optional<T>> : HoldsTensor<T> {};
+template <typename A, typename B>
+struct HoldsTensor<std::pair<A, B>> : std::disjunction<HoldsTensor<A>, HoldsTensor<B>> {};
+template <typename... T>
+struct HoldsTensor<std::tuple<T...>> : std::disjunction<HoldsTensor<T>...> {};
+template <typename K, typename T, typename C, typename A>
+struct HoldsTensor<std::map<K, T, C, A>> : std::disjunction<HoldsTensor<K>, HoldsTensor<T>> {};
+
+}  // namespace internal
 
 // State passed from a custom op's Forward to its Backward.
 class FunctionContext {
@@ -58,9 +84,16 @@ class FunctionContext {
   const Tensor& saved(const std::string& name) const;
 
   // Keeps any other value (a scalar, a flag, a shape) under a name, typed:
-  // ctx.Set("alpha", 0.5f), then ctx.Get<float>("alpha").
+  // ctx.Set("alpha", 0.5f), then ctx.Get<float>("alpha"). Refuses, at compile time, a
+  // Tensor and the standard containers of tensors (std::vector, std::array, std::optional,
+  // std::pair, std::tuple, std::map): a tensor kept here would escape the check that it is
+  // not modified in place before Backward. Keep tensors with SaveForBackward or Save (a
+  // tensor inside a type of your own is not seen: don't).
   template <typename V>
   void Set(const std::string& name, V value) {
+    static_assert(!internal::HoldsTensor<V>::value,
+                  "FunctionContext::Set keeps values, not tensors: keep a tensor for Backward "
+                  "with SaveForBackward or Save, so that an in-place change to it is caught");
     values_[name] = std::move(value);
   }
   // The value set under `name`; throws Error naming the op and the key when it is absent

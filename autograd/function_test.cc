@@ -169,6 +169,19 @@ TEST(FunctionTest, InPlaceChangeOfASavedTensorIsAnError) {
             "modify a Clone() instead, or modify it after backward");
 }
 
+// Tensors kept by name (Save) are checked as those kept positionally: the route that
+// FunctionContext::Set refuses at compile time (//autograd:function_set_refuses_tensors_test).
+TEST(FunctionTest, InPlaceChangeOfATensorSavedByNameIsAnError) {
+  Tensor x = Tensor::FromVector({1, 2, 3}, {3}).SetRequiresGrad();
+  Tensor a = x * 1.f, b = x * 2.f;  // not leaves: ScaledProduct saves them by name
+  Tensor y = Sum(ScaledProduct::Apply(a, b, 0.5f));
+  b.Fill(0.f);
+  EXPECT_EQ(ErrorOf([&] { y.Backward(); }),
+            "backward: a tensor of shape (3) that 'scaled_product' saved for its gradient "
+            "was modified in place after the forward pass (it is at version 2, it was at 1); "
+            "modify a Clone() instead, or modify it after backward");
+}
+
 TEST(FunctionTest, NoGraphWhenNoInputNeedsGrad) {
   Tensor y = Swish::Apply(Tensor::Ones({3}));
   EXPECT_FALSE(y.requires_grad());

@@ -445,6 +445,21 @@ TEST(FunctionsTest, WhereAgainstAReferenceAndItsGradient) {
             "where: condition, a and b of shapes (3), (3) and (2) cannot be broadcast together");
 }
 
+// Any nonzero condition picks a, as in the forward pass: negative and NaN conditions
+// too (NaN != 0), in the values and in the gradient.
+TEST(FunctionsTest, WhereTreatsNegativeAndNaNConditionsAsTrue) {
+  const Tensor cond = Tensor::FromVector({1.f, 0.f, -1.f, std::nanf("")}, {4});
+  Tensor a = Tensor::FromVector({10, 20, 30, 40}, {4}).SetRequiresGrad();
+  Tensor b = Tensor::FromVector({-1, -2, -3, -4}, {4}).SetRequiresGrad();
+  const Tensor y = Where(cond, a, b);
+  EXPECT_EQ(y.ToVector(), (std::vector<float>{10, -2, 30, 40}));
+  Sum(y * Tensor::FromVector({1, 2, 3, 4}, {4})).Backward();
+  EXPECT_EQ(a.grad().ToVector(), (std::vector<float>{1, 0, 3, 4}));
+  EXPECT_EQ(b.grad().ToVector(), (std::vector<float>{0, 2, 0, 0}));
+  ExpectGradOk([cond](const std::vector<Tensor>& v) { return Where(cond, v[0], v[1]); },
+               {a, b});
+}
+
 TEST(FunctionsTest, ConcatAgainstAReferenceAndItsGradient) {
   // Rank 3, odd sizes, along each axis: compare every element with its source.
   const Shape base = {3, 5, 7};

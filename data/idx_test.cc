@@ -217,6 +217,34 @@ TEST(IdxReader, AbsurdHeaderDoesNotAllocate) {
   ExpectError(ReadIdxImages(path2).status(), path2, "but only 3 bytes follow");
 }
 
+// The payload limit is exactly 2^40 bytes: a header claiming one 4096x4096 image more
+// (2^40 + 2^24 bytes) is refused as too large, raw or gzip, before anything is allocated;
+// one claiming exactly 2^40 bytes passes that check and is then found truncated.
+TEST(IdxReader, PayloadLimitIsTwoToTheFortyBytes) {
+  for (const char* suffix : {"", ".gz"}) {
+    const std::string over = TmpPath(absl::StrCat("over-2p40", suffix));
+    const std::string at = TmpPath(absl::StrCat("at-2p40", suffix));
+    const std::string over_bytes = BigEndian({0x803, 65537, 4096, 4096}) + "abc";
+    const std::string at_bytes = BigEndian({0x803, 65536, 4096, 4096}) + "abc";
+    if (std::string(suffix) == ".gz") {
+      WriteGz(over, over_bytes);
+      WriteGz(at, at_bytes);
+    } else {
+      WriteRaw(over, over_bytes);
+      WriteRaw(at, at_bytes);
+    }
+    absl::Status s;
+    const size_t largest = LargestAllocationDuring([&] { s = ReadIdxImages(over).status(); });
+    ExpectError(s, over,
+                "bad header: 65537 images of 4096x4096 is 1099528404992 bytes, more than the "
+                "1099511627776 this reader accepts");
+    EXPECT_LE(largest, size_t{1} << 16) << over;
+    ExpectError(ReadIdxImages(at).status(), at,
+                "truncated: header says 65536 images of 4096x4096 (1099511627776 bytes) but "
+                "only 3 bytes follow");
+  }
+}
+
 // A header is not trusted with memory: the buffer grows with the bytes actually there
 // (plus one 64 KiB chunk), raw or gzip. 2^31 images (or labels) claimed by a 20-byte file
 // are rejected as truncated without allocating anything like 2 GiB.

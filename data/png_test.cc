@@ -198,6 +198,43 @@ TEST(ReadGrayPng, ErrorsNameTheFile) {
       << s;
 }
 
+// A file cut short inside its last chunk, whose length field claims 4 bytes more than the
+// file still holds (the data is all there, the CRC is not), is an error naming that chunk:
+// the reader must not step past the file's end looking for a next chunk.
+// data/fuzz/png_corpus/bad-last-chunk-4-bytes-short.png holds these bytes.
+TEST(ReadGrayPng, LastChunkClaimingMoreThanTheFileHoldsIsAnError) {
+  std::string ihdr;
+  for (uint32_t v : {3u, 3u}) {
+    for (int shift = 24; shift >= 0; shift -= 8) ihdr += static_cast<char>(v >> shift);
+  }
+  ihdr += std::string("\x08\x00\x00\x00\x00", 5);  // 8-bit gray, no interlace
+  const std::string rows("\0\x10\x20\x30\0\x40\x50\x60\0\x70\x80\x90", 12);  // filter 0
+  std::string compressed(compressBound(rows.size()), '\0');
+  uLongf size = compressed.size();
+  ASSERT_EQ(compress(reinterpret_cast<Bytef*>(compressed.data()), &size,
+                     reinterpret_cast<const Bytef*>(rows.data()), rows.size()),
+            Z_OK);
+  compressed.resize(size);
+  const std::string whole =
+      "\x89PNG\r\n\x1a\n" + Chunk("IHDR", ihdr) + Chunk("IDAT", compressed) + Chunk("IEND", "");
+  const std::string path = TmpPath("last-chunk-short.png");
+  ASSERT_TRUE(WriteFileAtomically(path, whole).ok());
+  absl::StatusOr<GrayImage> image = ReadGrayPng(path);
+  ASSERT_TRUE(image.ok()) << image.status();  // the file as written is valid
+
+  // Without IEND, and with IDAT (at byte 33) claiming its own data and 4 more bytes.
+  std::string cut = whole.substr(0, whole.size() - 12);
+  const uint32_t claimed = static_cast<uint32_t>(size) + 4;
+  for (int i = 0; i < 4; ++i) cut[33 + i] = static_cast<char>(claimed >> (24 - 8 * i));
+  ASSERT_TRUE(WriteFileAtomically(path, cut).ok());
+  const absl::Status s = ReadGrayPng(path).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(s.message(), absl::StrCat(path, ": not a readable PNG: chunk 'IDAT' at byte 33 "
+                                            "claims ", claimed, " bytes of data but the file "
+                                            "has only ", claimed - 4, " more (truncated or "
+                                            "corrupt)"));
+}
+
 // A header within kMaxPngPixels but with no pixel data behind it is rejected before the
 // image's buffer is allocated: 5000x5000 claimed by a 57-byte file costs no 25 MB. So is
 // a chunk longer than the file.
