@@ -1,6 +1,7 @@
 """Function lengths in C++ files written in Google style: a function definition starts at a
 column-0 line (its signature, possibly continued on indented lines) and its body ends at the
-next line that is exactly "}". Prints the longest five and how many exceed the limit.
+next line that is exactly "}". Prints the longest five and how many exceed the limit, and
+exits with status 1 when any does (.ci/run keeps nn/ within 80 lines a function).
 Usage: python3 .ci/function_lengths.py LIMIT FILES...  (e.g. 80 nn/*.cc nn/*.h)"""
 import re, sys
 limit = int(sys.argv[1]); found = []
@@ -21,4 +22,6 @@ for path in sys.argv[2:]:
             found.append((i - start + 1, path, start + 1, lines[start][:70])); start = None
 found.sort(reverse=True)
 for n, p, ln, head in found[:5]: print(f"{n:4d} {p}:{ln} {head}")
-print(f"{len(found)} functions; over {limit} lines: {sum(1 for f in found if f[0] > limit)}")
+over = sum(1 for f in found if f[0] > limit)
+print(f"{len(found)} functions; over {limit} lines: {over}")
+sys.exit(1 if over else 0)
