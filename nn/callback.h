@@ -14,6 +14,7 @@
 #define GRADWAY_NN_CALLBACK_H_
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -96,11 +97,12 @@ class Callback {
   // Callbacks run in ascending order() at every hook, in the given order among equals
   // (nn/callback_list.h). kRunLast is for a callback that must see what the others did at
   // the same hook (BackupAndRestore saves their state once they have updated it).
-  static constexpr int kRunLast = 1000;
+  static constexpr int kRunLast = std::numeric_limits<int>::max();
   virtual int order() const { return 0; }
 
   // Set by Fit before OnTrainBegin: the model, what Fit was asked to do, and the run
-  // itself, whose state can be captured and restored (nn/training_state.h).
+  // itself, whose state can be captured and restored (nn/training_state.h); run() is null
+  // again once that Fit has ended.
   void SetFit(Model* model, const TrainParams& params, TrainingRun* run) {
     model_ = model;
     params_ = params;

@@ -16,6 +16,10 @@ CallbackList::CallbackList(std::vector<std::shared_ptr<Callback>> callbacks, Mod
   for (auto& c : callbacks_) c->SetFit(model, params, run);
 }
 
+CallbackList::~CallbackList() {
+  for (auto& c : callbacks_) c->SetFit(c->model(), c->params(), nullptr);
+}
+
 void CallbackList::OnTrainBegin(const Logs& logs) {
   for (auto& c : callbacks_) c->OnTrainBegin(logs);
 }

@@ -21,6 +21,10 @@ class CallbackList {
   // Sorts `callbacks` by order() (stable) and gives each the model, params and run.
   CallbackList(std::vector<std::shared_ptr<Callback>> callbacks, Model* model,
                const TrainParams& params, TrainingRun* run);
+  // Sets each callback's run() back to null: the run is over.
+  ~CallbackList();
+  CallbackList(const CallbackList&) = delete;
+  CallbackList& operator=(const CallbackList&) = delete;
   void OnTrainBegin(const Logs& logs);
   void OnTrainEnd(const Logs& logs);
   void OnEpochBegin(int epoch, const Logs& logs);

@@ -5,11 +5,8 @@
 // Generator(MixSeed(seed, e)) (or kept in order); batch s holds rows [s*bs, (s+1)*bs) of it,
 // the last batch smaller.
 //
-// ShardedEpochIterator: data-parallel training's split (nn/collective.h). The training
-// rows are cut into M contiguous parts; micro-shard j of every batch takes its samples from
-// part j, shuffled within the part per epoch with Generator(MixSeed(MixSeed(seed, e), j)).
-// Rank r of p holds micro-shards [r*M/p, (r+1)*M/p). Batches hold the same samples for any
-// p.
+// ShardedEpochIterator: data-parallel training's split, as nn/collective.h describes it;
+// part j is shuffled per epoch with Generator(MixSeed(MixSeed(seed, e), j)).
 #ifndef GRADWAY_NN_EPOCH_ITERATOR_H_
 #define GRADWAY_NN_EPOCH_ITERATOR_H_
 
@@ -49,9 +46,8 @@ class EpochIterator {
 class ShardedEpochIterator {
  public:
   // `data` holds rows [first_row, first_row + data.size()) of a training set of
-  // `total_rows` rows. `micro_shards` is a power of two of at most batch_size that `ranks`
-  // divides. Throws Error for such a micro-shard count that is not, or for data that lacks
-  // rows this rank needs.
+  // `total_rows` rows. Throws Error unless `micro_shards` is a power of two of at most
+  // batch_size that `ranks` divides, or when data lacks rows this rank needs.
   ShardedEpochIterator(const Dataset& data, int64_t batch_size, bool shuffle, uint64_t seed,
                        int micro_shards, int rank, int ranks, int64_t first_row,
                        int64_t total_rows);

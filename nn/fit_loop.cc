@@ -86,6 +86,7 @@ History FitLoop::Run() {
                              {static_cast<double>(epoch_), static_cast<double>(batch_),
                               model_.stop_training ? 1.0 : 0.0});
   }
+  started_ = true;
   while (!model_.stop_training && epoch_ < options_.epochs) {
     const int epoch = epoch_;
     const Logs logs = RunEpoch();
@@ -173,7 +174,10 @@ RunState FitLoop::Capture() const {
   s.epoch_learning_rate = epoch_learning_rate_;
   s.metrics = model_.MetricsState();
   s.history = history_;
-  s.model_tensors = model_.CheckpointTensors(&s.model_metadata);
+  // Copies: a state is a value, not a view of the weights that the next step changes.
+  for (auto& [name, t] : model_.CheckpointTensors(&s.model_metadata)) {
+    s.model_tensors.emplace_back(name, t.Clone());
+  }
   for (const auto& c : options_.callbacks) {
     s.callbacks.emplace_back();
     c.get()->SaveState(&s.callbacks.back());
@@ -182,6 +186,8 @@ RunState FitLoop::Capture() const {
 }
 
 void FitLoop::Restore(const RunState& s) {
+  GRADWAY_CHECK(!started_, "a run can be restored only before its first epoch starts (from "
+                "a callback's OnTrainBegin)");
   const TrainParams& p = params_;
   GRADWAY_CHECK(s.micro_shards == p.micro_shards, "it was saved by a ",
                 RunKind(s.micro_shards), " and this is a ", RunKind(p.micro_shards),
@@ -193,7 +199,8 @@ void FitLoop::Restore(const RunState& s) {
                 " samples in batches of ", p.batch_size, " with seed ", p.seed);
   GRADWAY_CHECK(s.callbacks.size() == options_.callbacks.size(), "it holds the state of ",
                 s.callbacks.size(), " callbacks but this Fit has ", options_.callbacks.size());
-  absl::Status loaded = model_.LoadCheckpoint("model state", s.model_tensors, s.model_metadata);
+  absl::Status loaded =
+      model_.LoadCheckpoint("the saved model", s.model_tensors, s.model_metadata);
   if (!loaded.ok()) Fail(loaded.message());
   model_.SetMetricsState(s.metrics);
   for (size_t i = 0; i < s.callbacks.size(); ++i) {

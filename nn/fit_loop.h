@@ -37,6 +37,7 @@ class FitLoop : public TrainingRun {
   History Run();
 
   RunState Capture() const override;
+  // Throws Error once the first epoch has started: only OnTrainBegin may restore.
   void Restore(const RunState& state) override;
 
  private:
@@ -59,6 +60,7 @@ class FitLoop : public TrainingRun {
   std::ostream* saved_out_;  // the model's output, restored at the end (ranks > 0 print none)
   std::ostream null_out_{nullptr};
   bool was_training_;  // the model's mode, restored at the end
+  bool started_ = false;  // the epochs have begun: Restore is refused
   // The position: epoch being trained, its batches done, its starting learning rate.
   int epoch_;
   int64_t batch_ = 0;

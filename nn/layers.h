@@ -191,7 +191,7 @@ class AveragePooling2D : public Module {
 // Dropout (inverted): in training mode zeroes each element with probability `rate` and
 // scales the others by 1 / (1 - rate); in eval mode it is the identity. Shape unchanged.
 // The mask depends only on the layer's seed and the training step (CurrentRandomStep(),
-// which Model::TrainStep sets): the seed is drawn from the model's generator at build
+// which Model::ComputeGradients sets): the seed is drawn from the model's generator at build
 // unless Seed() fixes it. The layer holds no other state, so the same layer called twice
 // in one step draws the same mask.
 struct DropoutOptions {

@@ -83,9 +83,13 @@ void Model::AttachOptimizer() {
   if (!same) optimizer_->Attach(params);
 }
 
-void Model::CheckData(const char* what, const Dataset& data) {
+void Model::CheckCompiled(const char* what) const {
   GRADWAY_CHECK(compiled(), what, ": ", Description(),
                 " is not compiled; call Compile(loss, optimizer) first");
+}
+
+void Model::CheckData(const char* what, const Dataset& data) {
+  CheckCompiled(what);
   const Shape sample = data.x_shape();
   if (!built()) Build(sample);
   if (sample != input_shape()) {
@@ -95,8 +99,7 @@ void Model::CheckData(const char* what, const Dataset& data) {
 }
 
 void Model::CheckBatch(const char* what, const Tensor& x, const Tensor& y) {
-  GRADWAY_CHECK(compiled(), what, ": ", Description(),
-                " is not compiled; call Compile(loss, optimizer) first");
+  CheckCompiled(what);
   PrepareInput(what, x);
   GRADWAY_CHECK(y.defined() && y.rank() >= 1, what, ": y is undefined or a scalar");
   GRADWAY_CHECK(x.size(0) == y.size(0), what, ": x has ", x.size(0), " samples but y has ",
@@ -120,7 +123,7 @@ Logs Model::UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor
 
 Logs Model::TrainStep(const Tensor& x, const Tensor& y) {
   CheckBatch("TrainStep", x, y);
-  Logs logs = ComputeGradients(x, y);
+  Logs logs = Gradients(x, y, 1.0f, train_step_);
   ApplyGradients();
   return logs;
 }
@@ -128,18 +131,23 @@ Logs Model::TrainStep(const Tensor& x, const Tensor& y) {
 Logs Model::ComputeGradients(const Tensor& x, const Tensor& y, float loss_scale,
                              std::optional<int64_t> random_step) {
   CheckBatch("ComputeGradients", x, y);
+  return Gradients(x, y, loss_scale, random_step.value_or(train_step_));
+}
+
+Logs Model::Gradients(const Tensor& x, const Tensor& y, float loss_scale, int64_t random_step) {
   ModeGuard mode(this, true);
-  RandomStepScope step(random_step.value_or(train_step_));
+  RandomStepScope step(random_step);
   ZeroGrad();
   Tensor y_pred = (*this)(x);
   Tensor loss = (*loss_)(y_pred, y);
+  GRADWAY_CHECK(loss.numel() == 1, Description(), ": the loss gave ", ShapeTuple(loss.shape()),
+                ", not one value");
   loss.Backward(Tensor::Full(loss.shape(), loss_scale));
   return UpdateMetrics(loss, y_pred, y);
 }
 
 void Model::ApplyGradients() {
-  GRADWAY_CHECK(compiled(), "ApplyGradients: ", Description(),
-                " is not compiled; call Compile(loss, optimizer) first");
+  CheckCompiled("ApplyGradients");
   AttachOptimizer();  // after the forward pass: it may have created parameters
   optimizer_->Step();
   ++train_step_;

@@ -146,10 +146,10 @@ class Model : public Module {
   // Trains on x, y (see the file comment) for options.epochs epochs in batches of
   // options.batch_size (the last batch may be smaller): a TrainStep per batch, then an
   // Evaluate of the validation data, and the callbacks. Builds the model from x's shape if
-  // needed. Returns per-epoch logs.
-  // With a collective (FitOptions::collective), trains data-parallel as nn/collective.h describes: every rank returns
-  // the same history and holds the same weights; only rank 0 shows progress and writes
-  // files from its callbacks. Throws Error for a rank count that does not divide the
+  // needed. Returns per-epoch logs. The loop is nn/fit_loop.h's.
+  // With a collective (FitOptions::collective), trains data-parallel as nn/collective.h
+  // describes: every rank returns the same history and holds the same weights; only rank
+  // 0 shows progress and writes files from its callbacks. Throws Error for a rank count that does not divide the
   // micro-shards, rows that do not cover the rank's share, or ranks whose weights or
   // resumed state differ.
   History Fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
@@ -219,10 +219,14 @@ class Model : public Module {
   void AttachOptimizer();
   // Compiled and the data's samples fit the model (building it if needed).
   void CheckData(const char* what, const Dataset& data);
+  // Throws Error naming `what` unless compiled.
+  void CheckCompiled(const char* what) const;
   // Compiled, x fits the model and y has as many samples; `what` names the caller.
   void CheckBatch(const char* what, const Tensor& x, const Tensor& y);
   // Adds a batch's loss and predictions to the running loss and metrics; their logs.
   Logs UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor& y);
+  // ComputeGradients without its checks (TrainStep has made them).
+  Logs Gradients(const Tensor& x, const Tensor& y, float loss_scale, int64_t random_step);
   uint64_t seed_;
   int64_t train_step_ = 0;
   double loss_sum_ = 0;

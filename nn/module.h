@@ -166,7 +166,7 @@ class Module {
 void ClearSession();
 
 // While alive, CurrentRandomStep() on this thread returns `step` (scopes nest; the
-// innermost wins). Model::TrainStep opens one around its forward pass with the model's
+// innermost wins). Model::ComputeGradients opens one around its forward pass with the model's
 // train_step(); a hand-written loop that calls the model directly may open its own.
 class RandomStepScope {
  public:

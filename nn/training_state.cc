@@ -222,7 +222,6 @@ absl::StatusOr<RunState> RunState::Load(const std::string& path) {
                                   " are out of range"));
   }
   st.epoch = static_cast<int>(epoch);
-  std::vector<double> lr;
   absl::StatusOr<std::vector<double>> lr_or = read.Doubles("epoch_learning_rate");
   if (!lr_or.ok() || lr_or->size() != 1) {
     return read.Fail("__metadata__ 'epoch_learning_rate' is not a number");
@@ -237,7 +236,9 @@ absl::StatusOr<RunState> RunState::Load(const std::string& path) {
       !s.ok()) {
     return s;
   }
-  st.model_metadata = meta;
+  for (const char* key : {"optimizer", "step", "learning_rate"}) {
+    if (auto it = meta.find(key); it != meta.end()) st.model_metadata.insert(*it);
+  }
   return st;
 }
 

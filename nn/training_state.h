@@ -1,6 +1,6 @@
 // What a Fit produces and where it stands: History (Keras' History.history), and RunState,
 // the whole state of a run in progress as one value with its own save and load, which
-// BackupAndRestore writes and reads to survive a crash (nn/callbacks.h).
+// BackupAndRestore writes and reads to survive a crash (nn/backup_and_restore.h).
 //
 // RunState's file is a safetensors file (nn/checkpoint.h) holding the model's checkpoint
 // tensors (weights, optimiser slots), every callback's tensors ("callback/<i>/<name>"), and
@@ -52,7 +52,8 @@ struct RunState {
   double epoch_learning_rate = 0;
   std::vector<double> metrics;  // Model::MetricsState(): the running loss and metrics
   History history;              // the epochs completed
-  // Model::CheckpointTensors: the weights and optimiser slots, and their metadata.
+  // Model::CheckpointTensors: the weights and optimiser slots, and their metadata
+  // ("optimizer", "step", "learning_rate").
   NamedTensors model_tensors;
   Metadata model_metadata;
   // FitOptions::callbacks' SaveState, in order.
@@ -70,11 +71,12 @@ struct RunState {
 class TrainingRun {
  public:
   virtual ~TrainingRun() = default;
-  // The state now.
+  // The state now, as a copy (later training does not change it).
   virtual RunState Capture() const = 0;
   // Continues from `state`: the weights, optimiser, metrics, callbacks, history and
-  // position. Throws Error saying what does not fit this run (another data set size, batch
-  // size, seed or micro-shard count, another number of callbacks, another model).
+  // position. Only before the first epoch starts (a callback's OnTrainBegin). Throws Error
+  // saying what does not fit this run (another data set size, batch size, seed or
+  // micro-shard count, another number of callbacks, another model), or when called later.
   virtual void Restore(const RunState& state) = 0;
 };
 
