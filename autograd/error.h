@@ -1,6 +1,6 @@
 // The one error type gradway throws for misuse of its API: shape mismatches, bad
 // arguments, backward through a freed graph. Messages name the op and the shapes, e.g.
-// "matmul: shapes (3x2) and (3x2) cannot be multiplied".
+// "matmul: shapes (3, 2) and (3, 2) cannot be multiplied".
 #ifndef GRADWAY_AUTOGRAD_ERROR_H_
 #define GRADWAY_AUTOGRAD_ERROR_H_
 

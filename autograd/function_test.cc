@@ -164,7 +164,7 @@ TEST(FunctionTest, InPlaceChangeOfASavedTensorIsAnError) {
   Tensor y = Sum(Swish::Apply(saved_input));
   saved_input.Fill(0.f);
   EXPECT_EQ(ErrorOf([&] { y.Backward(); }),
-            "backward: a tensor of shape (3) that 'swish' saved for its gradient was "
+            "backward: a tensor of shape (3,) that 'swish' saved for its gradient was "
             "modified in place after the forward pass (it is at version 2, it was at 1); "
             "modify a Clone() instead, or modify it after backward");
 }
@@ -177,7 +177,7 @@ TEST(FunctionTest, InPlaceChangeOfATensorSavedByNameIsAnError) {
   Tensor y = Sum(ScaledProduct::Apply(a, b, 0.5f));
   b.Fill(0.f);
   EXPECT_EQ(ErrorOf([&] { y.Backward(); }),
-            "backward: a tensor of shape (3) that 'scaled_product' saved for its gradient "
+            "backward: a tensor of shape (3,) that 'scaled_product' saved for its gradient "
             "was modified in place after the forward pass (it is at version 2, it was at 1); "
             "modify a Clone() instead, or modify it after backward");
 }
@@ -208,8 +208,8 @@ TEST(FunctionTest, WrongGradientShapeIsAnError) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(),
-                 "wrong_shape: backward returned a gradient of shape (3) for input 0 of "
-                 "shape (2x3)");
+                 "wrong_shape: backward returned a gradient of shape (3,) for input 0 of "
+                 "shape (2, 3)");
   }
 }
 

@@ -14,7 +14,7 @@
 namespace gradway {
 
 // ---- Arithmetic with NumPy broadcasting: the output shape is the broadcast of the two
-// input shapes ("add: shapes (2x3) and (4x3) cannot be broadcast" otherwise).
+// input shapes ("add: shapes (2, 3) and (4, 3) cannot be broadcast" otherwise).
 Tensor Add(const Tensor& a, const Tensor& b);
 Tensor Sub(const Tensor& a, const Tensor& b);
 Tensor Mul(const Tensor& a, const Tensor& b);
@@ -75,7 +75,7 @@ Tensor Mean(const Tensor& x, int axis, bool keepdim = false);
 Tensor Argmax(const Tensor& x, int axis, bool keepdim = false);
 
 // ---- Linear algebra.
-// (m x k) · (k x n) -> (m x n). "matmul: shapes (3x2) and (3x2) cannot be multiplied".
+// (m x k) · (k x n) -> (m x n). "matmul: shapes (3, 2) and (3, 2) cannot be multiplied".
 Tensor MatMul(const Tensor& a, const Tensor& b);
 
 // ---- Layout (also available as Tensor methods).
@@ -92,7 +92,7 @@ Tensor Permute(const Tensor& x, const std::vector<int>& dims);
 // gradient. Throws Error naming the op and the shapes that do not fit.
 Tensor Concat(const std::vector<Tensor>& xs, int axis);
 // Joins tensors of one shape along a new axis (torch.stack): axis in [-(rank + 1), rank];
-// Stack({a, b}, 0) of two (3x4) tensors is (2x3x4).
+// Stack({a, b}, 0) of two (3, 4) tensors is (2, 3, 4).
 Tensor Stack(const std::vector<Tensor>& xs, int axis);
 
 // Operators: the same ops.

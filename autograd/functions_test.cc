@@ -219,9 +219,9 @@ TEST(FunctionsTest, PermuteAgainstAReference) {
   ExpectGradOk([](const std::vector<Tensor>& v) { return Permute(v[0], {2, 0, 1}) * 2.f; },
                {RandomLeaf({3, 4, 5}, 405, -2.f, 2.f)});
   EXPECT_EQ(ErrorOf([&] { Permute(x, {0, 0, 1}); }),
-            "permute: (0, 0, 1) is not a permutation of the 3 dimensions of shape (3x5x7)");
+            "permute: (0, 0, 1) is not a permutation of the 3 dimensions of shape (3, 5, 7)");
   EXPECT_EQ(ErrorOf([&] { Permute(x, {0, 1}); }),
-            "permute: 2 dimensions given for a tensor of shape (3x5x7)");
+            "permute: 2 dimensions given for a tensor of shape (3, 5, 7)");
 }
 
 TEST(FunctionsTest, NarrowIsARowView) {
@@ -246,11 +246,11 @@ TEST(FunctionsTest, NarrowIsARowView) {
   EXPECT_EQ(leaf.grad().ToVector(), (std::vector<float>{0, 0, 1, 1, 0, 0}));
   EXPECT_EQ(ErrorOf([&] { x.Narrow(1, 0, 1); }),
             "narrow: only dimension 0 (rows) gives a view; got dimension 1 of a tensor of "
-            "shape (4x3)");
+            "shape (4, 3)");
   EXPECT_EQ(ErrorOf([&] { x.Narrow(0, 3, 2); }),
-            "narrow: rows [3, 3 + 2) are outside a tensor of shape (4x3)");
+            "narrow: rows [3, 3 + 2) are outside a tensor of shape (4, 3)");
   EXPECT_EQ(ErrorOf([&] { x.Narrow(0, -1, 1); }),
-            "narrow: rows [-1, -1 + 1) are outside a tensor of shape (4x3)");
+            "narrow: rows [-1, -1 + 1) are outside a tensor of shape (4, 3)");
 }
 
 // ---- A reference for broadcasting, independent of the library's: the element of `x`
@@ -369,9 +369,9 @@ TEST(FunctionsTest, MinimumMaximumAgainstAReference) {
   for (float v : Maximum(nan, other).ToVector()) EXPECT_TRUE(std::isnan(v));
   for (float v : Minimum(nan, other).ToVector()) EXPECT_TRUE(std::isnan(v));
   EXPECT_EQ(ErrorOf([] { Maximum(Tensor::Zeros({3, 2}), Tensor::Zeros({4, 2})); }),
-            "maximum: shapes (3x2) and (4x2) cannot be broadcast");
+            "maximum: shapes (3, 2) and (4, 2) cannot be broadcast");
   EXPECT_EQ(ErrorOf([] { Minimum(Tensor::Zeros({3}), Tensor::Zeros({2})); }),
-            "minimum: shapes (3) and (2) cannot be broadcast");
+            "minimum: shapes (3,) and (2,) cannot be broadcast");
 }
 
 TEST(FunctionsTest, ComparisonsAgainstAReference) {
@@ -401,7 +401,7 @@ TEST(FunctionsTest, ComparisonsAgainstAReference) {
       }
     }
     EXPECT_EQ(ErrorOf([op = op] { op(Tensor::Zeros({3, 2}), Tensor::Zeros({4, 2})); }),
-              std::string(name) + ": shapes (3x2) and (4x2) cannot be broadcast");
+              std::string(name) + ": shapes (3, 2) and (4, 2) cannot be broadcast");
   }
   // NaN: false except not_equal.
   Tensor nan = Tensor::Scalar(NAN);
@@ -442,7 +442,7 @@ TEST(FunctionsTest, WhereAgainstAReferenceAndItsGradient) {
   EXPECT_FALSE(mask.grad().defined());
   EXPECT_FALSE(Where(mask, Tensor::Zeros({4}), Tensor::Ones({4})).requires_grad());
   EXPECT_EQ(ErrorOf([] { Where(Tensor::Zeros({3}), Tensor::Zeros({3}), Tensor::Zeros({2})); }),
-            "where: condition, a and b of shapes (3), (3) and (2) cannot be broadcast together");
+            "where: condition, a and b of shapes (3,), (3,) and (2,) cannot be broadcast together");
 }
 
 // Any nonzero condition picks a, as in the forward pass: negative and NaN conditions
@@ -501,9 +501,9 @@ TEST(FunctionsTest, ConcatAgainstAReferenceAndItsGradient) {
   EXPECT_EQ(p.grad().ToVector(), (std::vector<float>{4, 5, 4, 5}));
   EXPECT_FALSE(q.grad().defined());
   EXPECT_EQ(ErrorOf([] { Concat({Tensor::Zeros({2, 3}), Tensor::Zeros({3, 4})}, 1); }),
-            "concat: shapes (2x3) and (3x4) (tensors 0 and 1) differ outside axis 1");
+            "concat: shapes (2, 3) and (3, 4) (tensors 0 and 1) differ outside axis 1");
   EXPECT_EQ(ErrorOf([] { Concat({Tensor::Zeros({2, 3}), Tensor::Zeros({3})}, 0); }),
-            "concat: shapes (2x3) and (3) (tensors 0 and 1) differ outside axis 0");
+            "concat: shapes (2, 3) and (3,) (tensors 0 and 1) differ outside axis 0");
   EXPECT_EQ(ErrorOf([] { Concat({}, 0); }), "concat: expected at least one tensor, got none");
   EXPECT_EQ(ErrorOf([] { Concat({Tensor::Scalar(1), Tensor::Scalar(2)}, 0); }),
             "concat: tensor 0 is a scalar (shape ()); only tensors of rank >= 1 can be joined");
@@ -543,10 +543,10 @@ TEST(FunctionsTest, StackAgainstAReferenceAndItsGradient) {
   EXPECT_EQ(Stack({Tensor::Scalar(1), Tensor::Scalar(2)}, 0).ToVector(),
             (std::vector<float>{1, 2}));
   EXPECT_EQ(ErrorOf([] { Stack({Tensor::Zeros({2, 3}), Tensor::Zeros({2, 4})}, 0); }),
-            "stack: shapes (2x3) and (2x4) (tensors 0 and 1) differ; stack needs tensors of "
+            "stack: shapes (2, 3) and (2, 4) (tensors 0 and 1) differ; stack needs tensors of "
             "one shape");
   EXPECT_EQ(ErrorOf([] { Stack({Tensor::Zeros({2, 3})}, 3); }),
-            "stack: axis 3 is out of range for stacking tensors of shape (2x3) (expected -3 "
+            "stack: axis 3 is out of range for stacking tensors of shape (2, 3) (expected -3 "
             "to 2)");
   EXPECT_EQ(Stack({Tensor::Zeros({2, 3})}, -3).shape(), (Shape{1, 2, 3}));
   EXPECT_EQ(ErrorOf([] { Stack({}, 0); }), "stack: expected at least one tensor, got none");
@@ -599,7 +599,7 @@ TEST(FunctionsTest, ArgmaxAgainstAReference) {
   EXPECT_EQ(Argmax(t, 0, true).shape(), (Shape{1, 3}));
   EXPECT_FALSE(Argmax(RandomLeaf({4, 3}, 1), -1).requires_grad());
   EXPECT_EQ(ErrorOf([] { Argmax(Tensor::Zeros({2, 0}), 1); }),
-            "argmax: axis 1 of shape (2x0) is empty");
+            "argmax: axis 1 of shape (2, 0) is empty");
   EXPECT_EQ(ErrorOf([] { Argmax(Tensor::Zeros({2, 3}), 2); }),
             "argmax: axis 2 is out of range for a tensor of rank 2");
 }
@@ -645,10 +645,10 @@ TEST(FunctionsTest, InPlaceArithmeticAgainstAReference) {
   // The result must keep the left operand's shape.
   Tensor v = Tensor::Zeros({3});
   EXPECT_EQ(ErrorOf([&] { v += Tensor::Zeros({2, 3}); }),
-            "add_: the result of shapes (3) and (2x3) would have shape (2x3), not the left "
-            "operand's (3)");
+            "add_: the result of shapes (3,) and (2, 3) would have shape (2, 3), not the left "
+            "operand's (3,)");
   EXPECT_EQ(ErrorOf([&] { v *= Tensor::Zeros({2}); }),
-            "mul_: shapes (3) and (2) cannot be broadcast");
+            "mul_: shapes (3,) and (2,) cannot be broadcast");
 }
 
 TEST(FunctionsTest, InPlaceArithmeticOnlyWhereNoGraphIsRecorded) {
@@ -714,21 +714,21 @@ TEST(FunctionsTest, InPlaceArithmeticIsCaughtByTheVersionCounter) {
 TEST(FunctionsTest, ErrorsNameTheOpAndShapes) {
   Tensor a = Tensor::Zeros({3, 2});
   EXPECT_EQ(ErrorOf([&] { MatMul(a, a); }),
-            "matmul: shapes (3x2) and (3x2) cannot be multiplied");
+            "matmul: shapes (3, 2) and (3, 2) cannot be multiplied");
   EXPECT_EQ(ErrorOf([&] { MatMul(a, Tensor::Zeros({2})); }),
-            "matmul: expected 2-D tensors, got shapes (3x2) and (2)");
+            "matmul: expected 2-D tensors, got shapes (3, 2) and (2,)");
   EXPECT_EQ(ErrorOf([&] { Add(a, Tensor::Zeros({4, 2})); }),
-            "add: shapes (3x2) and (4x2) cannot be broadcast");
+            "add: shapes (3, 2) and (4, 2) cannot be broadcast");
   EXPECT_EQ(ErrorOf([&] { Mul(a, Tensor::Zeros({3})); }),
-            "mul: shapes (3x2) and (3) cannot be broadcast");
+            "mul: shapes (3, 2) and (3,) cannot be broadcast");
   EXPECT_EQ(ErrorOf([&] { Sub(a, Tensor::Zeros({2, 3})); }),
-            "sub: shapes (3x2) and (2x3) cannot be broadcast");
+            "sub: shapes (3, 2) and (2, 3) cannot be broadcast");
   EXPECT_EQ(ErrorOf([&] { Div(a, Tensor::Zeros({5})); }),
-            "div: shapes (3x2) and (5) cannot be broadcast");
+            "div: shapes (3, 2) and (5,) cannot be broadcast");
   EXPECT_EQ(ErrorOf([&] { Sum(a, 3); }),
             "sum: axis 3 is out of range for a tensor of rank 2");
   EXPECT_EQ(ErrorOf([&] { a.Reshape({4}); }),
-            "reshape: shape (4) is invalid for a tensor of shape (3x2) (6 elements)");
+            "reshape: shape (4,) is invalid for a tensor of shape (3, 2) (6 elements)");
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ TEST(EngineGuardTest, MisShapedBuiltInGradientIsAnError) {
   Tensor y = RecordOp("buggy_sum", Tensor::Scalar(21.f), {x}, Save(),
                       [](const Tensor&) -> std::vector<Tensor> { return {Tensor::Ones({3})}; });
   EXPECT_EQ(ErrorOf([&] { y.Backward(); }),
-            "buggy_sum: backward returned a gradient of shape (3) for input 0 of shape (2x3)");
+            "buggy_sum: backward returned a gradient of shape (3,) for input 0 of shape (2, 3)");
   EXPECT_FALSE(x.grad().defined());
   // And one that returns too many.
   Tensor z = RecordOp("buggy_count", Tensor::Scalar(1.f), {x}, Save(),
@@ -79,7 +79,7 @@ TEST(EngineGuardTest, InPlaceEditOfASavedTensorIsAnError) {
     Tensor loss = Sum(MatMul(a, w));
     edit(a);  // a is what w's gradient needs
     const std::string error = ErrorOf([&] { loss.Backward(); });
-    EXPECT_EQ(error.rfind("backward: a tensor of shape (2x2) that 'matmul' saved for its "
+    EXPECT_EQ(error.rfind("backward: a tensor of shape (2, 2) that 'matmul' saved for its "
                           "gradient was modified in place after the forward pass", 0),
               0u)
         << error;
@@ -158,7 +158,7 @@ TEST(GraphTest, NonScalarBackwardNeedsGradient) {
     y.Backward();
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("shape (2)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("shape (2,)"), std::string::npos) << e.what();
   }
   y.Backward(Tensor::FromVector({1.f, 10.f}, {2}));
   EXPECT_EQ(x.grad().ToVector(), (std::vector<float>{3.f, 30.f}));

@@ -26,7 +26,7 @@ TEST(NnFunctionsTest, LinearForwardAndGradient) {
   ExpectGradOk([](const std::vector<Tensor>& v) { return Linear(v[0], v[1], v[2]); },
                {RandomLeaf({5, 17}, 1), RandomLeaf({17, 3}, 2), RandomLeaf({3}, 3)});
   EXPECT_EQ(ErrorOf([] { Linear(Tensor::Zeros({2, 3}), Tensor::Zeros({4, 5}), Tensor()); }),
-            "linear: input of shape (2x3) does not match weight of shape (4x5)");
+            "linear: input of shape (2, 3) does not match weight of shape (4, 5)");
 }
 
 // The fused ops equal the unfused pair bit for bit, forward and backward.
@@ -300,7 +300,7 @@ TEST(NnFunctionsTest, IntegerLabels) {
     return SparseSoftmaxCrossEntropy(v[0], labels);
   }, {logits});
   EXPECT_EQ(ErrorOf([&] { SparseSoftmaxCrossEntropy(logits, std::vector<int64_t>{0, 1}); }),
-            "sparse_softmax_cross_entropy: 2 labels do not match logits of shape (5x3)");
+            "sparse_softmax_cross_entropy: 2 labels do not match logits of shape (5, 3)");
   EXPECT_EQ(ErrorOf([&] {
               SparseSoftmaxCrossEntropy(logits, std::vector<uint8_t>{0, 1, 3, 0, 0});
             }),
@@ -336,14 +336,14 @@ TEST(NnFunctionsTest, Conv2DErrors) {
               Conv2D(Tensor::Zeros({1, 5, 5, 2}), Tensor::Zeros({3, 3, 1, 4}), Tensor(), 1, 1,
                      Padding::kValid);
             }),
-            "conv2d: input of shape (1x5x5x2) has 2 channels but the kernel of shape "
-            "(3x3x1x4) expects 1");
+            "conv2d: input of shape (1, 5, 5, 2) has 2 channels but the kernel of shape "
+            "(3, 3, 1, 4) expects 1");
   EXPECT_EQ(ErrorOf([] {
               Conv2D(Tensor::Zeros({5, 5, 2}), Tensor::Zeros({3, 3, 2, 4}), Tensor(), 1, 1,
                      Padding::kValid);
             }),
             "conv2d: expected an NHWC input (batch, height, width, channels), got shape "
-            "(5x5x2)");
+            "(5, 5, 2)");
   EXPECT_NE(ErrorOf([] {
               Conv2D(Tensor::Zeros({1, 2, 2, 1}), Tensor::Zeros({3, 3, 1, 1}), Tensor(), 1, 1,
                      Padding::kValid);
@@ -428,8 +428,8 @@ TEST(NnFunctionsTest, SoftmaxCrossEntropy) {
   EXPECT_EQ(ErrorOf([&] { SparseSoftmaxCrossEntropy(logits, Tensor::FromVector({0, 3}, {2})); }),
             "sparse_softmax_cross_entropy: label 3 at row 1 is not a class index in [0, 3)");
   EXPECT_EQ(ErrorOf([&] { SoftmaxCrossEntropy(logits, Tensor::Zeros({2, 4})); }),
-            "softmax_cross_entropy: targets of shape (2x4) do not match logits of shape "
-            "(2x3)");
+            "softmax_cross_entropy: targets of shape (2, 4) do not match logits of shape "
+            "(2, 3)");
 }
 
 TEST(NnFunctionsTest, SoftplusAndLogSigmoidAgainstAReference) {
@@ -510,8 +510,8 @@ TEST(NnFunctionsTest, SigmoidBinaryCrossEntropyAgainstAReference) {
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(z.grad().ToVector()[i], want_grad[i], 1e-12) << i;
   EXPECT_EQ(loss.grad_fn_name(), "sigmoid_binary_cross_entropy");
   EXPECT_EQ(ErrorOf([] { SigmoidBinaryCrossEntropy(Tensor::Zeros({3}), Tensor::Zeros({3, 1})); }),
-            "sigmoid_binary_cross_entropy: targets of shape (3x1) do not match logits of "
-            "shape (3)");
+            "sigmoid_binary_cross_entropy: targets of shape (3, 1) do not match logits of "
+            "shape (3,)");
 }
 
 TEST(NnFunctionsTest, SigmoidAndSoftmaxRememberTheirLogits) {

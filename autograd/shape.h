@@ -16,7 +16,7 @@ using Shape = std::vector<int64_t>;
 int64_t NumElements(const Shape& shape);
 
 // The NumPy broadcast of two shapes. Throws Error naming `op` and both shapes when they
-// cannot be broadcast: "add: shapes (2x3) and (4x3) cannot be broadcast".
+// cannot be broadcast: "add: shapes (2, 3) and (4, 3) cannot be broadcast".
 Shape BroadcastShapes(const Shape& a, const Shape& b, const char* op);
 
 // `shape` with leading 1s added up to `rank` dimensions.

@@ -35,7 +35,7 @@ TEST(TensorTest, CreationErrors) {
   try {
     Tensor::FromVector({1, 2, 3}, {2, 2});
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "from_vector: 3 values cannot fill shape (2x2) (4 elements)");
+    EXPECT_STREQ(e.what(), "from_vector: 3 values cannot fill shape (2, 2) (4 elements)");
   }
 }
 
@@ -118,7 +118,7 @@ TEST(TensorTest, PrintsLikePyTorch) {
   EXPECT_EQ(Tensor::Scalar(2.f).ToString(), "tensor(2.)");
   // Large tensors are abbreviated: 3 items at each edge.
   std::string big = Tensor::Zeros({2000}).ToString();
-  EXPECT_EQ(big, "tensor([0., 0., 0., ..., 0., 0., 0.], size=(2000))");
+  EXPECT_EQ(big, "tensor([0., 0., 0., ..., 0., 0., 0.], size=(2000,))");
   std::string big2 = Tensor::Zeros({100, 100}).ToString();
   EXPECT_NE(big2.find("..."), std::string::npos);
   EXPECT_LT(big2.size(), 400u);

@@ -21,11 +21,7 @@ std::string PythonTuple(const std::vector<std::string>& items) {
 
 }  // namespace
 
-std::string ShapeToString(absl::Span<const int64_t> shape) {
-  return absl::StrCat("(", absl::StrJoin(shape, "x"), ")");
-}
-
-std::string ShapeTuple(absl::Span<const int64_t> shape) { return PythonTuple(Dims(shape)); }
+std::string ShapeToString(absl::Span<const int64_t> shape) { return PythonTuple(Dims(shape)); }
 
 std::string BatchShapeString(absl::Span<const int64_t> per_sample_shape) {
   std::vector<std::string> items = Dims(per_sample_shape);

@@ -1,7 +1,6 @@
-// The printers of tensor shapes in gradway's messages, in their two notations: gradway's
-// "(3x2)" (autograd's errors) and Keras' Python tuples "(32, 784)", "(None, 26, 26, 32)"
-// (nn's layers, models and data sets, which print per-sample shapes behind the batch
-// placeholder None).
+// The printer of tensor shapes in gradway's messages: Keras' Python tuples, "(32, 784)",
+// and for nn's layers, models and data sets, which print per-sample shapes, the same
+// behind the batch placeholder None: "(None, 26, 26, 32)".
 #ifndef GRADWAY_BASE_SHAPE_STRING_H_
 #define GRADWAY_BASE_SHAPE_STRING_H_
 
@@ -12,12 +11,9 @@
 
 namespace gradway {
 
-// "(3x2)"; "()" for a scalar.
-std::string ShapeToString(absl::Span<const int64_t> shape);
-
 // "(32, 784)": the shape as a Python tuple, as Keras prints it; "()" for a scalar, "(5,)"
 // for one dimension.
-std::string ShapeTuple(absl::Span<const int64_t> shape);
+std::string ShapeToString(absl::Span<const int64_t> shape);
 
 // "(None, 26, 26, 32)": a per-sample shape behind Keras' batch placeholder, as a Python
 // tuple ("(None,)" for a scalar per sample).

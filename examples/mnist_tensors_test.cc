@@ -56,7 +56,7 @@ TEST(MnistTensorsTest, ErrorsNameTheDataSet) {
     ToTensors(d, Split::kTest, 0, 1, {28, 28, 1});
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "tiny: images of 2x3 do not fit the model's input shape (28x28x1)");
+    EXPECT_STREQ(e.what(), "tiny: images of 2x3 do not fit the model's input shape (28, 28, 1)");
   }
 }
 

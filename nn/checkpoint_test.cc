@@ -108,7 +108,7 @@ TEST(SafetensorsTest, MissingExtraAndMisshapenTensors) {
   EXPECT_NE(LoadError(path, extra).find("unexpected tensor 'b'"), std::string::npos);
   NamedTensors shape = {{"a", Tensor::Zeros({2})}, {"b", Tensor::Zeros({1, 3})}};
   std::string msg = LoadError(path, shape);
-  EXPECT_NE(msg.find("tensor 'b' has shape (3) but the model expects (1x3)"), std::string::npos)
+  EXPECT_NE(msg.find("tensor 'b' has shape (3,) but the model expects (1, 3)"), std::string::npos)
       << msg;
   // Nothing was modified by the failed loads.
   EXPECT_EQ(missing[0].second.ToVector(), (std::vector<float>{0, 0}));

@@ -34,14 +34,14 @@ std::string Dataset::Description() const {
   Shape x = x_shape(), y = y_shape();
   x.insert(x.begin(), size());
   y.insert(y.begin(), size());
-  return absl::StrCat("x ", ShapeTuple(x), ", y ", ShapeTuple(y));
+  return absl::StrCat("x ", ShapeToString(x), ", y ", ShapeToString(y));
 }
 
 TensorDataset::TensorDataset(Tensor x, Tensor y) : x_(std::move(x)), y_(std::move(y)) {
   GRADWAY_CHECK(x_.defined() && y_.defined(), "TensorDataset: x or y is undefined");
   GRADWAY_CHECK(x_.rank() >= 1 && y_.rank() >= 1, "TensorDataset: x and y need a sample axis");
   GRADWAY_CHECK(x_.size(0) == y_.size(0), "x has ", x_.size(0), " samples but y has ",
-                y_.size(0), " (x ", ShapeTuple(x_.shape()), ", y ", ShapeTuple(y_.shape()), ")");
+                y_.size(0), " (x ", ShapeToString(x_.shape()), ", y ", ShapeToString(y_.shape()), ")");
 }
 
 Shape TensorDataset::x_shape() const { return Shape(x_.shape().begin() + 1, x_.shape().end()); }
@@ -80,7 +80,7 @@ ByteImageDataset::ByteImageDataset(std::vector<uint8_t> pixels, std::vector<uint
   GRADWAY_CHECK(image_size_ > 0 &&
                     static_cast<int64_t>(pixels_.size()) == size() * image_size_,
                 name_, ": ", pixels_.size(), " pixel bytes for ", size(),
-                " labels of images shaped ", ShapeTuple(image_shape_), " (", image_size_,
+                " labels of images shaped ", ShapeToString(image_shape_), " (", image_size_,
                 " bytes each)");
   for (int64_t i = 0; i < size(); ++i) {
     GRADWAY_CHECK(labels_[i] < classes_, name_, ": label ", static_cast<int>(labels_[i]),
@@ -106,7 +106,7 @@ void ByteImageDataset::Gather(const int64_t* rows, int64_t count, Tensor* x, Ten
 }
 
 std::string ByteImageDataset::Description() const {
-  return absl::StrCat(name_, " (", size(), " images ", ShapeTuple(image_shape_), " as bytes)");
+  return absl::StrCat(name_, " (", size(), " images ", ShapeToString(image_shape_), " as bytes)");
 }
 
 }  // namespace nn

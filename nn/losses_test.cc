@@ -139,9 +139,9 @@ TEST(LossesTest, BinaryCrossentropyAgainstAReference) {
   EXPECT_EQ(bce(p1, t1).item(), want);
   EXPECT_EQ(bce(p1.Reshape({3}), t1.Reshape({3, 1})).item(), want);
   EXPECT_EQ(ErrorOf([&] { bce(Tensor::Zeros({4, 2}), Tensor::Zeros({4})); }),
-            "binary_crossentropy: y_pred and y_true shapes differ: (4x2) and (4)");
+            "binary_crossentropy: y_pred and y_true shapes differ: (4, 2) and (4,)");
   EXPECT_EQ(ErrorOf([&] { bce(Tensor::Zeros({2, 2, 2}), Tensor::Zeros({2, 2, 2})); }),
-            "binary_crossentropy: y_pred must be (N) or (N, k) probabilities, got (2x2x2)");
+            "binary_crossentropy: y_pred must be (N) or (N, k) probabilities, got (2, 2, 2)");
 }
 
 TEST(LossesTest, BinaryCrossentropyFusesWithASigmoid) {

@@ -63,12 +63,12 @@ void Model::Compile(Ref<Loss> loss, Ref<Optimizer> optimizer,
 void Model::PrepareInput(const char* what, const Tensor& x) {
   GRADWAY_CHECK(x.defined(), what, ": x is undefined");
   GRADWAY_CHECK(x.rank() >= 2, what, ": x must be [samples, features...], got ",
-                ShapeTuple(x.shape()));
+                ShapeToString(x.shape()));
   Shape sample(x.shape().begin() + 1, x.shape().end());
   if (!built()) Build(sample);
   if (sample != input_shape()) {
     Fail(what, ": ", InputLayer().Description(), " expects input ",
-         BatchShapeString(input_shape()), ", got x of shape ", ShapeTuple(x.shape()));
+         BatchShapeString(input_shape()), ", got x of shape ", ShapeToString(x.shape()));
   }
 }
 
@@ -103,7 +103,7 @@ void Model::CheckBatch(const char* what, const Tensor& x, const Tensor& y) {
   PrepareInput(what, x);
   GRADWAY_CHECK(y.defined() && y.rank() >= 1, what, ": y is undefined or a scalar");
   GRADWAY_CHECK(x.size(0) == y.size(0), what, ": x has ", x.size(0), " samples but y has ",
-                y.size(0), " (x ", ShapeTuple(x.shape()), ", y ", ShapeTuple(y.shape()), ")");
+                y.size(0), " (x ", ShapeToString(x.shape()), ", y ", ShapeToString(y.shape()), ")");
 }
 
 void Model::ResetMetrics() {
@@ -140,7 +140,7 @@ Logs Model::Gradients(const Tensor& x, const Tensor& y, float loss_scale, int64_
   ZeroGrad();
   Tensor y_pred = (*this)(x);
   Tensor loss = (*loss_)(y_pred, y);
-  GRADWAY_CHECK(loss.numel() == 1, Description(), ": the loss gave ", ShapeTuple(loss.shape()),
+  GRADWAY_CHECK(loss.numel() == 1, Description(), ": the loss gave ", ShapeToString(loss.shape()),
                 ", not one value");
   loss.Backward(Tensor::Full(loss.shape(), loss_scale));
   return UpdateMetrics(loss, y_pred, y);
@@ -253,7 +253,7 @@ Tensor Model::Predict(const Tensor& x, int64_t batch_size) {
     const int64_t count = std::min(batch_size, n - begin);
     Tensor out = (*this)(x.Narrow(0, begin, count));
     GRADWAY_CHECK(out.numel() == count * row, "Predict: ", Description(), " produced ",
-                  ShapeTuple(out.shape()), " for a batch of ", count, ", expected ",
+                  ShapeToString(out.shape()), " for a batch of ", count, ", expected ",
                   BatchShapeString(output_shape()));
     std::memcpy(result.data() + begin * row, std::as_const(out).data(),
                 count * row * sizeof(float));

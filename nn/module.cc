@@ -121,7 +121,7 @@ void Module::CheckInput(const Tensor& x) {
   if (!built_) Build(sample);
   if (sample != input_shape_) {
     Fail(Description(), ": expected input ", BatchShapeString(input_shape_), ", got ",
-         ShapeTuple(x.shape()));
+         ShapeToString(x.shape()));
   }
 }
 
