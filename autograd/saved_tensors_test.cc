@@ -161,7 +161,9 @@ using Grads = std::vector<std::vector<float>>;  // of every argument; {} where u
 bool SameBits(const Grads& a, const Grads& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].size() != b[i].size() ||
+    if (a[i].size() != b[i].size()) return false;
+    // (memcmp's pointers must not be null, as an empty vector's may be.)
+    if (!a[i].empty() &&
         std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float)) != 0) {
       return false;
     }
