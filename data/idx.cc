@@ -202,7 +202,14 @@ struct Payload {
 // Sets `*first` to the range's first item.
 absl::StatusOr<std::vector<uint8_t>> ReadPayload(IdxInput& in, const Payload& p,
                                                  IdxRange range, int64_t* first) {
-  // item_bytes < 2^64 and total < 2^32: the product is computed in 128 bits.
+  // One item larger than the limit is refused even when the file claims none, so that
+  // rows * cols of what is returned always fits an int64_t.
+  if (p.item_bytes > kMaxPayloadBytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: bad header: one of its %s is %d bytes, more than the %d this reader accepts",
+        in.path(), p.kind, p.item_bytes, kMaxPayloadBytes));
+  }
+  // item_bytes <= 2^40 and total < 2^32: the product is computed in 128 bits.
   const unsigned __int128 wide = static_cast<unsigned __int128>(p.total) * p.item_bytes;
   if (wide > kMaxPayloadBytes) {
     return absl::InvalidArgumentError(absl::StrFormat(

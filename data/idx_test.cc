@@ -245,6 +245,21 @@ TEST(IdxReader, PayloadLimitIsTwoToTheFortyBytes) {
   }
 }
 
+// One image larger than the limit is refused even in a file of no images (found by the
+// fuzzer: rows * cols of 4294967267 x 4294967267 overflowed int64_t in its caller).
+TEST(IdxReader, OneImageOverTheLimitIsRefusedEvenWithNoImages) {
+  const std::string path = TmpPath("huge-image");
+  WriteRaw(path, BigEndian({0x803, 0, 4294967267u, 4294967267u}));
+  ExpectError(ReadIdxImages(path).status(), path,
+              "bad header: one of its images is 18446743824601449289 bytes, more than the "
+              "1099511627776 this reader accepts");
+  const std::string at = TmpPath("image-at-limit");
+  WriteRaw(at, BigEndian({0x803, 0, 1u << 20, 1u << 20}));
+  absl::StatusOr<IdxImages> empty = ReadIdxImages(at);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->total, 0);
+}
+
 // A header is not trusted with memory: the buffer grows with the bytes actually there
 // (plus one 64 KiB chunk), raw or gzip. 2^31 images (or labels) claimed by a 20-byte file
 // are rejected as truncated without allocating anything like 2 GiB.
