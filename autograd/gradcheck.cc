@@ -103,6 +103,68 @@ Derivative Differentiate(const std::vector<const Point*>& stencil, const std::ve
   return d;
 }
 
+// The numeric derivative of L = sum(w * f) by element j of input `input` (x, perturbed in
+// place and restored): f evaluated at the stencil's steps of h = epsilon * max(1, |x_j|)
+// around `center`, then once far away (1024 h), which only tells which outputs depend on
+// the element (one whose change within the stencil is lost to its own rounding still
+// carries rounding error). Throws Error when a step is lost to rounding.
+Derivative ElementDerivative(Tensor& x, int input, int64_t j, const Point& center,
+                             const std::function<std::vector<float>()>& eval,
+                             const std::vector<float>& w, double rounding,
+                             const GradCheckOptions& options) {
+  float* p = x.data();
+  const float orig = p[j];
+  const double h = options.epsilon * std::max(1.0, std::fabs(static_cast<double>(orig)));
+  auto at = [&](double delta) {
+    p[j] = static_cast<float>(orig + delta);
+    Point point{static_cast<double>(p[j]) - orig, eval()};
+    p[j] = orig;
+    GRADWAY_CHECK(point.offset != 0 && (point.offset > 0) == (delta > 0),
+                  "gradcheck: a step of ", delta, " is lost to rounding at element ", j, " (",
+                  orig, ") of input ", input, "; use a larger epsilon");
+    return point;
+  };
+  std::vector<Point> moved;  // in order of offset, then the far probe
+  for (double k : options.four_point ? std::vector<double>{-2, -1, 1, 2}
+                                     : std::vector<double>{-1, 1}) {
+    moved.push_back(at(k * h));
+  }
+  moved.push_back(at(1024 * h));
+  const std::vector<int64_t> dependent = DependentOutputs(center, moved);
+  std::vector<const Point*> stencil;
+  for (size_t q = 0; q + 1 < moved.size(); ++q) stencil.push_back(&moved[q]);
+  stencil.insert(stencil.begin() + stencil.size() / 2, &center);
+  return Differentiate(stencil, w, dependent, rounding, options);
+}
+
+// Compares input `input`'s analytic gradient (x.grad()) with the numeric derivatives of
+// its checked elements, each allowed atol * scale + rtol * |numeric| + its rounding noise,
+// and records the worst element in *result.
+void CompareInput(int input, const Tensor& x, const std::vector<double>& numerics,
+                  const std::vector<double>& noises, const std::vector<bool>& checked,
+                  double scale, const GradCheckOptions& options, GradCheckResult* result) {
+  const Tensor grad = x.grad();
+  for (int64_t j = 0; j < x.numel(); ++j) {
+    if (!checked[j]) continue;
+    ++result->checked;
+    const double numeric = numerics[j];
+    const double analytic = grad.defined() ? grad.data()[j] : 0.0;
+    const double allowed =
+        options.atol * scale + options.rtol * std::fabs(numeric) + noises[j];
+    const double excess = std::fabs(analytic - numeric) - allowed;
+    if (result->worst_input < 0 || excess > result->error) {
+      result->worst_input = input;
+      result->worst_index = j;
+      result->worst_coords = Coords(x.shape(), j);
+      result->analytic = analytic;
+      result->numeric = numeric;
+      result->error = excess;
+      result->allowed = allowed;
+      result->noise = noises[j];
+    }
+  }
+}
+
 }  // namespace
 
 GradCheckResult GradCheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
@@ -129,7 +191,7 @@ GradCheckResult GradCheck(const std::function<Tensor(const std::vector<Tensor>&)
   y.Backward(w_tensor);
 
   const int64_t m = y.numel();
-  auto eval = [&]() {
+  const std::function<std::vector<float>()> eval = [&]() {
     NoGradGuard no_grad;
     std::vector<float> out = f(leaves).ToVector();
     GRADWAY_CHECK(static_cast<int64_t>(out.size()) == m, "gradcheck: the function returned ",
@@ -143,8 +205,6 @@ GradCheckResult GradCheck(const std::function<Tensor(const std::vector<Tensor>&)
   for (size_t i = 0; i < leaves.size(); ++i) {
     Tensor& x = leaves[i];
     if (!x.requires_grad()) continue;
-    const Tensor grad = x.grad();
-    float* p = x.data();
     // First every element's numeric derivative, then the comparison: the tolerance scales
     // with the largest numeric derivative of this input, so a mean over many elements
     // (tiny gradients) is judged as strictly as a sum.
@@ -156,31 +216,8 @@ GradCheckResult GradCheck(const std::function<Tensor(const std::vector<Tensor>&)
         ++result.skipped;
         continue;
       }
-      const float orig = p[j];
-      const double h = options.epsilon * std::max(1.0, std::fabs(static_cast<double>(orig)));
-      auto at = [&](double delta) {
-        p[j] = static_cast<float>(orig + delta);
-        Point point{static_cast<double>(p[j]) - orig, eval()};
-        p[j] = orig;
-        GRADWAY_CHECK(point.offset != 0 && (point.offset > 0) == (delta > 0),
-                      "gradcheck: a step of ", delta, " is lost to rounding at element ", j,
-                      " (", orig, ") of input ", i, "; use a larger epsilon");
-        return point;
-      };
-      // In order of offset; then a probe far away, which only tells which outputs depend
-      // on the element (one whose change within the stencil is lost to its own rounding
-      // still carries rounding error).
-      std::vector<Point> moved;
-      for (double k : options.four_point ? std::vector<double>{-2, -1, 1, 2}
-                                         : std::vector<double>{-1, 1}) {
-        moved.push_back(at(k * h));
-      }
-      moved.push_back(at(1024 * h));
-      const std::vector<int64_t> dependent = DependentOutputs(center, moved);
-      std::vector<const Point*> stencil;
-      for (size_t q = 0; q + 1 < moved.size(); ++q) stencil.push_back(&moved[q]);
-      stencil.insert(stencil.begin() + stencil.size() / 2, &center);
-      const Derivative d = Differentiate(stencil, w, dependent, rounding, options);
+      const Derivative d =
+          ElementDerivative(x, static_cast<int>(i), j, center, eval, w, rounding, options);
       if (d.kink) {
         ++result.skipped;
         continue;
@@ -190,25 +227,7 @@ GradCheckResult GradCheck(const std::function<Tensor(const std::vector<Tensor>&)
       checked[j] = true;
       scale = std::max(scale, std::fabs(d.numeric));
     }
-    for (int64_t j = 0; j < x.numel(); ++j) {
-      if (!checked[j]) continue;
-      ++result.checked;
-      const double numeric = numerics[j];
-      const double analytic = grad.defined() ? grad.data()[j] : 0.0;
-      const double allowed =
-          options.atol * scale + options.rtol * std::fabs(numeric) + noises[j];
-      const double excess = std::fabs(analytic - numeric) - allowed;
-      if (result.worst_input < 0 || excess > result.error) {
-        result.worst_input = static_cast<int>(i);
-        result.worst_index = j;
-        result.worst_coords = Coords(x.shape(), j);
-        result.analytic = analytic;
-        result.numeric = numeric;
-        result.error = excess;
-        result.allowed = allowed;
-        result.noise = noises[j];
-      }
-    }
+    CompareInput(static_cast<int>(i), x, numerics, noises, checked, scale, options, &result);
   }
   result.ok = result.worst_input < 0 || result.error <= 0;
   result.message = absl::StrFormat(
