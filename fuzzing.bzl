@@ -14,6 +14,8 @@ docs/build.md ("Fuzzing") says how to fuzz for long and how findings become regr
 inputs; .ci/fuzz.sh builds and briefly runs every target tagged "fuzzer".
 """
 
+load("//:cc.bzl", "cc_library", "cc_binary", "cc_test")
+
 # --define=fuzzing=1, set by --config=fuzz (.bazelrc).
 _FUZZING = "//fuzzing:fuzzing_enabled"
 
@@ -34,7 +36,7 @@ def cc_fuzzer(name, srcs, deps = [], corpus = None, size = "small"):
         corpus = "fuzz/%s_corpus" % name[:-len("_fuzzer")]
 
     # Compiled once for both the fuzzer and the replay test.
-    native.cc_library(
+    cc_library(
         name = name + "_target",
         srcs = srcs,
         deps = deps,
@@ -50,7 +52,7 @@ def cc_fuzzer(name, srcs, deps = [], corpus = None, size = "small"):
         _FUZZING: ["-fsanitize=fuzzer"],
         "//conditions:default": [],
     })
-    native.cc_binary(
+    cc_binary(
         name = name,
         deps = [":" + name + "_target"] + main,
         linkopts = linkopts,
@@ -62,7 +64,7 @@ def cc_fuzzer(name, srcs, deps = [], corpus = None, size = "small"):
     )
 
     # libFuzzer, given files rather than a folder, also just runs each once.
-    native.cc_test(
+    cc_test(
         name = name + "_test",
         size = size,
         deps = [":" + name + "_target"] + main,

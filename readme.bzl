@@ -1,5 +1,7 @@
 """readme_program_test(): compiles and runs a program shown in README.md, so it cannot rot."""
 
+load("//:cc.bzl", "cc_test")
+
 def readme_program_test(name, marker, deps):
     """Extracts the C++ between <!-- MARKER:begin --> and <!-- MARKER:end --> in README.md
     (fences dropped) and runs it as a cc_test that passes when the program exits with 0.
@@ -17,7 +19,7 @@ def readme_program_test(name, marker, deps):
               "$(location //:README.md) | sed -e '/^<!--/d' -e '/^```/d' > $@ && " +
               "grep -q 'int main' $@",
     )
-    native.cc_test(
+    cc_test(
         name = name,
         size = "small",
         srcs = [":" + name + "_src"],
