@@ -11,9 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/version.h"
 #include "data/file_util.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -62,7 +65,49 @@ bool NestsDeeperThan(absl::string_view text, int limit) {
   return false;
 }
 
+constexpr char kFormatVersionKey[] = "format_version";
+constexpr char kGradwayVersionKey[] = "gradway_version";
+
+// A value read from a file, for an error message: escaped, cut after 40 characters.
+std::string Shown(const std::string& value) {
+  constexpr size_t kMax = 40;
+  return absl::StrCat(absl::CHexEscape(value.substr(0, kMax)), value.size() > kMax ? "..." : "");
+}
+
 }  // namespace
+
+void SetVersionMetadata(Metadata* metadata) {
+  (*metadata)[kFormatVersionKey] = std::to_string(kCheckpointFormatVersion);
+  (*metadata)[kGradwayVersionKey] = VersionString();
+}
+
+absl::Status CheckFormatVersion(const std::string& path, const Metadata& metadata) {
+  auto it = metadata.find(kFormatVersionKey);
+  if (it == metadata.end()) return absl::OkStatus();  // written before 1.0.0: format 1
+  const std::string& text = it->second;
+  // Decimal digits without a sign, spaces or leading zeros; past int64_t, newer than any.
+  const bool positive = !text.empty() && text[0] != '0' &&
+                        std::all_of(text.begin(), text.end(),
+                                    [](char c) { return c >= '0' && c <= '9'; });
+  int64_t version = std::numeric_limits<int64_t>::max();
+  if (positive && absl::SimpleAtoi(text, &version) && version <= kCheckpointFormatVersion) {
+    return absl::OkStatus();
+  }
+  auto writer = metadata.find(kGradwayVersionKey);
+  const std::string written_by =
+      writer == metadata.end()
+          ? ""
+          : absl::StrCat(" (written by gradway ", Shown(writer->second), ")");
+  if (!positive) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": checkpoint format version '", Shown(text), "'", written_by,
+        " is not a positive integer; gradway ", VersionString(),
+        " reads format versions up to ", kCheckpointFormatVersion));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      path, ": checkpoint format version ", Shown(text), written_by, " is newer than gradway ",
+      VersionString(), " reads (format versions up to ", kCheckpointFormatVersion, ")"));
+}
 
 absl::Status SaveSafetensors(const std::string& path, const NamedTensors& tensors,
                              const Metadata& metadata) {

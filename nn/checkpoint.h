@@ -22,6 +22,19 @@
 // the optimiser's slots as "optimizer/<slot>/<param>" ("optimizer/m/dense_1/kernel") and
 // its step count and learning rate in __metadata__ ("step", "learning_rate").
 //
+// Every file gradway writes (Model::SaveWeights and Save, so ModelCheckpoint's files, and
+// BackupAndRestore's backups, nn/training_state.h) says in __metadata__ what it is and
+// which gradway wrote it:
+//   "format": "gradway" (a model checkpoint) or "gradway-backup" (a backup);
+//   "format_version": "1", the layout of the file, kCheckpointFormatVersion when written;
+//   "gradway_version": "1.0.0", GRADWAY_VERSION_STRING (base/version.h) of the writer.
+// A file without "format_version" is format 1: files written before gradway 1.0.0 have the
+// same layout. Model::Load, LoadWeights and RunState::Load refuse a format version newer
+// than this gradway reads (CheckFormatVersion); ReadSafetensors and LoadSafetensorsInto
+// below read any safetensors file and leave that check to their callers. The format version
+// changes only by adding readers: every release reads every older format version
+// (CHANGELOG.md, "Versioning rule").
+//
 // Writes are atomic and durable (data::WriteFileAtomically): the file is written to a fresh
 // temporary beside <path>, fsync'ed, renamed over <path> and the folder fsync'ed, so a crash
 // mid-write leaves the previous checkpoint intact and two saves of one path never collide.
@@ -41,6 +54,21 @@ namespace gradway {
 namespace nn {
 
 using Metadata = std::map<std::string, std::string>;
+
+// The newest checkpoint format version this gradway writes and reads ("format_version").
+constexpr int kCheckpointFormatVersion = 1;
+
+// Sets `metadata`'s "format_version" (kCheckpointFormatVersion) and "gradway_version"
+// (this library's VersionString()), as every file gradway writes has them.
+void SetVersionMetadata(Metadata* metadata);
+
+// OK when `metadata`, read from `path`, is of a format version this gradway reads: no
+// "format_version" (format 1) or a positive integer up to kCheckpointFormatVersion.
+// Otherwise InvalidArgument naming the file, its format version, the gradway that wrote it
+// ("gradway_version", when given), this gradway's version and the newest format it reads:
+// "ckpt.safetensors: checkpoint format version 2 (written by gradway 2.1.0) is newer than
+// gradway 1.0.0 reads (format versions up to 1)".
+absl::Status CheckFormatVersion(const std::string& path, const Metadata& metadata);
 
 // Writes `tensors` (in order) and `metadata` to `path` atomically. Names must be unique and
 // not "__metadata__". Creates no directories.

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
+#include "base/version.h"
 #include "gtest/gtest.h"
 #include "nn/test_util.h"
 
@@ -179,6 +181,70 @@ TEST(SafetensorsTest, RejectsMalformedFiles) {
   }
   absl::StatusOr<SafetensorsContents> none = ReadSafetensors(TempPath("does_not_exist"));
   EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+}
+
+// ---- Format versions (kCheckpointFormatVersion, SetVersionMetadata, CheckFormatVersion).
+
+TEST(FormatVersionTest, SetVersionMetadataWritesTheFormatAndTheLibraryVersion) {
+  Metadata m = {{"format", "gradway"}, {"step", "3"}};
+  SetVersionMetadata(&m);
+  EXPECT_EQ(m, (Metadata{{"format", "gradway"},
+                         {"format_version", "1"},
+                         {"gradway_version", GRADWAY_VERSION_STRING},
+                         {"step", "3"}}));
+  EXPECT_EQ(kCheckpointFormatVersion, 1);
+}
+
+TEST(FormatVersionTest, ReadsFilesWithoutAFormatVersionAndEveryVersionUpToTheNewest) {
+  EXPECT_TRUE(CheckFormatVersion("a.safetensors", {}).ok());
+  EXPECT_TRUE(CheckFormatVersion("a.safetensors", {{"format", "gradway"}}).ok());
+  for (int v = 1; v <= kCheckpointFormatVersion; ++v) {
+    absl::Status st = CheckFormatVersion(
+        "a.safetensors", {{"format_version", std::to_string(v)}, {"gradway_version", "0.1.0"}});
+    EXPECT_TRUE(st.ok()) << st;
+  }
+}
+
+// CheckFormatVersion's error for "ckpt.safetensors" with `metadata`.
+std::string VersionError(const Metadata& metadata) {
+  absl::Status st = CheckFormatVersion("ckpt.safetensors", metadata);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  return std::string(st.message());
+}
+
+TEST(FormatVersionTest, RefusesANewerFormatNamingTheFileAndBothVersions) {
+  const std::string newer = std::to_string(kCheckpointFormatVersion + 1);
+  const std::string reads = absl::StrCat(" is newer than gradway ", GRADWAY_VERSION_STRING,
+                                         " reads (format versions up to ",
+                                         kCheckpointFormatVersion, ")");
+  EXPECT_EQ(VersionError({{"format_version", newer}, {"gradway_version", "2.1.0"}}),
+            absl::StrCat("ckpt.safetensors: checkpoint format version ", newer,
+                         " (written by gradway 2.1.0)", reads));
+  EXPECT_EQ(VersionError({{"format_version", newer}}),
+            absl::StrCat("ckpt.safetensors: checkpoint format version ", newer, reads));
+  // Past int64_t is newer too, not an overflow.
+  EXPECT_EQ(VersionError({{"format_version", "123456789012345678901234567890"}}),
+            absl::StrCat("ckpt.safetensors: checkpoint format version "
+                         "123456789012345678901234567890", reads));
+}
+
+TEST(FormatVersionTest, RefusesAFormatVersionThatIsNotAPositiveInteger) {
+  const std::string reads = absl::StrCat(" is not a positive integer; gradway ",
+                                         GRADWAY_VERSION_STRING, " reads format versions up to ",
+                                         kCheckpointFormatVersion);
+  EXPECT_EQ(VersionError({{"format_version", "1.5"}, {"gradway_version", "3.0.0"}}),
+            absl::StrCat("ckpt.safetensors: checkpoint format version '1.5' (written by "
+                         "gradway 3.0.0)", reads));
+  for (const char* bad : {"", "0", "-1", "+1", " 1", "1 ", "01", "one", "1e0", "0x1"}) {
+    EXPECT_EQ(VersionError({{"format_version", bad}}),
+              absl::StrCat("ckpt.safetensors: checkpoint format version '", bad, "'", reads))
+        << "'" << bad << "'";
+  }
+  // What the file says is shown escaped and cut short.
+  EXPECT_EQ(VersionError({{"format_version", "\n\x01"},
+                          {"gradway_version", std::string(50, 'x')}}),
+            absl::StrCat("ckpt.safetensors: checkpoint format version '\\n\\x01' (written by "
+                         "gradway ", std::string(40, 'x'), "...)", reads));
 }
 
 }  // namespace

@@ -294,7 +294,9 @@ absl::Status Model::SaveWeights(const std::string& path) const {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": cannot save ", Description(), ": the model is not built"));
   }
-  return SaveSafetensors(path, NamedParameters(), {{"format", "gradway"}});
+  Metadata meta = {{"format", "gradway"}};
+  SetVersionMetadata(&meta);
+  return SaveSafetensors(path, NamedParameters(), meta);
 }
 
 absl::Status Model::LoadWeights(const std::string& path) {
@@ -302,12 +304,17 @@ absl::Status Model::LoadWeights(const std::string& path) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": cannot load into ", Description(), ": the model is not built"));
   }
-  return LoadSafetensorsInto(path, NamedParameters(), kOptimizerPrefix);
+  absl::StatusOr<SafetensorsContents> contents = ReadSafetensors(path);
+  if (!contents.ok()) return contents.status();
+  absl::Status st = CheckFormatVersion(path, contents->metadata);
+  if (!st.ok()) return st;
+  return CopyTensorsInto(path, contents->tensors, NamedParameters(), kOptimizerPrefix);
 }
 
 NamedTensors Model::CheckpointTensors(Metadata* metadata) const {
   NamedTensors tensors = NamedParameters();
   (*metadata)["format"] = "gradway";
+  SetVersionMetadata(metadata);
   if (optimizer_ != nullptr && optimizer_->attached()) {
     for (auto& [name, t] : optimizer_->StateTensors()) {
       tensors.emplace_back(kOptimizerPrefix + name, t);
@@ -341,6 +348,7 @@ absl::Status Model::LoadCheckpoint(const std::string& path, const NamedTensors& 
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": cannot load into ", Description(), ": the model is not built"));
   }
+  if (absl::Status st = CheckFormatVersion(path, metadata); !st.ok()) return st;
   bool has_state = metadata.count("step") > 0;
   if (!has_state || optimizer_ == nullptr) {
     NamedTensors weights;  // without the optimiser's tensors

@@ -167,15 +167,18 @@ class Model : public Module {
   // total / trainable / non-trainable counts.
   void Summary(std::ostream& os = std::cout) const;
 
-  // Weights only (the names of NamedParameters()).
+  // Weights only (the names of NamedParameters()), with the format and version metadata of
+  // nn/checkpoint.h.
   absl::Status SaveWeights(const std::string& path) const;
   // Loads weights saved by SaveWeights or Save (optimiser state is ignored). The model must
-  // be built. Errors name the file and the tensor; on error nothing is changed.
+  // be built. Errors name the file and the tensor, or the file's format version when it is
+  // newer than this gradway reads (CheckFormatVersion); on error nothing is changed.
   absl::Status LoadWeights(const std::string& path);
   // Weights and, when compiled, the optimiser's state (see nn/checkpoint.h).
   absl::Status Save(const std::string& path) const;
   // Loads what Save wrote. Requires a compiled model to restore optimiser state; a file
-  // without optimiser state loads the weights and resets nothing else.
+  // without optimiser state loads the weights and resets nothing else. Errors as
+  // LoadWeights'.
   absl::Status Load(const std::string& path);
 
   // Copies of all weights (NamedParameters order) and their restore.
@@ -193,10 +196,11 @@ class Model : public Module {
   std::vector<double> MetricsState() const;
   void SetMetricsState(const std::vector<double>& state);
   // What Save writes, without writing it: the weights and, when attached, the optimiser's
-  // slots ("optimizer/<slot>/<param>") with its name, step and learning rate in `metadata`.
+  // slots ("optimizer/<slot>/<param>") with its name, step and learning rate in `metadata`,
+  // and there also "format", "format_version" and "gradway_version" (nn/checkpoint.h).
   NamedTensors CheckpointTensors(std::map<std::string, std::string>* metadata) const;
-  // Load from `tensors` and `metadata` already read from `path` (named in errors). On
-  // error nothing is changed.
+  // Load from `tensors` and `metadata` already read from `path` (named in errors); refuses
+  // a format version newer than this gradway reads. On error nothing is changed.
   absl::Status LoadCheckpoint(const std::string& path, const NamedTensors& tensors,
                               const std::map<std::string, std::string>& metadata);
 

@@ -9,7 +9,9 @@
 #include "autograd/functions.h"
 #include "autograd/nn_functions.h"
 #include "base/runtime.h"
+#include "base/version.h"
 #include "gtest/gtest.h"
+#include "nn/checkpoint.h"
 #include "nn/layers.h"
 #include "nn/test_util.h"
 
@@ -554,6 +556,73 @@ TEST(CheckpointTest, OptimizerStateResumesIdentically) {
   EXPECT_EQ(Bits(hr.loss[1]), Bits(hf.loss[3]));
   auto wf = full.GetWeights(), wr = resumed.GetWeights();
   for (size_t i = 0; i < wf.size(); ++i) EXPECT_EQ(wf[i].ToVector(), wr[i].ToVector());
+}
+
+TEST(CheckpointTest, FilesSayTheirFormatAndTheVersionThatWroteThem) {
+  auto [x, y] = Bars(16, 10, 7);
+  Sequential model = MakeBarsCnn(3);
+  model.Fit(x, y, FitOptions().Epochs(1).BatchSize(8).Verbose(0));
+  const std::string full = TempPath("versioned_full.safetensors");
+  const std::string weights = TempPath("versioned_weights.safetensors");
+  ASSERT_TRUE(model.Save(full).ok());
+  ASSERT_TRUE(model.SaveWeights(weights).ok());
+  for (const std::string& path : {full, weights}) {
+    absl::StatusOr<SafetensorsContents> c = ReadSafetensors(path);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->metadata.at("format"), "gradway") << path;
+    EXPECT_EQ(c->metadata.at("format_version"), "1") << path;
+    EXPECT_EQ(c->metadata.at("gradway_version"), GRADWAY_VERSION_STRING) << path;
+  }
+  Metadata meta;
+  model.CheckpointTensors(&meta);
+  EXPECT_EQ(meta.at("format_version"), "1");
+  EXPECT_EQ(meta.at("gradway_version"), VersionString());
+}
+
+// Rewrites the checkpoint at `path` with its "format_version" set to `version`, or removed
+// (with "gradway_version") when `version` is empty: a file as an older or newer gradway
+// would have written it.
+void SetFormatVersion(const std::string& path, const std::string& version) {
+  absl::StatusOr<SafetensorsContents> c = ReadSafetensors(path);
+  ASSERT_TRUE(c.ok()) << c.status();
+  if (version.empty()) {
+    c->metadata.erase("format_version");
+    c->metadata.erase("gradway_version");
+  } else {
+    c->metadata["format_version"] = version;
+  }
+  ASSERT_TRUE(SaveSafetensors(path, c->tensors, c->metadata).ok());
+}
+
+TEST(CheckpointTest, LoadsFilesWithoutAFormatVersionAndRefusesNewerOnes) {
+  auto [x, y] = Bars(16, 10, 8);
+  Sequential trained = MakeBarsCnn(4);
+  trained.Fit(x, y, FitOptions().Epochs(1).BatchSize(8).Verbose(0));
+  const std::string path = TempPath("unversioned.safetensors");
+  ASSERT_TRUE(trained.Save(path).ok());
+  SetFormatVersion(path, "");  // as gradway wrote it before format versions
+  Sequential loaded = MakeBarsCnn(5), weights_only = MakeBarsCnn(5);
+  ASSERT_TRUE(loaded.Load(path).ok());
+  ASSERT_TRUE(weights_only.LoadWeights(path).ok());
+  EXPECT_EQ(loaded.optimizer()->iterations(), trained.optimizer()->iterations());
+  auto wt = trained.GetWeights(), wl = loaded.GetWeights(), ww = weights_only.GetWeights();
+  for (size_t i = 0; i < wt.size(); ++i) {
+    EXPECT_EQ(wl[i].ToVector(), wt[i].ToVector()) << i;
+    EXPECT_EQ(ww[i].ToVector(), wt[i].ToVector()) << i;
+  }
+
+  SetFormatVersion(path, "2");  // a file of a newer gradway (no gradway_version left)
+  Sequential fresh = MakeBarsCnn(6);
+  const std::vector<Tensor> before = fresh.GetWeights();
+  for (absl::Status st : {fresh.Load(path), fresh.LoadWeights(path)}) {
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(st.message(), path + ": checkpoint format version 2 is newer than gradway " +
+                                GRADWAY_VERSION_STRING + " reads (format versions up to 1)");
+  }
+  EXPECT_EQ(fresh.optimizer()->iterations(), 0);
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(fresh.GetWeights()[i].ToVector(), before[i].ToVector()) << "changed: " << i;
+  }
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // gradway nn: Keras-like layers, losses, metrics, optimisers, Model.fit with callbacks,
-// safetensors checkpoints and Summary. #include "nn/nn.h" and depend on //nn:nn.
+// safetensors checkpoints and Summary. #include "nn/nn.h" and depend on //nn:nn. It also
+// gives gradway's version (base/version.h: GRADWAY_VERSION_STRING, VersionString()).
 #ifndef GRADWAY_NN_NN_H_
 #define GRADWAY_NN_NN_H_
 
+#include "base/version.h"
 #include "nn/callback.h"
 #include "nn/callbacks.h"
 #include "nn/checkpoint.h"

@@ -1,7 +1,8 @@
 // Fuzz target for the safetensors checkpoint reader (nn/checkpoint.h): ReadSafetensors and
-// LoadSafetensorsInto on any bytes (header length, JSON header, offsets, dtypes, shapes)
-// give the tensors or an error naming the file, never a crash, an exception, a leak or an
-// allocation beyond the file's size (plus a fixed bound). See //:fuzzing.bzl.
+// LoadSafetensorsInto on any bytes (header length, JSON header, offsets, dtypes, shapes),
+// and CheckFormatVersion on the metadata read, give the tensors or an error naming the
+// file, never a crash, an exception, a leak or an allocation beyond the file's size (plus a
+// fixed bound). See //:fuzzing.bzl.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -37,6 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nn::NamedTensors w = {{"w", Tensor::Zeros({2})}};
   CheckNamesFile(nn::LoadSafetensorsInto(path, w), path);
   if (!contents.ok()) return 0;
+  CheckNamesFile(nn::CheckFormatVersion(path, contents->metadata), path);
 
   // A model shaped like the file loads it bit for bit; skipping "optimizer/" as
   // Model::LoadWeights does also works when the model leaves those tensors out.

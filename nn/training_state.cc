@@ -170,6 +170,7 @@ absl::Status RunState::Save(const std::string& path) const {
   Metadata meta = model_metadata;
   NamedTensors tensors = model_tensors;
   meta["format"] = kFormat;
+  SetVersionMetadata(&meta);
   meta["epoch"] = std::to_string(epoch);
   meta["batch"] = std::to_string(batch);
   meta["stop_training"] = stop_training ? "1" : "0";
@@ -199,6 +200,7 @@ absl::StatusOr<RunState> RunState::Load(const std::string& path) {
   if (!contents.ok()) return contents.status();
   const Metadata& meta = contents->metadata;
   const MetadataReader read(path, meta);
+  if (absl::Status s = CheckFormatVersion(path, meta); !s.ok()) return s;
   std::string format;
   GRADWAY_ASSIGN_OR_RETURN(format, read.String("format"));
   if (format != kFormat) return read.Fail("not a BackupAndRestore backup");

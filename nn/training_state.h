@@ -4,7 +4,9 @@
 //
 // RunState's file is a safetensors file (nn/checkpoint.h) holding the model's checkpoint
 // tensors (weights, optimiser slots), every callback's tensors ("callback/<i>/<name>"), and
-// in __metadata__ "format": "gradway-backup", the position ("epoch", "batch"), the run's
+// in __metadata__ "format": "gradway-backup" with "format_version" and "gradway_version"
+// (the format version and the gradway that wrote it, as in model checkpoints, nn/checkpoint.h;
+// a backup without "format_version" is format 1), the position ("epoch", "batch"), the run's
 // shape ("samples", "batch_size", "steps", "seed", "micro_shards"), "stop_training",
 // "epoch_learning_rate", the running "metrics", the history ("history/epoch",
 // "history/logs/<key>") and the callbacks' values ("callbacks", "callback/<i>/<key>").
@@ -61,8 +63,9 @@ struct RunState {
 
   // Writes the state to `path` atomically (the file layout is in the file comment).
   absl::Status Save(const std::string& path) const;
-  // Reads a state Save wrote. Errors name the file and what is wrong with it (a missing
-  // or malformed value, an epoch or batch out of range, a callback tensor of no callback).
+  // Reads a state Save wrote. Errors name the file and what is wrong with it (a format
+  // version newer than this gradway reads, a missing or malformed value, an epoch or batch
+  // out of range, a callback tensor of no callback).
   static absl::StatusOr<RunState> Load(const std::string& path);
 };
 

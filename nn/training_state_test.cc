@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/version.h"
 #include "gtest/gtest.h"
 #include "nn/checkpoint.h"
 #include "nn/test_util.h"
@@ -201,6 +202,41 @@ TEST(RunStateTest, LoadRejectsATensorOfNoCallback) {
                     t->emplace_back("callback/7/x", Tensor::Zeros({1}));
                   }),
                   "unexpected tensor 'callback/7/x'");
+}
+
+TEST(RunStateTest, SaveWritesTheFormatAndTheVersionThatWroteIt) {
+  const std::string path = TempPath("versioned.backup");
+  ASSERT_TRUE(FullState().Save(path).ok());
+  absl::StatusOr<SafetensorsContents> c = ReadSafetensors(path);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->metadata.at("format"), "gradway-backup");
+  EXPECT_EQ(c->metadata.at("format_version"), "1");
+  EXPECT_EQ(c->metadata.at("gradway_version"), GRADWAY_VERSION_STRING);
+}
+
+TEST(RunStateTest, LoadReadsABackupWithoutAFormatVersion) {
+  const std::string path = Damaged("unversioned.backup", [](Metadata* m, NamedTensors*) {
+    m->erase("format_version");
+    m->erase("gradway_version");
+  });
+  absl::StatusOr<RunState> r = RunState::Load(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->epoch, 3);
+  ExpectSameTensors(r->model_tensors, FullState().model_tensors);
+}
+
+TEST(RunStateTest, LoadRefusesANewerFormatVersion) {
+  ExpectLoadError(Damaged("newer.backup", [](Metadata* m, NamedTensors*) {
+                    (*m)["format_version"] = "2";
+                    (*m)["gradway_version"] = "2.0.1";
+                  }),
+                  "checkpoint format version 2 (written by gradway 2.0.1) is newer than "
+                  "gradway " GRADWAY_VERSION_STRING " reads (format versions up to 1)");
+  ExpectLoadError(Damaged("not_integer.backup", [](Metadata* m, NamedTensors*) {
+                    (*m)["format_version"] = "v1";
+                  }),
+                  "checkpoint format version 'v1' (written by gradway " GRADWAY_VERSION_STRING
+                  ") is not a positive integer");
 }
 
 TEST(RunStateTest, LoadNamesAMissingFile) {
