@@ -9,9 +9,17 @@
 #               with the repository's path filled in; no .bazelrc
 # Prints "PASS: consumer NAME" or "FAIL: consumer NAME" for each, and exits non-zero when
 # any fails. Needs what third_party/install.sh installs (cmake and pkg-config among them).
-#   .ci/consumers.sh
+#   .ci/consumers.sh               installs into a temporary prefix first
+#   .ci/consumers.sh --installed   uses the install already in /usr/local (the README's
+#                                  `bazel run //:install`), exactly as the README's commands do
 set -uo pipefail
 cd "$(dirname "$0")/.."
+installed=0
+case ${1:-} in
+  --installed) installed=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--installed]" >&2; exit 2 ;;
+esac
 repo=$PWD
 work=$(mktemp -d "${TMPDIR:-/tmp}/gradway-consumers.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -30,17 +38,22 @@ report() {  # report NAME RC
   if [ "$2" -eq 0 ]; then echo "PASS: consumer $1"; else echo "FAIL: consumer $1"; status=1; fi
 }
 
-prefix=$work/prefix
-if ! bazel run //:install -- --prefix="$prefix"; then
-  for name in cmake pkg-config bazel; do report "$name" 1; done
-  exit 1
+prefix_options=()  # where CMake and pkg-config look, beside their defaults (/usr/local)
+if ((!installed)); then
+  prefix=$work/prefix
+  if ! bazel run //:install -- --prefix="$prefix"; then
+    for name in cmake pkg-config bazel; do report "$name" 1; done
+    exit 1
+  fi
+  prefix_options=(-DCMAKE_PREFIX_PATH="$prefix")
+  export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 fi
 
 (
   set -e
   project cmake && cd "$work/cmake"
   readme_block consumer-cmake > CMakeLists.txt
-  cmake -S . -B build -DCMAKE_PREFIX_PATH="$prefix" > /dev/null
+  cmake -S . -B build "${prefix_options[@]}" > /dev/null
   cmake --build build
   ./build/xor
 )
@@ -51,7 +64,7 @@ report cmake $?
   project pkg-config && cd "$work/pkg-config"
   command=$(readme_block consumer-pkg-config)
   echo "+ $command"
-  PKG_CONFIG_PATH=$prefix/lib/pkgconfig bash -c "$command"
+  bash -c "$command"
   ./xor
 )
 report pkg-config $?
