@@ -72,6 +72,10 @@ if [ ! -f "$here/version.txt" ]; then
   echo "install.sh: run it with: bazel run //:install -- --prefix=DIR" >&2
   exit 2
 fi
+if ! mkdir -p "$root" 2>/dev/null || [ ! -w "$root" ]; then
+  echo "install.sh: cannot write to $root: run as root (sudo), or choose --prefix=DIR" >&2
+  exit 1
+fi
 version=$(cat "$here/version.txt")
 major=${version%%.*}
 
