@@ -28,11 +28,6 @@ std::string WriteBytes(const std::string& name, const std::string& bytes) {
   return path;
 }
 
-// A file with one tensor "w" [2] of the given header JSON and `data_bytes` zero bytes.
-std::string BadFile(const std::string& name, const std::string& json, size_t data_bytes = 8) {
-  return WriteBytes(name, Header(json) + std::string(data_bytes, '\0'));
-}
-
 std::string LoadError(const std::string& path, const NamedTensors& targets) {
   absl::Status st = LoadSafetensorsInto(path, targets);
   EXPECT_FALSE(st.ok());

@@ -65,6 +65,9 @@ def _installed_library_impl(ctx):
         " ".join([f.path for f in shared_libs]),
         " ".join(["'%s'" % f for f in link_flags]),
         "-lstdc++ -lm -pthread",
+        # --linkopt (e.g. --config=asan's -fsanitize=address,undefined, which the objects
+        # need at link time as every binary of the build does)
+        " ".join(["'%s'" % f for f in ctx.fragments.cpp.linkopts]),
         "-Wl,-z,defs",  # every symbol resolved: nothing left for the user to find
     ])
     ctx.actions.run_shell(
@@ -91,6 +94,7 @@ installed_library = rule(
         ),
     },
     outputs = {"static": "lib%{name}.a", "shared": "lib%{name}.so"},
+    fragments = ["cpp"],
     toolchains = ["@bazel_tools//tools/cpp:toolchain_type"],
     incompatible_use_toolchain_transition = True,
 )
