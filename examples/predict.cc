@@ -12,10 +12,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <numeric>
-#include <optional>
 #include <utility>
 #include <string>
 #include <vector>
@@ -24,13 +22,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "autograd/autograd.h"
 #include "data/image.h"
 #include "data/png.h"
 #include "examples/cli.h"
+#include "examples/mnist_checkpoint.h"
 #include "examples/mnist_models.h"
 #include "nn/nn.h"
 
@@ -40,70 +37,11 @@ ABSL_FLAG(std::string, model, "./model",
 ABSL_FLAG(std::string, image, "", "The PNG of a digit to classify (any size, gray or RGB).");
 ABSL_FLAG(std::string, model_kind, "auto",
           "auto (found from the checkpoint), cnn or mlp.");
+ABSL_FLAG(std::string, onnx, "",
+          "Also write the loaded model to this path as ONNX (nn::SaveOnnx); --image is then "
+          "optional.");
 
 using namespace gradway;  // NOLINT: an example
-
-namespace {
-
-namespace fs = std::filesystem;
-
-// The epoch and val_loss in a checkpoint's name "<epoch>-<val_loss>.safetensors", if it
-// has them and the loss is a number (not nan or inf).
-std::optional<std::pair<int64_t, double>> EpochAndLoss(const std::string& filename) {
-  absl::string_view name = filename;
-  if (!absl::ConsumeSuffix(&name, ".safetensors")) return std::nullopt;
-  const size_t dash = name.find('-');
-  int64_t epoch = 0;
-  double val_loss = 0;
-  if (dash == absl::string_view::npos || !absl::SimpleAtoi(name.substr(0, dash), &epoch) ||
-      !absl::SimpleAtod(name.substr(dash + 1), &val_loss) || !std::isfinite(val_loss)) {
-    return std::nullopt;
-  }
-  return std::make_pair(epoch, val_loss);
-}
-
-// `path` itself when it is a file; for a folder, its checkpoint with the lowest val_loss in
-// its name (ties: the later epoch).
-absl::StatusOr<std::string> FindCheckpoint(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_directory(path, ec)) {
-    if (!fs::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    return path;
-  }
-  std::string best;
-  std::pair<int64_t, double> best_key;
-  fs::directory_iterator it(path, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    const std::optional<std::pair<int64_t, double>> key = EpochAndLoss(name);
-    std::error_code file_ec;
-    if (!key || !it->is_regular_file(file_ec)) continue;
-    if (best.empty() || key->second < best_key.second ||
-        (key->second == best_key.second && key->first > best_key.first)) {
-      best = name;
-      best_key = *key;
-    }
-  }
-  if (ec) return absl::InternalError(absl::StrCat(path, ": cannot list: ", ec.message()));
-  if (best.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        path, ": holds no checkpoint named <epoch>-<val_loss>.safetensors (train one with "
-              "`bazel run //examples:mnist_cnn`)"));
-  }
-  return (fs::path(path) / best).string();
-}
-
-// A model of `kind` with the checkpoint's weights.
-absl::StatusOr<std::unique_ptr<nn::Sequential>> LoadModel(examples::MnistModelKind kind,
-                                                          const std::string& checkpoint) {
-  auto model = std::make_unique<nn::Sequential>();
-  examples::AddMnistLayers(kind, *model);
-  absl::Status loaded = model->LoadWeights(checkpoint);
-  if (!loaded.ok()) return loaded;
-  return model;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   examples::ParseFlags(
@@ -113,48 +51,29 @@ int main(int argc, char** argv) {
   const std::string model_flag = examples::UserPath(absl::GetFlag(FLAGS_model));
   const std::string image_path = examples::UserPath(absl::GetFlag(FLAGS_image));
   const std::string kind_flag = absl::GetFlag(FLAGS_model_kind);
-  if (image_path.empty()) examples::Die("--image is required (a PNG of a digit)", 2);
-  std::vector<examples::MnistModelKind> kinds;
-  if (kind_flag == "auto") {
-    kinds = {examples::MnistModelKind::kCnn, examples::MnistModelKind::kMlp};
-  } else if (kind_flag == "cnn") {
-    kinds = {examples::MnistModelKind::kCnn};
-  } else if (kind_flag == "mlp") {
-    kinds = {examples::MnistModelKind::kMlp};
-  } else {
-    examples::Die(absl::StrCat("--model_kind must be auto, cnn or mlp, got '", kind_flag, "'"),
-                  2);
+  const std::string onnx_path = examples::UserPath(absl::GetFlag(FLAGS_onnx));
+  if (image_path.empty() && onnx_path.empty()) {
+    examples::Die("--image is required (a PNG of a digit), unless --onnx is given", 2);
   }
+  absl::StatusOr<std::vector<examples::MnistModelKind>> kinds =
+      examples::ParseMnistModelKinds(kind_flag);
+  if (!kinds.ok()) examples::Die(std::string(kinds.status().message()), 2);
 
   // 1. The model: the checkpoint's weights in whichever of the two models they fit.
-  absl::StatusOr<std::string> checkpoint = FindCheckpoint(model_flag);
-  if (!checkpoint.ok()) examples::Die(std::string(checkpoint.status().message()), 1);
-  // A file that is not a valid checkpoint at all gets the reader's own message.
-  absl::StatusOr<nn::SafetensorsContents> contents = nn::ReadSafetensors(*checkpoint);
-  if (!contents.ok()) examples::Die(std::string(contents.status().message()), 1);
-  std::unique_ptr<nn::Sequential> model;
-  examples::MnistModelKind kind = kinds.front();
-  std::string why_not;
-  for (examples::MnistModelKind k : kinds) {
-    absl::StatusOr<std::unique_ptr<nn::Sequential>> loaded = LoadModel(k, *checkpoint);
-    if (loaded.ok()) {
-      model = *std::move(loaded);
-      kind = k;
-      break;
-    }
-    absl::StrAppend(&why_not, "\n  as the ", examples::MnistModelName(k), ": ",
-                    loaded.status().message());
-  }
-  if (model == nullptr) {
-    examples::Die(absl::StrCat(*checkpoint, ": not a checkpoint of the MNIST ",
-                               kinds.size() > 1 ? "CNN or MLP"
-                                                : absl::AsciiStrToUpper(
-                                                      examples::MnistModelName(kind)),
-                               why_not),
-                  1);
-  }
-  std::printf("Model: %s (the MNIST %s)\n", checkpoint->c_str(),
+  absl::StatusOr<examples::LoadedMnistModel> loaded =
+      examples::LoadMnistCheckpoint(model_flag, *kinds);
+  if (!loaded.ok()) examples::Die(std::string(loaded.status().message()), 1);
+  nn::Sequential* model = loaded->model.get();
+  const examples::MnistModelKind kind = loaded->kind;
+  std::printf("Model: %s (the MNIST %s)\n", loaded->checkpoint.c_str(),
               absl::AsciiStrToUpper(examples::MnistModelName(kind)).c_str());
+  if (!onnx_path.empty()) {
+    absl::Status exported = nn::SaveOnnx(*model, onnx_path);
+    if (!exported.ok()) examples::Die(std::string(exported.message()), 1);
+    std::printf("ONNX: %s (input \"input\" %s, output \"output\" (None, 10))\n",
+                onnx_path.c_str(), BatchShapeString(model->input_shape()).c_str());
+    if (image_path.empty()) return 0;
+  }
 
   // 2. The image, as an MNIST digit: 28x28, white on black, pixels scaled to [0, 1].
   absl::StatusOr<data::GrayImage> image = data::ReadGrayPng(image_path);

@@ -76,6 +76,7 @@ class Dense : public Module {
   Dense(int64_t units, ActivationFunction activation)
       : Dense(DenseOptions(units).Activation(activation)) {}
   Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
   const DenseOptions& options() const { return options_; }
   Tensor kernel() const { return kernel_; }  // [in, units]; undefined until built
   Tensor bias() const { return bias_; }      // [units]; undefined without bias
@@ -129,6 +130,7 @@ class Conv2D : public Module {
   Conv2D(int64_t filters, int64_t kernel_size, ActivationFunction activation = kLinear)
       : Conv2D(Conv2DOptions(filters, kernel_size).Activation(activation)) {}
   Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
   const Conv2DOptions& options() const { return options_; }
   Tensor kernel() const { return kernel_; }  // [kh, kw, Cin, filters]
   Tensor bias() const { return bias_; }      // [filters]
@@ -166,6 +168,7 @@ class MaxPooling2D : public Module {
  public:
   MaxPooling2D(Pooling2DOptions options);  // NOLINT(runtime/explicit)
   Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
 
  protected:
   Shape DoBuild(const Shape& input_shape) override;
@@ -179,6 +182,7 @@ class AveragePooling2D : public Module {
  public:
   AveragePooling2D(Pooling2DOptions options);  // NOLINT(runtime/explicit)
   Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
 
  protected:
   Shape DoBuild(const Shape& input_shape) override;
@@ -210,6 +214,7 @@ class Dropout : public Module {
  public:
   Dropout(DropoutOptions options);  // NOLINT(runtime/explicit); rate must be in [0, 1)
   Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
 
  protected:
   Shape DoBuild(const Shape& input_shape) override;
@@ -227,6 +232,7 @@ class Flatten : public Module {
   // With the per-sample input shape, as a first layer: nn::Flatten({28, 28, 1}).
   explicit Flatten(Shape input_shape);
   Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
 
  protected:
   Shape DoBuild(const Shape& input_shape) override;
@@ -237,6 +243,7 @@ class ReLU : public Module {
  public:
   ReLU();
   Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
 };
 
 // Softmax over the last axis, any shape. A cross-entropy loss fuses it (see nn/losses.h).
@@ -244,6 +251,7 @@ class Softmax : public Module {
  public:
   Softmax();
   Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
 };
 
 // Applies an activation function, any shape (Keras' layers.Activation):
@@ -254,6 +262,7 @@ class Activation : public Module {
   explicit Activation(const std::string& name);
   explicit Activation(const char* name) : Activation(std::string(name)) {}
   Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
   ActivationFunction function() const { return function_; }
 
  private:

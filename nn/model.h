@@ -294,6 +294,8 @@ class Sequential : public Model {
   }
 
   Tensor Forward(const Tensor& x) override;
+  // Its layers' nodes, in order (SaveOnnx, nn/onnx_export.h).
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
 
  protected:
   Shape DoBuild(const Shape& input_shape) override;

@@ -108,6 +108,10 @@ bool Module::HasUnbuiltChild() const {
   return false;
 }
 
+std::string Module::ExportOnnx(OnnxGraph& /*graph*/, const std::string& /*input*/) const {
+  Fail("cannot export ", Description(), " to ONNX: it does not override Module::ExportOnnx");
+}
+
 Tensor Module::operator()(const Tensor& x) {
   CheckInput(x);
   return Forward(x);

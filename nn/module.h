@@ -33,6 +33,8 @@
 namespace gradway {
 namespace nn {
 
+class OnnxGraph;  // nn/onnx_graph.h
+
 // A list of (name, tensor) pairs in registration order.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
@@ -88,6 +90,14 @@ class Module {
   // Builds on first use from x's shape, checks x's shape against input_shape() (throwing
   // Error "dense_1 (Dense): expected input (None, 784), got (32, 28, 28, 1)"), then Forward.
   Tensor operator()(const Tensor& x);
+
+  // ---- ONNX export (SaveOnnx, nn/onnx_export.h).
+  // Appends this module's inference computation to `graph`: `input` names the value the
+  // module reads; returns the name of the value it outputs. gradway's layers and Sequential
+  // override it; a module of your own overrides it with `graph`'s nodes and its children's
+  // ExportOnnx. The default throws Error: "cannot export my_layer (MyLayer) to ONNX: it does
+  // not override Module::ExportOnnx".
+  virtual std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const;
 
   // ---- Parameters and sub-modules.
   // Registers `tensor` (made a leaf that requires grad when trainable) under `name` and

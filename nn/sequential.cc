@@ -81,6 +81,12 @@ Tensor Sequential::Forward(const Tensor& x) {
   return h;
 }
 
+std::string Sequential::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  std::string value = input;
+  for (const auto& c : children()) value = c.second->ExportOnnx(graph, value);
+  return value;
+}
+
 const Module& Sequential::InputLayer() const {
   return size() > 0 ? *children().front().second : static_cast<const Module&>(*this);
 }

@@ -30,6 +30,8 @@ packages=(
   zlib1g-dev             # reading .gz IDX files
   libpng-dev             # reading and writing PNG images
   nlohmann-json3-dev     # JSON: safetensors headers
+  libonnx-dev            # ONNX's protobuf classes (onnx/onnx-ml.pb.h): ONNX export
+  libprotobuf-dev        # protobuf 3.21, which they are written with
   libopenmpi-dev         # Open MPI 4.1: data-parallel training across processes (distributed/)
   openmpi-bin            # mpirun
   dataset-fashion-mnist  # Fashion-MNIST (60k/10k) for --dataset=fashion

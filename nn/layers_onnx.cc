@@ -1,0 +1,139 @@
+// The layers' ONNX export (Module::ExportOnnx overrides for nn/layers.h; SaveOnnx in
+// nn/onnx_export.h). Images are NHWC in gradway and NCHW in ONNX's Conv and pools: a layer
+// that needs NCHW asks the graph for it (a Transpose only when the value is not already
+// NCHW), so consecutive convolutions and pools share one Transpose in; Flatten and the
+// graph's output go back to NHWC.
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "autograd/error.h"
+#include "autograd/functions.h"
+#include "autograd/graph.h"
+#include "base/padding.h"
+#include "nn/layers.h"
+#include "nn/onnx_graph.h"
+
+namespace gradway {
+namespace nn {
+namespace {
+
+using Layout = OnnxGraph::Layout;
+
+std::string ExportActivation(OnnxGraph& graph, ActivationFunction activation,
+                             const std::string& value, const std::string& name) {
+  switch (activation) {
+    case ActivationFunction::kLinear:
+      return value;
+    case ActivationFunction::kRelu:
+      return graph.Elementwise("Relu", {value}, name + "/Relu");
+    case ActivationFunction::kSigmoid:
+      return graph.Elementwise("Sigmoid", {value}, name + "/Sigmoid");
+    case ActivationFunction::kTanh:
+      return graph.Elementwise("Tanh", {value}, name + "/Tanh");
+    case ActivationFunction::kSoftmax:
+      return graph.Softmax(value, name + "/Softmax");
+  }
+  Fail("onnx: unknown activation in ", name);
+}
+
+// ONNX's 2-D window attributes for a gradway window over an NHWC value of per-sample
+// shape {H, W, C}: kernel_shape, strides and pads [top, left, bottom, right].
+OnnxAttributes WindowAttributes(const Shape& in, int64_t kh, int64_t kw, int64_t sh,
+                                int64_t sw, Padding padding) {
+  std::vector<int64_t> pads(4);
+  const int64_t sizes[2] = {kh, kw}, strides[2] = {sh, sw};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t out = WindowOutputSize(in[i], sizes[i], strides[i], padding);
+    const int64_t before = WindowPadBefore(in[i], sizes[i], strides[i], padding);
+    const int64_t total = std::max<int64_t>((out - 1) * strides[i] + sizes[i] - in[i], 0);
+    pads[i] = before;
+    pads[i + 2] = padding == Padding::kValid ? 0 : total - before;
+  }
+  return {{"kernel_shape", std::vector<int64_t>{kh, kw}},
+          {"strides", std::vector<int64_t>{sh, sw}},
+          {"pads", pads}};
+}
+
+}  // namespace
+
+std::string Dense::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  GRADWAY_CHECK(graph.shape(input).size() == 1, "cannot export ", Description(),
+                " to ONNX: its input ", BatchShapeString(graph.shape(input)),
+                " is not (None, features)");
+  // Gemm(x, W^T, b) with W^T [units, in] and transB = 1, as PyTorch exports a Linear: the
+  // form every runtime reads (OpenCV 4.6 refuses Gemm's transB = 0 with a bias).
+  Tensor kernel_t;
+  {
+    NoGradGuard no_grad;
+    kernel_t = Transpose(kernel_);
+  }
+  std::vector<std::string> inputs = {input, graph.Initializer(name() + "/kernel", kernel_t)};
+  if (options_.use_bias) inputs.push_back(graph.Initializer(name() + "/bias", bias_));
+  const std::string y = graph.Node("Gemm", inputs, name() + "/Gemm", output_shape(),
+                                   Layout::kNhwc, {{"transB", int64_t{1}}});
+  return ExportActivation(graph, options_.activation, y, name());
+}
+
+std::string Conv2D::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  const std::string x = graph.ToLayout(input, Layout::kNchw, name() + "/to_nchw");
+  Tensor oihw;  // HWIO -> ONNX's OIHW
+  {
+    NoGradGuard no_grad;
+    oihw = Permute(kernel_, {3, 2, 0, 1});
+  }
+  std::vector<std::string> inputs = {x, graph.Initializer(name() + "/kernel", oihw)};
+  if (options_.use_bias) inputs.push_back(graph.Initializer(name() + "/bias", bias_));
+  const std::string y = graph.Node(
+      "Conv", inputs, name() + "/Conv", output_shape(), Layout::kNchw,
+      WindowAttributes(input_shape(), options_.kernel_h, options_.kernel_w, options_.stride_h,
+                       options_.stride_w, options_.padding));
+  return ExportActivation(graph, options_.activation, y, name());
+}
+
+std::string MaxPooling2D::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  const std::string x = graph.ToLayout(input, Layout::kNchw, name() + "/to_nchw");
+  const int64_t sh = options_.stride_h ? options_.stride_h : options_.pool_h;
+  const int64_t sw = options_.stride_w ? options_.stride_w : options_.pool_w;
+  return graph.Node("MaxPool", {x}, name() + "/MaxPool", output_shape(), Layout::kNchw,
+                    WindowAttributes(input_shape(), options_.pool_h, options_.pool_w, sh, sw,
+                                     options_.padding));
+}
+
+std::string AveragePooling2D::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  const std::string x = graph.ToLayout(input, Layout::kNchw, name() + "/to_nchw");
+  const int64_t sh = options_.stride_h ? options_.stride_h : options_.pool_h;
+  const int64_t sw = options_.stride_w ? options_.stride_w : options_.pool_w;
+  OnnxAttributes attributes = WindowAttributes(input_shape(), options_.pool_h, options_.pool_w,
+                                               sh, sw, options_.padding);
+  attributes.emplace_back("count_include_pad", int64_t{0});  // Keras: padding left out
+  return graph.Node("AveragePool", {x}, name() + "/AveragePool", output_shape(),
+                    Layout::kNchw, attributes);
+}
+
+// Inference: the identity.
+std::string Dropout::ExportOnnx(OnnxGraph& /*graph*/, const std::string& input) const {
+  return input;
+}
+
+std::string Flatten::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  if (graph.shape(input).size() == 1) return input;
+  const std::string x = graph.ToLayout(input, Layout::kNhwc, name() + "/to_nhwc");
+  return graph.Node("Flatten", {x}, name() + "/Flatten", output_shape(), Layout::kNhwc,
+                    {{"axis", int64_t{1}}});
+}
+
+std::string ReLU::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  return ExportActivation(graph, ActivationFunction::kRelu, input, name());
+}
+
+std::string Softmax::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  return ExportActivation(graph, ActivationFunction::kSoftmax, input, name());
+}
+
+std::string Activation::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  return ExportActivation(graph, function_, input, name());
+}
+
+}  // namespace nn
+}  // namespace gradway
