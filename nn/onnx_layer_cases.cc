@@ -1,0 +1,162 @@
+// Writes one ONNX check folder per case, for every layer of nn/layers.h in each of its
+// forms (activations, bias or not, valid and same padding, strides, rectangular windows,
+// before and after a convolution's NCHW), so that .ci/onnx/check.py runs each through ONNX
+// Runtime and OpenCV against gradway on random inputs:
+//   bazel run //nn:onnx_layer_cases -- DIR
+// Each DIR/<case>/ holds model.onnx, input.bin (float32), expected.bin (gradway's
+// Model::Predict, float32) and meta.json, as //examples:export_onnx --check_dir writes.
+// Deterministic: fixed seeds. Biases are random (not Keras' zeros) so that a misplaced
+// bias shows.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/autograd.h"
+#include "nlohmann/json.hpp"
+#include "nn/nn.h"
+
+namespace gradway {
+namespace nn {
+namespace {
+
+struct Case {
+  std::string name;
+  Shape input;  // per sample
+  std::function<void(Sequential&)> add;
+};
+
+DenseOptions DenseCase(int64_t units, ActivationFunction a) {
+  return DenseOptions(units).Activation(a).BiasInitializer(RandomUniform(-0.5f, 0.5f));
+}
+
+Conv2DOptions ConvCase(int64_t filters, int64_t k) {
+  return Conv2DOptions(filters, k).BiasInitializer(RandomUniform(-0.5f, 0.5f));
+}
+
+std::vector<Case> Cases() {
+  return {
+      {"dense_linear", {7}, [](Sequential& m) { m.Add(Dense(DenseCase(5, kLinear))); }},
+      {"dense_relu", {7}, [](Sequential& m) { m.Add(Dense(DenseCase(5, kRelu))); }},
+      {"dense_sigmoid", {7}, [](Sequential& m) { m.Add(Dense(DenseCase(5, kSigmoid))); }},
+      {"dense_tanh", {7}, [](Sequential& m) { m.Add(Dense(DenseCase(5, kTanh))); }},
+      {"dense_softmax", {7}, [](Sequential& m) { m.Add(Dense(DenseCase(5, kSoftmax))); }},
+      {"dense_no_bias", {7},
+       [](Sequential& m) { m.Add(Dense(DenseCase(5, kRelu).UseBias(false))); }},
+      {"conv_valid_relu", {9, 9, 2},
+       [](Sequential& m) { m.Add(Conv2D(ConvCase(3, 3).Activation(kRelu))); }},
+      {"conv_same_stride2", {7, 8, 3},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(4, 4).Strides(2).Padding(Padding::kSame)));
+       }},
+      {"conv_rect_no_bias_tanh", {6, 9, 2},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(3, 1).KernelSize(2, 3).Strides(1, 2).UseBias(false)
+                          .Activation(kTanh)));
+       }},
+      {"conv_sigmoid_softmax", {5, 5, 2},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(3, 3).Padding(Padding::kSame).Activation(kSigmoid)));
+         m.Add(Conv2D(Conv2DOptions(4, 1).Activation(kSoftmax)));
+       }},
+      {"max_pool_valid", {8, 8, 3}, [](Sequential& m) {
+         m.Add(MaxPooling2D(Pooling2DOptions(2)));
+       }},
+      {"max_pool_same_stride", {7, 7, 2}, [](Sequential& m) {
+         m.Add(MaxPooling2D(
+             Pooling2DOptions(3).Strides(2).Padding(Padding::kSame)));
+       }},
+      {"average_pool_valid_rect", {8, 9, 3}, [](Sequential& m) {
+         m.Add(AveragePooling2D(Pooling2DOptions(2).PoolSize(2, 3)));
+       }},
+      {"average_pool_same", {7, 7, 2}, [](Sequential& m) {
+         m.Add(AveragePooling2D(
+             Pooling2DOptions(3).Strides(1).Padding(Padding::kSame)));
+       }},
+      {"conv_pool_flatten_dense", {10, 10, 2},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(3, 3).Activation(kRelu)));
+         m.Add(AveragePooling2D(2));
+         m.Add(Dropout(0.5));
+         m.Add(Flatten());
+         m.Add(Dense(DenseCase(4, kSoftmax)));
+       }},
+      {"flatten_dense", {4, 5, 3},
+       [](Sequential& m) {
+         m.Add(Flatten());
+         m.Add(Dense(DenseCase(6, kLinear)));
+       }},
+      {"dropout", {6},
+       [](Sequential& m) {
+         m.Add(Dense(DenseCase(5, kLinear)));
+         m.Add(Dropout(0.4));
+       }},
+      {"relu_layer_image", {5, 4, 3}, [](Sequential& m) {
+         m.Add(Activation(kLinear));
+         m.Add(ReLU());
+       }},
+      {"softmax_layer_image", {3, 4, 5}, [](Sequential& m) { m.Add(Softmax()); }},
+      {"activations_after_conv", {6, 6, 3},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(4, 3)));
+         m.Add(Activation("tanh"));
+         m.Add(Activation("sigmoid"));
+         m.Add(ReLU());
+         m.Add(Softmax());
+       }},
+  };
+}
+
+void WriteFloats(const std::string& path, const Tensor& t) {
+  const std::vector<float> v = t.ToVector();
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(v.data()),
+             static_cast<std::streamsize>(v.size() * sizeof(float)));
+}
+
+int Run(const std::string& dir) {
+  int failures = 0;
+  for (const Case& c : Cases()) {
+    const std::string out = dir + "/" + c.name;
+    std::filesystem::create_directories(out);
+    ClearSession();
+    Sequential model(/*seed=*/7);
+    c.add(model);
+    model.Build(c.input);
+    Generator gen(11);
+    Shape shape = {64};
+    shape.insert(shape.end(), c.input.begin(), c.input.end());
+    Tensor x = Tensor::Normal(shape, 0.f, 1.f, gen);
+    Tensor y = model.Predict(x, 64);
+    absl::Status st = SaveOnnx(model, out + "/model.onnx");
+    if (!st.ok()) {
+      std::fprintf(stderr, "%s: %s\n", c.name.c_str(), std::string(st.message()).c_str());
+      ++failures;
+      continue;
+    }
+    WriteFloats(out + "/input.bin", x);
+    WriteFloats(out + "/expected.bin", y);
+    nlohmann::json meta = {{"name", c.name},
+                           {"input_shape", x.shape()},
+                           {"output_shape", y.shape()},
+                           {"argmax", false}};
+    std::ofstream(out + "/meta.json") << meta.dump(2) << "\n";
+    std::printf("%s: %s -> %s\n", c.name.c_str(), BatchShapeString(c.input).c_str(),
+                BatchShapeString(model.output_shape()).c_str());
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace nn
+}  // namespace gradway
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
+    return 2;
+  }
+  return gradway::nn::Run(argv[1]);
+}
