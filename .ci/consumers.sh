@@ -51,7 +51,8 @@ fi
 
 (
   set -e
-  project cmake && cd "$work/cmake"
+  project cmake || exit 1
+  cd "$work/cmake" || exit 1
   readme_block consumer-cmake > CMakeLists.txt
   cmake -S . -B build "${prefix_options[@]}" > /dev/null
   cmake --build build
@@ -61,7 +62,8 @@ report cmake $?
 
 (
   set -e
-  project pkg-config && cd "$work/pkg-config"
+  project pkg-config || exit 1
+  cd "$work/pkg-config" || exit 1
   command=$(readme_block consumer-pkg-config)
   echo "+ $command"
   bash -c "$command"
@@ -71,7 +73,8 @@ report pkg-config $?
 
 (
   set -e
-  project bazel && cd "$work/bazel"
+  project bazel || exit 1
+  cd "$work/bazel" || exit 1
   readme_block consumer-bazel-workspace | sed "s|/path/to/gradway|$repo|" > WORKSPACE
   readme_block consumer-bazel-build > BUILD
   # Its own output base, removed afterwards; compiled actions shared through the disk cache.

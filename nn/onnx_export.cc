@@ -26,6 +26,8 @@ absl::Status SaveOnnx(const Model& model, const std::string& path, const OnnxOpt
                             options.opset);
   } catch (const Error& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
+  } catch (const std::exception& e) {  // from a layer of your own's ExportOnnx
+    return absl::InternalError(absl::StrCat(path, ": ONNX export failed: ", e.what()));
   }
   return data::WriteFileAtomically(path, bytes);
 }

@@ -119,7 +119,7 @@ TEST(SaveOnnxTest, ChapterCnnIsCheckedAndHasOneTransposeEachWay) {
 
 TEST(SaveOnnxTest, SamePaddingPutsTheOddCellAfterAsKeras) {
   Sequential model(/*seed=*/1);
-  model.Add(Conv2D(Conv2DOptions(2, 4).Strides(2).Padding(Padding::kSame).InputShape({7, 8, 3})));
+  model.Add(Conv2D(Conv2DOptions(2, 4).Strides(2).Padding(Padding::kSame).InputShape({7, 9, 3})));
   model.Add(AveragePooling2D(Pooling2DOptions(3).Strides(1).Padding(Padding::kSame)));
   model.Add(Activation("tanh"));
   model.Add(Softmax());
@@ -134,14 +134,14 @@ TEST(SaveOnnxTest, SamePaddingPutsTheOddCellAfterAsKeras) {
     }
     return std::vector<int64_t>{};
   };
-  // Conv: 7 -> 4 rows needs (4-1)*2+4-7 = 3 padded rows: 1 before, 2 after; 8 -> 4 columns
-  // needs 2: 1 and 1.
-  EXPECT_EQ(ints(1, "pads"), (std::vector<int64_t>{1, 1, 2, 1}));
+  // Conv: 7 -> 4 rows needs (4-1)*2+4-7 = 3 padded rows: 1 before, 2 after; 9 -> 5 columns
+  // needs (5-1)*2+4-9 = 3 too: 1 before, 2 after.
+  EXPECT_EQ(ints(1, "pads"), (std::vector<int64_t>{1, 1, 2, 2}));
   EXPECT_EQ(ints(1, "strides"), (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(ints(2, "pads"), (std::vector<int64_t>{1, 1, 1, 1}));
   // Softmax over the channels, axis 1 of NCHW.
   EXPECT_EQ(m.graph().node(4).attribute(0).i(), 1);
-  EXPECT_EQ(Dims(m.graph().output(0)), (std::vector<std::string>{"batch", "4", "4", "2"}));
+  EXPECT_EQ(Dims(m.graph().output(0)), (std::vector<std::string>{"batch", "4", "5", "2"}));
 }
 
 class NotExportable : public Module {

@@ -152,7 +152,7 @@ void OnnxGraph::SetOutput(const std::string& value, const std::string& name) {
 
 std::string OnnxGraph::Serialize(const std::string& graph_name, int64_t opset) const {
   onnx::ModelProto model;
-  model.set_ir_version(7);  // the IR of opset 13
+  model.set_ir_version(opset >= 15 ? 8 : 7);  // the IR version that came with the opset
   model.set_producer_name("gradway");
   model.set_producer_version(VersionString());
   onnx::OperatorSetIdProto* op = model.add_opset_import();

@@ -68,6 +68,13 @@ std::vector<Case> Cases() {
          m.Add(MaxPooling2D(
              Pooling2DOptions(3).Strides(2).Padding(Padding::kSame)));
        }},
+      {"max_pool_stride_over_pool", {9, 10, 2}, [](Sequential& m) {
+         m.Add(MaxPooling2D(Pooling2DOptions(2).Strides(3)));
+       }},
+      {"conv_linear_last", {6, 7, 2}, [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(3, 2).Strides(2).Padding(Padding::kSame)));
+         m.Add(Activation(kLinear));
+       }},
       {"average_pool_valid_rect", {8, 9, 3}, [](Sequential& m) {
          m.Add(AveragePooling2D(Pooling2DOptions(2).PoolSize(2, 3)));
        }},

@@ -48,7 +48,8 @@ depends=$(cd "$work/shlibdeps" && dpkg-shlibdeps -O -S"$run" "$run"/usr/lib/lib*
 [ -n "$depends" ] || { echo "build_deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
 control() {  # control PACKAGE DEPENDS SUGGESTS DESCRIPTION...
-  local pkg=$1 deps=$2 suggests=$3
+  local pkg=$1 deps=$2 suggests=$3 section=libs
+  [[ $pkg == *-dev ]] && section=libdevel
   shift 3
   cat > "$work/$pkg/DEBIAN/control" <<CONTROL
 Package: $pkg
@@ -58,7 +59,7 @@ Maintainer: $maintainer
 Installed-Size: $(du -sk --exclude=DEBIAN "$work/$pkg" | cut -f1)
 Depends: $deps
 Suggests: $suggests
-Section: libs
+Section: $section
 Priority: optional
 Description: $1
 $(shift; printf ' %s\n' "$@")

@@ -34,6 +34,8 @@ for arg in "$@"; do
 done
 absolute() {  # a path given on the command line, relative to where bazel was run
   case $1 in
+    "~") printf '%s' "$HOME" ;;
+    "~/"*) printf '%s/%s' "$HOME" "${1#\~/}" ;;
     /*) printf '%s' "$1" ;;
     *) printf '%s/%s' "${BUILD_WORKING_DIRECTORY:-$PWD}" "$1" ;;
   esac
@@ -48,20 +50,31 @@ prefix=${prefix%/}
 root=$destdir$prefix
 manifest_name=share/gradway/install_manifest.txt
 
+# Removes what the manifest of an earlier install lists, and gradway's own folders when
+# they are empty then (never a folder gradway shares, such as lib/pkgconfig).
+remove_installed() {
+  while read -r f; do
+    rm -f "$root/$f"
+  done < "$root/$manifest_name"
+  rm -f "$root/$manifest_name"
+  for d in include/gradway/{autograd,base,data,distributed,nn} include/gradway \
+           lib/cmake/gradway share/doc/gradway share/gradway; do
+    rmdir "$root/$d" 2>/dev/null || true
+  done
+}
+refresh_linker_cache() {  # as root, for this machine (not a staging --destdir)
+  if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then
+    ldconfig
+  fi
+}
+
 if ((uninstall)); then
   if [ ! -f "$root/$manifest_name" ]; then
     echo "install.sh: nothing to uninstall: no $root/$manifest_name" >&2
     exit 1
   fi
-  while read -r f; do
-    rm -f "$root/$f"
-  done < "$root/$manifest_name"
-  rm -f "$root/$manifest_name"
-  # The folders the install made, if nothing else is in them now.
-  for d in include/gradway/{autograd,base,data,distributed,nn} include/gradway \
-           lib/cmake/gradway lib/cmake lib/pkgconfig share/doc/gradway share/gradway; do
-    rmdir "$root/$d" 2>/dev/null || true
-  done
+  remove_installed
+  refresh_linker_cache
   echo "install.sh: removed gradway from $root"
   exit 0
 fi
@@ -73,11 +86,16 @@ if [ ! -f "$here/version.txt" ]; then
   exit 2
 fi
 if ! mkdir -p "$root" 2>/dev/null || [ ! -w "$root" ]; then
-  echo "install.sh: cannot write to $root: run as root (sudo), or choose --prefix=DIR" >&2
+  echo "install.sh: cannot write to $root: run as root, or choose --prefix=DIR" >&2
   exit 1
 fi
 version=$(cat "$here/version.txt")
 major=${version%%.*}
+# An earlier install here (another version, other headers) goes first, so that the new
+# manifest lists everything of gradway's in the prefix.
+if [ -f "$root/$manifest_name" ]; then
+  remove_installed
+fi
 
 manifest=()
 put() {  # put MODE SOURCE DEST: copies SOURCE to PREFIX/DEST
@@ -124,8 +142,5 @@ manifest+=("$manifest_name")
 mkdir -p "$(dirname "$root/$manifest_name")"
 printf '%s\n' "${manifest[@]}" > "$root/$manifest_name"
 
-# The dynamic linker's cache, when installing for this machine as root.
-if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then
-  ldconfig
-fi
+refresh_linker_cache
 echo "install.sh: installed gradway $version into $root (${#manifest[@]} files; manifest: $root/$manifest_name)"

@@ -7,15 +7,19 @@
 #   (ops/, the training loop's internals, data's file utilities, autograd/internal/);
 # - the libraries carry the version of base/version.h (soname libgradway.so.MAJOR), export
 #   gradway's API, and the pkg-config and CMake files name the prefix and the version;
-# - --uninstall removes every file the install wrote and nothing else.
+# - --uninstall removes every file the install wrote and nothing else (not even an empty
+#   folder gradway shares with others, such as lib/pkgconfig); installing again over an
+#   install replaces it.
 set -euo pipefail
 fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
 prefix=$TEST_TMPDIR/prefix
-mkdir -p "$prefix/share/other"
+mkdir -p "$prefix/share/other" "$prefix/lib/pkgconfig" "$prefix/lib/cmake" "$prefix/include"
 echo "not gradway's" > "$prefix/share/other/keep.txt"
+bash packaging/install.sh --prefix="$prefix"
+# Again over the first: the manifest still lists each file once.
 bash packaging/install.sh --prefix="$prefix"
 inc=$prefix/include/gradway
 version=$(cat packaging/version.txt)
@@ -63,7 +67,8 @@ grep -q 'gradway::distributed::' <<<"$mpi_symbols" || fail "libgradway_mpi.so do
 if grep -q 'gradway::nn::Model::' <<<"$mpi_symbols"; then
   fail "libgradway_mpi.so holds a second copy of nn::Model (it must use libgradway.so's)"
 fi
-ldd "$lib/libgradway_mpi.so.$version" > /dev/null
+readelf -d "$lib/libgradway_mpi.so.$version" | grep -q "NEEDED.*\[libgradway.so.$major\]" ||
+  fail "libgradway_mpi.so does not name libgradway.so.$major as needed"
 echo "PASS: libgradway and libgradway_mpi $version, sonames *.so.$major"
 
 # pkg-config and CMake files.
@@ -79,7 +84,13 @@ echo "PASS: gradway.pc, gradway-mpi.pc, gradwayConfig.cmake for $version"
 # Uninstall: back to what was there before.
 manifest=$prefix/share/gradway/install_manifest.txt
 n=$(wc -l < "$manifest")
+[ "$(sort "$manifest" | uniq -d | wc -l)" -eq 0 ] || fail "the manifest lists a file twice"
+[ "$n" -eq "$(cd "$prefix" && find . ! -type d ! -path ./share/other/keep.txt | wc -l)" ] ||
+  fail "the manifest lists $n files, the prefix holds others"
 bash packaging/install.sh --prefix="$prefix" --uninstall
 left=$(cd "$prefix" && find . \( ! -type d -o -name '*gradway*' \) | LC_ALL=C sort | paste -sd' ')
 [ "$left" = "./share/other/keep.txt" ] || fail "after uninstall: $left"
+for d in lib/pkgconfig lib/cmake include; do
+  [ -d "$prefix/$d" ] || fail "--uninstall removed $d, which was there before"
+done
 echo "PASS: --uninstall removed the $n files of the manifest and kept the rest"

@@ -61,8 +61,12 @@ def _installed_library_impl(ctx):
         "-Wl,--whole-archive",
         static.path,
         "-Wl,--no-whole-archive",
-        "-Wl,--as-needed",
+        # gradway's own shared libraries are needed whatever this one references of them
+        # (libgradway_mpi -> libgradway.so.MAJOR; Debian's gcc links --as-needed by
+        # default); the rest only as needed.
+        "-Wl,--no-as-needed",
         " ".join([f.path for f in shared_libs]),
+        "-Wl,--as-needed",
         " ".join(["'%s'" % f for f in link_flags]),
         "-lstdc++ -lm -pthread",
         # --linkopt (e.g. --config=asan's -fsanitize=address,undefined, which the objects

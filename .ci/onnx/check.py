@@ -51,7 +51,7 @@ try:
     import onnx
 except ImportError as e:
     sys.exit(f'check.py: {e}; run it with Debian\'s /usr/bin/python3 (python3-onnx, '
-             'python3-opencv, python3-numpy: bash third_party/install.sh)')
+             'python3-opencv, python3-numpy: .ci/onnx_check.sh installs them)')
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORT_RUN = os.path.join(HERE, 'ort_run.js')
