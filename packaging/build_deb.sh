@@ -40,10 +40,11 @@ maintainer="gradway developers <gradway@users.noreply.github.com>"
 # What other packages' programs that link libgradway.so.MAJOR depend on.
 printf 'libgradway %s gradway (>= %s)\nlibgradway_mpi %s gradway (>= %s)\n' \
   "$major" "$version" "$major" "$version" > "$run/DEBIAN/shlibs"
-# dpkg-shlibdeps reads the Debian packages that provide what the libraries link.
+# dpkg-shlibdeps reads the Debian packages that provide what the libraries link (not
+# gradway itself: -x, for libgradway_mpi's libgradway.so.MAJOR).
 mkdir -p "$work/shlibdeps/debian"
 printf 'Source: gradway\n\nPackage: gradway\nArchitecture: amd64\n' > "$work/shlibdeps/debian/control"
-depends=$(cd "$work/shlibdeps" && dpkg-shlibdeps -O -S"$run" "$run"/usr/lib/lib*.so."$version" |
+depends=$(cd "$work/shlibdeps" && dpkg-shlibdeps -O -xgradway -S"$run" "$run"/usr/lib/lib*.so."$version" |
   sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "build_deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
