@@ -5,9 +5,8 @@
 // --check_dir it also writes what .ci/onnx/check.py compares other runtimes against: the
 // ONNX file, test images (input.bin, float32 NHWC or flat), gradway's probabilities for
 // them (expected.bin, float32 [N, 10]) and meta.json.
+#include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -22,8 +21,8 @@
 #include "examples/mnist_checkpoint.h"
 #include "examples/mnist_models.h"
 #include "examples/mnist_tensors.h"
-#include "nlohmann/json.hpp"
 #include "nn/nn.h"
+#include "nn/onnx_check_folder.h"
 
 ABSL_FLAG(std::string, model, "./model",
           "A checkpoint written by mnist_cnn or mnist_mlp, or a folder of them "
@@ -41,22 +40,9 @@ using namespace gradway;  // NOLINT: an example
 
 namespace {
 
-void WriteFloats(const std::string& path, const Tensor& t) {
-  const std::vector<float> v = t.ToVector();
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(v.data()),
-            static_cast<std::streamsize>(v.size() * sizeof(float)));
-  if (!out) examples::Die(absl::StrCat(path, ": cannot write"), 1);
-}
-
 // The check folder: the model, test images, gradway's probabilities for them, meta.json.
 void WriteCheckFolder(const std::string& dir, const examples::LoadedMnistModel& loaded,
                       int64_t opset) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) examples::Die(absl::StrCat(dir, ": cannot create: ", ec.message()), 1);
-  absl::Status st = nn::SaveOnnx(*loaded.model, dir + "/model.onnx", nn::OnnxOptions().Opset(opset));
-  if (!st.ok()) examples::Die(std::string(st.message()), 1);
   absl::StatusOr<data::Dataset> dataset =
       data::ResolveDataset(examples::UserPath(absl::GetFlag(FLAGS_data_dir)),
                            absl::GetFlag(FLAGS_dataset), data::IdxRange{0, 0});
@@ -66,15 +52,10 @@ void WriteCheckFolder(const std::string& dir, const examples::LoadedMnistModel& 
                                     : dataset->test_count();
   examples::MnistTensors test = examples::ToTensors(
       *dataset, examples::Split::kTest, 0, count, examples::MnistInputShape(loaded.kind));
-  Tensor probabilities = loaded.model->Predict(test.x, 200);
-  WriteFloats(dir + "/input.bin", test.x);
-  WriteFloats(dir + "/expected.bin", probabilities);
-  nlohmann::json meta = {{"name", absl::StrCat("mnist_", examples::MnistModelName(loaded.kind))},
-                         {"input_shape", test.x.shape()},
-                         {"output_shape", probabilities.shape()},
-                         {"argmax", true},
-                         {"checkpoint", loaded.checkpoint}};
-  std::ofstream(dir + "/meta.json") << meta.dump(2) << "\n";
+  absl::Status st = nn::WriteOnnxCheckFolder(
+      *loaded.model, test.x, dir, absl::StrCat("mnist_", examples::MnistModelName(loaded.kind)),
+      /*argmax=*/true, loaded.checkpoint, nn::OnnxOptions().Opset(opset));
+  if (!st.ok()) examples::Die(std::string(st.message()), 1);
   std::printf("Check folder: %s (%lld test images)\n", dir.c_str(),
               static_cast<long long>(count));
 }

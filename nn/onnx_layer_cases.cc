@@ -3,20 +3,18 @@
 // before and after a convolution's NCHW), so that .ci/onnx/check.py runs each through ONNX
 // Runtime and OpenCV against gradway on random inputs:
 //   bazel run //nn:onnx_layer_cases -- DIR
-// Each DIR/<case>/ holds model.onnx, input.bin (float32), expected.bin (gradway's
-// Model::Predict, float32) and meta.json, as //examples:export_onnx --check_dir writes.
+// Each DIR/<case>/ is a check folder (nn/onnx_check_folder.h), as
+// //examples:export_onnx --check_dir writes.
 // Deterministic: fixed seeds. Biases are random (not Keras' zeros) so that a misplaced
 // bias shows.
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "autograd/autograd.h"
-#include "nlohmann/json.hpp"
 #include "nn/nn.h"
+#include "nn/onnx_check_folder.h"
 
 namespace gradway {
 namespace nn {
@@ -116,18 +114,9 @@ std::vector<Case> Cases() {
   };
 }
 
-void WriteFloats(const std::string& path, const Tensor& t) {
-  const std::vector<float> v = t.ToVector();
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(v.data()),
-             static_cast<std::streamsize>(v.size() * sizeof(float)));
-}
-
 int Run(const std::string& dir) {
   int failures = 0;
   for (const Case& c : Cases()) {
-    const std::string out = dir + "/" + c.name;
-    std::filesystem::create_directories(out);
     ClearSession();
     Sequential model(/*seed=*/7);
     c.add(model);
@@ -136,20 +125,13 @@ int Run(const std::string& dir) {
     Shape shape = {64};
     shape.insert(shape.end(), c.input.begin(), c.input.end());
     Tensor x = Tensor::Normal(shape, 0.f, 1.f, gen);
-    Tensor y = model.Predict(x, 64);
-    absl::Status st = SaveOnnx(model, out + "/model.onnx");
+    absl::Status st = WriteOnnxCheckFolder(model, x, dir + "/" + c.name, c.name,
+                                           /*argmax=*/false, "nn/onnx_layer_cases");
     if (!st.ok()) {
       std::fprintf(stderr, "%s: %s\n", c.name.c_str(), std::string(st.message()).c_str());
       ++failures;
       continue;
     }
-    WriteFloats(out + "/input.bin", x);
-    WriteFloats(out + "/expected.bin", y);
-    nlohmann::json meta = {{"name", c.name},
-                           {"input_shape", x.shape()},
-                           {"output_shape", y.shape()},
-                           {"argmax", false}};
-    std::ofstream(out + "/meta.json") << meta.dump(2) << "\n";
     std::printf("%s: %s -> %s\n", c.name.c_str(), BatchShapeString(c.input).c_str(),
                 BatchShapeString(model.output_shape()).c_str());
   }
