@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "autograd/test_util.h"
 #include "gtest/gtest.h"
 
 namespace gradway {
@@ -295,6 +296,18 @@ TEST(GradCheckTest, ConstantsAreNotChecked) {
   EXPECT_TRUE(r.ok);
   EXPECT_EQ(r.checked, 3);
   EXPECT_THROW(GradCheck([](const std::vector<Tensor>& v) { return v[0]; }, {c}), Error);
+}
+
+// The testing hook that halves one op's backward: every op's test uses it to show that its
+// gradient check catches a halved gradient. Halving "exp" fails the check of Exp (and of a
+// composition through it), and leaves other ops alone.
+TEST(GradCheckTest, HalvedBackwardHookFailsOnlyTheNamedOp) {
+  const std::vector<Tensor> in = {testing::RandomLeaf({3, 5}, 7)};
+  testing::ExpectGradCheckCatchesHalvedBackward(
+      [](const std::vector<Tensor>& v) { return Exp(v[0]) * 2.f; }, in, "exp");
+  ScopedBackwardScaleForTesting halve("exp", 0.5f);
+  GradCheckResult r = GradCheck([](const std::vector<Tensor>& v) { return Tanh(v[0]); }, in);
+  EXPECT_TRUE(r.ok) << r.message;
 }
 
 }  // namespace

@@ -22,6 +22,11 @@ namespace {
 thread_local bool g_grad_enabled = true;
 std::atomic<int64_t> g_live_nodes{0};
 
+// ScopedBackwardScaleForTesting's op and scale; the flag is read on every node's backward.
+std::atomic<bool> g_backward_scale_active{false};
+std::string g_backward_scale_op;
+float g_backward_scale = 1.f;
+
 // True when `t` is the only handle on its data: no other tensor, view or saved copy.
 bool SoleOwner(const Tensor& t) {
   return t.impl().use_count() == 1 && t.impl()->storage.use_count() == 1;
@@ -122,6 +127,17 @@ Tensor AttachNode(const char* name, Tensor output, const std::vector<Tensor>& in
   return output;
 }
 
+ScopedBackwardScaleForTesting::ScopedBackwardScaleForTesting(std::string op, float scale) {
+  GRADWAY_CHECK(!g_backward_scale_active.load(), "ScopedBackwardScaleForTesting: one at a time");
+  g_backward_scale_op = std::move(op);
+  g_backward_scale = scale;
+  g_backward_scale_active.store(true);
+}
+
+ScopedBackwardScaleForTesting::~ScopedBackwardScaleForTesting() {
+  g_backward_scale_active.store(false);
+}
+
 class Engine {
  public:
   static void Run(const Tensor& root, const Tensor& grad_output, bool retain_graph);
@@ -186,6 +202,15 @@ void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_grap
       }
       // Only now, checked, does the backward see the saved tensors.
       input_grads = node->backward_(grad, node->saved_);
+      if (g_backward_scale_active.load(std::memory_order_relaxed) &&
+          node->name_ == g_backward_scale_op) {
+        for (Tensor& g : input_grads) {
+          if (!g.defined()) continue;
+          Tensor scaled = Tensor::Zeros(g.shape());
+          ops::Axpy(g_backward_scale, std::as_const(g).data(), scaled.data(), g.numel());
+          g = scaled;
+        }
+      }
       GRADWAY_CHECK(input_grads.size() == node->inputs_.size(), node->name_,
                     ": backward returned ", input_grads.size(), " gradients for ",
                     node->inputs_.size(), " inputs");

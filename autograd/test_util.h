@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "autograd/internal/node.h"
 #include "gtest/gtest.h"
 
 namespace gradway {
@@ -30,6 +31,19 @@ inline void ExpectGradOk(const TensorFn& f, const std::vector<Tensor>& inputs,
   GradCheckResult r = GradCheck(f, inputs, options);
   EXPECT_TRUE(r.ok) << r.message;
   EXPECT_GT(r.checked, 0) << r.message;
+}
+
+// Expects the gradient check to pass for f, and to fail once the backward of the op named
+// `op` (as recorded, e.g. "batch_norm") is halved: the check is strict enough to catch a
+// wrong gradient of that op.
+inline void ExpectGradCheckCatchesHalvedBackward(const TensorFn& f,
+                                                 const std::vector<Tensor>& inputs,
+                                                 const std::string& op,
+                                                 GradCheckOptions options = {}) {
+  ExpectGradOk(f, inputs, options);
+  ScopedBackwardScaleForTesting halve(op, 0.5f);
+  GradCheckResult r = GradCheck(f, inputs, options);
+  EXPECT_FALSE(r.ok) << op << ": the gradient check passed with the backward halved";
 }
 
 // The message of the gradway::Error `f` throws, or "(no error)".

@@ -145,6 +145,18 @@ Tensor RecordOp(const char* name, Tensor output, const std::vector<Tensor>& inpu
 // Runs backward from `root` with gradient `grad_output` (same shape as root).
 void RunBackward(const Tensor& root, const Tensor& grad_output, bool retain_graph);
 
+// Testing only: while one is alive, the engine multiplies every gradient that the
+// backward of the ops named `op` returns by `scale` (e.g. 0.5, a halved backward). Each
+// op's test uses it to show that its gradient check would catch a wrong backward
+// (autograd/test_util.h, ExpectGradCheckCatchesHalvedBackward). One at a time.
+class ScopedBackwardScaleForTesting {
+ public:
+  ScopedBackwardScaleForTesting(std::string op, float scale);
+  ~ScopedBackwardScaleForTesting();
+  ScopedBackwardScaleForTesting(const ScopedBackwardScaleForTesting&) = delete;
+  ScopedBackwardScaleForTesting& operator=(const ScopedBackwardScaleForTesting&) = delete;
+};
+
 }  // namespace gradway
 
 #endif  // GRADWAY_AUTOGRAD_INTERNAL_NODE_H_
