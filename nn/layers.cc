@@ -42,7 +42,7 @@ ActivationFunction ActivationFromName(const std::string& name) {
 }
 
 // ---- Dense.
-Dense::Dense(DenseOptions options) : Module("Dense", "dense"), options_(std::move(options)) {
+Dense::Dense(DenseOptions options) : Layer("Dense", "dense"), options_(std::move(options)) {
   GRADWAY_CHECK(options_.units > 0, "Dense: units must be positive, got ", options_.units);
   if (!options_.name.empty()) set_name(options_.name);
   set_declared_input_shape(options_.input_shape);
@@ -69,7 +69,7 @@ Tensor Dense::Forward(const Tensor& x) {
 
 // ---- Conv2D.
 Conv2D::Conv2D(Conv2DOptions options)
-    : Module("Conv2D", "conv2d"), options_(std::move(options)) {
+    : Layer("Conv2D", "conv2d"), options_(std::move(options)) {
   const Conv2DOptions& o = options_;
   GRADWAY_CHECK(o.filters > 0 && o.kernel_h > 0 && o.kernel_w > 0 && o.stride_h > 0 &&
                     o.stride_w > 0,
@@ -135,7 +135,7 @@ void PoolCheckOptions(const char* type, const Pooling2DOptions& o) {
 }  // namespace
 
 MaxPooling2D::MaxPooling2D(Pooling2DOptions options)
-    : Module("MaxPooling2D", "max_pooling2d"), options_(std::move(options)) {
+    : Layer("MaxPooling2D", "max_pooling2d"), options_(std::move(options)) {
   PoolCheckOptions("MaxPooling2D", options_);
   if (!options_.name.empty()) set_name(options_.name);
   set_declared_input_shape(options_.input_shape);
@@ -150,7 +150,7 @@ Tensor MaxPooling2D::Forward(const Tensor& x) {
 }
 
 AveragePooling2D::AveragePooling2D(Pooling2DOptions options)
-    : Module("AveragePooling2D", "average_pooling2d"), options_(std::move(options)) {
+    : Layer("AveragePooling2D", "average_pooling2d"), options_(std::move(options)) {
   PoolCheckOptions("AveragePooling2D", options_);
   if (!options_.name.empty()) set_name(options_.name);
   set_declared_input_shape(options_.input_shape);
@@ -166,7 +166,7 @@ Tensor AveragePooling2D::Forward(const Tensor& x) {
 
 // ---- Dropout.
 Dropout::Dropout(DropoutOptions options)
-    : Module("Dropout", "dropout"), options_(std::move(options)) {
+    : Layer("Dropout", "dropout"), options_(std::move(options)) {
   GRADWAY_CHECK(options_.rate >= 0 && options_.rate < 1, "Dropout: rate must be in [0, 1), got ",
                 options_.rate);
   if (!options_.name.empty()) set_name(options_.name);
@@ -185,7 +185,7 @@ Tensor Dropout::Forward(const Tensor& x) {
 }
 
 // ---- Flatten, ReLU, Softmax.
-Flatten::Flatten() : Module("Flatten", "flatten") {}
+Flatten::Flatten() : Layer("Flatten", "flatten") {}
 Flatten::Flatten(Shape input_shape) : Flatten() {
   set_declared_input_shape(std::move(input_shape));
 }
@@ -196,14 +196,14 @@ Tensor Flatten::Forward(const Tensor& x) {
   return x.Reshape({x.size(0), NumElements(output_shape())});
 }
 
-ReLU::ReLU() : Module("ReLU", "re_lu") {}
+ReLU::ReLU() : Layer("ReLU", "re_lu") {}
 Tensor ReLU::Forward(const Tensor& x) { return Relu(x); }
 
-Softmax::Softmax() : Module("Softmax", "softmax") {}
+Softmax::Softmax() : Layer("Softmax", "softmax") {}
 Tensor Softmax::Forward(const Tensor& x) { return ::gradway::Softmax(x); }
 
 Activation::Activation(nn::ActivationFunction function)
-    : Module("Activation", "activation"), function_(function) {}
+    : Layer("Activation", "activation"), function_(function) {}
 Activation::Activation(const std::string& name) : Activation(ActivationFromName(name)) {}
 Tensor Activation::Forward(const Tensor& x) { return ApplyActivation(function_, x); }
 

@@ -69,7 +69,7 @@ struct DenseOptions {
   DenseOptions& Name(std::string v) { name = std::move(v); return *this; }
 };
 
-class Dense : public Module {
+class Dense : public Layer<Dense> {
  public:
   Dense(DenseOptions options);  // NOLINT(runtime/explicit)
   // The short form: nn::Dense(128, nn::kRelu).
@@ -123,7 +123,7 @@ struct Conv2DOptions {
   Conv2DOptions& Name(std::string v) { name = std::move(v); return *this; }
 };
 
-class Conv2D : public Module {
+class Conv2D : public Layer<Conv2D> {
  public:
   explicit Conv2D(Conv2DOptions options);
   // The short form: nn::Conv2D(32, 3, nn::kRelu) (3x3 kernel, stride 1, valid padding).
@@ -164,7 +164,7 @@ struct Pooling2DOptions {
 };
 
 // Max pooling; the gradient goes to the first maximum of each window.
-class MaxPooling2D : public Module {
+class MaxPooling2D : public Layer<MaxPooling2D> {
  public:
   MaxPooling2D(Pooling2DOptions options);  // NOLINT(runtime/explicit)
   Tensor Forward(const Tensor& x) override;
@@ -178,7 +178,7 @@ class MaxPooling2D : public Module {
 };
 
 // Average pooling; with kSame, padded cells are left out of the mean (Keras).
-class AveragePooling2D : public Module {
+class AveragePooling2D : public Layer<AveragePooling2D> {
  public:
   AveragePooling2D(Pooling2DOptions options);  // NOLINT(runtime/explicit)
   Tensor Forward(const Tensor& x) override;
@@ -210,7 +210,7 @@ struct DropoutOptions {
   DropoutOptions& Name(std::string v) { name = std::move(v); return *this; }
 };
 
-class Dropout : public Module {
+class Dropout : public Layer<Dropout> {
  public:
   Dropout(DropoutOptions options);  // NOLINT(runtime/explicit); rate must be in [0, 1)
   Tensor Forward(const Tensor& x) override;
@@ -226,7 +226,7 @@ class Dropout : public Module {
 
 // ---------------------------------------------------------------------------------------
 // Flatten: x [N, d1, d2, ...] -> [N, d1*d2*...] (a view).
-class Flatten : public Module {
+class Flatten : public Layer<Flatten> {
  public:
   Flatten();
   // With the per-sample input shape, as a first layer: nn::Flatten({28, 28, 1}).
@@ -239,7 +239,7 @@ class Flatten : public Module {
 };
 
 // ReLU: max(x, 0), any shape.
-class ReLU : public Module {
+class ReLU : public Layer<ReLU> {
  public:
   ReLU();
   Tensor Forward(const Tensor& x) override;
@@ -247,7 +247,7 @@ class ReLU : public Module {
 };
 
 // Softmax over the last axis, any shape. A cross-entropy loss fuses it (see nn/losses.h).
-class Softmax : public Module {
+class Softmax : public Layer<Softmax> {
  public:
   Softmax();
   Tensor Forward(const Tensor& x) override;
@@ -256,7 +256,7 @@ class Softmax : public Module {
 
 // Applies an activation function, any shape (Keras' layers.Activation):
 // nn::Activation("relu"), nn::Activation(nn::kTanh). Throws Error for an unknown name.
-class Activation : public Module {
+class Activation : public Layer<Activation> {
  public:
   explicit Activation(ActivationFunction function);
   explicit Activation(const std::string& name);

@@ -46,18 +46,47 @@ Model::Model(uint64_t seed, std::string type_name, std::string base_name)
 
 void Model::Compile(Ref<Loss> loss, Ref<Optimizer> optimizer,
                     std::vector<std::string> metrics) {
-  GRADWAY_CHECK(loss.get() != nullptr && optimizer.get() != nullptr, Description(),
+  GRADWAY_CHECK(loss.get() != nullptr, Description(), ": Compile needs a loss and an optimizer");
+  Compile(std::vector<Ref<Loss>>{std::move(loss)}, std::move(optimizer), std::move(metrics));
+}
+
+void Model::Compile(std::vector<Ref<Loss>> losses, Ref<Optimizer> optimizer,
+                    std::vector<std::string> metrics, std::vector<double> loss_weights) {
+  GRADWAY_CHECK(!losses.empty() && optimizer.get() != nullptr, Description(),
                 ": Compile needs a loss and an optimizer");
-  std::vector<std::unique_ptr<Metric>> made;
-  for (const std::string& name : metrics) {
-    for (const auto& m : made) {
-      GRADWAY_CHECK(m->name() != name, Description(), ": metric '", name, "' given twice");
-    }
-    made.push_back(MakeMetric(name));
+  const int outputs = num_outputs();
+  GRADWAY_CHECK(losses.size() == 1 || static_cast<int>(losses.size()) == outputs, Description(),
+                ": ", losses.size(), " losses for ", outputs, " outputs (give one, or one each)");
+  GRADWAY_CHECK(loss_weights.empty() || static_cast<int>(loss_weights.size()) == outputs,
+                Description(), ": ", loss_weights.size(), " loss weights for ", outputs,
+                " outputs");
+  std::vector<std::shared_ptr<Loss>> held;
+  for (const Ref<Loss>& l : losses) {
+    GRADWAY_CHECK(l.get() != nullptr, Description(), ": Compile got a null loss");
+    held.push_back(l.get());
   }
-  loss_ = loss.get();
+  std::vector<std::unique_ptr<Metric>> made;
+  std::vector<int> metric_outputs;
+  std::vector<std::string> names;
+  const std::vector<std::string> output_names = OutputNames();
+  for (int k = 0; k < outputs; ++k) {
+    for (const std::string& name : metrics) {
+      const std::string logged = outputs == 1 ? name : absl::StrCat(output_names[k], "_", name);
+      GRADWAY_CHECK(std::find(names.begin(), names.end(), logged) == names.end(),
+                    Description(), ": metric '", name, "' given twice");
+      made.push_back(MakeMetric(name));
+      metric_outputs.push_back(k);
+      names.push_back(logged);
+    }
+  }
+  loss_ = held[0];
+  losses_ = std::move(held);
+  loss_weights_ = std::move(loss_weights);
   optimizer_ = optimizer.get();
   metrics_ = std::move(made);
+  metric_outputs_ = std::move(metric_outputs);
+  metric_names_ = std::move(names);
+  output_loss_sums_.assign(outputs > 1 ? outputs : 0, 0.0);
 }
 
 void Model::PrepareInput(const char* what, const Tensor& x) {
@@ -109,15 +138,22 @@ void Model::CheckBatch(const char* what, const Tensor& x, const Tensor& y) {
 void Model::ResetMetrics() {
   loss_sum_ = 0;
   loss_count_ = 0;
+  std::fill(output_loss_sums_.begin(), output_loss_sums_.end(), 0.0);
   for (auto& m : metrics_) m->Reset();
 }
 
-Logs Model::UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor& y) {
-  const int64_t count = y_pred.size(0);
+Logs Model::UpdateMetrics(const Tensor& loss, const std::vector<Tensor>& losses,
+                          const std::vector<Tensor>& y_pred, const std::vector<Tensor>& y) {
+  const int64_t count = y_pred[0].size(0);
   loss_sum_ += static_cast<double>(loss.item()) * count;
   loss_count_ += count;
-  Tensor pred = y_pred.Detach();
-  for (auto& m : metrics_) m->Update(pred, y);
+  for (size_t k = 0; k < losses.size() && k < output_loss_sums_.size(); ++k) {
+    output_loss_sums_[k] += static_cast<double>(losses[k].item()) * count;
+  }
+  for (size_t i = 0; i < metrics_.size(); ++i) {
+    const int k = metric_outputs_[i];
+    metrics_[i]->Update(y_pred[k].Detach(), y[k]);
+  }
   return MetricsLogs();
 }
 
@@ -138,12 +174,12 @@ Logs Model::Gradients(const Tensor& x, const Tensor& y, float loss_scale, int64_
   ModeGuard mode(this, true);
   RandomStepScope step(random_step);
   ZeroGrad();
-  Tensor y_pred = (*this)(x);
-  Tensor loss = (*loss_)(y_pred, y);
+  std::vector<Tensor> y_pred = ForwardOutputs(x), losses, ys;
+  Tensor loss = ComputeLoss(y_pred, y, &losses, &ys);
   GRADWAY_CHECK(loss.numel() == 1, Description(), ": the loss gave ", ShapeToString(loss.shape()),
                 ", not one value");
   loss.Backward(Tensor::Full(loss.shape(), loss_scale));
-  return UpdateMetrics(loss, y_pred, y);
+  return UpdateMetrics(loss, losses, y_pred, ys);
 }
 
 void Model::ApplyGradients() {
@@ -157,8 +193,9 @@ Logs Model::TestStep(const Tensor& x, const Tensor& y) {
   CheckBatch("TestStep", x, y);
   NoGradGuard no_grad;
   ModeGuard mode(this, false);
-  Tensor y_pred = (*this)(x);
-  return UpdateMetrics((*loss_)(y_pred, y), y_pred, y);
+  std::vector<Tensor> y_pred = ForwardOutputs(x), losses, ys;
+  Tensor loss = ComputeLoss(y_pred, y, &losses, &ys);
+  return UpdateMetrics(loss, losses, y_pred, ys);
 }
 
 std::vector<double> Model::MetricsState() const {
@@ -166,11 +203,12 @@ std::vector<double> Model::MetricsState() const {
   for (const auto& m : metrics_) {
     for (double v : m->State()) state.push_back(v);
   }
+  state.insert(state.end(), output_loss_sums_.begin(), output_loss_sums_.end());
   return state;
 }
 
 void Model::SetMetricsState(const std::vector<double>& state) {
-  size_t expected = 2;
+  size_t expected = 2 + output_loss_sums_.size();
   for (const auto& m : metrics_) expected += m->State().size();
   GRADWAY_CHECK(state.size() == expected, Description(), ": a metrics state of ",
                 state.size(), " values for the loss and ", metrics_.size(),
@@ -183,6 +221,7 @@ void Model::SetMetricsState(const std::vector<double>& state) {
     m->SetState(std::vector<double>(state.begin() + at, state.begin() + at + k));
     at += k;
   }
+  for (double& sum : output_loss_sums_) sum = state[at++];
   loss_sum_ = state[0];
   loss_count_ = static_cast<int64_t>(state[1]);
 }
@@ -190,7 +229,13 @@ void Model::SetMetricsState(const std::vector<double>& state) {
 Logs Model::MetricsLogs() const {
   Logs logs;
   logs.Set("loss", loss_count_ > 0 ? loss_sum_ / loss_count_ : 0.0);
-  for (auto& m : metrics_) logs.Set(m->name(), m->Result());
+  const std::vector<std::string> outputs = output_loss_sums_.empty() ? std::vector<std::string>{}
+                                                                     : OutputNames();
+  for (size_t k = 0; k < output_loss_sums_.size(); ++k) {
+    logs.Set(absl::StrCat(outputs[k], "_loss"),
+             loss_count_ > 0 ? output_loss_sums_[k] / loss_count_ : 0.0);
+  }
+  for (size_t i = 0; i < metrics_.size(); ++i) logs.Set(metric_names_[i], metrics_[i]->Result());
   return logs;
 }
 
@@ -229,8 +274,7 @@ Logs Model::Evaluate(const Dataset& data, int64_t batch_size) {
   Tensor x, y;
   ResetMetrics();
   Logs logs;
-  logs.Set("loss", 0.0);
-  for (auto& m : metrics_) logs.Set(m->name(), m->Result());
+  logs = MetricsLogs();
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t count = std::min(batch_size, n - begin);
     data.Slice(begin, count, &x, &y);

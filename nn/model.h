@@ -36,6 +36,7 @@
 #include "nn/callback.h"
 #include "nn/collective.h"
 #include "nn/dataset.h"
+#include "nn/functional.h"
 #include "nn/losses.h"
 #include "nn/metrics.h"
 #include "nn/module.h"
@@ -100,14 +101,53 @@ struct FitOptions {
   FitOptions& CheckReplicasEvery(int64_t steps) { replica_check_steps = steps; return *this; }
 };
 
+// Packs per-sample tensors side by side: tensors [N, ...] -> [N, sum of their per-sample
+// sizes], row i holding row i of each, flattened, in order. How a model with several inputs
+// or outputs holds them in one batch (its Fit, Evaluate and Predict taking vectors do it
+// for you). Throws Error when the tensors differ in N or are scalars.
+Tensor PackRows(const std::vector<Tensor>& tensors);
+
 class Model : public Module {
  public:
+  // A model of your own (subclass Model and override Forward), or the base of Sequential.
   explicit Model(uint64_t seed = 0, std::string type_name = "Model",
                  std::string base_name = "model");
+  // A functional model (nn/functional.h): the layers between `inputs` (made by nn::Input)
+  // and `outputs`, built at once in the order they were called, their initial weights
+  // drawn from Generator(seed). Throws Error naming the layer when an output needs an
+  // input not among `inputs` ("graph disconnected"), or when a layer cannot take what it
+  // was called on. With several inputs the model's per-sample input is PackRows of them
+  // (Fit, Evaluate and Predict take vectors); with several outputs its Forward returns
+  // PackRows of the outputs, and its loss is the (weighted) sum over the outputs.
+  Model(const std::vector<SymbolicTensor>& inputs, const std::vector<SymbolicTensor>& outputs,
+        uint64_t seed = 0);
+  Model(const SymbolicTensor& input, const SymbolicTensor& output, uint64_t seed = 0)
+      : Model(std::vector<SymbolicTensor>{input}, std::vector<SymbolicTensor>{output}, seed) {}
   uint64_t seed() const { return seed_; }
+
+  // ---- Functional models.
+  // The functional model's computation; throws Error for a Model that is neither
+  // functional nor a subclass overriding Forward.
+  Tensor Forward(const Tensor& x) override;
+  // The outputs one by one: a functional model's, or {Forward(x)}. x is one batch, packed
+  // as the model's input (PackRows for several inputs).
+  std::vector<Tensor> ForwardOutputs(const Tensor& x);
+  bool functional() const { return !graph_outputs_.empty(); }
+  int num_inputs() const { return functional() ? static_cast<int>(graph_inputs_.size()) : 1; }
+  int num_outputs() const {
+    return functional() ? static_cast<int>(graph_outputs_.size()) : 1;
+  }
+  // The output names ("dense_1"), the prefixes of a multi-output model's logs.
+  std::vector<std::string> OutputNames() const;
 
   // Sets the loss, the optimiser and metric names ("accuracy", "mse", "mae").
   void Compile(Ref<Loss> loss, Ref<Optimizer> optimizer, std::vector<std::string> metrics = {});
+  // For several outputs: one loss per output (or one for all), each weighted by
+  // loss_weights (default 1): the model minimises the weighted sum. Logs hold "loss" (the
+  // sum) and, per output, "<output>_loss" and "<output>_<metric>", as Keras'. Throws Error
+  // when the counts do not match the outputs.
+  void Compile(std::vector<Ref<Loss>> losses, Ref<Optimizer> optimizer,
+               std::vector<std::string> metrics = {}, std::vector<double> loss_weights = {});
   bool compiled() const { return loss_ != nullptr; }
   Loss* loss() const { return loss_.get(); }
   Optimizer* optimizer() const { return optimizer_.get(); }
@@ -121,6 +161,7 @@ class Model : public Module {
   // samples seen) and each metric. Builds the model on first use. Throws Error before
   // Compile, or for x and y that do not fit the model or each other.
   Logs TrainStep(const Tensor& x, const Tensor& y);
+  Logs TrainStep(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys);
   // The first half of TrainStep: in training mode, the parameters' gradients set afresh
   // (ZeroGrad) by forward, the compiled loss (fused with a final softmax, see nn/losses.h)
   // and backward, the loss's gradient scaled by `loss_scale`; the batch added to the
@@ -153,6 +194,11 @@ class Model : public Module {
   // micro-shards, rows that do not cover the rank's share, or ranks whose weights or
   // resumed state differ.
   History Fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  // Several inputs and/or outputs, one tensor each (in the order the model lists them):
+  // packed with PackRows. Validation data in options is packed the same way by the caller
+  // (FitOptions::ValidationData(PackRows(xs), PackRows(ys))).
+  History Fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+              const FitOptions& options = {});
   // The same over a Dataset (nn/dataset.h), e.g. images kept as bytes and scaled to floats
   // batch by batch.
   History Fit(const Dataset& data, const FitOptions& options = {});
@@ -160,8 +206,12 @@ class Model : public Module {
   // {"loss", "accuracy", ...}.
   Logs Evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32);
   Logs Evaluate(const Dataset& data, int64_t batch_size = 32);
+  Logs Evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                int64_t batch_size = 32);
   // The model's output (probabilities for a softmax model) for x, in eval mode, batched.
+  // With several outputs it returns them packed (PackRows); the vector form unpacks them.
   Tensor Predict(const Tensor& x, int64_t batch_size = 32);
+  std::vector<Tensor> Predict(const std::vector<Tensor>& xs, int64_t batch_size = 32);
 
   // Prints a Keras-style table: layer name (type), output shape, parameter count, then the
   // total / trainable / non-trainable counts.
@@ -211,12 +261,20 @@ class Model : public Module {
  protected:
   // One row per layer for Summary: the direct sub-modules by default.
   virtual std::vector<const Module*> SummaryLayers() const;
+  // Summary's table: a header row, then one row per layer (a functional model's inputs and
+  // layers, with what each is connected to).
+  std::vector<std::vector<std::string>> SummaryRows() const;
   // The module whose input shape errors should name ("conv2d (Conv2D)").
   virtual const Module& InputLayer() const { return *this; }
   // Builds if needed and checks x's per-sample shape; `what` is "Fit" etc.
   void PrepareInput(const char* what, const Tensor& x);
   // The generator layers draw their initial weights from.
   const std::shared_ptr<Generator>& init_generator() const { return init_generator_; }
+  // The key of `layer` in this model (its parameters' prefix): its explicit name, else its
+  // base name made unique among the children ("dense", "dense_1"). Throws Error when taken.
+  std::string NewLayerKey(const Module& layer);
+  // A functional model builds its layers here.
+  Shape DoBuild(const Shape& input_shape) override;
 
  private:
   // Attaches the trainable parameters to the optimiser unless they already are.
@@ -228,15 +286,35 @@ class Model : public Module {
   // Compiled, x fits the model and y has as many samples; `what` names the caller.
   void CheckBatch(const char* what, const Tensor& x, const Tensor& y);
   // Adds a batch's loss and predictions to the running loss and metrics; their logs.
-  Logs UpdateMetrics(const Tensor& loss, const Tensor& y_pred, const Tensor& y);
+  Logs UpdateMetrics(const Tensor& loss, const std::vector<Tensor>& losses,
+                     const std::vector<Tensor>& y_pred, const std::vector<Tensor>& y);
+  // The compiled loss of outputs `y_pred` against packed targets y: the total, and each
+  // output's in *losses (several outputs only). *ys receives y split per output.
+  Tensor ComputeLoss(const std::vector<Tensor>& y_pred, const Tensor& y,
+                     std::vector<Tensor>* losses, std::vector<Tensor>* ys);
   // ComputeGradients without its checks (TrainStep has made them).
   Logs Gradients(const Tensor& x, const Tensor& y, float loss_scale, int64_t random_step);
+  // The functional graph's layer calls run in order on packed input x.
+  std::vector<Tensor> RunGraph(const Tensor& x);
+  void BuildGraph();
+  Tensor PackedInputs(const std::vector<Tensor>& xs, const char* what) const;
   uint64_t seed_;
   int64_t train_step_ = 0;
   double loss_sum_ = 0;
   int64_t loss_count_ = 0;
   std::shared_ptr<Generator> init_generator_;
   std::shared_ptr<Loss> loss_;
+  std::vector<std::shared_ptr<Loss>> losses_;  // several outputs: one per output
+  std::vector<double> loss_weights_;
+  // Several outputs: each metric's output index and log name, and each output's running
+  // loss sum.
+  std::vector<int> metric_outputs_;
+  std::vector<std::string> metric_names_;
+  std::vector<double> output_loss_sums_;
+  // A functional model's graph: its inputs, outputs and layer calls in order.
+  std::vector<std::shared_ptr<internal::LayerCall>> graph_inputs_, graph_outputs_, graph_;
+  std::vector<Shape> target_shapes_;  // per output, set by the vector forms of Fit etc.
+  std::map<std::string, int> key_counts_;  // by base name, for NewLayerKey
   std::shared_ptr<Optimizer> optimizer_;
   std::vector<std::unique_ptr<Metric>> metrics_;
   std::ostream* out_ = &std::cout;
@@ -304,7 +382,6 @@ class Sequential : public Model {
  private:
   void AddModule(std::shared_ptr<Module> layer);
   [[noreturn]] void ThrowWrongLayerType(size_t i, const char* type) const;
-  std::map<std::string, int> key_counts_;  // by base name, for the layers' keys
 };
 
 }  // namespace nn

@@ -19,18 +19,18 @@ std::map<std::string, int>& NameCounts() {
   return *counts;
 }
 
-std::string UniqueName(const std::string& base) {
-  std::lock_guard<std::mutex> lock(g_names_mutex);
-  const int k = NameCounts()[base]++;
-  return k == 0 ? base : absl::StrCat(base, "_", k);
-}
-
 // The innermost RandomStepScope's step on this thread, if any, and the count of the
 // stochastic calls made outside any scope.
 thread_local std::optional<int64_t> t_scoped_step;
 thread_local int64_t t_unscoped_calls = 0;
 
 }  // namespace
+
+std::string UniqueModuleName(const std::string& base) {
+  std::lock_guard<std::mutex> lock(g_names_mutex);
+  const int k = NameCounts()[base]++;
+  return k == 0 ? base : absl::StrCat(base, "_", k);
+}
 
 void ClearSession() {
   {
@@ -54,7 +54,7 @@ int64_t CurrentRandomStep() {
 Module::Module(std::string type_name, std::string base_name)
     : type_name_(std::move(type_name)),
       base_name_(std::move(base_name)),
-      name_(UniqueName(base_name_)) {}
+      name_(UniqueModuleName(base_name_)) {}
 
 Module::~Module() = default;
 

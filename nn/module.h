@@ -33,12 +33,13 @@
 namespace gradway {
 namespace nn {
 
-class OnnxGraph;  // nn/onnx_graph.h
+class OnnxGraph;       // nn/onnx_graph.h
+class SymbolicTensor;  // nn/functional.h
 
 // A list of (name, tensor) pairs in registration order.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
-class Module {
+class Module : public std::enable_shared_from_this<Module> {
  public:
   // `type_name` is the class name shown by Summary ("Conv2D"); `base_name` the snake_case
   // stem of the module's name, unique in the process as in Keras: the first Conv2D made
@@ -90,6 +91,15 @@ class Module {
   // Builds on first use from x's shape, checks x's shape against input_shape() (throwing
   // Error "dense_1 (Dense): expected input (None, 784), got (32, 28, 28, 1)"), then Forward.
   Tensor operator()(const Tensor& x);
+  // Functional API (nn/functional.h): records this module called on a symbolic tensor and
+  // returns its symbolic output. The module must be held by a std::shared_ptr (the model
+  // shares it), or be a temporary of a class derived from Layer<T> (below), which is moved
+  // into one: nn::Dense(10)(x). Otherwise throws Error saying so.
+  SymbolicTensor operator()(const SymbolicTensor& x) &;
+  SymbolicTensor operator()(const SymbolicTensor& x) &&;
+  // Moves this module into a new std::shared_ptr of its own type, for a temporary called on
+  // a symbolic tensor. Layer<T> implements it; the default throws Error naming the module.
+  virtual std::shared_ptr<Module> MoveToShared() &&;
 
   // ---- ONNX export (SaveOnnx, nn/onnx_export.h).
   // Appends this module's inference computation to `graph`: `input` names the value the
@@ -169,6 +179,23 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   std::shared_ptr<Generator> generator_;
 };
+
+// The base of a layer class T that can be called as a temporary on symbolic tensors
+// (nn::Dense(10)(x)): class MyLayer : public nn::Layer<MyLayer> { ... }, constructed with
+// Layer("MyLayer", "my_layer"). Base is Module, or another abstract layer base
+// (MergeLayer). Everything else is Base's.
+template <typename T, typename Base = Module>
+class Layer : public Base {
+ public:
+  using Base::Base;
+  std::shared_ptr<Module> MoveToShared() && override {
+    return std::make_shared<T>(std::move(static_cast<T&>(*this)));
+  }
+};
+
+// The next process-unique name made from `base` ("dense", "dense_1", ...), as modules get
+// theirs; also names functional Inputs ("input_layer", ...).
+std::string UniqueModuleName(const std::string& base);
 
 // Starts the process-wide module names afresh (Keras' clear_session): the next Dense
 // made is "dense" again. Names already given are kept. Also restarts the calling thread's

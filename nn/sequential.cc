@@ -23,22 +23,7 @@ void Sequential::ThrowWrongLayerType(size_t i, const char* type) const {
 void Sequential::AddModule(std::shared_ptr<Module> layer) {
   GRADWAY_CHECK(layer != nullptr, Description(), ": Add got a null layer");
   GRADWAY_CHECK(layer.get() != this, Description(), ": cannot add a model to itself");
-  // The layer's key in this model (its parameters' prefix): its explicit name, else its
-  // base name made unique in this model.
-  std::string key = layer->name();
-  if (!layer->has_explicit_name()) {
-    const std::string& base = layer->base_name();
-    for (;;) {
-      const int k = key_counts_[base]++;
-      key = k == 0 ? base : absl::StrCat(base, "_", k);
-      bool used = false;
-      for (const auto& c : children()) used = used || c.first == key;
-      if (!used) break;
-    }
-  }
-  for (const auto& c : children()) {
-    GRADWAY_CHECK(c.first != key, Description(), ": duplicate layer name '", key, "'");
-  }
+  const std::string key = NewLayerKey(*layer);
   if (built()) {
     layer->SetGenerator(init_generator());
     Shape out;

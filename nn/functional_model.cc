@@ -1,0 +1,293 @@
+// Model's functional side (nn/functional.h): building a model from its inputs and
+// outputs, running its layer calls, and the vector forms of Fit, Evaluate and Predict.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "autograd/error.h"
+#include "autograd/functions.h"
+#include "base/shape_string.h"
+#include "nn/merge.h"
+#include "nn/model.h"
+
+namespace gradway {
+namespace nn {
+namespace {
+
+using CallPtr = std::shared_ptr<internal::LayerCall>;
+
+// Copies columns [offset, offset + width) of every row of `packed` [N, total] into a new
+// tensor [N, shape...] (no graph: packed model inputs are data).
+Tensor Columns(const Tensor& packed, int64_t offset, const Shape& shape) {
+  const int64_t n = packed.size(0), total = packed.numel() / std::max<int64_t>(n, 1);
+  const int64_t width = NumElements(shape);
+  Shape full = shape;
+  full.insert(full.begin(), n);
+  Tensor out = Tensor::Empty(full);
+  const float* from = packed.data();
+  float* to = out.data();
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(to + i * width, from + i * total + offset, width * sizeof(float));
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor PackRows(const std::vector<Tensor>& tensors) {
+  GRADWAY_CHECK(!tensors.empty(), "PackRows: no tensors");
+  std::vector<Tensor> flat;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    GRADWAY_CHECK(t.defined() && t.rank() >= 1, "PackRows: tensor ", i,
+                  " is undefined or a scalar");
+    GRADWAY_CHECK(t.size(0) == tensors[0].size(0), "PackRows: tensor ", i, " has ", t.size(0),
+                  " rows but tensor 0 has ", tensors[0].size(0));
+    flat.push_back(t.Reshape({t.size(0), t.numel() / std::max<int64_t>(t.size(0), 1)}));
+  }
+  if (flat.size() == 1) return flat[0];
+  return Concat(flat, 1);
+}
+
+Model::Model(const std::vector<SymbolicTensor>& inputs, const std::vector<SymbolicTensor>& outputs,
+             uint64_t seed)
+    : Model(seed, "Functional", "functional") {
+  GRADWAY_CHECK(!inputs.empty() && !outputs.empty(), Description(),
+                ": a functional model needs inputs and outputs");
+  std::set<internal::LayerCall*> input_set;
+  for (const SymbolicTensor& in : inputs) {
+    GRADWAY_CHECK(in.defined() && in.call()->layer == nullptr, Description(), ": input ",
+                  in.name(), " is not made by nn::Input");
+    GRADWAY_CHECK(input_set.insert(in.call().get()).second, Description(), ": input ",
+                  in.name(), " is listed twice");
+    graph_inputs_.push_back(in.call());
+  }
+  // The calls the outputs need, found from the outputs back.
+  std::map<int64_t, CallPtr> needed;
+  std::vector<CallPtr> stack;
+  for (const SymbolicTensor& out : outputs) {
+    GRADWAY_CHECK(out.defined(), Description(), ": an output is undefined");
+    graph_outputs_.push_back(out.call());
+    stack.push_back(out.call());
+  }
+  while (!stack.empty()) {
+    CallPtr call = stack.back();
+    stack.pop_back();
+    if (!needed.emplace(call->order, call).second) continue;
+    if (call->layer == nullptr) {
+      GRADWAY_CHECK(input_set.count(call.get()) > 0, Description(), ": graph disconnected: ",
+                    "the outputs need input ", call->input_name,
+                    ", which is not among the model's inputs");
+      continue;
+    }
+    GRADWAY_CHECK(call->layer.get() != this, Description(), ": contains itself");
+    for (const SymbolicTensor& in : call->inputs) stack.push_back(in.call());
+  }
+  for (const auto& [order, call] : needed) {
+    if (call->layer != nullptr) graph_.push_back(call);
+  }
+  Shape packed = {0};
+  for (const CallPtr& in : graph_inputs_) packed[0] += NumElements(in->shape);
+  Build(inputs.size() == 1 ? graph_inputs_[0]->shape : packed);
+}
+
+std::string Model::NewLayerKey(const Module& layer) {
+  std::string key = layer.name();
+  if (!layer.has_explicit_name()) {
+    const std::string& base = layer.base_name();
+    for (;;) {
+      const int k = key_counts_[base]++;
+      key = k == 0 ? base : absl::StrCat(base, "_", k);
+      bool used = false;
+      for (const auto& c : children()) used = used || c.first == key;
+      if (!used) break;
+    }
+  }
+  for (const auto& c : children()) {
+    GRADWAY_CHECK(c.first != key, Description(), ": duplicate layer name '", key, "'");
+  }
+  return key;
+}
+
+Shape Model::DoBuild(const Shape& input_shape) {
+  if (!functional()) return Module::DoBuild(input_shape);
+  BuildGraph();
+  if (graph_outputs_.size() == 1) return graph_outputs_[0]->shape;
+  Shape packed = {0};
+  for (const CallPtr& out : graph_outputs_) packed[0] += NumElements(out->shape);
+  return packed;
+}
+
+// Builds each layer in call order from the shapes its inputs give, registering it as a
+// child the first time it appears.
+void Model::BuildGraph() {
+  std::set<const Module*> registered;
+  for (const CallPtr& call : graph_) {
+    Module& layer = *call->layer;
+    std::vector<Shape> shapes;
+    for (const SymbolicTensor& in : call->inputs) shapes.push_back(in.call()->shape);
+    if (registered.insert(&layer).second) {
+      RegisterModule(NewLayerKey(layer), call->layer);
+      if (!layer.built()) layer.SetGenerator(init_generator());
+    }
+    auto* merge = dynamic_cast<MergeLayer*>(&layer);
+    GRADWAY_CHECK(merge != nullptr || shapes.size() == 1, layer.Description(),
+                  ": called on ", shapes.size(), " inputs; it takes one");
+    if (!layer.built()) {
+      merge ? merge->BuildMerge(shapes) : layer.Build(shapes[0]);
+    } else if (merge ? merge->input_shapes() != shapes : layer.input_shape() != shapes[0]) {
+      Fail(layer.Description(), " is built for input ",
+           BatchShapeString(merge ? merge->input_shapes()[0] : layer.input_shape()),
+           " but is called on ", BatchShapeString(shapes[0]),
+           merge ? " (and the other inputs)" : "");
+    }
+    call->shape = layer.output_shape();
+    call->shape_known = true;
+  }
+}
+
+std::vector<Tensor> Model::RunGraph(const Tensor& x) {
+  std::map<const internal::LayerCall*, Tensor> values;
+  if (graph_inputs_.size() == 1) {
+    values[graph_inputs_[0].get()] = x;
+  } else {
+    int64_t offset = 0;
+    for (const CallPtr& in : graph_inputs_) {
+      values[in.get()] = Columns(x, offset, in->shape);
+      offset += NumElements(in->shape);
+    }
+  }
+  for (const CallPtr& call : graph_) {
+    std::vector<Tensor> ins;
+    for (const SymbolicTensor& in : call->inputs) ins.push_back(values.at(in.call().get()));
+    auto* merge = dynamic_cast<MergeLayer*>(call->layer.get());
+    values[call.get()] = merge ? (*merge)(ins) : (*call->layer)(ins[0]);
+  }
+  std::vector<Tensor> outputs;
+  for (const CallPtr& out : graph_outputs_) outputs.push_back(values.at(out.get()));
+  return outputs;
+}
+
+Tensor Model::Forward(const Tensor& x) {
+  GRADWAY_CHECK(functional(), Description(),
+                ": a Model made without inputs and outputs must be subclassed, with Forward "
+                "overridden (or use Sequential, or nn::Model(inputs, outputs))");
+  std::vector<Tensor> outputs = RunGraph(x);
+  return outputs.size() == 1 ? outputs[0] : PackRows(outputs);
+}
+
+std::vector<Tensor> Model::ForwardOutputs(const Tensor& x) {
+  if (!functional()) return {(*this)(x)};
+  CheckInput(x);
+  return RunGraph(x);
+}
+
+Tensor Model::ComputeLoss(const std::vector<Tensor>& y_pred, const Tensor& y,
+                          std::vector<Tensor>* losses, std::vector<Tensor>* ys) {
+  losses->clear();
+  ys->clear();
+  if (y_pred.size() == 1) {
+    ys->push_back(y);
+    return (*loss_)(y_pred[0], y);
+  }
+  // The targets' per-sample shapes: as the vector form of Fit gave them, else each like
+  // its output, else class indices.
+  const int64_t n = y.size(0), columns = y.numel() / std::max<int64_t>(n, 1);
+  std::vector<Shape> shapes = target_shapes_;
+  int64_t total = 0;
+  for (const Shape& s : shapes) total += NumElements(s);
+  if (shapes.size() != y_pred.size() || total != columns) {
+    shapes.clear();
+    total = 0;
+    for (const CallPtr& out : graph_outputs_) {
+      shapes.push_back(out->shape);
+      total += NumElements(out->shape);
+    }
+    if (total != columns) shapes.assign(y_pred.size(), Shape{});
+    GRADWAY_CHECK(total == columns || columns == static_cast<int64_t>(y_pred.size()),
+                  Description(), ": targets of ", columns, " values a sample fit neither its ",
+                  y_pred.size(), " outputs (", total, " values) nor one class index each");
+  }
+  Tensor sum;
+  int64_t offset = 0;
+  for (size_t k = 0; k < y_pred.size(); ++k) {
+    ys->push_back(Columns(y, offset, shapes[k]));
+    offset += NumElements(shapes[k]);
+    Loss& loss = *losses_[losses_.size() == 1 ? 0 : k];
+    losses->push_back(loss(y_pred[k], ys->back()));
+    Tensor weighted = loss_weights_.empty() ? losses->back()
+                                            : losses->back() * static_cast<float>(loss_weights_[k]);
+    sum = sum.defined() ? sum + weighted : weighted;
+  }
+  return sum;
+}
+
+std::vector<std::string> Model::OutputNames() const {
+  std::vector<std::string> names;
+  if (!functional()) return {name()};
+  for (const CallPtr& out : graph_outputs_) {
+    std::string n = out->layer ? out->layer->name() : out->input_name;
+    if (std::find(names.begin(), names.end(), n) != names.end()) {
+      n = absl::StrCat(n, "_", names.size());
+    }
+    names.push_back(n);
+  }
+  return names;
+}
+
+Tensor Model::PackedInputs(const std::vector<Tensor>& xs, const char* what) const {
+  GRADWAY_CHECK(static_cast<int>(xs.size()) == num_inputs(), what, ": ", Description(),
+                " takes ", num_inputs(), " inputs, got ", xs.size());
+  for (size_t i = 0; functional() && i < xs.size(); ++i) {
+    GRADWAY_CHECK(xs[i].defined() && xs[i].rank() >= 1, what, ": input ", i, " is undefined");
+    Shape sample(xs[i].shape().begin() + 1, xs[i].shape().end());
+    GRADWAY_CHECK(sample == graph_inputs_[i]->shape, what, ": input ",
+                  graph_inputs_[i]->input_name, " expects ",
+                  BatchShapeString(graph_inputs_[i]->shape), ", got ",
+                  ShapeToString(xs[i].shape()));
+  }
+  return xs.size() == 1 ? xs[0] : PackRows(xs);
+}
+
+Logs Model::TrainStep(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
+  GRADWAY_CHECK(static_cast<int>(ys.size()) == num_outputs(), "TrainStep: ", Description(),
+                " has ", num_outputs(), " outputs, got ", ys.size(), " targets");
+  return TrainStep(PackedInputs(xs, "TrainStep"), ys.size() == 1 ? ys[0] : PackRows(ys));
+}
+
+History Model::Fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                   const FitOptions& options) {
+  GRADWAY_CHECK(static_cast<int>(ys.size()) == num_outputs(), "Fit: ", Description(),
+                " has ", num_outputs(), " outputs, got ", ys.size(), " targets");
+  target_shapes_.clear();
+  for (const Tensor& y : ys) target_shapes_.emplace_back(y.shape().begin() + 1, y.shape().end());
+  return Fit(PackedInputs(xs, "Fit"), ys.size() == 1 ? ys[0] : PackRows(ys), options);
+}
+
+Logs Model::Evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                     int64_t batch_size) {
+  GRADWAY_CHECK(static_cast<int>(ys.size()) == num_outputs(), "Evaluate: ", Description(),
+                " has ", num_outputs(), " outputs, got ", ys.size(), " targets");
+  target_shapes_.clear();
+  for (const Tensor& y : ys) target_shapes_.emplace_back(y.shape().begin() + 1, y.shape().end());
+  return Evaluate(PackedInputs(xs, "Evaluate"), ys.size() == 1 ? ys[0] : PackRows(ys),
+                  batch_size);
+}
+
+std::vector<Tensor> Model::Predict(const std::vector<Tensor>& xs, int64_t batch_size) {
+  Tensor packed = Predict(PackedInputs(xs, "Predict"), batch_size);
+  if (num_outputs() == 1) return {packed};
+  std::vector<Tensor> outputs;
+  int64_t offset = 0;
+  for (const CallPtr& out : graph_outputs_) {
+    outputs.push_back(Columns(packed, offset, out->shape));
+    offset += NumElements(out->shape);
+  }
+  return outputs;
+}
+
+}  // namespace nn
+}  // namespace gradway
