@@ -225,6 +225,22 @@ Tensor Model::ComputeLoss(const std::vector<Tensor>& y_pred, const Tensor& y,
   return sum;
 }
 
+std::string Model::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  if (!functional()) return Module::ExportOnnx(graph, input);
+  GRADWAY_CHECK(graph_inputs_.size() == 1 && graph_outputs_.size() == 1, "cannot export ",
+                Description(), " to ONNX: it has ", graph_inputs_.size(), " inputs and ",
+                graph_outputs_.size(), " outputs (one of each can be exported)");
+  std::map<const internal::LayerCall*, std::string> values = {{graph_inputs_[0].get(), input}};
+  for (const CallPtr& call : graph_) {
+    std::vector<std::string> ins;
+    for (const SymbolicTensor& in : call->inputs) ins.push_back(values.at(in.call().get()));
+    const auto* merge = dynamic_cast<const MergeLayer*>(call->layer.get());
+    values[call.get()] = merge ? merge->ExportOnnxMerge(graph, ins)
+                               : call->layer->ExportOnnx(graph, ins[0]);
+  }
+  return values.at(graph_outputs_[0].get());
+}
+
 std::vector<std::string> Model::OutputNames() const {
   std::vector<std::string> names;
   if (!functional()) return {name()};

@@ -5,6 +5,7 @@
 #include "autograd/error.h"
 #include "autograd/functions.h"
 #include "base/shape_string.h"
+#include "nn/onnx_graph.h"
 
 namespace gradway {
 namespace nn {
@@ -80,6 +81,21 @@ Tensor MergeLayer::Forward(const Tensor&) {
 // ---- Add and Multiply: inputs of one shape.
 namespace {
 
+// The elementwise node `op` over all inputs, each in the first one's layout.
+std::string ExportElementwise(OnnxGraph& graph, const std::vector<std::string>& inputs,
+                              const std::string& op, const std::string& name) {
+  std::vector<std::string> same = {inputs[0]};
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    same.push_back(graph.ToLayout(inputs[i], graph.layout(inputs[0]),
+                                  absl::StrCat(name, "/input_", i)));
+  }
+  std::string value = same[0];
+  for (size_t i = 1; i < same.size(); ++i) {
+    value = graph.Elementwise(op, {value, same[i]}, absl::StrCat(name, "/", op));
+  }
+  return value;
+}
+
 Shape SameShape(const Module& layer, const std::vector<Shape>& shapes) {
   for (const Shape& s : shapes) {
     GRADWAY_CHECK(s == shapes.front(), layer.Description(),
@@ -102,7 +118,16 @@ Tensor Add::Merge(const std::vector<Tensor>& inputs) {
   return sum;
 }
 
+std::string Add::ExportOnnxMerge(OnnxGraph& graph, const std::vector<std::string>& inputs) const {
+  return ExportElementwise(graph, inputs, "Add", name());
+}
+
 Multiply::Multiply() : Layer("Multiply", "multiply") {}
+
+std::string Multiply::ExportOnnxMerge(OnnxGraph& graph,
+                                      const std::vector<std::string>& inputs) const {
+  return ExportElementwise(graph, inputs, "Mul", name());
+}
 
 Shape Multiply::MergedShape(const std::vector<Shape>& shapes) const {
   return SameShape(*this, shapes);
@@ -141,6 +166,20 @@ Shape Concatenate::MergedShape(const std::vector<Shape>& shapes) const {
     out[a] += s[a];
   }
   return out;
+}
+
+std::string Concatenate::ExportOnnxMerge(OnnxGraph& graph,
+                                         const std::vector<std::string>& inputs) const {
+  const OnnxGraph::Layout layout = graph.layout(inputs[0]);
+  std::vector<std::string> same = {inputs[0]};
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    same.push_back(graph.ToLayout(inputs[i], layout, absl::StrCat(name(), "/input_", i)));
+  }
+  // ONNX's axis counts the batch; in NCHW a per-sample NHWC axis h, w, c is 2, 3, 1.
+  int64_t axis = SampleAxis(input_shapes()[0].size()) + 1;
+  if (layout == OnnxGraph::Layout::kNchw) axis = axis == 3 ? 1 : axis + 1;
+  return graph.Node("Concat", same, name() + "/Concat", output_shape(), layout,
+                    {{"axis", axis}});
 }
 
 Tensor Concatenate::Merge(const std::vector<Tensor>& inputs) {

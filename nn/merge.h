@@ -40,6 +40,10 @@ class MergeLayer : public Module {
   Tensor Forward(const Tensor& x) override;
   // The computation on inputs whose shapes have been checked.
   virtual Tensor Merge(const std::vector<Tensor>& inputs) = 0;
+  // ONNX export (nn/onnx_export.h) of the merge of the values `inputs`; returns the output
+  // value. The one-input ExportOnnx throws, as Forward does.
+  virtual std::string ExportOnnxMerge(OnnxGraph& graph,
+                                      const std::vector<std::string>& inputs) const = 0;
 
  protected:
   // The per-sample output shape for these input shapes; throws Error naming the layer.
@@ -57,6 +61,8 @@ class Add : public Layer<Add, MergeLayer> {
  public:
   Add();
   Tensor Merge(const std::vector<Tensor>& inputs) override;
+  std::string ExportOnnxMerge(OnnxGraph& graph,
+                              const std::vector<std::string>& inputs) const override;
 
  protected:
   Shape MergedShape(const std::vector<Shape>& shapes) const override;
@@ -67,6 +73,8 @@ class Multiply : public Layer<Multiply, MergeLayer> {
  public:
   Multiply();
   Tensor Merge(const std::vector<Tensor>& inputs) override;
+  std::string ExportOnnxMerge(OnnxGraph& graph,
+                              const std::vector<std::string>& inputs) const override;
 
  protected:
   Shape MergedShape(const std::vector<Shape>& shapes) const override;
@@ -80,6 +88,8 @@ class Concatenate : public Layer<Concatenate, MergeLayer> {
  public:
   explicit Concatenate(int axis = -1);
   Tensor Merge(const std::vector<Tensor>& inputs) override;
+  std::string ExportOnnxMerge(OnnxGraph& graph,
+                              const std::vector<std::string>& inputs) const override;
   int axis() const { return axis_; }
 
  protected:

@@ -139,6 +139,9 @@ class Model : public Module {
   }
   // The output names ("dense_1"), the prefixes of a multi-output model's logs.
   std::vector<std::string> OutputNames() const;
+  // A functional model with one input and one output exports its layer calls in order
+  // (SaveOnnx, nn/onnx_export.h); others throw Error saying so.
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
 
   // Sets the loss, the optimiser and metric names ("accuracy", "mse", "mae").
   void Compile(Ref<Loss> loss, Ref<Optimizer> optimizer, std::vector<std::string> metrics = {});

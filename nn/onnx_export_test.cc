@@ -13,6 +13,7 @@
 #include "autograd/functions.h"
 #include "gtest/gtest.h"
 #include "nn/layers.h"
+#include "nn/merge.h"
 #include "onnx/checker.h"
 #include "onnx/onnx_pb.h"
 #include "onnx/shape_inference/implementation.h"
@@ -193,6 +194,28 @@ TEST(SaveOnnxTest, RefusesAnUnbuiltModelAndAnOpsetItDoesNotWrite) {
       << st;
   ASSERT_TRUE(SaveOnnx(model, TempPath("opset17.onnx"), OnnxOptions().Opset(17)).ok());
   EXPECT_EQ(ReadChecked(TempPath("opset17.onnx")).opset_import(0).version(), 17);
+}
+
+// A functional model exports its layer calls (a residual Add after convolutions: in
+// NCHW, no Transpose between); one with two inputs is refused with a message.
+TEST(SaveOnnxTest, FunctionalModels) {
+  ClearSession();
+  auto in = Input({5, 5, 2});
+  auto x = Conv2D(Conv2DOptions(3, 3).Padding(Padding::kSame))(in);
+  auto sum = nn::Add()({x, Conv2D(Conv2DOptions(3, 1))(in)});
+  Model model(in, Dense(2)(Flatten()(sum)), 3);
+  ASSERT_TRUE(SaveOnnx(model, TempPath("functional.onnx")).ok());
+  const onnx::ModelProto proto = ReadChecked(TempPath("functional.onnx"));
+  std::vector<std::string> ops;
+  for (const auto& node : proto.graph().node()) ops.push_back(node.op_type());
+  EXPECT_EQ(ops, (std::vector<std::string>{"Transpose", "Conv", "Conv", "Add", "Transpose",
+                                           "Flatten", "Gemm", "Identity"}));
+  auto a = Input({2}), b = Input({2});
+  Model two({a, b}, {nn::Add()({a, b})});
+  absl::Status st = SaveOnnx(two, TempPath("two.onnx"));
+  EXPECT_NE(st.message().find("it has 2 inputs and 1 outputs (one of each can be exported)"),
+            std::string::npos)
+      << st;
 }
 
 }  // namespace

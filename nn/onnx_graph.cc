@@ -1,6 +1,7 @@
 #include "nn/onnx_graph.h"
 
 #include <map>
+#include <utility>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,9 @@ struct OnnxGraph::Impl {
   onnx::GraphProto graph;
   std::map<std::string, Value> values;
   std::set<std::string> names;  // every value, node and initializer name given
+  // Each value already transposed to the other layout, and its transposed name, so that
+  // a value read by several layers (a functional model's skip) is transposed once.
+  std::map<std::pair<std::string, Layout>, std::string> transposed;
 
   // `base`, or `base_1`, `base_2`, ... the first not yet given.
   std::string Unique(const std::string& base) {
@@ -106,9 +110,13 @@ std::string OnnxGraph::Initializer(const std::string& name, const Tensor& value)
 std::string OnnxGraph::ToLayout(const std::string& value, Layout to, const std::string& name) {
   const Shape& s = shape(value);
   if (s.size() != 3 || layout(value) == to) return value;
+  auto done = impl_->transposed.find({value, to});
+  if (done != impl_->transposed.end()) return done->second;
   std::vector<int64_t> perm = to == Layout::kNchw ? std::vector<int64_t>{0, 3, 1, 2}
                                                   : std::vector<int64_t>{0, 2, 3, 1};
-  return Node("Transpose", {value}, name, s, to, {{"perm", perm}});
+  const std::string out = Node("Transpose", {value}, name, s, to, {{"perm", perm}});
+  impl_->transposed[{value, to}] = out;
+  return out;
 }
 
 std::string OnnxGraph::Softmax(const std::string& value, const std::string& name) {

@@ -45,7 +45,8 @@ class OnnxGraph {
                           const std::string& name, const OnnxAttributes& attributes = {});
   // A constant float tensor (a weight), named `name` (made unique); returns its name.
   std::string Initializer(const std::string& name, const Tensor& value);
-  // `value` in `layout`: itself, or a Transpose to it (4-D values only).
+  // `value` in `layout`: itself, or a Transpose to it (4-D values only), made once per
+  // value and layout.
   std::string ToLayout(const std::string& value, Layout layout, const std::string& name);
   // Softmax over gradway's last axis (the channels of an image: axis 1 in kNchw).
   std::string Softmax(const std::string& value, const std::string& name);

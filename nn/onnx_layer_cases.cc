@@ -111,6 +111,27 @@ std::vector<Case> Cases() {
          m.Add(ReLU());
          m.Add(Softmax());
        }},
+      // Functional models (nn/functional.h): merges in ONNX's NCHW (after convolutions)
+      // and in NHWC (vectors), a layer called twice.
+      {"functional_residual_concat", {6, 6, 3},
+       [](Sequential& m) {
+         auto in = Input({6, 6, 3});
+         auto x = Conv2D(ConvCase(4, 3).Padding(Padding::kSame).Activation(kRelu))(in);
+         auto branch = Conv2D(ConvCase(4, 3).Padding(Padding::kSame))(x);
+         auto sum = Add()({x, branch});
+         auto joined = Concatenate()({sum, Conv2D(ConvCase(2, 1))(in)});
+         auto out = Dense(DenseCase(3, kSoftmax))(Flatten()(joined));
+         m.Add(std::make_shared<Model>(in, out, 5));
+       }},
+      {"functional_shared_dense_multiply", {5},
+       [](Sequential& m) {
+         auto in = Input({5});
+         auto shared = std::make_shared<Dense>(DenseCase(5, kTanh));
+         auto twice = (*shared)((*shared)(in));
+         auto product = Multiply()({twice, Dense(DenseCase(5, kLinear))(in)});
+         auto out = Concatenate()({product, in});
+         m.Add(std::make_shared<Model>(in, out, 6));
+       }},
   };
 }
 
