@@ -1,5 +1,5 @@
 // Built-in ops on Tensors: arithmetic with NumPy broadcasting, elementwise functions,
-// comparisons and selection, reductions, matrix multiplication and layout (with padding). Each
+// comparisons and selection, reductions, matrix multiplication, layout and padding. Each
 // differentiable op records its backward when an input requires a gradient
 // (autograd/graph.h) and is covered by the gradient check; comparisons and Argmax return
 // tensors that never require grad. Shape errors throw gradway::Error naming the op and the

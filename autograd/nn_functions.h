@@ -1,7 +1,8 @@
 // Differentiable neural-network ops on Tensors: dense (linear), 2-D convolution and
-// pooling (windowed and global), softmax, softplus and log-sigmoid, cross-entropies and dropout. Images are NHWC
-// (channels-last, as Keras): x [batch, height, width, channels]. Each op runs on the ops/
-// kernels (or a plain loop), records its backward, and is covered by the gradient check.
+// pooling (windowed and global), softmax, softplus and log-sigmoid, cross-entropies and
+// dropout. Images are NHWC (channels-last, as Keras): x [batch, height, width, channels].
+// Each op runs on the ops/ kernels (or a plain loop), records its backward, and is covered
+// by the gradient check.
 // Shape errors throw gradway::Error naming the op and the shapes.
 #ifndef GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
 #define GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
