@@ -12,6 +12,7 @@
 #include "autograd/internal/tensor_impl.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
+#include "ops/pad.h"
 #include "ops/transpose.h"
 
 namespace gradway {
@@ -666,6 +667,32 @@ Tensor Stack(const std::vector<Tensor>& xs, int axis) {
   for (int d = 0; d < a; ++d) outer *= first[d];
   const int64_t chunk = outer > 0 ? NumElements(first) / outer : 0;
   return JoinRows("stack", xs, outer, std::vector<int64_t>(xs.size(), chunk), out_shape);
+}
+
+Tensor Pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads,
+           float value) {
+  GRADWAY_CHECK(static_cast<int>(pads.size()) == x.rank(), "pad: expected one (before, ",
+                "after) pair for each axis of the input of shape ", ShapeToString(x.shape()),
+                ", got ", pads.size());
+  std::vector<int64_t> before, after;
+  Shape out_shape = x.shape();
+  for (size_t d = 0; d < pads.size(); ++d) {
+    GRADWAY_CHECK(pads[d].first >= 0 && pads[d].second >= 0, "pad: pads must be >= 0, got (",
+                  pads[d].first, ", ", pads[d].second, ") for axis ", d,
+                  " of the input of shape ", ShapeToString(x.shape()),
+                  " (pad does not crop)");
+    before.push_back(pads[d].first);
+    after.push_back(pads[d].second);
+    out_shape[d] += pads[d].first + pads[d].second;
+  }
+  Tensor y = Tensor::Empty(out_shape);
+  ops::PadForward(x.data(), x.shape(), before, after, value, y.data());
+  return RecordOp("pad", y, {x}, Save(),
+                  [shape = x.shape(), before, after](const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(shape);
+                    ops::PadBackward(g.data(), shape, before, after, dx.data());
+                    return {dx};
+                  });
 }
 
 // ---------------------------------------------------------------- In-place arithmetic

@@ -1,5 +1,5 @@
 // Built-in ops on Tensors: arithmetic with NumPy broadcasting, elementwise functions,
-// comparisons and selection, reductions, matrix multiplication and layout. Each
+// comparisons and selection, reductions, matrix multiplication, layout and padding. Each
 // differentiable op records its backward when an input requires a gradient
 // (autograd/graph.h) and is covered by the gradient check; comparisons and Argmax return
 // tensors that never require grad. Shape errors throw gradway::Error naming the op and the
@@ -7,6 +7,8 @@
 #ifndef GRADWAY_AUTOGRAD_FUNCTIONS_H_
 #define GRADWAY_AUTOGRAD_FUNCTIONS_H_
 
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "autograd/tensor.h"
@@ -94,6 +96,18 @@ Tensor Concat(const std::vector<Tensor>& xs, int axis);
 // Joins tensors of one shape along a new axis (torch.stack): axis in [-(rank + 1), rank];
 // Stack({a, b}, 0) of two (3, 4) tensors is (2, 3, 4).
 Tensor Stack(const std::vector<Tensor>& xs, int axis);
+
+// Constant padding (numpy.pad(x, pads, constant_values=value), tf.pad): pads[d] =
+// (before, after) cells of `value` added before and after axis d, one pair for each axis of
+// x (any rank; (0, 0) leaves an axis alone), each >= 0. y.size(d) = x.size(d) + before +
+// after. The gradient is the part of the incoming gradient that lies over x (the padding's
+// gets none). torch.nn.functional.pad lists the pairs the other way round, from the last
+// axis, flattened: Pad(x, {{a0, b0}, ..., {a_last, b_last}}, v) is
+// F.pad(x, (a_last, b_last, ..., a0, b0), value=v); ZeroPadding2D's pad of an NHWC image
+// is Pad(x, {{0, 0}, {top, bottom}, {left, right}, {0, 0}}). Throws Error naming "pad" and
+// the shape when there is not one pair per axis or a pad is negative (no cropping).
+Tensor Pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads,
+           float value = 0.f);
 
 // Operators: the same ops.
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return Add(a, b); }

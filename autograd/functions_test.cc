@@ -711,6 +711,91 @@ TEST(FunctionsTest, InPlaceArithmeticIsCaughtByTheVersionCounter) {
   }
 }
 
+// The formulas of autograd/testdata/global_pool_pad_pytorch.py, by flat index: Wave
+// x[i] = sin(0.37 i + 0.1) * 2 and Incoming dy[i] = cos(0.23 i + 0.3).
+Tensor Formula(const Shape& shape, double a, double b, double scale, bool sine) {
+  Tensor t = Tensor::Empty(shape);
+  float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const double u = a * static_cast<double>(i) + b;
+    p[i] = static_cast<float>((sine ? std::sin(u) : std::cos(u)) * scale);
+  }
+  return t;
+}
+
+// torch.nn.functional.pad(x, (2, 1, 1, 0, 0, 1), value=-0.75) and its gradient, by
+// autograd/testdata/global_pool_pad_pytorch.py (torch 1.13).
+TEST(FunctionsTest, PadMatchesPyTorch) {
+  const std::vector<float> kPadY = {
+      -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, 0.199666828f,
+      0.905772567f, 1.48928618f, -0.75f, -0.75f, -0.75f, 1.87123203f, 1.99991524f,
+      1.85791945f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f,
+      1.46446288f, 0.872798145f, 0.163004309f, -0.75f, -0.75f, -0.75f, -0.568851411f,
+      -1.22371578f, -1.71295595f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f,
+      -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f, -0.75f,
+      -0.75f,
+  };
+  const std::vector<float> kPadDx = {
+      -0.53896147f, -0.716801047f, -0.856888771f, -0.929254234f, -0.820559382f,
+      -0.668647945f, 0.999994934f, 0.974387646f, 0.89746207f, 0.192767367f, -0.0360105783f,
+      -0.262891948f,
+  };
+  Tensor x = Formula({2, 2, 3}, 0.37, 0.1, 2, true).SetRequiresGrad();
+  Tensor y = Pad(x, {{0, 1}, {1, 0}, {2, 1}}, -0.75f);
+  ASSERT_EQ(y.shape(), (Shape{3, 3, 6}));
+  const std::vector<float> got = y.ToVector();
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(kPadY[i], got[i], 1e-5) << i;
+  y.Backward(Formula(y.shape(), 0.23, 0.3, 1, false));
+  const std::vector<float> dx = x.grad().ToVector();
+  ASSERT_EQ(dx.size(), kPadDx.size());
+  for (size_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(kPadDx[i], dx[i], 1e-5) << i;
+}
+
+TEST(FunctionsTest, PadAgainstAReferenceAndItsGradient) {
+  // An NHWC image padded as ZeroPadding2D does: y[n, h + 1, w + 2, c] = x[n, h, w, c].
+  Tensor x = RandomLeaf({2, 3, 4, 5}, 51);
+  Tensor y = Pad(x, {{0, 0}, {1, 2}, {2, 0}, {0, 0}});
+  ASSERT_EQ(y.shape(), (Shape{2, 6, 6, 5}));
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t h = 0; h < 6; ++h) {
+      for (int64_t w = 0; w < 6; ++w) {
+        for (int64_t c = 0; c < 5; ++c) {
+          const bool inside = h >= 1 && h < 4 && w >= 2;
+          ASSERT_EQ(y.at({n, h, w, c}), inside ? x.at({n, h - 1, w - 2, c}) : 0.f);
+        }
+      }
+    }
+  }
+  // No padding: a copy of x; a scalar (rank 0): itself.
+  EXPECT_EQ(Pad(x, {{0, 0}, {0, 0}, {0, 0}, {0, 0}}).ToVector(), x.ToVector());
+  EXPECT_EQ(Pad(Tensor::FromVector({2.5f}, {}), {}).ToVector(), (std::vector<float>{2.5f}));
+  // An empty axis: all padding.
+  EXPECT_EQ(Pad(Tensor::Zeros({0, 2}), {{1, 1}, {0, 1}}, 3.f).ToVector(),
+            (std::vector<float>(6, 3.f)));
+  uint64_t seed = 52;
+  for (const auto& [shape, pads] :
+       std::vector<std::pair<Shape, std::vector<std::pair<int64_t, int64_t>>>>{
+           {{7}, {{2, 3}}},
+           {{3, 5}, {{1, 0}, {0, 2}}},
+           {{2, 3, 4, 5}, {{0, 0}, {1, 2}, {2, 0}, {0, 0}}},
+           {{3, 1, 2, 1, 3}, {{1, 0}, {0, 2}, {0, 0}, {1, 1}, {0, 1}}}}) {
+    SCOPED_TRACE(ShapeToString(shape));
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [pads = pads](const std::vector<Tensor>& v) { return Pad(v[0], pads, 0.5f); },
+        {RandomLeaf(shape, seed++)}, "pad");
+  }
+}
+
+TEST(FunctionsTest, PadErrors) {
+  Tensor x = Tensor::Zeros({2, 3});
+  EXPECT_EQ(ErrorOf([&] { Pad(x, {{1, 1}}); }),
+            "pad: expected one (before, after) pair for each axis of the input of shape "
+            "(2, 3), got 1");
+  EXPECT_EQ(ErrorOf([&] { Pad(x, {{0, 0}, {1, -1}}); }),
+            "pad: pads must be >= 0, got (1, -1) for axis 1 of the input of shape (2, 3) (pad "
+            "does not crop)");
+}
+
 TEST(FunctionsTest, ErrorsNameTheOpAndShapes) {
   Tensor a = Tensor::Zeros({3, 2});
   EXPECT_EQ(ErrorOf([&] { MatMul(a, a); }),

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -255,6 +257,59 @@ Tensor AvgPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
                   [s, shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
                     Tensor dx = Tensor::Empty(shape);
                     ops::AvgPool2DBackward(g.data(), dx.data(), s);
+                    return {dx};
+                  });
+}
+
+namespace {
+
+// The checked geometry of a global pooling of x [n, h, w, c]: n, h * w positions, c.
+struct GlobalPoolGeometry {
+  int64_t n, hw, c;
+};
+
+GlobalPoolGeometry GlobalPoolShape(const Tensor& x, const char* op) {
+  CheckImage(x, op);
+  GRADWAY_CHECK(x.size(1) > 0 && x.size(2) > 0, op, ": input of shape ",
+                ShapeToString(x.shape()), " has no positions to pool (height and width ",
+                "must be at least 1)");
+  return {x.size(0), x.size(1) * x.size(2), x.size(3)};
+}
+
+}  // namespace
+
+Tensor GlobalAvgPool2D(const Tensor& x) {
+  const GlobalPoolGeometry s = GlobalPoolShape(x, "global_avg_pool2d");
+  Tensor y = Tensor::Empty({s.n, s.c});
+  ops::GlobalAvgPool2DForward(x.data(), y.data(), s.n, s.hw, s.c);
+  return RecordOp("global_avg_pool2d", y, {x}, Save(),
+                  [s, shape = x.shape()](const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(shape);
+                    ops::GlobalAvgPool2DBackward(g.data(), dx.data(), s.n, s.hw, s.c);
+                    return {dx};
+                  });
+}
+
+Tensor GlobalMaxPool2D(const Tensor& x) {
+  const GlobalPoolGeometry s = GlobalPoolShape(x, "global_max_pool2d");
+  GRADWAY_CHECK(s.hw <= std::numeric_limits<int32_t>::max(), "global_max_pool2d: input of shape ",
+                ShapeToString(x.shape()), " has more than 2^31 - 1 positions per image");
+  Tensor y = Tensor::Empty({s.n, s.c});
+  if (!ShouldRecord({x})) {
+    ops::GlobalMaxPool2DForward(x.data(), y.data(), nullptr, s.n, s.hw, s.c);
+    return y;
+  }
+  // Each maximum's position, in a cached storage buffer reused between steps.
+  Tensor argmax = ScratchBytes(y.numel() * static_cast<int64_t>(sizeof(int32_t)));
+  ops::GlobalMaxPool2DForward(x.data(), y.data(), reinterpret_cast<int32_t*>(argmax.data()),
+                              s.n, s.hw, s.c);
+  return RecordOp("global_max_pool2d", y, {x}, Save(argmax),
+                  [s, shape = x.shape()](const Tensor& g,
+                                         const Tensor& argmax) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(shape);
+                    ops::GlobalMaxPool2DBackward(
+                        g.data(), reinterpret_cast<const int32_t*>(argmax.data()), dx.data(),
+                        s.n, s.hw, s.c);
                     return {dx};
                   });
 }

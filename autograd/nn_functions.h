@@ -1,7 +1,8 @@
 // Differentiable neural-network ops on Tensors: dense (linear), 2-D convolution and
-// pooling, softmax, softplus and log-sigmoid, cross-entropies and dropout. Images are NHWC
-// (channels-last, as Keras): x [batch, height, width, channels]. Each op runs on the ops/
-// kernels (or a plain loop), records its backward, and is covered by the gradient check.
+// pooling (windowed and global), softmax, softplus and log-sigmoid, cross-entropies and
+// dropout. Images are NHWC (channels-last, as Keras): x [batch, height, width, channels].
+// Each op runs on the ops/ kernels (or a plain loop), records its backward, and is covered
+// by the gradient check.
 // Shape errors throw gradway::Error naming the op and the shapes.
 #ifndef GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
 #define GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
@@ -54,6 +55,19 @@ Tensor AvgPool2D(const Tensor& x, int pool_h, int pool_w, int stride_h, int stri
 // (0: the pool size, so MaxPool2D(x, 2) halves the image), valid padding by default.
 Tensor MaxPool2D(const Tensor& x, int pool, int stride = 0, Padding padding = Padding::kValid);
 Tensor AvgPool2D(const Tensor& x, int pool, int stride = 0, Padding padding = Padding::kValid);
+
+// Global pooling over the whole image: x [n, h, w, c] (h, w >= 1) -> [n, c], as PyTorch's
+// adaptive_avg_pool2d / adaptive_max_pool2d(x, 1) on the NCHW image, flattened (Keras'
+// GlobalAveragePooling2D / GlobalMaxPooling2D). The average sums the h * w positions in
+// order (the same bits for any thread count), then divides; its gradient is dy / (h * w)
+// at every position. The maximum's gradient goes to the first maximum of each channel.
+// NaN, as adaptive_max_pool2d: a NaN anywhere in a channel makes its maximum NaN, and the
+// gradient goes to the last NaN. (torch.amax gives the same values, but splits its
+// gradient evenly between tied maxima, and a NaN channel's gradient is NaN everywhere.)
+// Throws Error naming the op ("global_avg_pool2d", "global_max_pool2d") for an input that
+// is not 4-D or has no positions (h or w 0).
+Tensor GlobalAvgPool2D(const Tensor& x);
+Tensor GlobalMaxPool2D(const Tensor& x);
 
 // Softmax / log-softmax over `axis` (any rank >= 1; by default the last, negative counts
 // from the end), as PyTorch's softmax(x, dim).

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 
 #include "autograd/autograd.h"
@@ -384,6 +385,150 @@ TEST(NnFunctionsTest, AvgPool2D) {
   ExpectGradOk([](const std::vector<Tensor>& v) {
     return AvgPool2D(v[0], 2, 3, 2, 1, Padding::kSame);
   }, {RandomLeaf({2, 5, 7, 3}, 30)});
+}
+
+// ---- Global pooling.
+
+// The formulas of autograd/testdata/global_pool_pad_pytorch.py: Wave x[i] = sin(0.37 i +
+// 0.1) * 2, Quantised floor(Wave), Incoming dy[i] = cos(0.23 i + 0.3), by flat index.
+Tensor Wave(const Shape& shape, bool quantised = false) {
+  Tensor t = Tensor::Empty(shape);
+  float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    p[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i) + 0.1) * 2);
+    if (quantised) p[i] = std::floor(p[i]);
+  }
+  return t;
+}
+
+Tensor Incoming(const Shape& shape) {
+  Tensor t = Tensor::Empty(shape);
+  float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    p[i] = static_cast<float>(std::cos(0.23 * static_cast<double>(i) + 0.3));
+  }
+  return t;
+}
+
+// Each want[i] within 1e-5 of got[i]; NaN where want is NaN.
+void ExpectClose(const std::vector<float>& want, const Tensor& got, const std::string& what) {
+  ASSERT_EQ(static_cast<int64_t>(want.size()), got.numel()) << what;
+  const std::vector<float> g = got.ToVector();
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (std::isnan(want[i])) {
+      EXPECT_TRUE(std::isnan(g[i])) << what << " at " << i << ": " << g[i];
+    } else {
+      EXPECT_NEAR(want[i], g[i], 1e-5) << what << " at " << i;
+    }
+  }
+}
+
+// y and x's gradient for dy = Incoming.
+void ExpectPoolLikePyTorch(Tensor (*pool)(const Tensor&), Tensor x, const std::vector<float>& y,
+                           const std::vector<float>& dx, const std::string& what) {
+  x.SetRequiresGrad();
+  Tensor out = pool(x);
+  EXPECT_EQ(out.shape(), (Shape{x.size(0), x.size(3)})) << what;
+  ExpectClose(y, out, what + " y");
+  out.Backward(Incoming(out.shape()));
+  ExpectClose(dx, x.grad(), what + " dx");
+}
+
+// PyTorch's adaptive_avg_pool2d / adaptive_max_pool2d(x, 1) on the NCHW image, by
+// autograd/testdata/global_pool_pad_pytorch.py (torch 1.13): values and gradients.
+TEST(NnFunctionsTest, GlobalPoolsMatchPyTorch) {
+  const float kNaN = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> kAvgY = {
+      -0.0312126968f, 0.0122297211f, 0.0540169887f, 0.0130325556f, 0.0547343493f,
+      0.0890280604f,
+  };
+  const std::vector<float> kAvgDx = {
+      0.159222752f, 0.143801183f, 0.120806001f, 0.159222752f, 0.143801183f, 0.120806001f,
+      0.159222752f, 0.143801183f, 0.120806001f, 0.159222752f, 0.143801183f, 0.120806001f,
+      0.159222752f, 0.143801183f, 0.120806001f, 0.159222752f, 0.143801183f, 0.120806001f,
+      0.091448307f, 0.0572742932f, 0.0200837944f, 0.091448307f, 0.0572742932f, 0.0200837944f,
+      0.091448307f, 0.0572742932f, 0.0200837944f, 0.091448307f, 0.0572742932f, 0.0200837944f,
+      0.091448307f, 0.0572742932f, 0.0200837944f, 0.091448307f, 0.0572742932f, 0.0200837944f,
+  };
+  const std::vector<float> kMaxY = {
+      1.87123203f, 1.99991524f, 1.85791945f, 1.99974346f, 1.85283101f, 1.87599993f,
+  };
+  const std::vector<float> kMaxDx = {
+      0.f, 0.f, 0.f, 0.955336511f, 0.862807095f, 0.724835992f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f,
+      0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.12050277f, 0.548689842f, 0.343645751f, 0.f,
+      0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f,
+  };
+  const std::vector<float> kMaxTiesY = {
+      1.f, 1.f, 1.f, 1.f, 1.f, 1.f,
+  };
+  const std::vector<float> kMaxTiesDx = {
+      0.f, 0.f, 0.724835992f, 0.955336511f, 0.862807095f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f,
+      0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.343645751f, 0.12050277f, 0.548689842f, 0.f, 0.f,
+      0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f,
+  };
+  const std::vector<float> kMaxNaNY = {
+      kNaN, 1.87123203f,
+  };
+  const std::vector<float> kMaxNaNDx = {
+      0.f, 0.f, 0.f, 0.862807095f, 0.f, 0.f, 0.f, 0.f, 0.955336511f, 0.f, 0.f, 0.f,
+  };
+  ExpectPoolLikePyTorch(GlobalAvgPool2D, Wave({2, 3, 2, 3}), kAvgY, kAvgDx, "avg");
+  ExpectPoolLikePyTorch(GlobalMaxPool2D, Wave({2, 3, 2, 3}), kMaxY, kMaxDx, "max");
+  // Tied maxima: the gradient goes to the first, as PyTorch's.
+  ExpectPoolLikePyTorch(GlobalMaxPool2D, Wave({2, 3, 2, 3}, true), kMaxTiesY, kMaxTiesDx,
+                        "max ties");
+  // NaN at positions 1 and 4 of channel 0: NaN, and the gradient to the last NaN.
+  Tensor x = Wave({1, 3, 2, 2});
+  x.data()[2] = kNaN;
+  x.data()[8] = kNaN;
+  ExpectPoolLikePyTorch(GlobalMaxPool2D, x, kMaxNaNY, kMaxNaNDx, "max NaN");
+}
+
+TEST(NnFunctionsTest, GlobalPoolsByHand) {
+  // Two positions ([1, 4] and [3, 2] per channel pair), one sample.
+  Tensor x = Tensor::FromVector({1, 4, 3, 2}, {1, 1, 2, 2});
+  EXPECT_EQ(GlobalAvgPool2D(x).ToVector(), (std::vector<float>{2, 3}));
+  EXPECT_EQ(GlobalMaxPool2D(x).ToVector(), (std::vector<float>{3, 4}));
+  Tensor xg = x.Clone().SetRequiresGrad();
+  Sum(GlobalMaxPool2D(xg)).Backward();
+  EXPECT_EQ(xg.grad().ToVector(), (std::vector<float>{0, 1, 1, 0}));
+  Tensor xa = x.Clone().SetRequiresGrad();
+  Sum(GlobalAvgPool2D(xa)).Backward();
+  EXPECT_EQ(xa.grad().ToVector(), (std::vector<float>{0.5f, 0.5f, 0.5f, 0.5f}));
+  // Without a graph the max records nothing (and keeps no argmax).
+  EXPECT_FALSE(GlobalMaxPool2D(x).requires_grad());
+}
+
+TEST(NnFunctionsTest, GlobalPoolsGradCheck) {
+  uint64_t seed = 40;
+  for (const Shape& shape : std::vector<Shape>{{2, 3, 5, 3}, {1, 1, 1, 17}, {3, 7, 1, 2}}) {
+    SCOPED_TRACE(ShapeToString(shape));
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [](const std::vector<Tensor>& v) { return GlobalAvgPool2D(v[0]); },
+        {RandomLeaf(shape, seed++)}, "global_avg_pool2d");
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [](const std::vector<Tensor>& v) { return GlobalMaxPool2D(v[0]); },
+        {RandomLeaf(shape, seed++)}, "global_max_pool2d",
+        GradCheckOptions().Epsilon(1e-3f).SkipNonsmooth(true));
+  }
+}
+
+TEST(NnFunctionsTest, GlobalPoolErrors) {
+  EXPECT_EQ(ErrorOf([] { GlobalAvgPool2D(Tensor::Zeros({2, 5, 3})); }),
+            "global_avg_pool2d: expected an NHWC input (batch, height, width, channels), got "
+            "shape (2, 5, 3)");
+  EXPECT_EQ(ErrorOf([] { GlobalMaxPool2D(Tensor::Zeros({2, 5})); }),
+            "global_max_pool2d: expected an NHWC input (batch, height, width, channels), got "
+            "shape (2, 5)");
+  EXPECT_EQ(ErrorOf([] { GlobalMaxPool2D(Tensor::Zeros({2, 0, 3, 4})); }),
+            "global_max_pool2d: input of shape (2, 0, 3, 4) has no positions to pool (height "
+            "and width must be at least 1)");
+  EXPECT_EQ(ErrorOf([] { GlobalAvgPool2D(Tensor::Zeros({2, 3, 0, 4})); }),
+            "global_avg_pool2d: input of shape (2, 3, 0, 4) has no positions to pool (height "
+            "and width must be at least 1)");
+  // An empty batch or no channels is fine: an empty output.
+  EXPECT_EQ(GlobalAvgPool2D(Tensor::Zeros({0, 3, 2, 4})).shape(), (Shape{0, 4}));
+  EXPECT_EQ(GlobalMaxPool2D(Tensor::Zeros({2, 3, 2, 0})).shape(), (Shape{2, 0}));
 }
 
 TEST(NnFunctionsTest, SoftmaxAndLogSoftmax) {

@@ -88,6 +88,8 @@ std::vector<OpCase> Cases() {
       {"Concat", "concat", {m23, {{2, 1}}, {{2, 2}}},
        [](V v) { return Concat({v[0], v[1], v[2]}, 1); }},
       {"Stack", "stack", {m23, m23}, [](V v) { return Stack({v[0], v[1]}, 1); }},
+      {"Pad", "pad", {{{2, 3, 2}}},
+       [](V v) { return Pad(v[0], {{1, 0}, {0, 2}, {1, 1}}, 0.5f); }},
       // autograd/nn_functions.h
       {"Linear", "linear", {{{3, 4}}, {{4, 5}}, {{5}}},
        [](V v) { return Linear(v[0], v[1], v[2]); }},
@@ -109,6 +111,8 @@ std::vector<OpCase> Cases() {
       {"AvgPool2D", "avg_pool2d", {image},
        [](V v) { return AvgPool2D(v[0], 3, 3, 1, 1, Padding::kSame); }},
       {"AvgPool2DSquare", "avg_pool2d", {{{2, 4, 4, 3}}}, [](V v) { return AvgPool2D(v[0], 2); }},
+      {"GlobalAvgPool2D", "global_avg_pool2d", {image}, [](V v) { return GlobalAvgPool2D(v[0]); }},
+      {"GlobalMaxPool2D", "global_max_pool2d", {image}, [](V v) { return GlobalMaxPool2D(v[0]); }},
       {"Softmax", "softmax", {logits}, [](V v) { return Softmax(v[0]); }},
       {"SoftmaxAxis0", "permute", {logits}, [](V v) { return Softmax(v[0], 0); }},
       {"LogSoftmax", "log_softmax", {logits}, [](V v) { return LogSoftmax(v[0]); }},

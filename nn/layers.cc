@@ -164,6 +164,76 @@ Tensor AveragePooling2D::Forward(const Tensor& x) {
                    static_cast<int>(o.stride_h), static_cast<int>(o.stride_w), o.padding);
 }
 
+// ---- Global pooling.
+namespace {
+
+Shape GlobalPoolBuild(const std::string& who, const GlobalPooling2DOptions& o,
+                      const Shape& in) {
+  GRADWAY_CHECK(in.size() == 3, who, ": expects input (None, height, width, channels), got ",
+                BatchShapeString(in));
+  if (o.keepdims) return {1, 1, in[2]};
+  return {in[2]};
+}
+
+// [N, C] -> [N, 1, 1, C] when keepdims.
+Tensor KeepDims(const Tensor& y, bool keepdims) {
+  return keepdims ? y.Reshape({y.size(0), 1, 1, y.size(1)}) : y;
+}
+
+}  // namespace
+
+GlobalAveragePooling2D::GlobalAveragePooling2D(GlobalPooling2DOptions options)
+    : Layer("GlobalAveragePooling2D", "global_average_pooling2d"),
+      options_(std::move(options)) {
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Shape GlobalAveragePooling2D::DoBuild(const Shape& in) {
+  return GlobalPoolBuild(Description(), options_, in);
+}
+
+Tensor GlobalAveragePooling2D::Forward(const Tensor& x) {
+  return KeepDims(GlobalAvgPool2D(x), options_.keepdims);
+}
+
+GlobalMaxPooling2D::GlobalMaxPooling2D(GlobalPooling2DOptions options)
+    : Layer("GlobalMaxPooling2D", "global_max_pooling2d"), options_(std::move(options)) {
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Shape GlobalMaxPooling2D::DoBuild(const Shape& in) {
+  return GlobalPoolBuild(Description(), options_, in);
+}
+
+Tensor GlobalMaxPooling2D::Forward(const Tensor& x) {
+  return KeepDims(GlobalMaxPool2D(x), options_.keepdims);
+}
+
+// ---- ZeroPadding2D.
+ZeroPadding2D::ZeroPadding2D(ZeroPadding2DOptions options)
+    : Layer("ZeroPadding2D", "zero_padding2d"), options_(std::move(options)) {
+  const ZeroPadding2DOptions& o = options_;
+  GRADWAY_CHECK(o.top >= 0 && o.bottom >= 0 && o.left >= 0 && o.right >= 0,
+                "ZeroPadding2D: padding must be non-negative, got ((", o.top, ", ", o.bottom,
+                "), (", o.left, ", ", o.right, "))");
+  if (!o.name.empty()) set_name(o.name);
+  set_declared_input_shape(o.input_shape);
+}
+
+Shape ZeroPadding2D::DoBuild(const Shape& in) {
+  const ZeroPadding2DOptions& o = options_;
+  GRADWAY_CHECK(in.size() == 3, Description(),
+                ": expects input (None, height, width, channels), got ", BatchShapeString(in));
+  return {in[0] + o.top + o.bottom, in[1] + o.left + o.right, in[2]};
+}
+
+Tensor ZeroPadding2D::Forward(const Tensor& x) {
+  const ZeroPadding2DOptions& o = options_;
+  return Pad(x, {{0, 0}, {o.top, o.bottom}, {o.left, o.right}, {0, 0}});
+}
+
 // ---- Dropout.
 Dropout::Dropout(DropoutOptions options)
     : Layer("Dropout", "dropout"), options_(std::move(options)) {

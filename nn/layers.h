@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "autograd/nn_functions.h"
 #include "autograd/tensor.h"
@@ -189,6 +190,95 @@ class AveragePooling2D : public Layer<AveragePooling2D> {
 
  private:
   Pooling2DOptions options_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Global pooling (Keras' GlobalAveragePooling2D, GlobalMaxPooling2D): the mean / maximum
+// of each channel over the whole image. x [N, H, W, C] -> [N, C], or [N, 1, 1, C] with
+// Keepdims(true) (Keras' keepdims). Images are channels_last (Keras' data_format
+// "channels_last", its default; there is no channels_first). The average sums the H * W
+// positions in a fixed order; the maximum's gradient goes to the first maximum of each
+// channel, and a NaN makes its channel's maximum NaN (as PyTorch's adaptive_max_pool2d;
+// see GlobalMaxPool2D in autograd/nn_functions.h). An input that is not (None, height,
+// width, channels) is an Error naming the layer.
+struct GlobalPooling2DOptions {
+  bool keepdims = false;
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  GlobalPooling2DOptions& Keepdims(bool v) { keepdims = v; return *this; }
+  GlobalPooling2DOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  GlobalPooling2DOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+// Named "global_average_pooling2d", as Keras.
+class GlobalAveragePooling2D : public Layer<GlobalAveragePooling2D> {
+ public:
+  GlobalAveragePooling2D(GlobalPooling2DOptions options = {});  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const GlobalPooling2DOptions& options() const { return options_; }
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  GlobalPooling2DOptions options_;
+};
+
+// Named "global_max_pooling2d", as Keras.
+class GlobalMaxPooling2D : public Layer<GlobalMaxPooling2D> {
+ public:
+  GlobalMaxPooling2D(GlobalPooling2DOptions options = {});  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const GlobalPooling2DOptions& options() const { return options_; }
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  GlobalPooling2DOptions options_;
+};
+
+// ---------------------------------------------------------------------------------------
+// ZeroPadding2D (Keras): rows of zeros above and below the image, columns left and right.
+// x [N, H, W, C] -> [N, top + H + bottom, left + W + right, C] (channels_last only). The
+// padding takes Keras' three forms: nn::ZeroPadding2D(2) pads 2 on all four sides,
+// nn::ZeroPadding2D({1, 2}) 1 row above and below and 2 columns left and right
+// (symmetric_height_pad, symmetric_width_pad), nn::ZeroPadding2D({{1, 0}, {2, 3}})
+// ((top, bottom), (left, right)); nn::ZeroPadding2D() pads 1 all round, Keras' default.
+// Pads must be >= 0 (Error naming the layer). The gradient is the part of the incoming
+// gradient over x (autograd/functions.h's Pad). Named "zero_padding2d", as Keras.
+struct ZeroPadding2DOptions {
+  ZeroPadding2DOptions(int64_t padding = 1)  // NOLINT(runtime/explicit)
+      : top(padding), bottom(padding), left(padding), right(padding) {}
+  ZeroPadding2DOptions(int64_t height_pad, int64_t width_pad)
+      : top(height_pad), bottom(height_pad), left(width_pad), right(width_pad) {}
+  ZeroPadding2DOptions(std::pair<int64_t, int64_t> top_bottom,
+                       std::pair<int64_t, int64_t> left_right)
+      : top(top_bottom.first), bottom(top_bottom.second), left(left_right.first),
+        right(left_right.second) {}
+  int64_t top, bottom, left, right;
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  ZeroPadding2DOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  ZeroPadding2DOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class ZeroPadding2D : public Layer<ZeroPadding2D> {
+ public:
+  ZeroPadding2D(ZeroPadding2DOptions options = {});  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const ZeroPadding2DOptions& options() const { return options_; }
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  ZeroPadding2DOptions options_;
 };
 
 // ---------------------------------------------------------------------------------------

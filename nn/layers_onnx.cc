@@ -111,6 +111,45 @@ std::string AveragePooling2D::ExportOnnx(OnnxGraph& graph, const std::string& in
                     Layout::kNchw, attributes);
 }
 
+namespace {
+
+// GlobalAveragePool / GlobalMaxPool (NCHW in, [N, C, 1, 1] out), then Flatten to [N, C]
+// unless the layer keeps the dimensions ([N, C, 1, 1] in NCHW is gradway's [N, 1, 1, C]).
+std::string ExportGlobalPool(OnnxGraph& graph, const std::string& input, const Module& layer,
+                             const std::string& op_type, bool keepdims) {
+  const std::string x = graph.ToLayout(input, Layout::kNchw, layer.name() + "/to_nchw");
+  const Shape pooled = {1, 1, layer.input_shape()[2]};
+  const std::string y =
+      graph.Node(op_type, {x}, layer.name() + "/" + op_type, pooled, Layout::kNchw);
+  if (keepdims) return y;
+  return graph.Node("Flatten", {y}, layer.name() + "/Flatten", layer.output_shape(),
+                    Layout::kNhwc, {{"axis", int64_t{1}}});
+}
+
+}  // namespace
+
+std::string GlobalAveragePooling2D::ExportOnnx(OnnxGraph& graph,
+                                               const std::string& input) const {
+  return ExportGlobalPool(graph, input, *this, "GlobalAveragePool", options_.keepdims);
+}
+
+std::string GlobalMaxPooling2D::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  return ExportGlobalPool(graph, input, *this, "GlobalMaxPool", options_.keepdims);
+}
+
+// Pad (constant 0) in whichever layout the value is: no Transpose either way. ONNX's pads
+// are [x1_begin, x2_begin, ..., x1_end, x2_end, ...] over all four axes.
+std::string ZeroPadding2D::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  const ZeroPadding2DOptions& o = options_;
+  const std::vector<int64_t> pads =
+      graph.layout(input) == Layout::kNchw
+          ? std::vector<int64_t>{0, 0, o.top, o.left, 0, 0, o.bottom, o.right}
+          : std::vector<int64_t>{0, o.top, o.left, 0, 0, o.bottom, o.right, 0};
+  const std::string p = graph.Int64Initializer(name() + "/pads", pads);
+  return graph.Node("Pad", {input, p}, name() + "/Pad", output_shape(), graph.layout(input),
+                    {{"mode", std::string("constant")}});
+}
+
 // Inference: the identity.
 std::string Dropout::ExportOnnx(OnnxGraph& /*graph*/, const std::string& input) const {
   return input;

@@ -1,6 +1,9 @@
 #include "nn/layers.h"
 
 #include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "autograd/error.h"
 #include "autograd/functions.h"
@@ -140,6 +143,160 @@ TEST(PoolingTest, GradCheck) {
   GradCheckResult r2 = GradCheck([&](const std::vector<Tensor>& in) { return ap(in[0]); }, {x});
   EXPECT_TRUE(r2.ok) << r2.message;
   EXPECT_GT(r2.checked, 0) << r2.message;
+}
+
+// ---- Global pooling and ZeroPadding2D.
+
+// sin(0.37 i + 0.1) * 2 (a * i + b, times scale), or the cosine, at flat index i: the
+// formulas of nn/testdata/pooling_padding_layers_pytorch.py.
+Tensor Formula(const Shape& shape, double a, double b, double scale, bool sine) {
+  Tensor t = Tensor::Empty(shape);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const double u = a * static_cast<double>(i) + b;
+    t.data()[i] = static_cast<float>((sine ? std::sin(u) : std::cos(u)) * scale);
+  }
+  return t;
+}
+
+// The message of the Error f throws ("(no error)" if none).
+std::string ErrorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// The layers' numbers against PyTorch's (F.pad, adaptive_avg_pool2d, adaptive_max_pool2d on
+// the NCHW image), by nn/testdata/pooling_padding_layers_pytorch.py (torch 1.13).
+TEST(GlobalPoolingTest, ZeroPaddingThenGlobalPoolingMatchPyTorch) {
+  const std::vector<float> kPadded = {
+      0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.199666828f,
+      0.905772567f, 1.48928618f, 1.87123203f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 1.99991524f,
+      1.85791945f, 1.46446288f, 0.872798145f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.163004309f,
+      -0.568851411f, -1.22371578f, -1.71295595f, 0.f, 0.f,
+  };
+  const std::vector<float> kAverage = {
+      0.204631001f, 0.161295742f,
+  };
+  const std::vector<float> kMaximum = {
+      1.99991524f, 1.87123203f,
+  };
+  const std::vector<float> kMaximumDx = {
+      0.f, 0.f, 0.f, 0.862807095f, 0.955336511f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f,
+  };
+  Tensor x = Formula({1, 3, 2, 2}, 0.37, 0.1, 2, true).SetRequiresGrad();
+  ZeroPadding2D pad({{1, 0}, {2, 1}});
+  Tensor padded = pad(x);
+  EXPECT_EQ(padded.shape(), (Shape{1, 4, 5, 2}));
+  ExpectValues(padded, kPadded);
+  GlobalAveragePooling2D average;
+  ExpectValues(average(padded), kAverage);
+  GlobalMaxPooling2D maximum;
+  Tensor y = maximum(padded);
+  ExpectValues(y, kMaximum);
+  y.Backward(Formula({1, 2}, 0.23, 0.3, 1, false));
+  ExpectValues(x.grad(), kMaximumDx);
+}
+
+TEST(GlobalPoolingTest, ShapesNamesAndKeepdims) {
+  ClearSession();
+  GlobalAveragePooling2D average;
+  GlobalMaxPooling2D maximum;
+  EXPECT_EQ(average.name(), "global_average_pooling2d");
+  EXPECT_EQ(maximum.name(), "global_max_pooling2d");
+  EXPECT_EQ(average.Build({5, 7, 3}), (Shape{3}));
+  EXPECT_EQ(maximum.Build({5, 7, 3}), (Shape{3}));
+  EXPECT_EQ(average.ParameterCount(), 0);
+  GlobalAveragePooling2D kept(GlobalPooling2DOptions().Keepdims(true).Name("gap"));
+  GlobalMaxPooling2D kept_max(GlobalPooling2DOptions().Keepdims(true));
+  EXPECT_EQ(kept.name(), "gap");
+  EXPECT_EQ(kept.Build({5, 7, 3}), (Shape{1, 1, 3}));
+  EXPECT_EQ(kept_max.Build({5, 7, 3}), (Shape{1, 1, 3}));
+  // The values are those of the ops, kept as [N, 1, 1, C].
+  Tensor x = Formula({2, 5, 7, 3}, 0.37, 0.1, 2, true);
+  EXPECT_EQ(average(x).ToVector(), GlobalAvgPool2D(x).ToVector());
+  EXPECT_EQ(maximum(x).ToVector(), GlobalMaxPool2D(x).ToVector());
+  EXPECT_EQ(kept(x).shape(), (Shape{2, 1, 1, 3}));
+  EXPECT_EQ(kept(x).ToVector(), GlobalAvgPool2D(x).ToVector());
+  EXPECT_EQ(kept_max(x).ToVector(), GlobalMaxPool2D(x).ToVector());
+  // Iota: the mean of each channel's 4 positions, and its last (largest) value.
+  Tensor iota = Iota({1, 2, 2, 2});  // channel 0: 0, 2, 4, 6; channel 1: 1, 3, 5, 7
+  ExpectValues(GlobalAveragePooling2D()(iota), {3, 4});
+  ExpectValues(GlobalMaxPooling2D()(iota), {6, 7});
+}
+
+TEST(GlobalPoolingTest, ErrorsNameTheLayer) {
+  ClearSession();
+  GlobalAveragePooling2D average;
+  EXPECT_EQ(ErrorOf([&] { average.Build({5}); }),
+            "global_average_pooling2d (GlobalAveragePooling2D): expects input (None, height, "
+            "width, channels), got (None, 5)");
+  GlobalMaxPooling2D maximum;
+  EXPECT_EQ(ErrorOf([&] { maximum(Tensor::Zeros({4, 5, 6})); }),
+            "global_max_pooling2d (GlobalMaxPooling2D): expects input (None, height, width, "
+            "channels), got (None, 5, 6)");
+  GlobalMaxPooling2D empty;
+  EXPECT_EQ(ErrorOf([&] { empty.Build({0, 3, 2}); }),
+            "global_max_pooling2d_1 (GlobalMaxPooling2D): invalid input shape (None, 0, 3, 2)");
+}
+
+TEST(GlobalPoolingTest, GradCheck) {
+  Generator gen(4);
+  Tensor x = Tensor::Normal({2, 3, 5, 3}, 0, 1, gen).SetRequiresGrad();
+  GlobalAveragePooling2D average(GlobalPooling2DOptions().Keepdims(true));
+  GlobalMaxPooling2D maximum;
+  GradCheckResult r1 =
+      GradCheck([&](const std::vector<Tensor>& in) { return average(in[0]); }, {x});
+  EXPECT_TRUE(r1.ok) << r1.message;
+  EXPECT_GT(r1.checked, 0) << r1.message;
+  GradCheckResult r2 = GradCheck([&](const std::vector<Tensor>& in) { return maximum(in[0]); },
+                                 {x}, GradCheckOptions().SkipNonsmooth(true));
+  EXPECT_TRUE(r2.ok) << r2.message;
+  EXPECT_GT(r2.checked, 0) << r2.message;
+}
+
+TEST(ZeroPadding2DTest, KerasFormsShapesAndValues) {
+  ClearSession();
+  ZeroPadding2D all_round;  // Keras' default: 1 on every side
+  EXPECT_EQ(all_round.name(), "zero_padding2d");
+  EXPECT_EQ(all_round.Build({5, 7, 3}), (Shape{7, 9, 3}));
+  EXPECT_EQ(all_round.ParameterCount(), 0);
+  ZeroPadding2D two(2);
+  EXPECT_EQ(two.Build({5, 7, 3}), (Shape{9, 11, 3}));
+  ZeroPadding2D symmetric({1, 3});  // (symmetric_height_pad, symmetric_width_pad)
+  EXPECT_EQ(symmetric.Build({5, 7, 3}), (Shape{7, 13, 3}));
+  ZeroPadding2D sides({{2, 0}, {1, 4}});  // ((top, bottom), (left, right))
+  EXPECT_EQ(sides.Build({5, 7, 3}), (Shape{7, 12, 3}));
+  ZeroPadding2D named(ZeroPadding2DOptions(0, 1).Name("pad").InputShape({2, 2, 1}));
+  EXPECT_EQ(named.name(), "pad");
+  // [[0, 1], [2, 3]] with one zero column each side.
+  ExpectValues(named(Iota({1, 2, 2, 1})), {0, 0, 1, 0, 0, 2, 3, 0});
+  Tensor x = Formula({2, 5, 7, 3}, 0.37, 0.1, 2, true);
+  Tensor y = sides(x);
+  for (int64_t h = 0; h < 7; ++h) {
+    for (int64_t w = 0; w < 12; ++w) {
+      const bool inside = h >= 2 && w >= 1 && w < 8;
+      EXPECT_EQ(y.at({1, h, w, 2}), inside ? x.at({1, h - 2, w - 1, 2}) : 0.f) << h << "," << w;
+    }
+  }
+}
+
+TEST(ZeroPadding2DTest, ErrorsAndGradCheck) {
+  ClearSession();
+  EXPECT_EQ(ErrorOf([] { ZeroPadding2D({{1, -1}, {0, 0}}); }),
+            "ZeroPadding2D: padding must be non-negative, got ((1, -1), (0, 0))");
+  ZeroPadding2D pad;  // the refused one above took "zero_padding2d", as in Keras
+  EXPECT_EQ(ErrorOf([&] { pad(Tensor::Zeros({4, 6})); }),
+            "zero_padding2d_1 (ZeroPadding2D): expects input (None, height, width, channels), "
+            "got (None, 6)");
+  Generator gen(5);
+  ZeroPadding2D sides({{2, 1}, {0, 3}});
+  Tensor x = Tensor::Normal({2, 3, 5, 3}, 0, 1, gen).SetRequiresGrad();
+  GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return sides(in[0]); }, {x});
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_GT(r.checked, 0) << r.message;
 }
 
 TEST(DropoutTest, ScalesInTrainingAndIsIdentityInEval) {

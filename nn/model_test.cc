@@ -625,6 +625,38 @@ TEST(CheckpointTest, LoadsFilesWithoutAFormatVersionAndRefusesNewerOnes) {
   }
 }
 
+// Global pooling and ZeroPadding2D in Summary: Keras' names, shapes and no parameters.
+TEST(SummaryTest, GlobalPoolingAndZeroPadding) {
+  ClearSession();
+  Sequential model(3);
+  model.Add(Conv2D(Conv2DOptions(4, 3).InputShape({9, 8, 2})));
+  model.Add(ZeroPadding2D({{1, 0}, {2, 1}}));
+  model.Add(GlobalAveragePooling2D(GlobalPooling2DOptions().Keepdims(true)));
+  model.Add(GlobalMaxPooling2D());  // over the single position left
+  model.Add(Dense(3));
+  std::ostringstream os;
+  model.Summary(os);
+  EXPECT_EQ(os.str(),
+            "Model: \"sequential\"\n"
+            "______________________________________________________________________________________\n"
+            "Layer (type)                                      Output Shape              Param #   \n"
+            "======================================================================================\n"
+            "conv2d (Conv2D)                                   (None, 7, 6, 4)           76        \n"
+            "______________________________________________________________________________________\n"
+            "zero_padding2d (ZeroPadding2D)                    (None, 8, 9, 4)           0         \n"
+            "______________________________________________________________________________________\n"
+            "global_average_pooling2d (GlobalAveragePooling2D) (None, 1, 1, 4)           0         \n"
+            "______________________________________________________________________________________\n"
+            "global_max_pooling2d (GlobalMaxPooling2D)         (None, 4)                 0         \n"
+            "______________________________________________________________________________________\n"
+            "dense (Dense)                                     (None, 3)                 15        \n"
+            "======================================================================================\n"
+            "Total params: 91\n"
+            "Trainable params: 91\n"
+            "Non-trainable params: 0\n"
+            "______________________________________________________________________________________\n");
+}
+
 }  // namespace
 }  // namespace nn
 }  // namespace gradway

@@ -12,7 +12,9 @@
 //
 // Each layer writes its own nodes (Module::ExportOnnx). gradway's layers map to the standard
 // ops: Dense -> Gemm, Conv2D -> Conv, MaxPooling2D -> MaxPool, AveragePooling2D ->
-// AveragePool (count_include_pad 0, as Keras), Flatten -> Flatten, activations -> Relu,
+// AveragePool (count_include_pad 0, as Keras), GlobalAveragePooling2D / GlobalMaxPooling2D
+// -> GlobalAveragePool / GlobalMaxPool (then Flatten unless keepdims), ZeroPadding2D -> Pad
+// (constant, in the layout it is given), Flatten -> Flatten, activations -> Relu,
 // Sigmoid, Tanh, Softmax; Sequential chains its layers. A layer of your own overrides
 // ExportOnnx with OnnxGraph's nodes and its children's ExportOnnx (README, "ONNX export");
 // one that does not makes SaveOnnx fail with an error naming it.

@@ -6,6 +6,7 @@
 #include "nn/onnx_export.h"
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -143,6 +144,40 @@ TEST(SaveOnnxTest, SamePaddingPutsTheOddCellAfterAsKeras) {
   // Softmax over the channels, axis 1 of NCHW.
   EXPECT_EQ(m.graph().node(4).attribute(0).i(), 1);
   EXPECT_EQ(Dims(m.graph().output(0)), (std::vector<std::string>{"batch", "4", "5", "2"}));
+}
+
+// ZeroPadding2D pads in the layout it is given (no Transpose), global pooling reads NCHW and
+// flattens to [N, C] unless it keeps the dimensions.
+TEST(SaveOnnxTest, ZeroPaddingAndGlobalPooling) {
+  Sequential model(/*seed=*/2);
+  model.Add(ZeroPadding2D(ZeroPadding2DOptions({1, 2}, {3, 4}).InputShape({5, 6, 2})));
+  model.Add(Conv2D(3, 2));
+  model.Add(ZeroPadding2D({{0, 1}, {2, 0}}));
+  model.Add(GlobalAveragePooling2D());
+  const std::string path = TempPath("pad_gap.onnx");
+  ASSERT_TRUE(SaveOnnx(model, path).ok());
+  onnx::ModelProto m = ReadChecked(path);
+  EXPECT_EQ(OpTypes(m), (std::vector<std::string>{"Pad", "Transpose", "Conv", "Pad",
+                                                  "GlobalAveragePool", "Flatten", "Identity"}));
+  auto pads = [&](const std::string& layer) {
+    const onnx::TensorProto& t = InitializerNamed(m, layer + "/pads");
+    EXPECT_EQ(t.data_type(), onnx::TensorProto::INT64);
+    std::vector<int64_t> v(t.raw_data().size() / sizeof(int64_t));
+    std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
+    return v;
+  };
+  // NHWC: [0, top, left, 0, 0, bottom, right, 0]; after the Conv, NCHW: [0, 0, top, left,
+  // 0, 0, bottom, right].
+  EXPECT_EQ(pads(model.layer(0).name()), (std::vector<int64_t>{0, 1, 3, 0, 0, 2, 4, 0}));
+  EXPECT_EQ(pads(model.layer(2).name()), (std::vector<int64_t>{0, 0, 0, 2, 0, 0, 1, 0}));
+  EXPECT_EQ(Dims(m.graph().output(0)), (std::vector<std::string>{"batch", "3"}));
+
+  Sequential kept(/*seed=*/2);
+  kept.Add(GlobalMaxPooling2D(GlobalPooling2DOptions().Keepdims(true).InputShape({4, 3, 5})));
+  ASSERT_TRUE(SaveOnnx(kept, TempPath("gmp.onnx"), OnnxOptions().Opset(17)).ok());
+  onnx::ModelProto k = ReadChecked(TempPath("gmp.onnx"));
+  EXPECT_EQ(OpTypes(k), (std::vector<std::string>{"Transpose", "GlobalMaxPool", "Transpose"}));
+  EXPECT_EQ(Dims(k.graph().output(0)), (std::vector<std::string>{"batch", "1", "1", "5"}));
 }
 
 class NotExportable : public Module {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "autograd/autograd.h"
@@ -32,6 +33,43 @@ DenseOptions DenseCase(int64_t units, ActivationFunction a) {
 
 Conv2DOptions ConvCase(int64_t filters, int64_t k) {
   return Conv2DOptions(filters, k).BiasInitializer(RandomUniform(-0.5f, 0.5f));
+}
+
+// Global pooling (flattened or kept, on NHWC and after a convolution's NCHW) and
+// ZeroPadding2D (each form, in either layout).
+std::vector<Case> GlobalPoolingAndPaddingCases() {
+  return {
+      {"global_average_pool", {5, 7, 3},
+       [](Sequential& m) { m.Add(GlobalAveragePooling2D()); }},
+      {"global_max_pool_keepdims", {6, 5, 4}, [](Sequential& m) {
+         m.Add(GlobalMaxPooling2D(GlobalPooling2DOptions().Keepdims(true)));
+       }},
+      {"conv_global_average_pool_dense", {8, 7, 2},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(5, 3).Activation(kRelu)));
+         m.Add(GlobalAveragePooling2D());
+         m.Add(Dense(DenseCase(3, kSoftmax)));
+       }},
+      {"conv_global_max_pool_keepdims", {7, 6, 3},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(4, 2)));
+         m.Add(GlobalMaxPooling2D(GlobalPooling2DOptions().Keepdims(true)));
+       }},
+      {"zero_padding_default", {4, 5, 3}, [](Sequential& m) { m.Add(ZeroPadding2D()); }},
+      {"zero_padding_symmetric", {4, 5, 3},
+       [](Sequential& m) { m.Add(ZeroPadding2D({2, 1})); }},
+      {"conv_zero_padding_sides_conv", {6, 5, 2},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(3, 2)));
+         m.Add(ZeroPadding2D({{2, 0}, {1, 3}}));
+         m.Add(Conv2D(ConvCase(4, 3).Activation(kTanh)));
+       }},
+      {"zero_padding_sides_then_global_max", {5, 4, 3},
+       [](Sequential& m) {
+         m.Add(ZeroPadding2D({{0, 1}, {3, 0}}));
+         m.Add(GlobalMaxPooling2D());
+       }},
+  };
 }
 
 std::vector<Case> Cases() {
@@ -111,8 +149,13 @@ std::vector<Case> Cases() {
          m.Add(ReLU());
          m.Add(Softmax());
        }},
-      // Functional models (nn/functional.h): merges in ONNX's NCHW (after convolutions)
-      // and in NHWC (vectors), a layer called twice.
+  };
+}
+
+// Functional models (nn/functional.h): merges in ONNX's NCHW (after convolutions) and in
+// NHWC (vectors), a layer called twice.
+std::vector<Case> FunctionalCases() {
+  return {
       {"functional_residual_concat", {6, 6, 3},
        [](Sequential& m) {
          auto in = Input({6, 6, 3});
@@ -135,9 +178,17 @@ std::vector<Case> Cases() {
   };
 }
 
+// Every case: those of the chapter's layers, then each later group.
+std::vector<Case> AllCases() {
+  std::vector<Case> cases = Cases();
+  for (Case& c : GlobalPoolingAndPaddingCases()) cases.push_back(std::move(c));
+  for (Case& c : FunctionalCases()) cases.push_back(std::move(c));
+  return cases;
+}
+
 int Run(const std::string& dir) {
   int failures = 0;
-  for (const Case& c : Cases()) {
+  for (const Case& c : AllCases()) {
     ClearSession();
     Sequential model(/*seed=*/7);
     c.add(model);

@@ -275,6 +275,96 @@ void AvgPoolBackwardImpl(const float* HWY_RESTRICT dy, float* HWY_RESTRICT dx,
   });
 }
 
+// Samples per parallel chunk of the global pools: about kElementGrain input elements.
+inline int64_t SampleGrain(int64_t hw, int64_t c) {
+  return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, hw * c));
+}
+
+// Rows (sample, position) per parallel chunk of the global pools' backwards.
+inline int64_t RowGrain(int64_t c) {
+  return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, c));
+}
+
+// Positions outer, channels inner: x is read once, in memory order, and each channel's
+// running sum (kept in y, in L1) adds the positions in order.
+void GlobalAvgPoolForwardImpl(const float* HWY_RESTRICT x, float* HWY_RESTRICT y, int64_t n,
+                              int64_t hw, int64_t c) {
+  ParallelFor(n, SampleGrain(hw, c), [&](int64_t n0, int64_t n1) {
+    for (int64_t b = n0; b < n1; ++b) {
+      float* HWY_RESTRICT yb = y + b * c;
+      const float* HWY_RESTRICT xb = x + b * hw * c;
+      std::fill(yb, yb + c, 0.0f);
+      for (int64_t i = 0; i < hw; ++i) {
+        ForEachVec(0, c, [&](auto d, int64_t ch) {
+          hn::StoreU(hn::Add(hn::LoadU(d, yb + ch), hn::LoadU(d, xb + i * c + ch)), d, yb + ch);
+        });
+      }
+      const float count = static_cast<float>(hw);
+      ForEachVec(0, c, [&](auto d, int64_t ch) {
+        hn::StoreU(hn::Div(hn::LoadU(d, yb + ch), hn::Set(d, count)), d, yb + ch);
+      });
+    }
+  });
+}
+
+void GlobalAvgPoolBackwardImpl(const float* HWY_RESTRICT dy, float* HWY_RESTRICT dx, int64_t n,
+                               int64_t hw, int64_t c) {
+  const float count = static_cast<float>(hw);
+  ParallelFor(n * hw, RowGrain(c), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* HWY_RESTRICT g = dy + (r / hw) * c;
+      ForEachVec(0, c, [&](auto d, int64_t ch) {
+        hn::StoreU(hn::Div(hn::LoadU(d, g + ch), hn::Set(d, count)), d, dx + r * c + ch);
+      });
+    }
+  });
+}
+
+// The running maximum and its position live in y and argmax (or a local buffer when argmax
+// is null) while the positions are read in memory order.
+void GlobalMaxPoolForwardImpl(const float* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                              int32_t* HWY_RESTRICT argmax, int64_t n, int64_t hw, int64_t c) {
+  ParallelFor(n, SampleGrain(hw, c), [&](int64_t n0, int64_t n1) {
+    std::vector<int32_t> local(argmax == nullptr ? static_cast<size_t>(c) : 0);
+    for (int64_t b = n0; b < n1; ++b) {
+      float* HWY_RESTRICT yb = y + b * c;
+      int32_t* HWY_RESTRICT ab = argmax != nullptr ? argmax + b * c : local.data();
+      const float* HWY_RESTRICT xb = x + b * hw * c;
+      std::copy(xb, xb + c, yb);
+      std::fill(ab, ab + c, 0);
+      for (int64_t i = 1; i < hw; ++i) {
+        ForEachVec(0, c, [&](auto d, int64_t ch) {
+          const hn::RebindToSigned<decltype(d)> di;
+          const auto v = hn::LoadU(d, xb + i * c + ch);
+          const auto best = hn::LoadU(d, yb + ch);
+          // PyTorch's rule: greater (so the first maximum wins ties), or NaN.
+          const auto take = hn::Or(hn::Gt(v, best), hn::IsNaN(v));
+          hn::StoreU(hn::IfThenElse(take, v, best), d, yb + ch);
+          hn::StoreU(hn::IfThenElse(hn::RebindMask(di, take),
+                                    hn::Set(di, static_cast<int32_t>(i)), hn::LoadU(di, ab + ch)),
+                     di, ab + ch);
+        });
+      }
+    }
+  });
+}
+
+void GlobalMaxPoolBackwardImpl(const float* HWY_RESTRICT dy, const int32_t* HWY_RESTRICT argmax,
+                               float* HWY_RESTRICT dx, int64_t n, int64_t hw, int64_t c) {
+  ParallelFor(n * hw, RowGrain(c), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / hw;
+      const int32_t i = static_cast<int32_t>(r % hw);
+      ForEachVec(0, c, [&](auto d, int64_t ch) {
+        const hn::RebindToSigned<decltype(d)> di;
+        const auto hit = hn::Eq(hn::LoadU(di, argmax + b * c + ch), hn::Set(di, i));
+        const auto g = hn::IfThenElseZero(hn::RebindMask(d, hit), hn::LoadU(d, dy + b * c + ch));
+        hn::StoreU(hn::Add(hn::Zero(d), g), d, dx + r * c + ch);
+      });
+    }
+  });
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace ops
@@ -289,6 +379,10 @@ HWY_EXPORT(MaxPoolForwardImpl);
 HWY_EXPORT(MaxPoolBackwardImpl);
 HWY_EXPORT(AvgPoolForwardImpl);
 HWY_EXPORT(AvgPoolBackwardImpl);
+HWY_EXPORT(GlobalAvgPoolForwardImpl);
+HWY_EXPORT(GlobalAvgPoolBackwardImpl);
+HWY_EXPORT(GlobalMaxPoolForwardImpl);
+HWY_EXPORT(GlobalMaxPoolBackwardImpl);
 
 Pool2DShape MakePool2DShape(int64_t n, int64_t h, int64_t w, int64_t c, int64_t pool_h,
                             int64_t pool_w, int64_t stride_h, int64_t stride_w,
@@ -324,6 +418,24 @@ void AvgPool2DForward(const float* x, float* y, const Pool2DShape& shape) {
 
 void AvgPool2DBackward(const float* dy, float* dx, const Pool2DShape& shape) {
   HWY_DYNAMIC_DISPATCH(AvgPoolBackwardImpl)(dy, dx, shape);
+}
+
+void GlobalAvgPool2DForward(const float* x, float* y, int64_t n, int64_t hw, int64_t c) {
+  HWY_DYNAMIC_DISPATCH(GlobalAvgPoolForwardImpl)(x, y, n, hw, c);
+}
+
+void GlobalAvgPool2DBackward(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c) {
+  HWY_DYNAMIC_DISPATCH(GlobalAvgPoolBackwardImpl)(dy, dx, n, hw, c);
+}
+
+void GlobalMaxPool2DForward(const float* x, float* y, int32_t* argmax, int64_t n, int64_t hw,
+                            int64_t c) {
+  HWY_DYNAMIC_DISPATCH(GlobalMaxPoolForwardImpl)(x, y, argmax, n, hw, c);
+}
+
+void GlobalMaxPool2DBackward(const float* dy, const int32_t* argmax, float* dx, int64_t n,
+                             int64_t hw, int64_t c) {
+  HWY_DYNAMIC_DISPATCH(GlobalMaxPoolBackwardImpl)(dy, argmax, dx, n, hw, c);
 }
 
 }  // namespace ops

@@ -1,6 +1,7 @@
 // 2-D max and average pooling on NHWC tensors ([N, H, W, C], row-major), with Keras'
-// "valid" / "same" padding. SIMD over channels, parallel over image rows; results are
-// bit-identical whatever the thread count (backwards gather in a fixed order).
+// "valid" / "same" padding, and global pooling over the whole image. SIMD over channels,
+// parallel over image rows (global pooling: over the batch); results are bit-identical
+// whatever the thread count (backwards gather in a fixed order, sums in a fixed order).
 #ifndef GRADWAY_OPS_POOL_H_
 #define GRADWAY_OPS_POOL_H_
 
@@ -49,6 +50,32 @@ void AvgPool2DForward(const float* x, float* y, const Pool2DShape& shape);
 // dx[cell] = sum over the windows containing cell of dy[window] / count[window].
 // dy: [n, out_h, out_w, c]; dx: [n, h, w, c], overwritten.
 void AvgPool2DBackward(const float* dy, float* dx, const Pool2DShape& shape);
+
+// ---- Global pooling over all of H x W: x is an NHWC image viewed as [n, hw, c] (hw =
+// h * w positions, hw >= 1, row-major), y is [n, c]. Forwards are parallel over the batch,
+// backwards over (sample, position) rows; SIMD over channels.
+
+// y[n, ch] = (0 + x[n, 0, ch] + x[n, 1, ch] + ... + x[n, hw - 1, ch]) / hw: summed in
+// float in position order (the order is fixed: each channel is one SIMD lane), then
+// divided by hw. y overwritten.
+void GlobalAvgPool2DForward(const float* x, float* y, int64_t n, int64_t hw, int64_t c);
+
+// dx[n, i, ch] = dy[n, ch] / hw for every position i. dy: [n, c]; dx: [n, hw, c],
+// overwritten.
+void GlobalAvgPool2DBackward(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c);
+
+// y[n, ch] = the maximum over the positions, as PyTorch's adaptive_max_pool2d(x, 1): the
+// positions are scanned in order and a value replaces the running maximum when it is
+// greater or NaN. So ties go to the first maximum, and any NaN gives NaN (its position
+// that of the last NaN). argmax (nullable, e.g. for inference): [n, c], overwritten with
+// each maximum's position in [0, hw). Precondition: hw < 2^31.
+void GlobalMaxPool2DForward(const float* x, float* y, int32_t* argmax, int64_t n, int64_t hw,
+                            int64_t c);
+
+// dx[n, i, ch] = 0 + (argmax[n, ch] == i ? dy[n, ch] : 0). dy, argmax: [n, c] (argmax from
+// GlobalMaxPool2DForward); dx: [n, hw, c], overwritten.
+void GlobalMaxPool2DBackward(const float* dy, const int32_t* argmax, float* dx, int64_t n,
+                             int64_t hw, int64_t c);
 
 }  // namespace ops
 }  // namespace gradway

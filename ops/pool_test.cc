@@ -198,6 +198,126 @@ TEST_P(PoolTest, BackwardDeterministicAcrossThreads) {
   }
 }
 
+// ---- Global pooling.
+
+struct GlobalCase {
+  int64_t n, h, w, c;
+};
+
+// Odd sizes (channel counts that are not multiples of any vector width, and some that are),
+// a single position, a single channel.
+const GlobalCase kGlobalCases[] = {{1, 1, 1, 1},  {2, 3, 5, 1},  {3, 7, 5, 17}, {2, 1, 9, 33},
+                                   {1, 13, 11, 31}, {4, 2, 3, 16}, {3, 5, 3, 64}, {2, 6, 7, 3}};
+
+std::string GlobalTag(const char* what, const GlobalCase& k, int mis) {
+  return std::string(what) + " [" + std::to_string(k.n) + "," + std::to_string(k.h) + "," +
+         std::to_string(k.w) + "," + std::to_string(k.c) + "] misalign=" + std::to_string(mis);
+}
+
+TEST_P(PoolTest, GlobalPoolsMatchReference) {
+  for (const GlobalCase& k : kGlobalCases) {
+    const int64_t hw = k.h * k.w, in = k.n * hw * k.c, out = k.n * k.c;
+    for (int mis = 0; mis < 4; ++mis) {
+      Buffer x(in, mis, 21, -2.0f, 2.0f), dy(out, 3 - mis, 22);
+      // Exact ties (the first maximum wins) and, in a few channels, NaNs (they win, the last
+      // one's position is kept).
+      for (int64_t i = 0; i < in; i += 5) x[i] = 1.5f;
+      for (int64_t i = 3; i < in; i += 23) x[i] = std::numeric_limits<float>::quiet_NaN();
+      Buffer y(out, (mis + 1) % 4, 23), y_ref(out, 0, 23);
+      std::vector<int32_t> am(out + 3), am_ref(out);
+      int32_t* am_p = am.data() + mis;
+      GlobalMaxPool2DForward(x.data(), y.data(), am_p, k.n, hw, k.c);
+      reference::GlobalMaxPool2DForward(x.data(), y_ref.data(), am_ref.data(), k.n, hw, k.c);
+      EXPECT_TRUE(test::SameBits(y_ref.data(), y.data(), out)) << GlobalTag("max fwd", k, mis);
+      EXPECT_TRUE(std::equal(am_ref.begin(), am_ref.end(), am_p)) << GlobalTag("argmax", k, mis);
+      Buffer y2(out, mis, 24);
+      GlobalMaxPool2DForward(x.data(), y2.data(), nullptr, k.n, hw, k.c);
+      EXPECT_TRUE(test::SameBits(y_ref.data(), y2.data(), out)) << GlobalTag("max null", k, mis);
+
+      Buffer dx(in, (mis + 2) % 4, 25), dx_ref(in, 0, 25);
+      GlobalMaxPool2DBackward(dy.data(), am_p, dx.data(), k.n, hw, k.c);
+      reference::GlobalMaxPool2DBackward(dy.data(), am_ref.data(), dx_ref.data(), k.n, hw, k.c);
+      EXPECT_TRUE(test::SameBits(dx_ref.data(), dx.data(), in)) << GlobalTag("max bwd", k, mis);
+
+      // The average of finite values (a NaN would make the comparison vacuous).
+      Buffer xf(in, mis, 26, -2.0f, 2.0f);
+      GlobalAvgPool2DForward(xf.data(), y.data(), k.n, hw, k.c);
+      reference::GlobalAvgPool2DForward(xf.data(), y_ref.data(), k.n, hw, k.c);
+      EXPECT_TRUE(test::SameBits(y_ref.data(), y.data(), out)) << GlobalTag("avg fwd", k, mis);
+      GlobalAvgPool2DBackward(dy.data(), dx.data(), k.n, hw, k.c);
+      reference::GlobalAvgPool2DBackward(dy.data(), dx_ref.data(), k.n, hw, k.c);
+      EXPECT_TRUE(test::SameBits(dx_ref.data(), dx.data(), in)) << GlobalTag("avg bwd", k, mis);
+    }
+  }
+}
+
+// Hand-computed: one sample, one channel, positions in order.
+TEST_P(PoolTest, GlobalPoolsByHand) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float ties[] = {1, 3, -2, 3, 0};
+  float y, dx[5];
+  int32_t am;
+  GlobalMaxPool2DForward(ties, &y, &am, 1, 5, 1);
+  EXPECT_EQ(y, 3.0f);
+  EXPECT_EQ(am, 1);  // the first of the two maxima
+  const float g = 2.0f;
+  GlobalMaxPool2DBackward(&g, &am, dx, 1, 5, 1);
+  EXPECT_EQ(std::vector<float>(dx, dx + 5), (std::vector<float>{0, 2, 0, 0, 0}));
+  const float nans[] = {1, nan, 5, nan, 2};
+  GlobalMaxPool2DForward(nans, &y, &am, 1, 5, 1);
+  EXPECT_TRUE(std::isnan(y));
+  EXPECT_EQ(am, 3);  // the last NaN, as PyTorch's adaptive_max_pool2d
+  const float first_nan[] = {nan, 7, 1};
+  GlobalMaxPool2DForward(first_nan, &y, &am, 1, 3, 1);
+  EXPECT_TRUE(std::isnan(y));
+  EXPECT_EQ(am, 0);
+  GlobalAvgPool2DForward(ties, &y, 1, 5, 1);
+  EXPECT_EQ(y, 1.0f);
+  GlobalAvgPool2DBackward(&g, dx, 1, 5, 1);
+  EXPECT_EQ(std::vector<float>(dx, dx + 5), (std::vector<float>(5, 0.4f)));
+  // Two samples, two channels: [[1, 4], [3, 2]] and [[-1, -4], [-3, -2]] over 2 positions.
+  const float x2[] = {1, 4, 3, 2, -1, -4, -3, -2};
+  float y2[4];
+  int32_t am2[4];
+  GlobalMaxPool2DForward(x2, y2, am2, 2, 2, 2);
+  EXPECT_EQ(std::vector<float>(y2, y2 + 4), (std::vector<float>{3, 4, -1, -2}));
+  EXPECT_EQ(std::vector<int32_t>(am2, am2 + 4), (std::vector<int32_t>{1, 0, 0, 1}));
+  GlobalAvgPool2DForward(x2, y2, 2, 2, 2);
+  EXPECT_EQ(std::vector<float>(y2, y2 + 4), (std::vector<float>{2, 3, -2, -3}));
+}
+
+TEST_P(PoolTest, GlobalPoolsSameBitsAcrossThreadCounts) {
+  // Many samples (several parallel chunks), and one large sample.
+  const GlobalCase cases[] = {{37, 9, 7, 19}, {2, 61, 59, 45}};
+  for (const GlobalCase& k : cases) {
+    const int64_t hw = k.h * k.w, in = k.n * hw * k.c, out = k.n * k.c;
+    Buffer x(in, 0, 27), dy(out, 0, 28);
+    const int threads[] = {1, 2, 7};
+    std::vector<float> ya[3], ym[3], dxa[3], dxm[3];
+    std::vector<int32_t> am[3];
+    for (int t = 0; t < 3; ++t) {
+      SetNumThreads(threads[t]);
+      ya[t].resize(out);
+      ym[t].resize(out);
+      am[t].resize(out);
+      dxa[t].resize(in);
+      dxm[t].resize(in);
+      GlobalAvgPool2DForward(x.data(), ya[t].data(), k.n, hw, k.c);
+      GlobalAvgPool2DBackward(dy.data(), dxa[t].data(), k.n, hw, k.c);
+      GlobalMaxPool2DForward(x.data(), ym[t].data(), am[t].data(), k.n, hw, k.c);
+      GlobalMaxPool2DBackward(dy.data(), am[t].data(), dxm[t].data(), k.n, hw, k.c);
+    }
+    SetNumThreads(0);
+    for (int t = 1; t < 3; ++t) {
+      EXPECT_TRUE(test::SameBits(ya[0].data(), ya[t].data(), out)) << threads[t];
+      EXPECT_TRUE(test::SameBits(ym[0].data(), ym[t].data(), out)) << threads[t];
+      EXPECT_EQ(am[0], am[t]) << threads[t];
+      EXPECT_TRUE(test::SameBits(dxa[0].data(), dxa[t].data(), in)) << threads[t];
+      EXPECT_TRUE(test::SameBits(dxm[0].data(), dxm[t].data(), in)) << threads[t];
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ops
 }  // namespace gradway

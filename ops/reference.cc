@@ -400,6 +400,55 @@ void AvgPool2DBackward(const float* dy, float* dx, const Pool2DShape& s) {
       [&](int64_t o, int64_t i) { dx[i] += dy[o] / static_cast<float>(count); });
 }
 
+void GlobalAvgPool2DForward(const float* x, float* y, int64_t n, int64_t hw, int64_t c) {
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      float sum = 0.0f;
+      for (int64_t i = 0; i < hw; ++i) sum += x[(b * hw + i) * c + ch];
+      y[b * c + ch] = sum / static_cast<float>(hw);
+    }
+  }
+}
+
+void GlobalAvgPool2DBackward(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c) {
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t i = 0; i < hw; ++i) {
+      for (int64_t ch = 0; ch < c; ++ch) {
+        dx[(b * hw + i) * c + ch] = dy[b * c + ch] / static_cast<float>(hw);
+      }
+    }
+  }
+}
+
+void GlobalMaxPool2DForward(const float* x, float* y, int32_t* argmax, int64_t n, int64_t hw,
+                            int64_t c) {
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      float best = x[b * hw * c + ch];
+      int32_t at = 0;
+      for (int64_t i = 1; i < hw; ++i) {
+        const float v = x[(b * hw + i) * c + ch];
+        if (v > best || std::isnan(v)) {
+          best = v;
+          at = static_cast<int32_t>(i);
+        }
+      }
+      y[b * c + ch] = best;
+      if (argmax != nullptr) argmax[b * c + ch] = at;
+    }
+  }
+}
+
+void GlobalMaxPool2DBackward(const float* dy, const int32_t* argmax, float* dx, int64_t n,
+                             int64_t hw, int64_t c) {
+  std::fill(dx, dx + n * hw * c, 0.0f);
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      dx[(b * hw + argmax[b * c + ch]) * c + ch] += dy[b * c + ch];
+    }
+  }
+}
+
 namespace {
 
 uint32_t Fmix32(uint32_t h) {
@@ -470,6 +519,63 @@ void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n, floa
 }
 
 // ---- end of softmax, pooling, dropout, optimizers ----
+
+namespace {
+
+// Calls f(index) for every multi-index of `shape` in row-major order.
+template <class F>
+void ForEachIndex(const std::vector<int64_t>& shape, const F& f) {
+  for (int64_t d : shape) {
+    if (d == 0) return;
+  }
+  std::vector<int64_t> index(shape.size(), 0);
+  while (true) {
+    f(index);
+    int d = static_cast<int>(shape.size()) - 1;
+    for (; d >= 0; --d) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+// The row-major offset of `index` in `shape`.
+int64_t Offset(const std::vector<int64_t>& index, const std::vector<int64_t>& shape) {
+  int64_t offset = 0;
+  for (size_t d = 0; d < shape.size(); ++d) offset = offset * shape[d] + index[d];
+  return offset;
+}
+
+}  // namespace
+
+void PadForward(const float* x, const std::vector<int64_t>& shape,
+                const std::vector<int64_t>& before, const std::vector<int64_t>& after,
+                float value, float* y) {
+  std::vector<int64_t> y_shape(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) y_shape[d] = shape[d] + before[d] + after[d];
+  ForEachIndex(y_shape, [&](const std::vector<int64_t>& i) {
+    std::vector<int64_t> source(i.size());
+    bool inside = true;
+    for (size_t d = 0; d < i.size(); ++d) {
+      source[d] = i[d] - before[d];
+      inside = inside && source[d] >= 0 && source[d] < shape[d];
+    }
+    y[Offset(i, y_shape)] = inside ? x[Offset(source, shape)] : value;
+  });
+}
+
+void PadBackward(const float* dy, const std::vector<int64_t>& shape,
+                 const std::vector<int64_t>& before, const std::vector<int64_t>& after,
+                 float* dx) {
+  std::vector<int64_t> y_shape(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) y_shape[d] = shape[d] + before[d] + after[d];
+  ForEachIndex(shape, [&](const std::vector<int64_t>& i) {
+    std::vector<int64_t> target(i.size());
+    for (size_t d = 0; d < i.size(); ++d) target[d] = i[d] + before[d];
+    dx[Offset(i, shape)] = dy[Offset(target, y_shape)];
+  });
+}
 
 }  // namespace reference
 }  // namespace ops

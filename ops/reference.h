@@ -110,6 +110,14 @@ void MaxPool2DBackward(const float* dy, const int32_t* argmax, float* dx,
                        const Pool2DShape& shape);
 void AvgPool2DForward(const float* x, float* y, const Pool2DShape& shape);
 void AvgPool2DBackward(const float* dy, float* dx, const Pool2DShape& shape);
+// Global pooling: a loop over positions per (sample, channel); the backwards scatter into
+// a zeroed dx.
+void GlobalAvgPool2DForward(const float* x, float* y, int64_t n, int64_t hw, int64_t c);
+void GlobalAvgPool2DBackward(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c);
+void GlobalMaxPool2DForward(const float* x, float* y, int32_t* argmax, int64_t n, int64_t hw,
+                            int64_t c);
+void GlobalMaxPool2DBackward(const float* dy, const int32_t* argmax, float* dx, int64_t n,
+                             int64_t hw, int64_t c);
 
 // The dropout stream's definition: a 32-bit hash of (seed, i); element i is kept iff
 // (DropoutHash(seed, i) >> 8) >= DropoutThreshold(rate).
@@ -130,5 +138,26 @@ void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n, floa
 }  // namespace gradway
 
 // ---- end of softmax, pooling, dropout, optimizers ----
+
+// ---- Constant padding (ops/pad.h): one loop over every element by its multi-index ----
+
+#include "ops/pad.h"
+
+namespace gradway {
+namespace ops {
+namespace reference {
+
+void PadForward(const float* x, const std::vector<int64_t>& shape,
+                const std::vector<int64_t>& before, const std::vector<int64_t>& after,
+                float value, float* y);
+void PadBackward(const float* dy, const std::vector<int64_t>& shape,
+                 const std::vector<int64_t>& before, const std::vector<int64_t>& after,
+                 float* dx);
+
+}  // namespace reference
+}  // namespace ops
+}  // namespace gradway
+
+// ---- end of padding ----
 
 #endif  // GRADWAY_OPS_REFERENCE_H_
