@@ -232,8 +232,9 @@ TEST_P(BatchNormTest, BackwardMatchesReference) {
                         C, training, dx.data(), dg.data(), db.data());
       // dx's terms cancel (its sum over rows is 0 in training): judged against dy's scale.
       ExpectAllNear(want_dx.data(), dx.data(), n, 1e-4f, 2e-5f, tag + " dx");
-      ExpectAllNear(want_dg.data(), dg.data(), C, 1e-5f, 1e-5f * std::sqrt(s.rows), tag + " dgamma");
-      ExpectAllNear(want_db.data(), db.data(), C, 1e-5f, 1e-5f * std::sqrt(s.rows), tag + " dbeta");
+      const float sum_tol = 1e-5f * std::sqrt(static_cast<float>(s.rows));
+      ExpectAllNear(want_dg.data(), dg.data(), C, 1e-5f, sum_tol, tag + " dgamma");
+      ExpectAllNear(want_db.data(), db.data(), C, 1e-5f, sum_tol, tag + " dbeta");
       // dx alone, and the reductions alone: the same bits.
       Buffer dx2(n, 0, 47), dg2(C, 0, 48), db2(C, 0, 49);
       BatchNormBackward(x.data(), dy.data(), mean.data(), invstd.data(), gamma.data(), s.rows,
