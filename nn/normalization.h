@@ -36,10 +36,11 @@ namespace nn {
 // throws Error when the layer is built, as does an input that is not (None, C) or
 // (None, H, W, C). momentum must be in [0, 1] and epsilon positive (Error otherwise).
 // ONNX: exported in inference form (BatchNormalization with the moving statistics), in
-// NCHW for images. Data-parallel Fit (FitOptions::collective) computes each micro-shard's
-// statistics on its own and updates the moving statistics on each rank from its own
-// micro-shards, so the ranks' moving statistics differ and Fit's replica check fails:
-// synchronised batch norm is not implemented yet.
+// NCHW for images. Not yet synchronised across processes: data-parallel Fit
+// (FitOptions::collective) normalises each micro-shard with its own statistics and updates
+// the moving statistics once per micro-shard, on the rank that trains it, so with several
+// ranks the replicas' moving statistics differ (and Fit's replica check, which compares
+// every weight, stops the run).
 struct BatchNormalizationOptions {
   int axis = -1;
   float momentum = 0.99f;
