@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "autograd/error.h"
@@ -12,6 +13,7 @@
 #include "autograd/graph.h"
 #include "autograd/internal/node.h"
 #include "autograd/internal/tensor_impl.h"
+#include "ops/batch_norm.h"
 #include "ops/conv.h"
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
@@ -575,6 +577,95 @@ Tensor Dropout(const Tensor& x, float rate, bool training, uint64_t seed) {
                                          dx.data(), g.numel(), rate);
                     return {dx};
                   });
+}
+
+// ---------------------------------------------------------------- Batch normalisation
+
+namespace {
+
+// The data pointer of an optional [C] tensor, or null when undefined.
+const float* OrNull(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
+
+// Checks BatchNorm's arguments; returns the channel count.
+int64_t CheckBatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       float momentum, float epsilon) {
+  GRADWAY_CHECK(x.defined(), "batch_norm: the input is undefined");
+  GRADWAY_CHECK((x.rank() == 2 || x.rank() == 4) && x.shape().back() > 0,
+                "batch_norm: expected an input of shape (batch, channels) or (batch, height, ",
+                "width, channels), got ", ShapeToString(x.shape()));
+  const int64_t C = x.shape().back();
+  const std::pair<const char*, const Tensor*> vectors[] = {
+      {"gamma", &gamma}, {"beta", &beta}, {"running_mean", &running_mean},
+      {"running_var", &running_var}};
+  for (const auto& [name, t] : vectors) {
+    if (!t->defined()) continue;
+    GRADWAY_CHECK(t->shape() == Shape{C}, "batch_norm: ", name, " of shape ",
+                  ShapeToString(t->shape()), " does not match input of shape ",
+                  ShapeToString(x.shape()), " with ", C, " channels");
+  }
+  GRADWAY_CHECK(running_mean.defined() == running_var.defined(),
+                "batch_norm: running_mean and running_var must both be given or both be "
+                "undefined");
+  GRADWAY_CHECK(training || running_mean.defined(), "batch_norm: inference (training = false) ",
+                "needs running_mean and running_var");
+  GRADWAY_CHECK(!(running_mean.defined() &&
+                  (running_mean.requires_grad() || running_var.requires_grad())),
+                "batch_norm: running_mean and running_var are statistics updated in place and ",
+                "must not require a gradient");
+  GRADWAY_CHECK(!training || x.numel() > 0, "batch_norm: training needs at least one value ",
+                "per channel, got input of shape ", ShapeToString(x.shape()));
+  GRADWAY_CHECK(momentum >= 0.f && momentum <= 1.f, "batch_norm: momentum must be in [0, 1], ",
+                "got ", momentum);
+  GRADWAY_CHECK(epsilon > 0.f, "batch_norm: epsilon must be positive, got ", epsilon);
+  return C;
+}
+
+}  // namespace
+
+Tensor BatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                 const Tensor& running_mean, const Tensor& running_var, bool training,
+                 float momentum, float epsilon) {
+  const int64_t C = CheckBatchNorm(x, gamma, beta, running_mean, running_var, training,
+                                   momentum, epsilon);
+  const int64_t rows = x.numel() / C;
+  Tensor y = Tensor::Empty(x.shape());
+  Tensor mean, invstd = Tensor::Empty({C});  // what y was normalised with
+  if (training) {
+    mean = Tensor::Empty({C});
+    const ops::BatchMoments moments =
+        ops::BatchNormTrainingForward(x.data(), OrNull(gamma), OrNull(beta), rows, C, epsilon,
+                                      y.data(), mean.data(), invstd.data());
+    if (running_mean.defined()) {  // in place, through copies of the handles: no graph
+      Tensor rm = running_mean, rv = running_var;
+      ops::BatchNormUpdateRunning(moments, momentum, rm.data(), rv.data());
+    }
+  } else {
+    mean = running_mean;
+    ops::BatchNormInferenceForward(x.data(), running_mean.data(), running_var.data(),
+                                   OrNull(gamma), OrNull(beta), rows, C, epsilon, y.data(),
+                                   invstd.data());
+  }
+  if (!ShouldRecord({x, gamma, beta})) return y;
+  const bool gx = x.requires_grad(), gg = gamma.defined() && gamma.requires_grad(),
+             gb = beta.defined() && beta.requires_grad();
+  // The reduction pass (x and the mean) serves dgamma, dbeta, and the training form's dx.
+  const bool reduce = gg || gb || (training && gx);
+  return RecordOp(
+      "batch_norm", y, {x, gamma, beta},
+      Save(reduce ? x : Tensor(), gx ? gamma : Tensor(), reduce ? mean : Tensor(), invstd),
+      [rows, C, training, gx, gg, gb](const Tensor& g, const Tensor& x, const Tensor& gamma,
+                                      const Tensor& mean,
+                                      const Tensor& invstd) -> std::vector<Tensor> {
+        Tensor dx, dgamma, dbeta;
+        if (gx) dx = Tensor::Empty(g.shape());
+        if (gg) dgamma = Tensor::Empty({C});
+        if (gb) dbeta = Tensor::Empty({C});
+        ops::BatchNormBackward(OrNull(x), g.data(), OrNull(mean), invstd.data(), OrNull(gamma),
+                               rows, C, training, gx ? dx.data() : nullptr,
+                               gg ? dgamma.data() : nullptr, gb ? dbeta.data() : nullptr);
+        return {dx, dgamma, dbeta};
+      });
 }
 
 }  // namespace gradway

@@ -117,6 +117,31 @@ Tensor LogSigmoid(const Tensor& x);
 // Returns x itself when !training or rate == 0. rate must be in [0, 1).
 Tensor Dropout(const Tensor& x, float rate, bool training, uint64_t seed);
 
+// Batch normalisation over the last axis (channels last, Keras' axis = -1), as PyTorch's
+// F.batch_norm on the channels-first permutation of x. x [N, C] or [N, H, W, C]; gamma and
+// beta [C], or undefined (scale 1, centre 0); running_mean and running_var [C], tensors
+// that need no gradient. The statistics are per channel, over every other axis.
+//   training: y = gamma * (x - mean) / sqrt(var + epsilon) + beta with the batch's mean and
+//     biased variance; then running_mean and running_var are updated in place (their
+//     storage, outside the graph): running = running * momentum + batch * (1 - momentum),
+//     Keras' convention (PyTorch's momentum is 1 - this one), with the batch's unbiased
+//     variance (Bessel's correction), as PyTorch and tf.keras 2's fused batch norm do
+//     (Keras' unfused path, which it takes for 2-D inputs, uses the biased one). A batch of
+//     one value per channel updates the variance with 0, as TensorFlow (PyTorch refuses
+//     it). Undefined running statistics (both) are not tracked.
+//   inference (!training): the same with running_mean and running_var for the statistics,
+//     which are then required and left unchanged.
+// The statistics are reduced in a fixed order (ops/batch_norm.h): the same bits for any
+// thread count. Gradients for x, gamma and beta (none for the running statistics); in
+// training, x's gradient flows through the batch statistics; in inference they are
+// constants. Recorded as "batch_norm". Throws Error naming the shapes for an input that is
+// not 2-D or 4-D or has no channel, gamma, beta or running statistics of another shape,
+// running statistics that require a gradient or are missing in inference, an empty batch
+// in training, momentum outside [0, 1] or epsilon <= 0.
+Tensor BatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                 const Tensor& running_mean, const Tensor& running_var, bool training,
+                 float momentum = 0.99f, float epsilon = 1e-3f);
+
 }  // namespace gradway
 
 #endif  // GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_

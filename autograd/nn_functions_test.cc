@@ -6,7 +6,9 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <vector>
 
+#include "absl/types/span.h"
 #include "autograd/autograd.h"
 #include "autograd/test_util.h"
 #include "gtest/gtest.h"
@@ -710,6 +712,209 @@ TEST(NnFunctionsTest, Dropout) {
   ExpectGradOk([](const std::vector<Tensor>& v) { return Dropout(v[0], 0.4f, true, 3); },
                {RandomLeaf({3, 17}, 70)});
   EXPECT_THROW(Dropout(x, 1.f, true, 1), Error);
+}
+
+// ---- BatchNorm.
+
+// PyTorch's numbers: F.batch_norm (float32) on the channels-first permutation of the same
+// channels-last inputs, and the gradients of sum(w * y).
+// Produced by autograd/testdata/batch_norm_pytorch.py (torch 1.13.0a0).
+// Train4D: input [2, 3, 2, 3], training = true
+constexpr float kTrain4DY[] = {-0.0780410245f, 0.597279072f, 1.41605508f, 0.8985129f,
+    1.47189915f, 1.78424406f, 0.660872161f, 0.570920467f, 0.0913715363f, -0.52702111f,
+    -1.10496068f, -1.78232789f, -1.34580123f, -1.69438171f, -1.7557795f, -0.886067986f,
+    -0.542686284f, 0.141530082f, 0.341563493f, 1.0709641f, 1.80230272f, 0.973591268f,
+    1.35432506f, 1.38195658f, 0.308036536f, -0.00732590631f, -0.652639627f, -0.915884376f,
+    -1.50163448f, -2.0417068f, -1.33879066f, -1.4689064f, -1.24243987f, -0.490970075f,
+    0.0545077957f, 0.857433677f};
+constexpr float kTrain4DDx[] = {0.443344891f, 0.451016277f, 0.387244791f, -0.0147565128f,
+    -0.167315066f, -0.315154791f, -0.37011072f, -0.550784945f, -0.698455811f, -0.48597452f,
+    -0.620002508f, -0.739090741f, -0.438476056f, -0.521958709f, -0.586478174f, -0.338356465f,
+    -0.364345521f, -0.308059365f, -0.181443319f, -0.0964943543f, 0.138913855f, 0.0939311013f,
+    0.331075191f, 0.698864758f, 0.430489123f, 0.752954602f, 1.07791996f, 0.601899743f,
+    0.830970705f, 0.920221925f, 0.396687776f, 0.370128453f, 0.17336446f, -0.137234971f,
+    -0.415244192f, -0.749290764f};
+constexpr float kTrain4DDgamma[] = {2.73492479f, 2.69515705f, 2.30909562f};
+constexpr float kTrain4DDbeta[] = {1.00758529f, 0.463046193f, -0.105880439f};
+constexpr float kTrain4DRunningMean[] = {-0.0909090042f, -0.0416517928f, 0.00715225283f};
+constexpr float kTrain4DRunningVar[] = {1.10445178f, 1.55646837f, 2.01422524f};
+// Train2D: input [5, 4], training = true
+constexpr float kTrain2DY[] = {-0.0594449677f, 0.590688825f, 1.3266412f, 1.98064315f,
+    1.06373465f, 1.39624643f, 1.30124998f, 0.808571756f, -0.0823188052f, -0.656907082f,
+    -1.44841838f, -2.22687054f, -1.41332746f, -1.83479011f, -1.92166102f, -1.6052562f,
+    -0.508643448f, 0.00476213638f, 0.742188036f, 1.54291177f};
+constexpr float kTrain2DDx[] = {0.649662912f, 0.631497025f, 0.455542743f, 0.209171891f,
+    -0.152945638f, -0.343468636f, -0.433650851f, -0.444069058f, -0.324723303f, -0.280617595f,
+    -0.143378899f, -0.00877710804f, -0.0969427899f, 0.0415985957f, 0.126170248f, 0.142456949f,
+    -0.0750511661f, -0.0490095355f, -0.00468316954f, 0.101217382f};
+constexpr float kTrain2DDgamma[] = {1.99104524f, 2.24003839f, 2.34643579f, 2.3833847f};
+constexpr float kTrain2DDbeta[] = {-1.16834641f, -1.41270614f, -1.5826627f, -1.66926479f};
+constexpr float kTrain2DRunningMean[] = {-0.0925616771f, -0.036060255f, 0.019231217f,
+    0.0719198361f};
+constexpr float kTrain2DRunningVar[] = {1.10539615f, 1.56118011f, 2.03403974f, 2.5120182f};
+// Infer2D: input [5, 4], training = false
+constexpr float kInfer2DY[] = {0.0396136865f, 0.758137524f, 1.47394967f, 2.0577507f,
+    1.47909284f, 1.6130197f, 1.44938195f, 0.984474719f, 0.0102983247f, -0.565849185f,
+    -1.21111405f, -1.79510629f, -1.69553685f, -1.81585455f, -1.66900933f, -1.22588861f,
+    -0.536083996f, 0.13633433f, 0.908450484f, 1.65691626f};
+constexpr float kInfer2DDx[] = {0.701715291f, 0.669052601f, 0.5676139f, 0.399519324f,
+    0.120120339f, -0.0710384548f, -0.301166505f, -0.551941037f, -0.556172669f, -0.755125642f,
+    -0.932519436f, -1.06827331f, -0.794001579f, -0.84390223f, -0.828711569f, -0.742421985f,
+    -0.40587163f, -0.267380327f, -0.0715809688f, 0.168724865f};
+constexpr float kInfer2DDgamma[] = {2.46488333f, 2.21645975f, 2.05517554f, 1.95111692f};
+constexpr float kInfer2DDbeta[] = {-1.16834641f, -1.41270614f, -1.5826627f, -1.66926479f};
+constexpr float kInfer2DRunningMean[] = {-0.100000001f, -0.0500000007f, 0.f, 0.0500000007f};
+constexpr float kInfer2DRunningVar[] = {1.f, 1.5f, 2.f, 2.5f};
+
+// The inputs of autograd/testdata/batch_norm_pytorch.py, by its formulas.
+Tensor ByFormula(const Shape& shape, double (*f)(int64_t)) {
+  Tensor t = Tensor::Empty(shape);
+  float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(f(i));
+  return t;
+}
+
+void ExpectNearAll(absl::Span<const float> want, const Tensor& got, const std::string& what) {
+  ASSERT_EQ(static_cast<int64_t>(want.size()), got.numel()) << what;
+  const std::vector<float> g = got.ToVector();
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(want[i], g[i], 1e-5) << what << " " << i;
+}
+
+TEST(NnFunctionsTest, BatchNormMatchesPyTorch) {
+  struct Case {
+    const char* name;
+    Shape shape;
+    bool training;
+    absl::Span<const float> y, dx, dgamma, dbeta, running_mean, running_var;
+  };
+  const Case cases[] = {
+      {"Train4D", {2, 3, 2, 3}, true, kTrain4DY, kTrain4DDx, kTrain4DDgamma, kTrain4DDbeta,
+       kTrain4DRunningMean, kTrain4DRunningVar},
+      {"Train2D", {5, 4}, true, kTrain2DY, kTrain2DDx, kTrain2DDgamma, kTrain2DDbeta,
+       kTrain2DRunningMean, kTrain2DRunningVar},
+      {"Infer2D", {5, 4}, false, kInfer2DY, kInfer2DDx, kInfer2DDgamma, kInfer2DDbeta,
+       kInfer2DRunningMean, kInfer2DRunningVar},
+  };
+  for (const Case& k : cases) {
+    const int64_t c = k.shape.back();
+    Tensor x = ByFormula(k.shape, [](int64_t i) { return std::sin(0.37 * i + 0.1) * 2; });
+    const Tensor w = ByFormula(k.shape, [](int64_t i) { return std::cos(0.23 * i + 0.5); });
+    Tensor gamma = ByFormula({c}, [](int64_t i) { return 0.8 + 0.3 * i; });
+    Tensor beta = ByFormula({c}, [](int64_t i) { return 0.1 * i - 0.2; });
+    Tensor running_mean = ByFormula({c}, [](int64_t i) { return 0.05 * i - 0.1; });
+    Tensor running_var = ByFormula({c}, [](int64_t i) { return 1 + 0.5 * i; });
+    x.SetRequiresGrad();
+    gamma.SetRequiresGrad();
+    beta.SetRequiresGrad();
+    Tensor y = BatchNorm(x, gamma, beta, running_mean, running_var, k.training, 0.9f, 1e-3f);
+    Sum(Mul(y, w)).Backward();
+    ExpectNearAll(k.y, y, std::string(k.name) + " y");
+    ExpectNearAll(k.dx, x.grad(), std::string(k.name) + " dx");
+    ExpectNearAll(k.dgamma, gamma.grad(), std::string(k.name) + " dgamma");
+    ExpectNearAll(k.dbeta, beta.grad(), std::string(k.name) + " dbeta");
+    ExpectNearAll(k.running_mean, running_mean, std::string(k.name) + " running_mean");
+    ExpectNearAll(k.running_var, running_var, std::string(k.name) + " running_var");
+  }
+}
+
+// Both forms pass the gradient check, and fail it with the backward halved: channels-last
+// images and feature vectors at odd sizes, with and without gamma and beta.
+TEST(NnFunctionsTest, BatchNormGradients) {
+  for (bool training : {true, false}) {
+    for (const Shape& shape : {Shape{3, 3, 5, 3}, Shape{7, 5}}) {
+      SCOPED_TRACE(std::string(training ? "training " : "inference ") + ShapeToString(shape));
+      const int64_t c = shape.back();
+      Generator gen(5);
+      Tensor running_mean = Tensor::Uniform({c}, -0.5f, 0.5f, gen);
+      Tensor running_var = Tensor::Uniform({c}, 0.5f, 2.f, gen);
+      testing::ExpectGradCheckCatchesHalvedBackward(
+          [&](const std::vector<Tensor>& v) {
+            return BatchNorm(v[0], v[1], v[2], running_mean, running_var, training);
+          },
+          {RandomLeaf(shape, 81, -2.f, 3.f), RandomLeaf({c}, 82, 0.5f, 1.5f),
+           RandomLeaf({c}, 83)},
+          "batch_norm");
+      testing::ExpectGradCheckCatchesHalvedBackward(
+          [&](const std::vector<Tensor>& v) {
+            return BatchNorm(v[0], Tensor(), Tensor(), running_mean, running_var, training,
+                             0.9f, 1e-5f);
+          },
+          {RandomLeaf(shape, 84)}, "batch_norm");
+    }
+  }
+}
+
+// The running statistics: updated in place in training (Keras' momentum, unbiased
+// variance; 0 for a single row), unchanged in inference, untracked when undefined.
+TEST(NnFunctionsTest, BatchNormRunningStatistics) {
+  const Tensor x = RandomLeaf({9, 4}, 91, -1.f, 3.f).Detach();
+  Tensor running_mean = Tensor::Full({4}, 0.5f), running_var = Tensor::Full({4}, 2.f);
+  Tensor y = BatchNorm(x, Tensor(), Tensor(), running_mean, running_var, true, 0.8f);
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_FALSE(running_mean.requires_grad());
+  for (int64_t c = 0; c < 4; ++c) {
+    double mean = 0, ss = 0;
+    for (int64_t r = 0; r < 9; ++r) mean += x.at({r, c}) / 9.0;
+    for (int64_t r = 0; r < 9; ++r) ss += (x.at({r, c}) - mean) * (x.at({r, c}) - mean);
+    EXPECT_NEAR(running_mean.at({c}), 0.5 * 0.8 + mean * 0.2, 1e-6);
+    EXPECT_NEAR(running_var.at({c}), 2.0 * 0.8 + ss / 8 * 0.2, 1e-6);  // unbiased
+  }
+  const std::vector<float> mean_after = running_mean.ToVector(), var_after = running_var.ToVector();
+  BatchNorm(x, Tensor(), Tensor(), running_mean, running_var, false);
+  EXPECT_EQ(running_mean.ToVector(), mean_after);
+  EXPECT_EQ(running_var.ToVector(), var_after);
+  // One row: the normalised values are 0 (beta), the variance moves toward 0.
+  Tensor one = Tensor::FromVector({3.f, -1.f}, {1, 2});
+  Tensor m1 = Tensor::Zeros({2}), v1 = Tensor::Ones({2});
+  EXPECT_EQ(BatchNorm(one, Tensor(), Tensor::Full({2}, 0.25f), m1, v1, true, 0.5f).ToVector(),
+            (std::vector<float>{0.25f, 0.25f}));
+  EXPECT_EQ(m1.ToVector(), (std::vector<float>{1.5f, -0.5f}));
+  EXPECT_EQ(v1.ToVector(), (std::vector<float>{0.5f, 0.5f}));
+  // Untracked statistics in training.
+  EXPECT_EQ(BatchNorm(one, Tensor(), Tensor(), Tensor(), Tensor(), true).ToVector(),
+            (std::vector<float>{0.f, 0.f}));
+}
+
+TEST(NnFunctionsTest, BatchNormErrors) {
+  const Tensor rm = Tensor::Zeros({3}), rv = Tensor::Ones({3});
+  EXPECT_EQ(ErrorOf([&] { BatchNorm(Tensor::Zeros({2, 3, 3}), Tensor(), Tensor(), rm, rv, true); }),
+            "batch_norm: expected an input of shape (batch, channels) or (batch, height, width, "
+            "channels), got (2, 3, 3)");
+  EXPECT_EQ(ErrorOf([&] {
+              BatchNorm(Tensor::Zeros({2, 3}), Tensor::Ones({4}), Tensor(), rm, rv, true);
+            }),
+            "batch_norm: gamma of shape (4,) does not match input of shape (2, 3) with 3 channels");
+  EXPECT_EQ(ErrorOf([&] {
+              BatchNorm(Tensor::Zeros({2, 2, 2, 3}), Tensor(), Tensor(), rm, Tensor::Ones({2}),
+                        true);
+            }),
+            "batch_norm: running_var of shape (2,) does not match input of shape (2, 2, 2, 3) "
+            "with 3 channels");
+  EXPECT_EQ(ErrorOf([&] {
+              BatchNorm(Tensor::Zeros({2, 3}), Tensor(), Tensor(), rm, Tensor(), true);
+            }),
+            "batch_norm: running_mean and running_var must both be given or both be undefined");
+  EXPECT_EQ(ErrorOf([&] {
+              BatchNorm(Tensor::Zeros({2, 3}), Tensor(), Tensor(), Tensor(), Tensor(), false);
+            }),
+            "batch_norm: inference (training = false) needs running_mean and running_var");
+  EXPECT_EQ(ErrorOf([&] {
+              BatchNorm(Tensor::Zeros({2, 3}), Tensor(), Tensor(), RandomLeaf({3}, 1), rv, true);
+            }),
+            "batch_norm: running_mean and running_var are statistics updated in place and must "
+            "not require a gradient");
+  EXPECT_EQ(ErrorOf([&] { BatchNorm(Tensor::Zeros({0, 3}), Tensor(), Tensor(), rm, rv, true); }),
+            "batch_norm: training needs at least one value per channel, got input of shape (0, 3)");
+  EXPECT_EQ(BatchNorm(Tensor::Zeros({0, 3}), Tensor(), Tensor(), rm, rv, false).shape(),
+            (Shape{0, 3}));
+  EXPECT_EQ(ErrorOf([&] {
+              BatchNorm(Tensor::Zeros({2, 3}), Tensor(), Tensor(), rm, rv, true, 1.5f);
+            }),
+            "batch_norm: momentum must be in [0, 1], got 1.5");
+  EXPECT_EQ(ErrorOf([&] {
+              BatchNorm(Tensor::Zeros({2, 3}), Tensor(), Tensor(), rm, rv, true, 0.9f, 0.f);
+            }),
+            "batch_norm: epsilon must be positive, got 0");
 }
 
 }  // namespace

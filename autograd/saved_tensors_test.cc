@@ -138,6 +138,14 @@ std::vector<OpCase> Cases() {
       {"Softplus", "softplus", {logits}, [](V v) { return Softplus(v[0]); }},
       {"LogSigmoid", "log_sigmoid", {logits}, [](V v) { return LogSigmoid(v[0]); }},
       {"Dropout", "dropout", {{{4, 5}}}, [](V v) { return Dropout(v[0], 0.5f, true, 7); }},
+      {"BatchNormTraining", "batch_norm",
+       {image, {{3}}, {{3}}, Data({3}, -1.f, 1.f), Data({3}, 0.5f, 1.5f)},
+       [](V v) { return BatchNorm(v[0], v[1], v[2], v[3], v[4], true); }},
+      {"BatchNormInference", "batch_norm",
+       {image, {{3}}, {{3}}, Data({3}, -1.f, 1.f), Data({3}, 0.5f, 1.5f)},
+       [](V v) { return BatchNorm(v[0], v[1], v[2], v[3], v[4], false); }},
+      {"BatchNorm2DUntracked", "batch_norm", {{{5, 4}}},
+       [](V v) { return BatchNorm(v[0], Tensor(), Tensor(), Tensor(), Tensor(), true); }},
   };
 }
 

@@ -7,6 +7,9 @@
 // is kAuto, what the library runs (its label says which algorithm that is).
 // Counter "effective GFLOP/s": direct-convolution FLOPs (2 n oh ow cout kh kw cin per pass)
 // per second, whatever the algorithm, so Winograd can exceed the FMA peak.
+// Beside them, batch normalisation (ops/batch_norm.h) forward+backward in training on conv2's
+// input, 200x26x26x32 (and one image), so that its cost reads against the convolution's:
+// BM_BatchNorm_FwdBwd[_Batch1].
 //   bazel run -c opt //benchmarks:conv_benchmark -- --threads=2
 #include <benchmark/benchmark.h>
 
@@ -17,6 +20,7 @@
 
 #include "base/conv_algorithm.h"
 #include "base/padding.h"
+#include "ops/batch_norm.h"
 #include "ops/conv.h"
 #include "ops/reference.h"
 
@@ -183,7 +187,39 @@ void RegisterAll() {
   })->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
-const bool registered = (RegisterAll(), true);
+// Batch norm in training on x [n, 26, 26, 32] (conv2's input): the training forward (y,
+// mean, invstd, and the moments for the running statistics), then the fused backward (dx,
+// dgamma, dbeta). Counter "GB/s": the 8 passes over a batch-sized buffer this makes (x
+// for the moments and again for y, y written; x and dy for the reduction, x, dy and dx for
+// dx) per second.
+void BM_BatchNormFwdBwd(benchmark::State& state, int64_t n) {
+  const int64_t rows = n * 26 * 26, c = 32;
+  const std::vector<float> x = Random(rows * c, 1), dy = Random(rows * c, 2),
+                           gamma = Random(c, 3), beta = Random(c, 4);
+  std::vector<float> y(x.size()), dx(x.size()), mean(c), invstd(c), dgamma(c), dbeta(c);
+  for (auto _ : state) {
+    ops::BatchNormTrainingForward(x.data(), gamma.data(), beta.data(), rows, c, 1e-3f,
+                                  y.data(), mean.data(), invstd.data());
+    ops::BatchNormBackward(x.data(), dy.data(), mean.data(), invstd.data(), gamma.data(), rows,
+                           c, /*training=*/true, dx.data(), dgamma.data(), dbeta.data());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(dx.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(8e-9 * sizeof(float) * rows * c,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void RegisterBatchNorm() {
+  benchmark::RegisterBenchmark("BM_BatchNorm_FwdBwd", BM_BatchNormFwdBwd, 200)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_BatchNorm_FwdBwd_Batch1", BM_BatchNormFwdBwd, 1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+}
+
+const bool registered = (RegisterAll(), RegisterBatchNorm(), true);
 
 }  // namespace
 }  // namespace gradway

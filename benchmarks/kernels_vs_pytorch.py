@@ -18,6 +18,11 @@ GEMM, or direct loops for tiny input depth) and "winograd F(4x4,3x3)" (plus F(2x
 conv2 at batch 200), each beside the same PyTorch time. Their GFLOP/s are "effective":
 direct-convolution FLOPs (2 n oh ow cout kh kw cin per pass) over the time, for gradway and
 PyTorch alike, so Winograd can exceed the FMA peak.
+
+Batch normalisation in training (forward + backward: y, then dx, dgamma, dbeta) on conv2's
+input, 200x26x26x32, times gradway's BM_BatchNorm_FwdBwd (conv_benchmark) beside PyTorch's
+BatchNorm2d in channels_last on the same shape, and the run ends with its ratio to the
+32 -> 64 3x3 convolution's forward + backward on that batch, for both libraries.
 """
 
 import argparse
@@ -68,7 +73,12 @@ ROWS = [
      ["BM_MatMul_200x9216x128_Fwd", "BM_MatMul_200x9216x128_BwdData", "BM_MatMul_200x9216x128_BwdWeights"],
      "torch", "dense_fwdbwd"),
     ("matmul (conv2 im2col)", "115200x288 @ 288x64", ["BM_MatMul_115200x288x64"], "openblas", "conv2_im2col"),
+    ("batch norm fwd+bwd (training; dX, dγ, dβ)", "200x26x26x32, channels last",
+     ["BM_BatchNorm_FwdBwd"], "torch", "batchnorm_fwdbwd"),
 ]
+
+# Rows of ROWS that conv_benchmark times (it runs with a filter of the names it needs).
+CONV_BINARY_EXTRA = ["BM_BatchNorm_FwdBwd"]
 
 # Convolution rows: (kernel, shape, gradway benchmark base name, torch key, GFLOP counted as
 # direct convolution, algorithms). Each algorithm's row times BM_<base><suffix>.
@@ -103,7 +113,8 @@ ALGO_LABEL = {"auto": "auto", "direct": "direct", "winograd": "winograd F(4x4,3x
 
 
 def conv_benchmark_names():
-    return [base + ALGO_SUFFIX[a] for _, _, base, _, _, algos in CONV_ROWS for a in algos]
+    return ([base + ALGO_SUFFIX[a] for _, _, base, _, _, algos in CONV_ROWS for a in algos]
+            + CONV_BINARY_EXTRA)
 
 # ---- Rows from other kernels' benchmark binaries (added when the binary exists). ----
 # (binary target, kernel, shape, gradway benchmark name prefix, torch key)
@@ -222,6 +233,17 @@ def worker_torch(threads):
     out["conv2_fwdbwd"] = conv(200, 26, 32, 64, True, "fwdbwd")
     out["conv2_fwd_b1"] = conv(1, 26, 32, 64, True, "fwd")
     out["conv2_fwdbwd_b1"] = conv(1, 26, 32, 64, True, "fwdbwd")
+
+    # Batch norm in training on conv2's input, channels last (gradway's layout).
+    bn = torch.nn.BatchNorm2d(32)
+    xb = torch.randn(200, 32, 26, 26).contiguous(memory_format=torch.channels_last)
+    xb.requires_grad_()
+    dyb = torch.randn(200, 32, 26, 26).contiguous(memory_format=torch.channels_last)
+
+    def bn_step():
+        xb.grad = bn.weight.grad = bn.bias.grad = None
+        bn(xb).backward(dyb)
+    out["batchnorm_fwdbwd"] = median_ms(bn_step)
 
     # Other kernels (rows shown only when gradway's binary exists).
     x = torch.randn(200, 64, 24, 24, requires_grad=True)
@@ -424,6 +446,14 @@ def main():
                         else "n/a | n/a | n/a")
             print(f"| {kernel} | {shape} | {algo_label} | {ms:.3f} | {gflop / ms * 1e3:.0f} | "
                   f"{ref_cols} |")
+    bn, conv = g.get("BM_BatchNorm_FwdBwd"), g.get("BM_Conv2_FwdBwd")
+    torch_bn, torch_conv = torch_ms.get("batchnorm_fwdbwd"), torch_ms.get("conv2_fwdbwd")
+    if bn and conv:
+        ratios = f"gradway {bn / conv:.2f} ({bn:.3f} / {conv:.3f} ms, convolution auto)"
+        if torch_bn and torch_conv:
+            ratios += f", PyTorch {torch_bn / torch_conv:.2f} ({torch_bn:.3f} / {torch_conv:.3f} ms)"
+        print("\nBatch norm fwd+bwd (200x26x26x32) / conv2d fwd+bwd (32 -> 64, 3x3, same batch): "
+              + ratios + ".")
     for note in NOTES:
         print(f"\nNote: {note}.")
 

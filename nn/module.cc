@@ -134,9 +134,10 @@ Tensor Module::RegisterParameter(const std::string& name, Tensor tensor, bool tr
   for (const Param& p : params_) {
     GRADWAY_CHECK(p.name != name, Description(), ": parameter '", name, "' registered twice");
   }
+  const bool registered_trainable = trainable;
   trainable = trainable && trainable_;
   if (tensor.requires_grad() != trainable) tensor.SetRequiresGrad(trainable);
-  params_.push_back({name, tensor, trainable});
+  params_.push_back({name, tensor, trainable, registered_trainable});
   return tensor;
 }
 
@@ -196,10 +197,10 @@ int64_t Module::TrainableParameterCount() const {
 void Module::SetTrainable(bool trainable) {
   trainable_ = trainable;
   for (Param& p : params_) {
-    p.trainable = trainable;
-    if (p.tensor.requires_grad() != trainable) {
+    p.trainable = trainable && p.registered_trainable;
+    if (p.tensor.requires_grad() != p.trainable) {
       p.tensor.ZeroGrad();
-      p.tensor.SetRequiresGrad(trainable);
+      p.tensor.SetRequiresGrad(p.trainable);
     }
   }
   for (auto& c : children_) c.second->SetTrainable(trainable);

@@ -111,7 +111,10 @@ class Module : public std::enable_shared_from_this<Module> {
 
   // ---- Parameters and sub-modules.
   // Registers `tensor` (made a leaf that requires grad when trainable) under `name` and
-  // returns it. Throws Error on a duplicate name.
+  // returns it. Throws Error on a duplicate name. A parameter registered non-trainable
+  // (Keras' non-trainable weights: statistics a layer updates itself, such as
+  // BatchNormalization's moving mean and variance) stays so whatever SetTrainable says; it
+  // is saved and restored with the others.
   Tensor RegisterParameter(const std::string& name, Tensor tensor, bool trainable = true);
   // Registers `module` under `name` (its parameters appear as "name/...").
   std::shared_ptr<Module> RegisterModule(const std::string& name,
@@ -128,7 +131,8 @@ class Module : public std::enable_shared_from_this<Module> {
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
     return children_;
   }
-  // Freezes (false) or unfreezes this module's parameters, recursively (Keras trainable).
+  // Freezes (false) or unfreezes this module's parameters, recursively (Keras trainable);
+  // unfreezing leaves the parameters registered non-trainable as they are.
   void SetTrainable(bool trainable);
   bool trainable() const { return trainable_; }
   // Forgets every parameter's gradient, recursively.
@@ -160,6 +164,7 @@ class Module : public std::enable_shared_from_this<Module> {
     std::string name;
     Tensor tensor;
     bool trainable;
+    bool registered_trainable;  // false: never trainable (RegisterParameter)
   };
   void CollectParameters(const std::string& prefix, bool trainable_only,
                          NamedTensors* out) const;

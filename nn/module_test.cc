@@ -57,6 +57,13 @@ TEST(ModuleTest, NamesCountsAndModes) {
   EXPECT_TRUE(b.children()[0].second->is_training());
   b.SetTrainable(false);
   EXPECT_EQ(b.TrainableParameterCount(), 0);
+  // Unfreezing brings back the trainable parameters only: "shift" was registered
+  // non-trainable.
+  b.SetTrainable(true);
+  EXPECT_EQ(b.TrainableParameterCount(), 6);
+  EXPECT_TRUE(p[0].second.requires_grad());
+  EXPECT_FALSE(p[1].second.requires_grad());
+  EXPECT_FALSE(p[3].second.requires_grad());
 }
 
 TEST(ModuleTest, Errors) {

@@ -18,6 +18,7 @@
 #include "nn/metrics.h"
 #include "nn/model.h"
 #include "nn/module.h"
+#include "nn/normalization.h"
 #include "nn/onnx_export.h"
 #include "nn/optimizers.h"
 #include "nn/progress.h"

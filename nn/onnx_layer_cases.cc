@@ -178,10 +178,44 @@ std::vector<Case> FunctionalCases() {
   };
 }
 
+// BatchNormalization (nn/normalization.h), in inference form: after a convolution (in its
+// NCHW), on a Dense's output, first on an NHWC image, and without scale and centre; with
+// random weights and moving statistics, so that each shows.
+BatchNormalizationOptions BatchNormCase() {
+  return BatchNormalizationOptions()
+      .GammaInitializer(RandomUniform(0.5f, 1.5f))
+      .BetaInitializer(RandomUniform(-0.5f, 0.5f))
+      .MovingMeanInitializer(RandomUniform(-0.5f, 0.5f))
+      .MovingVarianceInitializer(RandomUniform(0.5f, 2.f));
+}
+
+std::vector<Case> BatchNormCases() {
+  return {
+      {"conv_batch_norm_relu", {8, 8, 3},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(4, 3)));
+         m.Add(BatchNormalization(BatchNormCase()));
+         m.Add(ReLU());
+       }},
+      {"dense_batch_norm", {7},
+       [](Sequential& m) {
+         m.Add(Dense(DenseCase(5, kLinear)));
+         m.Add(BatchNormalization(BatchNormCase().Epsilon(0.01f)));
+       }},
+      {"batch_norm_image", {5, 4, 3},
+       [](Sequential& m) { m.Add(BatchNormalization(BatchNormCase())); }},
+      {"batch_norm_no_scale_center", {6},
+       [](Sequential& m) {
+         m.Add(BatchNormalization(BatchNormCase().Scale(false).Center(false)));
+       }},
+  };
+}
+
 // Every case: those of the chapter's layers, then each later group.
 std::vector<Case> AllCases() {
   std::vector<Case> cases = Cases();
   for (Case& c : GlobalPoolingAndPaddingCases()) cases.push_back(std::move(c));
+  for (Case& c : BatchNormCases()) cases.push_back(std::move(c));
   for (Case& c : FunctionalCases()) cases.push_back(std::move(c));
   return cases;
 }

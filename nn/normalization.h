@@ -1,0 +1,108 @@
+// Normalisation layers (Keras' layers.BatchNormalization).
+#ifndef GRADWAY_NN_NORMALIZATION_H_
+#define GRADWAY_NN_NORMALIZATION_H_
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "autograd/tensor.h"
+#include "nn/init.h"
+#include "nn/module.h"
+
+namespace gradway {
+namespace nn {
+
+// ---------------------------------------------------------------------------------------
+// BatchNormalization (Keras' options, defaults and semantics): normalises each channel
+// (the last axis) of x [N, C] or [N, H, W, C] with autograd's BatchNorm (nn_functions.h):
+//   training (Fit, TrainStep; Train() mode): y = gamma * (x - mean) / sqrt(var + epsilon)
+//     + beta with the batch's mean and (biased) variance, over every axis but the last;
+//     the layer then updates its moving statistics in place:
+//     moving = moving * momentum + batch * (1 - momentum), with the batch's unbiased
+//     variance (Bessel's correction, as PyTorch and tf.keras 2's fused batch norm; Keras'
+//     unfused path, which it takes for 2-D inputs, uses the biased one);
+//   inference (Eval mode: Evaluate, Predict, Fit's validation): the moving mean and
+//     variance instead, left unchanged.
+// As in Keras 2, a frozen layer (SetTrainable(false)) runs in inference mode even while
+// training, so fine-tuning does not move its statistics.
+// Weights, in Keras' names and order: gamma [C] (when scale; gamma_initializer, Ones),
+// beta [C] (when center; Zeros), moving_mean [C] (Zeros) and moving_variance [C] (Ones).
+// The moving statistics are non-trainable weights: the optimiser never sees them and
+// Summary counts them as "Non-trainable params", but checkpoints (Save, SaveWeights,
+// BackupAndRestore), GetWeights and SetWeights hold them like the others.
+// Only the last axis is supported (axis -1, channels last, gradway's layout; the index of
+// the last axis counting the batch, e.g. 3 for [N, H, W, C], means the same): another axis
+// throws Error when the layer is built, as does an input that is not (None, C) or
+// (None, H, W, C). momentum must be in [0, 1] and epsilon positive (Error otherwise).
+// ONNX: exported in inference form (BatchNormalization with the moving statistics), in
+// NCHW for images. Not yet synchronised across processes: data-parallel Fit
+// (FitOptions::collective) normalises each micro-shard with its own statistics and updates
+// the moving statistics once per micro-shard, on the rank that trains it, so with several
+// ranks the replicas' moving statistics differ (and Fit's replica check, which compares
+// every weight, stops the run).
+struct BatchNormalizationOptions {
+  int axis = -1;
+  float momentum = 0.99f;
+  float epsilon = 1e-3f;
+  bool center = true;  // add beta
+  bool scale = true;   // multiply by gamma
+  Initializer beta_initializer = Zeros();
+  Initializer gamma_initializer = Ones();
+  Initializer moving_mean_initializer = Zeros();
+  Initializer moving_variance_initializer = Ones();
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  BatchNormalizationOptions& Axis(int v) { axis = v; return *this; }
+  BatchNormalizationOptions& Momentum(float v) { momentum = v; return *this; }
+  BatchNormalizationOptions& Epsilon(float v) { epsilon = v; return *this; }
+  BatchNormalizationOptions& Center(bool v) { center = v; return *this; }
+  BatchNormalizationOptions& Scale(bool v) { scale = v; return *this; }
+  BatchNormalizationOptions& BetaInitializer(Initializer v) {
+    beta_initializer = std::move(v);
+    return *this;
+  }
+  BatchNormalizationOptions& GammaInitializer(Initializer v) {
+    gamma_initializer = std::move(v);
+    return *this;
+  }
+  BatchNormalizationOptions& MovingMeanInitializer(Initializer v) {
+    moving_mean_initializer = std::move(v);
+    return *this;
+  }
+  BatchNormalizationOptions& MovingVarianceInitializer(Initializer v) {
+    moving_variance_initializer = std::move(v);
+    return *this;
+  }
+  // The per-sample input shape, for the first layer of a Sequential: InputShape({28, 28, 3}).
+  BatchNormalizationOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  BatchNormalizationOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class BatchNormalization : public Layer<BatchNormalization> {
+ public:
+  // nn::BatchNormalization() with Keras' defaults; names "batch_normalization",
+  // "batch_normalization_1", ...
+  explicit BatchNormalization(BatchNormalizationOptions options = {});
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const BatchNormalizationOptions& options() const { return options_; }
+  // [C] each, once built; gamma / beta undefined without scale / center.
+  Tensor gamma() const { return gamma_; }
+  Tensor beta() const { return beta_; }
+  Tensor moving_mean() const { return moving_mean_; }
+  Tensor moving_variance() const { return moving_variance_; }
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  BatchNormalizationOptions options_;
+  Tensor gamma_, beta_, moving_mean_, moving_variance_;
+};
+
+}  // namespace nn
+}  // namespace gradway
+
+#endif  // GRADWAY_NN_NORMALIZATION_H_
