@@ -45,6 +45,19 @@ TEST(FilepathTemplateTest, FormatsLikePython) {
   EXPECT_EQ(FloatRepr(0.1), "0.1");
   EXPECT_EQ(FloatRepr(2.0), "2.0");
   EXPECT_EQ(FloatRepr(std::nan("")), "nan");
+  // Python's repr: positional from 1e-4 up to 1e16, scientific outside.
+  EXPECT_EQ(FloatRepr(5e-4), "0.0005");
+  EXPECT_EQ(FloatRepr(-0.00012), "-0.00012");
+  EXPECT_EQ(FloatRepr(1e-5), "1e-05");
+  EXPECT_EQ(FloatRepr(1.5e-7), "1.5e-07");
+  EXPECT_EQ(FloatRepr(123.456), "123.456");
+  EXPECT_EQ(FloatRepr(1e15), "1000000000000000.0");
+  EXPECT_EQ(FloatRepr(1e16), "1e+16");
+  EXPECT_EQ(FloatRepr(1.2345678901234567e17), "1.2345678901234566e+17");
+  EXPECT_EQ(FloatRepr(0.0), "0.0");
+  EXPECT_EQ(FloatRepr(-0.0), "-0.0");
+  EXPECT_EQ(FloatRepr(5e-324), "5e-324");
+  EXPECT_EQ(FloatRepr(0.1 + 0.2), "0.30000000000000004");
 }
 
 TEST(FilepathTemplateTest, RejectsMalformedTemplates) {
