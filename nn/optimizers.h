@@ -71,7 +71,7 @@ class Optimizer {
  public:
   Optimizer(std::string name, double learning_rate);
   // With a step schedule (replacing learning_rate when not null) and gradient clipping
-  // (Keras' base optimizer arguments), as Adam and SGD pass their options' on. Throws
+  // (Keras' base optimizer arguments), as Adam and SGD pass on their options'. Throws
   // Error for a learning rate < 0 and for clipping options that are negative, NaN or
   // combined (GradientClipping).
   Optimizer(std::string name, double learning_rate,

@@ -1,6 +1,7 @@
 #include "nn/schedules.h"
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
