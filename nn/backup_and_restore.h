@@ -29,11 +29,13 @@ struct BackupAndRestoreOptions {
 
 // Keras' BackupAndRestore: makes a Fit survive a crash or a kill. At the end of every epoch
 // (and every save_freq steps) it writes <backup_dir>/backup.safetensors, atomically and
-// durably (fsync of the file and of its folder): the weights, the optimiser's state, the
+// durably (fsync of the file and of its folder): the weights, the optimiser's state (its
+// slots, step count and learning rate; a step schedule's rate follows from the step), the
 // epoch and step (which fix the batch order and the dropout masks, both drawn from the
 // seed and the step), the running loss and metrics, the history so far and every other
 // callback's state (Callback::SaveState: EarlyStopping's wait, best and best weights,
-// ModelCheckpoint's best, CSVLogger's rows). Fit runs it after the other callbacks.
+// ModelCheckpoint's best, CSVLogger's rows, ReduceLROnPlateau's best, wait and cooldown).
+// Fit runs it after the other callbacks.
 //
 // A Fit started with the same callbacks and data while a backup exists resumes from it, and
 // ends with the weights, history and files of an uninterrupted run, bit for bit (except the

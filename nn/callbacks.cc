@@ -1,5 +1,6 @@
 #include "nn/callbacks.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -293,6 +294,92 @@ void LearningRateScheduler::OnEpochBegin(int epoch, const Logs&) {
     model()->out() << "\n" << EpochTag(epoch) << ": LearningRateScheduler setting learning rate to "
                    << FloatRepr(lr) << ".\n";
   }
+}
+
+// ---- ReduceLROnPlateau.
+ReduceLROnPlateau::ReduceLROnPlateau(ReduceLROnPlateauOptions options)
+    : options_(std::move(options)), maximize_(Maximize(options_.mode, options_.monitor)) {
+  const ReduceLROnPlateauOptions& o = options_;
+  GRADWAY_CHECK(o.factor >= 0 && o.factor < 1,
+                "ReduceLROnPlateau: factor must be in [0, 1) (it does not support a factor >= "
+                "1.0), got ", o.factor);
+  GRADWAY_CHECK(o.patience >= 0 && o.cooldown >= 0 && o.min_lr >= 0 && !std::isnan(o.min_delta),
+                "ReduceLROnPlateau: patience, cooldown and min_lr must be >= 0 and min_delta a "
+                "number; got patience ", o.patience, ", cooldown ", o.cooldown, ", min_lr ",
+                o.min_lr, ", min_delta ", o.min_delta);
+}
+
+void ReduceLROnPlateau::OnTrainBegin(const Logs&) {
+  const Optimizer* opt = model()->optimizer();
+  GRADWAY_CHECK(opt != nullptr, "ReduceLROnPlateau: the model has no optimizer");
+  if (const StepSchedule* schedule = opt->learning_rate_schedule()) {
+    Fail("ReduceLROnPlateau: the optimizer's learning rate is the schedule ", schedule->name(),
+         ", which sets it at every step, so it cannot be reduced (Keras refuses to set it "
+         "too); compile with a number learning rate to use ReduceLROnPlateau");
+  }
+  best_ = maximize_ ? -std::numeric_limits<double>::infinity()
+                    : std::numeric_limits<double>::infinity();
+  wait_ = 0;
+  cooldown_counter_ = 0;
+  warned_ = false;
+}
+
+bool ReduceLROnPlateau::Improved(double current) const {
+  return maximize_ ? current > best_ + options_.min_delta : current < best_ - options_.min_delta;
+}
+
+void ReduceLROnPlateau::OnEpochEnd(int epoch, const Logs& logs) {
+  std::optional<double> current = logs.Find(options_.monitor);
+  if (!current) {
+    if (!warned_) {
+      model()->out() << "Learning rate reduction is conditioned on metric `" << options_.monitor
+                     << "` which is not available. Available metrics are: "
+                     << logs.KeysString() << "\n";
+      warned_ = true;
+    }
+    return;
+  }
+  if (cooldown_counter_ > 0) {
+    --cooldown_counter_;
+    wait_ = 0;
+  }
+  if (Improved(*current)) {
+    best_ = *current;
+    wait_ = 0;
+  } else if (cooldown_counter_ == 0 && ++wait_ >= options_.patience) {
+    Reduce(epoch);
+  }
+}
+
+void ReduceLROnPlateau::Reduce(int epoch) {
+  Optimizer* opt = model()->optimizer();
+  const double old_lr = opt->learning_rate();
+  if (!(old_lr > options_.min_lr)) return;  // already at the floor: wait keeps counting
+  const double new_lr = std::max(old_lr * options_.factor, options_.min_lr);
+  opt->set_learning_rate(new_lr);
+  if (options_.verbose > 0) {
+    model()->out() << "\n" << EpochTag(epoch) << ": ReduceLROnPlateau reducing learning rate to "
+                   << FloatRepr(new_lr) << ".\n";
+  }
+  cooldown_counter_ = options_.cooldown;
+  wait_ = 0;
+}
+
+void ReduceLROnPlateau::SaveState(CallbackState* state) const {
+  state->SetDouble("best", best_);
+  state->SetInt("wait", wait_);
+  state->SetInt("cooldown_counter", cooldown_counter_);
+}
+
+void ReduceLROnPlateau::RestoreState(const CallbackState& state) {
+  const int64_t wait = state.Int("wait"), cooldown = state.Int("cooldown_counter");
+  const int64_t most = std::numeric_limits<int>::max();
+  GRADWAY_CHECK(wait >= 0 && wait <= most && cooldown >= 0 && cooldown <= most,
+                "ReduceLROnPlateau: saved wait ", wait, " or cooldown_counter ", cooldown,
+                " out of range");
+  best_ = state.Double("best");
+  wait_ = static_cast<int>(wait);
+  cooldown_counter_ = static_cast<int>(cooldown);
 }
 
 }  // namespace nn

@@ -1,6 +1,7 @@
 // Keras' standard callbacks: ModelCheckpoint, EarlyStopping, CSVLogger, TerminateOnNaN,
-// LearningRateScheduler and LambdaCallback (BackupAndRestore is in nn/backup_and_restore.h,
-// the checkpoint filepath templates in nn/filepath_template.h; both are included here).
+// LearningRateScheduler, ReduceLROnPlateau and LambdaCallback (BackupAndRestore is in
+// nn/backup_and_restore.h, the checkpoint filepath templates in nn/filepath_template.h;
+// both are included here).
 // Pass them to Fit as values, or as shared_ptrs when you want to read their state
 // afterwards (EarlyStopping::stopped_epoch()):
 //
@@ -160,6 +161,63 @@ class LearningRateScheduler : public Callback {
  private:
   LearningRateSchedule schedule_;
   int verbose_;
+};
+
+struct ReduceLROnPlateauOptions {
+  std::string monitor = "val_loss";
+  double factor = 0.1;    // new_lr = max(lr * factor, min_lr); 0 <= factor < 1
+  int patience = 10;      // epochs without improvement before a reduction
+  MonitorMode mode = MonitorMode::kAuto;
+  double min_delta = 1e-4;  // an improvement must beat the best by more than this
+  int cooldown = 0;       // epochs after a reduction before `wait` counts again
+  double min_lr = 0;      // the learning rate never goes below this
+  // 1 prints "\nEpoch 00012: ReduceLROnPlateau reducing learning rate to 0.001." (Keras 2's).
+  int verbose = 0;
+
+  ReduceLROnPlateauOptions& Monitor(std::string v) { monitor = std::move(v); return *this; }
+  ReduceLROnPlateauOptions& Factor(double v) { factor = v; return *this; }
+  ReduceLROnPlateauOptions& Patience(int v) { patience = v; return *this; }
+  ReduceLROnPlateauOptions& Mode(MonitorMode v) { mode = v; return *this; }
+  ReduceLROnPlateauOptions& MinDelta(double v) { min_delta = v; return *this; }
+  ReduceLROnPlateauOptions& Cooldown(int v) { cooldown = v; return *this; }
+  ReduceLROnPlateauOptions& MinLR(double v) { min_lr = v; return *this; }
+  ReduceLROnPlateauOptions& Verbose(int v) { verbose = v; return *this; }
+};
+
+// Keras' ReduceLROnPlateau (Keras' defaults and semantics): at each epoch end, when
+// `monitor` has not improved on the best value by more than min_delta (mode kMin: below
+// best - min_delta; kMax: above best + min_delta) for `patience` epochs, sets the
+// optimiser's learning rate to max(lr * factor, min_lr), if lr > min_lr, then waits
+// `cooldown` epochs before counting again. When `monitor` is not in the logs it says so
+// once per Fit (Keras warns) and does nothing.
+// The learning rate must be a number: a step schedule (nn/schedules.h) sets it at every
+// step, and Keras refuses to set such a rate, so Fit throws gradway::Error at the start of
+// training (Keras only when it first reduces). Its state (best, wait, cooldown counter) is
+// saved by BackupAndRestore; the reduced rate is the optimiser's, saved with it. Keras also
+// adds "learning_rate" to the epoch's logs; gradway's logs are read-only for callbacks, so
+// read it from model()->optimizer()->learning_rate(). Throws Error for factor outside
+// [0, 1), a negative patience, cooldown or min_lr, or a NaN min_delta.
+class ReduceLROnPlateau : public Callback {
+ public:
+  ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});  // NOLINT(runtime/explicit)
+  void OnTrainBegin(const Logs& logs) override;
+  void OnEpochEnd(int epoch, const Logs& logs) override;
+  double best() const { return best_; }
+  int wait() const { return wait_; }
+  int cooldown_counter() const { return cooldown_counter_; }
+  // best, wait and cooldown_counter.
+  void SaveState(CallbackState* state) const override;
+  void RestoreState(const CallbackState& state) override;
+
+ private:
+  bool Improved(double current) const;
+  void Reduce(int epoch);
+  ReduceLROnPlateauOptions options_;
+  bool maximize_;
+  double best_ = 0;
+  int wait_ = 0;
+  int cooldown_counter_ = 0;
+  bool warned_ = false;
 };
 
 // A callback from lambdas: nn::LambdaCallback().EpochEnd([](int epoch, const nn::Logs& l) {...}).

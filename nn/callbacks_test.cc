@@ -6,6 +6,7 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "autograd/error.h"
@@ -45,6 +46,19 @@ TEST(FilepathTemplateTest, FormatsLikePython) {
   EXPECT_EQ(FloatRepr(0.1), "0.1");
   EXPECT_EQ(FloatRepr(2.0), "2.0");
   EXPECT_EQ(FloatRepr(std::nan("")), "nan");
+  // Python's repr: positional from 1e-4 up to 1e16, scientific outside.
+  EXPECT_EQ(FloatRepr(5e-4), "0.0005");
+  EXPECT_EQ(FloatRepr(-0.00012), "-0.00012");
+  EXPECT_EQ(FloatRepr(1e-5), "1e-05");
+  EXPECT_EQ(FloatRepr(1.5e-7), "1.5e-07");
+  EXPECT_EQ(FloatRepr(123.456), "123.456");
+  EXPECT_EQ(FloatRepr(1e15), "1000000000000000.0");
+  EXPECT_EQ(FloatRepr(1e16), "1e+16");
+  EXPECT_EQ(FloatRepr(1.2345678901234567e17), "1.2345678901234566e+17");
+  EXPECT_EQ(FloatRepr(0.0), "0.0");
+  EXPECT_EQ(FloatRepr(-0.0), "-0.0");
+  EXPECT_EQ(FloatRepr(5e-324), "5e-324");
+  EXPECT_EQ(FloatRepr(0.1 + 0.2), "0.30000000000000004");
 }
 
 TEST(FilepathTemplateTest, RejectsMalformedTemplates) {
@@ -274,6 +288,101 @@ TEST(LearningRateSchedulerTest, SetsRatePerEpoch) {
   EXPECT_DOUBLE_EQ(s.model().optimizer()->learning_rate(), 0.002);
 }
 
+// ---- ReduceLROnPlateau.
+
+// The learning rate at the start of each epoch, through Keras' algorithm by hand.
+TEST(ReduceLROnPlateauTest, FollowsKerasPatienceCooldownAndMinLr) {
+  ScriptedModel s;  // Adam, learning rate 1e-3
+  auto [x, y] = Blobs(30, 1);
+  auto reduce = std::make_shared<ReduceLROnPlateau>(ReduceLROnPlateauOptions()
+                                                        .Patience(2)
+                                                        .Factor(0.5)
+                                                        .Cooldown(2)
+                                                        .MinDelta(0.01)
+                                                        .MinLR(2e-4)
+                                                        .Verbose(1));
+  std::vector<double> seen;
+  LambdaCallback spy;
+  spy.EpochBegin(
+      [&](int, const Logs&) { seen.push_back(s.model().optimizer()->learning_rate()); });
+  const std::vector<double> val = {1.0,   0.95,  0.949, 0.948, 0.947, 0.90,  0.899, 0.898,
+                                   0.897, 0.896, 0.895, 0.894, 0.893, 0.892, 0.891};
+  s.model().Fit(x, y, FitOptions().Epochs(15).BatchSize(10).Verbose(0).Callbacks(
+                          {ScriptVal(val, {reduce}), spy}));
+  // Epoch 3 (0-based) is the 2nd without an improvement of 0.01: halved, then 2 epochs of
+  // cooldown (the 2nd resets wait as it ends); 0.90 improves at epoch 5; halved again at
+  // 7 and 10 (to min_lr, not 1.25e-4), then wait counts on at the floor.
+  const std::vector<double> want = {1e-3,   1e-3,   1e-3,   1e-3, 5e-4, 5e-4, 5e-4, 5e-4,
+                                    2.5e-4, 2.5e-4, 2.5e-4, 2e-4, 2e-4, 2e-4, 2e-4};
+  EXPECT_EQ(seen, want);
+  EXPECT_EQ(s.model().optimizer()->learning_rate(), 2e-4);
+  EXPECT_EQ(reduce->best(), 0.90);
+  EXPECT_EQ(reduce->wait(), 3);
+  EXPECT_EQ(reduce->cooldown_counter(), 0);
+  const std::string out = s.output();
+  EXPECT_NE(out.find("\nEpoch 00004: ReduceLROnPlateau reducing learning rate to 0.0005.\n"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("\nEpoch 00011: ReduceLROnPlateau reducing learning rate to 0.0002.\n"),
+            std::string::npos) << out;
+  EXPECT_EQ(out.find("Epoch 00014: ReduceLROnPlateau"), std::string::npos) << out;
+}
+
+TEST(ReduceLROnPlateauTest, MaxModeAndMissingMonitor) {
+  ScriptedModel s;
+  auto [x, y] = Blobs(30, 1);
+  // "acc" in the name: higher is better, so a rising accuracy never reduces the rate.
+  auto reduce = std::make_shared<ReduceLROnPlateau>(
+      ReduceLROnPlateauOptions().Monitor("accuracy").Patience(0).MinDelta(-1));
+  s.model().Fit(x, y, FitOptions().Epochs(3).BatchSize(10).Verbose(0).Callbacks({reduce}));
+  EXPECT_GT(reduce->best(), 0);
+  EXPECT_EQ(s.model().optimizer()->learning_rate(), 1e-3);
+  // A monitor the logs do not have: said once, nothing changes.
+  s.model().Fit(x, y, FitOptions().Epochs(3).BatchSize(10).Verbose(0).Callbacks(
+                          {ReduceLROnPlateau(ReduceLROnPlateauOptions().Patience(0))}));
+  const std::string out = s.output();
+  const std::string message =
+      "Learning rate reduction is conditioned on metric `val_loss` which is not available. "
+      "Available metrics are: loss, accuracy, seconds\n";
+  ASSERT_NE(out.find(message), std::string::npos) << out;
+  EXPECT_EQ(out.find(message, out.find(message) + 1), std::string::npos) << out;
+  EXPECT_EQ(s.model().optimizer()->learning_rate(), 1e-3);
+}
+
+TEST(ReduceLROnPlateauTest, RefusesAStepScheduleAndBadOptions) {
+  Sequential model(3);
+  model.Add(Dense(DenseOptions(3).Activation(kSoftmax).InputShape({2})));
+  model.Compile(CategoricalCrossentropy(),
+                SGD(SGDOptions().LearningRate(CosineDecay(0.1, 100))));
+  auto [x, y] = Blobs(30, 1);
+  for (bool plateau : {true, false}) {
+    try {
+      Ref<Callback> callback = plateau ? Ref<Callback>(ReduceLROnPlateau())
+                                       : Ref<Callback>(LearningRateScheduler(
+                                             [](int, double lr) { return lr / 2; }));
+      model.Fit(x, y, FitOptions().Epochs(2).BatchSize(10).Verbose(0).Callbacks({callback}));
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      const std::string want =
+          plateau ? "ReduceLROnPlateau: the optimizer's learning rate is the schedule "
+                    "CosineDecay, which sets it at every step, so it cannot be reduced"
+                  : "SGD: its learning rate is the schedule CosineDecay, which sets it at "
+                    "every step, so it cannot be set";
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(model.optimizer()->iterations(), 0);  // both refused before the first step
+  try {
+    ReduceLROnPlateau(ReduceLROnPlateauOptions().Factor(1.0));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ReduceLROnPlateau: factor must be in [0, 1) (it does "
+                                         "not support a factor >= 1.0), got 1"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ReduceLROnPlateau(ReduceLROnPlateauOptions().Cooldown(-1)), Error);
+  EXPECT_THROW(ReduceLROnPlateau(ReduceLROnPlateauOptions().MinLR(-1e-3)), Error);
+}
+
 // ---- BackupAndRestore.
 
 // Thrown by Crash to stand for a process killed at that point.
@@ -463,6 +572,102 @@ TEST(BackupAndRestoreTest, RejectsAnotherRunsBackupAndGarbage) {
   }
   EXPECT_THROW(BackupAndRestore(BackupAndRestoreOptions("x").SaveFreq(-1)), Error);
   EXPECT_THROW(BackupAndRestore(""), Error);
+}
+
+// A run whose learning rate changes within it: either ReduceLROnPlateau (before the crash
+// point, so an epoch end can reduce the rate and then crash before its backup) over Adam
+// with clipnorm, or SGD with a warm-up cosine schedule, Nesterov momentum, weight decay and
+// global_clipnorm. Both with dropout. `rates` is the learning rate of each training step.
+struct LrRun {
+  LrRun(const std::string& dir, bool scheduled, int64_t crash_step = -1, int crash_epoch = -1)
+      : model(11) {
+    std::filesystem::create_directories(dir);
+    model.Add(Dense(DenseOptions(16).Activation(kRelu).InputShape({2})));
+    model.Add(Dropout(DropoutOptions(0.2)));
+    model.Add(Dense(DenseOptions(3).Activation(kSoftmax)));
+    if (scheduled) {
+      model.Compile(CategoricalCrossentropy(),
+                    SGD(SGDOptions()
+                            .LearningRate(CosineDecay(0.0, 40, 0.1, /*warmup_target=*/0.2,
+                                                      /*warmup_steps=*/9))
+                            .Momentum(0.9)
+                            .Nesterov(true)
+                            .WeightDecay(0.01)
+                            .GlobalClipNorm(0.5)));
+    } else {
+      model.Compile(CategoricalCrossentropy(),
+                    Adam(AdamOptions().LearningRate(0.05).ClipNorm(1.0)));
+    }
+    model.SetOutput(&out);
+    auto [x, y] = Blobs(70, 3);
+    auto [xv, yv] = Blobs(30, 4);
+    backup = std::make_shared<BackupAndRestore>(
+        BackupAndRestoreOptions(dir + "/backup").SaveFreq(2).Verbose(0));
+    reduce = std::make_shared<ReduceLROnPlateau>(
+        ReduceLROnPlateauOptions().Patience(1).Factor(0.5).Cooldown(2).MinDelta(0.05).MinLR(
+            0.004));
+    LambdaCallback spy;
+    spy.BatchBegin([this](int64_t, const Logs&) {
+      rates[model.train_step()] = model.optimizer()->learning_rate();
+    });
+    std::vector<Ref<Callback>> callbacks = {backup, spy};
+    if (!scheduled) callbacks.push_back(reduce);
+    callbacks.push_back(Crash(crash_step, crash_epoch));
+    history = model.Fit(x, y, FitOptions().Epochs(12).BatchSize(16).Verbose(0).ValidationData(
+                                  xv, yv).Callbacks(callbacks));
+  }
+  Sequential model;
+  std::ostringstream out;
+  std::shared_ptr<BackupAndRestore> backup;
+  std::shared_ptr<ReduceLROnPlateau> reduce;
+  std::map<int64_t, double> rates;
+  History history;
+};
+
+// Train straight vs crash (several times, at several kinds of points) and resume: the
+// same weights, learning rates, optimiser steps, history and ReduceLROnPlateau state, bit
+// for bit.
+void ExpectResumedRunIsIdentical(bool scheduled) {
+  const std::string tag = scheduled ? "schedule" : "plateau";
+  const std::string ref_dir = TempPath("lr_ref_" + tag), dir = TempPath("lr_crashed_" + tag);
+  std::filesystem::remove_all(ref_dir);
+  std::filesystem::remove_all(dir);
+  LrRun ref(ref_dir, scheduled);
+  std::set<double> distinct;
+  for (const auto& [step, rate] : ref.rates) distinct.insert(rate);
+  ASSERT_GE(distinct.size(), scheduled ? 40u : 3u) << "the rate must change for this test";
+  // 5 steps per epoch: mid-epoch after a step backup (7), at an epoch end before its backup
+  // (epoch 3: ReduceLROnPlateau has already acted), between step backups (23), late (47).
+  const std::vector<std::pair<int64_t, int>> crashes = {{7, -1}, {-1, 3}, {23, -1}, {47, -1}};
+  for (const auto& [step, epoch] : crashes) {
+    try {
+      LrRun crashed(dir, scheduled, step, epoch);
+      FAIL() << "no crash at step " << step << " epoch " << epoch;
+    } catch (const Crashed&) {
+    }
+  }
+  LrRun resumed(dir, scheduled);
+  EXPECT_GE(resumed.backup->resumed_epoch(), 9);
+  std::vector<Tensor> wa = ref.model.GetWeights(), wb = resumed.model.GetWeights();
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i].ToVector(), wb[i].ToVector()) << i;
+  ASSERT_FALSE(resumed.rates.empty());
+  for (const auto& [step, rate] : resumed.rates) EXPECT_EQ(rate, ref.rates[step]) << step;
+  EXPECT_EQ(resumed.model.optimizer()->learning_rate(), ref.model.optimizer()->learning_rate());
+  EXPECT_EQ(resumed.model.optimizer()->iterations(), ref.model.optimizer()->iterations());
+  EXPECT_EQ(resumed.history.loss, ref.history.loss);
+  EXPECT_EQ(resumed.history.val_loss, ref.history.val_loss);
+  EXPECT_EQ(resumed.reduce->best(), ref.reduce->best());
+  EXPECT_EQ(resumed.reduce->wait(), ref.reduce->wait());
+  EXPECT_EQ(resumed.reduce->cooldown_counter(), ref.reduce->cooldown_counter());
+}
+
+TEST(BackupAndRestoreTest, ReduceLROnPlateauResumesBitIdentical) {
+  ExpectResumedRunIsIdentical(/*scheduled=*/false);
+}
+
+TEST(BackupAndRestoreTest, StepScheduleClippingAndWeightDecayResumeBitIdentical) {
+  ExpectResumedRunIsIdentical(/*scheduled=*/true);
 }
 
 }  // namespace

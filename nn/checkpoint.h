@@ -20,7 +20,8 @@
 //
 // gradway names model parameters "layer/param" ("dense_1/kernel"); a full checkpoint adds
 // the optimiser's slots as "optimizer/<slot>/<param>" ("optimizer/m/dense_1/kernel") and
-// its step count and learning rate in __metadata__ ("step", "learning_rate").
+// its step count and learning rate in __metadata__ ("step", "learning_rate"; for a step
+// schedule, nn/schedules.h, the rate in effect, which loading recomputes from "step").
 //
 // Every file gradway writes (Model::SaveWeights and Save, so ModelCheckpoint's files, and
 // BackupAndRestore's backups, nn/training_state.h) says in __metadata__ what it is and

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <utility>
 
@@ -17,11 +18,31 @@ namespace nn {
 std::string FloatRepr(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  // The shortest digits that round-trip, as "-d.ddde-XX".
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);
-  std::string s(buf, res.ptr);
-  if (s.find_first_of(".e") == std::string::npos) s += ".0";
-  return s;
+  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  const std::string sci(buf, res.ptr);
+  const size_t e = sci.find('e');
+  const int exponent = std::atoi(sci.c_str() + e + 1);
+  // Python's repr: scientific below 1e-4 and from 1e16 on ("1e-05", "1e+16"), else
+  // positional with at least one digit after the point ("0.0005", "2.0").
+  if (exponent < -4 || exponent >= 16) return sci;
+  const bool negative = sci[0] == '-';
+  std::string digits;
+  for (size_t i = negative ? 1 : 0; i < e; ++i) {
+    if (sci[i] != '.') digits += sci[i];
+  }
+  std::string whole = "0", fraction;
+  if (exponent < 0) {
+    fraction = std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
+  } else {
+    const size_t point = static_cast<size_t>(exponent) + 1;
+    if (digits.size() < point) digits.append(point - digits.size(), '0');
+    whole = digits.substr(0, point);
+    fraction = digits.substr(point);
+  }
+  if (fraction.empty()) fraction = "0";
+  return (negative ? "-" : "") + whole + "." + fraction;
 }
 
 // ---- FilepathTemplate.

@@ -103,7 +103,11 @@ History FitLoop::Run() {
 Logs FitLoop::RunEpoch() {
   Optimizer& optimizer = *model_.optimizer();
   if (batch_ == 0) epoch_learning_rate_ = optimizer.learning_rate();
-  optimizer.set_learning_rate(epoch_learning_rate_);
+  // A number rate goes back to the epoch's start value (a run resumed mid-epoch, before the
+  // per-epoch schedules run again); a step schedule follows the restored step count.
+  if (optimizer.learning_rate_schedule() == nullptr) {
+    optimizer.set_learning_rate(epoch_learning_rate_);
+  }
   optimizer.OnEpochBegin(epoch_);
   callbacks_->OnEpochBegin(epoch_, Logs());
   if (shards_) shards_->BeginEpoch(epoch_);

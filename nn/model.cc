@@ -426,7 +426,8 @@ absl::Status Model::LoadCheckpoint(const std::string& path, const NamedTensors& 
   absl::Status st = CopyTensorsInto(path, tensors, targets);
   if (!st.ok()) return st;
   optimizer_->set_iterations(step);
-  optimizer_->set_learning_rate(lr);
+  // A step schedule's rate follows from the step; only a number rate is set.
+  if (optimizer_->learning_rate_schedule() == nullptr) optimizer_->set_learning_rate(lr);
   return absl::OkStatus();
 }
 

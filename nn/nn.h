@@ -23,5 +23,6 @@
 #include "nn/optimizers.h"
 #include "nn/progress.h"
 #include "nn/training_state.h"
+#include "nn/schedules.h"
 
 #endif  // GRADWAY_NN_NN_H_

@@ -508,13 +508,36 @@ void AdamUpdate(float* param, const float* grad, float* m, float* v, int64_t n,
 
 void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n, float lr,
                float momentum, bool nesterov) {
+  SgdParams p;
+  p.lr = lr;
+  p.momentum = momentum;
+  p.nesterov = nesterov;
+  reference::SgdUpdate(param, grad, velocity, n, p);
+}
+
+void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n,
+               const SgdParams& p) {
+  const float decay = p.lr * p.weight_decay;
   for (int64_t i = 0; i < n; ++i) {
-    if (momentum == 0.0f) {
-      param[i] -= lr * grad[i];
+    if (p.weight_decay != 0.0f) param[i] -= decay * param[i];
+    if (p.momentum == 0.0f) {
+      param[i] -= p.lr * grad[i];
       continue;
     }
-    velocity[i] = momentum * velocity[i] - lr * grad[i];
-    param[i] += nesterov ? momentum * velocity[i] - lr * grad[i] : velocity[i];
+    velocity[i] = p.momentum * velocity[i] - p.lr * grad[i];
+    param[i] += p.nesterov ? p.momentum * velocity[i] - p.lr * grad[i] : velocity[i];
+  }
+}
+
+double SumOfSquares(const float* x, int64_t n) {
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+void ClipByValue(const float* x, float limit, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = x[i] > limit ? limit : x[i] < -limit ? -limit : x[i];
   }
 }
 

@@ -132,6 +132,11 @@ void AdamUpdate(float* param, const float* grad, float* m, float* v, int64_t n,
                 const AdamParams& p);
 void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n, float lr,
                float momentum, bool nesterov);
+void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n,
+               const SgdParams& p);
+// In double, element by element.
+double SumOfSquares(const float* x, int64_t n);
+void ClipByValue(const float* x, float limit, float* y, int64_t n);
 
 }  // namespace reference
 }  // namespace ops
