@@ -103,6 +103,19 @@ std::string OnnxGraph::Initializer(const std::string& name, const Tensor& value)
   return unique;
 }
 
+std::string OnnxGraph::Int64Initializer(const std::string& name,
+                                        const std::vector<int64_t>& values) {
+  const std::string unique = impl_->Unique(name);
+  onnx::TensorProto* t = impl_->graph.add_initializer();
+  t->set_name(unique);
+  t->set_data_type(onnx::TensorProto::INT64);
+  t->add_dims(static_cast<int64_t>(values.size()));
+  // raw_data is little-endian, as x86-64's integers.
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()),
+                              values.size() * sizeof(int64_t)));
+  return unique;
+}
+
 std::string OnnxGraph::ToLayout(const std::string& value, Layout to, const std::string& name) {
   const Shape& s = shape(value);
   if (s.size() != 3 || layout(value) == to) return value;

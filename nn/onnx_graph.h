@@ -45,6 +45,9 @@ class OnnxGraph {
                           const std::string& name, const OnnxAttributes& attributes = {});
   // A constant float tensor (a weight), named `name` (made unique); returns its name.
   std::string Initializer(const std::string& name, const Tensor& value);
+  // A constant 1-D int64 tensor (an operand such as Pad's pads), named `name` (made
+  // unique); returns its name.
+  std::string Int64Initializer(const std::string& name, const std::vector<int64_t>& values);
   // `value` in `layout`: itself, or a Transpose to it (4-D values only).
   std::string ToLayout(const std::string& value, Layout layout, const std::string& name);
   // Softmax over gradway's last axis (the channels of an image: axis 1 in kNchw).
