@@ -13,6 +13,7 @@
 
 #include "autograd/functions.h"
 #include "gtest/gtest.h"
+#include "nn/augmentation.h"
 #include "nn/layers.h"
 #include "nn/merge.h"
 #include "onnx/checker.h"
@@ -251,6 +252,50 @@ TEST(SaveOnnxTest, FunctionalModels) {
   EXPECT_NE(st.message().find("it has 2 inputs and 1 outputs (one of each can be exported)"),
             std::string::npos)
       << st;
+}
+
+// The int64 values of a Slice or Pad operand.
+std::vector<int64_t> Int64s(const onnx::TensorProto& t) {
+  std::vector<int64_t> v(t.raw_data().size() / sizeof(int64_t));
+  std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
+  return v;
+}
+
+// Augmentation layers are the identity at inference, but RandomCrop's centre crop: a Slice
+// on the value's layout, after a Pad where the window reaches into the padding.
+TEST(SaveOnnxTest, AugmentationLayersExportTheirInference) {
+  Sequential same(/*seed=*/1);
+  same.Add(RandomFlip(RandomFlipOptions().InputShape({6, 7, 2})));
+  same.Add(RandomTranslation(0.2, 0.1));
+  same.Add(RandomRotation(0.1));
+  same.Add(RandomCrop(RandomCropOptions(6, 7).Padding(3)));
+  ASSERT_TRUE(SaveOnnx(same, TempPath("augment_identity.onnx")).ok());
+  EXPECT_EQ(OpTypes(ReadChecked(TempPath("augment_identity.onnx"))),
+            (std::vector<std::string>{"Identity"}));
+
+  Sequential crop(/*seed=*/1);
+  crop.Add(RandomCrop(RandomCropOptions(6, 7).Name("crop").InputShape({9, 10, 2})));
+  ASSERT_TRUE(SaveOnnx(crop, TempPath("augment_crop.onnx")).ok());
+  onnx::ModelProto m = ReadChecked(TempPath("augment_crop.onnx"));
+  EXPECT_EQ(OpTypes(m), (std::vector<std::string>{"Slice", "Identity"}));
+  EXPECT_EQ(Int64s(InitializerNamed(m, "crop/starts")), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(Int64s(InitializerNamed(m, "crop/ends")), (std::vector<int64_t>{7, 8}));
+  EXPECT_EQ(Int64s(InitializerNamed(m, "crop/axes")), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(Dims(m.graph().output(0)), (std::vector<std::string>{"batch", "6", "7", "2"}));
+
+  // After a pool, in NCHW: rows -1..4 of 4 (a Pad of 1 above and below), columns 2..6 of 9.
+  Sequential padded(/*seed=*/1);
+  padded.Add(MaxPooling2D(Pooling2DOptions(2).InputShape({8, 18, 2})));
+  padded.Add(RandomCrop(RandomCropOptions(6, 5).Padding(1).Name("crop")));
+  ASSERT_TRUE(SaveOnnx(padded, TempPath("augment_pad.onnx")).ok());
+  m = ReadChecked(TempPath("augment_pad.onnx"));
+  EXPECT_EQ(OpTypes(m), (std::vector<std::string>{"Transpose", "MaxPool", "Pad", "Slice",
+                                                  "Transpose"}));
+  EXPECT_EQ(Int64s(InitializerNamed(m, "crop/pads")),
+            (std::vector<int64_t>{0, 0, 1, 0, 0, 0, 1, 0}));
+  EXPECT_EQ(Int64s(InitializerNamed(m, "crop/starts")), (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(Int64s(InitializerNamed(m, "crop/axes")), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(Dims(m.graph().output(0)), (std::vector<std::string>{"batch", "6", "5", "2"}));
 }
 
 }  // namespace

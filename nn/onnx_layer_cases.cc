@@ -211,12 +211,38 @@ std::vector<Case> BatchNormCases() {
   };
 }
 
+// The augmentation layers at inference: the identity, RandomCrop's centre crop (a Slice,
+// after a Pad when the window reaches into the padding; in NHWC and after a pool's NCHW).
+std::vector<Case> AugmentationCases() {
+  return {
+      {"augmentation_identity_conv", {6, 7, 3},
+       [](Sequential& m) {
+         m.Add(RandomFlip());
+         m.Add(RandomTranslation(0.2, 0.2));
+         m.Add(RandomRotation(0.1));
+         m.Add(RandomCrop(RandomCropOptions(6, 7).Padding(2)));
+         m.Add(Conv2D(ConvCase(2, 3)));
+       }},
+      {"random_crop_centre", {9, 10, 2}, [](Sequential& m) { m.Add(RandomCrop(6, 7)); }},
+      {"random_crop_pad_and_slice", {4, 9, 2},
+       [](Sequential& m) { m.Add(RandomCrop(RandomCropOptions(6, 5).Padding(1))); }},
+      {"pool_random_crop_dense", {10, 12, 2},
+       [](Sequential& m) {
+         m.Add(MaxPooling2D(2));
+         m.Add(RandomCrop(3, 4));
+         m.Add(Flatten());
+         m.Add(Dense(DenseCase(3, kSoftmax)));
+       }},
+  };
+}
+
 // Every case: those of the chapter's layers, then each later group.
 std::vector<Case> AllCases() {
   std::vector<Case> cases = Cases();
   for (Case& c : GlobalPoolingAndPaddingCases()) cases.push_back(std::move(c));
   for (Case& c : BatchNormCases()) cases.push_back(std::move(c));
   for (Case& c : FunctionalCases()) cases.push_back(std::move(c));
+  for (Case& c : AugmentationCases()) cases.push_back(std::move(c));
   return cases;
 }
 
