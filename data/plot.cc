@@ -119,7 +119,8 @@ std::string Curve(const std::vector<double>& values, const char* color, const ch
 }  // namespace
 
 std::string LossPlotSvg(const std::vector<double>& train_loss,
-                        const std::vector<double>& val_loss, const std::string& title) {
+                        const std::vector<double>& val_loss, const std::string& title,
+                        const std::string& y_label) {
   const int epochs = static_cast<int>(std::max<size_t>({train_loss.size(), val_loss.size(), 1}));
 
   // x: epochs 1..N with matplotlib's 5% margins; a single epoch gets [0.5, 1.5].
@@ -214,10 +215,10 @@ std::string LossPlotSvg(const std::vector<double>& train_loss,
   absl::StrAppend(&svg, absl::StrFormat(
       "  <text x=\"%.2f\" y=\"%.2f\" font-size=\"14\" text-anchor=\"middle\">epoch</text>\n"
       "  <text x=\"%.2f\" y=\"%.2f\" font-size=\"14\" text-anchor=\"middle\" "
-      "transform=\"rotate(-90 %.2f %.2f)\">loss</text>\n"
+      "transform=\"rotate(-90 %.2f %.2f)\">%s</text>\n"
       "  <text x=\"%.2f\" y=\"%.2f\" font-size=\"16\" text-anchor=\"middle\">%s</text>\n",
       (kLeft + kRight) / 2, kBottom + 42, 24.0, (kTop + kBottom) / 2, 24.0,
-      (kTop + kBottom) / 2, (kLeft + kRight) / 2, kTop - 12, Escape(title)));
+      (kTop + kBottom) / 2, Escape(y_label), (kLeft + kRight) / 2, kTop - 12, Escape(title)));
 
   // Legend in the upper right corner, one row per curve that has values.
   std::vector<std::pair<const char*, const char*>> entries;
@@ -248,8 +249,9 @@ std::string LossPlotSvg(const std::vector<double>& train_loss,
 }
 
 absl::Status WriteLossPlot(const std::string& path, const std::vector<double>& train_loss,
-                           const std::vector<double>& val_loss, const std::string& title) {
-  return WriteFileAtomically(path, LossPlotSvg(train_loss, val_loss, title));
+                           const std::vector<double>& val_loss, const std::string& title,
+                           const std::string& y_label) {
+  return WriteFileAtomically(path, LossPlotSvg(train_loss, val_loss, title, y_label));
 }
 
 }  // namespace gradway::data

@@ -198,5 +198,14 @@ TEST(PlotTest, EpochTicksAreWholeAndEvenlySpaced) {
   }
 }
 
+// The y axis is named by y_label ("loss" by default): an accuracy plot says so.
+TEST(LossPlot, YAxisLabel) {
+  const std::string loss = LossPlotSvg({0.5, 0.3}, {0.6, 0.4}, "t");
+  EXPECT_NE(loss.find(">loss</text>"), std::string::npos);
+  const std::string accuracy = LossPlotSvg({0.8, 0.9}, {0.7, 0.85}, "t", "accuracy");
+  EXPECT_NE(accuracy.find(">accuracy</text>"), std::string::npos);
+  EXPECT_EQ(accuracy.find(">loss</text>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gradway::data

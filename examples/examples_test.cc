@@ -227,7 +227,7 @@ TEST(ExamplesTest, PredictNamesTheBadFile) {
        "predict_empty: holds no checkpoint named <epoch>-<val_loss>.safetensors"},
       {" --model=" + corrupt, "error: --image is required"},
       {" --model=" + corrupt + " --image=" + image + " --model_kind=rnn",
-       "error: --model_kind must be auto, cnn or mlp, got 'rnn'"},
+       "error: --model_kind must be auto, cnn, mlp or resnet, got 'rnn'"},
   };
   for (const Case& c : cases) {
     CommandResult run = RunCommand(Binary("predict") + c.flags);

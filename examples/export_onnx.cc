@@ -27,7 +27,7 @@
 ABSL_FLAG(std::string, model, "./model",
           "A checkpoint written by mnist_cnn or mnist_mlp, or a folder of them "
           "({epoch:02d}-{val_loss:.4f}.safetensors): the lowest val_loss is used.");
-ABSL_FLAG(std::string, model_kind, "auto", "auto (found from the checkpoint), cnn or mlp.");
+ABSL_FLAG(std::string, model_kind, "auto", "auto (found from the checkpoint), cnn, mlp or resnet.");
 ABSL_FLAG(std::string, output, "", "The ONNX file to write (required unless --check_dir).");
 ABSL_FLAG(int64_t, opset, 13, "The ONNX opset, 13 to 17.");
 ABSL_FLAG(std::string, check_dir, "",

@@ -64,10 +64,9 @@ absl::StatusOr<std::string> FindCheckpoint(const std::string& path) {
 }
 
 // A model of `kind` with the checkpoint's weights.
-absl::StatusOr<std::unique_ptr<nn::Sequential>> LoadModel(MnistModelKind kind,
-                                                          const std::string& checkpoint) {
-  auto model = std::make_unique<nn::Sequential>();
-  AddMnistLayers(kind, *model);
+absl::StatusOr<std::unique_ptr<nn::Model>> LoadModel(MnistModelKind kind,
+                                                     const std::string& checkpoint) {
+  std::unique_ptr<nn::Model> model = MakeMnistModel(kind);
   absl::Status loaded = model->LoadWeights(checkpoint);
   if (!loaded.ok()) return loaded;
   return model;
@@ -76,11 +75,15 @@ absl::StatusOr<std::unique_ptr<nn::Sequential>> LoadModel(MnistModelKind kind,
 }  // namespace
 
 absl::StatusOr<std::vector<MnistModelKind>> ParseMnistModelKinds(const std::string& flag) {
-  if (flag == "auto") return std::vector<MnistModelKind>{MnistModelKind::kCnn, MnistModelKind::kMlp};
-  if (flag == "cnn") return std::vector<MnistModelKind>{MnistModelKind::kCnn};
-  if (flag == "mlp") return std::vector<MnistModelKind>{MnistModelKind::kMlp};
+  if (flag == "auto") {
+    return std::vector<MnistModelKind>{MnistModelKind::kCnn, MnistModelKind::kMlp,
+                                       MnistModelKind::kResNet};
+  }
+  for (MnistModelKind k : {MnistModelKind::kCnn, MnistModelKind::kMlp, MnistModelKind::kResNet}) {
+    if (flag == MnistModelName(k)) return std::vector<MnistModelKind>{k};
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("--model_kind must be auto, cnn or mlp, got '", flag, "'"));
+      absl::StrCat("--model_kind must be auto, cnn, mlp or resnet, got '", flag, "'"));
 }
 
 absl::StatusOr<LoadedMnistModel> LoadMnistCheckpoint(const std::string& path,
@@ -92,14 +95,17 @@ absl::StatusOr<LoadedMnistModel> LoadMnistCheckpoint(const std::string& path,
   if (!contents.ok()) return contents.status();
   std::string why_not;
   for (MnistModelKind k : kinds) {
-    absl::StatusOr<std::unique_ptr<nn::Sequential>> loaded = LoadModel(k, *checkpoint);
+    absl::StatusOr<std::unique_ptr<nn::Model>> loaded = LoadModel(k, *checkpoint);
     if (loaded.ok()) return LoadedMnistModel{*std::move(loaded), k, *checkpoint};
     absl::StrAppend(&why_not, "\n  as the ", MnistModelName(k), ": ", loaded.status().message());
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      *checkpoint, ": not a checkpoint of the MNIST ",
-      kinds.size() > 1 ? "CNN or MLP" : absl::AsciiStrToUpper(MnistModelName(kinds.front())),
-      why_not));
+  std::string names;
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    absl::StrAppend(&names, i == 0 ? "" : i + 1 == kinds.size() ? " or " : ", ",
+                    absl::AsciiStrToUpper(MnistModelName(kinds[i])));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(*checkpoint, ": not a checkpoint of the MNIST ", names, why_not));
 }
 
 }  // namespace examples

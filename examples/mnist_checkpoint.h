@@ -1,4 +1,4 @@
-// The chapter's models read back from their checkpoints, for the programs that use a
+// The chapter's models (and the Fashion-MNIST ResNet) read back from their checkpoints, for the programs that use a
 // trained model (predict, export_onnx).
 #ifndef GRADWAY_EXAMPLES_MNIST_CHECKPOINT_H_
 #define GRADWAY_EXAMPLES_MNIST_CHECKPOINT_H_
@@ -14,12 +14,13 @@
 namespace gradway {
 namespace examples {
 
-// "auto" -> {kCnn, kMlp} (tried in turn), "cnn" -> {kCnn}, "mlp" -> {kMlp}.
-// Errors: InvalidArgument "--model_kind must be auto, cnn or mlp, got 'x'".
+// "auto" -> {kCnn, kMlp, kResNet} (tried in turn), "cnn" -> {kCnn}, "mlp" -> {kMlp},
+// "resnet" -> {kResNet} (the default ResNet of fashion_resnet).
+// Errors: InvalidArgument "--model_kind must be auto, cnn, mlp or resnet, got 'x'".
 absl::StatusOr<std::vector<MnistModelKind>> ParseMnistModelKinds(const std::string& flag);
 
 struct LoadedMnistModel {
-  std::unique_ptr<nn::Sequential> model;  // built, with the checkpoint's weights
+  std::unique_ptr<nn::Model> model;  // built, with the checkpoint's weights
   MnistModelKind kind;
   std::string checkpoint;  // the file read
 };

@@ -73,7 +73,10 @@ constexpr int kNumClasses = 10;
 
 }  // namespace
 
-MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage) {
+MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage,
+                            const MnistFlagDefaults& defaults) {
+  absl::SetFlag(&FLAGS_dataset, defaults.dataset);
+  absl::SetFlag(&FLAGS_batch_size, defaults.batch_size);
   ParseFlags(argc, argv, usage);
   MnistConfig c;
   c.data_dir = absl::GetFlag(FLAGS_data_dir);
@@ -277,6 +280,16 @@ void WriteLossPlot(const nn::History& history, const MnistConfig& config,
   absl::Status written = data::WriteLossPlot(path, history.loss, history.val_loss, title);
   if (!written.ok()) Die(std::string(written.message()), 1);
   std::printf("Saved the loss curves as %s\n", path.c_str());
+}
+
+void WriteAccuracyPlot(const nn::History& history, const MnistConfig& config,
+                       const std::string& title) {
+  if (config.rank != 0) return;  // data-parallel: rank 0 writes the files
+  const std::string path = OutputPath(config, "accuracy.svg");
+  absl::Status written =
+      data::WriteLossPlot(path, history.accuracy, history.val_accuracy, title, "accuracy");
+  if (!written.ok()) Die(std::string(written.message()), 1);
+  std::printf("Saved the accuracy curves as %s\n", path.c_str());
 }
 
 void SaveFinalModel(const nn::Model& model, const MnistConfig& config) {

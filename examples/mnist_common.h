@@ -45,11 +45,19 @@ struct MnistConfig {
 // The checkpoints' file names in --model_dir (ModelCheckpoint's template).
 inline constexpr char kCheckpointTemplate[] = "{epoch:02d}-{val_loss:.4f}.safetensors";
 
+// The defaults an example gives some flags before parsing (the command line overrides
+// them): fashion_resnet trains on Fashion-MNIST in batches of 128.
+struct MnistFlagDefaults {
+  std::string dataset = "mnist";
+  int64_t batch_size = 200;
+};
+
 // Parses and validates the flags (absl): unknown flags and bad values print a message and
 // exit with a non-zero status. Sets the thread count (per rank) and prints it; under
 // mpirun, joins the MPI job, prints the rank count, and silences the standard output of
 // every rank but 0.
-MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage);
+MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage,
+                            const MnistFlagDefaults& defaults = {});
 
 // The data: the training and test images kept as bytes, scaled to floats in [0, 1]
 // (byte / 255) batch by batch as Fit and Evaluate gather them, with one-hot labels; and
@@ -87,6 +95,10 @@ std::string OutputPath(const MnistConfig& config, const std::string& name);
 // Writes the train (blue) and validation (red) loss per epoch as an SVG plot.
 void WriteLossPlot(const nn::History& history, const MnistConfig& config,
                    const std::string& title);
+
+// Writes the train and validation accuracy per epoch as an SVG plot (accuracy.svg).
+void WriteAccuracyPlot(const nn::History& history, const MnistConfig& config,
+                       const std::string& title);
 
 // Saves the trained model (Model::Save: weights and optimiser state) to --final_model, if
 // given, and says so. Exits with status 1 and the file error when the write fails.

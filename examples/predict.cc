@@ -36,7 +36,7 @@ ABSL_FLAG(std::string, model, "./model",
           "({epoch:02d}-{val_loss:.4f}.safetensors): the lowest val_loss is used.");
 ABSL_FLAG(std::string, image, "", "The PNG of a digit to classify (any size, gray or RGB).");
 ABSL_FLAG(std::string, model_kind, "auto",
-          "auto (found from the checkpoint), cnn or mlp.");
+          "auto (found from the checkpoint), cnn, mlp or resnet.");
 ABSL_FLAG(std::string, onnx, "",
           "Also write the loaded model to this path as ONNX (nn::SaveOnnx); --image is then "
           "optional.");
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<examples::LoadedMnistModel> loaded =
       examples::LoadMnistCheckpoint(model_flag, *kinds);
   if (!loaded.ok()) examples::Die(std::string(loaded.status().message()), 1);
-  nn::Sequential* model = loaded->model.get();
+  nn::Model* model = loaded->model.get();
   const examples::MnistModelKind kind = loaded->kind;
   std::printf("Model: %s (the MNIST %s)\n", loaded->checkpoint.c_str(),
               absl::AsciiStrToUpper(examples::MnistModelName(kind)).c_str());
