@@ -43,7 +43,7 @@ Tensor Clip(const Tensor& x, float lo, float hi);
 inline Tensor Clamp(const Tensor& x, float lo, float hi) { return Clip(x, lo, hi); }
 
 // ---- Activations, elementwise with PyTorch's formulas and gradients (each within 1e-5 of
-// PyTorch 1.13's numbers in autograd/functions_test.cc).
+// PyTorch 1.13's numbers in autograd/functions_pytorch_test.cc).
 // x where x > 0, else negative_slope * x (torch's leaky_relu; Keras' leaky_relu). The
 // gradient at 0 is negative_slope, as in PyTorch and TensorFlow. No default slope: PyTorch's
 // is 0.01, Keras 3's function 0.2, Keras' LeakyReLU layer 0.3 (nn/layers.h).
@@ -145,15 +145,16 @@ Tensor Permute(const Tensor& x, const std::vector<int>& dims);
 // are then clamped to [0, size] (a range past the end is cut short; an empty range gives
 // size 0 along the axis, as in PyTorch). step must be >= 1 (as PyTorch). The gradient
 // scatters into zeros. The any-axis form of Tensor::Narrow (a view, of axis 0 only). Throws
-// Error naming the op, the axis, the range and the shape for a scalar, an axis out of range
-// or a step < 1.
+// Error naming the op for a scalar or an axis out of range, and the axis, the range and the
+// shape for a step < 1.
 Tensor Slice(const Tensor& x, int axis, int64_t start, int64_t stop, int64_t step = 1);
 // Splits x along `axis` into consecutive parts of the given sizes (torch.split and
-// tf.split with a list): sizes >= 0 that sum to x's size along the axis. Each part gets its
-// part of the gradient (a Slice each).
+// tf.split with a list): sizes >= 0 that sum to x's size along the axis. Each part is
+// recorded as a slice ("split") of x, so each part used gives back an x-sized gradient
+// (zeros but its own). Throws Error naming the op, the sizes, the axis and the shape.
 std::vector<Tensor> Split(const Tensor& x, const std::vector<int64_t>& sizes, int axis = 0);
 // Splits x into `parts` equal parts (tf.split with a number): parts >= 1 must divide x's
-// size along the axis. (A one-element list {n} chooses this overload: n parts.)
+// size along the axis, else Error. (A one-element list {n} chooses this overload: n parts.)
 std::vector<Tensor> Split(const Tensor& x, int64_t parts, int axis = 0);
 
 // Joins tensors along an existing axis (torch.cat): all of the same rank and the same
