@@ -994,7 +994,8 @@ TEST(FunctionsTest, ReductionsAreIdenticalAcrossThreadCounts) {
 
 TEST(FunctionsTest, ReductionErrorsNameTheOpAndShape) {
   const Tensor x = Tensor::Zeros({2, 3});
-  EXPECT_EQ(ErrorOf([&] { Max(Tensor::Zeros({2, 0}), 1); }), "max: axis 1 of shape (2, 0) is empty");
+  EXPECT_EQ(ErrorOf([&] { Max(Tensor::Zeros({2, 0}), 1); }),
+            "max: axis 1 of shape (2, 0) is empty");
   EXPECT_EQ(ErrorOf([&] { Min(x, 2); }), "min: axis 2 is out of range for a tensor of rank 2");
   EXPECT_EQ(ErrorOf([&] { Argmin(Tensor::Zeros({0, 3}), 0); }),
             "argmin: axis 0 of shape (0, 3) is empty");

@@ -15,9 +15,9 @@
 // AveragePool (count_include_pad 0, as Keras), Flatten -> Flatten, activations -> Relu,
 // Sigmoid, Tanh, Softmax, Elu, LeakyRelu, HardSigmoid (alpha 1/6, beta 1/2), GELU as
 // x * (1 + Erf(x / sqrt(2))) * 0.5 and SiLU as x * Sigmoid(x) (no operator for either before
-// opset 20), LeakyReLU -> LeakyRelu, ELU -> Elu; Sequential chains its layers. A layer of your own overrides
-// ExportOnnx with OnnxGraph's nodes and its children's ExportOnnx (README, "ONNX export");
-// one that does not makes SaveOnnx fail with an error naming it.
+// opset 20), LeakyReLU -> LeakyRelu, ELU -> Elu; Sequential chains its layers. A layer of
+// your own overrides ExportOnnx with OnnxGraph's nodes and its children's ExportOnnx
+// (README, "ONNX export"); one that does not makes SaveOnnx fail with an error naming it.
 #ifndef GRADWAY_NN_ONNX_EXPORT_H_
 #define GRADWAY_NN_ONNX_EXPORT_H_
 
