@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_join.h"
@@ -221,6 +222,66 @@ Tensor Abs(const Tensor& x) {
   });
 }
 
+// ---------------------------------------------------------------- Activations
+
+namespace {
+
+// dx = kernel(x, dy): an activation's gradient from its input.
+Tensor GradFromInput(void (*kernel)(const float* x, const float* dy, float* dx, int64_t n),
+                     const Tensor& x, const Tensor& g) {
+  Tensor dx = Tensor::Empty(x.shape());
+  kernel(x.data(), g.data(), dx.data(), x.numel());
+  return dx;
+}
+
+}  // namespace
+
+Tensor LeakyRelu(const Tensor& x, float negative_slope) {
+  Tensor y = Tensor::Empty(x.shape());
+  ops::LeakyRelu(x.data(), negative_slope, y.data(), x.numel());
+  return RecordOp("leaky_relu", y, {x}, Save(x),
+                  [negative_slope](const Tensor& g, const Tensor& x) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(x.shape());
+                    ops::LeakyReluBackward(x.data(), negative_slope, g.data(), dx.data(),
+                                           x.numel());
+                    return {dx};
+                  });
+}
+
+Tensor Elu(const Tensor& x, float alpha) {
+  Tensor y = Tensor::Empty(x.shape());
+  ops::Elu(x.data(), alpha, y.data(), x.numel());
+  return RecordOp("elu", y, {x}, Save(x),
+                  [alpha](const Tensor& g, const Tensor& x) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(x.shape());
+                    ops::EluBackward(x.data(), alpha, g.data(), dx.data(), x.numel());
+                    return {dx};
+                  });
+}
+
+Tensor Gelu(const Tensor& x, bool approximate) {
+  Tensor y = UnaryForward(approximate ? ops::UnaryOp::kGeluTanh : ops::UnaryOp::kGelu, x);
+  return RecordOp("gelu", y, {x}, Save(x),
+                  [approximate](const Tensor& g, const Tensor& x) -> std::vector<Tensor> {
+                    return {GradFromInput(
+                        approximate ? ops::GeluTanhBackward : ops::GeluBackward, x, g)};
+                  });
+}
+
+Tensor Silu(const Tensor& x) {
+  return RecordOp("silu", UnaryForward(ops::UnaryOp::kSilu, x), {x}, Save(x),
+                  [](const Tensor& g, const Tensor& x) -> std::vector<Tensor> {
+                    return {GradFromInput(ops::SiluBackward, x, g)};
+                  });
+}
+
+Tensor HardSigmoid(const Tensor& x) {
+  return RecordOp("hard_sigmoid", UnaryForward(ops::UnaryOp::kHardSigmoid, x), {x}, Save(x),
+                  [](const Tensor& g, const Tensor& x) -> std::vector<Tensor> {
+                    return {GradFromInput(ops::HardSigmoidBackward, x, g)};
+                  });
+}
+
 // ---------------------------------------------------------------- Minimum, maximum
 
 namespace {
@@ -387,35 +448,200 @@ Tensor Mean(const Tensor& x, int axis, bool keepdim) {
   return MulScalar(Sum(x, a, keepdim), 1.f / static_cast<float>(x.shape()[a]));
 }
 
-Tensor Argmax(const Tensor& x, int axis, bool keepdim) {
-  const int a = NormalizeAxis(axis, x.rank(), "argmax");
-  GRADWAY_CHECK(x.shape()[a] > 0, "argmax: axis ", axis, " of shape ",
-                ShapeToString(x.shape()), " is empty");
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < a; ++d) outer *= x.shape()[d];
-  for (int d = a + 1; d < x.rank(); ++d) inner *= x.shape()[d];
-  const int64_t len = x.shape()[a];
-  Shape out_shape = x.shape();
-  if (keepdim) {
-    out_shape[a] = 1;
-  } else {
-    out_shape.erase(out_shape.begin() + a);
-  }
-  Tensor out = Tensor::Empty(out_shape);
-  const float* px = x.data();
-  float* po = out.data();
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t i = 0; i < inner; ++i) {
-      const float* p = px + o * len * inner + i;
-      int64_t best = 0;
-      for (int64_t j = 1; j < len; ++j) {
-        const float v = p[j * inner], b = p[best * inner];
-        if (v > b || (std::isnan(v) && !std::isnan(b))) best = j;
+namespace {
+
+// x viewed as [outer, len, inner] around one axis, and the shapes reduced over it.
+struct AxisSplit {
+  int axis = 0;            // normalised
+  int64_t outer = 1, len = 0, inner = 1;
+  Shape kept;              // x's shape with the axis as 1
+  Shape reduced;           // kept with keepdim, else x's shape without the axis
+};
+
+AxisSplit SplitAtAxis(const Tensor& x, int axis, bool keepdim, const char* name) {
+  AxisSplit s;
+  s.axis = NormalizeAxis(axis, x.rank(), name);
+  const Shape& shape = x.shape();
+  for (int d = 0; d < s.axis; ++d) s.outer *= shape[d];
+  for (int d = s.axis + 1; d < x.rank(); ++d) s.inner *= shape[d];
+  s.len = shape[s.axis];
+  s.kept = shape;
+  s.kept[s.axis] = 1;
+  s.reduced = s.kept;
+  if (!keepdim) s.reduced.erase(s.reduced.begin() + s.axis);
+  return s;
+}
+
+void CheckAxisNotEmpty(const Tensor& x, int axis, const AxisSplit& s, const char* name) {
+  GRADWAY_CHECK(s.len > 0, name, ": axis ", axis, " of shape ", ShapeToString(x.shape()),
+                " is empty");
+}
+
+// For each (outer, inner): the largest (take_max) or smallest element along the axis and
+// its index (as a float): the first one on ties, the first NaN if any (as PyTorch). Walks
+// the axis row by row, so the inner elements are read in order.
+void ArgReduce(const float* x, const AxisSplit& s, bool take_max, float* values,
+               float* indices) {
+  for (int64_t o = 0; o < s.outer; ++o) {
+    const float* xo = x + o * s.len * s.inner;
+    float* v = values + o * s.inner;
+    float* k = indices + o * s.inner;
+    std::copy(xo, xo + s.inner, v);
+    std::fill(k, k + s.inner, 0.f);
+    for (int64_t j = 1; j < s.len; ++j) {
+      const float* row = xo + j * s.inner;
+      for (int64_t i = 0; i < s.inner; ++i) {
+        const float a = row[i], b = v[i];
+        const bool better = take_max ? a > b : a < b;
+        if (better || (std::isnan(a) && !std::isnan(b))) {
+          v[i] = a;
+          k[i] = static_cast<float>(j);
+        }
       }
-      po[o * inner + i] = static_cast<float>(best);
     }
   }
-  return out;  // not recorded: an index has no gradient
+}
+
+ValuesIndices MaxMinAxis(const Tensor& x, int axis, bool keepdim, bool take_max,
+                         const char* name) {
+  const AxisSplit s = SplitAtAxis(x, axis, keepdim, name);
+  CheckAxisNotEmpty(x, axis, s, name);
+  Tensor values = Tensor::Empty(s.reduced), indices = Tensor::Empty(s.reduced);
+  ArgReduce(x.data(), s, take_max, values.data(), indices.data());
+  // The gradient goes to the chosen index: read from the saved indices (the ones returned,
+  // so that writing them in place is caught).
+  values = RecordOp(name, values, {x}, Save(indices),
+                    [shape = x.shape(), s](const Tensor& g,
+                                           const Tensor& indices) -> std::vector<Tensor> {
+                      Tensor dx = Tensor::Zeros(shape);
+                      float* d = dx.data();
+                      const float* pg = g.data();
+                      const float* pk = indices.data();
+                      for (int64_t o = 0; o < s.outer; ++o) {
+                        for (int64_t i = 0; i < s.inner; ++i) {
+                          const int64_t j = static_cast<int64_t>(pk[o * s.inner + i]);
+                          d[(o * s.len + j) * s.inner + i] = pg[o * s.inner + i];
+                        }
+                      }
+                      return {dx};
+                    });
+  return {values, indices};
+}
+
+Tensor MaxMinAll(const Tensor& x, bool take_max, const char* name) {
+  GRADWAY_CHECK(x.numel() > 0, name, ": the tensor is empty (shape ", ShapeToString(x.shape()),
+                ")");
+  const float* p = x.data();
+  float best = p[0];
+  for (int64_t i = 1; i < x.numel() && !std::isnan(best); ++i) {
+    if (std::isnan(p[i]) || (take_max ? p[i] > best : p[i] < best)) best = p[i];
+  }
+  Tensor out = Tensor::Scalar(best);
+  // PyTorch's evenly_distribute_backward: the gradient is shared by every element equal to
+  // the result (every NaN when it is NaN).
+  return RecordOp(name, out, {x}, Save(x, out),
+                  [](const Tensor& g, const Tensor& x, const Tensor& y) -> std::vector<Tensor> {
+                    const float m = y.item();
+                    const float* px = x.data();
+                    const auto chosen = [m](float v) {
+                      return std::isnan(m) ? std::isnan(v) : v == m;
+                    };
+                    int64_t count = 0;
+                    for (int64_t i = 0; i < x.numel(); ++i) count += chosen(px[i]);
+                    Tensor dx = Tensor::Zeros(x.shape());
+                    float* d = dx.data();
+                    const float share = g.item() / static_cast<float>(count);
+                    for (int64_t i = 0; i < x.numel(); ++i) {
+                      if (chosen(px[i])) d[i] = share;
+                    }
+                    return {dx};
+                  });
+}
+
+}  // namespace
+
+Tensor Argmax(const Tensor& x, int axis, bool keepdim) {
+  const AxisSplit s = SplitAtAxis(x, axis, keepdim, "argmax");
+  CheckAxisNotEmpty(x, axis, s, "argmax");
+  Tensor values = Tensor::Empty(s.reduced), indices = Tensor::Empty(s.reduced);
+  ArgReduce(x.data(), s, /*take_max=*/true, values.data(), indices.data());
+  return indices;  // not recorded: an index has no gradient
+}
+
+Tensor Argmin(const Tensor& x, int axis, bool keepdim) {
+  const AxisSplit s = SplitAtAxis(x, axis, keepdim, "argmin");
+  CheckAxisNotEmpty(x, axis, s, "argmin");
+  Tensor values = Tensor::Empty(s.reduced), indices = Tensor::Empty(s.reduced);
+  ArgReduce(x.data(), s, /*take_max=*/false, values.data(), indices.data());
+  return indices;
+}
+
+ValuesIndices Max(const Tensor& x, int axis, bool keepdim) {
+  return MaxMinAxis(x, axis, keepdim, /*take_max=*/true, "max");
+}
+ValuesIndices Min(const Tensor& x, int axis, bool keepdim) {
+  return MaxMinAxis(x, axis, keepdim, /*take_max=*/false, "min");
+}
+Tensor Max(const Tensor& x) { return MaxMinAll(x, /*take_max=*/true, "max"); }
+Tensor Min(const Tensor& x) { return MaxMinAll(x, /*take_max=*/false, "min"); }
+
+Tensor Var(const Tensor& x, int axis, bool keepdim, int64_t correction) {
+  const AxisSplit s = SplitAtAxis(x, axis, keepdim, "var");
+  GRADWAY_CHECK(correction >= 0, "var: correction ", correction, " is negative");
+  GRADWAY_CHECK(s.len > correction, "var: axis ", axis, " of shape ",
+                ShapeToString(x.shape()), " has ", s.len,
+                " element(s), not more than the correction ", correction);
+  // The mean, the centred values, then the sum of their squares.
+  Tensor mean = Tensor::Empty(s.kept);
+  ops::SumAxis(x.data(), s.outer, s.len, s.inner, mean.data());
+  ops::Scale(mean.data(), 1.f / static_cast<float>(s.len), mean.data(), mean.numel());
+  Tensor centered = Tensor::Empty(x.shape());
+  ops::BroadcastBinary(ops::BinaryOp::kSub, x.data(), x.shape(), mean.data(), s.kept,
+                       centered.data(), x.shape());
+  Tensor squares = Tensor::Empty(x.shape());
+  ops::Binary(ops::BinaryOp::kMul, centered.data(), centered.data(), squares.data(),
+              x.numel());
+  Tensor out = Tensor::Empty(s.reduced);
+  ops::SumAxis(squares.data(), s.outer, s.len, s.inner, out.data());
+  const float divisor = static_cast<float>(s.len - correction);
+  ops::Scale(out.data(), 1.f / divisor, out.data(), out.numel());
+  // d var / dx = 2 (x - mean) / (n - correction) (the mean's own term sums to zero). The
+  // centred values are kept privately.
+  return RecordOp("var", out, {x}, Save(centered),
+                  [kept = s.kept, scale = 2.f / divisor](
+                      const Tensor& g, const Tensor& centered) -> std::vector<Tensor> {
+                    return {Mul(centered, MulScalar(g.Reshape(kept), scale))};
+                  });
+}
+
+Tensor LogSumExp(const Tensor& x, int axis, bool keepdim) {
+  const AxisSplit s = SplitAtAxis(x, axis, keepdim, "logsumexp");
+  // The shift m: the axis' maximum (NaNs left out: they make the sum NaN anyway), 0 where
+  // it is infinite (as PyTorch: all -inf gives log(0) = -inf, any +inf gives +inf).
+  Tensor shift = Tensor::Full(s.kept, -std::numeric_limits<float>::infinity());
+  float* m = shift.data();
+  const float* px = x.data();
+  for (int64_t o = 0; o < s.outer; ++o) {
+    for (int64_t j = 0; j < s.len; ++j) {
+      const float* row = px + (o * s.len + j) * s.inner;
+      float* mo = m + o * s.inner;
+      for (int64_t i = 0; i < s.inner; ++i) mo[i] = row[i] > mo[i] ? row[i] : mo[i];
+    }
+  }
+  for (int64_t i = 0; i < shift.numel(); ++i) m[i] = std::isinf(m[i]) ? 0.f : m[i];
+  Tensor e = Tensor::Empty(x.shape());
+  ops::BroadcastBinary(ops::BinaryOp::kSub, px, x.shape(), m, s.kept, e.data(), x.shape());
+  ops::Unary(ops::UnaryOp::kExp, e.data(), e.data(), e.numel());
+  Tensor out = Tensor::Empty(s.reduced);
+  ops::SumAxis(e.data(), s.outer, s.len, s.inner, out.data());
+  ops::Unary(ops::UnaryOp::kLog, out.data(), out.data(), out.numel());
+  ops::Binary(ops::BinaryOp::kAdd, out.data(), m, out.data(), out.numel());
+  // d/dx = exp(x - y): softmax along the axis.
+  return RecordOp("logsumexp", out, {x}, Save(x, out),
+                  [kept = s.kept](const Tensor& g, const Tensor& x,
+                                  const Tensor& y) -> std::vector<Tensor> {
+                    return {Mul(Exp(Sub(x, y.Reshape(kept))), g.Reshape(kept))};
+                  });
 }
 
 // ---------------------------------------------------------------- MatMul
@@ -566,6 +792,106 @@ Tensor Permute(const Tensor& x, const std::vector<int>& dims) {
                   [inverse](const Tensor& g) -> std::vector<Tensor> {
                     return {Permute(g, inverse)};
                   });
+}
+
+namespace {
+
+// Elements begin, begin + step, ... (count of them) along axis a of x, as a new tensor,
+// recorded as `name`; the gradient scatters back into zeros. Bounds already checked.
+Tensor SliceRange(const char* name, const Tensor& x, int a, int64_t begin, int64_t count,
+                  int64_t step) {
+  const Shape& shape = x.shape();
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < a; ++d) outer *= shape[d];
+  for (int d = a + 1; d < x.rank(); ++d) inner *= shape[d];
+  const int64_t len = shape[a];
+  Shape out_shape = shape;
+  out_shape[a] = count;
+  // Calls copy(offset in x, offset in the slice, elements) for each contiguous run.
+  const auto for_each_run = [=](const auto& copy) {
+    if (step == 1) {
+      for (int64_t o = 0; o < outer; ++o) {
+        copy((o * len + begin) * inner, o * count * inner, count * inner);
+      }
+      return;
+    }
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t j = 0; j < count; ++j) {
+        copy((o * len + begin + j * step) * inner, (o * count + j) * inner, inner);
+      }
+    }
+  };
+  Tensor out = Tensor::Empty(out_shape);
+  const float* px = x.data();
+  float* po = out.data();
+  for_each_run([&](int64_t from, int64_t to, int64_t n) {
+    std::copy(px + from, px + from + n, po + to);
+  });
+  return RecordOp(name, out, {x}, Save(),
+                  [shape, for_each_run](const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Zeros(shape);
+                    const float* pg = g.data();
+                    float* d = dx.data();
+                    for_each_run([&](int64_t to, int64_t from, int64_t n) {
+                      std::copy(pg + from, pg + from + n, d + to);
+                    });
+                    return {dx};
+                  });
+}
+
+// Python's clamping of a slice bound for a positive step: negative counts from the end,
+// then into [0, size].
+int64_t ClampSliceBound(int64_t i, int64_t size) {
+  if (i < 0) i += size;
+  return std::min(std::max<int64_t>(i, 0), size);
+}
+
+// Checks that x has an axis to split or slice; returns it normalised.
+int AxisToCut(const Tensor& x, int axis, const char* name) {
+  GRADWAY_CHECK(x.rank() >= 1, name, ": a scalar (shape ", ShapeToString(x.shape()),
+                ") has no axis to ", name);
+  return NormalizeAxis(axis, x.rank(), name);
+}
+
+}  // namespace
+
+Tensor Slice(const Tensor& x, int axis, int64_t start, int64_t stop, int64_t step) {
+  const int a = AxisToCut(x, axis, "slice");
+  GRADWAY_CHECK(step >= 1, "slice: step ", step, " must be positive (axis ", axis,
+                ", range [", start, ", ", stop, ") of shape ", ShapeToString(x.shape()), ")");
+  const int64_t size = x.shape()[a];
+  const int64_t begin = ClampSliceBound(start, size), end = ClampSliceBound(stop, size);
+  const int64_t count = begin < end ? (end - begin + step - 1) / step : 0;
+  return SliceRange("slice", x, a, begin, count, step);
+}
+
+std::vector<Tensor> Split(const Tensor& x, const std::vector<int64_t>& sizes, int axis) {
+  const int a = AxisToCut(x, axis, "split");
+  const int64_t size = x.shape()[a];
+  int64_t total = 0;
+  bool non_negative = true;
+  for (int64_t n : sizes) {
+    non_negative = non_negative && n >= 0;
+    total += n;
+  }
+  GRADWAY_CHECK(!sizes.empty() && non_negative && total == size, "split: sizes (",
+                absl::StrJoin(sizes, ", "), ") do not split axis ", axis, " of shape ",
+                ShapeToString(x.shape()), " (they must be >= 0 and sum to ", size, ")");
+  std::vector<Tensor> parts;
+  int64_t begin = 0;
+  for (int64_t n : sizes) {
+    parts.push_back(SliceRange("split", x, a, begin, n, 1));
+    begin += n;
+  }
+  return parts;
+}
+
+std::vector<Tensor> Split(const Tensor& x, int64_t parts, int axis) {
+  const int a = AxisToCut(x, axis, "split");
+  const int64_t size = x.shape()[a];
+  GRADWAY_CHECK(parts >= 1 && size % parts == 0, "split: axis ", axis, " of shape ",
+                ShapeToString(x.shape()), " cannot be split into ", parts, " equal parts");
+  return Split(x, std::vector<int64_t>(static_cast<size_t>(parts), size / parts), axis);
 }
 
 namespace {

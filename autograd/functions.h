@@ -1,9 +1,9 @@
 // Built-in ops on Tensors: arithmetic with NumPy broadcasting, elementwise functions,
 // comparisons and selection, reductions, matrix multiplication, layout and padding. Each
 // differentiable op records its backward when an input requires a gradient
-// (autograd/graph.h) and is covered by the gradient check; comparisons and Argmax return
-// tensors that never require grad. Shape errors throw gradway::Error naming the op and the
-// shapes.
+// (autograd/graph.h) and is covered by the gradient check; comparisons, Argmax, Argmin and
+// the indices of Max and Min are tensors that never require grad. Shape errors throw
+// gradway::Error naming the op and the shapes.
 #ifndef GRADWAY_AUTOGRAD_FUNCTIONS_H_
 #define GRADWAY_AUTOGRAD_FUNCTIONS_H_
 
@@ -44,6 +44,27 @@ Tensor Clip(const Tensor& x, float lo, float hi);
 // difference: torch.clamp with lo > hi returns hi everywhere, where Clamp throws Error.
 inline Tensor Clamp(const Tensor& x, float lo, float hi) { return Clip(x, lo, hi); }
 
+// ---- Activations, elementwise with PyTorch's formulas and gradients (each within 1e-5 of
+// PyTorch 1.13's numbers in autograd/functions_pytorch_test.cc).
+// x where x > 0, else negative_slope * x (torch's leaky_relu; Keras' leaky_relu). The
+// gradient at 0 is negative_slope, as in PyTorch and TensorFlow. No default slope: PyTorch's
+// is 0.01, Keras 3's function 0.2, Keras' LeakyReLU layer 0.3 (nn/layers.h).
+Tensor LeakyRelu(const Tensor& x, float negative_slope);
+// x where x > 0, else alpha * (e^x - 1) (torch's elu, Keras' elu).
+Tensor Elu(const Tensor& x, float alpha = 1.f);
+// x * Phi(x), Phi the standard normal CDF: x / 2 * (1 + erf(x / sqrt(2))) (torch's gelu,
+// approximate='none'; Keras' gelu). With `approximate`, the tanh form
+// x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) (approximate='tanh').
+Tensor Gelu(const Tensor& x, bool approximate = false);
+// x * sigmoid(x) (torch's silu; Keras' silu, also called swish).
+Tensor Silu(const Tensor& x);
+// min(max(x + 3, 0), 6) / 6 = relu6(x + 3) / 6 (torch's hardsigmoid and Keras 3's
+// hard_sigmoid, the same function; ONNX's HardSigmoid with alpha 1/6, beta 0.5). Its
+// gradient is 1/6 on (-3, 3), 0 elsewhere (at +-3 too, as PyTorch). Keras 2's hard_sigmoid
+// was another line, clip(0.2 x + 0.5, 0, 1); gradway follows the definition PyTorch and
+// Keras 3 now share (Keras 3 changed to it), so a model matches both current frameworks.
+Tensor HardSigmoid(const Tensor& x);
+
 // ---- Elementwise minimum / maximum with NumPy broadcasting (torch.minimum/maximum): NaN
 // if either is NaN. The gradient goes to the chosen input; on ties it is split half and
 // half between the two, as in PyTorch.
@@ -75,6 +96,38 @@ Tensor Mean(const Tensor& x, int axis, bool keepdim = false);
 // the first one on ties, and the first NaN if any (as PyTorch). keepdim keeps the axis as
 // size 1. Not differentiable: the result never requires grad.
 Tensor Argmax(const Tensor& x, int axis, bool keepdim = false);
+// The index of the smallest element along `axis`, as Argmax: the first one on ties, the
+// first NaN if any (torch.argmin).
+Tensor Argmin(const Tensor& x, int axis, bool keepdim = false);
+
+// The largest / smallest element along `axis` and its index, as torch.max(x, dim) and
+// torch.min(x, dim): `values` (differentiable) and `indices` (as floats, never requiring
+// grad), both of x's shape without the axis (size 1 with keepdim). The index is Argmax's /
+// Argmin's: the first one on ties, the first NaN if any (whose value is then NaN). The
+// gradient goes to that index only. `auto [values, indices] = Max(x, 1);`
+struct ValuesIndices {
+  Tensor values;
+  Tensor indices;
+};
+ValuesIndices Max(const Tensor& x, int axis, bool keepdim = false);
+ValuesIndices Min(const Tensor& x, int axis, bool keepdim = false);
+// The largest / smallest element of the whole tensor, a scalar (torch.max(x)); NaN if any
+// element is NaN. The gradient is split evenly among the elements equal to it (the NaNs
+// when it is NaN), as in PyTorch. Throws Error for an empty tensor.
+Tensor Max(const Tensor& x);
+Tensor Min(const Tensor& x);
+
+// The variance along `axis`: sum((x - mean)^2) / (n - correction), n the axis' size.
+// correction 0 (the default) is the population variance, as Keras' ops.var, TensorFlow's
+// reduce_variance and NumPy's var; pass 1 for the unbiased (Bessel-corrected) estimate,
+// torch.var's default. Computed in two passes (the mean, then the centred squares).
+// Throws Error when correction < 0 or n <= correction (PyTorch would give inf or NaN).
+Tensor Var(const Tensor& x, int axis, bool keepdim = false, int64_t correction = 0);
+
+// log(sum(exp(x))) along `axis` (torch.logsumexp), computed stably as
+// m + log(sum(exp(x - m))) with m the axis' maximum (0 where that is infinite). Its
+// gradient is softmax(x) along the axis. An empty axis gives -inf, as PyTorch.
+Tensor LogSumExp(const Tensor& x, int axis, bool keepdim = false);
 
 // ---- Linear algebra.
 // (m x k) · (k x n) -> (m x n). "matmul: shapes (3, 2) and (3, 2) cannot be multiplied".
@@ -88,6 +141,23 @@ Tensor Transpose(const Tensor& x);
 // PyTorch's permute; Permute(x, {0, 3, 1, 2}) turns NHWC into NCHW. dims must be a
 // permutation of 0..rank-1 (negative values count from the end).
 Tensor Permute(const Tensor& x, const std::vector<int>& dims);
+
+// Elements start, start + step, ... below stop along `axis` (a copy), as Python's and
+// PyTorch's x[..., start:stop:step]: a negative start or stop counts from the end, and both
+// are then clamped to [0, size] (a range past the end is cut short; an empty range gives
+// size 0 along the axis, as in PyTorch). step must be >= 1 (as PyTorch). The gradient
+// scatters into zeros. The any-axis form of Tensor::Narrow (a view, of axis 0 only). Throws
+// Error naming the op for a scalar or an axis out of range, and the axis, the range and the
+// shape for a step < 1.
+Tensor Slice(const Tensor& x, int axis, int64_t start, int64_t stop, int64_t step = 1);
+// Splits x along `axis` into consecutive parts of the given sizes (torch.split and
+// tf.split with a list): sizes >= 0 that sum to x's size along the axis. Each part is
+// recorded as a slice ("split") of x, so each part used gives back an x-sized gradient
+// (zeros but its own). Throws Error naming the op, the sizes, the axis and the shape.
+std::vector<Tensor> Split(const Tensor& x, const std::vector<int64_t>& sizes, int axis = 0);
+// Splits x into `parts` equal parts (tf.split with a number): parts >= 1 must divide x's
+// size along the axis, else Error. (A one-element list {n} chooses this overload: n parts.)
+std::vector<Tensor> Split(const Tensor& x, int64_t parts, int axis = 0);
 
 // Joins tensors along an existing axis (torch.cat): all of the same rank and the same
 // sizes except along `axis` (negative counts from the end). Each gets its part of the

@@ -2,7 +2,9 @@
 // inputs of several shapes (broadcasting, sizes that are not multiples of 16).
 #include "autograd/functions.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <tuple>
@@ -814,6 +816,379 @@ TEST(FunctionsTest, ErrorsNameTheOpAndShapes) {
             "sum: axis 3 is out of range for a tensor of rank 2");
   EXPECT_EQ(ErrorOf([&] { a.Reshape({4}); }),
             "reshape: shape (4,) is invalid for a tensor of shape (3, 2) (6 elements)");
+}
+
+// ---- Activations (their numbers against PyTorch's: autograd/functions_pytorch_test.cc).
+
+TEST(FunctionsTest, ActivationGradientsAreCheckedAndAHalvedBackwardIsCaught) {
+  struct Case {
+    const char* op;
+    testing::TensorFn f;
+    float lo, hi;
+    bool kinks;
+  };
+  const std::vector<Case> cases = {
+      {"leaky_relu", [](const std::vector<Tensor>& v) { return LeakyRelu(v[0], 0.2f); }, -2, 2,
+       true},
+      {"elu", [](const std::vector<Tensor>& v) { return Elu(v[0], 0.7f); }, -2, 2, true},
+      {"elu", [](const std::vector<Tensor>& v) { return Elu(v[0]); }, -2, 2, false},
+      {"gelu", [](const std::vector<Tensor>& v) { return Gelu(v[0]); }, -4, 4, false},
+      {"gelu", [](const std::vector<Tensor>& v) { return Gelu(v[0], true); }, -4, 4, false},
+      {"silu", [](const std::vector<Tensor>& v) { return Silu(v[0]); }, -5, 5, false},
+      {"hard_sigmoid", [](const std::vector<Tensor>& v) { return HardSigmoid(v[0]); }, -5, 5,
+       true},
+  };
+  uint64_t seed = 1500;
+  for (const Case& c : cases) {
+    for (const Shape& s : std::vector<Shape>{{}, {17}, {3, 7}, {2, 5, 3}}) {
+      SCOPED_TRACE(std::string(c.op) + " " + ShapeToString(s));
+      testing::ExpectGradCheckCatchesHalvedBackward(
+          c.f, {RandomLeaf(s, seed++, c.lo, c.hi)}, c.op,
+          GradCheckOptions().SkipNonsmooth(c.kinks));
+    }
+  }
+}
+
+TEST(FunctionsTest, ActivationsAgainstTheirDefinitions) {
+  const Tensor x = Tensor::FromVector({-4, -3, -1.5f, -0.25f, 0, 0.5f, 2, 3, 5}, {9});
+  const std::vector<float> v = x.ToVector();
+  const std::vector<float> leaky = LeakyRelu(x, 0.1f).ToVector(), elu = Elu(x, 2.f).ToVector(),
+                           gelu = Gelu(x).ToVector(), tanh_form = Gelu(x, true).ToVector(),
+                           silu = Silu(x).ToVector(), hard = HardSigmoid(x).ToVector();
+  for (size_t i = 0; i < v.size(); ++i) {
+    const double t = v[i];
+    SCOPED_TRACE("x = " + std::to_string(t));
+    EXPECT_FLOAT_EQ(leaky[i], t > 0 ? t : 0.1 * t);
+    EXPECT_NEAR(elu[i], t > 0 ? t : 2 * std::expm1(t), 1e-6);
+    EXPECT_NEAR(gelu[i], 0.5 * t * (1 + std::erf(t / std::sqrt(2.0))), 2e-6);
+    EXPECT_NEAR(tanh_form[i],
+                0.5 * t * (1 + std::tanh(std::sqrt(2 / M_PI) * (t + 0.044715 * t * t * t))),
+                1e-6);
+    EXPECT_NEAR(silu[i], t / (1 + std::exp(-t)), 1e-6);
+    EXPECT_FLOAT_EQ(hard[i], std::min(std::max(t + 3, 0.0), 6.0) / 6);
+  }
+  // Shapes are kept; nothing is recorded without a gradient to compute.
+  const Tensor m = RandomLeaf({2, 3, 5}, 1);
+  for (const Tensor& y : {LeakyRelu(m, 0.3f), Elu(m), Gelu(m), Silu(m), HardSigmoid(m)}) {
+    EXPECT_EQ(y.shape(), m.shape());
+    EXPECT_TRUE(y.requires_grad());
+  }
+  EXPECT_FALSE(Gelu(Tensor::Zeros({2})).requires_grad());
+}
+
+// ---- Max, Min, Argmin, Var, LogSumExp.
+
+// Calls f(o, i, offset of (o, 0, i), stride of the axis) for every output of a reduction of
+// x over `axis`, in the output's order.
+void ForEachReduced(const Shape& shape, int axis,
+                    const std::function<void(int64_t offset, int64_t stride)>& f) {
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) f(o * shape[axis] * inner + i, inner);
+  }
+}
+
+Shape Reduced(Shape s, int axis, bool keepdim) {
+  if (keepdim) {
+    s[axis] = 1;
+  } else {
+    s.erase(s.begin() + axis);
+  }
+  return s;
+}
+
+TEST(FunctionsTest, MaxMinArgminAgainstAReference) {
+  const Shape s = {3, 5, 7};
+  const Tensor x = Coarse(s, 1600);  // many ties: the first extremum wins
+  const std::vector<float> v = x.ToVector();
+  for (int axis = -3; axis < 3; ++axis) {
+    for (bool keep : {false, true}) {
+      SCOPED_TRACE("axis " + std::to_string(axis) + (keep ? " keepdim" : ""));
+      const int a = axis < 0 ? axis + 3 : axis;
+      const auto [max_v, max_i] = Max(x, axis, keep);
+      const auto [min_v, min_i] = Min(x, axis, keep);
+      const Tensor argmin = Argmin(x, axis, keep);
+      for (const Tensor& t : {max_v, max_i, min_v, min_i, argmin}) {
+        EXPECT_EQ(t.shape(), Reduced(s, a, keep));
+      }
+      EXPECT_FALSE(max_i.requires_grad() || min_i.requires_grad() || argmin.requires_grad());
+      EXPECT_EQ(max_i.ToVector(), Argmax(x, axis, keep).ToVector());
+      EXPECT_EQ(min_i.ToVector(), argmin.ToVector());
+      int64_t k = 0;
+      ForEachReduced(s, a, [&](int64_t offset, int64_t stride) {
+        int64_t best_max = 0, best_min = 0;
+        for (int64_t j = 1; j < s[a]; ++j) {
+          if (v[offset + j * stride] > v[offset + best_max * stride]) best_max = j;
+          if (v[offset + j * stride] < v[offset + best_min * stride]) best_min = j;
+        }
+        EXPECT_EQ(max_i.ToVector()[k], best_max);
+        EXPECT_EQ(min_i.ToVector()[k], best_min);
+        EXPECT_EQ(max_v.ToVector()[k], v[offset + best_max * stride]);
+        EXPECT_EQ(min_v.ToVector()[k], v[offset + best_min * stride]);
+        ++k;
+      });
+    }
+  }
+  // Whole tensor.
+  EXPECT_EQ(Max(x).item(), *std::max_element(v.begin(), v.end()));
+  EXPECT_EQ(Min(x).item(), *std::min_element(v.begin(), v.end()));
+  EXPECT_EQ(Max(x).rank(), 0);
+  // NaN wins, the first one (as torch.argmin / torch.min).
+  const Tensor t = Tensor::FromVector({1, 3, 3, NAN, 1, NAN, 1, NAN, 5}, {3, 3});
+  EXPECT_EQ(Argmin(t, 1).ToVector(), (std::vector<float>{0, 0, 1}));
+  EXPECT_EQ(Min(t, 0).indices.ToVector(), (std::vector<float>{1, 2, 1}));
+  EXPECT_TRUE(std::isnan(Min(t).item()) && std::isnan(Max(t).item()));
+}
+
+// Distinct values 0.1 apart (..., -0.1, 0, 0.1, ...) in a random order: no two within the
+// gradient check's steps of each other, so the check sees no kink at any extremum.
+Tensor DistinctLeaf(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  const Tensor keys = Tensor::Uniform(shape, 0.f, 1.f, gen);
+  const std::vector<float> k = keys.ToVector();
+  std::vector<int64_t> order(k.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return k[a] < k[b]; });
+  Tensor t = Tensor::Empty(shape);
+  const int64_t n = t.numel();
+  for (int64_t r = 0; r < n; ++r) t.data()[order[r]] = 0.1f * static_cast<float>(r - n / 2);
+  t.SetRequiresGrad();
+  return t;
+}
+
+TEST(FunctionsTest, MaxMinGradientsGoToTheChosenElement) {
+  // Max over an axis: the gradient goes to the first maximum only (ties: the first).
+  const Tensor x = Tensor::FromVector({1, 4, 4, 2, 0, -1}, {2, 3}).SetRequiresGrad();
+  Sum(Mul(Max(x, 1).values, Tensor::FromVector({10, 20}, {2}))).Backward();
+  EXPECT_EQ(x.grad().ToVector(), (std::vector<float>{0, 10, 0, 20, 0, 0}));
+  // The whole-tensor form shares it among ties.
+  const Tensor y = Tensor::FromVector({1, 4, 4, 2, 0, 4}, {2, 3}).SetRequiresGrad();
+  MulScalar(Max(y), 3.f).Backward();
+  EXPECT_EQ(y.grad().ToVector(), (std::vector<float>{0, 1, 1, 0, 0, 1}));
+  // Gradient checks (distinct values: no ties), each catching a halved backward.
+  uint64_t seed = 1700;
+  for (const Shape& s : std::vector<Shape>{{17}, {3, 7}, {2, 5, 3}}) {
+    SCOPED_TRACE(ShapeToString(s));
+    for (int axis = -1; axis < static_cast<int>(s.size()); ++axis) {
+      for (bool keep : {false, true}) {
+        SCOPED_TRACE("axis " + std::to_string(axis));
+        testing::ExpectGradCheckCatchesHalvedBackward(
+            [axis, keep](const std::vector<Tensor>& v) { return Max(v[0], axis, keep).values; },
+            {DistinctLeaf(s, seed++)}, "max");
+        testing::ExpectGradCheckCatchesHalvedBackward(
+            [axis, keep](const std::vector<Tensor>& v) { return Min(v[0], axis, keep).values; },
+            {DistinctLeaf(s, seed++)}, "min");
+      }
+    }
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [](const std::vector<Tensor>& v) { return Max(v[0]); }, {DistinctLeaf(s, seed++)}, "max");
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [](const std::vector<Tensor>& v) { return Min(v[0]); }, {DistinctLeaf(s, seed++)}, "min");
+  }
+}
+
+TEST(FunctionsTest, VarAndLogSumExpAgainstAReference) {
+  const Shape s = {3, 5, 7};
+  Generator gen(1800);
+  const Tensor x = AddScalar(Tensor::Uniform(s, -3.f, 3.f, gen), 10.f);
+  const std::vector<float> v = x.ToVector();
+  for (int axis = 0; axis < 3; ++axis) {
+    for (bool keep : {false, true}) {
+      SCOPED_TRACE("axis " + std::to_string(axis) + (keep ? " keepdim" : ""));
+      const Tensor var = Var(x, axis, keep), unbiased = Var(x, axis, keep, 1),
+                   lse = LogSumExp(x, axis, keep);
+      EXPECT_EQ(var.shape(), Reduced(s, axis, keep));
+      EXPECT_EQ(lse.shape(), Reduced(s, axis, keep));
+      int64_t k = 0;
+      ForEachReduced(s, axis, [&](int64_t offset, int64_t stride) {
+        const int64_t n = s[axis];
+        double mean = 0, squares = 0, exps = 0;
+        for (int64_t j = 0; j < n; ++j) mean += v[offset + j * stride] / n;
+        for (int64_t j = 0; j < n; ++j) {
+          const double c = v[offset + j * stride] - mean;
+          squares += c * c;
+          exps += std::exp(v[offset + j * stride]);
+        }
+        EXPECT_NEAR(var.ToVector()[k], squares / n, 2e-6 * squares / n);
+        EXPECT_NEAR(unbiased.ToVector()[k], squares / (n - 1), 2e-6 * squares / (n - 1));
+        EXPECT_NEAR(lse.ToVector()[k], std::log(exps), 1e-6 * std::log(exps));
+        ++k;
+      });
+    }
+  }
+  // LogSumExp does not overflow where exp does, and an empty axis gives -inf (PyTorch).
+  const Tensor big = Tensor::FromVector({1000, 1000, -1000}, {3});
+  EXPECT_NEAR(LogSumExp(big, 0).item(), 1000 + std::log(2.f), 1e-4);
+  const Tensor empty = LogSumExp(Tensor::Zeros({2, 0}), 1);
+  EXPECT_EQ(empty.ToVector(), (std::vector<float>{-INFINITY, -INFINITY}));
+}
+
+TEST(FunctionsTest, VarAndLogSumExpGradientsAreChecked) {
+  uint64_t seed = 1900;
+  for (const Shape& s : std::vector<Shape>{{17}, {3, 7}, {2, 5, 3}}) {
+    for (int axis = -1; axis < static_cast<int>(s.size()); ++axis) {
+      for (bool keep : {false, true}) {
+        SCOPED_TRACE(ShapeToString(s) + " axis " + std::to_string(axis));
+        for (int64_t correction : {0, 1}) {
+          testing::ExpectGradCheckCatchesHalvedBackward(
+              [=](const std::vector<Tensor>& v) { return Var(v[0], axis, keep, correction); },
+              {RandomLeaf(s, seed++, -2.f, 2.f)}, "var");
+        }
+        testing::ExpectGradCheckCatchesHalvedBackward(
+            [=](const std::vector<Tensor>& v) { return LogSumExp(v[0], axis, keep); },
+            {RandomLeaf(s, seed++, -3.f, 3.f)}, "logsumexp");
+      }
+    }
+  }
+}
+
+// The reductions (and their gradients) are bit-identical whatever the thread count, on
+// shapes large enough for the kernels to split their work.
+TEST(FunctionsTest, ReductionsAreIdenticalAcrossThreadCounts) {
+  const auto run = [] {
+    std::vector<float> all;
+    const auto keep = [&](const Tensor& t) {
+      const std::vector<float> v = t.ToVector();
+      all.insert(all.end(), v.begin(), v.end());
+    };
+    for (const Shape& s : std::vector<Shape>{{3, 40000}, {40000, 3}, {50, 333, 7}}) {
+      for (int axis = 0; axis < static_cast<int>(s.size()); ++axis) {
+        const Tensor x = RandomLeaf(s, 2000 + axis, -3.f, 3.f);
+        const auto [values, indices] = Max(x, axis);
+        const Tensor y = Add(Add(Sum(Var(x, axis)), Sum(LogSumExp(x, axis))),
+                             Add(Sum(values), Max(x)));
+        y.Backward();
+        keep(y), keep(indices), keep(x.grad());
+      }
+    }
+    return all;
+  };
+  SetNumThreads(1);
+  const std::vector<float> one = run();
+  for (int threads : {2, 7}) {
+    SetNumThreads(threads);
+    const std::vector<float> many = run();
+    ASSERT_EQ(one.size(), many.size());
+    EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0)
+        << threads << " threads";
+  }
+  SetNumThreads(0);
+}
+
+TEST(FunctionsTest, ReductionErrorsNameTheOpAndShape) {
+  const Tensor x = Tensor::Zeros({2, 3});
+  EXPECT_EQ(ErrorOf([&] { Max(Tensor::Zeros({2, 0}), 1); }),
+            "max: axis 1 of shape (2, 0) is empty");
+  EXPECT_EQ(ErrorOf([&] { Min(x, 2); }), "min: axis 2 is out of range for a tensor of rank 2");
+  EXPECT_EQ(ErrorOf([&] { Argmin(Tensor::Zeros({0, 3}), 0); }),
+            "argmin: axis 0 of shape (0, 3) is empty");
+  EXPECT_EQ(ErrorOf([&] { Max(Tensor::Zeros({0})); }), "max: the tensor is empty (shape (0,))");
+  EXPECT_EQ(ErrorOf([&] { Min(Tensor::Zeros({2, 0})); }),
+            "min: the tensor is empty (shape (2, 0))");
+  EXPECT_EQ(ErrorOf([&] { Var(x, 0, false, 2); }),
+            "var: axis 0 of shape (2, 3) has 2 element(s), not more than the correction 2");
+  EXPECT_EQ(ErrorOf([&] { Var(Tensor::Zeros({4, 1}), -1, false, 1); }),
+            "var: axis -1 of shape (4, 1) has 1 element(s), not more than the correction 1");
+  EXPECT_EQ(ErrorOf([&] { Var(x, 1, false, -1); }), "var: correction -1 is negative");
+  EXPECT_EQ(ErrorOf([&] { LogSumExp(x, -3); }),
+            "logsumexp: axis -3 is out of range for a tensor of rank 2");
+}
+
+// ---- Slice, Split.
+
+TEST(FunctionsTest, SliceOnEveryAxisAndItsGradient) {
+  const Shape s = {3, 5, 7};
+  Generator gen(2100);
+  const Tensor x = Tensor::Uniform(s, -1.f, 1.f, gen);
+  for (int axis = -3; axis < 3; ++axis) {
+    const int a = axis < 0 ? axis + 3 : axis;
+    for (auto [start, stop, step] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {0, 100, 1}, {1, -1, 1}, {-2, 5, 2}, {2, 1, 1}, {0, 7, 3}}) {
+      SCOPED_TRACE("axis " + std::to_string(axis) + " [" + std::to_string(start) + ":" +
+                   std::to_string(stop) + ":" + std::to_string(step) + "]");
+      std::vector<int64_t> taken;  // Python's range(size)[start:stop:step]
+      const int64_t size = s[a];
+      const int64_t b = std::clamp<int64_t>(start < 0 ? start + size : start, 0, size);
+      const int64_t e = std::clamp<int64_t>(stop < 0 ? stop + size : stop, 0, size);
+      for (int64_t j = b; j < e; j += step) taken.push_back(j);
+      const Tensor y = Slice(x, axis, start, stop, step);
+      Shape want = s;
+      want[a] = static_cast<int64_t>(taken.size());
+      ASSERT_EQ(y.shape(), want);
+      for (int64_t i = 0; i < y.numel(); ++i) {
+        int64_t idx[3] = {i / (want[1] * want[2]), i / want[2] % want[1], i % want[2]};
+        const float got = y.ToVector()[i];
+        idx[a] = taken[idx[a]];
+        EXPECT_EQ(got, x.at({idx[0], idx[1], idx[2]}));
+      }
+      if (y.numel() > 0) {
+        testing::ExpectGradCheckCatchesHalvedBackward(
+            [=](const std::vector<Tensor>& v) { return Slice(v[0], axis, start, stop, step); },
+            {RandomLeaf(s, 2200 + a, -2.f, 2.f)}, "slice");
+      }
+    }
+  }
+  // The gradient of an empty slice is zeros; Narrow stays as it was (axis 0, a view).
+  Tensor leaf = RandomLeaf({4, 3}, 2300);
+  Sum(Slice(leaf, 1, 2, 2)).Backward();
+  EXPECT_EQ(leaf.grad().ToVector(), std::vector<float>(12, 0.f));
+  EXPECT_EQ(Slice(leaf, 0, 1, 3).ToVector(), leaf.Narrow(0, 1, 2).ToVector());
+}
+
+TEST(FunctionsTest, SplitBySizesAndIntoEqualParts) {
+  const Tensor x = Tensor::FromVector({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {2, 6});
+  const std::vector<Tensor> parts = Split(x, {1, 0, 3, 2}, 1);
+  ASSERT_EQ(parts.size(), 4u);
+  EXPECT_EQ(parts[0].ToVector(), (std::vector<float>{0, 6}));
+  EXPECT_EQ(parts[1].shape(), (Shape{2, 0}));
+  EXPECT_EQ(parts[2].ToVector(), (std::vector<float>{1, 2, 3, 7, 8, 9}));
+  EXPECT_EQ(parts[3].ToVector(), (std::vector<float>{4, 5, 10, 11}));
+  const std::vector<Tensor> thirds = Split(x, 3, -1);
+  ASSERT_EQ(thirds.size(), 3u);
+  EXPECT_EQ(thirds[1].ToVector(), (std::vector<float>{2, 3, 8, 9}));
+  // A one-element list is the number of parts (the count overload).
+  EXPECT_EQ(Split(x, {2}, 0).size(), 2u);
+  EXPECT_EQ(Split(x, std::vector<int64_t>{2}, 0).size(), 1u);
+  EXPECT_EQ(Split(x, 2)[1].ToVector(), (std::vector<float>{6, 7, 8, 9, 10, 11}));
+  // Each part gets its share of the gradient; the check catches a halved one.
+  testing::ExpectGradCheckCatchesHalvedBackward(
+      [](const std::vector<Tensor>& v) {
+        const std::vector<Tensor> p = Split(v[0], {2, 1, 4}, 1);
+        return Concat({Mul(p[2], p[2]), MulScalar(p[0], 3.f), Exp(p[1])}, 1);
+      },
+      {RandomLeaf({3, 7}, 2400, -1.f, 1.f)}, "split");
+  testing::ExpectGradCheckCatchesHalvedBackward(
+      [](const std::vector<Tensor>& v) {
+        const std::vector<Tensor> p = Split(v[0], 5, 0);
+        return Add(Mul(p[0], p[4]), Sub(p[1], MulScalar(p[3], 2.f)));
+      },
+      {RandomLeaf({5, 3}, 2401, -1.f, 1.f)}, "split");
+}
+
+TEST(FunctionsTest, SliceAndSplitErrorsNameTheOpAxisAndRange) {
+  const Tensor x = Tensor::Zeros({2, 6});
+  EXPECT_EQ(ErrorOf([&] { Slice(x, 1, 0, 3, 0); }),
+            "slice: step 0 must be positive (axis 1, range [0, 3) of shape (2, 6))");
+  EXPECT_EQ(ErrorOf([&] { Slice(x, 1, 5, 0, -1); }),
+            "slice: step -1 must be positive (axis 1, range [5, 0) of shape (2, 6))");
+  EXPECT_EQ(ErrorOf([&] { Slice(x, 2, 0, 1); }),
+            "slice: axis 2 is out of range for a tensor of rank 2");
+  EXPECT_EQ(ErrorOf([&] { Slice(Tensor::Scalar(1), 0, 0, 1); }),
+            "slice: a scalar (shape ()) has no axis to slice");
+  EXPECT_EQ(ErrorOf([&] { Split(x, {2, 3}, 1); }),
+            "split: sizes (2, 3) do not split axis 1 of shape (2, 6) (they must be >= 0 and "
+            "sum to 6)");
+  EXPECT_EQ(ErrorOf([&] { Split(x, {7, -1}, 1); }),
+            "split: sizes (7, -1) do not split axis 1 of shape (2, 6) (they must be >= 0 and "
+            "sum to 6)");
+  EXPECT_EQ(ErrorOf([&] { Split(x, 4, 1); }),
+            "split: axis 1 of shape (2, 6) cannot be split into 4 equal parts");
+  EXPECT_EQ(ErrorOf([&] { Split(x, 0, 0); }),
+            "split: axis 0 of shape (2, 6) cannot be split into 0 equal parts");
+  EXPECT_EQ(ErrorOf([&] { Split(Tensor::Scalar(1), 1, 0); }),
+            "split: a scalar (shape ()) has no axis to split");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "nn/layers.h"
 
+#include <cmath>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,11 @@ Tensor ApplyActivation(ActivationFunction a, const Tensor& x) {
     case ActivationFunction::kSigmoid: return Sigmoid(x);
     case ActivationFunction::kTanh: return Tanh(x);
     case ActivationFunction::kSoftmax: return ::gradway::Softmax(x);
+    case ActivationFunction::kElu: return Elu(x);
+    case ActivationFunction::kGelu: return Gelu(x);
+    case ActivationFunction::kSilu: return Silu(x);
+    case ActivationFunction::kHardSigmoid: return HardSigmoid(x);
+    case ActivationFunction::kLeakyRelu: return LeakyRelu(x, kLeakyReluActivationSlope);
   }
   Fail("activation: unknown value ", static_cast<int>(a));
 }
@@ -29,16 +35,24 @@ const char* ActivationName(ActivationFunction a) {
     case ActivationFunction::kSigmoid: return "sigmoid";
     case ActivationFunction::kTanh: return "tanh";
     case ActivationFunction::kSoftmax: return "softmax";
+    case ActivationFunction::kElu: return "elu";
+    case ActivationFunction::kGelu: return "gelu";
+    case ActivationFunction::kSilu: return "silu";
+    case ActivationFunction::kHardSigmoid: return "hard_sigmoid";
+    case ActivationFunction::kLeakyRelu: return "leaky_relu";
   }
   return "?";
 }
 
 ActivationFunction ActivationFromName(const std::string& name) {
-  for (ActivationFunction a : {kLinear, kRelu, kSigmoid, kTanh, kSoftmax}) {
+  for (ActivationFunction a : {kLinear, kRelu, kSigmoid, kTanh, kSoftmax, kElu, kGelu, kSilu,
+                               kHardSigmoid, kLeakyRelu}) {
     if (name == ActivationName(a)) return a;
   }
+  if (name == "swish") return kSilu;  // Keras' other name for it
   Fail("activation: unknown name '", name,
-       "' (expected linear, relu, sigmoid, tanh or softmax)");
+       "' (expected linear, relu, sigmoid, tanh, softmax, elu, gelu, silu (or swish), "
+       "hard_sigmoid or leaky_relu)");
 }
 
 // ---- Dense.
@@ -276,6 +290,27 @@ Activation::Activation(nn::ActivationFunction function)
     : Layer("Activation", "activation"), function_(function) {}
 Activation::Activation(const std::string& name) : Activation(ActivationFromName(name)) {}
 Tensor Activation::Forward(const Tensor& x) { return ApplyActivation(function_, x); }
+
+// ---- LeakyReLU, ELU.
+LeakyReLU::LeakyReLU(LeakyReLUOptions options)
+    : Layer("LeakyReLU", "leaky_re_lu"), options_(std::move(options)) {
+  GRADWAY_CHECK(std::isfinite(options_.negative_slope) && options_.negative_slope >= 0,
+                "LeakyReLU: negative_slope must be finite and >= 0, got ",
+                options_.negative_slope);
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Tensor LeakyReLU::Forward(const Tensor& x) { return LeakyRelu(x, options_.negative_slope); }
+
+ELU::ELU(ELUOptions options) : Layer("ELU", "elu"), options_(std::move(options)) {
+  GRADWAY_CHECK(std::isfinite(options_.alpha), "ELU: alpha must be finite, got ",
+                options_.alpha);
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Tensor ELU::Forward(const Tensor& x) { return Elu(x, options_.alpha); }
 
 }  // namespace nn
 }  // namespace gradway

@@ -30,20 +30,36 @@ namespace nn {
 // Keras padding: kValid (no padding) or kSame (out = ceil(in / stride)).
 using gradway::Padding;
 
-// Activation functions a layer applies to its output. kSoftmax is over the last axis.
-enum class ActivationFunction { kLinear, kRelu, kSigmoid, kTanh, kSoftmax };
+// Activation functions a layer applies to its output. kSoftmax is over the last axis; the
+// others are elementwise, as Keras 3's functions of the same names (autograd/functions.h):
+// kElu with alpha 1; kGelu the exact (erf) form, Keras' default; kSilu x * sigmoid(x)
+// (Keras' "swish" too); kHardSigmoid relu6(x + 3) / 6 (Keras 3's and PyTorch's; Keras 2's
+// was clip(0.2 x + 0.5, 0, 1)); kLeakyRelu with negative slope 0.2, Keras 3's default for
+// the "leaky_relu" string (the LeakyReLU layer below defaults to 0.3, as Keras').
+enum class ActivationFunction {
+  kLinear, kRelu, kSigmoid, kTanh, kSoftmax, kElu, kGelu, kSilu, kHardSigmoid, kLeakyRelu
+};
 // Short names, as Keras' strings: nn::Dense(10, nn::kSoftmax).
 inline constexpr ActivationFunction kLinear = ActivationFunction::kLinear;
 inline constexpr ActivationFunction kRelu = ActivationFunction::kRelu;
 inline constexpr ActivationFunction kSigmoid = ActivationFunction::kSigmoid;
 inline constexpr ActivationFunction kTanh = ActivationFunction::kTanh;
 inline constexpr ActivationFunction kSoftmax = ActivationFunction::kSoftmax;
+inline constexpr ActivationFunction kElu = ActivationFunction::kElu;
+inline constexpr ActivationFunction kGelu = ActivationFunction::kGelu;
+inline constexpr ActivationFunction kSilu = ActivationFunction::kSilu;
+inline constexpr ActivationFunction kHardSigmoid = ActivationFunction::kHardSigmoid;
+inline constexpr ActivationFunction kLeakyRelu = ActivationFunction::kLeakyRelu;
+// kLeakyRelu's negative slope (Keras 3's activations.leaky_relu default).
+inline constexpr float kLeakyReluActivationSlope = 0.2f;
 
 // Applies `a` to x (differentiable).
 Tensor ApplyActivation(ActivationFunction a, const Tensor& x);
-// "linear", "relu", "sigmoid", "tanh", "softmax".
+// "linear", "relu", "sigmoid", "tanh", "softmax", "elu", "gelu", "silu", "hard_sigmoid",
+// "leaky_relu".
 const char* ActivationName(ActivationFunction a);
-// The inverse of ActivationName; throws Error naming the unknown string.
+// The inverse of ActivationName, also taking Keras' alias "swish" for kSilu; throws Error
+// naming the unknown string.
 ActivationFunction ActivationFromName(const std::string& name);
 
 // ---------------------------------------------------------------------------------------
@@ -357,6 +373,57 @@ class Activation : public Layer<Activation> {
 
  private:
   ActivationFunction function_;
+};
+
+// LeakyReLU: x where x > 0, else negative_slope * x, any shape (Keras' layers.LeakyReLU:
+// negative_slope 0.3 by default, in Keras 3 as in Keras 2, where it was called alpha).
+// nn::LeakyReLU() or nn::LeakyReLU(0.1). Throws Error for a negative or non-finite slope
+// (Keras 3 refuses negative ones too).
+struct LeakyReLUOptions {
+  LeakyReLUOptions(float negative_slope = 0.3f)  // NOLINT(runtime/explicit)
+      : negative_slope(negative_slope) {}
+  float negative_slope;
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  LeakyReLUOptions& NegativeSlope(float v) { negative_slope = v; return *this; }
+  LeakyReLUOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  LeakyReLUOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class LeakyReLU : public Layer<LeakyReLU> {
+ public:
+  LeakyReLU(LeakyReLUOptions options = {});  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const LeakyReLUOptions& options() const { return options_; }
+
+ private:
+  LeakyReLUOptions options_;
+};
+
+// ELU: x where x > 0, else alpha * (e^x - 1), any shape (Keras' layers.ELU, alpha 1.0).
+// nn::ELU() or nn::ELU(0.5). Throws Error for a non-finite alpha.
+struct ELUOptions {
+  ELUOptions(float alpha = 1.f) : alpha(alpha) {}  // NOLINT(runtime/explicit)
+  float alpha;
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  ELUOptions& Alpha(float v) { alpha = v; return *this; }
+  ELUOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  ELUOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class ELU : public Layer<ELU> {
+ public:
+  ELU(ELUOptions options = {});  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const ELUOptions& options() const { return options_; }
+
+ private:
+  ELUOptions options_;
 };
 
 

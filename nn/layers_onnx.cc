@@ -20,6 +20,26 @@ namespace {
 
 using Layout = OnnxGraph::Layout;
 
+// GELU has no ONNX operator before opset 20: x * (1 + Erf(x / sqrt(2))) * 0.5.
+std::string ExportGelu(OnnxGraph& graph, const std::string& x, const std::string& name) {
+  const auto constant = [&](const char* what, float v) {
+    return graph.Initializer(name + "/Gelu/" + what, Tensor::Scalar(v));
+  };
+  const std::string scaled = graph.Elementwise(
+      "Mul", {x, constant("sqrt_half", 0.70710678118654752440f)}, name + "/Gelu/Mul");
+  const std::string erf = graph.Elementwise("Erf", {scaled}, name + "/Gelu/Erf");
+  const std::string cdf2 =
+      graph.Elementwise("Add", {erf, constant("one", 1.f)}, name + "/Gelu/Add");
+  const std::string y = graph.Elementwise("Mul", {x, cdf2}, name + "/Gelu/Mul");
+  return graph.Elementwise("Mul", {y, constant("half", 0.5f)}, name + "/Gelu/Mul");
+}
+
+// SiLU (ONNX has no operator for it): x * Sigmoid(x).
+std::string ExportSilu(OnnxGraph& graph, const std::string& x, const std::string& name) {
+  const std::string s = graph.Elementwise("Sigmoid", {x}, name + "/Silu/Sigmoid");
+  return graph.Elementwise("Mul", {x, s}, name + "/Silu/Mul");
+}
+
 std::string ExportActivation(OnnxGraph& graph, ActivationFunction activation,
                              const std::string& value, const std::string& name) {
   switch (activation) {
@@ -33,6 +53,18 @@ std::string ExportActivation(OnnxGraph& graph, ActivationFunction activation,
       return graph.Elementwise("Tanh", {value}, name + "/Tanh");
     case ActivationFunction::kSoftmax:
       return graph.Softmax(value, name + "/Softmax");
+    case ActivationFunction::kElu:
+      return graph.Elementwise("Elu", {value}, name + "/Elu", {{"alpha", 1.f}});
+    case ActivationFunction::kGelu:
+      return ExportGelu(graph, value, name);
+    case ActivationFunction::kSilu:
+      return ExportSilu(graph, value, name);
+    case ActivationFunction::kHardSigmoid:  // max(0, min(1, x / 6 + 1 / 2))
+      return graph.Elementwise("HardSigmoid", {value}, name + "/HardSigmoid",
+                               {{"alpha", 1.f / 6.f}, {"beta", 0.5f}});
+    case ActivationFunction::kLeakyRelu:
+      return graph.Elementwise("LeakyRelu", {value}, name + "/LeakyRelu",
+                               {{"alpha", kLeakyReluActivationSlope}});
   }
   Fail("onnx: unknown activation in ", name);
 }
@@ -172,6 +204,15 @@ std::string Softmax::ExportOnnx(OnnxGraph& graph, const std::string& input) cons
 
 std::string Activation::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
   return ExportActivation(graph, function_, input, name());
+}
+
+std::string LeakyReLU::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  return graph.Elementwise("LeakyRelu", {input}, name() + "/LeakyRelu",
+                           {{"alpha", options_.negative_slope}});
+}
+
+std::string ELU::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  return graph.Elementwise("Elu", {input}, name() + "/Elu", {{"alpha", options_.alpha}});
 }
 
 }  // namespace nn

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "autograd/error.h"
@@ -364,14 +365,134 @@ TEST(FlattenReluSoftmaxTest, Forward) {
   Activation tanh_layer("tanh");
   ExpectValues(tanh_layer(Tensor::FromVector({0, 100}, {1, 2})), {0, 1});
   EXPECT_EQ(Activation(kRelu).function(), kRelu);
-  EXPECT_THROW(Activation("gelu"), Error);
+  EXPECT_THROW(Activation("mish"), Error);
 }
 
 TEST(ActivationTest, Names) {
   EXPECT_STREQ(ActivationName(kTanh), "tanh");
   EXPECT_EQ(ActivationFromName("softmax"), kSoftmax);
-  EXPECT_THROW(ActivationFromName("gelu"), Error);
   ExpectValues(ApplyActivation(kSigmoid, Tensor::Zeros({1, 1})), {0.5f});
+  // Keras' strings, each the inverse of the other, and "swish" for silu.
+  const std::vector<std::pair<ActivationFunction, const char*>> names = {
+      {kLinear, "linear"}, {kRelu, "relu"}, {kSigmoid, "sigmoid"}, {kTanh, "tanh"},
+      {kSoftmax, "softmax"}, {kElu, "elu"}, {kGelu, "gelu"}, {kSilu, "silu"},
+      {kHardSigmoid, "hard_sigmoid"}, {kLeakyRelu, "leaky_relu"}};
+  for (const auto& [a, name] : names) {
+    EXPECT_STREQ(ActivationName(a), name);
+    EXPECT_EQ(ActivationFromName(name), a);
+    EXPECT_EQ(Activation(name).function(), a);
+  }
+  EXPECT_EQ(ActivationFromName("swish"), kSilu);
+  try {
+    ActivationFromName("mish");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "activation: unknown name 'mish' (expected linear, relu, sigmoid, tanh, softmax, "
+              "elu, gelu, silu (or swish), hard_sigmoid or leaky_relu)");
+  }
+}
+
+// The new activations apply the ops of autograd/functions.h (whose numbers are checked
+// against PyTorch's in autograd/functions_pytorch_test.cc) with Keras' defaults: ELU's
+// alpha 1, GELU's exact form, leaky_relu's slope 0.2.
+TEST(ActivationTest, KerasFunctionsAndTheirDefaults) {
+  Generator gen(5);
+  const Tensor x = Tensor::Uniform({3, 7}, -4.f, 4.f, gen);
+  const std::vector<std::pair<ActivationFunction, Tensor>> cases = {
+      {kElu, Elu(x, 1.f)},
+      {kGelu, Gelu(x, /*approximate=*/false)},
+      {kSilu, Mul(x, Sigmoid(x))},
+      {kHardSigmoid, Div(Clip(AddScalar(x, 3.f), 0.f, 6.f), Tensor::Scalar(6.f))},
+      {kLeakyRelu, Where(Greater(x, Tensor::Scalar(0.f)), x, MulScalar(x, 0.2f))},
+  };
+  for (const auto& [a, want] : cases) {
+    SCOPED_TRACE(ActivationName(a));
+    ExpectValues(ApplyActivation(a, x), want.ToVector(), 1e-6f);
+    ExpectValues(Activation(a)(x), want.ToVector(), 1e-6f);
+  }
+  ExpectValues(ApplyActivation(kLeakyRelu, Tensor::FromVector({-1, 2}, {2})), {-0.2f, 2});
+  EXPECT_EQ(kLeakyReluActivationSlope, 0.2f);
+}
+
+// Dense and Conv2D take the new activations after their affine part.
+TEST(ActivationTest, DenseAndConv2DApplyThem) {
+  for (ActivationFunction a : {kElu, kGelu, kSilu, kHardSigmoid, kLeakyRelu}) {
+    SCOPED_TRACE(ActivationName(a));
+    Dense d(DenseOptions(3).Activation(a).BiasInitializer(RandomNormal(0, 1)));
+    Generator gen(6);
+    const Tensor x = Tensor::Normal({2, 4}, 0, 1, gen);
+    const Tensor y = d(x);
+    ExpectValues(y, ApplyActivation(a, Linear(x, d.kernel(), d.bias())).ToVector(), 0);
+    Conv2D c(Conv2DOptions(2, 3).Activation(a).Padding(Padding::kSame));
+    const Tensor image = Tensor::Normal({1, 4, 5, 2}, 0, 1, gen);
+    const Tensor z = c(image);
+    ExpectValues(z, ApplyActivation(a, ::gradway::Conv2D(image, c.kernel(), c.bias(), 1, 1,
+                                                         Padding::kSame)).ToVector(), 0);
+  }
+}
+
+TEST(LeakyReLUTest, KerasDefaultsNamesAndErrors) {
+  ClearSession();
+  LeakyReLU layer;  // Keras' negative_slope 0.3
+  EXPECT_EQ(layer.name(), "leaky_re_lu");
+  EXPECT_EQ(layer.Description(), "leaky_re_lu (LeakyReLU)");
+  EXPECT_EQ(layer.options().negative_slope, 0.3f);
+  const Tensor x = Tensor::FromVector({-2, -0.5f, 0, 1.5f, 3, -1}, {2, 3});
+  const Tensor y = layer(x);
+  EXPECT_EQ(y.shape(), x.shape());
+  ExpectValues(y, {-0.6f, -0.15f, 0, 1.5f, 3, -0.3f});
+  EXPECT_EQ(layer.ParameterCount(), 0);
+  EXPECT_EQ(LeakyReLU().name(), "leaky_re_lu_1");
+  LeakyReLU named(LeakyReLUOptions(0.1f).Name("slope").InputShape({3}));
+  EXPECT_EQ(named.name(), "slope");
+  ExpectValues(named(x), LeakyRelu(x, 0.1f).ToVector(), 0);
+  EXPECT_EQ(LeakyReLU(0.f)(x).ToVector(), Relu(x).ToVector());
+  try {
+    LeakyReLU bad(-0.1f);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "LeakyReLU: negative_slope must be finite and >= 0, got -0.1");
+  }
+  EXPECT_THROW(LeakyReLU(std::nanf("")), Error);
+}
+
+TEST(ELUTest, KerasDefaultsNamesAndErrors) {
+  ClearSession();
+  ELU layer;  // Keras' alpha 1.0
+  EXPECT_EQ(layer.name(), "elu");
+  EXPECT_EQ(layer.Description(), "elu (ELU)");
+  EXPECT_EQ(layer.options().alpha, 1.f);
+  Generator gen(7);
+  const Tensor x = Tensor::Uniform({4, 5}, -3.f, 3.f, gen);
+  ExpectValues(layer(x), Elu(x, 1.f).ToVector(), 0);
+  ExpectValues(ELU()(Tensor::FromVector({-1, 2}, {1, 2})), {std::expm1(-1.f), 2});
+  ELU half(ELUOptions().Alpha(0.5f).Name("half_elu"));
+  EXPECT_EQ(half.name(), "half_elu");
+  ExpectValues(half(x), Elu(x, 0.5f).ToVector(), 0);
+  EXPECT_EQ(ELU(0.5f).options().alpha, 0.5f);
+  EXPECT_EQ(layer.ParameterCount(), 0);
+  try {
+    ELU bad(INFINITY);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "ELU: alpha must be finite, got inf");
+  }
+}
+
+// The layers' gradients are their ops' (checked in autograd/functions_test.cc); here, that
+// a layer's backward reaches its input.
+TEST(LeakyReLUTest, GradCheck) {
+  Generator gen(8);
+  Tensor x = Tensor::Normal({3, 5}, 0, 1, gen).SetRequiresGrad();
+  LeakyReLU leaky(0.25f);
+  ELU elu(0.7f);
+  for (Module* m : std::vector<Module*>{&leaky, &elu}) {
+    GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return (*m)(in[0]); },
+                                  {x}, GradCheckOptions().SkipNonsmooth(true));
+    EXPECT_TRUE(r.ok) << r.message;
+    EXPECT_GT(r.checked, 0) << r.message;
+  }
 }
 
 }  // namespace

@@ -14,10 +14,12 @@
 // ops: Dense -> Gemm, Conv2D -> Conv, MaxPooling2D -> MaxPool, AveragePooling2D ->
 // AveragePool (count_include_pad 0, as Keras), GlobalAveragePooling2D / GlobalMaxPooling2D
 // -> GlobalAveragePool / GlobalMaxPool (then Flatten unless keepdims), ZeroPadding2D -> Pad
-// (constant, in the layout it is given), Flatten -> Flatten, activations -> Relu,
-// Sigmoid, Tanh, Softmax; Sequential chains its layers. A layer of your own overrides
-// ExportOnnx with OnnxGraph's nodes and its children's ExportOnnx (README, "ONNX export");
-// one that does not makes SaveOnnx fail with an error naming it.
+// (constant, in the layout it is given), Flatten -> Flatten, activations -> Relu, Sigmoid,
+// Tanh, Softmax, Elu, LeakyRelu, HardSigmoid (alpha 1/6, beta 1/2), GELU as
+// x * (1 + Erf(x / sqrt(2))) * 0.5 and SiLU as x * Sigmoid(x) (no operator for either before
+// opset 20), LeakyReLU -> LeakyRelu, ELU -> Elu; Sequential chains its layers. A layer of
+// your own overrides ExportOnnx with OnnxGraph's nodes and its children's ExportOnnx
+// (README, "ONNX export"); one that does not makes SaveOnnx fail with an error naming it.
 #ifndef GRADWAY_NN_ONNX_EXPORT_H_
 #define GRADWAY_NN_ONNX_EXPORT_H_
 

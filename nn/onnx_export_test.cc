@@ -298,6 +298,48 @@ TEST(SaveOnnxTest, AugmentationLayersExportTheirInference) {
   EXPECT_EQ(Dims(m.graph().output(0)), (std::vector<std::string>{"batch", "6", "5", "2"}));
 }
 
+// GELU and SiLU have no ONNX operator in opsets 13 to 17: they are written with Erf and
+// Sigmoid; the others are ONNX's HardSigmoid (alpha 1/6, beta 1/2), LeakyRelu and Elu.
+TEST(SaveOnnxTest, TheKerasActivationsAndLayersInOpsets13To17) {
+  Sequential model(/*seed=*/2);
+  model.Add(Dense(DenseOptions(5).Activation(kGelu).InputShape({4})));
+  model.Add(Activation("swish"));
+  model.Add(Activation("hard_sigmoid"));
+  model.Add(Activation("leaky_relu"));
+  model.Add(Activation("elu"));
+  model.Add(LeakyReLU(0.1f));
+  model.Add(ELU(0.5f));
+  for (int64_t opset : {13, 17}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    const std::string path = TempPath("activations" + std::to_string(opset) + ".onnx");
+    ASSERT_TRUE(SaveOnnx(model, path, OnnxOptions().Opset(opset)).ok());
+    onnx::ModelProto m = ReadChecked(path);
+    EXPECT_EQ(OpTypes(m), (std::vector<std::string>{
+                              "Gemm", "Mul", "Erf", "Add", "Mul", "Mul", "Sigmoid", "Mul",
+                              "HardSigmoid", "LeakyRelu", "Elu", "LeakyRelu", "Elu",
+                              "Identity"}));
+    const auto attribute = [&](int node, const std::string& name) {
+      for (const onnx::AttributeProto& a : m.graph().node(node).attribute()) {
+        if (a.name() == name) return a.f();
+      }
+      ADD_FAILURE() << "node " << node << " has no attribute " << name;
+      return 0.f;
+    };
+    EXPECT_EQ(attribute(8, "alpha"), 1.f / 6.f);
+    EXPECT_EQ(attribute(8, "beta"), 0.5f);
+    EXPECT_EQ(attribute(9, "alpha"), 0.2f);  // the "leaky_relu" string: Keras 3's slope
+    EXPECT_EQ(attribute(10, "alpha"), 1.f);
+    EXPECT_EQ(attribute(11, "alpha"), 0.1f);
+    EXPECT_EQ(attribute(12, "alpha"), 0.5f);
+    // GELU's constants: x * (1 + erf(x / sqrt(2))) / 2.
+    const std::string gelu = model.layer<Dense>(0).name() + "/Gelu/";
+    EXPECT_EQ(Floats(InitializerNamed(m, gelu + "sqrt_half")),
+              (std::vector<float>{0.70710678f}));
+    EXPECT_EQ(Floats(InitializerNamed(m, gelu + "one")), (std::vector<float>{1.f}));
+    EXPECT_EQ(Floats(InitializerNamed(m, gelu + "half")), (std::vector<float>{0.5f}));
+  }
+}
+
 }  // namespace
 }  // namespace nn
 }  // namespace gradway

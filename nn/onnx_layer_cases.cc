@@ -236,6 +236,40 @@ std::vector<Case> AugmentationCases() {
   };
 }
 
+// The Keras activations beyond the chapter's (GELU and SiLU written with Erf and Sigmoid),
+// as Dense and Conv2D activations, Activation layers and the LeakyReLU and ELU layers.
+std::vector<Case> ActivationCases() {
+  return {
+      {"dense_elu", {7}, [](Sequential& m) { m.Add(Dense(DenseCase(5, kElu))); }},
+      {"dense_gelu", {7}, [](Sequential& m) { m.Add(Dense(DenseCase(5, kGelu))); }},
+      {"dense_silu", {7}, [](Sequential& m) { m.Add(Dense(DenseCase(5, kSilu))); }},
+      {"dense_hard_sigmoid", {7},
+       [](Sequential& m) { m.Add(Dense(DenseCase(5, kHardSigmoid))); }},
+      {"dense_leaky_relu", {7}, [](Sequential& m) { m.Add(Dense(DenseCase(5, kLeakyRelu))); }},
+      {"conv_gelu_then_keras_activations", {6, 5, 2},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(3, 3).Padding(Padding::kSame).Activation(kGelu)));
+         m.Add(Activation("swish"));
+         m.Add(Activation("elu"));
+         m.Add(Activation("leaky_relu"));
+         m.Add(Activation("hard_sigmoid"));
+       }},
+      {"leaky_relu_elu_layers_after_conv", {7, 6, 2},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(4, 3).Activation(kSilu)));
+         m.Add(LeakyReLU(0.1f));
+         m.Add(ELU(0.5f));
+         m.Add(Flatten());
+         m.Add(Dense(DenseCase(3, kLinear)));
+       }},
+      {"leaky_relu_elu_layers_default", {9},
+       [](Sequential& m) {
+         m.Add(LeakyReLU());
+         m.Add(ELU());
+       }},
+  };
+}
+
 // Every case: those of the chapter's layers, then each later group.
 std::vector<Case> AllCases() {
   std::vector<Case> cases = Cases();
@@ -243,6 +277,7 @@ std::vector<Case> AllCases() {
   for (Case& c : BatchNormCases()) cases.push_back(std::move(c));
   for (Case& c : FunctionalCases()) cases.push_back(std::move(c));
   for (Case& c : AugmentationCases()) cases.push_back(std::move(c));
+  for (Case& c : ActivationCases()) cases.push_back(std::move(c));
   return cases;
 }
 

@@ -153,6 +153,54 @@ void BroadcastImpl(BinaryOp op, const float* a, const float* b, float* out,
   });
 }
 
+// erf(x): the 13/8-degree rational approximation of Eigen's generic_fast_erf_float (a few
+// ULP on [-4, 4], where it is evaluated; +-1 beyond), its result clamped to [-1, 1].
+template <class D, class V>
+HWY_INLINE V Erf(D d, V x) {
+  const V one = hn::Set(d, 1.0f);
+  const V c = hn::Min(hn::Max(x, hn::Set(d, -4.0f)), hn::Set(d, 4.0f));
+  const V c2 = hn::Mul(c, c);
+  V p = hn::MulAdd(c2, hn::Set(d, -2.72614225801306e-10f), hn::Set(d, 2.77068142495902e-08f));
+  p = hn::MulAdd(c2, p, hn::Set(d, -2.10102402082508e-06f));
+  p = hn::MulAdd(c2, p, hn::Set(d, -5.69250639462346e-05f));
+  p = hn::MulAdd(c2, p, hn::Set(d, -7.34990630326855e-04f));
+  p = hn::MulAdd(c2, p, hn::Set(d, -2.95459980854025e-03f));
+  p = hn::MulAdd(c2, p, hn::Set(d, -1.60960333262415e-02f));
+  p = hn::Mul(c, p);
+  V q = hn::MulAdd(c2, hn::Set(d, -1.45660718464996e-05f), hn::Set(d, -2.13374055278905e-04f));
+  q = hn::MulAdd(c2, q, hn::Set(d, -1.68282697438203e-03f));
+  q = hn::MulAdd(c2, q, hn::Set(d, -7.37332916720468e-03f));
+  q = hn::MulAdd(c2, q, hn::Set(d, -1.42647390514189e-02f));
+  return hn::Min(hn::Max(hn::Div(p, q), hn::Neg(one)), one);
+}
+
+constexpr float kSqrtHalf = 0.70710678118654752440f;      // 1 / sqrt(2)
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;    // 1 / sqrt(2 pi)
+constexpr float kSqrt2OverPi = 0.79788456080286535588f;   // sqrt(2 / pi)
+constexpr float kGeluKappa = 0.044715f;
+
+// x / 2 * (1 + erf(x / sqrt(2))).
+template <class D, class V>
+HWY_INLINE V Gelu(D d, V x) {
+  const V cdf1 = hn::Add(hn::Set(d, 1.0f), Erf(d, hn::Mul(x, hn::Set(d, kSqrtHalf))));
+  return hn::Mul(hn::Mul(x, hn::Set(d, 0.5f)), cdf1);
+}
+
+// 2u = 2 sqrt(2 / pi) * (x + 0.044715 x^3): the tanh form's CDF (1 + tanh(u)) / 2 is
+// sigmoid(2u), without 1 + tanh's cancellation for negative x.
+template <class D, class V>
+HWY_INLINE V GeluTanhTwoU(D d, V x) {
+  const V cube = hn::Mul(hn::Mul(x, x), x);
+  return hn::Mul(hn::Set(d, 2.0f * kSqrt2OverPi), hn::MulAdd(hn::Set(d, kGeluKappa), cube, x));
+}
+
+// min(max(x + 3, 0), 6) / 6, NaN kept.
+template <class D, class V>
+HWY_INLINE V HardSigmoid(D d, V x) {
+  const V r = hn::Min(hn::Max(hn::Add(x, hn::Set(d, 3.0f)), hn::Zero(d)), hn::Set(d, 6.0f));
+  return hn::IfThenElse(hn::IsNaN(x), x, hn::Div(r, hn::Set(d, 6.0f)));
+}
+
 template <class F>
 HWY_INLINE void UnaryLoop(const float* x, float* y, int64_t n, const F& f) {
   ParallelVec(n, [&](auto d, int64_t i) { hn::StoreU(f(d, hn::LoadU(d, x + i)), d, y + i); });
@@ -176,7 +224,97 @@ void UnaryImpl(UnaryOp op, const float* x, float* y, int64_t n) {
       return UnaryLoop(x, y, n, [](auto d, auto v) { return Sigmoid(d, v); });
     case UnaryOp::kTanh:
       return UnaryLoop(x, y, n, [](auto d, auto v) { return hn::Tanh(d, v); });
+    case UnaryOp::kGelu:
+      return UnaryLoop(x, y, n, [](auto d, auto v) { return Gelu(d, v); });
+    case UnaryOp::kGeluTanh:
+      return UnaryLoop(x, y, n, [](auto d, auto v) {
+        return hn::Mul(v, Sigmoid(d, GeluTanhTwoU(d, v)));
+      });
+    case UnaryOp::kSilu:
+      return UnaryLoop(x, y, n, [](auto d, auto v) {
+        return hn::Div(v, hn::Add(hn::Set(d, 1.0f), SafeExp(d, hn::Neg(v))));
+      });
+    case UnaryOp::kHardSigmoid:
+      return UnaryLoop(x, y, n, [](auto d, auto v) { return HardSigmoid(d, v); });
   }
+}
+
+void LeakyReluImpl(const float* x, float alpha, float* y, int64_t n) {
+  UnaryLoop(x, y, n, [alpha](auto d, auto v) {
+    return hn::IfThenElse(hn::Gt(v, hn::Zero(d)), v, hn::Mul(v, hn::Set(d, alpha)));
+  });
+}
+
+void EluImpl(const float* x, float alpha, float* y, int64_t n) {
+  UnaryLoop(x, y, n, [alpha](auto d, auto v) {
+    const auto neg = hn::Mul(hn::Expm1(d, v), hn::Set(d, alpha));
+    return hn::IfThenElse(hn::Le(v, hn::Zero(d)), neg, v);  // NaN stays NaN
+  });
+}
+
+// dx[i] = dy[i] * f'(x[i]) with `df(d, x)` the derivative.
+template <class F>
+HWY_INLINE void GradLoop(const float* x, const float* dy, float* dx, int64_t n, const F& df) {
+  ParallelVec(n, [&](auto d, int64_t i) {
+    hn::StoreU(hn::Mul(hn::LoadU(d, dy + i), df(d, hn::LoadU(d, x + i))), d, dx + i);
+  });
+}
+
+void LeakyReluBackwardImpl(const float* x, float alpha, const float* dy, float* dx,
+                           int64_t n) {
+  GradLoop(x, dy, dx, n, [alpha](auto d, auto v) {
+    return hn::IfThenElse(hn::Gt(v, hn::Zero(d)), hn::Set(d, 1.0f), hn::Set(d, alpha));
+  });
+}
+
+void EluBackwardImpl(const float* x, float alpha, const float* dy, float* dx, int64_t n) {
+  GradLoop(x, dy, dx, n, [alpha](auto d, auto v) {
+    return hn::IfThenElse(hn::Le(v, hn::Zero(d)), hn::Mul(hn::Set(d, alpha), SafeExp(d, v)),
+                          hn::Set(d, 1.0f));
+  });
+}
+
+void GeluBackwardImpl(const float* x, const float* dy, float* dx, int64_t n) {
+  GradLoop(x, dy, dx, n, [](auto d, auto v) {
+    const auto cdf = hn::Mul(hn::Set(d, 0.5f), hn::Add(hn::Set(d, 1.0f),
+                                                       Erf(d, hn::Mul(v, hn::Set(d, kSqrtHalf)))));
+    const auto pdf = hn::Mul(hn::Set(d, kInvSqrt2Pi),
+                             SafeExp(d, hn::Mul(hn::Mul(v, v), hn::Set(d, -0.5f))));
+    return hn::MulAdd(v, pdf, cdf);
+  });
+}
+
+void GeluTanhBackwardImpl(const float* x, const float* dy, float* dx, int64_t n) {
+  // With s = (1 + t) / 2 = sigmoid(2u): (1 + t) / 2 + x / 2 (1 - t^2) u' =
+  // s + x s (1 - s) (2u)'. 1 - s = e s with e = e^-2u where 2u >= 0 (no cancellation).
+  GradLoop(x, dy, dx, n, [](auto d, auto v) {
+    const auto one = hn::Set(d, 1.0f);
+    const auto u2 = GeluTanhTwoU(d, v);
+    const auto e = SafeExp(d, hn::Neg(u2));
+    const auto s = hn::Div(one, hn::Add(one, e));
+    const auto one_minus_s = hn::IfThenElse(hn::Ge(u2, hn::Zero(d)), hn::Mul(e, s),
+                                            hn::Sub(one, s));
+    const auto du2 = hn::Mul(hn::Set(d, 2.0f * kSqrt2OverPi),
+                             hn::MulAdd(hn::Set(d, 3.0f * kGeluKappa), hn::Mul(v, v), one));
+    return hn::MulAdd(hn::Mul(hn::Mul(v, s), one_minus_s), du2, s);
+  });
+}
+
+void SiluBackwardImpl(const float* x, const float* dy, float* dx, int64_t n) {
+  GradLoop(x, dy, dx, n, [](auto d, auto v) {
+    const auto one = hn::Set(d, 1.0f);
+    const auto s = Sigmoid(d, v);
+    return hn::Mul(s, hn::MulAdd(v, hn::Sub(one, s), one));
+  });
+}
+
+void HardSigmoidBackwardImpl(const float* x, const float* dy, float* dx, int64_t n) {
+  ParallelVec(n, [&](auto d, int64_t i) {
+    const auto v = hn::LoadU(d, x + i);
+    const auto inside = hn::And(hn::Gt(v, hn::Set(d, -3.0f)), hn::Lt(v, hn::Set(d, 3.0f)));
+    const auto g = hn::Mul(hn::LoadU(d, dy + i), hn::Set(d, 1.0f / 6.0f));
+    hn::StoreU(hn::IfThenElseZero(inside, g), d, dx + i);
+  });
 }
 
 void PowImpl(const float* x, float p, float* y, int64_t n) {
@@ -381,6 +519,14 @@ HWY_EXPORT(AddScalarImpl);
 HWY_EXPORT(ReluBackwardImpl);
 HWY_EXPORT(SigmoidBackwardImpl);
 HWY_EXPORT(TanhBackwardImpl);
+HWY_EXPORT(LeakyReluImpl);
+HWY_EXPORT(EluImpl);
+HWY_EXPORT(LeakyReluBackwardImpl);
+HWY_EXPORT(EluBackwardImpl);
+HWY_EXPORT(GeluBackwardImpl);
+HWY_EXPORT(GeluTanhBackwardImpl);
+HWY_EXPORT(SiluBackwardImpl);
+HWY_EXPORT(HardSigmoidBackwardImpl);
 HWY_EXPORT(SumImpl);
 HWY_EXPORT(SumAxisImpl);
 
@@ -468,6 +614,38 @@ void SigmoidBackward(const float* y, const float* dy, float* dx, int64_t n) {
 
 void TanhBackward(const float* y, const float* dy, float* dx, int64_t n) {
   HWY_DYNAMIC_DISPATCH(TanhBackwardImpl)(y, dy, dx, n);
+}
+
+void LeakyRelu(const float* x, float alpha, float* y, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(LeakyReluImpl)(x, alpha, y, n);
+}
+
+void Elu(const float* x, float alpha, float* y, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(EluImpl)(x, alpha, y, n);
+}
+
+void LeakyReluBackward(const float* x, float alpha, const float* dy, float* dx, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(LeakyReluBackwardImpl)(x, alpha, dy, dx, n);
+}
+
+void EluBackward(const float* x, float alpha, const float* dy, float* dx, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(EluBackwardImpl)(x, alpha, dy, dx, n);
+}
+
+void GeluBackward(const float* x, const float* dy, float* dx, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(GeluBackwardImpl)(x, dy, dx, n);
+}
+
+void GeluTanhBackward(const float* x, const float* dy, float* dx, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(GeluTanhBackwardImpl)(x, dy, dx, n);
+}
+
+void SiluBackward(const float* x, const float* dy, float* dx, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(SiluBackwardImpl)(x, dy, dx, n);
+}
+
+void HardSigmoidBackward(const float* x, const float* dy, float* dx, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(HardSigmoidBackwardImpl)(x, dy, dx, n);
 }
 
 float Sum(const float* x, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumImpl)(x, n); }

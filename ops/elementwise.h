@@ -14,7 +14,17 @@ namespace gradway {
 namespace ops {
 
 enum class BinaryOp { kAdd, kSub, kMul, kDiv };
-enum class UnaryOp { kNeg, kExp, kLog, kSqrt, kRelu, kSigmoid, kTanh };
+// The activations among the unary ops compute PyTorch's formulas:
+//   kGelu         x / 2 * (1 + erf(x / sqrt(2)))     (torch's gelu, approximate='none';
+//                 erf from Eigen's rational approximation, within 3.4e-7 of erf)
+//   kGeluTanh     x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))  (approximate='tanh';
+//                 computed as x * sigmoid(2 sqrt(2 / pi) (x + 0.044715 x^3)), the same
+//                 function without 1 + tanh's cancellation for negative x)
+//   kSilu         x / (1 + e^-x)                     (x * sigmoid(x))
+//   kHardSigmoid  min(max(x + 3, 0), 6) / 6          (NaN stays NaN)
+enum class UnaryOp {
+  kNeg, kExp, kLog, kSqrt, kRelu, kSigmoid, kTanh, kGelu, kGeluTanh, kSilu, kHardSigmoid
+};
 
 // out[i] = a[i] op b[i] for i < n. out may be a or b (in place).
 void Binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n);
@@ -56,6 +66,27 @@ void SigmoidBackward(const float* y, const float* dy, float* dx, int64_t n);
 
 // dx[i] = dy[i] * (1 - y[i]^2)  (y = tanh(x)).
 void TanhBackward(const float* y, const float* dy, float* dx, int64_t n);
+
+// Activations with a parameter (PyTorch's formulas; y may alias x):
+// y[i] = x[i] > 0 ? x[i] : alpha * x[i]  (leaky_relu).
+void LeakyRelu(const float* x, float alpha, float* y, int64_t n);
+// y[i] = x[i] <= 0 ? alpha * (e^x[i] - 1) : x[i]  (elu; e^x - 1 computed as expm1).
+void Elu(const float* x, float alpha, float* y, int64_t n);
+
+// The activations' gradients from the input x (dx may alias dy):
+// dx[i] = x[i] > 0 ? dy[i] : alpha * dy[i]  (1 or alpha at 0, as PyTorch).
+void LeakyReluBackward(const float* x, float alpha, const float* dy, float* dx, int64_t n);
+// dx[i] = x[i] <= 0 ? dy[i] * alpha * e^x[i] : dy[i].
+void EluBackward(const float* x, float alpha, const float* dy, float* dx, int64_t n);
+// dx[i] = dy[i] * (Phi(x) + x * phi(x)): Phi, phi the normal CDF and density (kGelu).
+void GeluBackward(const float* x, const float* dy, float* dx, int64_t n);
+// dx[i] = dy[i] * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2 / pi) (1 + 3 * 0.044715 x^2)),
+// t = tanh(sqrt(2 / pi) (x + 0.044715 x^3))  (kGeluTanh).
+void GeluTanhBackward(const float* x, const float* dy, float* dx, int64_t n);
+// dx[i] = dy[i] * s * (1 + x * (1 - s)), s = sigmoid(x[i])  (kSilu).
+void SiluBackward(const float* x, const float* dy, float* dx, int64_t n);
+// dx[i] = -3 < x[i] < 3 ? dy[i] * (1/6) : 0  (kHardSigmoid; 0 at the kinks, as PyTorch).
+void HardSigmoidBackward(const float* x, const float* dy, float* dx, int64_t n);
 
 // The sum of x[0..n), in a fixed order (independent of the thread count).
 float Sum(const float* x, int64_t n);

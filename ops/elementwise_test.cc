@@ -1,7 +1,9 @@
 // Elementwise kernels vs the scalar reference, on every compiled Highway target.
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -140,6 +142,11 @@ TEST_P(ElementwiseTest, Unary) {
       {UnaryOp::kRelu, -3, 3, 0, 0, "relu"},
       {UnaryOp::kSigmoid, -20, 20, 4e-7f, 1e-7f, "sigmoid"},
       {UnaryOp::kTanh, -10, 10, 6e-7f, 1e-7f, "tanh"},
+      // Gelu's erf is a rational approximation, within 3.4e-7 of erf: x / 2 times that.
+      {UnaryOp::kGelu, -8, 8, 1e-6f, 1e-6f, "gelu"},
+      {UnaryOp::kGeluTanh, -8, 8, 1e-6f, 1e-7f, "gelu_tanh"},
+      {UnaryOp::kSilu, -20, 20, 4e-7f, 1e-7f, "silu"},
+      {UnaryOp::kHardSigmoid, -5, 5, 0, 0, "hard_sigmoid"},
   };
   for (const Case& c : cases) {
     for (int64_t n : Sizes()) {
@@ -164,7 +171,9 @@ TEST_P(ElementwiseTest, UnarySpecialValues) {
                                 -200.0f, inf, -inf, nan, 1e-3f, 50.0f, -50.0f,
                                 88.7f, -88.0f, 2.0f};
   const int64_t n = static_cast<int64_t>(x.size());
-  for (UnaryOp op : {UnaryOp::kExp, UnaryOp::kLog, UnaryOp::kSigmoid, UnaryOp::kRelu}) {
+  for (UnaryOp op : {UnaryOp::kExp, UnaryOp::kLog, UnaryOp::kSigmoid, UnaryOp::kRelu,
+                     UnaryOp::kGelu, UnaryOp::kGeluTanh, UnaryOp::kSilu,
+                     UnaryOp::kHardSigmoid}) {
     std::vector<float> got(n), want(n);
     Unary(op, x.data(), got.data(), n);
     reference::Unary(op, x.data(), want.data(), n);
@@ -239,6 +248,144 @@ TEST_P(ElementwiseTest, ScalarOps) {
       ExpectAllNear(want.data(), got.data(), n, 1e-6f, 1e-6f, Tag("TanhBackward", n, mis));
     }
   }
+}
+
+// erf's rational approximation against std::erf, through Gelu: x / 2 * (1 + erf(x / sqrt 2))
+// for x on a fine grid of [-8, 8] is within 5e-7 * |x| / 2 of the double-precision value
+// (the approximation's error, at most 3.4e-7 near erf's argument -3.94, plus rounding).
+TEST_P(ElementwiseTest, GeluErfIsWithinAFewUlp) {
+  const int64_t n = 120001;
+  std::vector<float> x(n), got(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = -8.f + 16.f * static_cast<float>(i) / (n - 1);
+  Unary(UnaryOp::kGelu, x.data(), got.data(), n);
+  double worst = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (x[i] == 0.f) continue;
+    const double v = x[i];
+    const double want = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    worst = std::max(worst, std::fabs(got[i] - want) / (0.5 * std::fabs(v)));
+  }
+  EXPECT_LT(worst, 5e-7);
+}
+
+// The activations with a parameter, and every activation's backward kernel.
+TEST_P(ElementwiseTest, ActivationKernels) {
+  for (int64_t n : Sizes()) {
+    for (int mis = 0; mis < 4; ++mis) {
+      Buffer x(n, mis, 21, -6.f, 6.f), dy(n, 3 - mis, 22);
+      Buffer got(n, (mis + 1) % 4, 23), want(n, 0, 23);
+      for (float alpha : {0.2f, 1.0f, -0.5f}) {
+        LeakyRelu(x.data(), alpha, got.data(), n);
+        reference::LeakyRelu(x.data(), alpha, want.data(), n);
+        ExpectAllNear(want.data(), got.data(), n, 0, 0, Tag("LeakyRelu", n, mis));
+        Elu(x.data(), alpha, got.data(), n);
+        reference::Elu(x.data(), alpha, want.data(), n);
+        ExpectAllNear(want.data(), got.data(), n, 6e-7f, 1e-7f, Tag("Elu", n, mis));
+        LeakyReluBackward(x.data(), alpha, dy.data(), got.data(), n);
+        reference::LeakyReluBackward(x.data(), alpha, dy.data(), want.data(), n);
+        ExpectAllNear(want.data(), got.data(), n, 0, 0, Tag("LeakyReluBackward", n, mis));
+        EluBackward(x.data(), alpha, dy.data(), got.data(), n);
+        reference::EluBackward(x.data(), alpha, dy.data(), want.data(), n);
+        ExpectAllNear(want.data(), got.data(), n, 6e-7f, 1e-7f, Tag("EluBackward", n, mis));
+      }
+      struct Backward {
+        void (*kernel)(const float*, const float*, float*, int64_t);
+        void (*reference)(const float*, const float*, float*, int64_t);
+        float rel, abs;
+        const char* name;
+      };
+      const Backward backwards[] = {
+          {GeluBackward, reference::GeluBackward, 1e-6f, 5e-7f, "GeluBackward"},
+          {GeluTanhBackward, reference::GeluTanhBackward, 1e-6f, 5e-7f, "GeluTanhBackward"},
+          {SiluBackward, reference::SiluBackward, 1e-6f, 2e-7f, "SiluBackward"},
+          {HardSigmoidBackward, reference::HardSigmoidBackward, 0, 0, "HardSigmoidBackward"},
+      };
+      for (const Backward& b : backwards) {
+        b.kernel(x.data(), dy.data(), got.data(), n);
+        b.reference(x.data(), dy.data(), want.data(), n);
+        ExpectAllNear(want.data(), got.data(), n, b.rel, b.abs, Tag(b.name, n, mis));
+        // dx in dy's place.
+        std::vector<float> in_place = dy.ToVector();
+        b.kernel(x.data(), in_place.data(), in_place.data(), n);
+        EXPECT_TRUE(SameBits(got.data(), in_place.data(), n)) << Tag(b.name, n, mis);
+      }
+      // y in x's place.
+      std::vector<float> in_place = x.ToVector();
+      Elu(in_place.data(), 0.5f, in_place.data(), n);
+      Elu(x.data(), 0.5f, got.data(), n);
+      EXPECT_TRUE(SameBits(got.data(), in_place.data(), n)) << Tag("Elu in place", n, mis);
+    }
+  }
+}
+
+// At the kinks and on special values the activations follow PyTorch: LeakyRelu's and
+// Elu's gradients at 0 are alpha's side, HardSigmoid's gradient is 0 at +-3 and beyond,
+// NaN stays NaN.
+TEST_P(ElementwiseTest, ActivationKinksAndSpecialValues) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {0.f, -3.f, 3.f, -200.f, 200.f, inf, -inf, nan};
+  const std::vector<float> ones(x.size(), 1.f);
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<float> y(n);
+  LeakyReluBackward(x.data(), 0.25f, ones.data(), y.data(), n);
+  EXPECT_EQ(y[0], 0.25f);
+  EluBackward(x.data(), 0.5f, ones.data(), y.data(), n);
+  EXPECT_EQ(y[0], 0.5f);
+  EXPECT_EQ(y[3], 0.f);
+  HardSigmoidBackward(x.data(), ones.data(), y.data(), n);
+  EXPECT_EQ(y, (std::vector<float>{1.f / 6.f, 0, 0, 0, 0, 0, 0, 0}));
+  Unary(UnaryOp::kHardSigmoid, x.data(), y.data(), n);
+  EXPECT_EQ(std::vector<float>(y.begin(), y.end() - 1),
+            (std::vector<float>{0.5f, 0, 1, 0, 1, 1, 0}));
+  EXPECT_TRUE(std::isnan(y[7]));
+  Elu(x.data(), 2.f, y.data(), n);
+  EXPECT_EQ(std::vector<float>(y.begin(), y.end() - 1),
+            (std::vector<float>{0, 2.f * std::expm1(-3.f), 3, -2, 200, inf, -2}));
+  EXPECT_TRUE(std::isnan(y[7]));
+  for (UnaryOp op : {UnaryOp::kGelu, UnaryOp::kGeluTanh, UnaryOp::kSilu}) {
+    Unary(op, x.data(), y.data(), n);
+    EXPECT_EQ(y[0], 0.f);
+    EXPECT_EQ(y[3], 0.f);      // -200
+    EXPECT_EQ(y[4], 200.f);
+    EXPECT_EQ(y[5], inf);
+    EXPECT_TRUE(std::isnan(y[7]));
+  }
+}
+
+// The activation kernels give bit-identical results whatever the thread count.
+TEST_P(ElementwiseTest, ActivationsDeterministicAcrossThreads) {
+  const int64_t n = 100003;
+  Buffer x(n, 1, 24, -6.f, 6.f), dy(n, 2, 25);
+  const auto run = [&] {
+    std::vector<float> out;
+    std::vector<float> y(n);
+    const auto keep = [&] { out.insert(out.end(), y.begin(), y.end()); };
+    for (UnaryOp op : {UnaryOp::kGelu, UnaryOp::kGeluTanh, UnaryOp::kSilu,
+                       UnaryOp::kHardSigmoid}) {
+      Unary(op, x.data(), y.data(), n);
+      keep();
+    }
+    LeakyRelu(x.data(), 0.2f, y.data(), n), keep();
+    Elu(x.data(), 0.7f, y.data(), n), keep();
+    LeakyReluBackward(x.data(), 0.2f, dy.data(), y.data(), n), keep();
+    EluBackward(x.data(), 0.7f, dy.data(), y.data(), n), keep();
+    GeluBackward(x.data(), dy.data(), y.data(), n), keep();
+    GeluTanhBackward(x.data(), dy.data(), y.data(), n), keep();
+    SiluBackward(x.data(), dy.data(), y.data(), n), keep();
+    HardSigmoidBackward(x.data(), dy.data(), y.data(), n), keep();
+    return out;
+  };
+  SetNumThreads(1);
+  const std::vector<float> one = run();
+  for (int threads : {2, 7}) {
+    SetNumThreads(threads);
+    const std::vector<float> many = run();
+    ASSERT_EQ(one.size(), many.size());
+    EXPECT_TRUE(SameBits(one.data(), many.data(), static_cast<int64_t>(one.size())))
+        << threads << " threads";
+  }
+  SetNumThreads(0);
 }
 
 TEST_P(ElementwiseTest, Sum) {

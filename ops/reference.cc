@@ -1,6 +1,7 @@
 // Scalar reference kernels (see reference.h).
 #include "ops/reference.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "base/splitmix.h"
@@ -9,6 +10,18 @@ namespace gradway {
 namespace ops {
 namespace reference {
 namespace {
+
+// GELU's parts in double (the kernels' approximations are compared with these).
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2 / pi)
+constexpr double kGeluKappa = 0.044715;
+
+double GeluCdf(double x) { return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))); }
+double GeluPdf(double x) { return std::exp(-0.5 * x * x) / std::sqrt(2.0 * M_PI); }
+// (1 + tanh(u)) / 2 and u'.
+double GeluTanhCdf(double x) {
+  return 0.5 * (1.0 + std::tanh(kSqrt2OverPi * (x + kGeluKappa * x * x * x)));
+}
+double GeluTanhInnerDerivative(double x) { return kSqrt2OverPi * (1.0 + 3.0 * kGeluKappa * x * x); }
 
 inline float Apply(BinaryOp op, float x, float y) {
   switch (op) {
@@ -68,6 +81,12 @@ void Unary(UnaryOp op, const float* x, float* y, int64_t n) {
       case UnaryOp::kRelu: y[i] = v > 0.f ? v : 0.f; break;
       case UnaryOp::kSigmoid: y[i] = 1.f / (1.f + std::exp(-v)); break;
       case UnaryOp::kTanh: y[i] = std::tanh(v); break;
+      case UnaryOp::kGelu: y[i] = static_cast<float>(GeluCdf(v) * v); break;
+      case UnaryOp::kGeluTanh: y[i] = static_cast<float>(GeluTanhCdf(v) * v); break;
+      case UnaryOp::kSilu: y[i] = v / (1.f + std::exp(-v)); break;
+      case UnaryOp::kHardSigmoid:
+        y[i] = std::isnan(v) ? v : std::min(std::max(v + 3.f, 0.f), 6.f) / 6.f;
+        break;
     }
   }
 }
@@ -107,6 +126,47 @@ void SigmoidBackward(const float* y, const float* dy, float* dx, int64_t n) {
 
 void TanhBackward(const float* y, const float* dy, float* dx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.f - y[i] * y[i]);
+}
+
+void LeakyRelu(const float* x, float alpha, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : alpha * x[i];
+}
+
+void Elu(const float* x, float alpha, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] <= 0.f ? alpha * std::expm1(x[i]) : x[i];
+}
+
+void LeakyReluBackward(const float* x, float alpha, const float* dy, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.f ? dy[i] : alpha * dy[i];
+}
+
+void EluBackward(const float* x, float alpha, const float* dy, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] <= 0.f ? dy[i] * alpha * std::exp(x[i]) : dy[i];
+}
+
+void GeluBackward(const float* x, const float* dy, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    dx[i] = static_cast<float>(dy[i] * (GeluCdf(v) + v * GeluPdf(v)));
+  }
+}
+
+void GeluTanhBackward(const float* x, const float* dy, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i], s = GeluTanhCdf(v);  // (1 + t) / 2; (1 - t^2) / 2 = 2 s (1 - s)
+    dx[i] = static_cast<float>(dy[i] * (s + v * 2.0 * s * (1.0 - s) * GeluTanhInnerDerivative(v)));
+  }
+}
+
+void SiluBackward(const float* x, const float* dy, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float s = 1.f / (1.f + std::exp(-x[i]));
+    dx[i] = dy[i] * s * (1.f + x[i] * (1.f - s));
+  }
+}
+
+void HardSigmoidBackward(const float* x, const float* dy, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = (x[i] > -3.f && x[i] < 3.f) ? dy[i] * (1.f / 6.f) : 0.f;
 }
 
 float Sum(const float* x, int64_t n) {

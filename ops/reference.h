@@ -32,6 +32,16 @@ void AddScalar(const float* x, float alpha, float* y, int64_t n);
 void ReluBackward(const float* x, const float* dy, float* dx, int64_t n);
 void SigmoidBackward(const float* y, const float* dy, float* dx, int64_t n);
 void TanhBackward(const float* y, const float* dy, float* dx, int64_t n);
+void LeakyRelu(const float* x, float alpha, float* y, int64_t n);
+void Elu(const float* x, float alpha, float* y, int64_t n);
+void LeakyReluBackward(const float* x, float alpha, const float* dy, float* dx, int64_t n);
+void EluBackward(const float* x, float alpha, const float* dy, float* dx, int64_t n);
+// In double precision, rounded once, as Unary's kGelu and kGeluTanh (the truth the kernels'
+// erf and tanh approximations are measured against).
+void GeluBackward(const float* x, const float* dy, float* dx, int64_t n);
+void GeluTanhBackward(const float* x, const float* dy, float* dx, int64_t n);
+void SiluBackward(const float* x, const float* dy, float* dx, int64_t n);
+void HardSigmoidBackward(const float* x, const float* dy, float* dx, int64_t n);
 // Sequential sum in double precision.
 float Sum(const float* x, int64_t n);
 void SumAxis(const float* x, int64_t outer, int64_t axis, int64_t inner, float* out);
