@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -61,6 +62,38 @@ nn::Logs TrainByHand(nn::Model& model, const Tensor& x, const Tensor& y, int64_t
   return logs;
 }
 
+// A functional model: a residual block with batch normalisation, augmentation and a
+// cosine schedule.
+std::unique_ptr<nn::Model> ResidualModel() {
+  // README begin
+  auto image = nn::Input({28, 28, 1});
+  auto x = nn::RandomFlip("horizontal")(image);        // augmentation: training only
+  x = nn::Conv2D(nn::Conv2DOptions(16, 3).Padding(nn::Padding::kSame).UseBias(false))(x);
+  x = nn::ReLU()(nn::BatchNormalization()(x));
+  auto y = nn::Conv2D(nn::Conv2DOptions(16, 3).Padding(nn::Padding::kSame).UseBias(false))(x);
+  x = nn::ReLU()(nn::Add()({x, nn::BatchNormalization()(y)}));  // the skip connection
+  auto probabilities = nn::Dense(10, nn::kSoftmax)(nn::GlobalAveragePooling2D()(x));
+  auto model = std::make_unique<nn::Model>(image, probabilities, /*seed=*/42);
+  model->Summary();  // each layer with what it is connected to
+  nn::CosineDecay schedule(0.0, /*decay_steps=*/9000, 0.0, /*warmup_target=*/2e-3, 470);
+  model->Compile(nn::CategoricalCrossentropy(),
+                 nn::Adam(nn::AdamOptions().LearningRate(schedule)), {"accuracy"});
+  // README end
+  return model;
+}
+
+TEST(ReadmeTest, FunctionalSnippetTrains) {
+  std::unique_ptr<nn::Model> model = ResidualModel();
+  Generator gen(2);
+  Tensor x = Tensor::Uniform({8, 28, 28, 1}, 0, 1, gen);
+  Tensor y = Tensor::Zeros({8, 10});
+  for (int i = 0; i < 8; ++i) y.set({i, i % 10}, 1);
+  nn::History h = model->Fit(x, y, nn::FitOptions().Epochs(3).BatchSize(4).Verbose(0));
+  EXPECT_EQ(h.size(), 3u);
+  EXPECT_EQ(model->ParameterCount(), 144 + 64 + 2304 + 64 + 170);
+  EXPECT_EQ(model->TrainableParameterCount(), model->ParameterCount() - 64);
+}
+
 TEST(ReadmeTest, MnistCnnSnippetRuns) {
   const std::string dir = nn::testing::TempPath("readme");
   std::filesystem::create_directories(dir);
@@ -112,7 +145,7 @@ TEST(ReadmeTest, ReadmeShowsTheseLines) {
       snippets.emplace_back();
     }
   }
-  ASSERT_EQ(snippets.size(), 2u);
+  ASSERT_EQ(snippets.size(), 3u);
   const std::string readme = ReadRunfile("README.md");
   for (const auto& snippet : snippets) {
     ASSERT_GT(snippet.size(), 5u);
