@@ -10,6 +10,7 @@
 #include "nn/checkpoint.h"
 #include "nn/collective.h"
 #include "nn/dataset.h"
+#include "nn/image_dataset.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/losses.h"
