@@ -9,6 +9,7 @@
 #include "nn/callbacks.h"
 #include "nn/checkpoint.h"
 #include "nn/collective.h"
+#include "nn/csv_dataset.h"
 #include "nn/dataset.h"
 #include "nn/image_dataset.h"
 #include "nn/init.h"
