@@ -266,8 +266,9 @@ absl::Status ClassLabels(const std::vector<Field>& fields, const std::string& na
   std::map<std::string, int> classes;
   for (const Field& f : fields) {
     if (f.value.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(name, ":", f.line, ": column ", column + 1,
-                                                     " (", Quote(header), "): an empty class label"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ":", f.line, ": column ", column + 1, " (", Quote(header),
+          "): an empty class label"));
     }
     classes.emplace(f.value, 0);
   }

@@ -146,7 +146,8 @@ TEST(Csv, ClassLabels) {
 TEST(Csv, StructureErrorsNameTheLineAndColumn) {
   EXPECT_EQ(Error(""), "t.csv: no header row (empty file)");
   EXPECT_EQ(Error("\n\r\n"), "t.csv: no header row (empty file)");
-  EXPECT_EQ(Error("a,b,c\n1,2,3\n4,5\n"), "t.csv:3: 2 fields, but the header (line 1) has 3 columns");
+  EXPECT_EQ(Error("a,b,c\n1,2,3\n4,5\n"),
+            "t.csv:3: 2 fields, but the header (line 1) has 3 columns");
   EXPECT_EQ(Error("\na,b\n1,2\n"), "");  // an empty line before the header
   EXPECT_EQ(Error("\na,b\n1\n"), "t.csv:3: 1 field, but the header (line 2) has 2 columns");
   EXPECT_EQ(Error("a,b\n1,2\"3\n"),

@@ -243,7 +243,8 @@ TEST(ListImageDirectory, OptionErrors) {
   EXPECT_EQ(message(ImageDirectoryOptions().ValidationSplit(0.2).Subset("both")),
             at + "validation_split with shuffle needs a seed, so that the training and "
                  "validation subsets of separate calls do not overlap");
-  EXPECT_EQ(message(ImageDirectoryOptions().CacheBytes(-1)), at + "cache_bytes must be >= 0, not -1");
+  EXPECT_EQ(message(ImageDirectoryOptions().CacheBytes(-1)),
+            at + "cache_bytes must be >= 0, not -1");
   // Without shuffling a split needs no seed.
   EXPECT_TRUE(ListImageDirectory(
                   dir, ImageDirectoryOptions().ValidationSplit(0.5).Subset("both").Shuffle(false))

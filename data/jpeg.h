@@ -34,15 +34,18 @@ inline constexpr int kMaxJpegScans = 100;
 // Huffman code, stray bytes before a marker) gives the image, as viewers show it.
 // Memory: the header's size is checked before decoding (at most kMaxJpegPixels, at most 4
 // components), so the image takes at most 128 MiB. Its rows are stored as they are
-// decoded, so a file whose data stops early costs only the rows decoded until then. A JPEG
-// in several scans (progressive, or sequential with non-interleaved components) needs
-// libjpeg's coefficient buffer for the whole image from the start (2 bytes per sample, at
-// most 256 MiB). At most kMaxJpegScans scans are read.
+// decoded, so a Huffman-coded file whose data stops early costs only the rows decoded
+// until then. Not so for what the format allows to be tiny: arithmetic-coded data may end
+// early by design (the rest decodes as zeros), and a progressive scan may skip any number
+// of blocks, so a few hundred bytes can describe a large flat image; and a JPEG in several
+// scans (progressive, or sequential with non-interleaved components) needs libjpeg's
+// coefficient buffer for the whole image from the start (2 bytes per sample, at most
+// 256 MiB). At most kMaxJpegScans scans are read.
 // Errors: NotFound for a missing file; InvalidArgument naming the file for `channels`
 // other than 1, 3 or 4 and for anything that is not a readable JPEG, with libjpeg's message
 // ("Not a JPEG file: starts with 0x89 0x50", "Premature end of JPEG file", "Corrupt JPEG
-// data: premature end of data segment", "Unsupported marker type 0x..."), an image larger than kMaxJpegPixels, more than 4
-// components or more than kMaxJpegScans scans.
+// data: premature end of data segment", "Unsupported marker type 0x..."), an image larger
+// than kMaxJpegPixels, more than 4 components or more than kMaxJpegScans scans.
 absl::StatusOr<Image> ReadJpeg(const std::string& path, int channels);
 
 // Writes a `width` x `height` baseline JPEG of `quality` (1 to 100, libjpeg's scale) from

@@ -197,7 +197,8 @@ TEST(ReadPng, GrayRgbAndRgba) {
 
   absl::Status s = ReadPng(gray_path, 2).status();
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
-  EXPECT_EQ(s.message(), gray_path + ": cannot read a PNG as 2 channels (1: gray, 3: RGB, 4: RGBA)");
+  EXPECT_EQ(s.message(),
+            gray_path + ": cannot read a PNG as 2 channels (1: gray, 3: RGB, 4: RGBA)");
   s = ReadPng(TmpPath("missing_rgb.png"), 3).status();
   EXPECT_TRUE(absl::IsNotFound(s)) << s;
 }

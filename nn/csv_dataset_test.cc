@@ -28,7 +28,8 @@ std::string WriteCsv(const std::string& name, const std::string& text) {
 TEST(CsvTensors, ShapesPerLabelMode) {
   const std::string path =
       WriteCsv("modes.csv", "a,b,kind,c\n1,2,cat,3\n4,5,dog,6\n7,8,cat,9\n");
-  absl::StatusOr<CsvTensors> t = ReadCsvTensors(path, CsvOptions().LabelColumn("kind").LabelMode("int"));
+  absl::StatusOr<CsvTensors> t =
+      ReadCsvTensors(path, CsvOptions().LabelColumn("kind").LabelMode("int"));
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->x.shape(), (Shape{3, 3}));
   EXPECT_EQ(t->x.ToVector(), (std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9}));

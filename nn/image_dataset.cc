@@ -32,6 +32,8 @@ ImageDirectoryDataset::ImageDirectoryDataset(data::ImageFiles files, int classes
       classes_(classes),
       label_mode_(options.label_mode),
       name_(std::move(name)) {
+  const absl::Status options_ok = data::CheckImageDirectoryOptions(options);
+  GRADWAY_CHECK(options_ok.ok(), name_, ": ", options_ok.message());
   GRADWAY_CHECK(static_cast<int64_t>(labels_.size()) == loader_.size(), name_, ": ",
                 loader_.size(), " files but ", labels_.size(), " labels");
   GRADWAY_CHECK(classes_ >= 1, name_, ": ", classes_, " classes");

@@ -41,9 +41,8 @@ using ImageDirectoryOptions = data::ImageDirectoryOptions;
 // first in the batch's order.
 class ImageDirectoryDataset : public Dataset {
  public:
-  // `options` must pass data::CheckImageDirectoryOptions; labels in [0, classes).
-  // Throws Error naming `name` when files.paths and files.labels differ in length or a
-  // label is out of range.
+  // Throws Error naming `name` when `options` fail data::CheckImageDirectoryOptions,
+  // files.paths and files.labels differ in length or a label is not in [0, classes).
   ImageDirectoryDataset(data::ImageFiles files, int classes, const ImageDirectoryOptions& options,
                         std::string name = "images");
   int64_t size() const override { return loader_.size(); }

@@ -201,6 +201,13 @@ TEST(ImageDatasetFromDirectory, Errors) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "bad: label 3 of a.png is not in [0, 3)");
   }
+  try {
+    ImageDirectoryDataset bad({{"a.png"}, {0}}, 1, ImageDirectoryOptions().ColorMode("cmyk"));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "images: color_mode must be \"grayscale\", \"rgb\" or \"rgba\", not \"cmyk\"");
+  }
 }
 
 TEST(ImageDatasetFromDirectory, FitsAModel) {
@@ -213,7 +220,8 @@ TEST(ImageDatasetFromDirectory, FitsAModel) {
   Sequential model(/*seed=*/1);
   model.Add(Flatten(Shape{7, 9, 1}));
   model.Add(Dense(DenseOptions(3).Activation(kSoftmax)));
-  model.Compile(SparseCategoricalCrossentropy(), Adam(AdamOptions().LearningRate(0.05)), {"accuracy"});
+  model.Compile(SparseCategoricalCrossentropy(), Adam(AdamOptions().LearningRate(0.05)),
+                {"accuracy"});
   History h = model.Fit(*d->training, FitOptions()
                                           .Epochs(8)
                                           .BatchSize(8)
