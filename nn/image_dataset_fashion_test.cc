@@ -57,6 +57,54 @@ double TrainAndTest(const Dataset& train, const Dataset& test) {
   return model.Evaluate(test, 500).Get("accuracy");
 }
 
+// Writes the images into a fresh folder: <dir>/<class>/<index>.png or .jpg. Returns it.
+std::string WriteClassFolders(const data::Dataset& fashion) {
+  const auto start = std::chrono::steady_clock::now();
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/fashion.XXXXXX");
+  EXPECT_NE(mkdtemp(dir.data()), nullptr);
+  for (const char* name : kClasses) EXPECT_TRUE(data::MakeDirs(dir + "/" + name).ok());
+  for (int64_t i = 0; i < kTrain; ++i) {
+    const uint8_t* pixels = fashion.train_images.data() + i * 784;
+    const std::string path = absl::StrFormat("%s/%s/%05d.%s", dir,
+                                             kClasses[fashion.train_labels[i]], i,
+                                             i % 2 ? "jpg" : "png");
+    const absl::Status s = i % 2 ? data::WriteJpeg(path, pixels, 28, 28, 1, 95)
+                                 : data::WriteGrayPng(path, pixels, 28, 28);
+    EXPECT_TRUE(s.ok()) << s;
+  }
+  std::printf("wrote %lld images in %.2f s\n", static_cast<long long>(kTrain), Seconds(start));
+  return dir;
+}
+
+// The pixels of `from_files` against `from_idx` (the same rows): PNG rows exactly
+// byte * (1 / 255), JPEG rows within JPEG's loss.
+void ExpectSamePixels(const ImageDirectoryDataset& from_files, const ByteImageDataset& from_idx) {
+  Tensor x, y, x_idx, y_idx;
+  from_files.Slice(0, kTrain, &x, &y);
+  from_idx.Slice(0, kTrain, &x_idx, &y_idx);
+  EXPECT_EQ(y.ToVector(), y_idx.ToVector());
+  double jpeg_error = 0;
+  int64_t jpegs = 0;
+  for (int64_t row = 0; row < kTrain; ++row) {
+    const std::string& path = from_files.paths()[row];
+    const bool png = path.compare(path.size() - 4, 4, ".png") == 0;
+    for (int64_t k = row * 784; k < (row + 1) * 784; ++k) {
+      if (png) {
+        ASSERT_EQ(x.data()[k], from_idx.pixels()[k] * (1 / 255.f)) << path;
+      } else {
+        jpeg_error += std::abs(x.data()[k] - x_idx.data()[k]);
+      }
+    }
+    jpegs += png ? 0 : 1;
+  }
+  EXPECT_EQ(jpegs, kTrain / 2);
+  jpeg_error *= 255.0 / (jpegs * 784);
+  std::printf("JPEG quality 95: mean absolute error %.3f levels\n", jpeg_error);
+  EXPECT_GT(jpeg_error, 0.05);  // they are JPEGs,
+  EXPECT_LT(jpeg_error, 2.0);   // and good ones
+}
+
 TEST(ImageDatasetFromDirectoryFashionMnist, TrainsAsWellAsTheIdxFiles) {
   ASSERT_TRUE(data::DirExists(data::kFashionMnistDir))
       << data::kFashionMnistDir
@@ -65,25 +113,9 @@ TEST(ImageDatasetFromDirectoryFashionMnist, TrainsAsWellAsTheIdxFiles) {
   absl::StatusOr<data::Dataset> fashion =
       data::LoadFashionMnist(data::kFashionMnistDir, data::IdxRange{0, kTrain});
   ASSERT_TRUE(fashion.ok()) << fashion.status();
+  const std::string dir = WriteClassFolders(*fashion);
 
-  // Write the images: <dir>/<class>/<index>.png or .jpg.
   auto start = std::chrono::steady_clock::now();
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/fashion.XXXXXX");
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
-  for (const char* name : kClasses) ASSERT_TRUE(data::MakeDirs(dir + "/" + name).ok());
-  for (int64_t i = 0; i < kTrain; ++i) {
-    const uint8_t* pixels = fashion->train_images.data() + i * 784;
-    const std::string path = absl::StrFormat("%s/%s/%05d.%s", dir,
-                                             kClasses[fashion->train_labels[i]], i,
-                                             i % 2 ? "jpg" : "png");
-    const absl::Status s = i % 2 ? data::WriteJpeg(path, pixels, 28, 28, 1, 95)
-                                 : data::WriteGrayPng(path, pixels, 28, 28);
-    ASSERT_TRUE(s.ok()) << s;
-  }
-  std::printf("wrote %lld images in %.2f s\n", static_cast<long long>(kTrain), Seconds(start));
-
-  start = std::chrono::steady_clock::now();
   absl::StatusOr<ImageDirectoryDatasets> files = ImageDatasetFromDirectory(
       dir, ImageDirectoryOptions().ImageSize(28, 28).ColorMode("grayscale").Shuffle(false)
                .Rescale(1 / 255.f));
@@ -105,33 +137,9 @@ TEST(ImageDatasetFromDirectoryFashionMnist, TrainsAsWellAsTheIdxFiles) {
     labels.push_back(fashion->train_labels[i]);
   }
   ByteImageDataset from_idx(pixels, labels, {28, 28, 1}, 10, /*one_hot=*/false, "idx");
-
-  // The pixels: PNG rows exactly byte * (1 / 255), JPEG rows within JPEG's loss.
-  Tensor x, y, x_idx, y_idx;
-  from_files.Slice(0, kTrain, &x, &y);
-  from_idx.Slice(0, kTrain, &x_idx, &y_idx);
-  std::printf("decoded %lld images in %.2f s\n", static_cast<long long>(kTrain),
+  ExpectSamePixels(from_files, from_idx);
+  std::printf("listed and decoded %lld images in %.2f s\n", static_cast<long long>(kTrain),
               Seconds(start));
-  EXPECT_EQ(y.ToVector(), y_idx.ToVector());
-  double jpeg_error = 0;
-  int64_t jpegs = 0;
-  for (int64_t row = 0; row < kTrain; ++row) {
-    const std::string& path = from_files.paths()[row];
-    const bool png = path.compare(path.size() - 4, 4, ".png") == 0;
-    for (int64_t k = row * 784; k < (row + 1) * 784; ++k) {
-      if (png) {
-        ASSERT_EQ(x.data()[k], pixels[k] * (1 / 255.f)) << path;
-      } else {
-        jpeg_error += std::abs(x.data()[k] - x_idx.data()[k]);
-      }
-    }
-    jpegs += png ? 0 : 1;
-  }
-  EXPECT_EQ(jpegs, kTrain / 2);
-  jpeg_error *= 255.0 / (jpegs * 784);
-  std::printf("JPEG quality 95: mean absolute error %.3f levels\n", jpeg_error);
-  EXPECT_GT(jpeg_error, 0.05);  // they are JPEGs,
-  EXPECT_LT(jpeg_error, 2.0);   // and good ones
 
   // The same model trained the same way on each; tested on the 10,000 test images.
   ByteImageDataset test(fashion->test_images, fashion->test_labels, {28, 28, 1}, 10,
