@@ -37,8 +37,9 @@ def gradway_dependencies():
       toolchains through these three and would otherwise download them, which cannot work
       offline. gradway's stand-ins (third_party/bazel/) re-export Bazel's native rules.
     - `gradway_system`: the Debian libraries gradway links (Highway, oneTBB, Abseil, zlib,
-      libpng, nlohmann-json, Open MPI, GoogleTest, Google Benchmark), installed by
-      third_party/install.sh, as `cc_library` targets over /usr (third_party/system.BUILD).
+      libpng, libjpeg-turbo, nlohmann-json, Open MPI, GoogleTest, Google Benchmark),
+      installed by third_party/install.sh, as `cc_library` targets over /usr
+      (third_party/system.BUILD).
     """
     for name in ["rules_cc", "rules_java", "remote_coverage_tools"]:
         _maybe(_stand_in, name = name)

@@ -63,7 +63,70 @@ std::vector<float> ResizeArea(const std::vector<float>& in, int in_w, int in_h, 
   return out;
 }
 
+// One output coordinate's source for bilinear resizing: the two neighbouring input
+// coordinates (clamped to the image) and the weight of the upper one.
+struct BilinearTap {
+  int lower, upper;
+  float lerp;
+};
+
+// As TensorFlow's ResizeBilinear with half_pixel_centers (its compute_interpolation_weights
+// and HalfPixelScaler), in float as it computes them: output i samples the input at
+// (i + 0.5) * (in_size / out_size) - 0.5.
+std::vector<BilinearTap> BilinearTaps(int in_size, int out_size) {
+  std::vector<BilinearTap> taps(out_size);
+  const float scale = static_cast<float>(in_size) / static_cast<float>(out_size);
+  for (int i = 0; i < out_size; ++i) {
+    const float in = (static_cast<float>(i) + 0.5f) * scale - 0.5f;
+    const float in_floor = std::floor(in);
+    taps[i].lower = std::max(static_cast<int>(in_floor), 0);
+    taps[i].upper = std::min(static_cast<int>(std::ceil(in)), in_size - 1);
+    taps[i].lerp = in - in_floor;
+  }
+  return taps;
+}
+
 }  // namespace
+
+absl::Status ResizeBilinear(const Image& image, int out_height, int out_width, float* out) {
+  const int w = image.width, h = image.height, c = image.channels;
+  if (w <= 0 || h <= 0 || c < 1 || c > 4 ||
+      image.pixels.size() != static_cast<size_t>(w) * h * c) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "ResizeBilinear: not a valid image (%dx%d, %d channels, %d samples)", w, h, c,
+        image.pixels.size()));
+  }
+  if (out_height <= 0 || out_width <= 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "ResizeBilinear: cannot resize a %dx%d image to %dx%d", w, h, out_width, out_height));
+  }
+  if (out_height == h && out_width == w) {
+    std::copy(image.pixels.begin(), image.pixels.end(), out);
+    return absl::OkStatus();
+  }
+  const std::vector<BilinearTap> ys = BilinearTaps(h, out_height);
+  const std::vector<BilinearTap> xs = BilinearTaps(w, out_width);
+  const size_t row = static_cast<size_t>(w) * c;
+  for (int y = 0; y < out_height; ++y) {
+    const uint8_t* top = image.pixels.data() + ys[y].lower * row;
+    const uint8_t* bottom = image.pixels.data() + ys[y].upper * row;
+    const float y_lerp = ys[y].lerp;
+    for (int x = 0; x < out_width; ++x) {
+      const size_t left = static_cast<size_t>(xs[x].lower) * c;
+      const size_t right = static_cast<size_t>(xs[x].upper) * c;
+      const float x_lerp = xs[x].lerp;
+      for (int k = 0; k < c; ++k) {
+        // TensorFlow's compute_lerp, operation for operation.
+        const float top_left = top[left + k], top_right = top[right + k];
+        const float bottom_left = bottom[left + k], bottom_right = bottom[right + k];
+        const float upper = top_left + (top_right - top_left) * x_lerp;
+        const float lower = bottom_left + (bottom_right - bottom_left) * x_lerp;
+        *out++ = upper + (lower - upper) * y_lerp;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<GrayImage> ScaleNearest(const GrayImage& image, int factor) {
   if (absl::Status s = CheckImage(image, "ScaleNearest"); !s.ok()) return s;

@@ -1,5 +1,6 @@
 #include "data/image.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -143,6 +144,81 @@ TEST(ToMnistDigit, Errors) {
   absl::StatusOr<GrayImage> blob = ToMnistDigit(dot);
   ASSERT_TRUE(blob.ok()) << blob.status();
   EXPECT_EQ(InkBox(*blob), (std::vector<int>{4, 4, 23, 23}));
+}
+
+// The HWC test image of data/testdata/resize_bilinear_pytorch.py.
+Image TestImage(int h, int w, int c) {
+  Image image{w, h, c, std::vector<uint8_t>(static_cast<size_t>(h) * w * c)};
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      for (int k = 0; k < c; ++k) {
+        image.pixels[(static_cast<size_t>(y) * w + x) * c + k] =
+            static_cast<uint8_t>((37 * y + 11 * x + 5 * k) % 256);
+      }
+    }
+  }
+  return image;
+}
+
+TEST(ResizeBilinear, MatchesPyTorchsHalfPixelBilinear) {
+  // Expected values: data/testdata/resize_bilinear_pytorch.py (PyTorch 1.13, float64).
+  const std::vector<float> up_down = {
+      12.3333333, 17.3333333, 19.6666667, 24.6666667, 28.2222222, 33.2222222, 36.7777778,
+      41.7777778, 45.3333333, 50.3333333, 53.8888889, 58.8888889, 62.4444444, 67.4444444,
+      71,         76,         78.3333333, 83.3333333, 74,         79,         81.3333333,
+      86.3333333, 89.8888889, 94.8888889, 98.4444444, 103.444444, 107,        112,
+      115.555556, 120.555556, 124.111111, 129.111111, 132.666667, 137.666667, 140,
+      145,        135.666667, 140.666667, 143,        148,        151.555556, 156.555556,
+      160.111111, 165.111111, 168.666667, 173.666667, 177.222222, 182.222222, 185.777778,
+      190.777778, 194.333333, 199.333333, 201.666667, 206.666667};
+  const std::vector<float> reduced = {48.225,  72.425,  96.625,  120.825, 145.025,
+                                      168.475, 192.675, 216.875, 145.075, 105.275,
+                                      32.725,  56.925,  81.125,  105.325, 129.525,
+                                      152.975, 177.175, 201.375, 225.575, 160.175};
+  struct Case {
+    int h, w, c, out_h, out_w;
+    const std::vector<float>* expected;
+  };
+  for (const Case& k : {Case{5, 7, 2, 3, 9, &up_down}, Case{13, 11, 1, 4, 5, &reduced}}) {
+    std::vector<float> out(static_cast<size_t>(k.out_h) * k.out_w * k.c, -1.f);
+    ASSERT_TRUE(ResizeBilinear(TestImage(k.h, k.w, k.c), k.out_h, k.out_w, out.data()).ok());
+    ASSERT_EQ(out.size(), k.expected->size());
+    for (size_t i = 0; i < out.size(); ++i) {
+      EXPECT_NEAR(out[i], (*k.expected)[i], 1e-5 * std::abs((*k.expected)[i])) << i;
+    }
+  }
+}
+
+TEST(ResizeBilinear, HalfPixelCentresByHand) {
+  // Two pixels 0 and 100 widened to 4: samples at -0.25 (clamped), 0.25, 0.75, 1.25
+  // (clamped), as tf.image.resize gives them.
+  std::vector<float> out(4);
+  ASSERT_TRUE(ResizeBilinear(Image{2, 1, 1, {0, 100}}, 1, 4, out.data()).ok());
+  EXPECT_EQ(out, (std::vector<float>{0, 25, 75, 100}));
+  // Halved: each output the mean of its two inputs (samples at 0.5, 2.5).
+  ASSERT_TRUE(ResizeBilinear(Image{4, 1, 1, {0, 10, 20, 30}}, 1, 2, out.data()).ok());
+  EXPECT_EQ(out[0], 5);
+  EXPECT_EQ(out[1], 25);
+}
+
+TEST(ResizeBilinear, SameSizeIsAnExactCopy) {
+  const Image image = TestImage(9, 7, 3);
+  std::vector<float> out(image.pixels.size());
+  ASSERT_TRUE(ResizeBilinear(image, 9, 7, out.data()).ok());
+  for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], image.pixels[i]);
+}
+
+TEST(ResizeBilinear, Errors) {
+  float out[16];
+  absl::Status s = ResizeBilinear(Image{2, 2, 1, {1, 2, 3}}, 2, 2, out);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("ResizeBilinear: not a valid image (2x2, 1 channels, 3 samples)"),
+            std::string::npos)
+      << s;
+  EXPECT_TRUE(absl::IsInvalidArgument(ResizeBilinear(Image{1, 1, 5, {1, 2, 3, 4, 5}}, 1, 1, out)));
+  s = ResizeBilinear(Image{1, 1, 1, {7}}, 0, 3, out);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("cannot resize a 1x1 image to 3x0"), std::string::npos) << s;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -129,7 +130,11 @@ std::string CheckPixelData(const std::string& bytes) {
 
 }  // namespace
 
-absl::StatusOr<GrayImage> ReadGrayPng(const std::string& path) {
+absl::StatusOr<Image> ReadPng(const std::string& path, int channels) {
+  if (channels != 1 && channels != 3 && channels != 4) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: cannot read a PNG as %d channels (1: gray, 3: RGB, 4: RGBA)", path, channels));
+  }
   if (!FileExists(path)) {
     return absl::NotFoundError(absl::StrCat(path, ": no such file"));
   }
@@ -164,17 +169,26 @@ absl::StatusOr<GrayImage> ReadGrayPng(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": cannot read the PNG's pixels: ", error));
   }
-  image.format = PNG_FORMAT_GRAY;
-  GrayImage out;
+  image.format = channels == 1 ? PNG_FORMAT_GRAY
+                 : channels == 3 ? PNG_FORMAT_RGB
+                                 : PNG_FORMAT_RGBA;
+  Image out;
   out.width = static_cast<int>(image.width);
   out.height = static_cast<int>(image.height);
+  out.channels = channels;
   out.pixels.resize(PNG_IMAGE_SIZE(image));
-  const png_color white = {255, 255, 255};
+  const png_color white = {255, 255, 255};  // the background of gray and RGB output
   if (!png_image_finish_read(&image, &white, out.pixels.data(), 0, nullptr)) {
     return fail("cannot read the PNG's pixels");
   }
-  out.pixels.resize(static_cast<size_t>(out.width) * out.height);
+  out.pixels.resize(static_cast<size_t>(out.width) * out.height * channels);
   return out;
+}
+
+absl::StatusOr<GrayImage> ReadGrayPng(const std::string& path) {
+  absl::StatusOr<Image> image = ReadPng(path, 1);
+  if (!image.ok()) return image.status();
+  return GrayImage{image->width, image->height, std::move(image->pixels)};
 }
 
 absl::Status WriteGrayPng(const std::string& path, const uint8_t* pixels, int width,

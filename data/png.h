@@ -1,5 +1,6 @@
-// PNG files (libpng): writers for looking at images (e.g. an MNIST digit), and a reader
-// that turns any PNG into an 8-bit grayscale image (e.g. a digit to classify).
+// PNG files (libpng): writers for looking at images (e.g. an MNIST digit), and readers
+// that turn any PNG into an 8-bit grayscale image (e.g. a digit to classify) or into 8-bit
+// gray, RGB or RGBA samples (e.g. images to train on: data/image_directory.h).
 #ifndef GRADWAY_DATA_PNG_H_
 #define GRADWAY_DATA_PNG_H_
 
@@ -24,7 +25,7 @@ absl::Status WriteGrayPng(const std::string& path, const uint8_t* pixels, int wi
 absl::Status WriteRgbPng(const std::string& path, const uint8_t* pixels, int width,
                          int height);
 
-// The largest image ReadGrayPng accepts, in pixels (a 32-megapixel photo); a header that
+// The largest image ReadGrayPng and ReadPng accept, in pixels (a 32-megapixel photo); a header that
 // claims more is rejected before anything is allocated.
 inline constexpr int64_t kMaxPngPixels = int64_t{1} << 25;
 
@@ -39,6 +40,12 @@ inline constexpr int64_t kMaxPngPixels = int64_t{1} << 25;
 // is not a readable PNG (libpng's message: bad signature, truncated, CRC error, ...) or
 // an image larger than kMaxPngPixels.
 absl::StatusOr<GrayImage> ReadGrayPng(const std::string& path);
+
+// Reads the PNG at `path` as `channels` 8-bit samples per pixel, whatever its colour type
+// and bit depth: 1 as ReadGrayPng; 3 RGB (gray replicated, transparent pixels composited
+// onto white); 4 RGBA (opaque images get alpha 255). Memory and errors as ReadGrayPng,
+// plus InvalidArgument for `channels` other than 1, 3 or 4.
+absl::StatusOr<Image> ReadPng(const std::string& path, int channels);
 
 }  // namespace gradway::data
 

@@ -28,7 +28,7 @@ struct Decoded {
 };
 
 // Reads a PNG back with libpng's simplified API, in its own format.
-Decoded ReadPng(const std::string& path, bool rgb) {
+Decoded ReadWithLibpng(const std::string& path, bool rgb) {
   Decoded out;
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
@@ -49,7 +49,7 @@ TEST(Png, GrayRoundTrip) {
   for (int i = 0; i < w * h; ++i) pixels[i] = static_cast<uint8_t>(i * 7 + 3);
   const std::string path = TmpPath("gray.png");
   ASSERT_TRUE(WriteGrayPng(path, pixels.data(), w, h).ok());
-  const Decoded d = ReadPng(path, false);
+  const Decoded d = ReadWithLibpng(path, false);
   ASSERT_TRUE(d.ok);
   EXPECT_EQ(d.width, w);
   EXPECT_EQ(d.height, h);
@@ -63,7 +63,7 @@ TEST(Png, RgbRoundTrip) {
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i * 11);
   const std::string path = TmpPath("rgb.png");
   ASSERT_TRUE(WriteRgbPng(path, pixels.data(), w, h).ok());
-  const Decoded d = ReadPng(path, true);
+  const Decoded d = ReadWithLibpng(path, true);
   ASSERT_TRUE(d.ok);
   EXPECT_EQ(d.width, w);
   EXPECT_EQ(d.height, h);
@@ -91,7 +91,7 @@ TEST(Png, OverwritesAtomically) {
   std::vector<uint8_t> a(4, 10), b(9, 200);
   ASSERT_TRUE(WriteGrayPng(path, a.data(), 2, 2).ok());
   ASSERT_TRUE(WriteGrayPng(path, b.data(), 3, 3).ok());
-  const Decoded d = ReadPng(path, false);
+  const Decoded d = ReadWithLibpng(path, false);
   ASSERT_TRUE(d.ok);
   EXPECT_EQ(d.width, 3);
   EXPECT_EQ(d.pixels, b);
@@ -140,6 +140,67 @@ TEST(ReadGrayPng, CompositesTransparencyOntoWhite) {
   absl::StatusOr<GrayImage> read = ReadGrayPng(path);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->pixels, (std::vector<uint8_t>{0, 255}));
+}
+
+TEST(ReadPng, GrayRgbAndRgba) {
+  // A 3x1 RGBA PNG: opaque red, half-transparent green, fully transparent blue.
+  const std::string path = TmpPath("read_rgba.png");
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = 3;
+  image.height = 1;
+  image.format = PNG_FORMAT_RGBA;
+  const uint8_t rgba[] = {255, 0, 0, 255, 0, 255, 0, 128, 0, 0, 255, 0};
+  ASSERT_TRUE(png_image_write_to_file(&image, path.c_str(), 0, rgba, 0, nullptr));
+
+  absl::StatusOr<Image> as_rgba = ReadPng(path, 4);
+  ASSERT_TRUE(as_rgba.ok()) << as_rgba.status();
+  EXPECT_EQ(as_rgba->width, 3);
+  EXPECT_EQ(as_rgba->height, 1);
+  EXPECT_EQ(as_rgba->channels, 4);
+  EXPECT_EQ(as_rgba->pixels, std::vector<uint8_t>(rgba, rgba + 12));
+
+  // RGB: composited onto white (the transparent blue is white; the green half-way).
+  absl::StatusOr<Image> as_rgb = ReadPng(path, 3);
+  ASSERT_TRUE(as_rgb.ok()) << as_rgb.status();
+  EXPECT_EQ(as_rgb->channels, 3);
+  ASSERT_EQ(as_rgb->pixels.size(), 9u);
+  EXPECT_EQ(std::vector<uint8_t>(as_rgb->pixels.begin(), as_rgb->pixels.begin() + 3),
+            (std::vector<uint8_t>{255, 0, 0}));
+  EXPECT_EQ(as_rgb->pixels[4], 255);
+  EXPECT_GT(as_rgb->pixels[3], 100);
+  EXPECT_LT(as_rgb->pixels[3], 255);
+  EXPECT_EQ(std::vector<uint8_t>(as_rgb->pixels.begin() + 6, as_rgb->pixels.end()),
+            (std::vector<uint8_t>{255, 255, 255}));
+
+  // Gray: as ReadGrayPng.
+  absl::StatusOr<Image> as_gray = ReadPng(path, 1);
+  absl::StatusOr<GrayImage> gray = ReadGrayPng(path);
+  ASSERT_TRUE(as_gray.ok() && gray.ok());
+  EXPECT_EQ(as_gray->channels, 1);
+  EXPECT_EQ(as_gray->pixels, gray->pixels);
+
+  // A gray PNG as RGB and RGBA: replicated, opaque.
+  const std::vector<uint8_t> levels = {0, 77, 200, 255, 13};
+  const std::string gray_path = TmpPath("read_gray_as_rgb.png");
+  ASSERT_TRUE(WriteGrayPng(gray_path, levels.data(), 5, 1).ok());
+  absl::StatusOr<Image> rgb = ReadPng(gray_path, 3);
+  absl::StatusOr<Image> rgba4 = ReadPng(gray_path, 4);
+  ASSERT_TRUE(rgb.ok() && rgba4.ok());
+  for (size_t i = 0; i < levels.size(); ++i) {
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_EQ(rgb->pixels[3 * i + c], levels[i]);
+      EXPECT_EQ(rgba4->pixels[4 * i + c], levels[i]);
+    }
+    EXPECT_EQ(rgba4->pixels[4 * i + 3], 255);
+  }
+
+  absl::Status s = ReadPng(gray_path, 2).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(s.message(),
+            gray_path + ": cannot read a PNG as 2 channels (1: gray, 3: RGB, 4: RGBA)");
+  s = ReadPng(TmpPath("missing_rgb.png"), 3).status();
+  EXPECT_TRUE(absl::IsNotFound(s)) << s;
 }
 
 // The bytes of a PNG chunk: length, type, data, CRC.

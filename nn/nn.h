@@ -10,8 +10,10 @@
 #include "nn/callbacks.h"
 #include "nn/checkpoint.h"
 #include "nn/collective.h"
+#include "nn/csv_dataset.h"
 #include "nn/dataset.h"
 #include "nn/functional.h"
+#include "nn/image_dataset.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/losses.h"
@@ -23,7 +25,7 @@
 #include "nn/onnx_export.h"
 #include "nn/optimizers.h"
 #include "nn/progress.h"
-#include "nn/training_state.h"
 #include "nn/schedules.h"
+#include "nn/training_state.h"
 
 #endif  // GRADWAY_NN_NN_H_

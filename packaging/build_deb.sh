@@ -72,7 +72,7 @@ control gradway "$depends" "gradway-dev" \
   "vectorised with Highway and parallelised with oneTBB, and Keras-like layers," \
   "losses, optimisers and a training loop. This package holds the shared libraries."
 control gradway-dev \
-  "gradway (= $version), libabsl-dev, libhwy-dev, libtbb-dev, zlib1g-dev, libpng-dev, libonnx-dev, libprotobuf-dev" \
+  "gradway (= $version), libabsl-dev, libhwy-dev, libtbb-dev, zlib1g-dev, libpng-dev, libjpeg62-turbo-dev, libonnx-dev, libprotobuf-dev" \
   "libopenmpi-dev, cmake, pkg-config" \
   "C++17 deep learning library: headers, static libraries, pkg-config, CMake" \
   "What a program that uses gradway builds with: the headers, libgradway.a, the" \

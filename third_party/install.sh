@@ -29,6 +29,7 @@ packages=(
   libbenchmark-dev       # Google Benchmark
   zlib1g-dev             # reading .gz IDX files
   libpng-dev             # reading and writing PNG images
+  libjpeg62-turbo-dev    # libjpeg-turbo 2.1: reading and writing JPEG images
   nlohmann-json3-dev     # JSON: safetensors headers
   libonnx-dev            # ONNX's protobuf classes (onnx/onnx-ml.pb.h): ONNX export
   libprotobuf-dev        # protobuf 3.21, which they are written with
