@@ -2,21 +2,28 @@
 """gradway's MNIST examples side by side with the same training in PyTorch: one table.
 
     bash benchmarks/train_vs_pytorch.sh --dataset fashion --epochs 3 --threads 2
+    bash benchmarks/train_vs_pytorch.sh --dataset fashion --epochs 3 --threads 2 --models resnet
 
-For each model (--models mlp,cnn) runs, one after the other (never concurrently):
-  * gradway: bazel-bin/examples/mnist_{mlp,cnn} --dataset=D --epochs=N --threads=T --seed=S
-    --patience=1000 --output_dir=TMP --model_dir=TMP/model (built first with `bazel build -c opt`;
-    the CNN once per --cnn_conv value, e.g. --conv_algorithm=direct), reading the
-    per-epoch training seconds from TMP/history.csv (header
-    epoch,loss,accuracy,val_loss,val_accuracy,seconds), the final accuracy from its
+For each model (--models mlp,cnn by default; resnet is the third) runs, one after the other
+(never concurrently):
+  * gradway: bazel-bin/examples/{mnist_mlp,mnist_cnn,fashion_resnet} --dataset=D
+    --epochs=N --threads=T --seed=S --batch_size=B --patience=1000 --output_dir=TMP
+    --model_dir=TMP/model (B = 200 for the MLP and CNN, 128 for the ResNet; built first
+    with `bazel build -c opt`; the CNN once per --cnn_conv value, e.g.
+    --conv_algorithm=direct), reading the per-epoch training seconds from TMP/history.csv
+    (header epoch,loss,accuracy,val_loss,val_accuracy,seconds), the final accuracy from its
     " Test Accuracy: 0.9123" line, and its peak memory from the kernel's rusage of that
     process (os.wait4: ru_maxrss);
-  * PyTorch: benchmarks/pytorch_mnist.py with the same flags, in PyTorch's faster glibc
-    malloc configuration (TORCH_ENV below), reading its JSON result line;
-  * gradway inference: bazel-bin/benchmarks/model_benchmark --threads=T
+  * PyTorch: benchmarks/pytorch_mnist.py --model=M with the same flags (for the ResNet its
+    twin: same layers, initialisers, augmentation, schedule and batch), in PyTorch's faster
+    glibc malloc configuration (TORCH_ENV below), reading its JSON result line;
+  * gradway inference (MLP and CNN; the ResNet rows have none):
+    bazel-bin/benchmarks/model_benchmark --threads=T
     --benchmark_filter='BM_(Cnn|Mlp)Inference' --benchmark_format=json, whose
     BM_{Cnn,Mlp}Inference/200 and /1 report an images_per_second counter (real_time per
     iteration at /1 is the batch-1 latency).
+--train_samples/--test_samples N pass through to both sides (N evenly spaced images, the
+same rows), for a quick smoke run.
 A missing binary or target gives "n/a" cells and a note under the table, not a failure.
 The machines are shared and noisy: compare the ratios of one run, not figures across runs.
 """
@@ -53,6 +60,13 @@ FIGURES = [  # (key, label, format)
 
 # The FIGURES that come from model_benchmark's inference run, not from training.
 INFERENCE_KEYS = ("images_per_second_b200", "latency_ms_b1")
+
+# Each model's gradway binary (examples/), row label and training batch (both sides).
+BINARIES = {"mlp": "mnist_mlp", "cnn": "mnist_cnn", "resnet": "fashion_resnet"}
+LABELS = {"mlp": "MLP", "cnn": "CNN", "resnet": "ResNet"}
+BATCH = {"mlp": 200, "cnn": 200, "resnet": 128}
+# The models model_benchmark measures inference for (BM_{Cnn,Mlp}Inference).
+WITH_INFERENCE = ("mlp", "cnn")
 
 notes = []
 
@@ -123,26 +137,36 @@ def bazel_build(targets):
             notes.append(f"`bazel build -c opt {t}` failed")
 
 
+def data_flags(args):
+    """The data flags both sides take: the dataset (or folder) and the sample counts."""
+    flags = [f"--data_dir={args.data_dir}" if args.data_dir else f"--dataset={args.dataset}"]
+    flags += [f"--{k}={getattr(args, k)}" for k in ("train_samples", "test_samples")
+              if getattr(args, k)]
+    return flags
+
+
 def gradway_train(args, model, bin_dir, conv_algorithm=None):
     """Trains one example; conv_algorithm (CNN only) becomes --conv_algorithm."""
-    binary = os.path.join(bin_dir, "examples", f"mnist_{model}")
+    name, label = BINARIES[model], LABELS[model]
+    binary = os.path.join(bin_dir, "examples", name)
     if not os.access(binary, os.X_OK):
-        notes.append(f"gradway {model.upper()}: {binary} does not exist (target "
-                     f"//examples:mnist_{model} not built yet?)")
+        notes.append(f"gradway {label}: {binary} does not exist (target "
+                     f"//examples:{name} not built yet?)")
         return {}
     out_dir = tempfile.mkdtemp(prefix=f"gradway_{model}_")
     cmd = [binary, f"--epochs={args.epochs}", f"--threads={args.threads}",
-           f"--seed={args.seed}", "--patience=1000", f"--output_dir={out_dir}",
+           f"--seed={args.seed}", f"--batch_size={BATCH[model]}", "--patience=1000",
+           f"--output_dir={out_dir}",
            f"--model_dir={os.path.join(out_dir, 'model')}"]  # checkpoints: not in the tree
-    cmd.append(f"--data_dir={args.data_dir}" if args.data_dir else f"--dataset={args.dataset}")
+    cmd += data_flags(args)
     if conv_algorithm:
         cmd.append(f"--conv_algorithm={conv_algorithm}")
-    log(f"gradway {model.upper()}: {' '.join(cmd)}")
-    code, stdout, peak = run_measured(cmd, label=f"gradway {model.upper()}")
+    log(f"gradway {label}: {' '.join(cmd)}")
+    code, stdout, peak = run_measured(cmd, label=f"gradway {label}")
     result = {"peak_mib": peak}
     try:
         if code != 0:
-            notes.append(f"gradway {model.upper()} exited with status {code}")
+            notes.append(f"gradway {label} exited with status {code}")
             return {}
         m = re.findall(r"Test Accuracy:\s*([0-9.eE+-]+)", stdout)
         history_path = os.path.join(out_dir, "history.csv")
@@ -151,7 +175,7 @@ def gradway_train(args, model, bin_dir, conv_algorithm=None):
             with open(history_path, newline="") as f:
                 rows = list(csv.DictReader(f))
         else:
-            notes.append(f"gradway {model.upper()}: no {history_path}")
+            notes.append(f"gradway {label}: no {history_path}")
         seconds = [float(r["seconds"]) for r in rows if r.get("seconds")]
         if seconds:
             result["seconds_per_epoch"] = statistics.median(seconds)
@@ -160,7 +184,7 @@ def gradway_train(args, model, bin_dir, conv_algorithm=None):
             result["test_accuracy"] = float(m[-1])
         elif rows and rows[-1].get("val_accuracy"):
             result["test_accuracy"] = float(rows[-1]["val_accuracy"])
-            notes.append(f"gradway {model.upper()}: no 'Test Accuracy:' line; used the last "
+            notes.append(f"gradway {label}: no 'Test Accuracy:' line; used the last "
                          "val_accuracy of history.csv")
         return result
     finally:
@@ -218,17 +242,20 @@ def pytorch_train(args, model):
     if exe is None:
         notes.append("PyTorch is not importable (apt-get install python3-torch)")
         return {}
+    label = LABELS[model]
     cmd = [exe, os.path.join(ROOT, "benchmarks", "pytorch_mnist.py"), f"--model={model}",
            f"--epochs={args.epochs}", f"--threads={args.threads}", f"--seed={args.seed}",
-           "--batch_size=200", f"--inference_passes={args.inference_passes}"]
-    cmd.append(f"--data_dir={args.data_dir}" if args.data_dir else f"--dataset={args.dataset}")
+           f"--batch_size={BATCH[model]}"]
+    cmd += [f"--inference_passes={args.inference_passes}"] if model in WITH_INFERENCE \
+        else ["--no_inference"]  # no gradway figures to set them beside
+    cmd += data_flags(args)
     env = dict(os.environ)
     env.update(TORCH_ENV)
-    log(f"PyTorch {model.upper()}: {' '.join(cmd)}")
-    code, stdout, _ = run_measured(cmd, env=env, echo=False, label=f"PyTorch {model.upper()}")
+    log(f"PyTorch {label}: {' '.join(cmd)}")
+    code, stdout, _ = run_measured(cmd, env=env, echo=False, label=f"PyTorch {label}")
     lines = stdout.strip().splitlines()
     if code != 0 or not lines:
-        notes.append(f"PyTorch {model.upper()} exited with status {code}")
+        notes.append(f"PyTorch {label} exited with status {code}")
         return {}
     r = json.loads(lines[-1])
     return {
@@ -268,11 +295,16 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    parser.add_argument("--models", default="mlp,cnn",
+                        help="comma-separated: mlp, cnn, resnet (fashion_resnet's ResNet)")
     parser.add_argument("--cnn_conv", default="auto,direct",
                         help="comma-separated --conv_algorithm values: the gradway CNN is "
                              "trained once per value, each beside the same PyTorch run "
                              "(auto: Winograd for conv2; direct: im2col + GEMM)")
+    parser.add_argument("--train_samples", type=int, default=0,
+                        help="train on N evenly spaced images (0: all), both sides: a smoke run")
+    parser.add_argument("--test_samples", type=int, default=0,
+                        help="test on N evenly spaced images (0: all), both sides")
     parser.add_argument("--repetitions", type=int, default=3,
                         help="model_benchmark repetitions (the median is reported)")
     parser.add_argument("--inference_passes", type=int, default=5,
@@ -288,11 +320,15 @@ def main():
 
     models = [m.strip().lower() for m in args.models.split(",") if m.strip()]
     for m in models:
-        if m not in ("mlp", "cnn"):
-            parser.error(f"unknown model {m!r}: valid models are mlp, cnn")
+        if m not in BINARIES:
+            parser.error(f"unknown model {m!r}: valid models are {', '.join(BINARIES)}")
+    if args.train_samples < 0 or args.test_samples < 0:
+        parser.error("--train_samples and --test_samples must be >= 0")
 
+    with_inference = [m for m in models if m in WITH_INFERENCE]
     if not args.skip_gradway and not args.skip_build:
-        bazel_build([f"//examples:mnist_{m}" for m in models] + ["//benchmarks:model_benchmark"])
+        bazel_build([f"//examples:{BINARIES[m]}" for m in models]
+                    + (["//benchmarks:model_benchmark"] if with_inference else []))
 
     cnn_convs = [a.strip() for a in args.cnn_conv.split(",") if a.strip()] or ["auto"]
     for a in cnn_convs:
@@ -302,15 +338,15 @@ def main():
 
     results = {}  # row label -> {"gradway": ..., "pytorch": ...}
     inference = {}
-    if not args.skip_gradway:
+    if not args.skip_gradway and with_inference:
         inference = gradway_inference(args, args.bin_dir)
     for m in models:
         t = {} if args.skip_pytorch else pytorch_train(args, m)
         for conv in (cnn_convs if m == "cnn" else [None]):
-            label = m.upper() if conv in (None, "auto") else f"{m.upper()} ({conv} conv)"
+            label = LABELS[m] if conv in (None, "auto") else f"{LABELS[m]} ({conv} conv)"
             g = {} if args.skip_gradway else gradway_train(args, m, args.bin_dir, conv)
             # model_benchmark's inference runs the automatic choice: only those rows get it.
-            own_inference = conv in (None, "auto")
+            own_inference = conv in (None, "auto") and m in WITH_INFERENCE
             if own_inference:
                 g.update(inference.get(m, {}))
             results[label] = {"gradway": g, "pytorch": t, "inference": own_inference}
@@ -326,7 +362,8 @@ def main():
     print()
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); threads: {args.threads}; "
           f"dataset: {dataset}" + (f" ({desc}; {sizes})" if desc else "")
-          + f"; epochs: {args.epochs}; batch 200; seed {args.seed}")
+          + f"; epochs: {args.epochs}; batch "
+          + ", ".join(f"{LABELS[m]} {BATCH[m]}" for m in models) + f"; seed {args.seed}")
     print(f"PyTorch {torch_version} with " + " ".join(f"{k}={v}" for k, v in TORCH_ENV.items()))
     print()
     print("| model | figure | gradway | PyTorch | gradway / PyTorch |")
@@ -340,11 +377,17 @@ def main():
             ratio = f"{gv / tv:.2f}" if gv is not None and tv else "n/a"
             print(f"| {row} | {label} | {fmt(f, gv)} | {fmt(f, tv)} | {ratio} |")
     print()
-    print("Lower is better for seconds, memory and latency; higher for accuracy and img/s. "
-          "Peak memory is each training process's maximum RSS. CNN rows use the automatic "
-          "convolution choice (Winograd F(4x4,3x3) for conv2; direct for conv1's forward); "
-          "\"direct conv\" rows force im2col + GEMM for every convolution "
-          "(--conv_algorithm=direct), compared with the same PyTorch run.")
+    legend = ("Lower is better for seconds, memory and latency; higher for accuracy and "
+              "img/s. Peak memory is each training process's maximum RSS.")
+    if "cnn" in models:
+        legend += (" CNN rows use the automatic convolution choice (Winograd F(4x4,3x3) for "
+                   "conv2; direct for conv1's forward); \"direct conv\" rows force im2col + "
+                   "GEMM for every convolution (--conv_algorithm=direct), compared with the "
+                   "same PyTorch run.")
+    if "resnet" in models:
+        legend += (" ResNet rows: fashion_resnet beside its PyTorch twin (pytorch_mnist.py "
+                   "--model=resnet), training only (model_benchmark has no ResNet inference).")
+    print(legend)
     for n in notes:
         print(f"- note: {n}")
     sys.stdout.flush()

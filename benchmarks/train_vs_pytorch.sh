@@ -4,6 +4,9 @@
 #
 #   bash benchmarks/train_vs_pytorch.sh --dataset fashion --epochs 3 --threads 2
 #   bash benchmarks/train_vs_pytorch.sh --dataset mnist --epochs 2 --models mlp
+#   bash benchmarks/train_vs_pytorch.sh --dataset fashion --epochs 3 --threads 2 --models resnet
+#   (fashion_resnet's ResNet beside its PyTorch twin; add --train_samples 1280
+#   --test_samples 500 for a smoke run of seconds)
 #
 # Installs the reference packages when missing (python3-torch, python3-numpy; apt-get,
 # with sudo when not root; nothing is done when they are present), then runs
