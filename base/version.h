@@ -10,11 +10,11 @@
 #ifndef GRADWAY_BASE_VERSION_H_
 #define GRADWAY_BASE_VERSION_H_
 
-#define GRADWAY_VERSION_MAJOR 1
+#define GRADWAY_VERSION_MAJOR 2
 #define GRADWAY_VERSION_MINOR 0
 #define GRADWAY_VERSION_PATCH 0
 // "MAJOR.MINOR.PATCH" of the three above (base/version.cc checks that they agree).
-#define GRADWAY_VERSION_STRING "1.0.0"
+#define GRADWAY_VERSION_STRING "2.0.0"
 
 namespace gradway {
 

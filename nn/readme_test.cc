@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
+#include "data/png.h"
 #include "gtest/gtest.h"
 #include "nn/nn.h"
 #include "nn/test_util.h"
@@ -94,6 +95,43 @@ TEST(ReadmeTest, FunctionalSnippetTrains) {
   EXPECT_EQ(model->TrainableParameterCount(), model->ParameterCount() - 64);
 }
 
+// Training on a folder of images, one subfolder per class.
+absl::Status TrainOnFolder(nn::Model& model, nn::History* h) {
+  // README begin
+  auto data = nn::ImageDatasetFromDirectory("clothes", nn::ImageDirectoryOptions()
+      .ImageSize(28, 28).ColorMode("grayscale").Rescale(1 / 255.f).LabelMode("categorical")
+      .ValidationSplit(0.25).Subset("both").Seed(1));
+  if (!data.ok()) return data.status();  // it names the folder or the file
+  std::cout << "classes: " << absl::StrJoin(data->class_names, ", ") << "\n";
+  *h = model.Fit(*data->training, nn::FitOptions().Epochs(2).ValidationData(data->validation));
+  // README end
+  return absl::OkStatus();
+}
+
+TEST(ReadmeTest, FolderSnippetTrains) {
+  const std::string dir = nn::testing::TempPath("readme_folder");
+  std::filesystem::remove_all(dir);
+  for (const char* cls : {"coats", "shoes"}) {
+    std::filesystem::create_directories(dir + "/clothes/" + cls);
+    for (int i = 0; i < 4; ++i) {
+      std::vector<uint8_t> pixels(28 * 28, static_cast<uint8_t>(cls[0] == 'c' ? 40 * i : 255 - 40 * i));
+      ASSERT_TRUE(data::WriteGrayPng(absl::StrFormat("%s/clothes/%s/%d.png", dir, cls, i),
+                                     pixels.data(), 28, 28).ok());
+    }
+  }
+  std::filesystem::current_path(dir);
+  nn::Sequential model(1);
+  model.Add(nn::Flatten(Shape{28, 28, 1}));
+  model.Add(nn::Dense(2, nn::kSoftmax));
+  model.Compile(nn::CategoricalCrossentropy(), nn::Adam(), {"accuracy"});
+  nn::History h;
+  ASSERT_TRUE(TrainOnFolder(model, &h).ok());
+  EXPECT_EQ(h.size(), 2u);
+  EXPECT_EQ(h.val_loss.size(), 2u);
+  std::filesystem::remove_all(dir + "/clothes");
+  EXPECT_NE(TrainOnFolder(model, &h).message().find("clothes"), std::string::npos);
+}
+
 TEST(ReadmeTest, MnistCnnSnippetRuns) {
   const std::string dir = nn::testing::TempPath("readme");
   std::filesystem::create_directories(dir);
@@ -145,7 +183,7 @@ TEST(ReadmeTest, ReadmeShowsTheseLines) {
       snippets.emplace_back();
     }
   }
-  ASSERT_EQ(snippets.size(), 3u);
+  ASSERT_EQ(snippets.size(), 4u);
   const std::string readme = ReadRunfile("README.md");
   for (const auto& snippet : snippets) {
     ASSERT_GT(snippet.size(), 5u);
