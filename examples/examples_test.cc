@@ -174,6 +174,34 @@ TEST(ExamplesTest, MnistMlp) {
   CheckMnistExample("mnist_mlp", "dense/kernel", {784, 512}, 20000);
 }
 
+// The ResNet after the chapter: Fashion-MNIST by default, a functional summary with the
+// batch norms' non-trainable statistics, the loss and accuracy curves, a checkpoint that
+// //examples:predict finds the model of.
+TEST(ExamplesTest, FashionResNet) {
+  const std::string out = TempDir("resnet_out"), models = TempDir("resnet_model");
+  CommandResult run = RunCommand(absl::StrCat(
+      Binary("fashion_resnet"), " --train_samples=600 --test_samples=200 --epochs=1",
+      " --threads=2 --seed=3 --output_dir=", out, " --model_dir=", models));
+  ASSERT_EQ(run.status, 0) << run.output;
+  for (const char* expected :
+       {"Data: Fashion-MNIST", "Using 600 training and 200 test images", "Connected to",
+        "image (InputLayer)", "add (Add)", "global_average_pooling2d (GlobalAveragePooling2D)",
+        "Total params: 176,090", "Non-trainable params: 1,120", "Epoch 1/1",
+        " Test Accuracy: "}) {
+    EXPECT_NE(run.output.find(expected), std::string::npos) << expected << "\n" << run.output;
+  }
+  EXPECT_NE(ReadFile(out + "/accuracy.svg").find(">accuracy</text>"), std::string::npos);
+  EXPECT_NE(ReadFile(out + "/loss.svg").find(">loss</text>"), std::string::npos);
+  const std::vector<std::string> lines =
+      absl::StrSplit(ReadFile(out + "/history.csv"), '\n', absl::SkipEmpty());
+  EXPECT_EQ(lines.size(), 2u);
+  CommandResult predict = RunCommand(absl::StrCat(Binary("predict"), " --model=", models,
+                                                  " --image=", out, "/train_image_0.png"));
+  ASSERT_EQ(predict.status, 0) << predict.output;
+  EXPECT_NE(predict.output.find("(the Fashion-MNIST ResNet)"), std::string::npos)
+      << predict.output;
+}
+
 TEST(ExamplesTest, TargetAccuracyFailsTheRun) {
   const std::string out = TempDir("target");
   CommandResult run = RunCommand(absl::StrCat(Binary("mnist_mlp"),

@@ -13,7 +13,6 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "autograd/autograd.h"
 #include "data/mnist.h"
@@ -78,8 +77,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<examples::LoadedMnistModel> loaded = examples::LoadMnistCheckpoint(
       examples::UserPath(absl::GetFlag(FLAGS_model)), *kinds);
   if (!loaded.ok()) examples::Die(std::string(loaded.status().message()), 1);
-  std::printf("Model: %s (the MNIST %s)\n", loaded->checkpoint.c_str(),
-              absl::AsciiStrToUpper(examples::MnistModelName(loaded->kind)).c_str());
+  std::printf("Model: %s (%s)\n", loaded->checkpoint.c_str(),
+              examples::MnistModelTitle(loaded->kind));
   const int64_t opset = absl::GetFlag(FLAGS_opset);
   if (!output.empty()) {
     absl::Status st = nn::SaveOnnx(*loaded->model, output, nn::OnnxOptions().Opset(opset));

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -102,10 +101,10 @@ absl::StatusOr<LoadedMnistModel> LoadMnistCheckpoint(const std::string& path,
   std::string names;
   for (size_t i = 0; i < kinds.size(); ++i) {
     absl::StrAppend(&names, i == 0 ? "" : i + 1 == kinds.size() ? " or " : ", ",
-                    absl::AsciiStrToUpper(MnistModelName(kinds[i])));
+                    MnistModelTitle(kinds[i]));
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(*checkpoint, ": not a checkpoint of the MNIST ", names, why_not));
+      absl::StrCat(*checkpoint, ": not a checkpoint of ", names, why_not));
 }
 
 }  // namespace examples

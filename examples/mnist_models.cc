@@ -13,6 +13,14 @@ const char* MnistModelName(MnistModelKind kind) {
   }
 }
 
+const char* MnistModelTitle(MnistModelKind kind) {
+  switch (kind) {
+    case MnistModelKind::kCnn: return "the MNIST CNN";
+    case MnistModelKind::kResNet: return "the Fashion-MNIST ResNet";
+    default: return "the MNIST MLP";
+  }
+}
+
 Shape MnistInputShape(MnistModelKind kind) {
   if (kind == MnistModelKind::kMlp) return {784};
   return {28, 28, 1};

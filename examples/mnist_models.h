@@ -18,6 +18,8 @@ enum class MnistModelKind { kMlp, kCnn, kResNet };
 
 // "mlp", "cnn" or "resnet".
 const char* MnistModelName(MnistModelKind kind);
+// What programs call it: "the MNIST MLP", "the MNIST CNN", "the Fashion-MNIST ResNet".
+const char* MnistModelTitle(MnistModelKind kind);
 
 // The shape of one input sample: {784} for the MLP, {28, 28, 1} (height, width, channels)
 // for the CNN and the ResNet.

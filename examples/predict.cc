@@ -21,7 +21,6 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "autograd/autograd.h"
 #include "data/image.h"
@@ -65,8 +64,7 @@ int main(int argc, char** argv) {
   if (!loaded.ok()) examples::Die(std::string(loaded.status().message()), 1);
   nn::Model* model = loaded->model.get();
   const examples::MnistModelKind kind = loaded->kind;
-  std::printf("Model: %s (the MNIST %s)\n", loaded->checkpoint.c_str(),
-              absl::AsciiStrToUpper(examples::MnistModelName(kind)).c_str());
+  std::printf("Model: %s (%s)\n", loaded->checkpoint.c_str(), examples::MnistModelTitle(kind));
   if (!onnx_path.empty()) {
     absl::Status exported = nn::SaveOnnx(*model, onnx_path);
     if (!exported.ok()) examples::Die(std::string(exported.message()), 1);
