@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks gradway's ONNX export with runtimes gradway did not write: trains the chapter's MLP
-# and CNN with the default commands (in a temporary folder), exports each with
+# and CNN with the default commands (in a temporary folder) and the Fashion-MNIST ResNet for
+# one epoch, exports each with
 # //examples:export_onnx --check_dir (all 10,000 MNIST test images and gradway's
 # probabilities for them), writes a check folder for every layer form
 # (//nn:onnx_layer_cases, random inputs), and runs .ci/onnx/check.py on all of them:
@@ -36,8 +37,8 @@ bash third_party/install_onnxruntime.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gradway-onnx.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-bazel build //examples:mnist_mlp //examples:mnist_cnn //examples:export_onnx \
-  //nn:onnx_layer_cases
+bazel build //examples:mnist_mlp //examples:mnist_cnn //examples:fashion_resnet \
+  //examples:export_onnx //nn:onnx_layer_cases
 bin=$(bazel info bazel-bin 2>/dev/null)
 
 for model in mlp cnn; do
@@ -51,6 +52,17 @@ for model in mlp cnn; do
   "$bin/examples/export_onnx" --model="$work/$model/model" --output="$work/$model/model.onnx" \
     --check_dir="$work/checks/mnist_$model"
 done
+# The Fashion-MNIST ResNet (a functional model: batch norm, skips, augmentation), one epoch
+# of the example, checked on 2,000 Fashion-MNIST test images.
+mkdir -p "$work/resnet"
+echo "onnx_check.sh: training the Fashion-MNIST ResNet for one epoch (//examples:fashion_resnet --epochs=1)"
+(cd "$work/resnet" && "$bin/examples/fashion_resnet" --epochs=1 > train.log 2>&1) || {
+  tail -20 "$work/resnet/train.log"
+  exit 1
+}
+grep 'Test Accuracy' "$work/resnet/train.log"
+"$bin/examples/export_onnx" --model="$work/resnet/model" --dataset=fashion --check_samples=2000 \
+  --check_dir="$work/checks/fashion_resnet"
 "$bin/nn/onnx_layer_cases" "$work/layers" > /dev/null
 
-/usr/bin/python3 .ci/onnx/check.py --require-opencv "$work/checks"/mnist_* "$work/layers"/*
+/usr/bin/python3 .ci/onnx/check.py --require-opencv "$work/checks"/* "$work/layers"/*

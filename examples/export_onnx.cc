@@ -52,7 +52,10 @@ void WriteCheckFolder(const std::string& dir, const examples::LoadedMnistModel& 
   examples::MnistTensors test = examples::ToTensors(
       *dataset, examples::Split::kTest, 0, count, examples::MnistInputShape(loaded.kind));
   absl::Status st = nn::WriteOnnxCheckFolder(
-      *loaded.model, test.x, dir, absl::StrCat("mnist_", examples::MnistModelName(loaded.kind)),
+      *loaded.model, test.x, dir,
+      loaded.kind == examples::MnistModelKind::kResNet
+          ? std::string("fashion_resnet")
+          : absl::StrCat("mnist_", examples::MnistModelName(loaded.kind)),
       /*argmax=*/true, loaded.checkpoint, nn::OnnxOptions().Opset(opset));
   if (!st.ok()) examples::Die(std::string(st.message()), 1);
   std::printf("Check folder: %s (%lld test images)\n", dir.c_str(),
@@ -64,7 +67,7 @@ void WriteCheckFolder(const std::string& dir, const examples::LoadedMnistModel& 
 int main(int argc, char** argv) {
   examples::ParseFlags(
       argc, argv,
-      "Exports a model trained by mnist_cnn or mnist_mlp as ONNX.\n"
+      "Exports a model trained by mnist_cnn, mnist_mlp or fashion_resnet as ONNX.\n"
       "  bazel run //examples:export_onnx -- --model=model --output=model.onnx");
   const std::string output = examples::UserPath(absl::GetFlag(FLAGS_output));
   const std::string check_dir = examples::UserPath(absl::GetFlag(FLAGS_check_dir));
