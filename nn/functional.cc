@@ -79,9 +79,20 @@ SymbolicTensor Module::operator()(const SymbolicTensor& x) && {
 
 std::shared_ptr<Module> Module::MoveToShared() && {
   Fail(Description(), ": a temporary ", type_name(),
-       " cannot be called on a symbolic tensor: derive it from nn::Layer<", type_name(),
-       "> (nn/module.h), or hold it in a std::shared_ptr and call that");
+       " cannot be called on a symbolic tensor: hold it in a std::shared_ptr (std::make_shared)"
+       " and call that, or derive its class from nn::Layer<T> (nn/module.h)");
 }
+
+namespace internal {
+
+void ThrowSlicedTemporary(const Module& module) {
+  Fail(module.Description(), ": a temporary of a class derived from ", module.type_name(),
+       " cannot be called on a symbolic tensor: it would be moved as a ", module.type_name(),
+       "; derive the class from nn::Layer<YourClass, ", module.type_name(),
+       ">, or hold it in a std::shared_ptr and call that");
+}
+
+}  // namespace internal
 
 }  // namespace nn
 }  // namespace gradway

@@ -139,10 +139,16 @@ void Model::BuildGraph() {
     if (!layer.built()) {
       merge ? merge->BuildMerge(shapes) : layer.Build(shapes[0]);
     } else if (merge ? merge->input_shapes() != shapes : layer.input_shape() != shapes[0]) {
-      Fail(layer.Description(), " is built for input ",
-           BatchShapeString(merge ? merge->input_shapes()[0] : layer.input_shape()),
-           " but is called on ", BatchShapeString(shapes[0]),
-           merge ? " (and the other inputs)" : "");
+      const std::vector<Shape> built = merge ? merge->input_shapes()
+                                             : std::vector<Shape>{layer.input_shape()};
+      std::string was, is;
+      for (size_t i = 0; i < shapes.size(); ++i) {
+        absl::StrAppend(&is, i ? " and " : "", BatchShapeString(shapes[i]));
+      }
+      for (size_t i = 0; i < built.size(); ++i) {
+        absl::StrAppend(&was, i ? " and " : "", BatchShapeString(built[i]));
+      }
+      Fail(layer.Description(), " is built for input ", was, " but is called on ", is);
     }
     call->shape = layer.output_shape();
     call->shape_known = true;
@@ -154,10 +160,15 @@ std::vector<Tensor> Model::RunGraph(const Tensor& x) {
   if (graph_inputs_.size() == 1) {
     values[graph_inputs_[0].get()] = x;
   } else {
+    // Each input's columns of the packed rows, through autograd ops: a model nested in
+    // another passes the gradient on to what feeds it.
     int64_t offset = 0;
     for (const CallPtr& in : graph_inputs_) {
-      values[in.get()] = Columns(x, offset, in->shape);
-      offset += NumElements(in->shape);
+      const int64_t width = NumElements(in->shape);
+      Shape full = in->shape;
+      full.insert(full.begin(), x.size(0));
+      values[in.get()] = Slice(x, 1, offset, offset + width).Reshape(full);
+      offset += width;
     }
   }
   for (const CallPtr& call : graph_) {
@@ -191,7 +202,8 @@ Tensor Model::ComputeLoss(const std::vector<Tensor>& y_pred, const Tensor& y,
   ys->clear();
   if (y_pred.size() == 1) {
     ys->push_back(y);
-    return (*loss_)(y_pred[0], y);
+    Tensor loss = (*loss_)(y_pred[0], y);
+    return loss_weights_.empty() ? loss : loss * static_cast<float>(loss_weights_[0]);
   }
   // The targets' per-sample shapes: as the vector form of Fit gave them, else each like
   // its output, else class indices.
@@ -259,6 +271,9 @@ Tensor Model::PackedInputs(const std::vector<Tensor>& xs, const char* what) cons
                 " takes ", num_inputs(), " inputs, got ", xs.size());
   for (size_t i = 0; functional() && i < xs.size(); ++i) {
     GRADWAY_CHECK(xs[i].defined() && xs[i].rank() >= 1, what, ": input ", i, " is undefined");
+    GRADWAY_CHECK(xs[i].size(0) == xs[0].size(0), what, ": input ", graph_inputs_[i]->input_name,
+                  " has ", xs[i].size(0), " rows, input ", graph_inputs_[0]->input_name, " ",
+                  xs[0].size(0));
     Shape sample(xs[i].shape().begin() + 1, xs[i].shape().end());
     GRADWAY_CHECK(sample == graph_inputs_[i]->shape, what, ": input ",
                   graph_inputs_[i]->input_name, " expects ",
@@ -268,29 +283,36 @@ Tensor Model::PackedInputs(const std::vector<Tensor>& xs, const char* what) cons
   return xs.size() == 1 ? xs[0] : PackRows(xs);
 }
 
-Logs Model::TrainStep(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
-  GRADWAY_CHECK(static_cast<int>(ys.size()) == num_outputs(), "TrainStep: ", Description(),
+Tensor Model::PackedTargets(const std::vector<Tensor>& ys, const char* what) {
+  GRADWAY_CHECK(static_cast<int>(ys.size()) == num_outputs(), what, ": ", Description(),
                 " has ", num_outputs(), " outputs, got ", ys.size(), " targets");
-  return TrainStep(PackedInputs(xs, "TrainStep"), ys.size() == 1 ? ys[0] : PackRows(ys));
+  const std::vector<std::string> names = OutputNames();
+  target_shapes_.clear();
+  for (size_t k = 0; k < ys.size(); ++k) {
+    GRADWAY_CHECK(ys[k].defined() && ys[k].rank() >= 1, what, ": the target of output ",
+                  names[k], " is undefined or a scalar");
+    GRADWAY_CHECK(ys[k].size(0) == ys[0].size(0), what, ": the target of output ", names[k],
+                  " has ", ys[k].size(0), " rows, that of ", names[0], " ", ys[0].size(0));
+    target_shapes_.emplace_back(ys[k].shape().begin() + 1, ys[k].shape().end());
+  }
+  return ys.size() == 1 ? ys[0] : PackRows(ys);
+}
+
+Logs Model::TrainStep(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
+  Tensor y = PackedTargets(ys, "TrainStep");
+  return TrainStep(PackedInputs(xs, "TrainStep"), y);
 }
 
 History Model::Fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
                    const FitOptions& options) {
-  GRADWAY_CHECK(static_cast<int>(ys.size()) == num_outputs(), "Fit: ", Description(),
-                " has ", num_outputs(), " outputs, got ", ys.size(), " targets");
-  target_shapes_.clear();
-  for (const Tensor& y : ys) target_shapes_.emplace_back(y.shape().begin() + 1, y.shape().end());
-  return Fit(PackedInputs(xs, "Fit"), ys.size() == 1 ? ys[0] : PackRows(ys), options);
+  Tensor y = PackedTargets(ys, "Fit");
+  return Fit(PackedInputs(xs, "Fit"), y, options);
 }
 
 Logs Model::Evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
                      int64_t batch_size) {
-  GRADWAY_CHECK(static_cast<int>(ys.size()) == num_outputs(), "Evaluate: ", Description(),
-                " has ", num_outputs(), " outputs, got ", ys.size(), " targets");
-  target_shapes_.clear();
-  for (const Tensor& y : ys) target_shapes_.emplace_back(y.shape().begin() + 1, y.shape().end());
-  return Evaluate(PackedInputs(xs, "Evaluate"), ys.size() == 1 ? ys[0] : PackRows(ys),
-                  batch_size);
+  Tensor y = PackedTargets(ys, "Evaluate");
+  return Evaluate(PackedInputs(xs, "Evaluate"), y, batch_size);
 }
 
 std::vector<Tensor> Model::Predict(const std::vector<Tensor>& xs, int64_t batch_size) {

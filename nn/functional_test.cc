@@ -214,6 +214,77 @@ TEST(FunctionalTest, ResumesBitIdenticalThroughBackupAndRestore) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].ToVector(), b[i].ToVector()) << i;
 }
 
+// A temporary of a class that extends a layer: moved whole when it names itself in
+// Layer<>, refused (not cut down to the base class) when it does not.
+class Doubling : public Layer<Doubling, Dense> {
+ public:
+  Doubling() : Layer(DenseOptions(2)) {}
+  Tensor Forward(const Tensor& x) override { return Dense::Forward(x) * 2.f; }
+};
+class Halving : public Dense {
+ public:
+  Halving() : Dense(DenseOptions(2)) {}
+  Tensor Forward(const Tensor& x) override { return Dense::Forward(x) * 0.5f; }
+};
+
+TEST(FunctionalTest, TemporariesOfDerivedLayers) {
+  ClearSession();
+  auto in = Input({3});
+  Model model(in, Doubling()(in), 1);
+  EXPECT_NE(dynamic_cast<const Doubling*>(model.children()[0].second.get()), nullptr);
+  EXPECT_NE(ErrorOf([&] { Halving()(in); }).find("a temporary of a class derived from Dense"),
+            std::string::npos);
+}
+
+// Nested models: a layer reached twice (inside a nested model and on its own) is one set
+// of weights; a nested model with two inputs passes the gradient to what feeds it.
+TEST(FunctionalTest, NestedModels) {
+  ClearSession();
+  auto shared = std::make_shared<Dense>(3);
+  auto in = Input({3});
+  auto inner = std::make_shared<Model>(in, (*shared)(in), 1);
+  auto x = Input({3});
+  Model outer(x, (*shared)((*inner)(x)), 2);
+  EXPECT_EQ(outer.ParameterCount(), 12);
+  EXPECT_EQ(outer.NamedTrainableParameters().size(), 2u);
+
+  auto a = Input({2}), b = Input({2});
+  auto two = std::make_shared<Model>(std::vector<SymbolicTensor>{a, b},
+                                     std::vector<SymbolicTensor>{nn::Add()({a, b})}, 3);
+  auto first = std::make_shared<Dense>(4);
+  auto y = Input({3});
+  Model feeding(y, (*two)((*first)(y)), 4);
+  Tensor out = feeding(RandomData({5, 3}, 1));
+  Sum(out * out).Backward();
+  ASSERT_TRUE(first->kernel().grad().defined());
+  float norm = 0;
+  for (float g : first->kernel().grad().ToVector()) norm += g * g;
+  EXPECT_GT(norm, 0.f);
+}
+
+// The vector TrainStep splits the targets by their own shapes (class indices for one
+// output, values for the other); a single output's loss weight scales its loss.
+TEST(FunctionalTest, TrainStepTargetsAndLossWeight) {
+  ClearSession();
+  auto in = Input({4});
+  auto cls = Dense(DenseOptions(3).Activation(kSoftmax).Name("cls"))(in);
+  auto val = Dense(DenseOptions(1).Name("val"))(in);
+  Model model({in}, {cls, val}, 1);
+  model.Compile({SparseCategoricalCrossentropy(), MeanSquaredError()}, SGD(), {});
+  Tensor labels = Tensor::FromVector({0, 1, 2, 1, 0, 2, 1, 0}, {8});
+  Logs logs = model.TrainStep({RandomData({8, 4}, 2)}, {labels, RandomData({8, 1}, 3)});
+  EXPECT_GT(logs.Get("cls_loss"), 0.0);
+  EXPECT_GT(logs.Get("val_loss"), 0.0);
+
+  auto in1 = Input({4});
+  Model one(in1, Dense(2, kSoftmax)(in1), 5);
+  const Tensor x = RandomData({6, 4}, 4), y = OneHotLabels(x, 2);
+  one.Compile({CategoricalCrossentropy()}, SGD(SGDOptions(0.0)), {}, {1.0});
+  const double full = one.Evaluate(x, y).Get("loss");
+  one.Compile({CategoricalCrossentropy()}, SGD(SGDOptions(0.0)), {}, {0.25});
+  EXPECT_NEAR(one.Evaluate(x, y).Get("loss"), 0.25 * full, 1e-6);
+}
+
 TEST(FunctionalTest, MergeLayersCompute) {
   const Tensor a = Tensor::FromVector({1, 2, 3, 4}, {2, 2});
   const Tensor b = Tensor::FromVector({10, 20, 30, 40}, {2, 2});

@@ -118,7 +118,9 @@ class Model : public Module {
   // input not among `inputs` ("graph disconnected"), or when a layer cannot take what it
   // was called on. With several inputs the model's per-sample input is PackRows of them
   // (Fit, Evaluate and Predict take vectors); with several outputs its Forward returns
-  // PackRows of the outputs, and its loss is the (weighted) sum over the outputs.
+  // PackRows of the outputs (so a model with several outputs used as a layer of another
+  // gives them packed), and its loss is the (weighted) sum over the outputs. When a layer
+  // cannot be built, the layers before it stay built (with weights from this seed).
   Model(const std::vector<SymbolicTensor>& inputs, const std::vector<SymbolicTensor>& outputs,
         uint64_t seed = 0);
   Model(const SymbolicTensor& input, const SymbolicTensor& output, uint64_t seed = 0)
@@ -147,8 +149,10 @@ class Model : public Module {
   void Compile(Ref<Loss> loss, Ref<Optimizer> optimizer, std::vector<std::string> metrics = {});
   // For several outputs: one loss per output (or one for all), each weighted by
   // loss_weights (default 1): the model minimises the weighted sum. Logs hold "loss" (the
-  // sum) and, per output, "<output>_loss" and "<output>_<metric>", as Keras'. Throws Error
-  // when the counts do not match the outputs.
+  // sum) and, per output, "<output>_loss" and "<output>_<metric>" (each metric on every
+  // output, as Keras 2 does with a flat list; <output> is the output layer's name). Throws
+  // Error when the counts do not match the outputs. One loss alone goes without braces:
+  // Compile(nn::MeanSquaredError(), ...) ({loss} is ambiguous between the two forms).
   void Compile(std::vector<Ref<Loss>> losses, Ref<Optimizer> optimizer,
                std::vector<std::string> metrics = {}, std::vector<double> loss_weights = {});
   bool compiled() const { return loss_ != nullptr; }
@@ -301,6 +305,9 @@ class Model : public Module {
   std::vector<Tensor> RunGraph(const Tensor& x);
   void BuildGraph();
   Tensor PackedInputs(const std::vector<Tensor>& xs, const char* what) const;
+  // PackRows of the targets, one per output, checked (errors name `what` and the output);
+  // records their shapes, which ComputeLoss splits packed targets by.
+  Tensor PackedTargets(const std::vector<Tensor>& ys, const char* what);
   uint64_t seed_;
   int64_t train_step_ = 0;
   double loss_sum_ = 0;

@@ -157,7 +157,12 @@ void Module::CollectParameters(const std::string& prefix, bool trainable_only,
                                NamedTensors* out) const {
   for (const Param& p : params_) {
     if (trainable_only && !p.trainable) continue;
-    out->emplace_back(prefix + p.name, p.tensor);
+    // A tensor reached twice (a layer both inside a nested model and called on its own,
+    // a layer added twice) is listed once, under the first name, as Keras does: else it
+    // would be counted, saved and updated twice.
+    bool seen = false;
+    for (const auto& named : *out) seen = seen || named.second.impl() == p.tensor.impl();
+    if (!seen) out->emplace_back(prefix + p.name, p.tensor);
   }
   for (const auto& c : children_) {
     c.second->CollectParameters(prefix + c.first + "/", trainable_only, out);

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -119,7 +120,9 @@ class Module : public std::enable_shared_from_this<Module> {
   // Registers `module` under `name` (its parameters appear as "name/...").
   std::shared_ptr<Module> RegisterModule(const std::string& name,
                                          std::shared_ptr<Module> module);
-  // All parameters, recursively, named "child/param" (registration order).
+  // All parameters, recursively, named "child/param" (registration order); a tensor
+  // reached by two paths (a layer inside a nested model and also called on its own) once,
+  // under its first name.
   NamedTensors NamedParameters() const;
   // Only the trainable ones (what optimisers update).
   NamedTensors NamedTrainableParameters() const;
@@ -187,13 +190,22 @@ class Module : public std::enable_shared_from_this<Module> {
 
 // The base of a layer class T that can be called as a temporary on symbolic tensors
 // (nn::Dense(10)(x)): class MyLayer : public nn::Layer<MyLayer> { ... }, constructed with
-// Layer("MyLayer", "my_layer"). Base is Module, or another abstract layer base
-// (MergeLayer). Everything else is Base's.
+// Layer("MyLayer", "my_layer"). Base is Module, an abstract layer base (MergeLayer), or a
+// layer to extend: class Doubling : public nn::Layer<Doubling, nn::Dense>. A temporary of a
+// class that derives from a layer without naming itself here throws Error when called on
+// a symbolic tensor (it would be moved as the base class, losing its overrides).
+namespace internal {
+// Throws Error: `module` is of a class derived from a layer without deriving from
+// Layer<itself, ...>, so moving it as that layer would drop what it adds.
+[[noreturn]] void ThrowSlicedTemporary(const Module& module);
+}  // namespace internal
+
 template <typename T, typename Base = Module>
 class Layer : public Base {
  public:
   using Base::Base;
   std::shared_ptr<Module> MoveToShared() && override {
+    if (typeid(*this) != typeid(T)) internal::ThrowSlicedTemporary(*this);
     return std::make_shared<T>(std::move(static_cast<T&>(*this)));
   }
 };
