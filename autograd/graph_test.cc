@@ -285,7 +285,9 @@ Tensor ShardLoss(const Tensor& w, const Tensor& x) {
   return Sum(Add(Add(Add(b, c), d), a));
 }
 
-std::vector<float> Bits(const Tensor& t) { return t.defined() ? t.ToVector() : std::vector<float>{}; }
+std::vector<float> Bits(const Tensor& t) {
+  return t.defined() ? t.ToVector() : std::vector<float>{};
+}
 
 Tensor ShardInput(int j) {
   return Tensor::FromVector({1e6f * (j + 1), -3.3f + j, 2.1e-3f, 7.7f / (j + 1)}, {4});
