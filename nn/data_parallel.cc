@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -47,20 +48,21 @@ const BatchNormalization* SyncedBatchNorm(const Module& m) {
   return nullptr;
 }
 
-// Throws Error unless every module on the way down to a trainable BatchNormalization runs
-// its layers one at a time: a Sequential or a functional model.
+// Throws Error unless every module on the way down to a trainable BatchNormalization is a
+// Sequential or a functional model (exactly: a subclass may run its layers in a Forward
+// of its own), whose layers can be run one at a time.
 void CheckLayerByLayer(const Module& m) {
   const BatchNormalization* bn = SyncedBatchNorm(m);
   if (bn == nullptr || bn == &m) return;
   const auto* model = dynamic_cast<const Model*>(&m);
-  if (dynamic_cast<const Sequential*>(&m) == nullptr &&
-      (model == nullptr || !model->functional())) {
-    Fail("Fit: data-parallel training normalises ", bn->Description(),
-         " over the whole batch, which needs the model's layers run one at a time on every "
-         "micro-shard; ", m.Description(), " runs its layers in a Forward of its own, so it "
-         "cannot (make it a Sequential or a functional model, freeze the layer with "
-         "SetTrainable(false), or train in one process)");
-  }
+  const bool layer_by_layer = typeid(m) == typeid(Sequential) ||
+                              (typeid(m) == typeid(Model) && model->functional());
+  GRADWAY_CHECK(layer_by_layer, "Fit: data-parallel training normalises ", bn->Description(),
+                " over the whole batch, which needs the model's layers run one at a time on "
+                "every micro-shard; ", m.Description(), " is not a Sequential or a "
+                "functional model, whose layers can be run so (a subclass may run them in a "
+                "Forward of its own): make it one, freeze the layer with SetTrainable(false), "
+                "or train in one process");
   for (const auto& child : m.children()) CheckLayerByLayer(*child.second);
 }
 

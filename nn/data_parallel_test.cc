@@ -274,9 +274,9 @@ TEST(SyncBatchNormTest, AModelWithItsOwnForwardIsRefused) {
   EXPECT_EQ(error,
             "Fit: data-parallel training normalises my_bn (BatchNormalization) over the whole "
             "batch, which needs the model's layers run one at a time on every micro-shard; "
-            "own_forward (OwnForward) runs its layers in a Forward of its own, so it cannot "
-            "(make it a Sequential or a functional model, freeze the layer with "
-            "SetTrainable(false), or train in one process)");
+            "own_forward (OwnForward) is not a Sequential or a functional model, whose layers "
+            "can be run so (a subclass may run them in a Forward of its own): make it one, "
+            "freeze the layer with SetTrainable(false), or train in one process");
   model.bn_->SetTrainable(false);
   const std::vector<float> before = model.bn_->moving_mean().ToVector();
   EXPECT_NO_THROW(model.Fit(x, y, options));

@@ -45,10 +45,10 @@ namespace nn {
 // and variance of every micro-shard of every rank (autograd's SyncBatchNorm), and updates
 // the moving statistics once per step from them, the same on every rank. Training is then
 // bit-identical for any rank count dividing the micro-shards; it is not bit-identical to
-// a single-process Fit (whose batches are made up differently). The model must be a
-// Sequential or a functional model (nested ones too): a Model subclass with a Forward of
-// its own holding a trainable BatchNormalization cannot run layer by layer, and
-// data-parallel Fit throws Error naming both.
+// a single-process Fit (whose batches are made up differently). The model, and every
+// model nested in it on the way to the layer, must be a Sequential or a functional model,
+// not a subclass (which may run its layers in a Forward of its own): data-parallel Fit
+// throws Error naming the model and the layer otherwise, unless the layer is frozen.
 struct BatchNormalizationOptions {
   int axis = -1;
   float momentum = 0.99f;
