@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <map>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -21,6 +22,9 @@ namespace {
 
 thread_local bool g_grad_enabled = true;
 std::atomic<int64_t> g_live_nodes{0};
+std::atomic<uint64_t> g_node_sequence{0};
+thread_local int g_shard_tag = -1;
+thread_local ShardGradientSink* g_shard_sink = nullptr;
 
 // ScopedBackwardScaleForTesting's op and scale; the flag is read on every node's backward.
 std::atomic<bool> g_backward_scale_active{false};
@@ -56,6 +60,8 @@ Node::Node(std::string name, std::vector<Edge> inputs, std::vector<Shape> input_
     : name_(std::move(name)),
       inputs_(std::move(inputs)),
       input_shapes_(std::move(input_shapes)),
+      shard_(g_shard_tag),
+      sequence_(g_node_sequence.fetch_add(1, std::memory_order_relaxed)),
       saved_(std::move(saved)),
       backward_(std::move(backward)) {
   g_live_nodes.fetch_add(1, std::memory_order_relaxed);
@@ -96,6 +102,23 @@ int64_t LiveNodeCount() { return g_live_nodes.load(std::memory_order_relaxed); }
 
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+ShardTagScope::ShardTagScope(int tag) : previous_(g_shard_tag) {
+  GRADWAY_CHECK(tag >= 0, "ShardTagScope: a shard's tag must be >= 0, got ", tag);
+  g_shard_tag = tag;
+}
+ShardTagScope::~ShardTagScope() { g_shard_tag = previous_; }
+
+int CurrentShardTag() { return g_shard_tag; }
+
+ShardGradientSink::ShardGradientSink() : previous_(g_shard_sink) { g_shard_sink = this; }
+ShardGradientSink::~ShardGradientSink() { g_shard_sink = previous_; }
+
+Tensor ShardGradientSink::grad(const Tensor& leaf, int tag) const {
+  if (!leaf.defined()) return Tensor();
+  auto it = grads_.find({leaf.impl().get(), tag});
+  return it == grads_.end() ? Tensor() : it->second;
+}
 
 bool ShouldRecord(const std::vector<Tensor>& inputs) {
   if (!g_grad_enabled) return false;
@@ -141,7 +164,171 @@ ScopedBackwardScaleForTesting::~ScopedBackwardScaleForTesting() {
 class Engine {
  public:
   static void Run(const Tensor& root, const Tensor& grad_output, bool retain_graph);
+
+ private:
+  explicit Engine(bool retain_graph) : retain_graph_(retain_graph) {}
+  // Counts, for every node reachable from `root`, the edges from reachable nodes that
+  // point at it (iterative DFS: graphs can be very deep). Lists the shared nodes in
+  // shared_, and tells whether any node belongs to a shard; throws Error for an op of one
+  // shard that uses a tensor of another.
+  bool CountDependencies(Node* root);
+  // Runs `node`'s backward (when it has a gradient) and hands the results to its inputs:
+  // summed into the pending gradient of an input node, which goes to ready_ once all its
+  // consumers have run (shard nodes to their shard's stack, shared nodes wait), or into a
+  // leaf's gradient (or the shard sink's).
+  void Process(Node* node);
+  // Processes ready nodes, last made ready first, until none is left.
+  void Drain(std::vector<Node*>& stack);
+  // The order for graphs with shard nodes (autograd/graph.h, ShardTagScope).
+  void RunSharded(Node* root);
+
+  bool retain_graph_;
+  bool sharded_ = false;  // the graph holds shard nodes
+  std::unordered_map<Node*, int> dependencies_;
+  std::unordered_map<Node*, Tensor> pending_;
+  std::vector<Node*> ready_;                    // graphs without shards
+  std::map<int, std::vector<Node*>> shard_ready_;  // with shards: each shard's ready nodes
+  std::vector<Node*> shared_;                   // reachable nodes of no shard
 };
+
+bool Engine::CountDependencies(Node* root) {
+  bool sharded = root->shard_ >= 0;
+  std::vector<Node*> stack = {root};
+  dependencies_[root] = 0;
+  if (root->shard_ < 0) shared_.push_back(root);
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    for (const Edge& e : node->inputs_) {
+      if (!e.node) continue;
+      Node* input = e.node.get();
+      GRADWAY_CHECK(node->shard_ < 0 || input->shard_ < 0 || node->shard_ == input->shard_,
+                    "backward: op '", node->name_, "' of shard ", node->shard_,
+                    " uses a tensor made by op '", input->name_, "' of shard ", input->shard_,
+                    "; shards may share only tensors made outside any ShardTagScope");
+      auto [it, inserted] = dependencies_.try_emplace(input, 0);
+      ++it->second;
+      if (!inserted) continue;
+      stack.push_back(input);
+      if (input->shard_ >= 0) {
+        sharded = true;
+      } else {
+        shared_.push_back(input);
+      }
+    }
+  }
+  return sharded;
+}
+
+void Engine::Process(Node* node) {
+  Tensor grad;
+  auto it = pending_.find(node);
+  if (it != pending_.end()) {
+    grad = std::move(it->second);
+    pending_.erase(it);
+  }
+  std::vector<Tensor> input_grads;
+  if (grad.defined()) {
+    GRADWAY_CHECK(!node->released_, "backward: trying to backward through the graph a ",
+                  "second time (op '", node->name_, "'): its saved tensors were freed ",
+                  "by the first backward; pass retain_graph = true to the first one");
+    for (size_t i = 0; i < node->saved_.size(); ++i) {
+      const Tensor& saved = node->saved_[i];
+      if (!saved.defined()) continue;
+      const uint64_t then = node->saved_versions_[i];
+      const uint64_t now = saved.impl()->storage->version.load(std::memory_order_relaxed);
+      GRADWAY_CHECK(now == then, "backward: a tensor of shape ",
+                    ShapeToString(saved.shape()), " that '", node->name_,
+                    "' saved for its gradient was modified in place after the forward ",
+                    "pass (it is at version ", now, ", it was at ", then,
+                    "); modify a Clone() instead, or modify it after backward");
+    }
+    // Only now, checked, does the backward see the saved tensors.
+    input_grads = node->backward_(grad, node->saved_);
+    if (g_backward_scale_active.load(std::memory_order_relaxed) &&
+        node->name_ == g_backward_scale_op) {
+      for (Tensor& g : input_grads) {
+        if (!g.defined()) continue;
+        Tensor scaled = Tensor::Zeros(g.shape());
+        ops::Axpy(g_backward_scale, std::as_const(g).data(), scaled.data(), g.numel());
+        g = scaled;
+      }
+    }
+    GRADWAY_CHECK(input_grads.size() == node->inputs_.size(), node->name_,
+                  ": backward returned ", input_grads.size(), " gradients for ",
+                  node->inputs_.size(), " inputs");
+    for (size_t i = 0; i < input_grads.size(); ++i) {
+      const Edge& e = node->inputs_[i];
+      if (!input_grads[i].defined() || (!e.node && !e.leaf)) continue;
+      GRADWAY_CHECK(input_grads[i].shape() == node->input_shapes_[i], node->name_,
+                    ": backward returned a gradient of shape ",
+                    ShapeToString(input_grads[i].shape()), " for input ", i, " of shape ",
+                    ShapeToString(node->input_shapes_[i]));
+    }
+    if (!retain_graph_) {
+      node->backward_ = nullptr;
+      node->saved_.clear();
+      node->saved_versions_.clear();
+      node->released_ = true;
+    }
+  }
+  grad = Tensor();  // drop our handle: a gradient passed through may become unshared
+  for (size_t i = 0; i < node->inputs_.size(); ++i) {
+    const Edge& e = node->inputs_[i];
+    Tensor* g = i < input_grads.size() && input_grads[i].defined() ? &input_grads[i] : nullptr;
+    if (e.node) {
+      Node* input = e.node.get();
+      if (g) Accumulate(pending_[input], std::move(*g));
+      if (--dependencies_[input] == 0) {
+        if (!sharded_) {
+          ready_.push_back(input);
+        } else if (input->shard_ >= 0) {
+          shard_ready_[input->shard_].push_back(input);
+        }
+      }
+    } else if (e.leaf && g) {
+      Tensor& leaf_grad = node->shard_ >= 0 && g_shard_sink != nullptr
+                              ? g_shard_sink->grads_[{e.leaf.get(), node->shard_}]
+                              : e.leaf->grad;
+      if (!leaf_grad.defined()) {
+        // The leaf owns its gradient buffer: take the backward's result when nothing
+        // else refers to it (the usual case: a fresh tensor), else copy it.
+        Tensor taken = std::move(*g);
+        leaf_grad = SoleOwner(taken) ? std::move(taken) : taken.Clone();
+      } else {
+        // In place unless the program holds this gradient (then into a new tensor).
+        Accumulate(leaf_grad, std::move(*g));
+      }
+    }
+  }
+}
+
+void Engine::Drain(std::vector<Node*>& stack) {
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    Process(node);
+  }
+}
+
+void Engine::RunSharded(Node* root) {
+  // Shared nodes run latest made first. When every shard has run all it can, the latest
+  // shared node not yet run is ready: its consumers were made after it, so each is a shard
+  // node (whose consumers, made later still, have run: it was ready and ran) or a later
+  // shared node, which ran before it.
+  std::sort(shared_.begin(), shared_.end(),
+            [](const Node* a, const Node* b) { return a->sequence_ < b->sequence_; });
+  if (root->shard_ >= 0) shard_ready_[root->shard_].push_back(root);
+  for (;;) {
+    for (auto& [tag, stack] : shard_ready_) Drain(stack);
+    if (shared_.empty()) break;
+    Node* node = shared_.back();
+    shared_.pop_back();
+    GRADWAY_CHECK(dependencies_[node] == 0, "backward: internal error: shared op '",
+                  node->name_, "' is not ready after every shard has run");
+    Process(node);
+  }
+}
 
 void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
   GRADWAY_CHECK(root.requires_grad(),
@@ -156,101 +343,18 @@ void Engine::Run(const Tensor& root, const Tensor& grad_output, bool retain_grap
     root.impl()->grad = g;
     return;
   }
-  // Count, for every reachable node, how many edges from reachable nodes point at it
-  // (iterative DFS: graphs can be very deep).
-  std::unordered_map<Node*, int> dependencies;
-  std::vector<Node*> stack = {root.grad_fn().get()};
-  dependencies[root.grad_fn().get()] = 0;
-  while (!stack.empty()) {
-    Node* node = stack.back();
-    stack.pop_back();
-    for (const Edge& e : node->inputs_) {
-      if (!e.node) continue;
-      auto [it, inserted] = dependencies.try_emplace(e.node.get(), 0);
-      ++it->second;
-      if (inserted) stack.push_back(e.node.get());
-    }
+  Engine engine(retain_graph);
+  Node* start = root.grad_fn().get();
+  engine.sharded_ = engine.CountDependencies(start);
+  engine.pending_[start] = grad_output;
+  if (engine.sharded_) {
+    engine.RunSharded(start);
+    return;
   }
   // Kahn's order: a node runs once all its consumers have contributed their gradients.
-  std::unordered_map<Node*, Tensor> pending;
-  pending[root.grad_fn().get()] = grad_output;
-  std::vector<Node*> ready = {root.grad_fn().get()};
-  while (!ready.empty()) {
-    Node* node = ready.back();
-    ready.pop_back();
-    Tensor grad;
-    auto it = pending.find(node);
-    if (it != pending.end()) {
-      grad = std::move(it->second);
-      pending.erase(it);
-    }
-    std::vector<Tensor> input_grads;
-    if (grad.defined()) {
-      GRADWAY_CHECK(!node->released_, "backward: trying to backward through the graph a ",
-                    "second time (op '", node->name_, "'): its saved tensors were freed ",
-                    "by the first backward; pass retain_graph = true to the first one");
-      for (size_t i = 0; i < node->saved_.size(); ++i) {
-        const Tensor& saved = node->saved_[i];
-        if (!saved.defined()) continue;
-        const uint64_t then = node->saved_versions_[i];
-        const uint64_t now = saved.impl()->storage->version.load(std::memory_order_relaxed);
-        GRADWAY_CHECK(now == then, "backward: a tensor of shape ",
-                      ShapeToString(saved.shape()), " that '", node->name_,
-                      "' saved for its gradient was modified in place after the forward ",
-                      "pass (it is at version ", now, ", it was at ", then,
-                      "); modify a Clone() instead, or modify it after backward");
-      }
-      // Only now, checked, does the backward see the saved tensors.
-      input_grads = node->backward_(grad, node->saved_);
-      if (g_backward_scale_active.load(std::memory_order_relaxed) &&
-          node->name_ == g_backward_scale_op) {
-        for (Tensor& g : input_grads) {
-          if (!g.defined()) continue;
-          Tensor scaled = Tensor::Zeros(g.shape());
-          ops::Axpy(g_backward_scale, std::as_const(g).data(), scaled.data(), g.numel());
-          g = scaled;
-        }
-      }
-      GRADWAY_CHECK(input_grads.size() == node->inputs_.size(), node->name_,
-                    ": backward returned ", input_grads.size(), " gradients for ",
-                    node->inputs_.size(), " inputs");
-      for (size_t i = 0; i < input_grads.size(); ++i) {
-        const Edge& e = node->inputs_[i];
-        if (!input_grads[i].defined() || (!e.node && !e.leaf)) continue;
-        GRADWAY_CHECK(input_grads[i].shape() == node->input_shapes_[i], node->name_,
-                      ": backward returned a gradient of shape ",
-                      ShapeToString(input_grads[i].shape()), " for input ", i, " of shape ",
-                      ShapeToString(node->input_shapes_[i]));
-      }
-      if (!retain_graph) {
-        node->backward_ = nullptr;
-        node->saved_.clear();
-        node->saved_versions_.clear();
-        node->released_ = true;
-      }
-    }
-    grad = Tensor();  // drop our handle: a gradient passed through may become unshared
-    for (size_t i = 0; i < node->inputs_.size(); ++i) {
-      const Edge& e = node->inputs_[i];
-      Tensor* g = i < input_grads.size() && input_grads[i].defined()
-                      ? &input_grads[i] : nullptr;
-      if (e.node) {
-        if (g) Accumulate(pending[e.node.get()], std::move(*g));
-        if (--dependencies[e.node.get()] == 0) ready.push_back(e.node.get());
-      } else if (e.leaf && g) {
-        Tensor& leaf_grad = e.leaf->grad;
-        if (!leaf_grad.defined()) {
-          // The leaf owns its gradient buffer: take the backward's result when nothing
-          // else refers to it (the usual case: a fresh tensor), else copy it.
-          Tensor taken = std::move(*g);
-          leaf_grad = SoleOwner(taken) ? std::move(taken) : taken.Clone();
-        } else {
-          // In place unless the program holds this gradient (then into a new tensor).
-          Accumulate(leaf_grad, std::move(*g));
-        }
-      }
-    }
-  }
+  engine.shared_.clear();
+  engine.ready_.push_back(start);
+  engine.Drain(engine.ready_);
 }
 
 void RunBackward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {

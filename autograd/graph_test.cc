@@ -1,6 +1,7 @@
 // Backward semantics: accumulation, diamonds, deep graphs, freeing, errors, no-grad.
 #include "autograd/graph.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -270,6 +271,153 @@ TEST(GraphTest, TrainingLoopDoesNotGrowMemory) {
   // Each step allocates ~10 KiB of graph and tensors; 9,500 leaked steps would be ~90 MiB.
   EXPECT_LT(end - after_warmup, 4 * 1024) << "RSS grew from " << after_warmup << " KiB to "
                                           << end << " KiB";
+}
+
+// ---- Shards (ShardTagScope, ShardGradientSink).
+
+// A shard's loss in which w is used four times and x's values span many magnitudes, so
+// that the order in which w's gradients add up shows in the bits.
+Tensor ShardLoss(const Tensor& w, const Tensor& x) {
+  Tensor a = Mul(x, w);
+  Tensor b = Mul(Mul(a, a), w);
+  Tensor c = Mul(Exp(MulScalar(a, 1e-7f)), w);
+  Tensor d = Mul(x, w);
+  return Sum(Add(Add(Add(b, c), d), a));
+}
+
+std::vector<float> Bits(const Tensor& t) {
+  return t.defined() ? t.ToVector() : std::vector<float>{};
+}
+
+Tensor ShardInput(int j) {
+  return Tensor::FromVector({1e6f * (j + 1), -3.3f + j, 2.1e-3f, 7.7f / (j + 1)}, {4});
+}
+
+// 16 values of a few magnitudes, for the joined shards below.
+std::vector<float> Wavy(int j, float scale) {
+  std::vector<float> v(16);
+  for (int i = 0; i < 16; ++i) v[i] = scale * std::sin(0.37f * i + 1.3f * j + 0.1f);
+  return v;
+}
+Tensor JoinedInput(int j) { return Tensor::FromVector(Wavy(j, 3.f), {16}); }
+
+TEST(ShardTest, TagScopesNest) {
+  EXPECT_EQ(CurrentShardTag(), -1);
+  {
+    ShardTagScope outer(3);
+    EXPECT_EQ(CurrentShardTag(), 3);
+    {
+      ShardTagScope inner(0);
+      EXPECT_EQ(CurrentShardTag(), 0);
+    }
+    EXPECT_EQ(CurrentShardTag(), 3);
+  }
+  EXPECT_EQ(CurrentShardTag(), -1);
+  EXPECT_EQ(ErrorOf([] { ShardTagScope bad(-2); }),
+            "ShardTagScope: a shard's tag must be >= 0, got -2");
+}
+
+TEST(ShardTest, EachShardGetsTheGradientsOfItsOwnGraph) {
+  // Three shards (tags need not be consecutive) under one shared root, as data-parallel
+  // training sums its micro-shards' scaled losses: each shard's gradient for w, from the
+  // sink, is bit for bit that of a backward pass through its graph alone.
+  const std::vector<int> tags = {5, 2, 9};
+  const std::vector<float> scales = {0.25f, 0.5f, 0.125f};
+  Tensor w = Leaf({1.25f, -0.75f, 3.5f, 0.1f}, {4});
+  ShardGradientSink sink;
+  std::vector<Tensor> losses;
+  for (size_t j = 0; j < tags.size(); ++j) {
+    ShardTagScope scope(tags[j]);
+    losses.push_back(ShardLoss(w, ShardInput(static_cast<int>(j))));
+  }
+  Stack(losses, 0).Backward(Tensor::FromVector(scales, {3}));
+  EXPECT_FALSE(w.grad().defined());  // every gradient went to the sink
+  for (size_t j = 0; j < tags.size(); ++j) {
+    Tensor alone = Leaf(w.ToVector(), {4});
+    ShardLoss(alone, ShardInput(static_cast<int>(j))).Backward(Tensor::Full({}, scales[j]));
+    EXPECT_EQ(Bits(sink.grad(w, tags[j])), Bits(alone.grad())) << "shard " << tags[j];
+  }
+  EXPECT_FALSE(sink.grad(w, 7).defined());
+  EXPECT_FALSE(sink.grad(Tensor(), 5).defined());
+}
+
+// Shards joined in the middle by a shared op, as synchronised batch norm joins them: each
+// shard's a goes into one shared Stack, whose row for the shard is used again (with w)
+// before and after other uses of w. Returns the shards' losses; `shared_leaf` enters the
+// shared op too.
+std::vector<Tensor> JoinedShards(const Tensor& w, const Tensor& shared_leaf,
+                                 const std::vector<int>& shards) {
+  std::vector<Tensor> as, losses;
+  for (int j : shards) {
+    ShardTagScope scope(j);
+    as.push_back(Mul(JoinedInput(j), w));
+  }
+  as.push_back(shared_leaf);
+  Tensor joined = Stack(as, 0);  // shared
+  for (size_t i = 0; i < shards.size(); ++i) {
+    ShardTagScope scope(shards[i]);
+    Tensor row = joined.Narrow(0, static_cast<int64_t>(i), 1).Reshape({16});
+    Tensor early = Mul(Mul(as[i], as[i]), w);
+    Tensor late = Mul(row, w);
+    losses.push_back(Sum(Add(Add(early, Mul(JoinedInput(shards[i]), w)), late)));
+  }
+  return losses;
+}
+
+TEST(ShardTest, AShardsGradientsDoNotDependOnTheOtherShards) {
+  // What data-parallel training needs: shard j's gradients are the same bits whether the
+  // pass holds all four shards or only shard j (with the same shared op), so they do not
+  // depend on how the shards are spread over processes. (The engine's order for graphs
+  // without shards would fail this: alone, a shard's Stack input makes the Stack ready and
+  // it runs before the shard's other branch; together, only the last shard's does, so for
+  // the others the additions into a, hence w's gradient, come in another order: shard 2's
+  // differs in the last bits.)
+  const std::vector<int> all = {0, 1, 2, 3};
+  Tensor w = Leaf(Wavy(7, 1.f), {16});
+  Tensor v = Leaf(std::vector<float>(16, 0.5f), {16});
+  ShardGradientSink together;
+  {
+    std::vector<Tensor> losses = JoinedShards(w, v, all);
+    Stack(losses, 0).Backward(Tensor::FromVector({0.1f, 0.2f, 0.3f, 0.4f}, {4}));
+  }
+  // The shared op's leaf is not a shard's: its (zero) gradient goes to grad().
+  EXPECT_EQ(v.grad().ToVector(), std::vector<float>(16, 0.f));
+  EXPECT_FALSE(w.grad().defined());
+  for (int j : all) {
+    ShardGradientSink alone;
+    Tensor w1 = Leaf(w.ToVector(), {16}), v1 = Leaf(v.ToVector(), {16});
+    std::vector<Tensor> losses = JoinedShards(w1, v1, {j});
+    Stack(losses, 0).Backward(Tensor::Full({1}, 0.1f * (j + 1)));
+    ASSERT_TRUE(alone.grad(w1, j).defined());
+    EXPECT_EQ(Bits(together.grad(w, j)), Bits(alone.grad(w1, j))) << "shard " << j;
+  }
+}
+
+TEST(ShardTest, WithoutASinkShardGradientsGoToTheLeaf) {
+  Tensor w = Leaf({1.f, 2.f}, {2});
+  Tensor y;
+  {
+    ShardTagScope scope(1);
+    y = Sum(w * 3.f);
+  }
+  y.Backward();
+  EXPECT_EQ(w.grad().ToVector(), (std::vector<float>{3.f, 3.f}));
+}
+
+TEST(ShardTest, AShardUsingAnotherShardsTensorIsAnError) {
+  Tensor w = Leaf({1.f, 2.f}, {2});
+  Tensor a, b;
+  {
+    ShardTagScope scope(0);
+    a = Exp(w);
+  }
+  {
+    ShardTagScope scope(1);
+    b = Sum(a);
+  }
+  EXPECT_EQ(ErrorOf([&] { b.Backward(); }),
+            "backward: op 'sum' of shard 1 uses a tensor made by op 'exp' of shard 0; shards "
+            "may share only tensors made outside any ShardTagScope");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -586,13 +587,14 @@ namespace {
 // The data pointer of an optional [C] tensor, or null when undefined.
 const float* OrNull(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
 
-// Checks BatchNorm's arguments; returns the channel count.
+// Checks BatchNorm's arguments (SyncBatchNorm's per shard: `op` names it); returns the
+// channel count.
 int64_t CheckBatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const Tensor& running_mean, const Tensor& running_var, bool training,
-                       float momentum, float epsilon) {
-  GRADWAY_CHECK(x.defined(), "batch_norm: the input is undefined");
-  GRADWAY_CHECK((x.rank() == 2 || x.rank() == 4) && x.shape().back() > 0,
-                "batch_norm: expected an input of shape (batch, channels) or (batch, height, ",
+                       float momentum, float epsilon, const char* op = "batch_norm") {
+  GRADWAY_CHECK(x.defined(), op, ": the input is undefined");
+  GRADWAY_CHECK((x.rank() == 2 || x.rank() == 4) && x.shape().back() > 0, op,
+                ": expected an input of shape (batch, channels) or (batch, height, ",
                 "width, channels), got ", ShapeToString(x.shape()));
   const int64_t C = x.shape().back();
   const std::pair<const char*, const Tensor*> vectors[] = {
@@ -600,24 +602,23 @@ int64_t CheckBatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
       {"running_var", &running_var}};
   for (const auto& [name, t] : vectors) {
     if (!t->defined()) continue;
-    GRADWAY_CHECK(t->shape() == Shape{C}, "batch_norm: ", name, " of shape ",
+    GRADWAY_CHECK(t->shape() == Shape{C}, op, ": ", name, " of shape ",
                   ShapeToString(t->shape()), " does not match input of shape ",
                   ShapeToString(x.shape()), " with ", C, " channels");
   }
-  GRADWAY_CHECK(running_mean.defined() == running_var.defined(),
-                "batch_norm: running_mean and running_var must both be given or both be "
-                "undefined");
-  GRADWAY_CHECK(training || running_mean.defined(), "batch_norm: inference (training = false) ",
+  GRADWAY_CHECK(running_mean.defined() == running_var.defined(), op,
+                ": running_mean and running_var must both be given or both be undefined");
+  GRADWAY_CHECK(training || running_mean.defined(), op, ": inference (training = false) ",
                 "needs running_mean and running_var");
   GRADWAY_CHECK(!(running_mean.defined() &&
                   (running_mean.requires_grad() || running_var.requires_grad())),
-                "batch_norm: running_mean and running_var are statistics updated in place and ",
+                op, ": running_mean and running_var are statistics updated in place and ",
                 "must not require a gradient");
-  GRADWAY_CHECK(!training || x.numel() > 0, "batch_norm: training needs at least one value ",
+  GRADWAY_CHECK(!training || x.numel() > 0, op, ": training needs at least one value ",
                 "per channel, got input of shape ", ShapeToString(x.shape()));
-  GRADWAY_CHECK(momentum >= 0.f && momentum <= 1.f, "batch_norm: momentum must be in [0, 1], ",
+  GRADWAY_CHECK(momentum >= 0.f && momentum <= 1.f, op, ": momentum must be in [0, 1], ",
                 "got ", momentum);
-  GRADWAY_CHECK(epsilon > 0.f, "batch_norm: epsilon must be positive, got ", epsilon);
+  GRADWAY_CHECK(epsilon > 0.f, op, ": epsilon must be positive, got ", epsilon);
   return C;
 }
 
@@ -666,6 +667,197 @@ Tensor BatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                gg ? dgamma.data() : nullptr, gb ? dbeta.data() : nullptr);
         return {dx, dgamma, dbeta};
       });
+}
+
+// ---------------------------------------------------------------- Synchronised batch norm
+
+namespace {
+
+// Checks SyncBatchNorm's arguments; returns the channel count.
+int64_t CheckSyncBatchNorm(const std::vector<Tensor>& xs, const Tensor& gamma,
+                           const Tensor& beta, const Tensor& running_mean,
+                           const Tensor& running_var, float momentum, float epsilon,
+                           const std::vector<int>& shard_tags) {
+  GRADWAY_CHECK(!xs.empty(), "sync_batch_norm: no shards");
+  GRADWAY_CHECK(CurrentShardTag() < 0, "sync_batch_norm: called inside ShardTagScope(",
+                CurrentShardTag(), "); call it outside: it records the shards' op in each "
+                "shard's scope (shard_tags) and the statistics in none");
+  GRADWAY_CHECK(shard_tags.empty() || shard_tags.size() == xs.size(), "sync_batch_norm: ",
+                shard_tags.size(), " shard tags for ", xs.size(), " shards");
+  int64_t C = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    C = CheckBatchNorm(xs[i], gamma, beta, running_mean, running_var, true, momentum, epsilon,
+                       "sync_batch_norm");
+    const Shape& a = xs[0].shape();
+    const Shape& b = xs[i].shape();
+    GRADWAY_CHECK(a.size() == b.size() && std::equal(a.begin() + 1, a.end(), b.begin() + 1),
+                  "sync_batch_norm: shards 0 and ", i, " have shapes ", ShapeToString(a),
+                  " and ", ShapeToString(b), "; the shards of a batch differ only in rows");
+  }
+  return C;
+}
+
+// The values of every shard of the batch, `width` a shard: gather's, or `local` when the
+// shards here are the whole batch.
+std::vector<double> GatherShards(const ShardGather& gather, const std::vector<double>& local,
+                                 int64_t width) {
+  if (!gather) return local;
+  std::vector<double> all = gather(local, width);
+  GRADWAY_CHECK(!all.empty() && all.size() % static_cast<size_t>(width) == 0,
+                "sync_batch_norm: the shards' gather returned ", all.size(),
+                " values, not a positive multiple of ", width, " (one part per shard)");
+  return all;
+}
+
+// The whole batch's moments: each shard's count, mean and m2, gathered from every process
+// and combined in the fixed tree over the batch's shards.
+ops::BatchMoments BatchMomentsOfShards(const std::vector<Tensor>& xs, int64_t C,
+                                       const ShardGather& gather) {
+  const int64_t width = 1 + 2 * C;
+  std::vector<double> local(xs.size() * width);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const ops::BatchMoments m = ops::BatchNormMoments(xs[i].data(), xs[i].numel() / C, C);
+    double* at = local.data() + i * width;
+    at[0] = static_cast<double>(m.count);
+    std::copy(m.mean.begin(), m.mean.end(), at + 1);
+    std::copy(m.m2.begin(), m.m2.end(), at + 1 + C);
+  }
+  const std::vector<double> all = GatherShards(gather, local, width);
+  std::vector<ops::BatchMoments> parts(all.size() / width);
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const double* at = all.data() + k * width;
+    parts[k].count = static_cast<int64_t>(at[0]);
+    parts[k].mean.assign(at + 1, at + 1 + C);
+    parts[k].m2.assign(at + 1 + C, at + width);
+  }
+  return ops::CombineMomentsTree(std::move(parts));
+}
+
+// Records "sync_batch_norm_stats": stats [k, 2, C] (each shard's row: mean, then invstd)
+// over the k shards xs. Its backward receives, in stats' gradient, each shard's sums
+// sum(dy) and sum(dy * xhat) from that shard's "sync_batch_norm" (zeros elsewhere: the
+// gradient is a message between the two ops, not the derivative with respect to stats,
+// which never leaves SyncBatchNorm), adds every shard's of the batch in the fixed tree, and
+// returns each shard's batch term of dx.
+Tensor RecordShardStatistics(Tensor stats, const std::vector<Tensor>& xs, const Tensor& gamma,
+                             int64_t count, const ShardGather& gather) {
+  if (!ShouldRecord(xs)) return stats;
+  const int64_t k = static_cast<int64_t>(xs.size()), C = stats.shape().back();
+  std::vector<bool> needs;
+  for (const Tensor& x : xs) needs.push_back(x.requires_grad());
+  std::vector<Tensor> saved = xs;
+  saved.push_back(gamma);
+  saved.push_back(stats);
+  return RecordOp(
+      "sync_batch_norm_stats", stats, xs, SaveList(std::move(saved)),
+      [k, C, count, needs, gather](const Tensor& g,
+                                   const std::vector<Tensor>& saved) -> std::vector<Tensor> {
+        // The engine added the shards' messages, each zero outside its own row: a -0 stays
+        // -0 when this process holds one shard and turns +0 when it holds more, so -0 is
+        // read as +0 (adding +0.0) to give the same bits either way.
+        const float* pg = g.data();
+        std::vector<double> local(static_cast<size_t>(k * 2 * C));
+        for (size_t i = 0; i < local.size(); ++i) local[i] = static_cast<double>(pg[i]) + 0.0;
+        const std::vector<double> all = GatherShards(gather, local, 2 * C);
+        std::vector<std::vector<double>> parts;
+        for (size_t at = 0; at < all.size(); at += 2 * C) {
+          parts.emplace_back(all.begin() + at, all.begin() + at + 2 * C);
+        }
+        const std::vector<double> sums = ops::SumPartsTree(std::move(parts));
+        std::vector<float> sum_dy(C), sum_dy_xhat(C);
+        for (int64_t c = 0; c < C; ++c) {
+          sum_dy[c] = static_cast<float>(sums[c]);
+          sum_dy_xhat[c] = static_cast<float>(sums[C + c]);
+        }
+        const Tensor& gamma = saved[k];
+        const float* mean = saved[k + 1].data();  // shard 0's row: every row is the same
+        const float* invstd = mean + C;
+        std::vector<Tensor> dxs(k);
+        for (int64_t i = 0; i < k; ++i) {
+          if (!needs[i]) continue;
+          const Tensor& x = saved[i];
+          dxs[i] = Tensor::Zeros(x.shape());  // dy = 0: the batch term alone
+          ops::BatchNormBackwardData(x.data(), dxs[i].data(), mean, invstd, OrNull(gamma),
+                                     sum_dy_xhat.data(), sum_dy.data(), count,
+                                     x.numel() / C, C, dxs[i].data());
+        }
+        return dxs;
+      });
+}
+
+// Shard i's "sync_batch_norm": y = gamma * (x - mean) * invstd + beta with stats' row i.
+// Its backward gives gamma and beta their gradients from this shard, x the direct term
+// gamma * invstd * dy, and stats the shard's sums (the message RecordShardStatistics reads).
+Tensor NormalizeShard(const Tensor& x, const Tensor& stats, int64_t i, const Tensor& gamma,
+                      const Tensor& beta) {
+  const int64_t k = stats.size(0), C = stats.shape().back(), rows = x.numel() / C;
+  const float* mean = stats.data() + i * 2 * C;
+  Tensor y = Tensor::Empty(x.shape());
+  ops::BatchNormNormalize(x.data(), mean, mean + C, OrNull(gamma), OrNull(beta), rows, C,
+                          y.data());
+  if (!ShouldRecord({x, stats, gamma, beta})) return y;
+  const bool gx = x.requires_grad(), gs = stats.requires_grad(),
+             gg = gamma.defined() && gamma.requires_grad(),
+             gb = beta.defined() && beta.requires_grad();
+  const bool reduce = gs || gg || gb;
+  return RecordOp(
+      "sync_batch_norm", y, {x, stats, gamma, beta},
+      Save(reduce ? x : Tensor(), stats, gx ? gamma : Tensor()),
+      [i, k, C, rows, gx, gs, gg, gb, reduce](const Tensor& g, const Tensor& x,
+                                              const Tensor& stats,
+                                              const Tensor& gamma) -> std::vector<Tensor> {
+        const float* mean = stats.data() + i * 2 * C;
+        const float* invstd = mean + C;
+        std::vector<float> sum_dy_xhat(C), sum_dy(C);
+        if (reduce) {
+          ops::BatchNormBackwardReduce(x.data(), g.data(), mean, invstd, rows, C,
+                                       sum_dy_xhat.data(), sum_dy.data());
+        }
+        Tensor dx, dstats, dgamma, dbeta;
+        if (gx) {
+          dx = Tensor::Empty(g.shape());
+          ops::BatchNormBackwardData(nullptr, g.data(), nullptr, invstd, OrNull(gamma),
+                                     nullptr, nullptr, rows, rows, C, dx.data());
+        }
+        if (gs) {
+          dstats = Tensor::Zeros({k, 2, C});
+          std::copy(sum_dy.begin(), sum_dy.end(), dstats.data() + i * 2 * C);
+          std::copy(sum_dy_xhat.begin(), sum_dy_xhat.end(), dstats.data() + i * 2 * C + C);
+        }
+        if (gg) dgamma = Tensor::FromVector(sum_dy_xhat, {C});
+        if (gb) dbeta = Tensor::FromVector(sum_dy, {C});
+        return {dx, dstats, dgamma, dbeta};
+      });
+}
+
+}  // namespace
+
+std::vector<Tensor> SyncBatchNorm(const std::vector<Tensor>& xs, const Tensor& gamma,
+                                  const Tensor& beta, const Tensor& running_mean,
+                                  const Tensor& running_var, float momentum, float epsilon,
+                                  const ShardGather& gather,
+                                  const std::vector<int>& shard_tags) {
+  const int64_t C = CheckSyncBatchNorm(xs, gamma, beta, running_mean, running_var, momentum,
+                                       epsilon, shard_tags);
+  const ops::BatchMoments moments = BatchMomentsOfShards(xs, C, gather);
+  GRADWAY_CHECK(moments.count >= 1, "sync_batch_norm: the batch has no rows");
+  const int64_t k = static_cast<int64_t>(xs.size());
+  Tensor stats = Tensor::Empty({k, 2, C});
+  float* st = stats.data();
+  ops::BatchNormStatistics(moments, epsilon, st, st + C);
+  for (int64_t i = 1; i < k; ++i) std::copy(st, st + 2 * C, st + i * 2 * C);
+  if (running_mean.defined()) {  // in place, through copies of the handles: no graph
+    Tensor rm = running_mean, rv = running_var;
+    ops::BatchNormUpdateRunning(moments, momentum, rm.data(), rv.data());
+  }
+  stats = RecordShardStatistics(stats, xs, gamma, moments.count, gather);
+  std::vector<Tensor> ys;
+  for (int64_t i = 0; i < k; ++i) {
+    std::optional<ShardTagScope> scope;
+    if (!shard_tags.empty()) scope.emplace(shard_tags[i]);
+    ys.push_back(NormalizeShard(xs[i], stats, i, gamma, beta));
+  }
+  return ys;
 }
 
 }  // namespace gradway

@@ -1,6 +1,7 @@
 // Differentiable neural-network ops on Tensors: dense (linear), 2-D convolution and
-// pooling (windowed and global), softmax, softplus and log-sigmoid, cross-entropies and
-// dropout. Images are NHWC (channels-last, as Keras): x [batch, height, width, channels].
+// pooling (windowed and global), softmax, softplus and log-sigmoid, cross-entropies,
+// dropout and batch normalisation (also synchronised over shards and processes). Images
+// are NHWC (channels-last, as Keras): x [batch, height, width, channels].
 // Each op runs on the ops/ kernels (or a plain loop), records its backward, and is covered
 // by the gradient check.
 // Shape errors throw gradway::Error naming the op and the shapes.
@@ -8,6 +9,8 @@
 #define GRADWAY_AUTOGRAD_NN_FUNCTIONS_H_
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "absl/types/span.h"
 #include "autograd/tensor.h"
@@ -141,6 +144,43 @@ Tensor Dropout(const Tensor& x, float rate, bool training, uint64_t seed);
 Tensor BatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                  const Tensor& running_mean, const Tensor& running_var, bool training,
                  float momentum = 0.99f, float epsilon = 1e-3f);
+
+// How a process takes part in synchronised batch norm (SyncBatchNorm below): given `width`
+// values for each of this process's shards (in the order SyncBatchNorm got them), returns
+// `width` values for every shard of the whole batch, in the batch's shard order, the same
+// on every process (shards without rows anywhere give zeros). nn/data_parallel.cc makes
+// one over nn::Collective::AllGather. Each SyncBatchNorm calls it once in its forward pass
+// and, when it recorded a graph, once in the backward pass; every process must make the
+// same calls in the same order, and the function must stay callable until the backward.
+using ShardGather =
+    std::function<std::vector<double>(const std::vector<double>& local, int64_t width)>;
+
+// Synchronised batch normalisation (PyTorch's SyncBatchNorm), training form: xs are shards
+// of one batch ([rows_i, C] or [rows_i, H, W, C], one per-sample shape, rows_i >= 1), and
+// `gather` brings in the shards other processes hold (null: xs are the whole batch). Every
+// shard is normalised with the mean and biased variance of the whole batch:
+//   ys[i] = gamma * (xs[i] - mean) / sqrt(var + epsilon) + beta,
+// and running_mean and running_var (optional, as BatchNorm's) are updated once, from the
+// whole batch, with BatchNorm's momentum and unbiased variance. The statistics are each
+// shard's moments (ops::BatchNormMoments) combined in one fixed tree over the batch's
+// shards (ops::CombineMomentsTree), and the backward pass's per-channel sums likewise
+// (ops::SumPartsTree), so every process computes the same bits, and each shard's outputs
+// and gradients do not depend on which process holds which shards.
+// Recorded as one op over all the shards, "sync_batch_norm_stats" (no shard's: call this
+// outside any ShardTagScope), and one "sync_batch_norm" per shard, in
+// ShardTagScope(shard_tags[i]) when shard_tags is given (empty: none): gamma's and beta's
+// gradients come from each shard's op (per shard under a ShardGradientSink), x's from both.
+// x's gradient is the sum of the shard's direct term gamma * invstd * dy and the batch
+// term -gamma * invstd * (sum(dy) + xhat * sum(dy * xhat)) / count, so it differs from
+// BatchNorm's fused one in the last bits. Throws Error naming "sync_batch_norm" for what
+// BatchNorm refuses in training, no shards, shards of different per-sample shapes,
+// shard_tags of another length, a call inside a ShardTagScope, and a gather that returns
+// no whole parts.
+std::vector<Tensor> SyncBatchNorm(const std::vector<Tensor>& xs, const Tensor& gamma,
+                                  const Tensor& beta, const Tensor& running_mean,
+                                  const Tensor& running_var, float momentum = 0.99f,
+                                  float epsilon = 1e-3f, const ShardGather& gather = nullptr,
+                                  const std::vector<int>& shard_tags = {});
 
 }  // namespace gradway
 

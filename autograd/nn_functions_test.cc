@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -915,6 +918,262 @@ TEST(NnFunctionsTest, BatchNormErrors) {
               BatchNorm(Tensor::Zeros({2, 3}), Tensor(), Tensor(), rm, rv, true, 0.9f, 0.f);
             }),
             "batch_norm: epsilon must be positive, got 0");
+}
+
+// ---- SyncBatchNorm.
+
+// x split into shards of `rows` rows each (rows sum to x's first dimension), as leaves.
+std::vector<Tensor> Shards(const Tensor& x, const std::vector<int64_t>& rows) {
+  std::vector<Tensor> out;
+  int64_t at = 0;
+  for (int64_t r : rows) {
+    out.push_back(x.Narrow(0, at, r).Clone().SetRequiresGrad());
+    at += r;
+  }
+  return out;
+}
+
+// The whole batch: SyncBatchNorm over shards normalises as BatchNorm over the batch, and
+// so gives PyTorch's F.batch_norm numbers (the constants of BatchNormMatchesPyTorch, from
+// autograd/testdata/batch_norm_pytorch.py): the outputs, the gradients of sum(w * y) (x's
+// per shard; gamma's and beta's summed over the shards) and the running statistics.
+TEST(NnFunctionsTest, SyncBatchNormMatchesPyTorch) {
+  struct Case {
+    const char* name;
+    Shape shape;
+    std::vector<int64_t> rows;
+    absl::Span<const float> y, dx, dgamma, dbeta, running_mean, running_var;
+  };
+  const Case cases[] = {
+      {"Train4D", {2, 3, 2, 3}, {1, 1}, kTrain4DY, kTrain4DDx, kTrain4DDgamma, kTrain4DDbeta,
+       kTrain4DRunningMean, kTrain4DRunningVar},
+      {"Train2D", {5, 4}, {2, 1, 2}, kTrain2DY, kTrain2DDx, kTrain2DDgamma, kTrain2DDbeta,
+       kTrain2DRunningMean, kTrain2DRunningVar},
+  };
+  for (const Case& k : cases) {
+    const int64_t c = k.shape.back();
+    const Tensor x = ByFormula(k.shape, [](int64_t i) { return std::sin(0.37 * i + 0.1) * 2; });
+    const Tensor w = ByFormula(k.shape, [](int64_t i) { return std::cos(0.23 * i + 0.5); });
+    Tensor gamma = ByFormula({c}, [](int64_t i) { return 0.8 + 0.3 * i; });
+    Tensor beta = ByFormula({c}, [](int64_t i) { return 0.1 * i - 0.2; });
+    Tensor running_mean = ByFormula({c}, [](int64_t i) { return 0.05 * i - 0.1; });
+    Tensor running_var = ByFormula({c}, [](int64_t i) { return 1 + 0.5 * i; });
+    gamma.SetRequiresGrad();
+    beta.SetRequiresGrad();
+    std::vector<Tensor> xs = Shards(x, k.rows);
+    std::vector<Tensor> ys =
+        SyncBatchNorm(xs, gamma, beta, running_mean, running_var, 0.9f, 1e-3f);
+    Tensor y = Concat(ys, 0);
+    Sum(Mul(y, w)).Backward();
+    std::vector<Tensor> dxs;
+    for (const Tensor& s : xs) dxs.push_back(s.grad());
+    ExpectNearAll(k.y, y, std::string(k.name) + " y");
+    ExpectNearAll(k.dx, Concat(dxs, 0), std::string(k.name) + " dx");
+    ExpectNearAll(k.dgamma, gamma.grad(), std::string(k.name) + " dgamma");
+    ExpectNearAll(k.dbeta, beta.grad(), std::string(k.name) + " dbeta");
+    ExpectNearAll(k.running_mean, running_mean, std::string(k.name) + " running_mean");
+    ExpectNearAll(k.running_var, running_var, std::string(k.name) + " running_var");
+  }
+}
+
+// One shard is BatchNorm: the same outputs and running statistics, bit for bit (the same
+// moments and kernels); the gradients agree to rounding (x's is computed in two terms).
+TEST(NnFunctionsTest, SyncBatchNormOfOneShardIsBatchNorm) {
+  Tensor x = RandomLeaf({3, 5, 5, 7}, 61, -2.f, 3.f);
+  Tensor gamma = RandomLeaf({7}, 62, 0.5f, 1.5f), beta = RandomLeaf({7}, 63);
+  Tensor x2 = x.Detach().Clone().SetRequiresGrad();
+  Tensor gamma2 = gamma.Detach().Clone().SetRequiresGrad();
+  Tensor beta2 = beta.Detach().Clone().SetRequiresGrad();
+  Tensor rm = Tensor::Zeros({7}), rv = Tensor::Ones({7}), rm2 = rm.Clone(), rv2 = rv.Clone();
+  const Tensor w = RandomLeaf({3, 5, 5, 7}, 64).Detach();
+  Tensor y = SyncBatchNorm({x}, gamma, beta, rm, rv, 0.9f, 1e-3f)[0];
+  Tensor y2 = BatchNorm(x2, gamma2, beta2, rm2, rv2, true, 0.9f, 1e-3f);
+  EXPECT_EQ(y.ToVector(), y2.ToVector());
+  EXPECT_EQ(rm.ToVector(), rm2.ToVector());
+  EXPECT_EQ(rv.ToVector(), rv2.ToVector());
+  Sum(Mul(y, w)).Backward();
+  Sum(Mul(y2, w)).Backward();
+  EXPECT_EQ(gamma.grad().ToVector(), gamma2.grad().ToVector());
+  EXPECT_EQ(beta.grad().ToVector(), beta2.grad().ToVector());
+  const std::vector<float> dx = x.grad().ToVector(), dx2 = x2.grad().ToVector();
+  for (size_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx[i], dx2[i], 1e-5) << i;
+}
+
+// Both ops pass the gradient check over three shards of odd sizes, and fail it with either
+// backward halved; images and feature vectors, with and without gamma and beta.
+TEST(NnFunctionsTest, SyncBatchNormGradients) {
+  for (const Shape& per_sample : {Shape{3, 5, 3}, Shape{5}}) {
+    SCOPED_TRACE(ShapeToString(per_sample));
+    const int64_t c = per_sample.back();
+    std::vector<Tensor> inputs;
+    const int64_t rows[] = {2, 3, 1};
+    for (int i = 0; i < 3; ++i) {
+      Shape shape = per_sample;
+      shape.insert(shape.begin(), rows[i]);
+      inputs.push_back(RandomLeaf(shape, 71 + i, -2.f, 3.f));
+    }
+    inputs.push_back(RandomLeaf({c}, 75, 0.5f, 1.5f));
+    inputs.push_back(RandomLeaf({c}, 76));
+    const testing::TensorFn affine = [](const std::vector<Tensor>& v) {
+      return Concat(SyncBatchNorm({v[0], v[1], v[2]}, v[3], v[4], Tensor(), Tensor()), 0);
+    };
+    for (const char* op : {"sync_batch_norm", "sync_batch_norm_stats"}) {
+      testing::ExpectGradCheckCatchesHalvedBackward(affine, inputs, op);
+    }
+    const testing::TensorFn plain = [](const std::vector<Tensor>& v) {
+      return Concat(SyncBatchNorm({v[0], v[1], v[2]}, Tensor(), Tensor(), Tensor(), Tensor(),
+                                  0.9f, 1e-5f),
+                    0);
+    };
+    inputs.resize(3);
+    for (const char* op : {"sync_batch_norm", "sync_batch_norm_stats"}) {
+      testing::ExpectGradCheckCatchesHalvedBackward(plain, inputs, op);
+    }
+  }
+}
+
+// Threads standing for processes: Gather(p, local) returns every participant's `local`,
+// in participant order, once all have called it (each call is one collective step).
+class ThreadGather {
+ public:
+  explicit ThreadGather(int participants) : parts_(participants) {}
+  std::vector<double> Gather(int p, const std::vector<double>& local) {
+    std::unique_lock<std::mutex> lock(mu_);
+    parts_[p] = local;
+    const int64_t generation = generation_;
+    if (++arrived_ == static_cast<int>(parts_.size())) {
+      arrived_ = 0;
+      result_.clear();
+      for (const auto& part : parts_) result_.insert(result_.end(), part.begin(), part.end());
+      ++generation_;
+      done_.notify_all();
+    } else {
+      done_.wait(lock, [&] { return generation_ != generation; });
+    }
+    return result_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable done_;
+  std::vector<std::vector<double>> parts_;
+  std::vector<double> result_;
+  int arrived_ = 0;
+  int64_t generation_ = 0;
+};
+
+// What one process computes: its shards' outputs, x's gradients (per shard), gamma's and
+// beta's per shard (tags and a sink, as data-parallel training takes them), and the
+// running statistics.
+struct SyncRun {
+  std::vector<std::vector<float>> y, dx, dgamma, dbeta;
+  std::vector<float> running_mean, running_var;
+};
+
+SyncRun RunShards(const std::vector<int>& shards, const ShardGather& gather) {
+  const int64_t c = 5;
+  Tensor gamma = ByFormula({c}, [](int64_t i) { return 0.7 + 0.2 * i; }).SetRequiresGrad();
+  Tensor beta = ByFormula({c}, [](int64_t i) { return 0.3 - 0.1 * i; }).SetRequiresGrad();
+  Tensor rm = Tensor::Zeros({c}), rv = Tensor::Ones({c});
+  std::vector<Tensor> xs, losses;
+  for (int j : shards) {  // shard j: 2 + j rows of 3x3 images of c channels
+    Tensor x = ByFormula({2 + j, 3, 3, c},
+                         [](int64_t i) { return std::sin(0.41 * i + 0.3) * 3 + 1; });
+    x = AddScalar(x, 0.5f * j).Detach().SetRequiresGrad();
+    xs.push_back(x);
+  }
+  ShardGradientSink sink;
+  std::vector<Tensor> ys = SyncBatchNorm(xs, gamma, beta, rm, rv, 0.9f, 1e-3f, gather, shards);
+  for (size_t i = 0; i < shards.size(); ++i) {
+    ShardTagScope scope(shards[i]);
+    const Tensor w = ByFormula(ys[i].shape(), [](int64_t k) { return std::cos(0.29 * k); });
+    losses.push_back(Sum(Mul(Relu(ys[i]), w)));
+  }
+  Stack(losses, 0).Backward(Tensor::Ones({static_cast<int64_t>(shards.size())}));
+  SyncRun run;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    run.y.push_back(ys[i].ToVector());
+    run.dx.push_back(xs[i].grad().ToVector());
+    run.dgamma.push_back(sink.grad(gamma, shards[i]).ToVector());
+    run.dbeta.push_back(sink.grad(beta, shards[i]).ToVector());
+  }
+  run.running_mean = rm.ToVector();
+  run.running_var = rv.ToVector();
+  return run;
+}
+
+// The property data-parallel training rests on: however the batch's shards are spread over
+// processes (threads here, exchanging through ThreadGather), each shard's outputs and
+// gradients, and the running statistics, are the same bits as in one process holding them
+// all.
+TEST(NnFunctionsTest, SyncBatchNormIsTheSameBitsForAnySplitOfTheShards) {
+  const std::vector<int> all = {0, 1, 2, 3};
+  const SyncRun whole = RunShards(all, nullptr);
+  for (int processes : {2, 4}) {
+    SCOPED_TRACE(std::to_string(processes) + " processes");
+    ThreadGather exchange(processes);
+    std::vector<SyncRun> runs(processes);
+    std::vector<std::thread> threads;
+    const int per = 4 / processes;
+    for (int p = 0; p < processes; ++p) {
+      threads.emplace_back([&, p] {
+        const std::vector<int> mine(all.begin() + p * per, all.begin() + (p + 1) * per);
+        runs[p] = RunShards(mine, [&exchange, p](const std::vector<double>& local, int64_t) {
+          return exchange.Gather(p, local);
+        });
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (int p = 0; p < processes; ++p) {
+      EXPECT_EQ(runs[p].running_mean, whole.running_mean);
+      EXPECT_EQ(runs[p].running_var, whole.running_var);
+      for (int i = 0; i < per; ++i) {
+        const int j = p * per + i;
+        EXPECT_EQ(runs[p].y[i], whole.y[j]) << "shard " << j;
+        EXPECT_EQ(runs[p].dx[i], whole.dx[j]) << "shard " << j;
+        EXPECT_EQ(runs[p].dgamma[i], whole.dgamma[j]) << "shard " << j;
+        EXPECT_EQ(runs[p].dbeta[i], whole.dbeta[j]) << "shard " << j;
+      }
+    }
+  }
+}
+
+TEST(NnFunctionsTest, SyncBatchNormErrors) {
+  const Tensor rm = Tensor::Zeros({3}), rv = Tensor::Ones({3});
+  const Tensor a = Tensor::Zeros({2, 3}), b = Tensor::Zeros({4, 3});
+  EXPECT_EQ(ErrorOf([&] { SyncBatchNorm({}, Tensor(), Tensor(), rm, rv); }),
+            "sync_batch_norm: no shards");
+  EXPECT_EQ(ErrorOf([&] {
+              SyncBatchNorm({a, Tensor::Zeros({2, 4})}, Tensor(), Tensor(), Tensor(), Tensor());
+            }),
+            "sync_batch_norm: shards 0 and 1 have shapes (2, 3) and (2, 4); the shards of a "
+            "batch differ only in rows");
+  EXPECT_EQ(ErrorOf([&] { SyncBatchNorm({a, b}, Tensor::Ones({4}), Tensor(), rm, rv); }),
+            "sync_batch_norm: gamma of shape (4,) does not match input of shape (2, 3) with 3 "
+            "channels");
+  EXPECT_EQ(ErrorOf([&] {
+              SyncBatchNorm({a, Tensor::Zeros({0, 3})}, Tensor(), Tensor(), rm, rv);
+            }),
+            "sync_batch_norm: training needs at least one value per channel, got input of "
+            "shape (0, 3)");
+  EXPECT_EQ(ErrorOf([&] {
+              SyncBatchNorm({a, b}, Tensor(), Tensor(), rm, rv, 0.99f, 1e-3f, nullptr, {1});
+            }),
+            "sync_batch_norm: 1 shard tags for 2 shards");
+  EXPECT_EQ(ErrorOf([&] {
+              ShardTagScope scope(2);
+              SyncBatchNorm({a}, Tensor(), Tensor(), rm, rv);
+            }),
+            "sync_batch_norm: called inside ShardTagScope(2); call it outside: it records the "
+            "shards' op in each shard's scope (shard_tags) and the statistics in none");
+  const ShardGather short_gather = [](const std::vector<double>& local, int64_t) {
+    return std::vector<double>(local.begin(), local.end() - 1);
+  };
+  EXPECT_EQ(ErrorOf([&] {
+              SyncBatchNorm({a}, Tensor(), Tensor(), rm, rv, 0.99f, 1e-3f, short_gather);
+            }),
+            "sync_batch_norm: the shards' gather returned 6 values, not a positive multiple of "
+            "7 (one part per shard)");
 }
 
 }  // namespace

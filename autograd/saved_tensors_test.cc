@@ -162,6 +162,10 @@ std::vector<OpCase> Cases() {
        [](V v) { return BatchNorm(v[0], v[1], v[2], v[3], v[4], false); }},
       {"BatchNorm2DUntracked", "batch_norm", {{{5, 4}}},
        [](V v) { return BatchNorm(v[0], Tensor(), Tensor(), Tensor(), Tensor(), true); }},
+      {"SyncBatchNorm", "sync_batch_norm",
+       {{{2, 3, 3, 3}}, {{1, 3, 3, 3}}, {{3}}, {{3}}, Data({3}, -1.f, 1.f),
+        Data({3}, 0.5f, 1.5f)},
+       [](V v) { return Concat(SyncBatchNorm({v[0], v[1]}, v[2], v[3], v[4], v[5]), 0); }},
   };
 }
 

@@ -12,6 +12,10 @@
 //     binary tree over the M micro-shards (pairs of neighbours, then pairs of pairs): first
 //     inside each rank, then across ranks (Collective::AllReduceTreeSum). The sum, hence
 //     every weight, is bit-identical for any p that is a power of two dividing M.
+//   - A model holding a trainable BatchNormalization runs the rank's micro-shards layer by
+//     layer instead, normalising over the whole global batch (statistics gathered from all
+//     ranks, nn/data_parallel.h); each micro-shard's gradient is still its own and summed
+//     in the same tree.
 //   - Validation batches are split between ranks in contiguous runs (EvalRowsOfRank) and
 //     their losses and metrics combined in batch order, as one process would.
 #ifndef GRADWAY_NN_COLLECTIVE_H_

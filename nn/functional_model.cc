@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
@@ -179,6 +180,38 @@ std::vector<Tensor> Model::RunGraph(const Tensor& x) {
   }
   std::vector<Tensor> outputs;
   for (const CallPtr& out : graph_outputs_) outputs.push_back(values.at(out.get()));
+  return outputs;
+}
+
+std::vector<std::vector<Tensor>> Model::ForwardShards(const std::vector<Tensor>& xs,
+                                                      const LayerShardsFn& run) {
+  GRADWAY_CHECK(functional(), Description(),
+                " runs its layers in a Forward of its own: it cannot run them one at a time on "
+                "several micro-shards");
+  const size_t shards = xs.size();
+  // Per layer call (or input): its value for each shard.
+  std::map<const internal::LayerCall*, std::vector<Tensor>> values;
+  for (size_t s = 0; s < shards; ++s) {
+    CheckInput(xs[s]);
+    int64_t offset = 0;
+    for (const CallPtr& in : graph_inputs_) {
+      values[in.get()].push_back(graph_inputs_.size() == 1 ? xs[s]
+                                                           : Columns(xs[s], offset, in->shape));
+      offset += NumElements(in->shape);
+    }
+  }
+  for (const CallPtr& call : graph_) {
+    std::vector<std::vector<Tensor>> ins(shards);
+    for (const SymbolicTensor& in : call->inputs) {
+      const std::vector<Tensor>& v = values.at(in.call().get());
+      for (size_t s = 0; s < shards; ++s) ins[s].push_back(v[s]);
+    }
+    values[call.get()] = run(*call->layer, ins);
+  }
+  std::vector<std::vector<Tensor>> outputs(shards);
+  for (const CallPtr& out : graph_outputs_) {
+    for (size_t s = 0; s < shards; ++s) outputs[s].push_back(values.at(out.get())[s]);
+  }
   return outputs;
 }
 

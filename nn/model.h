@@ -20,6 +20,7 @@
 #define GRADWAY_NN_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -282,8 +283,19 @@ class Model : public Module {
   std::string NewLayerKey(const Module& layer);
   // A functional model builds its layers here.
   Shape DoBuild(const Shape& input_shape) override;
+  // Data-parallel training of a model holding a BatchNormalization (nn/data_parallel.cc):
+  // the model on several micro-shards at once, layer by layer (a functional model's calls
+  // in order; Sequential overrides it with its layers in turn), each layer through
+  // `run(layer, inputs)`, which runs it on every shard (inputs[s]: shard s's inputs to it)
+  // and returns the shards' outputs. Returns each shard's outputs, as ForwardOutputs
+  // would. A Model subclass with a Forward of its own cannot: it throws Error.
+  using LayerShardsFn = std::function<std::vector<Tensor>(
+      Module& layer, const std::vector<std::vector<Tensor>>& inputs)>;
+  virtual std::vector<std::vector<Tensor>> ForwardShards(const std::vector<Tensor>& xs,
+                                                         const LayerShardsFn& run);
 
  private:
+  friend class DataParallelTrainer;  // its steps use the loss and metrics below
   // Attaches the trainable parameters to the optimiser unless they already are.
   void AttachOptimizer();
   // Compiled and the data's samples fit the model (building it if needed).
@@ -388,6 +400,8 @@ class Sequential : public Model {
  protected:
   Shape DoBuild(const Shape& input_shape) override;
   const Module& InputLayer() const override;
+  std::vector<std::vector<Tensor>> ForwardShards(const std::vector<Tensor>& xs,
+                                                 const LayerShardsFn& run) override;
 
  private:
   void AddModule(std::shared_ptr<Module> layer);

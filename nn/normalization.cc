@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "autograd/error.h"
+#include "autograd/graph.h"
 #include "autograd/nn_functions.h"
 #include "nn/onnx_graph.h"
 
@@ -50,6 +51,25 @@ Tensor BatchNormalization::Forward(const Tensor& x) {
   const bool training = is_training() && trainable();
   return BatchNorm(x, gamma_, beta_, moving_mean_, moving_variance_, training,
                    options_.momentum, options_.epsilon);
+}
+
+std::vector<Tensor> BatchNormalization::ForwardShards(const std::vector<Tensor>& xs,
+                                                      const std::vector<int>& shard_tags,
+                                                      const ShardGather& gather) {
+  GRADWAY_CHECK(xs.size() == shard_tags.size(), Description(), ": ", xs.size(),
+                " micro-shards but ", shard_tags.size(), " shard tags");
+  for (const Tensor& x : xs) CheckInput(x);
+  if (is_training() && trainable()) {
+    return SyncBatchNorm(xs, gamma_, beta_, moving_mean_, moving_variance_, options_.momentum,
+                         options_.epsilon, gather, shard_tags);
+  }
+  std::vector<Tensor> ys;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    ShardTagScope scope(shard_tags[i]);
+    ys.push_back(BatchNorm(xs[i], gamma_, beta_, moving_mean_, moving_variance_, false,
+                           options_.momentum, options_.epsilon));
+  }
+  return ys;
 }
 
 std::string BatchNormalization::ExportOnnx(OnnxGraph& graph, const std::string& input) const {

@@ -5,7 +5,9 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "autograd/nn_functions.h"
 #include "autograd/tensor.h"
 #include "nn/init.h"
 #include "nn/module.h"
@@ -36,11 +38,17 @@ namespace nn {
 // throws Error when the layer is built, as does an input that is not (None, C) or
 // (None, H, W, C). momentum must be in [0, 1] and epsilon positive (Error otherwise).
 // ONNX: exported in inference form (BatchNormalization with the moving statistics), in
-// NCHW for images. Not yet synchronised across processes: data-parallel Fit
-// (FitOptions::collective) normalises each micro-shard with its own statistics and updates
-// the moving statistics once per micro-shard, on the rank that trains it, so with several
-// ranks the replicas' moving statistics differ (and Fit's replica check, which compares
-// every weight, stops the run).
+// NCHW for images.
+// Data-parallel Fit (FitOptions::collective, nn/data_parallel.h) normalises over the whole
+// global batch, as PyTorch's SyncBatchNorm: each rank runs its micro-shards through the
+// model layer by layer, and this layer normalises them all (ForwardShards) with the mean
+// and variance of every micro-shard of every rank (autograd's SyncBatchNorm), and updates
+// the moving statistics once per step from them, the same on every rank. Training is then
+// bit-identical for any rank count dividing the micro-shards; it is not bit-identical to
+// a single-process Fit (whose batches are made up differently). The model, and every
+// model nested in it on the way to the layer, must be a Sequential or a functional model,
+// not a subclass (which may run its layers in a Forward of its own): data-parallel Fit
+// throws Error naming the model and the layer otherwise, unless the layer is frozen.
 struct BatchNormalizationOptions {
   int axis = -1;
   float momentum = 0.99f;
@@ -86,6 +94,16 @@ class BatchNormalization : public Layer<BatchNormalization> {
   // "batch_normalization_1", ...
   explicit BatchNormalization(BatchNormalizationOptions options = {});
   Tensor Forward(const Tensor& x) override;
+  // Data-parallel training (nn/data_parallel.cc): the layer on several micro-shards of one
+  // global batch at once, xs[i] being micro-shard shard_tags[i]'s input (each recorded in
+  // its ShardTagScope). In training, when trainable, every shard is normalised with the
+  // statistics of the whole global batch (SyncBatchNorm, exchanging with the other ranks
+  // through `gather`) and the moving statistics are updated once; otherwise each shard
+  // with the moving statistics. Checks each input as operator() does (Error naming the
+  // layer).
+  std::vector<Tensor> ForwardShards(const std::vector<Tensor>& xs,
+                                    const std::vector<int>& shard_tags,
+                                    const ShardGather& gather);
   std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
   const BatchNormalizationOptions& options() const { return options_; }
   // [C] each, once built; gamma / beta undefined without scale / center.

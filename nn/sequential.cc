@@ -1,5 +1,6 @@
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
@@ -64,6 +65,20 @@ Tensor Sequential::Forward(const Tensor& x) {
   Tensor h = x;
   for (const auto& c : children()) h = (*c.second)(h);
   return h;
+}
+
+std::vector<std::vector<Tensor>> Sequential::ForwardShards(const std::vector<Tensor>& xs,
+                                                           const LayerShardsFn& run) {
+  std::vector<std::vector<Tensor>> hs;
+  for (const Tensor& x : xs) {
+    CheckInput(x);
+    hs.push_back({x});
+  }
+  for (const auto& c : children()) {
+    const std::vector<Tensor> out = run(*c.second, hs);
+    for (size_t s = 0; s < hs.size(); ++s) hs[s] = {out[s]};
+  }
+  return hs;
 }
 
 std::string Sequential::ExportOnnx(OnnxGraph& graph, const std::string& input) const {

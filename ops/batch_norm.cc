@@ -248,6 +248,20 @@ BatchMoments CombineMomentsTree(std::vector<BatchMoments> parts) {
   return std::move(parts[0]);
 }
 
+std::vector<double> SumPartsTree(std::vector<std::vector<double>> parts) {
+  if (parts.empty()) return {};
+  for (const std::vector<double>& p : parts) {
+    if (p.size() != parts[0].size()) {
+      throw std::invalid_argument("SumPartsTree: parts of " + std::to_string(parts[0].size()) +
+                                  " and " + std::to_string(p.size()) + " values");
+    }
+  }
+  detail::FixedTree(static_cast<int64_t>(parts.size()), [&](int64_t i, int64_t j) {
+    for (size_t c = 0; c < parts[i].size(); ++c) parts[i][c] += parts[j][c];
+  });
+  return std::move(parts[0]);
+}
+
 BatchMoments BatchNormMoments(const float* x, int64_t rows, int64_t channels) {
   CheckSizes("BatchNormMoments", rows, channels);
   if (rows == 0) {

@@ -58,6 +58,13 @@ BatchMoments CombineMoments(const BatchMoments& a, const BatchMoments& b);
 // depends only on the parts and their order. An empty list gives count 0.
 BatchMoments CombineMomentsTree(std::vector<BatchMoments> parts);
 
+// The backward pass's sums in the same fixed tree (synchronised batch norm combines each
+// shard's BatchNormBackwardReduce results with it): parts[k] holds part k's values, all
+// parts one length; returns their element-wise sum, added in double along
+// CombineMomentsTree's tree over the parts' indices. No parts gives an empty vector; parts
+// of different lengths throw std::invalid_argument.
+std::vector<double> SumPartsTree(std::vector<std::vector<double>> parts);
+
 // Step (c)'s statistics: mean[c] = moments.mean[c] and invstd[c] = 1 / sqrt(m2[c] / count +
 // epsilon) (the biased variance, what training normalises with), rounded to float.
 // Throws std::invalid_argument when moments.count < 1.

@@ -305,6 +305,28 @@ TEST_P(BatchNormTest, CombineMomentsOfSlices) {
                std::invalid_argument);
 }
 
+// The backward's sums: the fixed tree ((p0 + p1) + (p2 + p3)) + p4, in double, whose order
+// shows in the bits here (a plain left-to-right sum gives other values).
+TEST(BatchNormSumTreeTest, SumsInTheFixedTree) {
+  const std::vector<std::vector<double>> parts = {
+      {1e17, 0.5}, {1.0, 3.0}, {-1e17, 1e-17}, {1.0, -3.0}, {0.25, 7.0}};
+  std::vector<double> want(2);
+  for (size_t c = 0; c < 2; ++c) {
+    const double p01 = parts[0][c] + parts[1][c], p23 = parts[2][c] + parts[3][c];
+    want[c] = (p01 + p23) + parts[4][c];
+  }
+  const std::vector<double> got = SumPartsTree(parts);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], want[0]);
+  EXPECT_EQ(got[1], want[1]);
+  double in_order = 0;
+  for (const auto& p : parts) in_order += p[0];
+  EXPECT_NE(got[0], in_order);  // 0.25 (each 1 lost to a 1e17 in the tree) against 1.25
+  EXPECT_EQ(SumPartsTree({{2.0, 4.0}}), (std::vector<double>{2.0, 4.0}));
+  EXPECT_TRUE(SumPartsTree({}).empty());
+  EXPECT_THROW(SumPartsTree({{1.0}, {1.0, 2.0}}), std::invalid_argument);
+}
+
 // Keras' momentum, the unbiased batch variance (biased 0 for a single row).
 TEST(BatchNormRunningTest, UpdateRunning) {
   const BatchMoments m{5, {1.5, -2.0}, {8.0, 0.4}};

@@ -69,12 +69,16 @@ class Node {
 
   const std::string& name() const { return name_; }
   const std::vector<Edge>& inputs() const { return inputs_; }
+  // The shard it was recorded in (CurrentShardTag() then, autograd/graph.h; -1: shared).
+  int shard() const { return shard_; }
 
  private:
   friend class Engine;
   std::string name_;
   std::vector<Edge> inputs_;
   std::vector<Shape> input_shapes_;
+  int shard_;
+  uint64_t sequence_;  // nodes are numbered in the order they are made (sharded backward)
   std::vector<Tensor> saved_;            // detached; undefined where nothing was saved
   std::vector<uint64_t> saved_versions_;  // each saved tensor's storage version then
   NodeBackwardFn backward_;
@@ -90,7 +94,7 @@ bool ShouldRecord(const std::vector<Tensor>& inputs);
 Tensor AttachNode(const char* name, Tensor output, const std::vector<Tensor>& inputs,
                   const std::vector<Tensor>& saved, NodeBackwardFn backward);
 
-// The tensors a built-in op saves for its backward, made by Save().
+// The tensors a built-in op saves for its backward, made by Save() (or SaveList()).
 template <size_t N>
 struct Saved {
   std::array<Tensor, N> tensors;
@@ -103,6 +107,14 @@ Saved<sizeof...(T)> Save(const T&... tensors) {
   static_assert((std::is_same_v<T, Tensor> && ...), "Save takes Tensors");
   return {{tensors...}};
 }
+
+// For an op over a list of inputs whose length is known only at run time (SyncBatchNorm's
+// statistics over the shards): the backward receives these tensors as one
+// const std::vector<Tensor>& parameter, in this order, version-checked as Save()'s.
+struct SavedList {
+  std::vector<Tensor> tensors;
+};
+inline SavedList SaveList(std::vector<Tensor> tensors) { return {std::move(tensors)}; }
 
 namespace internal {
 
@@ -140,6 +152,20 @@ Tensor RecordOp(const char* name, Tensor output, const std::vector<Tensor>& inpu
       [backward = std::move(backward)](const Tensor& grad, const std::vector<Tensor>& saved) {
         return internal::CallWithSaved(backward, grad, saved, std::make_index_sequence<N>());
       });
+}
+
+// RecordOp for a SavedList: `backward` is called as backward(grad_output, saved) with
+// saved the list's tensors, and returns one gradient per input.
+template <typename Backward>
+Tensor RecordOp(const char* name, Tensor output, const std::vector<Tensor>& inputs,
+                SavedList saved, Backward backward) {
+  static_assert(std::is_invocable_r_v<std::vector<Tensor>, const Backward&, const Tensor&,
+                                      const std::vector<Tensor>&>,
+                "RecordOp: with SaveList, the backward must take (const Tensor& grad_output, "
+                "const std::vector<Tensor>& saved) and return std::vector<Tensor>");
+  if (!ShouldRecord(inputs)) return output;
+  return AttachNode(name, std::move(output), inputs, std::move(saved.tensors),
+                    NodeBackwardFn(std::move(backward)));
 }
 
 // Runs backward from `root` with gradient `grad_output` (same shape as root).
