@@ -622,13 +622,15 @@ int64_t CheckBatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   return C;
 }
 
-}  // namespace
-
-Tensor BatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                 const Tensor& running_mean, const Tensor& running_var, bool training,
-                 float momentum, float epsilon) {
+// BatchNorm, and BatchNormRelu with epilogue kRelu (recorded as "batch_norm_relu"; its
+// backward also keeps x, mean and beta, for the ReLU's mask).
+Tensor BatchNormWith(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                     const Tensor& running_mean, const Tensor& running_var, bool training,
+                     float momentum, float epsilon, ops::Epilogue epilogue) {
+  const bool relu = epilogue == ops::Epilogue::kRelu;
+  const char* op = relu ? "batch_norm_relu" : "batch_norm";
   const int64_t C = CheckBatchNorm(x, gamma, beta, running_mean, running_var, training,
-                                   momentum, epsilon);
+                                   momentum, epsilon, op);
   const int64_t rows = x.numel() / C;
   Tensor y = Tensor::Empty(x.shape());
   Tensor mean, invstd = Tensor::Empty({C});  // what y was normalised with
@@ -636,7 +638,7 @@ Tensor BatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     mean = Tensor::Empty({C});
     const ops::BatchMoments moments =
         ops::BatchNormTrainingForward(x.data(), OrNull(gamma), OrNull(beta), rows, C, epsilon,
-                                      y.data(), mean.data(), invstd.data());
+                                      y.data(), mean.data(), invstd.data(), epilogue);
     if (running_mean.defined()) {  // in place, through copies of the handles: no graph
       Tensor rm = running_mean, rv = running_var;
       ops::BatchNormUpdateRunning(moments, momentum, rm.data(), rv.data());
@@ -645,28 +647,48 @@ Tensor BatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     mean = running_mean;
     ops::BatchNormInferenceForward(x.data(), running_mean.data(), running_var.data(),
                                    OrNull(gamma), OrNull(beta), rows, C, epsilon, y.data(),
-                                   invstd.data());
+                                   invstd.data(), epilogue);
   }
   if (!ShouldRecord({x, gamma, beta})) return y;
   const bool gx = x.requires_grad(), gg = gamma.defined() && gamma.requires_grad(),
              gb = beta.defined() && beta.requires_grad();
-  // The reduction pass (x and the mean) serves dgamma, dbeta, and the training form's dx.
+  // The reduction pass (x and the mean) serves dgamma, dbeta, and the training form's dx;
+  // the ReLU's mask reads x, the mean, gamma and beta.
   const bool reduce = gg || gb || (training && gx);
+  const bool reads_x = reduce || relu;
   return RecordOp(
-      "batch_norm", y, {x, gamma, beta},
-      Save(reduce ? x : Tensor(), gx ? gamma : Tensor(), reduce ? mean : Tensor(), invstd),
-      [rows, C, training, gx, gg, gb](const Tensor& g, const Tensor& x, const Tensor& gamma,
-                                      const Tensor& mean,
-                                      const Tensor& invstd) -> std::vector<Tensor> {
+      op, y, {x, gamma, beta},
+      Save(reads_x ? x : Tensor(), gx || relu ? gamma : Tensor(), reads_x ? mean : Tensor(),
+           invstd, relu ? beta : Tensor()),
+      [rows, C, training, gx, gg, gb, epilogue](
+          const Tensor& g, const Tensor& x, const Tensor& gamma, const Tensor& mean,
+          const Tensor& invstd, const Tensor& beta) -> std::vector<Tensor> {
         Tensor dx, dgamma, dbeta;
         if (gx) dx = Tensor::Empty(g.shape());
         if (gg) dgamma = Tensor::Empty({C});
         if (gb) dbeta = Tensor::Empty({C});
         ops::BatchNormBackward(OrNull(x), g.data(), OrNull(mean), invstd.data(), OrNull(gamma),
                                rows, C, training, gx ? dx.data() : nullptr,
-                               gg ? dgamma.data() : nullptr, gb ? dbeta.data() : nullptr);
+                               gg ? dgamma.data() : nullptr, gb ? dbeta.data() : nullptr,
+                               epilogue, OrNull(beta));
         return {dx, dgamma, dbeta};
       });
+}
+
+}  // namespace
+
+Tensor BatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                 const Tensor& running_mean, const Tensor& running_var, bool training,
+                 float momentum, float epsilon) {
+  return BatchNormWith(x, gamma, beta, running_mean, running_var, training, momentum, epsilon,
+                       ops::Epilogue::kNone);
+}
+
+Tensor BatchNormRelu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                     const Tensor& running_mean, const Tensor& running_var, bool training,
+                     float momentum, float epsilon) {
+  return BatchNormWith(x, gamma, beta, running_mean, running_var, training, momentum, epsilon,
+                       ops::Epilogue::kRelu);
 }
 
 // ---------------------------------------------------------------- Synchronised batch norm

@@ -145,6 +145,16 @@ Tensor BatchNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                  const Tensor& running_mean, const Tensor& running_var, bool training,
                  float momentum = 0.99f, float epsilon = 1e-3f);
 
+// Relu(BatchNorm(...)), fused (as Conv2DRelu): the ReLU is applied as the normalised values
+// are stored, and the backward reads the incoming gradient through the ReLU's mask,
+// recomputing the normalised value from x (ops/batch_norm.h), so neither a separate pass
+// nor the pre-ReLU values are kept. Bit-identical to Relu(BatchNorm(...)), values and
+// gradients, in both forms. Recorded as "batch_norm_relu"; errors as BatchNorm's, naming it.
+// nn::Model and nn::Sequential run it for a BatchNormalization layer followed by a ReLU.
+Tensor BatchNormRelu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                     const Tensor& running_mean, const Tensor& running_var, bool training,
+                     float momentum = 0.99f, float epsilon = 1e-3f);
+
 // How a process takes part in synchronised batch norm (SyncBatchNorm below): given `width`
 // values for each of this process's shards (in the order SyncBatchNorm got them), returns
 // `width` values for every shard of the whole batch, in the batch's shard order, the same

@@ -139,6 +139,17 @@ Conv2DShape Conv1(int64_t n) {
 Conv2DShape Conv2(int64_t n) {
   return ops::MakeConv2DShape(n, 26, 26, 32, 3, 3, 64, 1, 1, Padding::kValid);
 }
+// The Fashion-MNIST ResNet's (examples/mnist_models.cc) 3x3 "same" convolutions of its three
+// stages: 28x28x16, 14x14x32 and 7x7x64 (batch 128 there, 200 here as for the chapter).
+Conv2DShape Res16(int64_t n) {
+  return ops::MakeConv2DShape(n, 28, 28, 16, 3, 3, 16, 1, 1, Padding::kSame);
+}
+Conv2DShape Res32(int64_t n) {
+  return ops::MakeConv2DShape(n, 14, 14, 32, 3, 3, 32, 1, 1, Padding::kSame);
+}
+Conv2DShape Res64(int64_t n) {
+  return ops::MakeConv2DShape(n, 7, 7, 64, 3, 3, 64, 1, 1, Padding::kSame);
+}
 
 // Registers BM_<layer>_<pass><batch><algorithm> for every algorithm.
 void RegisterAll() {
@@ -155,7 +166,9 @@ void RegisterAll() {
     const char* suffix;
     ConvAlgorithm algo;
   };
-  const Layer layers[] = {{"Conv1", Conv1, false}, {"Conv2", Conv2, true}};
+  const Layer layers[] = {{"Conv1", Conv1, false}, {"Conv2", Conv2, true},
+                          {"Res16", Res16, true},  {"Res32", Res32, true},
+                          {"Res64", Res64, true}};
   const PassName passes[] = {
       {"Fwd", kFwd}, {"BwdData", kBwdData}, {"BwdWeights", kBwdWeights}, {"FwdBwd", kFwdBwd}};
   const AlgoName algos[] = {{"", ConvAlgorithm::kAuto},

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -116,10 +117,11 @@ void BlockMomentsImpl(const float* HWY_RESTRICT x, int64_t rows, int64_t channel
   });
 }
 
-// y = (x - mean) * scale + shift per channel (y may alias x).
+// y = (x - mean) * scale + shift per channel, then max(y, 0) as ops::Unary's ReLU when relu
+// (y may alias x).
 void NormalizeImpl(const float* x, const float* HWY_RESTRICT mean,
                    const float* HWY_RESTRICT scale, const float* HWY_RESTRICT shift,
-                   int64_t rows, int64_t channels, float* y) {
+                   int64_t rows, int64_t channels, bool relu, float* y) {
   const int64_t C = channels;
   ParallelFor(rows, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(C, 1)),
               [&](int64_t r0, int64_t r1) {
@@ -128,17 +130,35 @@ void NormalizeImpl(const float* x, const float* HWY_RESTRICT mean,
                   float* yr = y + r * C;
                   ForEachVec(0, C, [&](auto d, int64_t c) {
                     const auto t = hn::Sub(hn::LoadU(d, xr + c), hn::LoadU(d, mean + c));
-                    hn::StoreU(hn::MulAdd(t, hn::LoadU(d, scale + c), hn::LoadU(d, shift + c)),
-                               d, yr + c);
+                    auto v = hn::MulAdd(t, hn::LoadU(d, scale + c), hn::LoadU(d, shift + c));
+                    if (relu) v = hn::IfThenElseZero(hn::Gt(v, hn::Zero(d)), v);
+                    hn::StoreU(v, d, yr + c);
                   });
                 }
               });
 }
 
+// dy read through the gradient mask of a ReLU fused into the forward (NormalizeImpl with
+// relu): dy where the normalised value t * scale + shift (t = x - mean), recomputed exactly
+// as the forward computed it, is > 0, else 0; just dy without the ReLU.
+template <class D, class V>
+HWY_INLINE V MaskedDy(D d, V dy, V t, bool relu, V scale, V shift) {
+  if (!relu) return dy;
+  return hn::IfThenElseZero(hn::Gt(hn::MulAdd(t, scale, shift), hn::Zero(d)), dy);
+}
+
+// Channels [c, c + Lanes(d)) of a fused ReLU's scale or shift (zeros without one).
+template <class D>
+HWY_INLINE hn::Vec<D> LoadOrZero(D d, const float* p, int64_t c) {
+  return p != nullptr ? hn::LoadU(d, p + c) : hn::Zero(d);
+}
+
 // Per row block k: sum_dy[k * channels + c] = the block's sum of dy, and
-// sum_dyx[k * channels + c] = its sum of dy * (x - mean), in float.
+// sum_dyx[k * channels + c] = its sum of dy * (x - mean), in float; dy read through
+// MaskedDy (scale, shift: a fused ReLU's, or null).
 void BackwardReduceImpl(const float* HWY_RESTRICT x, const float* HWY_RESTRICT dy,
-                        const float* HWY_RESTRICT mean, int64_t rows, int64_t channels,
+                        const float* HWY_RESTRICT mean, const float* HWY_RESTRICT scale,
+                        const float* HWY_RESTRICT shift, int64_t rows, int64_t channels,
                         int64_t block, float* sum_dy, float* sum_dyx) {
   const int64_t C = channels;
   ParallelFor(rows, block, [&](int64_t r0, int64_t r1) {
@@ -147,10 +167,13 @@ void BackwardReduceImpl(const float* HWY_RESTRICT x, const float* HWY_RESTRICT d
         r0, r1, C,
         [&](auto d, int64_t c) {
           const auto mc = hn::LoadU(d, mean + c);
-          return [x, dy, d, mc](auto& a, auto& b, int64_t i) {
-            const auto g = hn::LoadU(d, dy + i);
+          const auto sc = LoadOrZero(d, scale, c), sh = LoadOrZero(d, shift, c);
+          const bool relu = scale != nullptr;
+          return [x, dy, d, mc, sc, sh, relu](auto& a, auto& b, int64_t i) {
+            const auto t = hn::Sub(hn::LoadU(d, x + i), mc);
+            const auto g = MaskedDy(d, hn::LoadU(d, dy + i), t, relu, sc, sh);
             a = hn::Add(a, g);
-            b = hn::MulAdd(g, hn::Sub(hn::LoadU(d, x + i), mc), b);
+            b = hn::MulAdd(g, t, b);
           };
         },
         [&](auto d, int64_t c, auto a, auto b) {
@@ -161,18 +184,22 @@ void BackwardReduceImpl(const float* HWY_RESTRICT x, const float* HWY_RESTRICT d
 }
 
 // dx = dy * k1 + (x - mean) * k2 + k3 per channel (the training form), or dx = dy * k1 when
-// x is null (the inference form). dx may alias dy.
+// k2 is null (the inference form), dy read through MaskedDy (scale, shift: a fused ReLU's,
+// or null). x and mean may be null when neither the training form nor the mask needs them.
+// dx may alias dy.
 void BackwardDataImpl(const float* HWY_RESTRICT x, const float* dy,
                       const float* HWY_RESTRICT mean, const float* HWY_RESTRICT k1,
                       const float* HWY_RESTRICT k2, const float* HWY_RESTRICT k3,
+                      const float* HWY_RESTRICT scale, const float* HWY_RESTRICT shift,
                       int64_t rows, int64_t channels, float* dx) {
   const int64_t C = channels;
+  const bool reads_x = k2 != nullptr || scale != nullptr;
   ParallelFor(rows, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(C, 1)),
               [&](int64_t r0, int64_t r1) {
                 for (int64_t r = r0; r < r1; ++r) {
                   const float* gr = dy + r * C;
                   float* dr = dx + r * C;
-                  if (x == nullptr) {
+                  if (!reads_x) {
                     ForEachVec(0, C, [&](auto d, int64_t c) {
                       hn::StoreU(hn::Mul(hn::LoadU(d, gr + c), hn::LoadU(d, k1 + c)), d, dr + c);
                     });
@@ -181,9 +208,14 @@ void BackwardDataImpl(const float* HWY_RESTRICT x, const float* dy,
                   const float* xr = x + r * C;
                   ForEachVec(0, C, [&](auto d, int64_t c) {
                     const auto t = hn::Sub(hn::LoadU(d, xr + c), hn::LoadU(d, mean + c));
+                    const auto g = MaskedDy(d, hn::LoadU(d, gr + c), t, scale != nullptr,
+                                            LoadOrZero(d, scale, c), LoadOrZero(d, shift, c));
+                    if (k2 == nullptr) {
+                      hn::StoreU(hn::Mul(g, hn::LoadU(d, k1 + c)), d, dr + c);
+                      return;
+                    }
                     const auto rest = hn::MulAdd(t, hn::LoadU(d, k2 + c), hn::LoadU(d, k3 + c));
-                    hn::StoreU(hn::MulAdd(hn::LoadU(d, gr + c), hn::LoadU(d, k1 + c), rest), d,
-                               dr + c);
+                    hn::StoreU(hn::MulAdd(g, hn::LoadU(d, k1 + c), rest), d, dr + c);
                   });
                 }
               });
@@ -212,6 +244,22 @@ void CheckSizes(const char* op, int64_t rows, int64_t channels) {
                                 ", " + std::to_string(channels) + "]");
   }
 }
+
+// The normalisation as one multiply-add a channel, y = (x - mean) * scale + shift:
+// scale = gamma * invstd, shift = beta (gamma null: 1, beta null: 0). The forward and a
+// fused ReLU's backward mask both compute it from here, so they agree to the bit.
+struct ScaleShift {
+  std::vector<float> scale, shift;
+  ScaleShift(const float* gamma, const float* beta, const float* invstd, int64_t channels)
+      : scale(static_cast<size_t>(std::max<int64_t>(channels, 0))), shift(scale.size(), 0.0f) {
+    for (size_t c = 0; c < scale.size(); ++c) {
+      scale[c] = gamma != nullptr ? gamma[c] * invstd[c] : invstd[c];
+      if (beta != nullptr) shift[c] = beta[c];
+    }
+  }
+};
+
+bool IsRelu(Epilogue epilogue) { return epilogue == Epilogue::kRelu; }
 
 }  // namespace
 
@@ -290,33 +338,30 @@ void BatchNormStatistics(const BatchMoments& moments, float epsilon, float* mean
 
 void BatchNormNormalize(const float* x, const float* mean, const float* invstd,
                         const float* gamma, const float* beta, int64_t rows, int64_t channels,
-                        float* y) {
+                        float* y, Epilogue epilogue) {
   CheckSizes("BatchNormNormalize", rows, channels);
-  std::vector<float> scale(static_cast<size_t>(channels)), shift(scale.size(), 0.0f);
-  for (int64_t c = 0; c < channels; ++c) {
-    scale[c] = gamma != nullptr ? gamma[c] * invstd[c] : invstd[c];
-    if (beta != nullptr) shift[c] = beta[c];
-  }
-  HWY_DYNAMIC_DISPATCH(NormalizeImpl)(x, mean, scale.data(), shift.data(), rows, channels, y);
+  const ScaleShift k(gamma, beta, invstd, channels);
+  HWY_DYNAMIC_DISPATCH(NormalizeImpl)(x, mean, k.scale.data(), k.shift.data(), rows, channels,
+                                      IsRelu(epilogue), y);
 }
 
 BatchMoments BatchNormTrainingForward(const float* x, const float* gamma, const float* beta,
                                       int64_t rows, int64_t channels, float epsilon, float* y,
-                                      float* mean, float* invstd) {
+                                      float* mean, float* invstd, Epilogue epilogue) {
   CheckSizes("BatchNormTrainingForward", rows, channels);
   if (rows < 1) {
     throw std::invalid_argument("BatchNormTrainingForward: no rows to take statistics of");
   }
   BatchMoments moments = BatchNormMoments(x, rows, channels);
   BatchNormStatistics(moments, epsilon, mean, invstd);
-  BatchNormNormalize(x, mean, invstd, gamma, beta, rows, channels, y);
+  BatchNormNormalize(x, mean, invstd, gamma, beta, rows, channels, y, epilogue);
   return moments;
 }
 
 void BatchNormInferenceForward(const float* x, const float* running_mean,
                                const float* running_var, const float* gamma, const float* beta,
                                int64_t rows, int64_t channels, float epsilon, float* y,
-                               float* invstd) {
+                               float* invstd, Epilogue epilogue) {
   CheckSizes("BatchNormInferenceForward", rows, channels);
   std::vector<float> own;
   if (invstd == nullptr) {
@@ -326,7 +371,7 @@ void BatchNormInferenceForward(const float* x, const float* running_mean,
   for (int64_t c = 0; c < channels; ++c) {
     invstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var[c]) + epsilon));
   }
-  BatchNormNormalize(x, running_mean, invstd, gamma, beta, rows, channels, y);
+  BatchNormNormalize(x, running_mean, invstd, gamma, beta, rows, channels, y, epilogue);
 }
 
 void BatchNormUpdateRunning(const BatchMoments& moments, float momentum, float* running_mean,
@@ -340,16 +385,20 @@ void BatchNormUpdateRunning(const BatchMoments& moments, float momentum, float* 
   }
 }
 
-void BatchNormBackwardReduce(const float* x, const float* dy, const float* mean,
-                             const float* invstd, int64_t rows, int64_t channels,
-                             float* dgamma, float* dbeta) {
-  CheckSizes("BatchNormBackwardReduce", rows, channels);
+namespace {
+
+// BatchNormBackwardReduce and BatchNormBackwardData, with dy read through the gradient mask
+// of a fused ReLU whose forward normalised with `relu` (null: no ReLU).
+void BackwardReduce(const float* x, const float* dy, const float* mean, const float* invstd,
+                    const ScaleShift* relu, int64_t rows, int64_t channels, float* dgamma,
+                    float* dbeta) {
   const int64_t block = BatchNormRowBlock(channels);
   const int64_t blocks = NumChunks(rows, block);
   const size_t C = static_cast<size_t>(channels);
   std::vector<float> sum_dy(static_cast<size_t>(blocks) * C), sum_dyx(sum_dy.size());
-  HWY_DYNAMIC_DISPATCH(BackwardReduceImpl)(x, dy, mean, rows, channels, block, sum_dy.data(),
-                                           sum_dyx.data());
+  HWY_DYNAMIC_DISPATCH(BackwardReduceImpl)(
+      x, dy, mean, relu ? relu->scale.data() : nullptr, relu ? relu->shift.data() : nullptr,
+      rows, channels, block, sum_dy.data(), sum_dyx.data());
   // The blocks' sums in double, folded in the fixed tree.
   std::vector<double> a(sum_dy.begin(), sum_dy.end()), b(sum_dyx.begin(), sum_dyx.end());
   detail::FixedTree(blocks, [&](int64_t i, int64_t j) {
@@ -365,11 +414,10 @@ void BatchNormBackwardReduce(const float* x, const float* dy, const float* mean,
   }
 }
 
-void BatchNormBackwardData(const float* x, const float* dy, const float* mean,
-                           const float* invstd, const float* gamma, const float* dgamma,
-                           const float* dbeta, int64_t count, int64_t rows, int64_t channels,
-                           float* dx) {
-  CheckSizes("BatchNormBackwardData", rows, channels);
+void BackwardData(const float* x, const float* dy, const float* mean, const float* invstd,
+                  const float* gamma, const float* dgamma, const float* dbeta,
+                  const ScaleShift* relu, int64_t count, int64_t rows, int64_t channels,
+                  float* dx) {
   const bool training = dgamma != nullptr && dbeta != nullptr;
   const size_t C = static_cast<size_t>(channels);
   std::vector<float> k1(C), k2(C, 0.0f), k3(C, 0.0f);
@@ -383,13 +431,37 @@ void BatchNormBackwardData(const float* x, const float* dy, const float* mean,
       k3[c] = static_cast<float>(-s * dbeta[c] / m);
     }
   }
-  HWY_DYNAMIC_DISPATCH(BackwardDataImpl)(training ? x : nullptr, dy, mean, k1.data(), k2.data(),
-                                         k3.data(), rows, channels, dx);
+  HWY_DYNAMIC_DISPATCH(BackwardDataImpl)(
+      x, dy, mean, k1.data(), training ? k2.data() : nullptr, k3.data(),
+      relu ? relu->scale.data() : nullptr, relu ? relu->shift.data() : nullptr, rows, channels,
+      dx);
+}
+
+}  // namespace
+
+void BatchNormBackwardReduce(const float* x, const float* dy, const float* mean,
+                             const float* invstd, int64_t rows, int64_t channels,
+                             float* dgamma, float* dbeta) {
+  CheckSizes("BatchNormBackwardReduce", rows, channels);
+  BackwardReduce(x, dy, mean, invstd, nullptr, rows, channels, dgamma, dbeta);
+}
+
+void BatchNormBackwardData(const float* x, const float* dy, const float* mean,
+                           const float* invstd, const float* gamma, const float* dgamma,
+                           const float* dbeta, int64_t count, int64_t rows, int64_t channels,
+                           float* dx) {
+  CheckSizes("BatchNormBackwardData", rows, channels);
+  BackwardData(x, dy, mean, invstd, gamma, dgamma, dbeta, nullptr, count, rows, channels, dx);
 }
 
 void BatchNormBackward(const float* x, const float* dy, const float* mean, const float* invstd,
                        const float* gamma, int64_t rows, int64_t channels, bool training,
-                       float* dx, float* dgamma, float* dbeta) {
+                       float* dx, float* dgamma, float* dbeta, Epilogue epilogue,
+                       const float* beta) {
+  CheckSizes("BatchNormBackward", rows, channels);
+  std::optional<ScaleShift> relu;
+  if (IsRelu(epilogue)) relu.emplace(gamma, beta, invstd, channels);
+  const ScaleShift* mask = relu ? &*relu : nullptr;
   const bool reduce = dgamma != nullptr || dbeta != nullptr || (training && dx != nullptr);
   std::vector<float> own_dgamma, own_dbeta;
   if (reduce && dgamma == nullptr) {
@@ -400,10 +472,10 @@ void BatchNormBackward(const float* x, const float* dy, const float* mean, const
     own_dbeta.resize(static_cast<size_t>(std::max<int64_t>(channels, 0)));
     dbeta = own_dbeta.data();
   }
-  if (reduce) BatchNormBackwardReduce(x, dy, mean, invstd, rows, channels, dgamma, dbeta);
+  if (reduce) BackwardReduce(x, dy, mean, invstd, mask, rows, channels, dgamma, dbeta);
   if (dx == nullptr) return;
-  BatchNormBackwardData(x, dy, mean, invstd, gamma, training ? dgamma : nullptr,
-                        training ? dbeta : nullptr, rows, rows, channels, dx);
+  BackwardData(x, dy, mean, invstd, gamma, training ? dgamma : nullptr,
+               training ? dbeta : nullptr, mask, rows, rows, channels, dx);
 }
 
 }  // namespace ops

@@ -20,11 +20,19 @@
 // The backward is one fused pair: BatchNormBackwardReduce (one pass over x and dy for
 // dgamma and dbeta, blocked and combined like the moments), then BatchNormBackwardData (one
 // pass for dx).
+//
+// Fused ReLU (Epilogue::kRelu): the forward kernels can apply max(y, 0) as they store y,
+// and BatchNormBackward then reads dy through the ReLU's gradient mask, recomputing the
+// normalised value from x with the same multiply-add as the forward (no mask or pre-ReLU
+// copy is kept): relu(batch_norm(x)) in the passes batch norm makes alone, bit-identical to
+// the two ops one after the other.
 #ifndef GRADWAY_OPS_BATCH_NORM_H_
 #define GRADWAY_OPS_BATCH_NORM_H_
 
 #include <cstdint>
 #include <vector>
+
+#include "ops/epilogue.h"
 
 namespace gradway {
 namespace ops {
@@ -71,12 +79,13 @@ std::vector<double> SumPartsTree(std::vector<std::vector<double>> parts);
 void BatchNormStatistics(const BatchMoments& moments, float epsilon, float* mean,
                          float* invstd);
 
-// Step (c): y[r, c] = (x[r, c] - mean[c]) * invstd[c] * gamma[c] + beta[c]. gamma null means
-// 1 and beta null 0. x, y: [rows, channels] (y may alias x); mean, invstd, gamma, beta:
-// [channels].
+// Step (c): y[r, c] = (x[r, c] - mean[c]) * invstd[c] * gamma[c] + beta[c], computed as
+// (x - mean) * (gamma * invstd) + beta, then max(y, 0) with Epilogue::kRelu. gamma null
+// means 1 and beta null 0. x, y: [rows, channels] (y may alias x); mean, invstd, gamma,
+// beta: [channels].
 void BatchNormNormalize(const float* x, const float* mean, const float* invstd,
                         const float* gamma, const float* beta, int64_t rows, int64_t channels,
-                        float* y);
+                        float* y, Epilogue epilogue = Epilogue::kNone);
 
 // Training forward: moments (BatchNormMoments), statistics (BatchNormStatistics), then y
 // (BatchNormNormalize). Writes y [rows, channels] and, for the backward, mean and invstd
@@ -84,15 +93,17 @@ void BatchNormNormalize(const float* x, const float* mean, const float* invstd,
 // Throws std::invalid_argument when rows < 1.
 BatchMoments BatchNormTrainingForward(const float* x, const float* gamma, const float* beta,
                                       int64_t rows, int64_t channels, float epsilon, float* y,
-                                      float* mean, float* invstd);
+                                      float* mean, float* invstd,
+                                      Epilogue epilogue = Epilogue::kNone);
 
 // Inference forward, one pass: y = (x - running_mean) / sqrt(running_var + epsilon) * gamma
-// + beta per channel (gamma, beta nullable as above). If invstd is not null, it receives
-// [channels] 1 / sqrt(running_var + epsilon) (for the backward).
+// + beta per channel (gamma, beta nullable as above; max(y, 0) with Epilogue::kRelu). If
+// invstd is not null, it receives [channels] 1 / sqrt(running_var + epsilon) (for the
+// backward).
 void BatchNormInferenceForward(const float* x, const float* running_mean,
                                const float* running_var, const float* gamma, const float* beta,
                                int64_t rows, int64_t channels, float epsilon, float* y,
-                               float* invstd = nullptr);
+                               float* invstd = nullptr, Epilogue epilogue = Epilogue::kNone);
 
 // The running statistics' update after a training step, Keras' momentum convention:
 // running = running * momentum + batch * (1 - momentum) (PyTorch's momentum is
@@ -126,9 +137,13 @@ void BatchNormBackwardData(const float* x, const float* dy, const float* mean,
 // training form's dx), then BatchNormBackwardData when dx is not null. `training` selects
 // the form (batch statistics, or running ones as constants). dx, dgamma, dbeta may each be
 // null when not wanted.
+// Epilogue::kRelu: dy is the gradient of the ReLU's output, for a forward that ran with
+// Epilogue::kRelu and `beta` (nullable as there); dy counts only where the normalised value
+// was > 0. x and mean are then needed in the inference form too.
 void BatchNormBackward(const float* x, const float* dy, const float* mean, const float* invstd,
                        const float* gamma, int64_t rows, int64_t channels, bool training,
-                       float* dx, float* dgamma, float* dbeta);
+                       float* dx, float* dgamma, float* dbeta,
+                       Epilogue epilogue = Epilogue::kNone, const float* beta = nullptr);
 
 }  // namespace ops
 }  // namespace gradway

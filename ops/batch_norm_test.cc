@@ -248,6 +248,63 @@ TEST_P(BatchNormTest, BackwardMatchesReference) {
   }
 }
 
+// The fused ReLU (Epilogue::kRelu): the forward gives max(y, 0) of the plain forward's y,
+// and the backward gives the plain backward of dy masked where y > 0, bit for bit, in both
+// forms, with and without gamma and beta (beta shifts about half of y below 0).
+TEST_P(BatchNormTest, FusedReluIsReluOfThePlainOpBitForBit) {
+  for (const Size& s : Sizes()) {
+    const int64_t n = s.rows * s.channels, C = s.channels;
+    Buffer x(n, 1, 61, -2.f, 3.f), dy(n, 2, 62), gamma(C, 3, 63, 0.5f, 2.f),
+        beta(C, 4, 64, -1.f, 1.f);
+    for (bool training : {true, false}) {
+      for (bool affine : {true, false}) {
+        const float* g = affine ? gamma.data() : nullptr;
+        const float* b = affine ? beta.data() : nullptr;
+        const std::string tag =
+            Tag(training ? "training" : "inference", s, 0) + (affine ? " affine" : " plain");
+        std::vector<float> y(n), fused(n), mean(C), invstd(C), mean2(C), invstd2(C);
+        std::vector<float> rm(C), rv(C);
+        for (int64_t c = 0; c < C; ++c) {
+          rm[c] = 0.1f * static_cast<float>(c % 7) - 0.3f;
+          rv[c] = 0.5f + 0.05f * static_cast<float>(c % 5);
+        }
+        if (training) {
+          BatchNormTrainingForward(x.data(), g, b, s.rows, C, 1e-3f, y.data(), mean.data(),
+                                   invstd.data());
+          BatchNormTrainingForward(x.data(), g, b, s.rows, C, 1e-3f, fused.data(),
+                                   mean2.data(), invstd2.data(), Epilogue::kRelu);
+        } else {
+          mean = rm;
+          BatchNormInferenceForward(x.data(), rm.data(), rv.data(), g, b, s.rows, C, 1e-3f,
+                                    y.data(), invstd.data());
+          BatchNormInferenceForward(x.data(), rm.data(), rv.data(), g, b, s.rows, C, 1e-3f,
+                                    fused.data(), invstd2.data(), Epilogue::kRelu);
+        }
+        std::vector<float> relu(n), masked(n);
+        int64_t positive = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          relu[i] = y[i] > 0.f ? y[i] : 0.f;
+          masked[i] = y[i] > 0.f ? dy[i] : 0.f;
+          positive += y[i] > 0.f;
+        }
+        if (n >= 99) {  // the mask matters
+          ASSERT_GT(positive, n / 5) << tag;
+          ASSERT_LT(positive, n - n / 5) << tag;
+        }
+        EXPECT_TRUE(SameBits(relu.data(), fused.data(), n)) << tag << " forward";
+        std::vector<float> want_dx(n), want_dg(C), want_db(C), dx(n), dg(C), db(C);
+        BatchNormBackward(x.data(), masked.data(), mean.data(), invstd.data(), g, s.rows, C,
+                          training, want_dx.data(), want_dg.data(), want_db.data());
+        BatchNormBackward(x.data(), dy.data(), mean.data(), invstd.data(), g, s.rows, C,
+                          training, dx.data(), dg.data(), db.data(), Epilogue::kRelu, b);
+        EXPECT_TRUE(SameBits(want_dx.data(), dx.data(), n)) << tag << " dx";
+        EXPECT_TRUE(SameBits(want_dg.data(), dg.data(), C)) << tag << " dgamma";
+        EXPECT_TRUE(SameBits(want_db.data(), db.data(), C)) << tag << " dbeta";
+      }
+    }
+  }
+}
+
 // dx written over dy, and no gamma (scale 1).
 TEST_P(BatchNormTest, BackwardInPlaceWithoutGamma) {
   const Size s{77, 33};

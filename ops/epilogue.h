@@ -1,6 +1,6 @@
 // What a kernel applies to each output element once its value is complete, while it is
-// still in registers: the GEMM (ops/matmul.h) and the convolutions (ops/conv.h,
-// ops/winograd.h) fuse it into their stores.
+// still in registers: the GEMM (ops/matmul.h), the convolutions (ops/conv.h,
+// ops/winograd.h) and batch normalisation (ops/batch_norm.h) fuse it into their stores.
 #ifndef GRADWAY_OPS_EPILOGUE_H_
 #define GRADWAY_OPS_EPILOGUE_H_
 
