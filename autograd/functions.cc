@@ -68,6 +68,19 @@ Tensor Add(const Tensor& a, const Tensor& b) {
                   });
 }
 
+Tensor AddRelu(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return Relu(Add(a, b));
+  Tensor y = Tensor::Empty(a.shape());
+  ops::Binary(ops::BinaryOp::kAdd, a.data(), b.data(), y.data(), y.numel(),
+              ops::Epilogue::kRelu);
+  return RecordOp("add_relu", y, {a, b}, Save(y),
+                  [](const Tensor& g, const Tensor& y) -> std::vector<Tensor> {
+                    Tensor d = Tensor::Empty(y.shape());
+                    ops::ReluBackward(y.data(), g.data(), d.data(), y.numel());
+                    return {d, d};
+                  });
+}
+
 Tensor Sub(const Tensor& a, const Tensor& b) {
   Tensor out = BinaryForward(ops::BinaryOp::kSub, a, b, "sub");
   return RecordOp("sub", out, {a, b}, Save(),

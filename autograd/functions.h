@@ -32,6 +32,11 @@ Tensor Log(const Tensor& x);    // natural log; log(0) = -inf as in PyTorch
 Tensor Sqrt(const Tensor& x);
 Tensor Pow(const Tensor& x, float exponent);
 Tensor Relu(const Tensor& x);
+// Relu(Add(a, b)) in one pass (a residual block's closing ReLU): the sum's ReLU applied as
+// it is stored; in the backward, one masked copy of the gradient serves both inputs.
+// Bit-identical to Relu(Add(a, b)). Recorded as "add_relu"; a and b of different shapes
+// (broadcasting) run the two ops.
+Tensor AddRelu(const Tensor& a, const Tensor& b);
 Tensor Sigmoid(const Tensor& x);
 Tensor Tanh(const Tensor& x);
 // |x|, with PyTorch's gradient sign(x): 0 at x = 0.

@@ -849,6 +849,37 @@ TEST(FunctionsTest, ActivationGradientsAreCheckedAndAHalvedBackwardIsCaught) {
   }
 }
 
+// AddRelu is Relu(Add(a, b)) bit for bit, values and both gradients (sizes past a vector
+// width, and a broadcasting pair, which runs the two ops), and its gradient check fails
+// with its backward halved.
+TEST(FunctionsTest, AddReluIsReluOfAddBitForBit) {
+  for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{
+           {{17}, {17}}, {{3, 5, 7}, {3, 5, 7}}, {{3, 17}, {17}}}) {
+    SCOPED_TRACE(ShapeToString(sa) + " + " + ShapeToString(sb));
+    const std::vector<Tensor> in = {RandomLeaf(sa, 1601), RandomLeaf(sb, 1602)};
+    std::vector<float> outs[2];
+    std::vector<std::vector<float>> grads[2];
+    for (int k = 0; k < 2; ++k) {
+      for (const Tensor& t : in) const_cast<Tensor&>(t).ZeroGrad();
+      Tensor y = k == 0 ? AddRelu(in[0], in[1]) : Relu(Add(in[0], in[1]));
+      outs[k] = y.ToVector();
+      Generator gen(3);
+      y.Backward(Tensor::Uniform(y.shape(), -1.f, 1.f, gen));
+      for (const Tensor& t : in) grads[k].push_back(t.grad().ToVector());
+    }
+    EXPECT_EQ(outs[0], outs[1]);
+    EXPECT_EQ(grads[0], grads[1]);
+    const int64_t positive = std::count_if(outs[0].begin(), outs[0].end(),
+                                           [](float v) { return v > 0.f; });
+    EXPECT_GT(positive, 0);  // the mask matters
+    EXPECT_LT(positive, static_cast<int64_t>(outs[0].size()));
+  }
+  testing::ExpectGradCheckCatchesHalvedBackward(
+      [](const std::vector<Tensor>& v) { return AddRelu(v[0], v[1]); },
+      {RandomLeaf({3, 19}, 1603), RandomLeaf({3, 19}, 1604)}, "add_relu",
+      GradCheckOptions().SkipNonsmooth(true));
+}
+
 TEST(FunctionsTest, ActivationsAgainstTheirDefinitions) {
   const Tensor x = Tensor::FromVector({-4, -3, -1.5f, -0.25f, 0, 0.5f, 2, 3, 5}, {9});
   const std::vector<float> v = x.ToVector();

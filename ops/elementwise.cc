@@ -85,10 +85,12 @@ HWY_INLINE void ParallelVec(int64_t n, const F& f) {
 }
 
 void BinaryImpl(BinaryOp op, const float* a, const float* b,
-                float* out, int64_t n) {
+                float* out, int64_t n, bool relu) {
   WithBinaryOp(op, [&](auto fn) {
     ParallelVec(n, [&](auto d, int64_t i) {
-      hn::StoreU(fn(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+      auto v = fn(hn::LoadU(d, a + i), hn::LoadU(d, b + i));
+      if (relu) v = hn::IfThenElseZero(hn::Gt(v, hn::Zero(d)), v);  // as UnaryOp::kRelu
+      hn::StoreU(v, d, out + i);
     });
   });
 }
@@ -530,8 +532,9 @@ HWY_EXPORT(HardSigmoidBackwardImpl);
 HWY_EXPORT(SumImpl);
 HWY_EXPORT(SumAxisImpl);
 
-void Binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n) {
-  HWY_DYNAMIC_DISPATCH(BinaryImpl)(op, a, b, out, n);
+void Binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n,
+            Epilogue epilogue) {
+  HWY_DYNAMIC_DISPATCH(BinaryImpl)(op, a, b, out, n, epilogue == Epilogue::kRelu);
 }
 
 void BroadcastBinary(BinaryOp op, const float* a, const std::vector<int64_t>& a_shape,

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/epilogue.h"
+
 namespace gradway {
 namespace ops {
 
@@ -26,8 +28,10 @@ enum class UnaryOp {
   kNeg, kExp, kLog, kSqrt, kRelu, kSigmoid, kTanh, kGelu, kGeluTanh, kSilu, kHardSigmoid
 };
 
-// out[i] = a[i] op b[i] for i < n. out may be a or b (in place).
-void Binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n);
+// out[i] = a[i] op b[i] for i < n, then max(out[i], 0) as UnaryOp::kRelu with
+// Epilogue::kRelu. out may be a or b (in place).
+void Binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n,
+            Epilogue epilogue = Epilogue::kNone);
 
 // out = a op b with NumPy broadcasting. a_shape, b_shape and out_shape have the same rank;
 // each of a's and b's dimensions equals out's or is 1. out may be a when a_shape equals

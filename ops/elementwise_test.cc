@@ -49,6 +49,10 @@ TEST_P(ElementwiseTest, Binary) {
         Binary(op, a.data(), b.data(), got.data(), n);
         reference::Binary(op, a.data(), b.data(), want.data(), n);
         ExpectAllNear(want.data(), got.data(), n, 0, 0, Tag("Binary", n, mis));
+        // The fused ReLU: the reference's result, then max(v, 0) (v > 0 ? v : 0).
+        Binary(op, a.data(), b.data(), got.data(), n, Epilogue::kRelu);
+        for (int64_t i = 0; i < n; ++i) want[i] = want[i] > 0.f ? want[i] : 0.f;
+        ExpectAllNear(want.data(), got.data(), n, 0, 0, Tag("Binary relu", n, mis));
       }
     }
   }
