@@ -11,6 +11,7 @@
 #include "autograd/error.h"
 #include "autograd/functions.h"
 #include "base/shape_string.h"
+#include "nn/layer_fusion.h"
 #include "nn/merge.h"
 #include "nn/model.h"
 
@@ -34,6 +35,27 @@ Tensor Columns(const Tensor& packed, int64_t offset, const Shape& shape) {
     std::memcpy(to + i * width, from + i * total + offset, width * sizeof(float));
   }
   return out;
+}
+
+// The calls whose output goes only to a plain ReLU layer, which then runs fused into them
+// (nn/layer_fusion.h): the ReLU's one input, used by nothing else and not a model output.
+std::set<const internal::LayerCall*> ReluFusedCalls(const std::vector<CallPtr>& graph,
+                                                    const std::vector<CallPtr>& outputs) {
+  std::map<const internal::LayerCall*, int> uses;
+  for (const CallPtr& call : graph) {
+    for (const SymbolicTensor& in : call->inputs) ++uses[in.call().get()];
+  }
+  for (const CallPtr& out : outputs) ++uses[out.get()];
+  std::set<const internal::LayerCall*> fused;
+  for (const CallPtr& call : graph) {
+    if (call->inputs.size() != 1 || !internal::IsPlainRelu(*call->layer)) continue;
+    const internal::LayerCall* producer = call->inputs[0].call().get();
+    if (producer->layer != nullptr && uses[producer] == 1 &&
+        internal::AbsorbsRelu(*producer->layer, producer->inputs.size())) {
+      fused.insert(producer);
+    }
+  }
+  return fused;
 }
 
 }  // namespace
@@ -172,11 +194,19 @@ std::vector<Tensor> Model::RunGraph(const Tensor& x) {
       offset += width;
     }
   }
+  const std::set<const internal::LayerCall*> fused = ReluFusedCalls(graph_, graph_outputs_);
   for (const CallPtr& call : graph_) {
     std::vector<Tensor> ins;
     for (const SymbolicTensor& in : call->inputs) ins.push_back(values.at(in.call().get()));
-    auto* merge = dynamic_cast<MergeLayer*>(call->layer.get());
-    values[call.get()] = merge ? (*merge)(ins) : (*call->layer)(ins[0]);
+    Tensor& out = values[call.get()];
+    if (call->inputs.size() == 1 && fused.count(call->inputs[0].call().get()) > 0) {
+      out = ins[0];  // a ReLU that its input's layer has applied
+    } else if (fused.count(call.get()) > 0) {
+      out = internal::CallWithRelu(*call->layer, ins);
+    } else {
+      auto* merge = dynamic_cast<MergeLayer*>(call->layer.get());
+      out = merge ? (*merge)(ins) : (*call->layer)(ins[0]);
+    }
   }
   std::vector<Tensor> outputs;
   for (const CallPtr& out : graph_outputs_) outputs.push_back(values.at(out.get()));

@@ -44,6 +44,11 @@ Shape MergeLayer::DoBuild(const Shape& input_shape) {
 }
 
 Tensor MergeLayer::operator()(const std::vector<Tensor>& inputs) {
+  CheckInputs(inputs);
+  return Merge(inputs);
+}
+
+void MergeLayer::CheckInputs(const std::vector<Tensor>& inputs) {
   std::vector<Shape> shapes;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& x = inputs[i];
@@ -56,7 +61,6 @@ Tensor MergeLayer::operator()(const std::vector<Tensor>& inputs) {
   if (!built()) BuildMerge(shapes);
   GRADWAY_CHECK(shapes == shapes_, Description(), ": built for inputs ", ShapesString(shapes_),
                 ", got ", ShapesString(shapes));
-  return Merge(inputs);
 }
 
 SymbolicTensor MergeLayer::operator()(const std::vector<SymbolicTensor>& inputs) & {
@@ -116,6 +120,11 @@ Tensor Add::Merge(const std::vector<Tensor>& inputs) {
   Tensor sum = inputs[0];
   for (size_t i = 1; i < inputs.size(); ++i) sum = ::gradway::Add(sum, inputs[i]);
   return sum;
+}
+
+Tensor Add::CallWithRelu(const std::vector<Tensor>& inputs) {
+  CheckInputs(inputs);
+  return inputs.size() == 2 ? AddRelu(inputs[0], inputs[1]) : Relu(Merge(inputs));
 }
 
 std::string Add::ExportOnnxMerge(OnnxGraph& graph, const std::vector<std::string>& inputs) const {

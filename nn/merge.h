@@ -28,6 +28,9 @@ class MergeLayer : public Module {
   using Module::operator();
   // Merges a batch: builds on first use from the inputs' shapes, checks them afterwards.
   Tensor operator()(const std::vector<Tensor>& inputs);
+  // operator()'s checks alone: builds on first use, then throws Error naming the layer for
+  // inputs of other shapes or batch sizes.
+  void CheckInputs(const std::vector<Tensor>& inputs);
   // Functional API: records the layer called on several symbolic tensors.
   SymbolicTensor operator()(const std::vector<SymbolicTensor>& inputs) &;
   SymbolicTensor operator()(const std::vector<SymbolicTensor>& inputs) &&;
@@ -61,6 +64,10 @@ class Add : public Layer<Add, MergeLayer> {
  public:
   Add();
   Tensor Merge(const std::vector<Tensor>& inputs) override;
+  // Relu(operator()(inputs)), two inputs in one pass (AddRelu, autograd/functions.h): what
+  // nn::Model runs when the sum goes only to a ReLU (nn/layer_fusion.h). Bit-identical to
+  // the two layers.
+  Tensor CallWithRelu(const std::vector<Tensor>& inputs);
   std::string ExportOnnxMerge(OnnxGraph& graph,
                               const std::vector<std::string>& inputs) const override;
 

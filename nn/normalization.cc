@@ -53,6 +53,13 @@ Tensor BatchNormalization::Forward(const Tensor& x) {
                    options_.momentum, options_.epsilon);
 }
 
+Tensor BatchNormalization::CallWithRelu(const Tensor& x) {
+  CheckInput(x);
+  const bool training = is_training() && trainable();
+  return BatchNormRelu(x, gamma_, beta_, moving_mean_, moving_variance_, training,
+                       options_.momentum, options_.epsilon);
+}
+
 std::vector<Tensor> BatchNormalization::ForwardShards(const std::vector<Tensor>& xs,
                                                       const std::vector<int>& shard_tags,
                                                       const ShardGather& gather) {

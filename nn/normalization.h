@@ -94,6 +94,10 @@ class BatchNormalization : public Layer<BatchNormalization> {
   // "batch_normalization_1", ...
   explicit BatchNormalization(BatchNormalizationOptions options = {});
   Tensor Forward(const Tensor& x) override;
+  // Relu(operator()(x)) as one fused op (BatchNormRelu): what nn::Model and nn::Sequential
+  // run when the layer's output goes only to a ReLU (nn/layer_fusion.h). Bit-identical to
+  // the two layers.
+  Tensor CallWithRelu(const Tensor& x);
   // Data-parallel training (nn/data_parallel.cc): the layer on several micro-shards of one
   // global batch at once, xs[i] being micro-shard shard_tags[i]'s input (each recorded in
   // its ShardTagScope). In training, when trainable, every shard is normalised with the

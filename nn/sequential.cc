@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
+#include "nn/layer_fusion.h"
 #include "nn/model.h"
 
 namespace gradway {
@@ -63,7 +64,18 @@ Shape Sequential::DoBuild(const Shape& input_shape) {
 
 Tensor Sequential::Forward(const Tensor& x) {
   Tensor h = x;
-  for (const auto& c : children()) h = (*c.second)(h);
+  const auto& layers = children();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Module& layer = *layers[i].second;
+    // A layer followed by a plain ReLU runs it fused (nn/layer_fusion.h).
+    if (i + 1 < layers.size() && internal::AbsorbsRelu(layer, 1) &&
+        internal::IsPlainRelu(*layers[i + 1].second)) {
+      h = internal::CallWithRelu(layer, {h});
+      ++i;
+      continue;
+    }
+    h = layer(h);
+  }
   return h;
 }
 
