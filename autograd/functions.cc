@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_join.h"
@@ -659,32 +661,137 @@ Tensor LogSumExp(const Tensor& x, int axis, bool keepdim) {
 
 // ---------------------------------------------------------------- MatMul
 
-Tensor MatMul(const Tensor& a, const Tensor& b) {
-  GRADWAY_CHECK(a.rank() == 2 && b.rank() == 2, "matmul: expected 2-D tensors, got shapes ",
-                ShapeToString(a.shape()), " and ", ShapeToString(b.shape()));
-  const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
-  GRADWAY_CHECK(b.size(0) == k, "matmul: shapes ", ShapeToString(a.shape()), " and ",
-                ShapeToString(b.shape()), " cannot be multiplied");
-  Tensor out = Tensor::Empty({m, n});
-  ops::MatMul(ops::Mat{a.data(), m, k}, ops::Mat{b.data(), k, n}, ops::OutMat{out.data(), m, n});
-  const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return RecordOp("matmul", out, {a, b}, Save(gb ? a : Tensor(), ga ? b : Tensor()),
-                  [ga, gb, m, n, k](const Tensor& g, const Tensor& a,
-                                    const Tensor& b) -> std::vector<Tensor> {
-                    Tensor da, db;
-                    if (ga) {  // dA = dC · Bᵀ  (m x k)
-                      da = Tensor::Empty({m, k});
-                      ops::MatMul(ops::Mat{g.data(), m, n}, ops::Mat{b.data(), k, n}.Transposed(),
-                                  ops::OutMat{da.data(), m, k});
-                    }
-                    if (gb) {  // dB = Aᵀ · dC  (k x n)
-                      db = Tensor::Empty({k, n});
-                      ops::MatMul(ops::Mat{a.data(), m, k}.Transposed(), ops::Mat{g.data(), m, n},
-                                  ops::OutMat{db.data(), k, n});
-                    }
-                    return {da, db};
-                  });
+namespace {
+
+// A batched product's geometry: op(A) [m, k] · op(B) [k, n] for every index of the
+// broadcast batch shape, and where each operand's matrix of that index starts.
+struct MatMulPlan {
+  Shape batch;                  // the output's leading dimensions
+  int64_t m = 0, k = 0, n = 0;  // op(A) m x k, op(B) k x n
+  std::vector<int64_t> a_offsets, b_offsets, c_offsets;  // floats, one per batch index
+
+  int64_t count() const { return static_cast<int64_t>(c_offsets.size()); }
+};
+
+// Offsets (in floats) of x's matrices [rows, cols] for each index of `batch`, x's batch
+// dimensions broadcast against it (NumPy: right-aligned, size 1 repeats).
+std::vector<int64_t> BatchOffsets(const Shape& x, const Shape& batch) {
+  const size_t r = batch.size(), xr = x.size() - 2;
+  const int64_t matrix = x[xr] * x[xr + 1];
+  std::vector<int64_t> stride(r, 0);  // x's stride (in floats) along each batch dimension
+  int64_t s = matrix;
+  for (size_t d = 0; d < xr; ++d) {
+    const size_t xd = xr - 1 - d, bd = r - 1 - d;
+    stride[bd] = x[xd] == 1 ? 0 : s;
+    s *= x[xd];
+  }
+  std::vector<int64_t> offsets(static_cast<size_t>(NumElements(batch)));
+  std::vector<int64_t> index(r, 0);
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    int64_t off = 0;
+    for (size_t d = 0; d < r; ++d) off += index[d] * stride[d];
+    offsets[i] = off;
+    for (size_t d = r; d-- > 0;) {  // next index, last dimension fastest
+      if (++index[d] < batch[d]) break;
+      index[d] = 0;
+    }
+  }
+  return offsets;
 }
+
+std::string TransposeNote(bool ta, bool tb) {
+  if (!ta && !tb) return "";
+  return std::string(" (") + (ta ? "transpose_a" : "") + (ta && tb ? ", " : "") +
+         (tb ? "transpose_b" : "") + ")";
+}
+
+MatMulPlan PlanMatMul(const Shape& a, const Shape& b, bool ta, bool tb) {
+  const auto fail = [&](const std::string& what) {
+    Fail("matmul: shapes ", ShapeToString(a), " and ", ShapeToString(b), what,
+         TransposeNote(ta, tb));
+  };
+  if (a.size() < 2 || b.size() < 2) {
+    Fail("matmul: expected tensors of rank 2 or more, got shapes ", ShapeToString(a), " and ",
+         ShapeToString(b));
+  }
+  MatMulPlan p;
+  const size_t ar = a.size(), br = b.size();
+  p.m = ta ? a[ar - 1] : a[ar - 2];
+  p.k = ta ? a[ar - 2] : a[ar - 1];
+  p.n = tb ? b[br - 2] : b[br - 1];
+  if ((tb ? b[br - 1] : b[br - 2]) != p.k) fail(" cannot be multiplied");
+  const size_t r = std::max(ar, br) - 2;
+  p.batch.assign(r, 1);
+  for (size_t d = 0; d < r; ++d) {  // right-aligned
+    const int64_t da = d < ar - 2 ? a[ar - 3 - d] : 1, db = d < br - 2 ? b[br - 3 - d] : 1;
+    if (da != db && da != 1 && db != 1) fail(" have batch dimensions that cannot be broadcast");
+    p.batch[r - 1 - d] = da == 1 ? db : da;
+  }
+  p.a_offsets = BatchOffsets(a, p.batch);
+  p.b_offsets = BatchOffsets(b, p.batch);
+  p.c_offsets.resize(p.a_offsets.size());
+  for (size_t i = 0; i < p.c_offsets.size(); ++i) {
+    p.c_offsets[i] = static_cast<int64_t>(i) * p.m * p.n;
+  }
+  return p;
+}
+
+Shape WithMatrix(const Shape& batch, int64_t rows, int64_t cols) {
+  Shape s = batch;
+  s.push_back(rows);
+  s.push_back(cols);
+  return s;
+}
+
+}  // namespace
+
+Tensor MatMul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  const bool ta = transpose_a, tb = transpose_b;
+  auto plan = std::make_shared<const MatMulPlan>(PlanMatMul(a.shape(), b.shape(), ta, tb));
+  const MatMulPlan& p = *plan;
+  const int64_t ra = a.size(a.rank() - 2), ca = a.size(a.rank() - 1);
+  const int64_t rb = b.size(b.rank() - 2), cb = b.size(b.rank() - 1);
+  Tensor out = Tensor::Empty(WithMatrix(p.batch, p.m, p.n));
+  ops::BatchedMatMul(ops::Mat{a.data(), ra, ca, ta}, p.a_offsets.data(),
+                     ops::Mat{b.data(), rb, cb, tb}, p.b_offsets.data(),
+                     ops::OutMat{out.data(), p.m, p.n}, p.count());
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return RecordOp(
+      "matmul", out, {a, b}, Save(gb ? a : Tensor(), ga ? b : Tensor()),
+      [ga, gb, ta, tb, plan, sa = a.shape(), sb = b.shape(), ra, ca, rb, cb](
+          const Tensor& g, const Tensor& a, const Tensor& b) -> std::vector<Tensor> {
+        const MatMulPlan& p = *plan;
+        const ops::Mat gm{g.data(), p.m, p.n};
+        Tensor da, db;
+        if (ga) {  // per batch index, in A's stored layout; then summed where A broadcast
+          Tensor per = Tensor::Empty(WithMatrix(p.batch, ra, ca));
+          const ops::Mat bm{b.data(), rb, cb, tb};
+          if (!ta) {  // dA = dC · op(B)ᵀ
+            ops::BatchedMatMul(gm, p.c_offsets.data(), bm.Transposed(), p.b_offsets.data(),
+                               ops::OutMat{per.data(), ra, ca}, p.count());
+          } else {  // dA = op(B) · dCᵀ
+            ops::BatchedMatMul(bm, p.b_offsets.data(), gm.Transposed(), p.c_offsets.data(),
+                               ops::OutMat{per.data(), ra, ca}, p.count());
+          }
+          da = SumToShape(per, sa);
+        }
+        if (gb) {
+          Tensor per = Tensor::Empty(WithMatrix(p.batch, rb, cb));
+          const ops::Mat am{a.data(), ra, ca, ta};
+          if (!tb) {  // dB = op(A)ᵀ · dC
+            ops::BatchedMatMul(am.Transposed(), p.a_offsets.data(), gm, p.c_offsets.data(),
+                               ops::OutMat{per.data(), rb, cb}, p.count());
+          } else {  // dB = dCᵀ · op(A)
+            ops::BatchedMatMul(gm.Transposed(), p.c_offsets.data(), am, p.a_offsets.data(),
+                               ops::OutMat{per.data(), rb, cb}, p.count());
+          }
+          db = SumToShape(per, sb);
+        }
+        return {da, db};
+      });
+}
+
+Tensor MatMul(const Tensor& a, const Tensor& b) { return MatMul(a, b, false, false); }
 
 // ---------------------------------------------------------------- Layout
 // The Tensor methods are recorded ops like the rest, so they are defined here (declared in

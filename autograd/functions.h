@@ -135,7 +135,16 @@ Tensor Var(const Tensor& x, int axis, bool keepdim = false, int64_t correction =
 Tensor LogSumExp(const Tensor& x, int axis, bool keepdim = false);
 
 // ---- Linear algebra.
-// (m x k) · (k x n) -> (m x n). "matmul: shapes (3, 2) and (3, 2) cannot be multiplied".
+// The matrix product over the last two axes, batched over the leading ones with NumPy
+// broadcasting (torch.matmul for tensors of rank 2 or more): a [..., m, k] · b [..., k, n]
+// -> [broadcast(...), m, n]; (m x k) · (k x n) -> (m x n) for matrices. transpose_a /
+// transpose_b read a / b as their transposes over the last two axes without copying them
+// (tf.linalg.matmul's flags; torch.matmul(a.mT, b)): attention's q · kᵀ is
+// MatMul(q, k, false, true). Each product is the GEMM of ops/matmul.h: the same bits for
+// any thread count; a broadcast operand's gradient sums over the batch in a fixed order.
+// Throws Error naming the shapes: "matmul: shapes (3, 2) and (3, 2) cannot be multiplied",
+// batch dimensions that cannot be broadcast, or a rank below 2.
+Tensor MatMul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);
 Tensor MatMul(const Tensor& a, const Tensor& b);
 
 // ---- Layout (also available as Tensor methods).

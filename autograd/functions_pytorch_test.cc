@@ -1,6 +1,6 @@
-// The activations, reductions and slices of autograd/functions.h against PyTorch 1.13's
-// numbers (CPU, float32): values and gradients within 1e-5. The constants below are the
-// output of
+// The activations, reductions, slices and batched matmul of autograd/functions.h against
+// PyTorch 1.13's numbers (CPU, float32): values and gradients within 1e-5. The constants
+// below are the output of
 //   /usr/bin/python3 autograd/testdata/functions_pytorch.py
 // which also defines the inputs: x[i] = sin(0.37 i + 0.1) * scale and the output weights
 // w[i] = cos(0.23 i + 0.2) (each in double, rounded to float), a gradient "Dx" being
@@ -194,6 +194,68 @@ const std::vector<float> kLogSumExp1Dx = {
 const std::vector<float> kLogSumExpEdge = {
     -INFINITY, INFINITY, 0.5f,
 };
+// Batched matmul: a = formula(24, 1) as (2, 1, 3, 4), b = formula(60, 2) as (3, 4, 5)
+// (broadcast to (2, 3, 3, 5)); q = formula(24, 1) as (2, 3, 4), k = formula(40, 2) as
+// (2, 5, 4): q . k^T.
+const std::vector<float> kMatMulBroadcastY = {
+    -1.15710902f, -1.00869441f, -0.723757565f, -0.340863705f, 0.0881645679f, 0.513099313f,
+    0.784816027f, 0.950311542f, 0.987187207f, 0.890451312f, 1.25015604f, 1.1510154f,
+    0.896090269f, 0.519883454f, 0.0733128786f, -0.333205283f, 0.0961352587f, 0.512464166f,
+    0.85943377f, 1.09008288f, 0.986600041f, 0.887472153f, 0.668228805f, 0.358543992f,
+    0.000331878662f, 0.512118757f, 0.0648020506f, -0.3912853f, -0.794414163f,
+    -1.09002256f, 0.864856362f, 1.093014f, 1.17323732f, 1.09466839f, 0.86794126f,
+    0.35224247f, -0.00641906261f, -0.364211619f, -0.672710061f, -0.890160084f,
+    -0.800979495f, -1.09417796f, -1.23928463f, -1.21665978f, -1.0293659f, -0.286391795f,
+    -0.576087117f, -0.787811816f, -0.892909706f, -0.877156556f, -1.30209136f,
+    -1.25548494f, -1.03895462f, -0.681806624f, -0.232379317f, 0.0502664447f, 0.348413289f,
+    0.599404335f, 0.769268751f, 0.835016131f, -0.893730819f, -0.875720799f, -0.73918587f,
+    -0.502605557f, -0.198000252f, -0.67419076f, -0.223608017f, 0.257238984f, 0.703269958f,
+    1.05411661f, 0.771470904f, 0.835170865f, 0.785834312f, 0.630138874f, 0.389157116f,
+    -0.497494698f, -0.192002833f, 0.139475703f, 0.452076942f, 0.703491628f, 0.710762084f,
+    1.05935955f, 1.26457751f, 1.29864085f, 1.15693927f, 0.626386523f, 0.384110451f,
+    0.0898467898f, -0.216577172f, -0.493688643f,
+};
+const std::vector<float> kMatMulBroadcastDa = {
+    1.04677701f, 2.94950366f, -2.67248535f, -1.4764812f, 1.62519991f, 2.69595671f,
+    -3.11115885f, -0.981147051f, 0.280970931f, -0.746973991f, 0.130747318f, 0.674909115f,
+    -1.67781746f, -3.07946205f, 3.37515688f, 1.21914136f, -0.64273715f, -0.00465917587f,
+    0.645305395f, -0.351020336f, 1.15271807f, 3.07565522f, -2.84795928f, -1.50591588f,
+};
+const std::vector<float> kMatMulBroadcastDb = {
+    1.40818024f, 0.825317621f, 0.198987961f, -0.437821925f, -1.05157292f, 2.32672596f,
+    1.83012438f, 1.23713505f, 0.578989446f, -0.109649986f, 2.93036008f, 2.58723211f,
+    2.10784173f, 1.51743722f, 0.84711349f, 3.13738394f, 2.99417019f, 2.69326186f,
+    2.25050712f, 1.68922424f, -0.615058839f, 0.0186141133f, 0.651306629f, 1.24969661f,
+    1.78226864f, -1.63732421f, -1.0184058f, -0.345850706f, 0.344919324f, 1.01752341f,
+    -2.43798566f, -1.91758919f, -1.29619873f, -0.606541157f, 0.115061268f, -2.9086771f,
+    -2.55723596f, -2.07111239f, -1.47590923f, -0.802973986f, -0.236101627f, -0.860789299f,
+    -1.44014144f, -1.94364548f, -2.34478307f, 0.793419003f, 0.110587001f, -0.57806921f,
+    -1.2362802f, -1.8293798f, 1.715554f, 1.06699586f, 0.362241954f, -0.361590207f,
+    -1.06637836f, 2.40549707f, 1.87899184f, 1.2535255f, 0.562039375f, -0.159047678f,
+};
+const std::vector<float> kMatMulTransBY = {
+    3.28988671f, 2.94819069f, -2.75525236f, -3.44783711f, 2.13001013f, 2.94819069f,
+    5.17897701f, -2.00901818f, -5.54329872f, 1.00377846f, -2.75525236f, -2.00901818f,
+    2.39093041f, 2.44259739f, -1.94798183f, -6.23233604f, 0.226839721f, 6.27347183f,
+    0.910811961f, -6.10830212f, 1.66565859f, -1.39983737f, -1.91950965f, 1.05174732f,
+    2.11023688f, 6.53439188f, -0.480690777f, -6.621562f, -0.720084667f, 6.49097967f,
+};
+const std::vector<float> kMatMulTransBDa = {
+    0.675455928f, 0.98568666f, 1.16250944f, 1.18199229f, 1.21252847f, 1.06556797f,
+    0.774387896f, 0.37839812f, 0.315149605f, -0.115144536f, -0.52985388f, -0.872850537f,
+    -1.08789611f, -0.821954966f, -0.444766223f, -0.00738057494f, -0.0106027126f,
+    0.429006219f, 0.810551167f, 1.08239186f, 1.07923377f, 1.17244232f, 1.10696638f,
+    0.891667366f,
+};
+const std::vector<float> kMatMulTransBDb = {
+    0.251545876f, 0.875172913f, 1.3803494f, 1.6987021f, 0.00684651732f, 0.663780272f,
+    1.23087442f, 1.63137555f, -0.23821342f, 0.417428076f, 1.01657271f, 1.47812891f,
+    -0.470727324f, 0.149091184f, 0.748730898f, 1.24703348f, -0.678449273f, -0.127097934f,
+    0.441455543f, 0.950260162f, 1.72422481f, 1.81073332f, 1.65216756f, 1.26998854f,
+    1.58034408f, 1.75299692f, 1.68839002f, 1.39526725f, 1.35323095f, 1.60293508f,
+    1.63568962f, 1.44706106f, 1.054847f, 1.36845136f, 1.49684215f, 1.42264235f,
+    0.700907111f, 1.06189489f, 1.27916002f, 1.3232969f,
+};
 // Slices of an axis of size 5: (start, stop, step) -> the indices taken.
 const std::vector<SliceCase> kSliceCases = {
     {1, 4, 1, {1, 2, 3}},
@@ -335,6 +397,31 @@ TEST(FunctionsPyTorchTest, LogSumExpIsStable) {
   const float inf = INFINITY;
   const Tensor edge = Tensor::FromVector({-inf, -inf, -inf, 1, inf, 2, -inf, 0.5f, -inf}, {3, 3});
   ExpectNear(LogSumExp(edge, 1), kLogSumExpEdge, "logsumexp of infinities");
+}
+
+TEST(FunctionsPyTorchTest, BatchedMatMulBroadcastAndTransposed) {
+  struct Case {
+    const char* what;
+    Tensor a, b;
+    bool tb;
+    const std::vector<float>&y, &da, &db;
+  };
+  const Case cases[] = {
+      {"broadcast", Formula(24, 1).Reshape({2, 1, 3, 4}), Formula(60, 2).Reshape({3, 4, 5}),
+       false, kMatMulBroadcastY, kMatMulBroadcastDa, kMatMulBroadcastDb},
+      {"q · kᵀ", Formula(24, 1).Reshape({2, 3, 4}), Formula(40, 2).Reshape({2, 5, 4}), true,
+       kMatMulTransBY, kMatMulTransBDa, kMatMulTransBDb},
+  };
+  for (const Case& c : cases) {
+    Tensor a = c.a.Clone(), b = c.b.Clone();
+    a.SetRequiresGrad(true);
+    b.SetRequiresGrad(true);
+    Tensor y = MatMul(a, b, false, c.tb);
+    Sum(Mul(y, Weights(y.shape()))).Backward();
+    ExpectNear(y, c.y, std::string(c.what) + " value");
+    ExpectNear(a.grad(), c.da, std::string(c.what) + " gradient of a");
+    ExpectNear(b.grad(), c.db, std::string(c.what) + " gradient of b");
+  }
 }
 
 TEST(FunctionsPyTorchTest, SliceTakesPythonsIndices) {

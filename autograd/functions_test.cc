@@ -166,6 +166,97 @@ TEST(FunctionsTest, MatMul) {
   }
 }
 
+// Batched MatMul against a plain double-precision loop: broadcast batch dimensions (of
+// either operand, and of different ranks), every transpose flag, sizes past a vector
+// width; then the gradient check (with a broadcast operand, whose gradient sums over the
+// batch), failing with the backward halved; and the same bits for 1, 2 and 7 threads.
+TEST(FunctionsTest, BatchedMatMulAgainstAReference) {
+  struct Case {
+    Shape a, b;  // stored shapes
+    bool ta, tb;
+  };
+  const std::vector<Case> cases = {
+      {{3, 5, 7}, {3, 7, 4}, false, false},     {{2, 1, 5, 7}, {3, 7, 17}, false, false},
+      {{5, 7}, {2, 7, 19}, false, false},       {{2, 3, 7, 5}, {3, 4, 7}, true, true},
+      {{4, 17, 3}, {1, 17, 6}, true, false},    {{2, 2, 5, 6}, {2, 1, 9, 6}, false, true},
+      {{6, 4}, {5, 4}, false, true}};
+  uint64_t seed = 1700;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(ShapeToString(c.a) + (c.ta ? "ᵀ" : "") + " · " + ShapeToString(c.b) +
+                 (c.tb ? "ᵀ" : ""));
+    const Tensor a = RandomLeaf(c.a, seed++), b = RandomLeaf(c.b, seed++);
+    const Tensor y = MatMul(a, b, c.ta, c.tb);
+    // The reference: each output index read back through broadcasting, in double.
+    const size_t ar = c.a.size(), br = c.b.size(), r = y.rank();
+    const int64_t m = y.size(r - 2), n = y.size(r - 1), k = c.ta ? c.a[ar - 2] : c.a[ar - 1];
+    const int64_t count = y.numel() / (m * n);
+    std::vector<float> want(y.numel());
+    for (int64_t i = 0; i < count; ++i) {
+      // Batch offsets of a and b for output batch index i (right-aligned broadcasting).
+      int64_t rest = i, a_off = 0, b_off = 0, a_stride = c.a[ar - 2] * c.a[ar - 1],
+              b_stride = c.b[br - 2] * c.b[br - 1];
+      for (size_t d = 0; d + 2 < r; ++d) {
+        const int64_t dim = y.size(r - 3 - d), idx = rest % dim;
+        rest /= dim;
+        if (d + 2 < ar) {
+          const int64_t ad = c.a[ar - 3 - d];
+          a_off += (ad == 1 ? 0 : idx) * a_stride;
+          a_stride *= ad;
+        }
+        if (d + 2 < br) {
+          const int64_t bd = c.b[br - 3 - d];
+          b_off += (bd == 1 ? 0 : idx) * b_stride;
+          b_stride *= bd;
+        }
+      }
+      for (int64_t p = 0; p < m; ++p) {
+        for (int64_t q = 0; q < n; ++q) {
+          double sum = 0;
+          for (int64_t t = 0; t < k; ++t) {
+            const float av = a.data()[a_off + (c.ta ? t * m + p : p * k + t)];
+            const float bv = b.data()[b_off + (c.tb ? q * k + t : t * n + q)];
+            sum += static_cast<double>(av) * bv;
+          }
+          want[(i * m + p) * n + q] = static_cast<float>(sum);
+        }
+      }
+    }
+    const std::vector<float> got = y.ToVector();
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_NEAR(got[i], want[i], 1e-5f * (1.f + std::fabs(want[i]))) << "element " << i;
+    }
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [&](const std::vector<Tensor>& v) { return MatMul(v[0], v[1], c.ta, c.tb); }, {a, b},
+        "matmul");
+  }
+  // Thread counts: a batch of many small products and one of a few large ones.
+  for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{
+           {{16, 9, 33}, {1, 33, 17}}, {{3, 90, 70}, {3, 70, 80}}}) {
+    const std::vector<Tensor> in = {RandomLeaf(sa, seed++), RandomLeaf(sb, seed++)};
+    const int saved = NumThreads();
+    std::vector<std::vector<float>> first;
+    for (int threads : {1, 2, 7}) {
+      SetNumThreads(threads);
+      for (const Tensor& t : in) const_cast<Tensor&>(t).ZeroGrad();
+      Tensor y = MatMul(in[0], in[1], false, false);
+      Generator gen(4);
+      y.Backward(Tensor::Uniform(y.shape(), -1.f, 1.f, gen));
+      const std::vector<std::vector<float>> got = {y.ToVector(), in[0].grad().ToVector(),
+                                                   in[1].grad().ToVector()};
+      if (first.empty()) first = got;
+      EXPECT_EQ(got, first) << "threads=" << threads;
+    }
+    SetNumThreads(saved);
+  }
+  EXPECT_EQ(ErrorOf([] { MatMul(Tensor::Zeros({2, 3, 4}), Tensor::Zeros({3, 4, 5})); }),
+            "matmul: shapes (2, 3, 4) and (3, 4, 5) have batch dimensions that cannot be "
+            "broadcast");
+  EXPECT_EQ(ErrorOf([] { MatMul(Tensor::Zeros({2, 3, 4}), Tensor::Zeros({2, 3, 5}), true,
+                                true); }),
+            "matmul: shapes (2, 3, 4) and (2, 3, 5) cannot be multiplied (transpose_a, "
+            "transpose_b)");
+}
+
 TEST(FunctionsTest, LayoutGradients) {
   ExpectGradOk([](const std::vector<Tensor>& v) { return v[0].Reshape({5, -1}) * 2.f; },
                {RandomLeaf({3, 5, 2}, 400, -2.f, 2.f)});
@@ -803,7 +894,7 @@ TEST(FunctionsTest, ErrorsNameTheOpAndShapes) {
   EXPECT_EQ(ErrorOf([&] { MatMul(a, a); }),
             "matmul: shapes (3, 2) and (3, 2) cannot be multiplied");
   EXPECT_EQ(ErrorOf([&] { MatMul(a, Tensor::Zeros({2})); }),
-            "matmul: expected 2-D tensors, got shapes (3, 2) and (2,)");
+            "matmul: expected tensors of rank 2 or more, got shapes (3, 2) and (2,)");
   EXPECT_EQ(ErrorOf([&] { Add(a, Tensor::Zeros({4, 2})); }),
             "add: shapes (3, 2) and (4, 2) cannot be broadcast");
   EXPECT_EQ(ErrorOf([&] { Mul(a, Tensor::Zeros({3})); }),

@@ -812,6 +812,30 @@ void MatMulSerial(const Mat& a, const Mat& b, const OutMat& c, const MatMulOptio
   HWY_DYNAMIC_DISPATCH(MatMulOneThread)(a, b, c, options);
 }
 
+void BatchedMatMul(const Mat& a, const int64_t* a_offsets, const Mat& b,
+                   const int64_t* b_offsets, const OutMat& c, int64_t count) {
+  CheckShapes("BatchedMatMul", a, b, c);
+  if (count < 0) throw std::invalid_argument("BatchedMatMul: negative count");
+  const int64_t c_size = c.rows * c.cols;
+  const auto product = [&](int64_t i, bool serial) {
+    const Mat ai{a.data + a_offsets[i], a.rows, a.cols, a.transposed};
+    const Mat bi{b.data + b_offsets[i], b.rows, b.cols, b.transposed};
+    const OutMat ci{c.data + i * c_size, c.rows, c.cols};
+    serial ? HWY_DYNAMIC_DISPATCH(MatMulOneThread)(ai, bi, ci, MatMulOptions())
+           : HWY_DYNAMIC_DISPATCH(MatMulParallel)(ai, bi, ci, MatMulOptions());
+  };
+  // Products of fewer than about 2^18 multiply-adds, or more products than threads: one
+  // product per task. Either way each product is computed as MatMul computes it.
+  const int64_t work = c_size * a.op_cols();
+  if (work < (int64_t{1} << 18) || count >= 4 * NumThreads()) {
+    ParallelFor(count, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) product(i, true);
+    });
+  } else {
+    for (int64_t i = 0; i < count; ++i) product(i, false);
+  }
+}
+
 void MatMulReluMaskedB(const Mat& a, const Mat& b, const float* mask, const OutMat& c,
                        float* colsum, float* masked) {
   CheckShapes("MatMulReluMaskedB", a, b, c);

@@ -67,6 +67,15 @@ void MatMul(const Mat& a, const Mat& b, const OutMat& c, const MatMulOptions& op
 void MatMulSerial(const Mat& a, const Mat& b, const OutMat& c,
                   const MatMulOptions& options = {});
 
+// A batch of `count` products of one shape, C_i = op(A_i) · op(B_i): A_i is `a` with its
+// data at a.data + a_offsets[i], B_i likewise, and C_i is written at c.data + i * c.rows *
+// c.cols. Offsets may repeat (a broadcast operand). Each C_i equals MatMul's result bit for
+// bit, whatever the thread count: small products (or more products than threads) run one
+// per task, large ones one after another, each split over the threads. C must not overlap
+// the inputs. Throws std::invalid_argument when the shapes do not fit.
+void BatchedMatMul(const Mat& a, const int64_t* a_offsets, const Mat& b,
+                   const int64_t* b_offsets, const OutMat& c, int64_t count);
+
 // The backward of a ReLU fused into a product, Y = relu(...): its gradient mask applied to
 // dY as the GEMM reads it. With G = B ⊙ (mask > 0) (0 where mask <= 0 or is NaN), B and
 // mask k x n (B not transposed):

@@ -225,6 +225,51 @@ bool CheckReluEpilogue(const Case& c, const char* target, uint32_t seed) {
   return true;
 }
 
+// BatchedMatMul: each product equals MatMul's bit for bit (offsets repeating, as for a
+// broadcast operand), for small products (one per task) and large ones (each split over
+// the threads), every transpose variant, odd sizes; the same bits for 1, 2 and 7 threads.
+TEST(MatMulTest, BatchedEqualsMatMulPerProductAcrossThreadCounts) {
+  struct Shape3 {
+    int64_t m, n, k, count;
+  };
+  for (const Shape3& sh : {Shape3{5, 17, 19, 6}, Shape3{3, 1, 2, 1}, Shape3{70, 90, 80, 3},
+                           Shape3{4, 4, 4, 0}}) {
+    for (int v = 0; v < 4; ++v) {
+      const bool ta = v & 1, tb = v & 2;
+      const int64_t a_size = sh.m * sh.k, b_size = sh.k * sh.n, c_size = sh.m * sh.n;
+      // A has 2 matrices used alternately; B one matrix per product.
+      const std::vector<float> a = test::RandomVector(2 * a_size, 21),
+                               b = test::RandomVector(std::max<int64_t>(sh.count, 1) * b_size, 22);
+      std::vector<int64_t> a_off, b_off;
+      for (int64_t i = 0; i < sh.count; ++i) {
+        a_off.push_back((i % 2) * a_size);
+        b_off.push_back(i * b_size);
+      }
+      std::vector<float> want(sh.count * c_size);
+      for (int64_t i = 0; i < sh.count; ++i) {
+        MatMul(OpA(a.data() + a_off[i], sh.m, sh.k, ta), OpB(b.data() + b_off[i], sh.k, sh.n, tb),
+               OutMat{want.data() + i * c_size, sh.m, sh.n});
+      }
+      for (int threads : {1, 2, 7}) {
+        SetNumThreads(threads);
+        std::vector<float> got(want.size(), -1.f);
+        BatchedMatMul(OpA(a.data(), sh.m, sh.k, ta), a_off.data(),
+                      OpB(b.data(), sh.k, sh.n, tb), b_off.data(),
+                      OutMat{got.data(), sh.m, sh.n}, sh.count);
+        EXPECT_EQ(got, want) << "m=" << sh.m << " n=" << sh.n << " k=" << sh.k
+                             << " count=" << sh.count << " variant " << v
+                             << " threads=" << threads;
+      }
+      SetNumThreads(0);
+    }
+  }
+  std::vector<float> x(6);
+  const int64_t off = 0;
+  EXPECT_THROW(BatchedMatMul(Mat{x.data(), 2, 3}, &off, Mat{x.data(), 2, 3}, &off,
+                             OutMat{x.data(), 2, 3}, 1),
+               std::invalid_argument);
+}
+
 TEST(MatMulTest, ReluEpilogueSmallSizesAllTargets) {
   test::ForEachTarget([](const char* target) {
     uint32_t seed = 1000;

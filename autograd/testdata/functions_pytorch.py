@@ -55,6 +55,16 @@ def value_and_grad(name, f, x):
     emit('k%sDx' % name, x.grad)
 
 
+def value_and_grads(name, f, a, b):
+    a = a.clone().requires_grad_()
+    b = b.clone().requires_grad_()
+    y = f(a, b)
+    (y * weights(y.numel()).reshape(y.shape)).sum().backward()
+    emit('k%sY' % name, y)
+    emit('k%sDa' % name, a.grad)
+    emit('k%sDb' % name, b.grad)
+
+
 def main():
     F = torch.nn.functional
     print('// Activations of x = formula(13, 4): 13 values in (-4, 4).')
@@ -97,6 +107,14 @@ def main():
     inf = float('inf')
     edge = torch.tensor([[-inf, -inf, -inf], [1.0, inf, 2.0], [-inf, 0.5, -inf]])
     emit('kLogSumExpEdge', torch.logsumexp(edge, 1))
+
+    print('// Batched matmul: a = formula(24, 1) as (2, 1, 3, 4), b = formula(60, 2) as (3, 4, 5)')
+    print('// (broadcast to (2, 3, 3, 5)); q = formula(24, 1) as (2, 3, 4), k = formula(40, 2) as')
+    print('// (2, 5, 4): q . k^T.')
+    value_and_grads('MatMulBroadcast', torch.matmul, formula(24, 1).reshape(2, 1, 3, 4),
+                    formula(60, 2).reshape(3, 4, 5))
+    value_and_grads('MatMulTransB', lambda q, k: torch.matmul(q, k.transpose(-1, -2)),
+                    formula(24, 1).reshape(2, 3, 4), formula(40, 2).reshape(2, 5, 4))
 
     print('// Slices of an axis of size 5: (start, stop, step) -> the indices taken.')
     cases = [(1, 4, 1), (-3, 5, 1), (-7, 2, 1), (3, 100, 1), (4, 2, 1), (0, 5, 2), (-4, -1, 2),
