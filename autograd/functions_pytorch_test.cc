@@ -1,4 +1,4 @@
-// The activations, reductions, slices and batched matmul of autograd/functions.h against
+// The activations, reductions, slices, batched matmul and layer norm of autograd/ against
 // PyTorch 1.13's numbers (CPU, float32): values and gradients within 1e-5. The constants
 // below are the output of
 //   /usr/bin/python3 autograd/testdata/functions_pytorch.py
@@ -256,6 +256,36 @@ const std::vector<float> kMatMulTransBDb = {
     1.63568962f, 1.44706106f, 1.054847f, 1.36845136f, 1.49684215f, 1.42264235f,
     0.700907111f, 1.06189489f, 1.27916002f, 1.3232969f,
 };
+// Layer norm of x = formula(42, 2) as (2, 3, 7) over its last axis, gamma =
+// formula(7, 1.5), beta = formula(7, 0.5), epsilon 1e-3.
+const std::vector<float> kLayerNormY = {
+    -0.250693887f, -0.333924651f, 0.542479217f, 1.57930923f, 2.01116633f, 1.53700686f,
+    0.487776577f, 0.309780896f, 0.937122524f, 0.747127235f, 0.0463886298f, -0.662928402f,
+    -0.964109063f, -0.750042021f, -0.17060256f, -0.501331091f, -0.233355328f,
+    0.528145909f, 1.40776205f, 1.95311487f, 1.87043619f, 0.22630015f, 0.939947248f,
+    1.15983522f, 0.732782245f, -0.142819017f, -1.01739085f, -1.42418969f, -0.0403077677f,
+    -0.405147761f, -0.645478129f, -0.303348392f, 0.659759581f, 1.81334972f, 2.47317195f,
+    -0.14805612f, 0.247430652f, 1.38400805f, 2.12964058f, 1.74246573f, 0.306457818f,
+    -1.29645479f,
+};
+const std::vector<float> kLayerNormDx = {
+    -0.143529192f, 0.383891523f, 0.611926019f, 0.472367823f, 0.0399077237f, -0.490969419f,
+    -0.873594582f, 0.00757575035f, 0.0591519475f, -0.0154158473f, -0.118119508f,
+    -0.143790036f, -0.0254001617f, 0.235998243f, 0.370668948f, -0.0268469155f,
+    -0.263801605f, -0.295997053f, -0.1515387f, 0.0811595917f, 0.286355942f, -0.348522663f,
+    -0.124045253f, 0.135566473f, 0.315530777f, 0.312651277f, 0.0763658285f, -0.367546618f,
+    -0.496290326f, -0.0610089228f, 0.203129694f, 0.250004232f, 0.135177687f,
+    -0.00808440894f, -0.0229286626f, 1.32511926f, 1.24654794f, 0.667303205f,
+    -0.117774636f, -0.798412323f, -1.1616621f, -1.16112101f,
+};
+const std::vector<float> kLayerNormDgamma = {
+    -0.649412096f, -0.53247267f, -0.507782161f, -0.448271215f, -0.246431589f,
+    0.142789617f, 0.681847811f,
+};
+const std::vector<float> kLayerNormDbeta = {
+    0.645207405f, 0.350703597f, 0.0377292037f, -0.27723217f, -0.577592611f, -0.847532749f,
+    -1.07283592f,
+};
 // Slices of an axis of size 5: (start, stop, step) -> the indices taken.
 const std::vector<SliceCase> kSliceCases = {
     {1, 4, 1, {1, 2, 3}},
@@ -422,6 +452,17 @@ TEST(FunctionsPyTorchTest, BatchedMatMulBroadcastAndTransposed) {
     ExpectNear(a.grad(), c.da, std::string(c.what) + " gradient of a");
     ExpectNear(b.grad(), c.db, std::string(c.what) + " gradient of b");
   }
+}
+
+TEST(FunctionsPyTorchTest, LayerNormOverTheLastAxis) {
+  Tensor x = Formula(42, 2).Reshape({2, 3, 7}), gamma = Formula(7, 1.5), beta = Formula(7, 0.5);
+  for (Tensor* t : {&x, &gamma, &beta}) t->SetRequiresGrad(true);
+  Tensor y = LayerNorm(x, gamma, beta, 1e-3f);
+  Sum(Mul(y, Weights(y.shape()))).Backward();
+  ExpectNear(y, kLayerNormY, "layer_norm value");
+  ExpectNear(x.grad(), kLayerNormDx, "layer_norm gradient of x");
+  ExpectNear(gamma.grad(), kLayerNormDgamma, "layer_norm gradient of gamma");
+  ExpectNear(beta.grad(), kLayerNormDbeta, "layer_norm gradient of beta");
 }
 
 TEST(FunctionsPyTorchTest, SliceTakesPythonsIndices) {

@@ -18,6 +18,7 @@
 #include "ops/conv.h"
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
+#include "ops/layer_norm.h"
 #include "ops/matmul.h"
 #include "ops/pool.h"
 #include "ops/softmax.h"
@@ -689,6 +690,42 @@ Tensor BatchNormRelu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                      float momentum, float epsilon) {
   return BatchNormWith(x, gamma, beta, running_mean, running_var, training, momentum, epsilon,
                        ops::Epilogue::kRelu);
+}
+
+// ---------------------------------------------------------------- Layer norm
+
+Tensor LayerNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float epsilon) {
+  GRADWAY_CHECK(x.defined(), "layer_norm: the input is undefined");
+  GRADWAY_CHECK(x.rank() >= 1 && x.shape().back() > 0, "layer_norm: expected an input with a ",
+                "non-empty last axis, got shape ", ShapeToString(x.shape()));
+  const int64_t C = x.shape().back(), rows = x.numel() / C;
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"gamma", &gamma},
+                                std::pair<const char*, const Tensor*>{"beta", &beta}}) {
+    GRADWAY_CHECK(!t->defined() || t->shape() == Shape{C}, "layer_norm: ", name, " of shape ",
+                  ShapeToString(t->shape()), " does not match input of shape ",
+                  ShapeToString(x.shape()), " (", C, " features on the last axis)");
+  }
+  GRADWAY_CHECK(epsilon > 0.f, "layer_norm: epsilon must be positive, got ", epsilon);
+  Tensor y = Tensor::Empty(x.shape());
+  Tensor mean = Tensor::Empty({rows}), invstd = Tensor::Empty({rows});
+  ops::LayerNormForward(x.data(), OrNull(gamma), OrNull(beta), rows, C, epsilon, y.data(),
+                        mean.data(), invstd.data());
+  if (!ShouldRecord({x, gamma, beta})) return y;
+  const bool gx = x.requires_grad(), gg = gamma.defined() && gamma.requires_grad(),
+             gb = beta.defined() && beta.requires_grad();
+  return RecordOp(
+      "layer_norm", y, {x, gamma, beta}, Save(x, gamma, mean, invstd),
+      [rows, C, gx, gg, gb](const Tensor& g, const Tensor& x, const Tensor& gamma,
+                            const Tensor& mean, const Tensor& invstd) -> std::vector<Tensor> {
+        Tensor dx, dgamma, dbeta;
+        if (gx) dx = Tensor::Empty(g.shape());
+        if (gg) dgamma = Tensor::Empty({C});
+        if (gb) dbeta = Tensor::Empty({C});
+        ops::LayerNormBackward(x.data(), g.data(), mean.data(), invstd.data(), OrNull(gamma),
+                               rows, C, gx ? dx.data() : nullptr, gg ? dgamma.data() : nullptr,
+                               gb ? dbeta.data() : nullptr);
+        return {dx, dgamma, dbeta};
+      });
 }
 
 // ---------------------------------------------------------------- Synchronised batch norm

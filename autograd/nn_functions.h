@@ -155,6 +155,18 @@ Tensor BatchNormRelu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                      const Tensor& running_mean, const Tensor& running_var, bool training,
                      float momentum = 0.99f, float epsilon = 1e-3f);
 
+// Layer normalisation over the last axis (PyTorch's F.layer_norm(x, (C,), gamma, beta,
+// epsilon); Keras' LayerNormalization with axis -1): each sample's last-axis vector is
+// normalised with its own mean and biased variance,
+//   y = (x - mean) / sqrt(var + epsilon) * gamma + beta,
+// the same in training and inference. x of any rank >= 1 with C = its last dimension;
+// gamma and beta [C] or undefined (scale 1, centre 0). Gradients for x, gamma and beta, the
+// backward one pass over x and dy (ops/layer_norm.h); the same bits for any thread count.
+// Recorded as "layer_norm". Throws Error naming the shapes for a rank-0 input or an empty
+// last axis, gamma or beta of another shape, or epsilon <= 0.
+Tensor LayerNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                 float epsilon = 1e-5f);
+
 // How a process takes part in synchronised batch norm (SyncBatchNorm below): given `width`
 // values for each of this process's shards (in the order SyncBatchNorm got them), returns
 // `width` values for every shard of the whole batch, in the batch's shard order, the same

@@ -894,6 +894,47 @@ TEST(NnFunctionsTest, FusedBatchNormRelu) {
             "batch_norm_relu:");
 }
 
+// ---- LayerNorm.
+
+// Against a plain double loop on odd shapes (any rank; last axes of 1, 5 and 19 features),
+// with and without gamma and beta; the gradient check, failing with the backward halved;
+// the errors.
+TEST(NnFunctionsTest, LayerNormAgainstAReferenceAndItsGradient) {
+  uint64_t seed = 2100;
+  for (const Shape& shape : {Shape{3, 5}, Shape{2, 3, 19}, Shape{4, 1}, Shape{7}}) {
+    SCOPED_TRACE(ShapeToString(shape));
+    const int64_t C = shape.back(), rows = NumElements(shape) / C;
+    const Tensor x = RandomLeaf(shape, seed++, -2.f, 3.f), gamma = RandomLeaf({C}, seed++),
+                 beta = RandomLeaf({C}, seed++);
+    const std::vector<float> y = LayerNorm(x, gamma, beta, 1e-3f).ToVector();
+    for (int64_t r = 0; r < rows; ++r) {
+      double m = 0, v = 0;
+      for (int64_t c = 0; c < C; ++c) m += x.data()[r * C + c];
+      m /= C;
+      for (int64_t c = 0; c < C; ++c) v += std::pow(x.data()[r * C + c] - m, 2);
+      const double s = 1 / std::sqrt(v / C + 1e-3);
+      for (int64_t c = 0; c < C; ++c) {
+        const double want = (x.data()[r * C + c] - m) * s * gamma.data()[c] + beta.data()[c];
+        EXPECT_NEAR(y[r * C + c], want, 1e-5) << r << ", " << c;
+      }
+    }
+    if (C == 1) continue;  // y = beta: no gradient through x to check
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [](const std::vector<Tensor>& v) { return LayerNorm(v[0], v[1], v[2], 1e-3f); },
+        {x, gamma, beta}, "layer_norm");
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [](const std::vector<Tensor>& v) { return LayerNorm(v[0], Tensor(), Tensor()); },
+        {x}, "layer_norm");
+  }
+  EXPECT_EQ(ErrorOf([] { LayerNorm(Tensor::Zeros({2, 0}), Tensor(), Tensor()); }),
+            "layer_norm: expected an input with a non-empty last axis, got shape (2, 0)");
+  EXPECT_EQ(ErrorOf([] { LayerNorm(Tensor::Zeros({2, 3}), Tensor::Ones({2}), Tensor()); }),
+            "layer_norm: gamma of shape (2,) does not match input of shape (2, 3) (3 features "
+            "on the last axis)");
+  EXPECT_EQ(ErrorOf([] { LayerNorm(Tensor::Zeros({2, 3}), Tensor(), Tensor(), 0.f); }),
+            "layer_norm: epsilon must be positive, got 0");
+}
+
 // The running statistics: updated in place in training (Keras' momentum, unbiased
 // variance; 0 for a single row), unchanged in inference, untracked when undefined.
 TEST(NnFunctionsTest, BatchNormRunningStatistics) {

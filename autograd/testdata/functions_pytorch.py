@@ -116,6 +116,18 @@ def main():
     value_and_grads('MatMulTransB', lambda q, k: torch.matmul(q, k.transpose(-1, -2)),
                     formula(24, 1).reshape(2, 3, 4), formula(40, 2).reshape(2, 5, 4))
 
+    print('// Layer norm of x = formula(42, 2) as (2, 3, 7) over its last axis, gamma =')
+    print('// formula(7, 1.5), beta = formula(7, 0.5), epsilon 1e-3.')
+    x = formula(42, 2).reshape(2, 3, 7).requires_grad_()
+    gamma = formula(7, 1.5).requires_grad_()
+    beta = formula(7, 0.5).requires_grad_()
+    y = F.layer_norm(x, (7,), gamma, beta, 1e-3)
+    (y * weights(y.numel()).reshape(y.shape)).sum().backward()
+    emit('kLayerNormY', y)
+    emit('kLayerNormDx', x.grad)
+    emit('kLayerNormDgamma', gamma.grad)
+    emit('kLayerNormDbeta', beta.grad)
+
     print('// Slices of an axis of size 5: (start, stop, step) -> the indices taken.')
     cases = [(1, 4, 1), (-3, 5, 1), (-7, 2, 1), (3, 100, 1), (4, 2, 1), (0, 5, 2), (-4, -1, 2),
              (1, 5, 3), (6, 9, 1), (-100, -4, 1)]
