@@ -95,5 +95,68 @@ std::string BatchNormalization::ExportOnnx(OnnxGraph& graph, const std::string& 
                     output_shape(), layout, {{"epsilon", options_.epsilon}});
 }
 
+// ---- LayerNormalization.
+
+LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
+    : Layer("LayerNormalization", "layer_normalization"), options_(std::move(options)) {
+  GRADWAY_CHECK(options_.epsilon > 0.f, "LayerNormalization: epsilon must be positive, got ",
+                options_.epsilon);
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Shape LayerNormalization::DoBuild(const Shape& in) {
+  GRADWAY_CHECK(!in.empty() && in.back() > 0, Description(),
+                ": expects input (None, ..., features) with features > 0, got ",
+                BatchShapeString(in));
+  const int last = static_cast<int>(in.size());
+  GRADWAY_CHECK(options_.axis == -1 || options_.axis == last, Description(), ": axis ",
+                options_.axis, " is not supported for input ", BatchShapeString(in),
+                ": only the last axis (-1) is");
+  const Shape c = {in.back()};
+  if (options_.scale) {
+    gamma_ = RegisterParameter("gamma",
+                               MakeParameter(c, options_.gamma_initializer, generator()));
+  }
+  if (options_.center) {
+    beta_ = RegisterParameter("beta", MakeParameter(c, options_.beta_initializer, generator()));
+  }
+  return in;
+}
+
+Tensor LayerNormalization::Forward(const Tensor& x) {
+  return LayerNorm(x, gamma_, beta_, options_.epsilon);
+}
+
+std::string LayerNormalization::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  // What torch.onnx writes for layer_norm below opset 17 (where the LayerNormalization
+  // operator arrives): mean and variance by ReduceMean over the last axis.
+  const auto kNhwc = OnnxGraph::Layout::kNhwc;
+  const std::string x = graph.ToLayout(input, kNhwc, name() + "/to_nhwc");
+  const Shape& shape = input_shape();
+  Shape reduced = shape;
+  reduced.back() = 1;
+  const OnnxAttributes last = {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}};
+  const std::string mean = graph.Node("ReduceMean", {x}, name() + "/mean", reduced, kNhwc, last);
+  const std::string centred = graph.Node("Sub", {x, mean}, name() + "/centred", shape, kNhwc);
+  const std::string square = graph.Elementwise("Mul", {centred, centred}, name() + "/square");
+  const std::string var =
+      graph.Node("ReduceMean", {square}, name() + "/var", reduced, kNhwc, last);
+  const std::string eps =
+      graph.Initializer(name() + "/epsilon", Tensor::Full({1}, options_.epsilon));
+  const std::string std_dev = graph.Elementwise(
+      "Sqrt", {graph.Elementwise("Add", {var, eps}, name() + "/var_eps")}, name() + "/std");
+  std::string y = graph.Node("Div", {centred, std_dev}, name() + "/normalised", shape, kNhwc);
+  if (gamma_.defined()) {
+    y = graph.Elementwise("Mul", {y, graph.Initializer(name() + "/gamma", gamma_)},
+                          name() + "/scale");
+  }
+  if (beta_.defined()) {
+    y = graph.Elementwise("Add", {y, graph.Initializer(name() + "/beta", beta_)},
+                          name() + "/center");
+  }
+  return y;
+}
+
 }  // namespace nn
 }  // namespace gradway

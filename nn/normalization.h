@@ -1,4 +1,4 @@
-// Normalisation layers (Keras' layers.BatchNormalization).
+// Normalisation layers (Keras' layers.BatchNormalization and layers.LayerNormalization).
 #ifndef GRADWAY_NN_NORMALIZATION_H_
 #define GRADWAY_NN_NORMALIZATION_H_
 
@@ -122,6 +122,66 @@ class BatchNormalization : public Layer<BatchNormalization> {
  private:
   BatchNormalizationOptions options_;
   Tensor gamma_, beta_, moving_mean_, moving_variance_;
+};
+
+// ---------------------------------------------------------------------------------------
+// LayerNormalization (Keras' options, defaults and semantics): normalises each sample's
+// last-axis vector of x [N, ..., C] with its own mean and (biased) variance, autograd's
+// LayerNorm (nn_functions.h), the same in training and inference:
+//   y = gamma * (x - mean) / sqrt(var + epsilon) + beta.
+// Weights, in Keras' names and order: gamma [C] (when scale; gamma_initializer, Ones) and
+// beta [C] (when center; Zeros). Only the last axis (axis -1, or its index counting the
+// batch): another axis throws Error when the layer is built; epsilon must be positive.
+// PyTorch's nn.LayerNorm(C, eps=epsilon) with weight = gamma and bias = beta gives the
+// same numbers (PyTorch's default eps is 1e-5, Keras' 1e-3).
+// ONNX: ReduceMean over the last axis, Sub, Mul, ReduceMean, Add, Sqrt, Div, then the affine
+// Mul / Add, in NHWC for images, as torch.onnx writes layer_norm below opset 17 (where the
+// LayerNormalization operator arrives). ONNX Runtime runs it; OpenCV 4.6 cannot (its
+// importer does not reduce the last axis).
+struct LayerNormalizationOptions {
+  int axis = -1;
+  float epsilon = 1e-3f;
+  bool center = true;  // add beta
+  bool scale = true;   // multiply by gamma
+  Initializer beta_initializer = Zeros();
+  Initializer gamma_initializer = Ones();
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  LayerNormalizationOptions& Axis(int v) { axis = v; return *this; }
+  LayerNormalizationOptions& Epsilon(float v) { epsilon = v; return *this; }
+  LayerNormalizationOptions& Center(bool v) { center = v; return *this; }
+  LayerNormalizationOptions& Scale(bool v) { scale = v; return *this; }
+  LayerNormalizationOptions& BetaInitializer(Initializer v) {
+    beta_initializer = std::move(v);
+    return *this;
+  }
+  LayerNormalizationOptions& GammaInitializer(Initializer v) {
+    gamma_initializer = std::move(v);
+    return *this;
+  }
+  LayerNormalizationOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  LayerNormalizationOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class LayerNormalization : public Layer<LayerNormalization> {
+ public:
+  // nn::LayerNormalization() with Keras' defaults; names "layer_normalization",
+  // "layer_normalization_1", ...
+  explicit LayerNormalization(LayerNormalizationOptions options = {});
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const LayerNormalizationOptions& options() const { return options_; }
+  // [C] each, once built; undefined without scale / center.
+  Tensor gamma() const { return gamma_; }
+  Tensor beta() const { return beta_; }
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  LayerNormalizationOptions options_;
+  Tensor gamma_, beta_;
 };
 
 }  // namespace nn

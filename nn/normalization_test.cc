@@ -1,6 +1,8 @@
 // BatchNormalization: Keras' defaults and weights, training vs inference, the moving
 // statistics as non-trainable weights (optimiser, checkpoints, backups, Summary, eval
 // modes), training with Fit (deterministic across thread counts), ONNX export.
+// LayerNormalization: Keras' defaults and weights, the op's numbers, training, saving and
+// loading, errors, ONNX export.
 #include "nn/normalization.h"
 
 #include <algorithm>
@@ -423,6 +425,109 @@ TEST(BatchNormalizationTest, ExportsOnnxInferenceForm) {
     EXPECT_EQ(n.attribute(0).name(), "epsilon");
     EXPECT_FLOAT_EQ(n.attribute(0).f(), 1e-3f);
   }
+}
+
+// ---- LayerNormalization.
+
+TEST(LayerNormalizationTest, KerasDefaultsWeightsAndTheOpsNumbers) {
+  ClearSession();
+  LayerNormalization ln;
+  EXPECT_EQ(ln.name(), "layer_normalization");
+  EXPECT_EQ(LayerNormalization().name(), "layer_normalization_1");
+  EXPECT_EQ(ln.options().axis, -1);
+  EXPECT_FLOAT_EQ(ln.options().epsilon, 1e-3f);
+  EXPECT_TRUE(ln.options().center);
+  EXPECT_TRUE(ln.options().scale);
+  ln.Build({4, 6});
+  EXPECT_EQ(ln.output_shape(), (Shape{4, 6}));
+  const NamedTensors p = ln.NamedParameters();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].first, "gamma");
+  EXPECT_EQ(p[1].first, "beta");
+  EXPECT_EQ(p[0].second.ToVector(), std::vector<float>(6, 1.f));
+  EXPECT_EQ(p[1].second.ToVector(), std::vector<float>(6, 0.f));
+  EXPECT_EQ(ln.TrainableParameterCount(), 12);
+  // The same in training and inference: autograd's LayerNorm with the layer's weights.
+  Generator gen(3);
+  LayerNormalization affine(LayerNormalizationOptions()
+                                .GammaInitializer(RandomUniform(0.5f, 1.5f))
+                                .BetaInitializer(RandomUniform(-1.f, 1.f))
+                                .Epsilon(0.01f));
+  const Tensor x = Tensor::Uniform({3, 4, 6}, -2.f, 2.f, gen);
+  affine.Train();
+  const std::vector<float> train = affine(x).ToVector();
+  affine.Eval();
+  EXPECT_EQ(affine(x).ToVector(), train);
+  EXPECT_EQ(LayerNorm(x, affine.gamma(), affine.beta(), 0.01f).ToVector(), train);
+  LayerNormalization bare(LayerNormalizationOptions().Center(false).Scale(false));
+  bare.Build({5});
+  EXPECT_TRUE(bare.NamedParameters().empty());
+  EXPECT_FALSE(bare.gamma().defined());
+}
+
+TEST(LayerNormalizationTest, Errors) {
+  ClearSession();
+  EXPECT_EQ(ErrorOf([] { LayerNormalization(LayerNormalizationOptions().Epsilon(0.f)); }),
+            "LayerNormalization: epsilon must be positive, got 0");
+  EXPECT_EQ(ErrorOf([] {
+              LayerNormalization ln(LayerNormalizationOptions().Axis(1));
+              ln.Build({4, 6});
+            }),
+            "layer_normalization_1 (LayerNormalization): axis 1 is not supported for input "
+            "(None, 4, 6): only the last axis (-1) is");
+  EXPECT_EQ(ErrorOf([] {
+              LayerNormalization ln;
+              ln.Build({3});
+              Generator gen(1);
+              ln(Tensor::Uniform({2, 4}, 0.f, 1.f, gen));
+            }),
+            "layer_normalization_2 (LayerNormalization): expected input (None, 3), got (2, 4)");
+}
+
+// A Sequential with layer norm trains (loss falls), and Save / Load give the same
+// predictions bit for bit.
+TEST(LayerNormalizationTest, TrainsSavesAndLoads) {
+  ClearSession();
+  const auto build = [](Sequential& m) {
+    m.Add(Dense(DenseOptions(8).InputShape({2})));
+    m.Add(LayerNormalization());
+    m.Add(ReLU());
+    m.Add(Dense(3, kSoftmax));
+  };
+  Sequential model(5);
+  build(model);
+  model.Compile(CategoricalCrossentropy(), Adam(AdamOptions().LearningRate(0.01)),
+                {"accuracy"});
+  auto [x, y] = Blobs(96, 4);
+  const History h = model.Fit(x, y, FitOptions().Epochs(10).BatchSize(16).Verbose(0));
+  const std::vector<double>& loss = h.history.at("loss");
+  EXPECT_LT(loss.back(), 0.5 * loss.front());
+  EXPECT_GT(h.history.at("accuracy").back(), 0.8);
+  const std::string path = TempPath("ln_model.safetensors");
+  ASSERT_TRUE(model.Save(path).ok());
+  Sequential other(99);
+  build(other);
+  other.Compile(CategoricalCrossentropy(), Adam());
+  ASSERT_TRUE(other.Load(path).ok());
+  EXPECT_EQ(other.Predict(x).ToVector(), model.Predict(x).ToVector());
+}
+
+TEST(LayerNormalizationTest, ExportsOnnx) {
+  ClearSession();
+  Sequential model(8);
+  model.Add(Conv2D(Conv2DOptions(4, 3).InputShape({6, 6, 2})));
+  model.Add(LayerNormalization(LayerNormalizationOptions().Epsilon(0.01f)));
+  const std::string path = TempPath("ln.onnx");
+  ASSERT_TRUE(SaveOnnx(model, path).ok());
+  const onnx::ModelProto m = ReadChecked(path);
+  std::vector<std::string> ops;
+  for (const onnx::NodeProto& n : m.graph().node()) ops.push_back(n.op_type());
+  EXPECT_EQ(ops, (std::vector<std::string>{"Transpose", "Conv", "Transpose", "ReduceMean", "Sub",
+                                           "Mul", "ReduceMean", "Add", "Sqrt", "Div", "Mul",
+                                           "Add", "Identity"}));
+  const LayerNormalization& ln = model.layer<LayerNormalization>(1);
+  EXPECT_EQ(InitializerValues(m, ln.name() + "/gamma"), ln.gamma().ToVector());
+  EXPECT_EQ(InitializerValues(m, ln.name() + "/epsilon"), std::vector<float>{0.01f});
 }
 
 }  // namespace

@@ -208,6 +208,17 @@ std::vector<Case> BatchNormCases() {
        [](Sequential& m) {
          m.Add(BatchNormalization(BatchNormCase().Scale(false).Center(false)));
        }},
+      {"conv_layer_norm", {6, 5, 3},
+       [](Sequential& m) {
+         m.Add(Conv2D(ConvCase(4, 3)));
+         m.Add(LayerNormalization(LayerNormalizationOptions()
+                                      .GammaInitializer(RandomUniform(0.5f, 1.5f))
+                                      .BetaInitializer(RandomUniform(-0.5f, 0.5f))));
+       }},
+      {"sequence_layer_norm_plain", {5, 9},
+       [](Sequential& m) {
+         m.Add(LayerNormalization(LayerNormalizationOptions().Scale(false).Center(false)));
+       }},
   };
 }
 

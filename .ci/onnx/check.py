@@ -26,7 +26,8 @@ Agreement with expected.bin: max |output - expected| / max |expected| <= 1e-5 (-
 and when meta.json says "argmax": true, every row's argmax is identical.
 
 Options:
-  --require-opencv   a model OpenCV cannot run fails instead of being skipped
+  --require-opencv   a model OpenCV cannot run fails instead of being skipped (except the
+                     layer forms in OPENCV_CANNOT_RUN, which OpenCV 4.6 cannot import)
   --batch=B          samples per forward pass in both runtimes (default 500)
   --threads=T        threads for OpenCV and ONNX Runtime (default 1; deterministic)
   --tolerance=R      the relative tolerance (default 1e-5)
@@ -65,6 +66,16 @@ class Report:
     def line(self, status, name, check, text):
         self.counts[status] += 1
         print(f'{status} {name} {check}: {text}', flush=True)
+
+
+# Layer forms (//nn:onnx_layer_cases names) whose ONNX OpenCV 4.6's importer cannot run,
+# with why: ONNX Runtime checks them, and they are reported as SKIP even with
+# --require-opencv. Outputs OpenCV does compute must still agree.
+OPENCV_CANNOT_RUN = {
+    name: 'its Reduce layer cannot reduce the last axis (layer normalisation: ReduceMean '
+          'over axis -1, as torch.onnx writes it below opset 17)'
+    for name in ('conv_layer_norm', 'sequence_layer_norm_plain')
+}
 
 
 def read_check_dir(path):
@@ -280,7 +291,10 @@ def check_folder(path, args, report):
     report.line('PASS' if ok else 'FAIL', name, 'onnx.checker', text)
 
     status, result, seconds = run_opencv(model_path, model, x, args['batch'])
-    if status == 'unsupported':
+    if status == 'unsupported' and name in OPENCV_CANNOT_RUN:
+        report.line('SKIP', name, 'opencv', f'OpenCV {cv2.__version__} {result}; known: '
+                    f'{OPENCV_CANNOT_RUN[name]}; checked by ONNX Runtime only')
+    elif status == 'unsupported':
         report.line('FAIL' if args['require_opencv'] else 'SKIP', name, 'opencv',
                     f'OpenCV {cv2.__version__} {result}; '
                     + ('--require-opencv is set' if args['require_opencv']
