@@ -63,18 +63,28 @@ Dense::Dense(DenseOptions options) : Layer("Dense", "dense"), options_(std::move
 }
 
 Shape Dense::DoBuild(const Shape& in) {
-  GRADWAY_CHECK(in.size() == 1, Description(), ": expects input (None, features), got ",
-                BatchShapeString(in), "; add a Flatten layer before it");
+  GRADWAY_CHECK(!in.empty() && in.back() > 0, Description(),
+                ": expects input (None, ..., features) with features > 0, got ",
+                BatchShapeString(in));
   kernel_ = RegisterParameter(
-      "kernel", MakeParameter({in[0], options_.units}, options_.kernel_initializer, generator()));
+      "kernel",
+      MakeParameter({in.back(), options_.units}, options_.kernel_initializer, generator()));
   if (options_.use_bias) {
     bias_ = RegisterParameter(
         "bias", MakeParameter({options_.units}, options_.bias_initializer, generator()));
   }
-  return {options_.units};
+  Shape out = in;
+  out.back() = options_.units;
+  return out;
 }
 
 Tensor Dense::Forward(const Tensor& x) {
+  // (N, ..., in): the same product on every position, as rows of one matrix.
+  if (x.rank() > 2) {
+    Shape out = x.shape();
+    out.back() = options_.units;
+    return Forward(x.Reshape({-1, x.shape().back()})).Reshape(out);
+  }
   // ReLU fused into the product: the GEMM's epilogue in forward, the weight-gradient
   // GEMM's prologue in backward (no separate pass either way).
   if (options_.activation == kRelu) return LinearRelu(x, kernel_, bias_);

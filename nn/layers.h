@@ -63,10 +63,13 @@ const char* ActivationName(ActivationFunction a);
 ActivationFunction ActivationFromName(const std::string& name);
 
 // ---------------------------------------------------------------------------------------
-// Dense: y = activation(x · kernel + bias). x [N, in] -> y [N, units].
-// kernel [in, units] (GlorotUniform), bias [units] (Zeros). Input must be 1-D per sample
-// (add a Flatten first for images). With kRelu the layer runs LinearRelu: bias and ReLU in
-// the GEMM's epilogue, the ReLU's gradient mask in the weight gradient's GEMM prologue.
+// Dense: y = activation(x · kernel + bias). x [N, in] -> y [N, units]; as Keras, an input
+// of more axes [N, ..., in] is multiplied along its last axis -> [N, ..., units] (every
+// position by the same kernel; a softmax is over the last axis).
+// kernel [in, units] (GlorotUniform), bias [units] (Zeros). With kRelu the layer runs
+// LinearRelu: bias and ReLU in the GEMM's epilogue, the ReLU's gradient mask in the weight
+// gradient's GEMM prologue. ONNX: Gemm for (N, in); MatMul and Add over the last axis for
+// more axes (ONNX Runtime runs it; OpenCV 4.6 cannot).
 struct DenseOptions {
   DenseOptions(int64_t units) : units(units) {}  // NOLINT(runtime/explicit)
   int64_t units;

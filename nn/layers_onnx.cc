@@ -90,9 +90,16 @@ OnnxAttributes WindowAttributes(const Shape& in, int64_t kh, int64_t kw, int64_t
 }  // namespace
 
 std::string Dense::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
-  GRADWAY_CHECK(graph.shape(input).size() == 1, "cannot export ", Description(),
-                " to ONNX: its input ", BatchShapeString(graph.shape(input)),
-                " is not (None, features)");
+  if (graph.shape(input).size() > 1) {  // (N, ..., in): MatMul over the last axis
+    const std::string x = graph.ToLayout(input, Layout::kNhwc, name() + "/to_nhwc");
+    std::string y = graph.Node("MatMul", {x, graph.Initializer(name() + "/kernel", kernel_)},
+                               name() + "/MatMul", output_shape(), Layout::kNhwc);
+    if (options_.use_bias) {
+      y = graph.Elementwise("Add", {y, graph.Initializer(name() + "/bias", bias_)},
+                            name() + "/bias_add");
+    }
+    return ExportActivation(graph, options_.activation, y, name());
+  }
   // Gemm(x, W^T, b) with W^T [units, in] and transB = 1, as PyTorch exports a Linear: the
   // form every runtime reads (OpenCV 4.6 refuses Gemm's transB = 0 with a bias).
   Tensor kernel_t;

@@ -9,6 +9,7 @@
 #include "autograd/error.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
+#include "autograd/nn_functions.h"
 #include "gtest/gtest.h"
 
 namespace gradway {
@@ -61,19 +62,43 @@ TEST(DenseTest, GradCheck) {
   EXPECT_GT(r.checked, 0) << r.message;
 }
 
-TEST(DenseTest, RejectsImages) {
+// As Keras: an input of more axes is multiplied along its last one, every position by the
+// same kernel: the same numbers as its rows through the layer (values and gradients, with
+// the fused ReLU and a softmax over the last axis); the gradient check passes.
+TEST(DenseTest, MultipliesTheLastAxisOfLongerInputs) {
   ClearSession();
-  Dense d(DenseOptions(3));
-  try {
-    d(Tensor::Zeros({2, 4, 4, 1}));
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("dense (Dense)"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("Flatten"), std::string::npos) << e.what();
+  Generator gen(2);
+  for (ActivationFunction f : {kRelu, kSoftmax, kLinear}) {
+    Dense d(DenseOptions(3).Activation(f).BiasInitializer(RandomNormal(0, 1)));
+    d.Build({5, 4});
+    EXPECT_EQ(d.output_shape(), (Shape{5, 3}));
+    EXPECT_EQ(d.kernel().shape(), (Shape{4, 3}));
+    Tensor x = Tensor::Normal({2, 5, 4}, 0, 1, gen).SetRequiresGrad();
+    Tensor y = d(x);
+    EXPECT_EQ(y.shape(), (Shape{2, 5, 3}));
+    Tensor w = Tensor::Normal(y.shape(), 0, 1, gen);
+    Sum(Mul(y, w)).Backward();
+    const std::vector<float> dx = x.grad().ToVector(), dk = d.kernel().grad().ToVector();
+    Tensor rows = x.Detach().Reshape({10, 4}).SetRequiresGrad();
+    d.kernel().ZeroGrad();
+    Tensor y2 = f == kRelu      ? LinearRelu(rows, d.kernel(), d.bias())
+                : f == kSoftmax ? ::gradway::Softmax(Linear(rows, d.kernel(), d.bias()))
+                                : Linear(rows, d.kernel(), d.bias());
+    Sum(Mul(y2, w.Reshape({10, 3}))).Backward();
+    EXPECT_EQ(y.ToVector(), y2.ToVector());
+    EXPECT_EQ(dx, rows.grad().ToVector());
+    EXPECT_EQ(dk, d.kernel().grad().ToVector());
+    d.kernel().ZeroGrad();
+    GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return d(in[0]); },
+                                  {Tensor::Normal({2, 5, 4}, 0, 1, gen).SetRequiresGrad(),
+                                   d.kernel(), d.bias()},
+                                  GradCheckOptions().SkipNonsmooth(f == kRelu));
+    EXPECT_TRUE(r.ok) << r.message;
   }
   Dense ok(DenseOptions(3));
   ok(Tensor::Zeros({2, 5}));
   EXPECT_THROW(ok(Tensor::Zeros({2, 6})), Error);
+  EXPECT_THROW(ok(Tensor::Zeros({2, 4, 5})), Error);
 }
 
 TEST(Conv2DTest, OneChannel3x3On4x4) {

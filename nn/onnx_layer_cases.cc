@@ -219,6 +219,11 @@ std::vector<Case> BatchNormCases() {
        [](Sequential& m) {
          m.Add(LayerNormalization(LayerNormalizationOptions().Scale(false).Center(false)));
        }},
+      {"sequence_dense", {5, 6},
+       [](Sequential& m) {
+         m.Add(Dense(DenseCase(4, kRelu)));
+         m.Add(Dense(DenseCase(3, kSoftmax)));
+       }},
   };
 }
 

@@ -72,9 +72,11 @@ class Report:
 # with why: ONNX Runtime checks them, and they are reported as SKIP even with
 # --require-opencv. Outputs OpenCV does compute must still agree.
 OPENCV_CANNOT_RUN = {
-    name: 'its Reduce layer cannot reduce the last axis (layer normalisation: ReduceMean '
-          'over axis -1, as torch.onnx writes it below opset 17)'
-    for name in ('conv_layer_norm', 'sequence_layer_norm_plain')
+    'conv_layer_norm': 'its Reduce layer cannot reduce the last axis (layer normalisation: '
+                       'ReduceMean over axis -1, as torch.onnx writes it below opset 17)',
+    'sequence_layer_norm_plain': 'the same',
+    'sequence_dense': 'its InnerProduct takes a MatMul over axis 1 only (Dense on the last '
+                      'axis of a 3-D input)',
 }
 
 
