@@ -1,4 +1,4 @@
-// The activations, reductions, slices, batched matmul and layer norm of autograd/ against
+// Activations, reductions, slices, batched matmul, layer norm and masked softmax against
 // PyTorch 1.13's numbers (CPU, float32): values and gradients within 1e-5. The constants
 // below are the output of
 //   /usr/bin/python3 autograd/testdata/functions_pytorch.py
@@ -286,6 +286,30 @@ const std::vector<float> kLayerNormDbeta = {
     0.645207405f, 0.350703597f, 0.0377292037f, -0.27723217f, -0.577592611f, -0.847532749f,
     -1.07283592f,
 };
+// Masked softmax of x = formula(30, 3) as (2, 3, 5): keys 0-2 of sample 0 and none of
+// sample 1 kept (mask (2, 1, 5)), then also causally. PyTorch gives NaN for a row
+// that keeps nothing (value and gradient), gradway 0: written as 0.
+const std::vector<float> kMaskedSoftmaxPaddingY = {
+    0.0925579965f, 0.26693204f, 0.640509903f, 0.0f, 0.0f, 0.561044157f, 0.310944647f,
+    0.128011197f, 0.0f, 0.0f, 0.553604007f, 0.265758872f, 0.180637106f, 0.0f, 0.0f, 0.0f,
+    0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+};
+const std::vector<float> kMaskedSoftmaxPaddingDx = {
+    0.0130250985f, 0.0185845606f, -0.0316096358f, 0.0f, 0.0f, 0.0725573897f,
+    -0.030747639f, -0.0418097489f, 0.0f, 0.0f, 0.0352112316f, -0.013749728f,
+    -0.0214615054f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+    0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+};
+const std::vector<float> kMaskedSoftmaxCausalY = {
+    1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.643407524f, 0.356592476f, 0.0f, 0.0f, 0.0f,
+    0.553604007f, 0.265758872f, 0.180637106f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+    0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+};
+const std::vector<float> kMaskedSoftmaxCausalDx = {
+    0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0523592532f, -0.0523592457f, 0.0f, 0.0f, 0.0f,
+    0.0352112316f, -0.013749728f, -0.0214615054f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+    0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+};
 // Slices of an axis of size 5: (start, stop, step) -> the indices taken.
 const std::vector<SliceCase> kSliceCases = {
     {1, 4, 1, {1, 2, 3}},
@@ -463,6 +487,15 @@ TEST(FunctionsPyTorchTest, LayerNormOverTheLastAxis) {
   ExpectNear(x.grad(), kLayerNormDx, "layer_norm gradient of x");
   ExpectNear(gamma.grad(), kLayerNormDgamma, "layer_norm gradient of gamma");
   ExpectNear(beta.grad(), kLayerNormDbeta, "layer_norm gradient of beta");
+}
+
+TEST(FunctionsPyTorchTest, MaskedSoftmaxPaddingAndCausal) {
+  const Tensor mask = Tensor::FromVector({1, 1, 1, 0, 0, 0, 0, 0, 0, 0}, {2, 1, 5});
+  const Tensor x = Formula(30, 3).Reshape({2, 3, 5});
+  ExpectValueAndGrad([&](const Tensor& t) { return MaskedSoftmax(t, mask); }, x,
+                     kMaskedSoftmaxPaddingY, kMaskedSoftmaxPaddingDx, "padding mask");
+  ExpectValueAndGrad([&](const Tensor& t) { return MaskedSoftmax(t, mask, true); }, x,
+                     kMaskedSoftmaxCausalY, kMaskedSoftmaxCausalDx, "padding and causal");
 }
 
 TEST(FunctionsPyTorchTest, SliceTakesPythonsIndices) {

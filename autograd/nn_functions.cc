@@ -361,6 +361,32 @@ Tensor Softmax(const Tensor& x, int axis) {
   return out;
 }
 
+Tensor MaskedSoftmax(const Tensor& x, const Tensor& mask, bool causal) {
+  GRADWAY_CHECK(x.rank() >= 1, "masked_softmax: expected at least 1 dimension, got a scalar");
+  GRADWAY_CHECK(!causal || x.rank() >= 2, "masked_softmax: a causal mask needs queries and ",
+                "keys (rank >= 2), got shape ", ShapeToString(x.shape()));
+  Tensor full;  // the mask at x's shape, as data (no graph)
+  if (mask.defined()) {
+    NoGradGuard no_grad;
+    const Shape s = BroadcastShapes(x.shape(), mask.shape(), "masked_softmax");
+    GRADWAY_CHECK(s == x.shape(), "masked_softmax: mask of shape ", ShapeToString(mask.shape()),
+                  " does not broadcast to input of shape ", ShapeToString(x.shape()));
+    full = BroadcastTo(mask.Detach(), x.shape());
+  }
+  int64_t rows, cols;
+  RowsCols(x, "masked_softmax", &rows, &cols);
+  const int64_t queries = causal ? x.size(x.rank() - 2) : 0;
+  Tensor y = Tensor::Empty(x.shape());
+  ops::MaskedSoftmax(x.data(), full.defined() ? full.data() : nullptr, queries, y.data(), rows,
+                     cols);
+  return RecordOp("masked_softmax", y, {x}, Save(y),
+                  [rows, cols](const Tensor& g, const Tensor& y) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(y.shape());
+                    ops::SoftmaxBackward(y.data(), g.data(), dx.data(), rows, cols);
+                    return {dx};
+                  });
+}
+
 Tensor Conv2D(const Tensor& x, const Tensor& w, const Tensor& b, int stride, Padding padding) {
   return Conv2D(x, w, b, stride, stride, padding);
 }

@@ -77,6 +77,18 @@ Tensor GlobalMaxPool2D(const Tensor& x);
 Tensor Softmax(const Tensor& x, int axis = -1);
 Tensor LogSoftmax(const Tensor& x, int axis = -1);
 
+// Softmax over the last axis of x among the entries `mask` keeps, 0 at the others (an
+// attention's masked softmax): mask (undefined: all kept) broadcasts to x's shape (NumPy
+// rules), an entry being kept where it is nonzero; with `causal`, position j of the last
+// axis is also kept only up to the query, j <= i, i indexing x's second-to-last axis
+// (aligned top-left, as PyTorch's is_causal and Keras' use_causal_mask). A row that keeps
+// nothing is all 0, where PyTorch's softmax of an all -inf row gives NaN. Otherwise equals
+// PyTorch's softmax(x.masked_fill(mask == 0, -inf)), and Softmax(x) bit for bit when every
+// entry is kept. The gradient reaches x only (mask none). Recorded as "masked_softmax".
+// Throws Error naming the shapes for a scalar x, a mask that does not broadcast to it, or
+// causal with x of rank < 2.
+Tensor MaskedSoftmax(const Tensor& x, const Tensor& mask, bool causal = false);
+
 // The logits x that `probabilities` was computed from, when it is the very tensor
 // Softmax(x) (over the last axis) returned, with or without a graph; undefined otherwise
 // (any other tensor, a copy, a view, a softmax over another axis, or after either was

@@ -894,6 +894,45 @@ TEST(NnFunctionsTest, FusedBatchNormRelu) {
             "batch_norm_relu:");
 }
 
+// ---- MaskedSoftmax.
+
+// A padding mask broadcast over rows and a causal mask: the kept entries' softmax (a row
+// keeping nothing is 0), Softmax's bits when all is kept; the gradient check (x only),
+// failing with the backward halved; errors.
+TEST(NnFunctionsTest, MaskedSoftmaxAgainstSoftmaxOfTheKeptEntries) {
+  const Tensor x = RandomLeaf({2, 3, 5}, 2200, -3.f, 3.f);
+  // Keys 0-2 of the first sample, none of the second (broadcast over its 3 queries).
+  const Tensor mask = Tensor::FromVector({1, 1, 1, 0, 0, 0, 0, 0, 0, 0}, {2, 1, 5});
+  for (bool causal : {false, true}) {
+    SCOPED_TRACE(causal ? "causal" : "padding");
+    const std::vector<float> y = MaskedSoftmax(x, mask, causal).ToVector();
+    for (int64_t b = 0; b < 2; ++b) {
+      for (int64_t q = 0; q < 3; ++q) {
+        const float* xr = x.data() + (b * 3 + q) * 5;
+        const auto kept = [&](int64_t j) { return b == 0 && j < 3 && (!causal || j <= q); };
+        double sum = 0;
+        for (int64_t j = 0; j < 5; ++j) sum += kept(j) ? std::exp(xr[j]) : 0.0;
+        for (int64_t j = 0; j < 5; ++j) {
+          const double want = kept(j) ? std::exp(xr[j]) / sum : 0.0;
+          EXPECT_NEAR(y[(b * 3 + q) * 5 + j], want, 1e-6) << b << ", " << q << ", " << j;
+        }
+      }
+    }
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [&](const std::vector<Tensor>& v) { return MaskedSoftmax(v[0], mask, causal); }, {x},
+        "masked_softmax");
+  }
+  EXPECT_EQ(MaskedSoftmax(x, Tensor()).ToVector(), Softmax(x).ToVector());
+  EXPECT_EQ(MaskedSoftmax(x, Tensor::Ones({5})).ToVector(), Softmax(x).ToVector());
+  EXPECT_EQ(ErrorOf([&] { MaskedSoftmax(x, Tensor::Ones({4})); }),
+            "masked_softmax: shapes (2, 3, 5) and (4,) cannot be broadcast");
+  EXPECT_EQ(ErrorOf([&] { MaskedSoftmax(x, Tensor::Ones({3, 2, 3, 5})); }),
+            "masked_softmax: mask of shape (3, 2, 3, 5) does not broadcast to input of shape "
+            "(2, 3, 5)");
+  EXPECT_EQ(ErrorOf([] { MaskedSoftmax(Tensor::Zeros({4}), Tensor(), true); }),
+            "masked_softmax: a causal mask needs queries and keys (rank >= 2), got shape (4,)");
+}
+
 // ---- LayerNorm.
 
 // Against a plain double loop on odd shapes (any rank; last axes of 1, 5 and 19 features),

@@ -50,6 +50,43 @@ void SoftmaxImpl(const float* x, float* y, int64_t rows, int64_t cols) {
   });
 }
 
+void MaskedSoftmaxImpl(const float* x, const float* mask, int64_t causal_rows, float* y,
+                       int64_t rows, int64_t cols) {
+  ParallelFor(rows, RowGrain(cols), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * cols;
+      const float* mr = mask != nullptr ? mask + r * cols : nullptr;
+      float* yr = y + r * cols;
+      // Columns from `limit` on are past the query (causal); the rest keep where mask != 0.
+      const int64_t limit = causal_rows > 0 ? std::min(cols, r % causal_rows + 1) : cols;
+      float m = 0.f;
+      bool any = false;
+      for (int64_t j = 0; j < limit; ++j) {
+        if (mr != nullptr && mr[j] == 0.f) continue;
+        if (!any || xr[j] > m) m = xr[j];
+        any = true;
+      }
+      if (!any) {  // nothing to take a softmax over: all 0
+        std::fill(yr, yr + cols, 0.f);
+        continue;
+      }
+      const float s = SumOf(cols, [&](auto d, int64_t j) {
+        auto keep = hn::Lt(hn::Iota(d, static_cast<float>(j)),
+                           hn::Set(d, static_cast<float>(limit)));
+        if (mr != nullptr) keep = hn::And(keep, hn::Ne(hn::LoadU(d, mr + j), hn::Zero(d)));
+        const auto ev = hn::IfThenElseZero(
+            keep, SafeExp(d, hn::Sub(hn::LoadU(d, xr + j), hn::Set(d, m))));
+        hn::StoreU(ev, d, yr + j);
+        return ev;
+      });
+      const float inv = 1.0f / s;
+      ForEachVec(0, cols, [&](auto d, int64_t j) {
+        hn::StoreU(hn::Mul(hn::LoadU(d, yr + j), hn::Set(d, inv)), d, yr + j);
+      });
+    }
+  });
+}
+
 void LogSoftmaxImpl(const float* x, float* y, int64_t rows, int64_t cols) {
   ParallelFor(rows, RowGrain(cols), [&](int64_t r0, int64_t r1) {
     std::vector<float> e(static_cast<size_t>(cols));
@@ -181,6 +218,7 @@ namespace ops {
 
 HWY_EXPORT(SoftmaxImpl);
 HWY_EXPORT(LogSoftmaxImpl);
+HWY_EXPORT(MaskedSoftmaxImpl);
 HWY_EXPORT(SoftmaxBackwardImpl);
 HWY_EXPORT(LogSoftmaxBackwardImpl);
 HWY_EXPORT(SoftmaxCrossEntropyImpl);
@@ -188,6 +226,11 @@ HWY_EXPORT(SparseSoftmaxCrossEntropyImpl);
 
 void Softmax(const float* x, float* y, int64_t rows, int64_t cols) {
   HWY_DYNAMIC_DISPATCH(SoftmaxImpl)(x, y, rows, cols);
+}
+
+void MaskedSoftmax(const float* x, const float* mask, int64_t causal_rows, float* y,
+                   int64_t rows, int64_t cols) {
+  HWY_DYNAMIC_DISPATCH(MaskedSoftmaxImpl)(x, mask, causal_rows, y, rows, cols);
 }
 
 void LogSoftmax(const float* x, float* y, int64_t rows, int64_t cols) {

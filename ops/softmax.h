@@ -13,6 +13,16 @@ namespace ops {
 // y is overwritten and may alias x. cols >= 1 when rows >= 1.
 void Softmax(const float* x, float* y, int64_t rows, int64_t cols);
 
+// Softmax of each row over the entries it keeps, 0 elsewhere: entry (r, j) is kept when
+// mask is null or mask[r * cols + j] != 0 (NaN keeps), and, when causal_rows > 0, when
+// j <= r % causal_rows (rows being blocks of causal_rows queries: the causal attention mask,
+// aligned top-left as PyTorch's is_causal and Keras' use_causal_mask). A row that keeps
+// nothing is all 0 (PyTorch's softmax of an all -inf row is NaN). With every entry kept the
+// result equals Softmax bit for bit; the gradient is SoftmaxBackward's (a masked entry has
+// y = 0). x, y, mask: [rows, cols]; y may alias x.
+void MaskedSoftmax(const float* x, const float* mask, int64_t causal_rows, float* y,
+                   int64_t rows, int64_t cols);
+
 // y[r, :] = x[r, :] - max - log(sum(exp(x[r, :] - max))) (numerically stable).
 // x, y: [rows, cols]; y is overwritten and may alias x.
 void LogSoftmax(const float* x, float* y, int64_t rows, int64_t cols);

@@ -128,6 +128,18 @@ def main():
     emit('kLayerNormDgamma', gamma.grad)
     emit('kLayerNormDbeta', beta.grad)
 
+    print('// Masked softmax of x = formula(30, 3) as (2, 3, 5): keys 0-2 of sample 0 and none of')
+    print('// sample 1 kept (mask (2, 1, 5)), then also causally. PyTorch gives NaN for a row')
+    print('// that keeps nothing (value and gradient), gradway 0: written as 0.')
+    keep = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 0, 0, 0]], dtype=torch.bool).reshape(2, 1, 5)
+    causal = torch.ones(3, 5, dtype=torch.bool).tril()
+    for name, k in (('Padding', keep), ('Causal', keep & causal)):
+        x = formula(30, 3).reshape(2, 3, 5).requires_grad_()
+        y = torch.softmax(x.masked_fill(~k, float('-inf')), -1)
+        (y * weights(y.numel()).reshape(y.shape)).sum().backward()
+        emit('kMaskedSoftmax%sY' % name, torch.nan_to_num(y, nan=0.0))
+        emit('kMaskedSoftmax%sDx' % name, torch.nan_to_num(x.grad, nan=0.0))
+
     print('// Slices of an axis of size 5: (start, stop, step) -> the indices taken.')
     cases = [(1, 4, 1), (-3, 5, 1), (-7, 2, 1), (3, 100, 1), (4, 2, 1), (0, 5, 2), (-4, -1, 2),
              (1, 5, 3), (6, 9, 1), (-100, -4, 1)]
