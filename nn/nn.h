@@ -5,6 +5,7 @@
 #define GRADWAY_NN_NN_H_
 
 #include "base/version.h"
+#include "nn/attention.h"
 #include "nn/augmentation.h"
 #include "nn/callback.h"
 #include "nn/callbacks.h"

@@ -159,7 +159,9 @@ TEST_P(LayerNormTest, SameBitsForAnyThreadCount) {
       LayerNormBackward(x.data(), dy.data(), mean.data(), invstd.data(), gamma.data(), s.rows,
                         C, dx.data(), dg.data(), db.data());
       std::vector<float> all = y;
-      for (const auto* v : {&mean, &invstd, &dx, &dg, &db}) all.insert(all.end(), v->begin(), v->end());
+      for (const auto* v : {&mean, &invstd, &dx, &dg, &db}) {
+        all.insert(all.end(), v->begin(), v->end());
+      }
       if (first.empty()) first = all;
       EXPECT_EQ(all, first) << Tag("threads", s) << " " << threads;
     }

@@ -1,0 +1,124 @@
+#include "nn/attention.h"
+
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/error.h"
+#include "autograd/functions.h"
+#include "autograd/nn_functions.h"
+#include "base/shape_string.h"
+#include "base/splitmix.h"
+
+namespace gradway {
+namespace nn {
+
+MultiHeadAttention::MultiHeadAttention(MultiHeadAttentionOptions options)
+    : Layer("MultiHeadAttention", "multi_head_attention"), options_(std::move(options)) {
+  const MultiHeadAttentionOptions& o = options_;
+  GRADWAY_CHECK(o.num_heads >= 1 && o.key_dim >= 1 && o.value_dim >= 0 && o.output_dim >= 0,
+                "MultiHeadAttention: num_heads and key_dim must be positive and value_dim, "
+                "output_dim >= 0 (0: the default), got num_heads ", o.num_heads, ", key_dim ",
+                o.key_dim, ", value_dim ", o.value_dim, ", output_dim ", o.output_dim);
+  GRADWAY_CHECK(o.dropout >= 0.0 && o.dropout < 1.0,
+                "MultiHeadAttention: dropout must be in [0, 1), got ", o.dropout);
+  if (options_.value_dim == 0) options_.value_dim = options_.key_dim;
+  if (!options_.name.empty()) set_name(options_.name);
+}
+
+Shape MultiHeadAttention::MergedShape(const std::vector<Shape>& shapes) const {
+  GRADWAY_CHECK(shapes.size() == 2 || shapes.size() == 3, Description(),
+                ": takes {query, value} or {query, value, key}, got ", shapes.size(),
+                " inputs");
+  for (const Shape& s : shapes) {
+    GRADWAY_CHECK(s.size() == 2, Description(), ": expects sequences (None, length, features), ",
+                  "got ", BatchShapeString(s));
+  }
+  const Shape &value = shapes[1], &key = shapes.size() == 3 ? shapes[2] : shapes[1];
+  GRADWAY_CHECK(key[0] == value[0], Description(), ": key ", BatchShapeString(key),
+                " and value ", BatchShapeString(value), " differ in length");
+  return {shapes[0][0], options_.output_dim > 0 ? options_.output_dim : shapes[0][1]};
+}
+
+Shape MultiHeadAttention::DoBuild(const Shape& input_shape) {
+  const Shape out = MergeLayer::DoBuild(input_shape);
+  const std::vector<Shape>& in = input_shapes();
+  const int64_t heads = options_.num_heads, kd = options_.key_dim, vd = options_.value_dim;
+  const int64_t dim_k = (in.size() == 3 ? in[2] : in[1])[1];
+  const auto kernel = [&](const char* name, const Shape& shape) {
+    return RegisterParameter(name,
+                             MakeParameter(shape, options_.kernel_initializer, generator()));
+  };
+  const auto bias = [&](const char* name, const Shape& shape) {
+    return options_.use_bias
+               ? RegisterParameter(name,
+                                   MakeParameter(shape, options_.bias_initializer, generator()))
+               : Tensor();
+  };
+  query_kernel_ = kernel("query/kernel", {in[0][1], heads, kd});
+  query_bias_ = bias("query/bias", {heads, kd});
+  key_kernel_ = kernel("key/kernel", {dim_k, heads, kd});
+  key_bias_ = bias("key/bias", {heads, kd});
+  value_kernel_ = kernel("value/kernel", {in[1][1], heads, vd});
+  value_bias_ = bias("value/bias", {heads, vd});
+  output_kernel_ = kernel("attention_output/kernel", {heads, vd, out[1]});
+  output_bias_ = bias("attention_output/bias", {out[1]});
+  seed_ = options_.seed ? *options_.seed : generator().NextU64();
+  return out;
+}
+
+Tensor MultiHeadAttention::Project(const Tensor& x, const Tensor& kernel,
+                                   const Tensor& bias) const {
+  const int64_t n = x.size(0), length = x.size(1), dim = kernel.size(0),
+                heads = kernel.size(1), width = kernel.size(2);
+  Tensor y = MatMul(x, kernel.Reshape({dim, heads * width}));  // [N, L, heads * width]
+  if (bias.defined()) y = ::gradway::Add(y, bias.Reshape({heads * width}));
+  return Permute(y.Reshape({n, length, heads, width}), {0, 2, 1, 3});
+}
+
+Tensor MultiHeadAttention::Merge(const std::vector<Tensor>& inputs) {
+  return Compute(inputs, Tensor());
+}
+
+Tensor MultiHeadAttention::Compute(const std::vector<Tensor>& inputs, const Tensor& mask) {
+  const Tensor& query = inputs[0];
+  const Tensor& value = inputs[1];
+  const Tensor& key = inputs.size() == 3 ? inputs[2] : inputs[1];
+  const int64_t n = query.size(0), t = query.size(1);
+  const int64_t heads = options_.num_heads, vd = options_.value_dim;
+  const Tensor q = Project(query, query_kernel_, query_bias_) *
+                   static_cast<float>(1.0 / std::sqrt(static_cast<double>(options_.key_dim)));
+  const Tensor k = Project(key, key_kernel_, key_bias_);
+  const Tensor v = Project(value, value_kernel_, value_bias_);
+  Tensor probs = MaskedSoftmax(MatMul(q, k, false, true), mask, options_.use_causal_mask);
+  if (is_training() && options_.dropout > 0) {
+    probs = ::gradway::Dropout(probs, static_cast<float>(options_.dropout), true,
+                               MixSeed(seed_, static_cast<uint64_t>(CurrentRandomStep())));
+  }
+  const Tensor heads_out = Permute(MatMul(probs, v), {0, 2, 1, 3}).Reshape({n, t, heads * vd});
+  Tensor y = MatMul(heads_out, output_kernel_.Reshape({heads * vd, output_kernel_.size(2)}));
+  return output_bias_.defined() ? ::gradway::Add(y, output_bias_) : y;
+}
+
+Tensor MultiHeadAttention::Attend(const Tensor& query, const Tensor& value, const Tensor& key,
+                                  const Tensor& attention_mask) {
+  std::vector<Tensor> inputs = {query, value};
+  if (key.defined()) inputs.push_back(key);
+  CheckInputs(inputs);
+  if (!attention_mask.defined()) return Merge(inputs);
+  // [N, T, S] (or broadcastable) -> [N, 1, T, S]: the same mask for every head.
+  GRADWAY_CHECK(attention_mask.rank() == 3, Description(), ": attention_mask must be ",
+                "[batch, queries, keys] (or broadcastable, e.g. [batch, 1, keys]), got shape ",
+                ShapeToString(attention_mask.shape()));
+  const Shape& s = attention_mask.shape();
+  return Compute(inputs, attention_mask.Detach().Reshape({s[0], 1, s[1], s[2]}));
+}
+
+std::string MultiHeadAttention::ExportOnnxMerge(OnnxGraph&,
+                                                const std::vector<std::string>&) const {
+  Fail("cannot export ", Description(), " to ONNX: MultiHeadAttention has no ONNX export yet");
+}
+
+}  // namespace nn
+}  // namespace gradway
