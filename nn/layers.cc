@@ -235,6 +235,47 @@ Tensor GlobalMaxPooling2D::Forward(const Tensor& x) {
   return KeepDims(GlobalMaxPool2D(x), options_.keepdims);
 }
 
+GlobalAveragePooling1D::GlobalAveragePooling1D(GlobalPooling1DOptions options)
+    : Layer("GlobalAveragePooling1D", "global_average_pooling1d"),
+      options_(std::move(options)) {
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+namespace {
+
+Shape GlobalPool1DBuild(const std::string& who, const GlobalPooling1DOptions& o,
+                        const Shape& in) {
+  GRADWAY_CHECK(in.size() == 2, who, ": expects input (None, steps, features), got ",
+                BatchShapeString(in));
+  if (o.keepdims) return {1, in[1]};
+  return {in[1]};
+}
+
+}  // namespace
+
+Shape GlobalAveragePooling1D::DoBuild(const Shape& in) {
+  return GlobalPool1DBuild(Description(), options_, in);
+}
+
+Tensor GlobalAveragePooling1D::Forward(const Tensor& x) {
+  return Mean(x, 1, options_.keepdims);
+}
+
+GlobalMaxPooling1D::GlobalMaxPooling1D(GlobalPooling1DOptions options)
+    : Layer("GlobalMaxPooling1D", "global_max_pooling1d"), options_(std::move(options)) {
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Shape GlobalMaxPooling1D::DoBuild(const Shape& in) {
+  return GlobalPool1DBuild(Description(), options_, in);
+}
+
+Tensor GlobalMaxPooling1D::Forward(const Tensor& x) {
+  return Max(x, 1, options_.keepdims).values;
+}
+
 // ---- ZeroPadding2D.
 ZeroPadding2D::ZeroPadding2D(ZeroPadding2DOptions options)
     : Layer("ZeroPadding2D", "zero_padding2d"), options_(std::move(options)) {

@@ -260,6 +260,43 @@ class GlobalMaxPooling2D : public Layer<GlobalMaxPooling2D> {
   GlobalPooling2DOptions options_;
 };
 
+// GlobalAveragePooling1D / GlobalMaxPooling1D (Keras' layers, channels last): the mean or
+// the maximum over the steps of a sequence, (None, steps, features) -> (None, features),
+// or (None, 1, features) with keepdims; the maximum's gradient goes to the first maximum.
+// Another input shape is an Error naming the layer. Keras' masking of padded steps is not
+// supported yet. The options are GlobalPooling2DOptions' (keepdims, input_shape, name).
+using GlobalPooling1DOptions = GlobalPooling2DOptions;
+
+// Named "global_average_pooling1d", as Keras.
+class GlobalAveragePooling1D : public Layer<GlobalAveragePooling1D> {
+ public:
+  GlobalAveragePooling1D(GlobalPooling1DOptions options = {});  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const GlobalPooling1DOptions& options() const { return options_; }
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  GlobalPooling1DOptions options_;
+};
+
+// Named "global_max_pooling1d", as Keras.
+class GlobalMaxPooling1D : public Layer<GlobalMaxPooling1D> {
+ public:
+  GlobalMaxPooling1D(GlobalPooling1DOptions options = {});  // NOLINT(runtime/explicit)
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const GlobalPooling1DOptions& options() const { return options_; }
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  GlobalPooling1DOptions options_;
+};
+
 // ---------------------------------------------------------------------------------------
 // ZeroPadding2D (Keras): rows of zeros above and below the image, columns left and right.
 // x [N, H, W, C] -> [N, top + H + bottom, left + W + right, C] (channels_last only). The

@@ -165,7 +165,34 @@ std::string ExportGlobalPool(OnnxGraph& graph, const std::string& input, const M
                     Layout::kNhwc, {{"axis", int64_t{1}}});
 }
 
+// (N, steps, features) -> Transpose (N, features, steps) -> Global*Pool (N, features, 1)
+// -> (N, features) by Flatten, or (N, 1, features) by a Transpose back (keepdims).
+std::string ExportGlobalPool1D(OnnxGraph& graph, const std::string& input, const Module& layer,
+                               const std::string& op_type, bool keepdims) {
+  const Shape& in = layer.input_shape();
+  const std::string& name = layer.name();
+  const std::string x = graph.ToLayout(input, Layout::kNhwc, name + "/to_nhwc");
+  const std::string t = graph.Node("Transpose", {x}, name + "/to_ncw", {in[1], in[0]},
+                                   Layout::kNhwc, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+  const std::string y = graph.Node(op_type, {t}, name + "/" + op_type, {in[1], 1}, Layout::kNhwc);
+  if (keepdims) {
+    return graph.Node("Transpose", {y}, name + "/to_nwc", layer.output_shape(), Layout::kNhwc,
+                      {{"perm", std::vector<int64_t>{0, 2, 1}}});
+  }
+  return graph.Node("Flatten", {y}, name + "/Flatten", layer.output_shape(), Layout::kNhwc,
+                    {{"axis", int64_t{1}}});
+}
+
 }  // namespace
+
+std::string GlobalAveragePooling1D::ExportOnnx(OnnxGraph& graph,
+                                               const std::string& input) const {
+  return ExportGlobalPool1D(graph, input, *this, "GlobalAveragePool", options_.keepdims);
+}
+
+std::string GlobalMaxPooling1D::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  return ExportGlobalPool1D(graph, input, *this, "GlobalMaxPool", options_.keepdims);
+}
 
 std::string GlobalAveragePooling2D::ExportOnnx(OnnxGraph& graph,
                                                const std::string& input) const {

@@ -283,6 +283,47 @@ TEST(GlobalPoolingTest, GradCheck) {
   EXPECT_GT(r2.checked, 0) << r2.message;
 }
 
+// GlobalAveragePooling1D / GlobalMaxPooling1D: torch.mean(x, 1) and torch.amax(x, 1) of a
+// sequence, computed here by hand; keepdims; the gradient check; errors and names.
+TEST(GlobalPooling1DTest, MeanAndMaxOverStepsAndTheirGradients) {
+  ClearSession();
+  Generator gen(7);
+  const Tensor x = Tensor::Uniform({2, 5, 3}, -1.f, 1.f, gen).SetRequiresGrad();
+  GlobalAveragePooling1D avg;
+  GlobalMaxPooling1D max(GlobalPooling1DOptions().Keepdims(true));
+  EXPECT_EQ(avg.name(), "global_average_pooling1d");
+  EXPECT_EQ(max.name(), "global_max_pooling1d");
+  const std::vector<float> a = avg(x).ToVector(), m = max(x).ToVector();
+  EXPECT_EQ(avg.output_shape(), (Shape{3}));
+  EXPECT_EQ(max.output_shape(), (Shape{1, 3}));
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t c = 0; c < 3; ++c) {
+      double sum = 0;
+      float best = -INFINITY;
+      for (int64_t t = 0; t < 5; ++t) {
+        const float v = x.data()[(n * 5 + t) * 3 + c];
+        sum += v;
+        best = std::max(best, v);
+      }
+      EXPECT_NEAR(a[n * 3 + c], sum / 5, 1e-6);
+      EXPECT_EQ(m[n * 3 + c], best);
+    }
+  }
+  for (Module* layer : {static_cast<Module*>(&avg), static_cast<Module*>(&max)}) {
+    const GradCheckResult r =
+        GradCheck([&](const std::vector<Tensor>& in) { return (*layer)(in[0]); }, {x});
+    EXPECT_TRUE(r.ok) << layer->name() << ": " << r.message;
+  }
+  try {
+    GlobalAveragePooling1D()(Tensor::Zeros({2, 4, 4, 1}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "global_average_pooling1d_1 (GlobalAveragePooling1D): expects input (None, "
+              "steps, features), got (None, 4, 4, 1)");
+  }
+}
+
 TEST(ZeroPadding2DTest, KerasFormsShapesAndValues) {
   ClearSession();
   ZeroPadding2D all_round;  // Keras' default: 1 on every side

@@ -219,6 +219,15 @@ std::vector<Case> BatchNormCases() {
        [](Sequential& m) {
          m.Add(LayerNormalization(LayerNormalizationOptions().Scale(false).Center(false)));
        }},
+      {"sequence_global_pooling", {7, 3},
+       [](Sequential& m) {
+         m.Add(Dense(DenseCase(4, kRelu)));
+         m.Add(GlobalAveragePooling1D(GlobalPooling1DOptions().Keepdims(true)));
+         m.Add(GlobalMaxPooling1D());
+       }},
+      {"sequence_global_max_pooling", {7, 3}, [](Sequential& m) { m.Add(GlobalMaxPooling1D()); }},
+      {"sequence_global_average_pooling", {7, 3},
+       [](Sequential& m) { m.Add(GlobalAveragePooling1D()); }},
       {"sequence_dense", {5, 6},
        [](Sequential& m) {
          m.Add(Dense(DenseCase(4, kRelu)));
