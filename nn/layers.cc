@@ -134,6 +134,52 @@ Tensor Conv2D::Forward(const Tensor& x) {
                          ::gradway::Conv2D(x, kernel_, bias_, sh, sw, options_.padding));
 }
 
+// ---- Conv1D.
+Conv1D::Conv1D(Conv1DOptions options) : Layer("Conv1D", "conv1d"), options_(std::move(options)) {
+  const Conv1DOptions& o = options_;
+  GRADWAY_CHECK(o.filters > 0 && o.kernel_size > 0 && o.strides > 0,
+                "Conv1D: filters, kernel_size and strides must be positive, got filters ",
+                o.filters, ", kernel_size ", o.kernel_size, ", strides ", o.strides);
+  if (!o.name.empty()) set_name(o.name);
+  set_declared_input_shape(o.input_shape);
+}
+
+Shape Conv1D::DoBuild(const Shape& in) {
+  const Conv1DOptions& o = options_;
+  GRADWAY_CHECK(in.size() == 2, Description(), ": expects input (None, steps, channels), got ",
+                BatchShapeString(in));
+  // Causal: kernel_size - 1 zeros before the first step, then valid.
+  const int64_t steps = o.causal ? in[0] + o.kernel_size - 1 : in[0];
+  const int64_t out = WindowOutputSize(steps, o.kernel_size, o.strides,
+                                       o.causal ? Padding::kValid : o.padding);
+  GRADWAY_CHECK(out > 0, Description(), ": kernel_size ", o.kernel_size,
+                " does not fit input ", BatchShapeString(in));
+  kernel_ = RegisterParameter(
+      "kernel", MakeParameter({o.kernel_size, in[1], o.filters}, o.kernel_initializer,
+                              generator()));
+  if (o.use_bias) {
+    bias_ = RegisterParameter("bias",
+                              MakeParameter({o.filters}, o.bias_initializer, generator()));
+  }
+  return {out, o.filters};
+}
+
+Tensor Conv1D::Forward(const Tensor& x) {
+  const Conv1DOptions& o = options_;
+  const int64_t n = x.size(0), steps = x.size(1), channels = x.size(2);
+  Tensor image = x.Reshape({n, 1, steps, channels});
+  if (o.causal) image = Pad(image, {{0, 0}, {0, 0}, {o.kernel_size - 1, 0}, {0, 0}});
+  const Tensor kernel = kernel_.Reshape({1, o.kernel_size, channels, o.filters});
+  const int stride = static_cast<int>(o.strides);
+  const Padding padding = o.causal ? Padding::kValid : o.padding;
+  const Tensor y =
+      o.activation == kRelu
+          ? ::gradway::Conv2DRelu(image, kernel, bias_, 1, stride, padding)
+          : ApplyActivation(o.activation,
+                            ::gradway::Conv2D(image, kernel, bias_, 1, stride, padding));
+  return y.Reshape({n, y.size(2), o.filters});
+}
+
 // ---- Pooling.
 namespace {
 

@@ -163,6 +163,59 @@ class Conv2D : public Layer<Conv2D> {
   Tensor kernel_, bias_;
 };
 
+// Conv1D (Keras' layer, channels last): x [N, steps, channels] -> [N, out_steps, filters];
+// kernel [kernel_size, channels, filters] (Keras' layout, GlorotUniform), bias [filters]
+// (Zeros). Padding: valid, same (Keras' rules, as Conv2D), or causal (Causal(): kernel_size
+// - 1 zeros before the first step, so output t sees inputs up to t; Keras'
+// padding="causal"). Runs Conv2D's kernels on [N, 1, steps, channels] (and with kRelu its
+// fused ReLU). ONNX: a 1-D Conv between two Transposes.
+struct Conv1DOptions {
+  Conv1DOptions(int64_t filters, int64_t kernel_size)
+      : filters(filters), kernel_size(kernel_size) {}
+  int64_t filters;
+  int64_t kernel_size;
+  int64_t strides = 1;
+  gradway::Padding padding = gradway::Padding::kValid;
+  bool causal = false;
+  ActivationFunction activation = kLinear;
+  bool use_bias = true;
+  Initializer kernel_initializer = GlorotUniform();
+  Initializer bias_initializer = Zeros();
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  Conv1DOptions& Strides(int64_t v) { strides = v; return *this; }
+  Conv1DOptions& Padding(gradway::Padding v) { padding = v; causal = false; return *this; }
+  Conv1DOptions& Causal() { causal = true; return *this; }
+  Conv1DOptions& Activation(ActivationFunction v) { activation = v; return *this; }
+  Conv1DOptions& UseBias(bool v) { use_bias = v; return *this; }
+  Conv1DOptions& KernelInitializer(Initializer v) { kernel_initializer = std::move(v); return *this; }
+  Conv1DOptions& BiasInitializer(Initializer v) { bias_initializer = std::move(v); return *this; }
+  // Per-sample input shape {steps, channels}.
+  Conv1DOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  Conv1DOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class Conv1D : public Layer<Conv1D> {
+ public:
+  // Throws Error for filters, kernel_size or strides < 1.
+  explicit Conv1D(Conv1DOptions options);
+  Conv1D(int64_t filters, int64_t kernel_size, ActivationFunction activation = kLinear)
+      : Conv1D(Conv1DOptions(filters, kernel_size).Activation(activation)) {}
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const Conv1DOptions& options() const { return options_; }
+  Tensor kernel() const { return kernel_; }  // [kernel_size, channels, filters]
+  Tensor bias() const { return bias_; }      // [filters]
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  Conv1DOptions options_;
+  Tensor kernel_, bias_;
+};
+
 // ---------------------------------------------------------------------------------------
 // Pooling over pool_h x pool_w windows; strides default to the pool size (Keras).
 // x [N, H, W, C] -> [N, OH, OW, C] with O as for Conv2D.

@@ -130,6 +130,43 @@ std::string Conv2D::ExportOnnx(OnnxGraph& graph, const std::string& input) const
   return ExportActivation(graph, options_.activation, y, name());
 }
 
+// (N, steps, channels) -> Transpose (N, channels, steps) -> 1-D Conv (weights [filters,
+// channels, kernel_size]; causal: kernel_size - 1 pads before) -> Transpose back.
+std::string Conv1D::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  const Conv1DOptions& o = options_;
+  const Shape& in = input_shape();
+  const std::vector<int64_t> swap = {0, 2, 1};
+  const std::string x = graph.ToLayout(input, Layout::kNhwc, name() + "/to_nhwc");
+  const std::string t = graph.Node("Transpose", {x}, name() + "/to_ncw", {in[1], in[0]},
+                                   Layout::kNhwc, {{"perm", swap}});
+  Tensor fck;  // [k, C, F] -> ONNX's [F, C, k]
+  {
+    NoGradGuard no_grad;
+    fck = Permute(kernel_, {2, 1, 0});
+  }
+  std::vector<std::string> inputs = {t, graph.Initializer(name() + "/kernel", fck)};
+  if (o.use_bias) inputs.push_back(graph.Initializer(name() + "/bias", bias_));
+  OnnxAttributes attributes;
+  if (o.causal) {
+    attributes = {{"kernel_shape", std::vector<int64_t>{o.kernel_size}},
+                  {"strides", std::vector<int64_t>{o.strides}},
+                  {"pads", std::vector<int64_t>{o.kernel_size - 1, 0}}};
+  } else {  // the 2-D attributes of a 1 x steps image, keeping the steps' entries
+    const OnnxAttributes two_d =
+        WindowAttributes({1, in[0]}, 1, o.kernel_size, 1, o.strides, o.padding);
+    const auto& pads = std::get<std::vector<int64_t>>(two_d[2].second);
+    attributes = {{"kernel_shape", std::vector<int64_t>{o.kernel_size}},
+                  {"strides", std::vector<int64_t>{o.strides}},
+                  {"pads", std::vector<int64_t>{pads[1], pads[3]}}};
+  }
+  const Shape& out = output_shape();
+  const std::string y = graph.Node("Conv", inputs, name() + "/Conv", {out[1], out[0]},
+                                   Layout::kNhwc, attributes);
+  const std::string back = graph.Node("Transpose", {y}, name() + "/to_nwc", out, Layout::kNhwc,
+                                      {{"perm", swap}});
+  return ExportActivation(graph, o.activation, back, name());
+}
+
 std::string MaxPooling2D::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
   const std::string x = graph.ToLayout(input, Layout::kNchw, name() + "/to_nchw");
   const int64_t sh = options_.stride_h ? options_.stride_h : options_.pool_h;

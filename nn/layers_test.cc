@@ -101,6 +101,105 @@ TEST(DenseTest, MultipliesTheLastAxisOfLongerInputs) {
   EXPECT_THROW(ok(Tensor::Zeros({2, 4, 5})), Error);
 }
 
+// ---- Begin of the output of nn/testdata/conv1d_pytorch.py.
+const std::vector<float> kConv1DSameY = {
+    0.145231873f, 0.194229871f, 0.202744722f, 0.185940862f, -0.357951313f, -0.330799162f,
+    -0.257102251f, -0.132500559f, -0.0178012997f, 0.0683811009f, 0.134940878f,
+    0.187420994f, -0.290783554f, -0.237655163f, -0.153421462f, -0.0354688466f,
+    0.0306352526f, 0.183812186f, 0.298232794f, 0.37150681f, -0.159335732f, -0.137824714f,
+    -0.101755992f, -0.0405324399f, 0.0212506354f, 0.221671626f, 0.377060801f,
+    0.478236854f, -0.0124255866f, -0.0435769409f, -0.0757929832f, -0.0871577263f,
+};
+const std::vector<float> kConv1DSameDx = {
+    1.29284048f, 0.656114221f, -1.38357902f, -0.180451229f, 1.41498017f, -0.0152361849f,
+    0.0715664998f, 0.269874424f, -0.108889304f, -0.908061087f, 1.28167176f, 0.730809867f,
+    -1.20612752f, -0.329123437f, 1.25164425f, -0.919792414f, 0.137945056f, 0.900714874f,
+    -1.53295934f, -0.668653727f, 1.62543201f, -0.651267707f, -0.481044292f, 0.717794657f,
+    0.669714272f, -1.48835695f, -0.463879108f, 0.743857086f, 0.0858010426f, -0.755723119f,
+    1.01784897f, -0.688821197f, -0.922587097f, 1.55255497f, 0.58500427f, -1.63345921f,
+    0.563552678f, 0.65375334f, -0.653964758f, 1.13728106f, 0.623013735f, -1.22344184f,
+};
+const std::vector<float> kConv1DCausalY = {
+    0.216988325f, 0.251655191f, 0.236320198f, 0.190101087f, 0.145231873f, 0.194229871f,
+    0.202744722f, 0.185940862f, -0.24975577f, -0.117090017f, 0.0266964529f, 0.174345702f,
+    -0.357951313f, -0.330799162f, -0.257102251f, -0.132500559f, -0.23518008f,
+    -0.232631132f, -0.199809566f, -0.125579983f, -0.0178012997f, 0.0683811009f,
+    0.134940878f, 0.187420994f, 0.0527474135f, 0.237910166f, 0.375349462f, 0.458859265f,
+    0.0388928056f, 0.275319248f, 0.457821369f, 0.572723627f, 0.0306352526f, 0.183812186f,
+    0.298232794f, 0.37150681f, -0.340367794f, -0.334831327f, -0.282081693f, -0.174286723f,
+    -0.159335732f, -0.137824714f, -0.101755992f, -0.0405324399f, 0.032065317f,
+    0.156726792f, 0.247121572f, 0.304841816f, 0.0212506354f, 0.221671626f, 0.377060801f,
+    0.478236854f, -0.179768175f, -0.0151229277f, 0.143741101f, 0.287066817f,
+};
+const std::vector<float> kConv1DCausalDx = {
+    -1.04644871f, 2.85527182f, 0.651573598f, -2.53676057f, 1.22617304f, 2.36718416f,
+    -2.02719212f, -1.36959112f, 2.21660256f, 0.0805325434f, -2.88562489f, 0.318540454f,
+    2.1247685f, -2.12674832f, -1.8306458f, 1.57126808f, 1.33813941f, -1.75632858f,
+    -0.359101981f, 1.68312192f, 0.126331449f, -1.40711915f, 2.72138143f, 1.03076065f,
+    -2.60189128f, 0.796467364f, 2.4917419f, -1.74543703f, -1.75634909f, 1.98833454f,
+    0.487049371f, -2.92453098f, -0.0825958103f, 2.33556533f, -1.78713024f, -2.08841085f,
+    1.51788652f, 1.61527252f, -1.74127364f, -0.401073247f, 1.71478879f, 0.163923264f,
+};
+// ---- End of the output of nn/testdata/conv1d_pytorch.py.
+
+// Conv1D against PyTorch's conv1d (same padding with stride 2, and causal), values and
+// input gradients within 1e-5; Keras' kernel layout; causality; gradient check; errors.
+TEST(Conv1DTest, SameAndCausalMatchPyTorch) {
+  ClearSession();
+  Tensor x = Tensor::Empty({2, 7, 3});
+  for (int64_t i = 0; i < 42; ++i) x.data()[i] = static_cast<float>(std::sin(0.37 * i + 0.1));
+  struct Case {
+    Conv1DOptions options;
+    const std::vector<float>&y, &dx;
+  };
+  const Case cases[] = {
+      {Conv1DOptions(4, 3).Padding(Padding::kSame).Strides(2), kConv1DSameY, kConv1DSameDx},
+      {Conv1DOptions(4, 3).Causal(), kConv1DCausalY, kConv1DCausalDx}};
+  for (const Case& c : cases) {
+    Conv1D conv(c.options);
+    conv.Build({7, 3});
+    ASSERT_EQ(conv.kernel().shape(), (Shape{3, 3, 4}));
+    for (int64_t i = 0; i < 36; ++i) {
+      conv.kernel().data()[i] = static_cast<float>(std::cos(0.41 * i + 0.3) * 0.5);
+    }
+    for (int64_t i = 0; i < 4; ++i) conv.bias().data()[i] = static_cast<float>(0.1 * i - 0.15);
+    Tensor in = x.Clone().SetRequiresGrad();
+    Tensor y = conv(in);
+    ASSERT_EQ(y.numel(), static_cast<int64_t>(c.y.size()));
+    Tensor w = Tensor::Empty(y.shape());
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      w.data()[i] = static_cast<float>(std::cos(0.23 * i + 0.2));
+    }
+    Sum(Mul(y, w)).Backward();
+    const std::vector<float> got = y.ToVector(), dx = in.grad().ToVector();
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], c.y[i], 1e-5) << i;
+    for (size_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx[i], c.dx[i], 1e-5) << i;
+    const GradCheckResult r = GradCheck(
+        [&](const std::vector<Tensor>& v) { return conv(v[0]); },
+        {x.Clone().SetRequiresGrad(), conv.kernel(), conv.bias()});
+    EXPECT_TRUE(r.ok) << r.message;
+  }
+  // Causal: changing a later step leaves every earlier output unchanged.
+  Conv1D causal(Conv1DOptions(2, 4).Causal().Activation(kRelu));
+  Tensor a = x.Clone();
+  const std::vector<float> before = causal(a).ToVector();
+  a.data()[5 * 3 + 1] += 1.f;  // sample 0, step 5
+  const std::vector<float> after = causal(a).ToVector();
+  for (int64_t t = 0; t < 7; ++t) {
+    for (int64_t f = 0; f < 2; ++f) {
+      if (t < 5) EXPECT_EQ(after[t * 2 + f], before[t * 2 + f]) << t;
+    }
+  }
+  EXPECT_EQ(causal.output_shape(), (Shape{7, 2}));
+  try {
+    Conv1D(4, 3)(Tensor::Zeros({2, 4, 4, 1}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "conv1d_3 (Conv1D): expects input (None, steps, channels), got (None, 4, 4, 1)");
+  }
+}
+
 TEST(Conv2DTest, OneChannel3x3On4x4) {
   Conv2D valid(Conv2DOptions(1, 3).KernelInitializer(Ones()));
   Tensor x = Iota({1, 4, 4, 1});

@@ -228,6 +228,15 @@ std::vector<Case> BatchNormCases() {
       {"sequence_global_max_pooling", {7, 3}, [](Sequential& m) { m.Add(GlobalMaxPooling1D()); }},
       {"sequence_global_average_pooling", {7, 3},
        [](Sequential& m) { m.Add(GlobalAveragePooling1D()); }},
+      {"conv1d_same_strided", {9, 3},
+       [](Sequential& m) {
+         m.Add(Conv1D(Conv1DOptions(4, 3).Padding(Padding::kSame).Strides(2).Activation(kRelu)));
+       }},
+      {"conv1d_causal_valid", {8, 2},
+       [](Sequential& m) {
+         m.Add(Conv1D(Conv1DOptions(5, 3).Causal()));
+         m.Add(Conv1D(Conv1DOptions(3, 2).Activation(kTanh)));
+       }},
       {"sequence_dense", {5, 6},
        [](Sequential& m) {
          m.Add(Dense(DenseCase(4, kRelu)));
