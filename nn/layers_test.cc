@@ -11,6 +11,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/nn_functions.h"
 #include "gtest/gtest.h"
+#include "nn/wrappers.h"
 
 namespace gradway {
 namespace nn {
@@ -197,6 +198,36 @@ TEST(Conv1DTest, SameAndCausalMatchPyTorch) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "conv1d_3 (Conv1D): expects input (None, steps, channels), got (None, 4, 4, 1)");
+  }
+}
+
+// TimeDistributed(Dense): every step through the same Dense, the same bits as its rows;
+// the wrapped layer's weights are the wrapper's children; gradient check; errors.
+TEST(TimeDistributedTest, AppliesTheLayerToEveryStep) {
+  ClearSession();
+  Generator gen(8);
+  TimeDistributed td(
+      Dense(DenseOptions(3).Activation(kTanh).BiasInitializer(RandomNormal(0, 1))));
+  const Tensor x = Tensor::Normal({2, 4, 5}, 0, 1, gen).SetRequiresGrad();
+  const Tensor y = td(x);
+  EXPECT_EQ(y.shape(), (Shape{2, 4, 3}));
+  EXPECT_EQ(td.output_shape(), (Shape{4, 3}));
+  auto& dense = static_cast<Dense&>(td.layer());
+  EXPECT_EQ(y.ToVector(),
+            Tanh(Linear(x.Reshape({8, 5}), dense.kernel(), dense.bias())).ToVector());
+  const NamedTensors p = td.NamedParameters();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].first, "dense/kernel");
+  const GradCheckResult r = GradCheck([&](const std::vector<Tensor>& in) { return td(in[0]); },
+                                      {x, dense.kernel(), dense.bias()});
+  EXPECT_TRUE(r.ok) << r.message;
+  try {
+    TimeDistributed(Dense(2))(Tensor::Zeros({3, 4}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "time_distributed_1 (TimeDistributed): expects input (None, steps, ...), got "
+              "(None, 4)");
   }
 }
 

@@ -28,5 +28,6 @@
 #include "nn/progress.h"
 #include "nn/schedules.h"
 #include "nn/training_state.h"
+#include "nn/wrappers.h"
 
 #endif  // GRADWAY_NN_NN_H_

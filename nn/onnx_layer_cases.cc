@@ -237,6 +237,13 @@ std::vector<Case> BatchNormCases() {
          m.Add(Conv1D(Conv1DOptions(5, 3).Causal()));
          m.Add(Conv1D(Conv1DOptions(3, 2).Activation(kTanh)));
        }},
+      {"time_distributed_dense", {4, 5},
+       [](Sequential& m) { m.Add(TimeDistributed(Dense(DenseCase(3, kSoftmax)))); }},
+      {"time_distributed_conv", {3, 6, 6, 2},
+       [](Sequential& m) {
+         m.Add(TimeDistributed(Conv2D(ConvCase(3, 3))));
+         m.Add(TimeDistributed(GlobalAveragePooling2D()));
+       }},
       {"sequence_dense", {5, 6},
        [](Sequential& m) {
          m.Add(Dense(DenseCase(4, kRelu)));
