@@ -14,6 +14,7 @@
 #include "autograd/internal/node.h"
 #include "autograd/internal/tensor_impl.h"
 #include "ops/elementwise.h"
+#include "ops/gather.h"
 #include "ops/matmul.h"
 #include "ops/pad.h"
 #include "ops/transpose.h"
@@ -792,6 +793,33 @@ Tensor MatMul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
 }
 
 Tensor MatMul(const Tensor& a, const Tensor& b) { return MatMul(a, b, false, false); }
+
+Tensor Gather(const Tensor& x, absl::Span<const int64_t> indices, int axis) {
+  GRADWAY_CHECK(x.rank() >= 1, "gather: expected at least 1 dimension, got a scalar");
+  const int a = NormalizeAxis(axis, x.rank(), "gather");
+  const Shape& s = x.shape();
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < a; ++d) outer *= s[d];
+  for (int d = a + 1; d < x.rank(); ++d) inner *= s[d];
+  const int64_t size = s[a], n = static_cast<int64_t>(indices.size());
+  for (int64_t i = 0; i < n; ++i) {
+    GRADWAY_CHECK(indices[i] >= 0 && indices[i] < size, "gather: index ", indices[i],
+                  " (position ", i, ") is out of range for axis ", a, " of size ", size,
+                  " (input shape ", ShapeToString(s), ")");
+  }
+  Shape out_shape = s;
+  out_shape[a] = n;
+  Tensor y = Tensor::Empty(out_shape);
+  ops::Gather(x.data(), indices.data(), outer, size, n, inner, y.data());
+  return RecordOp("gather", y, {x}, Save(),
+                  [idx = std::vector<int64_t>(indices.begin(), indices.end()), outer, size, n,
+                   inner, s](const Tensor& g) -> std::vector<Tensor> {
+                    Tensor dx = Tensor::Empty(s);
+                    ops::GatherBackward(g.data(), idx.data(), outer, size, n, inner,
+                                        dx.data());
+                    return {dx};
+                  });
+}
 
 // ---------------------------------------------------------------- Layout
 // The Tensor methods are recorded ops like the rest, so they are defined here (declared in

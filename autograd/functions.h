@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "autograd/tensor.h"
 
 namespace gradway {
@@ -172,6 +173,13 @@ std::vector<Tensor> Split(const Tensor& x, const std::vector<int64_t>& sizes, in
 // Splits x into `parts` equal parts (tf.split with a number): parts >= 1 must divide x's
 // size along the axis, else Error. (A one-element list {n} chooses this overload: n parts.)
 std::vector<Tensor> Split(const Tensor& x, int64_t parts, int axis = 0);
+// The entries `indices` of x along `axis`, in that order (torch.index_select; an
+// embedding lookup is Gather(table, ids)): the axis' size becomes indices.size(), entries
+// may repeat. Indices are integers, never a float round trip. The gradient scatters back,
+// adding repeated entries' rows in index order (ops/gather.h: the same bits for any thread
+// count). Throws Error naming "gather", the index and the shape for an index outside
+// [0, size) or an axis out of range.
+Tensor Gather(const Tensor& x, absl::Span<const int64_t> indices, int axis = 0);
 
 // Joins tensors along an existing axis (torch.cat): all of the same rank and the same
 // sizes except along `axis` (negative counts from the end). Each gets its part of the

@@ -257,6 +257,38 @@ TEST(FunctionsTest, BatchedMatMulAgainstAReference) {
             "transpose_b)");
 }
 
+// Gather on every axis against a plain loop, with repeated and unused indices; its
+// gradient check (repeated rows add), failing with the backward halved; errors.
+TEST(FunctionsTest, GatherAgainstAReferenceAndItsGradient) {
+  const Tensor x = RandomLeaf({4, 5, 3}, 1800);
+  const std::vector<int64_t> idx = {2, 0, 2, 3};
+  for (int axis : {0, 1, 2, -1}) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    const int a = axis < 0 ? axis + 3 : axis;
+    const std::vector<int64_t> use =
+        a == 2 ? std::vector<int64_t>{2, 0, 2} : idx;  // axis 2 has 3 entries
+    const Tensor y = Gather(x, use, axis);
+    Shape want_shape = x.shape();
+    want_shape[a] = static_cast<int64_t>(use.size());
+    ASSERT_EQ(y.shape(), want_shape);
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      int64_t pos[3] = {i / (want_shape[1] * want_shape[2]), (i / want_shape[2]) % want_shape[1],
+                        i % want_shape[2]};
+      pos[a] = use[pos[a]];
+      EXPECT_EQ(y.data()[i], x.data()[(pos[0] * 5 + pos[1]) * 3 + pos[2]]) << i;
+    }
+    testing::ExpectGradCheckCatchesHalvedBackward(
+        [&](const std::vector<Tensor>& v) { return Gather(v[0], use, axis); }, {x}, "gather");
+  }
+  EXPECT_EQ(Gather(x, {}, 0).shape(), (Shape{0, 5, 3}));
+  EXPECT_EQ(ErrorOf([&] { Gather(x, {1, 4}, 0); }),
+            "gather: index 4 (position 1) is out of range for axis 0 of size 4 (input shape "
+            "(4, 5, 3))");
+  EXPECT_EQ(ErrorOf([&] { Gather(x, {-1}, 1); }),
+            "gather: index -1 (position 0) is out of range for axis 1 of size 5 (input shape "
+            "(4, 5, 3))");
+}
+
 TEST(FunctionsTest, LayoutGradients) {
   ExpectGradOk([](const std::vector<Tensor>& v) { return v[0].Reshape({5, -1}) * 2.f; },
                {RandomLeaf({3, 5, 2}, 400, -2.f, 2.f)});
