@@ -134,6 +134,42 @@ Tensor Conv2D::Forward(const Tensor& x) {
                          ::gradway::Conv2D(x, kernel_, bias_, sh, sw, options_.padding));
 }
 
+// ---- Embedding.
+Embedding::Embedding(EmbeddingOptions options)
+    : Layer("Embedding", "embedding"), options_(std::move(options)) {
+  GRADWAY_CHECK(options_.input_dim > 0 && options_.output_dim > 0,
+                "Embedding: input_dim and output_dim must be positive, got ",
+                options_.input_dim, " and ", options_.output_dim);
+  if (!options_.name.empty()) set_name(options_.name);
+  set_declared_input_shape(options_.input_shape);
+}
+
+Shape Embedding::DoBuild(const Shape& in) {
+  embeddings_ = RegisterParameter(
+      "embeddings", MakeParameter({options_.input_dim, options_.output_dim},
+                                  options_.embeddings_initializer, generator()));
+  Shape out = in;
+  out.push_back(options_.output_dim);
+  return out;
+}
+
+Tensor Embedding::Forward(const Tensor& x) {
+  std::vector<int64_t> ids(static_cast<size_t>(x.numel()));
+  const float* v = x.data();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const float id = v[i];
+    GRADWAY_CHECK(id >= 0.f && id < static_cast<float>(options_.input_dim) &&
+                      id == std::floor(id),
+                  Description(), ": id ", id, " at position ", i, " of input ",
+                  ShapeToString(x.shape()), " is not an integer in [0, ", options_.input_dim,
+                  ")");
+    ids[i] = static_cast<int64_t>(id);
+  }
+  Shape out = x.shape();
+  out.push_back(options_.output_dim);
+  return Gather(embeddings_, ids, 0).Reshape(out);
+}
+
 // ---- Conv1D.
 Conv1D::Conv1D(Conv1DOptions options) : Layer("Conv1D", "conv1d"), options_(std::move(options)) {
   const Conv1DOptions& o = options_;

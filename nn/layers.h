@@ -163,6 +163,51 @@ class Conv2D : public Layer<Conv2D> {
   Tensor kernel_, bias_;
 };
 
+// Embedding (Keras' layer): integer ids [N, ...] -> their rows of the table
+// embeddings [input_dim, output_dim] (RandomUniform(-0.05, 0.05), Keras' default): output
+// [N, ..., output_dim]. A model's inputs are float tensors, so the ids arrive as floats
+// (exact integers up to 2^24); the lookup itself is autograd's Gather on integer indices,
+// its gradient a deterministic scatter-add. An id that is not an integer in
+// [0, input_dim) is an Error naming the layer, the id and its position. ONNX: Cast to
+// int64 and Gather. Keras' mask_zero is not supported yet (masks do not travel between
+// layers).
+struct EmbeddingOptions {
+  EmbeddingOptions(int64_t input_dim, int64_t output_dim)
+      : input_dim(input_dim), output_dim(output_dim) {}
+  int64_t input_dim;
+  int64_t output_dim;
+  Initializer embeddings_initializer = RandomUniform(-0.05f, 0.05f);
+  std::optional<Shape> input_shape;
+  std::string name;
+
+  EmbeddingOptions& EmbeddingsInitializer(Initializer v) {
+    embeddings_initializer = std::move(v);
+    return *this;
+  }
+  // Per-sample input shape, e.g. {sequence_length}.
+  EmbeddingOptions& InputShape(Shape v) { input_shape = std::move(v); return *this; }
+  EmbeddingOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class Embedding : public Layer<Embedding> {
+ public:
+  // Throws Error for input_dim or output_dim < 1.
+  explicit Embedding(EmbeddingOptions options);
+  Embedding(int64_t input_dim, int64_t output_dim)
+      : Embedding(EmbeddingOptions(input_dim, output_dim)) {}
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  const EmbeddingOptions& options() const { return options_; }
+  Tensor embeddings() const { return embeddings_; }  // [input_dim, output_dim]
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  EmbeddingOptions options_;
+  Tensor embeddings_;
+};
+
 // Conv1D (Keras' layer, channels last): x [N, steps, channels] -> [N, out_steps, filters];
 // kernel [kernel_size, channels, filters] (Keras' layout, GlorotUniform), bias [filters]
 // (Zeros). Padding: valid, same (Keras' rules, as Conv2D), or causal (Causal(): kernel_size

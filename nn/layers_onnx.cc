@@ -130,6 +130,16 @@ std::string Conv2D::ExportOnnx(OnnxGraph& graph, const std::string& input) const
   return ExportActivation(graph, options_.activation, y, name());
 }
 
+// The ids (float inputs) cast to int64, then Gather of the table's rows.
+std::string Embedding::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  const std::string x = graph.ToLayout(input, Layout::kNhwc, name() + "/to_nhwc");
+  const std::string ids = graph.Node("Cast", {x}, name() + "/ids", input_shape(),
+                                     Layout::kNhwc, {{"to", int64_t{7}}});  // INT64
+  return graph.Node("Gather",
+                    {graph.Initializer(name() + "/embeddings", embeddings_), ids},
+                    name() + "/Gather", output_shape(), Layout::kNhwc, {{"axis", int64_t{0}}});
+}
+
 // (N, steps, channels) -> Transpose (N, channels, steps) -> 1-D Conv (weights [filters,
 // channels, kernel_size]; causal: kernel_size - 1 pads before) -> Transpose back.
 std::string Conv1D::ExportOnnx(OnnxGraph& graph, const std::string& input) const {

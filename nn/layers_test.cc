@@ -231,6 +231,55 @@ TEST(TimeDistributedTest, AppliesTheLayerToEveryStep) {
   }
 }
 
+// Embedding: rows of the table for integer ids (any input rank), the table's gradient
+// adding repeated ids' rows, the gradient check; ids that are not integers in range are
+// errors naming the layer.
+TEST(EmbeddingTest, LooksUpRowsAndScattersGradients) {
+  ClearSession();
+  Embedding emb(EmbeddingOptions(6, 3).EmbeddingsInitializer(RandomNormal(0, 1)));
+  EXPECT_EQ(emb.name(), "embedding");
+  const Tensor ids = Tensor::FromVector({4, 0, 4, 5, 2, 4}, {2, 3});
+  Tensor y = emb(ids);
+  EXPECT_EQ(y.shape(), (Shape{2, 3, 3}));
+  EXPECT_EQ(emb.output_shape(), (Shape{3, 3}));
+  ASSERT_EQ(emb.embeddings().shape(), (Shape{6, 3}));
+  const std::vector<float> table = emb.embeddings().ToVector(), got = y.ToVector();
+  for (int64_t i = 0; i < 6; ++i) {
+    const int64_t id = static_cast<int64_t>(ids.data()[i]);
+    for (int64_t c = 0; c < 3; ++c) EXPECT_EQ(got[i * 3 + c], table[id * 3 + c]);
+  }
+  Generator gen(3);
+  const Tensor w = Tensor::Normal(y.shape(), 0, 1, gen);
+  Sum(Mul(y, w)).Backward();
+  std::vector<float> want(18, 0.f);
+  for (int64_t i = 0; i < 6; ++i) {
+    for (int64_t c = 0; c < 3; ++c) {
+      want[static_cast<int64_t>(ids.data()[i]) * 3 + c] += w.data()[i * 3 + c];
+    }
+  }
+  EXPECT_EQ(emb.embeddings().grad().ToVector(), want);  // ids 1 and 3 get zeros
+  const GradCheckResult r = GradCheck(
+      [&](const std::vector<Tensor>& v) { return emb(ids) * v[0]; },
+      {Tensor::Normal({2, 3, 3}, 0, 1, gen).SetRequiresGrad()});
+  EXPECT_TRUE(r.ok) << r.message;
+  const GradCheckResult table_check = GradCheck(
+      [&](const std::vector<Tensor>&) { return emb(ids); }, {emb.embeddings()});
+  EXPECT_TRUE(table_check.ok) << table_check.message;
+  for (float bad : {6.f, -1.f, 1.5f, NAN}) {
+    try {
+      emb(Tensor::FromVector({0, 1, 2, 3, bad, 4}, {2, 3}));
+      FAIL() << "no error for " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("embedding (Embedding): id "), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("at position 4 of input (2, 3) is not an integer in "
+                                           "[0, 6)"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(Conv2DTest, OneChannel3x3On4x4) {
   Conv2D valid(Conv2DOptions(1, 3).KernelInitializer(Ones()));
   Tensor x = Iota({1, 4, 4, 1});

@@ -25,6 +25,8 @@ struct Case {
   std::string name;
   Shape input;  // per sample
   std::function<void(Sequential&)> add;
+  // Inputs are Normal(0, 1) unless this is set: ids in [0, ids) (for an Embedding first).
+  int64_t ids = 0;
 };
 
 DenseOptions DenseCase(int64_t units, ActivationFunction a) {
@@ -244,6 +246,13 @@ std::vector<Case> BatchNormCases() {
          m.Add(TimeDistributed(Conv2D(ConvCase(3, 3))));
          m.Add(TimeDistributed(GlobalAveragePooling2D()));
        }},
+      {"embedding_pooling_dense", {6},
+       [](Sequential& m) {
+         m.Add(Embedding(EmbeddingOptions(9, 4).EmbeddingsInitializer(RandomNormal(0, 1))));
+         m.Add(GlobalAveragePooling1D());
+         m.Add(Dense(DenseCase(3, kSoftmax)));
+       },
+       /*ids=*/9},
       {"sequence_dense", {5, 6},
        [](Sequential& m) {
          m.Add(Dense(DenseCase(4, kRelu)));
@@ -333,6 +342,11 @@ int Run(const std::string& dir) {
     Shape shape = {64};
     shape.insert(shape.end(), c.input.begin(), c.input.end());
     Tensor x = Tensor::Normal(shape, 0.f, 1.f, gen);
+    if (c.ids > 0) {
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        x.data()[i] = static_cast<float>(gen.NextU64() % static_cast<uint64_t>(c.ids));
+      }
+    }
     absl::Status st = WriteOnnxCheckFolder(model, x, dir + "/" + c.name, c.name,
                                            /*argmax=*/false, "nn/onnx_layer_cases");
     if (!st.ok()) {

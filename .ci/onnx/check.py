@@ -75,6 +75,8 @@ class Report:
 OPENCV_CANNOT_RUN = {
     'conv_layer_norm': 'its Reduce layer cannot reduce the last axis (layer normalisation: '
                        'ReduceMean over axis -1, as torch.onnx writes it below opset 17)',
+    'embedding_pooling_dense': 'its Gather takes constant indices only (an Embedding looks '
+                               'up the input ids)',
 }
 
 
