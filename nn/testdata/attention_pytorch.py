@@ -18,6 +18,8 @@ import math
 
 import torch
 
+from cxx_initializers import emit
+
 
 def values(n, a, b, scale):
     return torch.tensor([math.sin(a * i + b) * scale for i in range(n)], dtype=torch.float32)
@@ -25,25 +27,6 @@ def values(n, a, b, scale):
 
 def weights(n):
     return torch.tensor([math.cos(0.23 * i + 0.2) for i in range(n)], dtype=torch.float32)
-
-
-def fmt(v):
-    s = '%.9g' % v
-    if 'e' not in s and '.' not in s:
-        s += '.0'
-    return s + 'f'
-
-
-def emit(name, t):
-    vals = [fmt(v) for v in t.detach().reshape(-1).tolist()]
-    lines, line = [], '   '
-    for v in vals:
-        if len(line) + len(v) + 2 > 90:
-            lines.append(line)
-            line = '   '
-        line += ' ' + v + ','
-    lines.append(line)
-    print('const std::vector<float> %s = {\n%s\n};' % (name, '\n'.join(lines)))
 
 
 def main():

@@ -16,24 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-
-def fmt(v):
-    s = '%.9g' % v
-    if 'e' not in s and '.' not in s:
-        s += '.0'
-    return s + 'f'
-
-
-def emit(name, t):
-    vals = [fmt(v) for v in t.detach().reshape(-1).tolist()]
-    lines, line = [], '   '
-    for v in vals:
-        if len(line) + len(v) + 2 > 90:
-            lines.append(line)
-            line = '   '
-        line += ' ' + v + ','
-    lines.append(line)
-    print('const std::vector<float> %s = {\n%s\n};' % (name, '\n'.join(lines)))
+from cxx_initializers import emit
 
 
 def main():
