@@ -318,11 +318,12 @@ TEST(FunctionalTest, Errors) {
             std::string::npos);
   EXPECT_EQ(ErrorOf([] { Add()(Tensor::Zeros({2, 3})); }),
             "add_1 (Add): takes a list of inputs ({a, b}), not one tensor");
-  auto image = Input({4, 4, 1});
-  auto dense_on_image = Dense(DenseOptions(3).Name("head"))(image);
-  EXPECT_NE(ErrorOf([&] { Model m(image, dense_on_image); }).find("head (Dense)"),
+  auto vector = Input({16});
+  auto conv_on_vector = Conv2D(Conv2DOptions(3, 3).Name("head"))(vector);
+  EXPECT_NE(ErrorOf([&] { Model m(vector, conv_on_vector); })
+                .find("head (Conv2D): expects input (None, height, width, channels)"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { dense_on_image.shape(); }).find("known once a Model"),
+  EXPECT_NE(ErrorOf([&] { conv_on_vector.shape(); }).find("known once a Model"),
             std::string::npos);
 }
 
