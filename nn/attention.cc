@@ -7,9 +7,11 @@
 
 #include "autograd/error.h"
 #include "autograd/functions.h"
+#include "autograd/graph.h"
 #include "autograd/nn_functions.h"
 #include "base/shape_string.h"
 #include "base/splitmix.h"
+#include "nn/onnx_graph.h"
 
 namespace gradway {
 namespace nn {
@@ -118,6 +120,48 @@ Tensor MultiHeadAttention::Attend(const Tensor& query, const Tensor& value, cons
 std::string MultiHeadAttention::ExportOnnxMerge(OnnxGraph&,
                                                 const std::vector<std::string>&) const {
   Fail("cannot export ", Description(), " to ONNX: MultiHeadAttention has no ONNX export yet");
+}
+
+// ---- PositionEmbedding.
+
+PositionEmbedding::PositionEmbedding(PositionEmbeddingOptions options)
+    : Layer("PositionEmbedding", "position_embedding"), options_(std::move(options)) {
+  GRADWAY_CHECK(options_.sequence_length >= 1,
+                "PositionEmbedding: sequence_length must be positive, got ",
+                options_.sequence_length);
+  if (!options_.name.empty()) set_name(options_.name);
+}
+
+Shape PositionEmbedding::DoBuild(const Shape& in) {
+  GRADWAY_CHECK(in.size() == 2, Description(), ": expects input (None, steps, features), got ",
+                BatchShapeString(in));
+  GRADWAY_CHECK(in[0] <= options_.sequence_length, Description(), ": input ",
+                BatchShapeString(in), " is longer than sequence_length ",
+                options_.sequence_length);
+  embeddings_ = RegisterParameter(
+      "embeddings",
+      MakeParameter({options_.sequence_length, in[1]}, options_.initializer, generator()));
+  return in;
+}
+
+Tensor PositionEmbedding::Forward(const Tensor& x) {
+  const int64_t steps = x.size(1), features = x.size(2);
+  const Tensor rows = Slice(embeddings_, 0, 0, steps).Reshape({1, steps, features});
+  // Broadcast over the batch; the gradient sums the samples' into the table.
+  return ::gradway::Add(Tensor::Zeros({x.size(0), 1, 1}), rows);
+}
+
+std::string PositionEmbedding::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  const auto kNhwc = OnnxGraph::Layout::kNhwc;
+  const std::string x = graph.ToLayout(input, kNhwc, name() + "/to_nhwc");
+  Tensor rows;
+  {
+    NoGradGuard no_grad;
+    rows = Slice(embeddings_, 0, 0, input_shape()[0]);
+  }
+  const std::string shape = graph.Node("Shape", {x}, name() + "/shape", {3}, kNhwc);
+  return graph.Node("Expand", {graph.Initializer(name() + "/embeddings", rows), shape},
+                    name() + "/Expand", output_shape(), kNhwc);
 }
 
 }  // namespace nn

@@ -1,4 +1,5 @@
-// Attention layers (Keras' layers.MultiHeadAttention).
+// Attention layers (Keras' layers.MultiHeadAttention) and the position embedding an
+// encoder block adds to its tokens' (KerasHub's layers.PositionEmbedding).
 #ifndef GRADWAY_NN_ATTENTION_H_
 #define GRADWAY_NN_ATTENTION_H_
 
@@ -99,6 +100,45 @@ class MultiHeadAttention : public Layer<MultiHeadAttention, MergeLayer> {
   uint64_t seed_ = 0;
   Tensor query_kernel_, query_bias_, key_kernel_, key_bias_, value_kernel_, value_bias_,
       output_kernel_, output_bias_;
+};
+
+// PositionEmbedding (KerasHub's layer): learned embeddings of the positions 0, 1, ... of a
+// sequence, as Transformers add them to the token embeddings:
+//   auto tokens = nn::Embedding(vocabulary, 64)(ids);
+//   auto x = nn::Add()({tokens, nn::PositionEmbedding(max_length)(tokens)});
+// x [N, T, D] -> the first T rows of the table [sequence_length, D] (GlorotUniform),
+// broadcast to [N, T, D] (the input's values are not read, only its shape). An input
+// longer than sequence_length, or not (None, T, D), is an Error naming the layer.
+struct PositionEmbeddingOptions {
+  explicit PositionEmbeddingOptions(int64_t sequence_length)
+      : sequence_length(sequence_length) {}
+  int64_t sequence_length;
+  Initializer initializer = GlorotUniform();
+  std::string name;
+
+  PositionEmbeddingOptions& EmbeddingsInitializer(Initializer v) {
+    initializer = std::move(v);
+    return *this;
+  }
+  PositionEmbeddingOptions& Name(std::string v) { name = std::move(v); return *this; }
+};
+
+class PositionEmbedding : public Layer<PositionEmbedding> {
+ public:
+  // Throws Error for sequence_length < 1.
+  explicit PositionEmbedding(PositionEmbeddingOptions options);
+  explicit PositionEmbedding(int64_t sequence_length)
+      : PositionEmbedding(PositionEmbeddingOptions(sequence_length)) {}
+  Tensor Forward(const Tensor& x) override;
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  Tensor embeddings() const { return embeddings_; }  // [sequence_length, D]
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  PositionEmbeddingOptions options_;
+  Tensor embeddings_;
 };
 
 }  // namespace nn

@@ -417,6 +417,37 @@ TEST(MultiHeadAttentionTest, TrainsInAFunctionalModel) {
       << onnx;
 }
 
+// PositionEmbedding: the table's first T rows for every sample, whatever the input's values;
+// the gradient sums the samples'; errors.
+TEST(PositionEmbeddingTest, RowsForEveryPositionAndTheirGradient) {
+  ClearSession();
+  PositionEmbedding pos(PositionEmbeddingOptions(6).EmbeddingsInitializer(RandomNormal(0, 1)));
+  EXPECT_EQ(pos.name(), "position_embedding");
+  Generator gen(2);
+  const Tensor x = Tensor::Uniform({3, 4, 5}, -1.f, 1.f, gen);
+  const Tensor y = pos(x);
+  ASSERT_EQ(y.shape(), (Shape{3, 4, 5}));
+  ASSERT_EQ(pos.embeddings().shape(), (Shape{6, 5}));
+  const std::vector<float> table = pos.embeddings().ToVector(), got = y.ToVector();
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(got[i], table[i % 20]) << i;
+  const Tensor w = Tensor::Uniform(y.shape(), -1.f, 1.f, gen);
+  Sum(Mul(y, w)).Backward();
+  const std::vector<float> grad = pos.embeddings().grad().ToVector();
+  for (int64_t r = 0; r < 6; ++r) {
+    for (int64_t c = 0; c < 5; ++c) {
+      double want = 0;
+      for (int64_t n = 0; n < 3 && r < 4; ++n) want += w.data()[(n * 4 + r) * 5 + c];
+      EXPECT_NEAR(grad[r * 5 + c], want, 1e-6) << r << ", " << c;
+    }
+  }
+  EXPECT_EQ(ErrorOf([] {
+              PositionEmbedding p(3);
+              p.Build({4, 2});
+            }),
+            "position_embedding_1 (PositionEmbedding): input (None, 4, 2) is longer than "
+            "sequence_length 3");
+}
+
 }  // namespace
 }  // namespace nn
 }  // namespace gradway

@@ -253,6 +253,12 @@ std::vector<Case> BatchNormCases() {
          m.Add(Dense(DenseCase(3, kSoftmax)));
        },
        /*ids=*/9},
+      {"embedding_plus_positions", {5},
+       [](Sequential& m) {
+         m.Add(Embedding(EmbeddingOptions(7, 4).EmbeddingsInitializer(RandomNormal(0, 1))));
+         m.Add(PositionEmbedding(8));
+       },
+       /*ids=*/7},
       {"sequence_dense", {5, 6},
        [](Sequential& m) {
          m.Add(Dense(DenseCase(4, kRelu)));

@@ -75,15 +75,19 @@ class Report:
 OPENCV_CANNOT_RUN = {
     'conv_layer_norm': 'its Reduce layer cannot reduce the last axis (layer normalisation: '
                        'ReduceMean over axis -1, as torch.onnx writes it below opset 17)',
-    'embedding_pooling_dense': 'its Gather takes constant indices only (an Embedding looks '
-                               'up the input ids)',
 }
+# Layer forms whose name starts with "embedding" begin with an Embedding, whose Gather of
+# the input ids OpenCV 4.6 cannot import (it takes constant indices only).
+OPENCV_EMBEDDING_GAP = ('its Gather takes constant indices only (an Embedding looks up the '
+                        'input ids)')
 
 
 def opencv_known_gap(meta):
     """Why OpenCV 4.6 cannot run this model, or None when it should."""
     if meta['name'] in OPENCV_CANNOT_RUN:
         return OPENCV_CANNOT_RUN[meta['name']]
+    if meta['name'].startswith('embedding'):
+        return OPENCV_EMBEDDING_GAP
     if len(meta['input_shape']) == 3:
         return ('a sequence model (input [N, steps, features]): its importer mishandles 3-D '
                 'tensors')
