@@ -207,7 +207,9 @@ TEST(FunctionalTest, ResumesBitIdenticalThroughBackupAndRestore) {
   EXPECT_THROW(TwoOutputRun(dir + "/run", 7, &resumed, &holder), Killed);
   History got = TwoOutputRun(dir + "/run", -1, &resumed, &holder);
   for (const auto& [key, values] : expected.history) {
-    if (key != "seconds") EXPECT_EQ(values, got.history[key]) << key;
+    if (key != "seconds") {
+      EXPECT_EQ(values, got.history[key]) << key;
+    }
   }
   const std::vector<Tensor> a = ref->GetWeights(), b = resumed->GetWeights();
   ASSERT_EQ(a.size(), b.size());
