@@ -12,17 +12,13 @@
 
 namespace gradway {
 namespace nn {
-namespace {
 
-// `buf` as a [count, sample...] tensor, keeping its storage when the shape matches.
-float* Prepare(int64_t count, const Shape& sample, Tensor* buf) {
+float* Dataset::BatchBuffer(int64_t count, const Shape& sample, Tensor* buf) {
   Shape s = {count};
   s.insert(s.end(), sample.begin(), sample.end());
   if (!buf->defined() || buf->shape() != s) *buf = Tensor::Empty(s);
   return buf->data();
 }
-
-}  // namespace
 
 void Dataset::Slice(int64_t begin, int64_t count, Tensor* x, Tensor* y) const {
   std::vector<int64_t> rows(count);
@@ -50,7 +46,7 @@ Shape TensorDataset::y_shape() const { return Shape(y_.shape().begin() + 1, y_.s
 void TensorDataset::Gather(const int64_t* rows, int64_t count, Tensor* x, Tensor* y) const {
   auto gather = [&](const Tensor& src, const Shape& sample, Tensor* out) {
     const int64_t row = NumElements(sample);
-    float* to = Prepare(count, sample, out);
+    float* to = BatchBuffer(count, sample, out);
     const float* from = src.data();
     for (int64_t i = 0; i < count; ++i) {
       std::memcpy(to + i * row, from + rows[i] * row, row * sizeof(float));
@@ -93,10 +89,10 @@ Shape ByteImageDataset::y_shape() const {
 }
 
 void ByteImageDataset::Gather(const int64_t* rows, int64_t count, Tensor* x, Tensor* y) const {
-  float* to = Prepare(count, image_shape_, x);
+  float* to = BatchBuffer(count, image_shape_, x);
   // Gathered and scaled in one pass: byte / 255.0f.
   ops::GatherBytesAsFloat(pixels_.data(), rows, count, image_size_, 255.0f, to);
-  float* labels = Prepare(count, y_shape(), y);
+  float* labels = BatchBuffer(count, y_shape(), y);
   if (one_hot_) {
     std::fill(labels, labels + count * classes_, 0.f);
     for (int64_t i = 0; i < count; ++i) labels[i * classes_ + labels_[rows[i]]] = 1.f;

@@ -36,6 +36,11 @@ class Dataset {
   virtual void Slice(int64_t begin, int64_t count, Tensor* x, Tensor* y) const;
   // What errors say the data is ("x (60000, 28, 28, 1), y (60000, 10)").
   virtual std::string Description() const;
+
+ protected:
+  // For Gather: *buf as a [count, sample...] tensor, keeping its storage when it already
+  // has that shape; returns its data.
+  static float* BatchBuffer(int64_t count, const Shape& sample, Tensor* buf);
 };
 
 // x [N, ...] and y [N, ...] as given (not copied: they share storage with the caller's).

@@ -11,19 +11,6 @@
 
 namespace gradway {
 namespace nn {
-namespace {
-
-// `buf` as a [count, sample...] tensor, keeping its storage when the shape matches (as
-// nn/dataset.cc's datasets do).
-float* Prepare(int64_t count, const Shape& sample, Tensor* buf) {
-  Shape s = {count};
-  s.insert(s.end(), sample.begin(), sample.end());
-  if (!buf->defined() || buf->shape() != s) *buf = Tensor::Empty(s);
-  return buf->data();
-}
-
-}  // namespace
-
 ImageDirectoryDataset::ImageDirectoryDataset(data::ImageFiles files, int classes,
                                              const ImageDirectoryOptions& options,
                                              std::string name)
@@ -57,7 +44,7 @@ void ImageDirectoryDataset::Gather(const int64_t* rows, int64_t count, Tensor* x
                                    Tensor* y) const {
   const Shape sample = x_shape();
   const int64_t row_size = NumElements(sample);
-  float* to = Prepare(count, sample, x);
+  float* to = BatchBuffer(count, sample, x);
   // Each row decoded into its own place, in parallel; the errors are looked at in row
   // order afterwards, so the one reported does not depend on the threads either.
   std::vector<absl::Status> status(count);
@@ -67,7 +54,7 @@ void ImageDirectoryDataset::Gather(const int64_t* rows, int64_t count, Tensor* x
   for (const absl::Status& s : status) {
     GRADWAY_CHECK(s.ok(), name_, ": ", s.message());
   }
-  float* labels = Prepare(count, y_shape(), y);
+  float* labels = BatchBuffer(count, y_shape(), y);
   if (label_mode_ == "categorical") {
     std::fill(labels, labels + count * classes_, 0.f);
     for (int64_t i = 0; i < count; ++i) labels[i * classes_ + labels_[rows[i]]] = 1.f;
