@@ -19,7 +19,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* kFormat = "gradway.text_vectorization";
-constexpr const char* kPunctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+constexpr absl::string_view kPunctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -73,7 +73,7 @@ std::vector<std::string> TextVectorization::Tokens(absl::string_view text) const
   std::string s;
   s.reserve(text.size());
   for (char c : text) {
-    if (strip && std::char_traits<char>::find(kPunctuation, 32, c) != nullptr) continue;
+    if (strip && kPunctuation.find(c) != absl::string_view::npos) continue;
     s.push_back(lower && c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
   }
   std::vector<std::string> tokens;
