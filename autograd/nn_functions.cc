@@ -365,13 +365,12 @@ Tensor MaskedSoftmax(const Tensor& x, const Tensor& mask, bool causal) {
   GRADWAY_CHECK(x.rank() >= 1, "masked_softmax: expected at least 1 dimension, got a scalar");
   GRADWAY_CHECK(!causal || x.rank() >= 2, "masked_softmax: a causal mask needs queries and ",
                 "keys (rank >= 2), got shape ", ShapeToString(x.shape()));
-  Tensor full;  // the mask at x's shape, as data (no graph)
+  Tensor full;  // the mask at x's shape (BroadcastTo copies it without recording a graph)
   if (mask.defined()) {
-    NoGradGuard no_grad;
     const Shape s = BroadcastShapes(x.shape(), mask.shape(), "masked_softmax");
     GRADWAY_CHECK(s == x.shape(), "masked_softmax: mask of shape ", ShapeToString(mask.shape()),
                   " does not broadcast to input of shape ", ShapeToString(x.shape()));
-    full = BroadcastTo(mask.Detach(), x.shape());
+    full = BroadcastTo(mask, x.shape());
   }
   int64_t rows, cols;
   RowsCols(x, "masked_softmax", &rows, &cols);
