@@ -10,6 +10,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/graph.h"
 #include "autograd/nn_functions.h"
+#include "autograd/recurrent.h"
 #include "autograd/tensor.h"
 #include "base/runtime.h"
 
