@@ -1,6 +1,8 @@
 #include "nn/init.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "autograd/error.h"
 
@@ -81,6 +83,38 @@ Initializer HeUniform() { return VarianceScaling(2.0, false, true); }
 Initializer HeNormal() { return VarianceScaling(2.0, false, false); }
 Initializer LecunUniform() { return VarianceScaling(1.0, false, true); }
 Initializer LecunNormal() { return VarianceScaling(1.0, false, false); }
+
+Initializer Orthogonal(float gain) {
+  GRADWAY_CHECK(gain >= 0, "Orthogonal: negative gain ", gain);
+  return [gain](Tensor& t, const Fans&, Generator& gen) {
+    if (t.numel() == 0) return;
+    const int64_t cols = t.shape().empty() ? 1 : t.shape().back(), rows = t.numel() / cols;
+    // A [m, n] standard normal matrix, m >= n, orthonormalised column by column (modified
+    // Gram-Schmidt in double: R's diagonal comes out positive, Keras' sign correction).
+    const int64_t m = std::max(rows, cols), n = std::min(rows, cols);
+    std::vector<double> a(m * n);
+    for (double& v : a) v = gen.Normal(0.f, 1.f);
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t k = 0; k < j; ++k) {
+        double dot = 0;
+        for (int64_t i = 0; i < m; ++i) dot += a[i * n + j] * a[i * n + k];
+        for (int64_t i = 0; i < m; ++i) a[i * n + j] -= dot * a[i * n + k];
+      }
+      double norm = 0;
+      for (int64_t i = 0; i < m; ++i) norm += a[i * n + j] * a[i * n + j];
+      norm = std::sqrt(norm);
+      for (int64_t i = 0; i < m; ++i) a[i * n + j] /= norm;
+    }
+    float* p = t.data();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        // Tall: Q itself; wide: its transpose.
+        const double q = rows >= cols ? a[r * n + c] : a[c * n + r];
+        p[r * cols + c] = static_cast<float>(gain * q);
+      }
+    }
+  };
+}
 
 Tensor MakeParameter(const Shape& shape, const Initializer& init, Generator& gen) {
   GRADWAY_CHECK(init != nullptr, "MakeParameter: empty initializer for shape ",

@@ -50,6 +50,11 @@ Initializer HeNormal();
 // U(-limit, limit), limit = sqrt(3 / fan_in); truncated normal stddev sqrt(1 / fan_in).
 Initializer LecunUniform();
 Initializer LecunNormal();
+// Keras' Orthogonal (the default recurrent_initializer): the tensor seen as a matrix
+// [numel / last, last] gets orthonormal rows (when it is wide) or columns (when tall),
+// times `gain`: the Q of a QR decomposition of a standard normal matrix, with the signs of
+// R's diagonal taken out as Keras does. Throws Error for a negative gain.
+Initializer Orthogonal(float gain = 1.f);
 
 // Creates a tensor of `shape` filled by `init` (fans from ComputeFans(shape)).
 Tensor MakeParameter(const Shape& shape, const Initializer& init, Generator& gen);

@@ -62,6 +62,30 @@ TEST(InitTest, ConstantsAndSeeds) {
   for (float v : u.ToVector()) EXPECT_TRUE(v >= -1 && v < 1);
 }
 
+// Orthogonal: a wide matrix (a recurrent kernel [H, 4H]) has orthonormal rows, a tall one
+// orthonormal columns, scaled by the gain; the same seed gives the same matrix.
+TEST(InitTest, OrthogonalRowsOrColumns) {
+  for (const Shape& shape : {Shape{5, 20}, Shape{20, 5}, Shape{7, 7}, Shape{2, 3, 4}}) {
+    SCOPED_TRACE(ShapeToString(shape));
+    Generator gen(11);
+    const float gain = 1.5f;
+    const std::vector<float> w = MakeParameter(shape, Orthogonal(gain), gen).ToVector();
+    const int64_t cols = shape.back(), rows = static_cast<int64_t>(w.size()) / cols;
+    const bool wide = rows < cols;
+    const int64_t count = wide ? rows : cols, length = wide ? cols : rows;
+    const auto at = [&](int64_t v, int64_t i) { return wide ? w[v * cols + i] : w[i * cols + v]; };
+    for (int64_t a = 0; a < count; ++a) {
+      for (int64_t b = 0; b < count; ++b) {
+        double dot = 0;
+        for (int64_t i = 0; i < length; ++i) dot += at(a, i) * at(b, i);
+        EXPECT_NEAR(dot, a == b ? gain * gain : 0.0, 1e-5) << a << ", " << b;
+      }
+    }
+    Generator again(11);
+    EXPECT_EQ(MakeParameter(shape, Orthogonal(gain), again).ToVector(), w);
+  }
+}
+
 }  // namespace
 }  // namespace nn
 }  // namespace gradway

@@ -27,6 +27,7 @@
 #include "nn/optimizers.h"
 #include "nn/progress.h"
 #include "nn/schedules.h"
+#include "nn/recurrent.h"
 #include "nn/training_state.h"
 #include "nn/wrappers.h"
 

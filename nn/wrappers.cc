@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "autograd/error.h"
+#include "autograd/functions.h"
 #include "base/shape_string.h"
 #include "nn/onnx_graph.h"
 
@@ -62,6 +63,83 @@ std::string TimeDistributed::ExportOnnx(OnnxGraph& graph, const std::string& inp
   back.insert(back.end(), output_shape().begin(), output_shape().end());
   return graph.Node("Reshape", {y, graph.Int64Initializer(name() + "/shape", back)},
                     name() + "/sequence", output_shape(), kNhwc);
+}
+
+// ---- Bidirectional.
+
+namespace {
+
+// The wrapped layer's options for one direction.
+RNNOptions DirectionOptions(const RecurrentLayer& layer, const char* direction,
+                            bool flip) {
+  RNNOptions o = layer.options();
+  o.name = std::string(direction) + layer.name();
+  o.input_shape.reset();
+  if (flip) o.go_backwards = !o.go_backwards;
+  if (o.return_sequences) o.zero_output_for_mask = true;
+  return o;
+}
+
+}  // namespace
+
+Bidirectional::Bidirectional(const RecurrentLayer& layer, std::string merge_mode)
+    : Layer("Bidirectional", "bidirectional"), merge_mode_(std::move(merge_mode)) {
+  GRADWAY_CHECK(merge_mode_ == "concat" || merge_mode_ == "sum" || merge_mode_ == "mul" ||
+                    merge_mode_ == "ave",
+                Description(), ": merge_mode must be \"concat\", \"sum\", \"mul\" or \"ave\", "
+                "got \"", merge_mode_, "\"");
+  GRADWAY_CHECK(!layer.built(), Description(), ": wraps ", layer.Description(),
+                ", which is already built; pass a new layer (only its options are used)");
+  forward_ = MakeRecurrentLayer(layer.cell(), DirectionOptions(layer, "forward_", false));
+  backward_ = MakeRecurrentLayer(layer.cell(), DirectionOptions(layer, "backward_", true));
+  set_declared_input_shape(layer.options().input_shape);
+  RegisterModule(forward_->name(), forward_);
+  RegisterModule(backward_->name(), backward_);
+}
+
+Shape Bidirectional::DoBuild(const Shape& in) {
+  Shape out = forward_->Build(in);
+  backward_->Build(in);
+  if (merge_mode_ == "concat") out.back() *= 2;
+  return out;
+}
+
+RecurrentResult Bidirectional::Run(const Tensor& x, const Tensor& mask,
+                                   const std::vector<Tensor>& initial_state) {
+  CheckInput(x);
+  const size_t half = initial_state.size() / 2;
+  GRADWAY_CHECK(initial_state.size() % 2 == 0, Description(),
+                ": expects the forward layer's initial states then the backward layer's, got ",
+                initial_state.size(), " states");
+  const std::vector<Tensor> fs(initial_state.begin(), initial_state.begin() + half);
+  const std::vector<Tensor> bs(initial_state.begin() + half, initial_state.end());
+  RecurrentResult f = forward_->Run(x, mask, fs);
+  RecurrentResult b = backward_->Run(x, mask, bs);
+  Tensor y = b.output;
+  if (forward_->options().return_sequences) {
+    std::vector<int64_t> reversed(static_cast<size_t>(x.shape()[1]));
+    for (size_t t = 0; t < reversed.size(); ++t) reversed[t] = x.shape()[1] - 1 - t;
+    y = Gather(y, reversed, 1);
+  }
+  RecurrentResult out;
+  if (merge_mode_ == "concat") {
+    out.output = Concat({f.output, y}, -1);
+  } else if (merge_mode_ == "sum") {
+    out.output = gradway::Add(f.output, y);
+  } else if (merge_mode_ == "mul") {
+    out.output = Mul(f.output, y);
+  } else {
+    out.output = MulScalar(gradway::Add(f.output, y), 0.5f);
+  }
+  out.states = std::move(f.states);
+  out.states.insert(out.states.end(), b.states.begin(), b.states.end());
+  return out;
+}
+
+Tensor Bidirectional::Forward(const Tensor& x) { return Run(x).output; }
+
+std::string Bidirectional::ExportOnnx(OnnxGraph&, const std::string&) const {
+  Fail("cannot export ", Description(), " to ONNX: Bidirectional has no ONNX export yet");
 }
 
 }  // namespace nn

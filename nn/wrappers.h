@@ -1,4 +1,4 @@
-// Layer wrappers (Keras' layers.TimeDistributed).
+// Layer wrappers (Keras' layers.TimeDistributed and layers.Bidirectional).
 #ifndef GRADWAY_NN_WRAPPERS_H_
 #define GRADWAY_NN_WRAPPERS_H_
 
@@ -6,9 +6,11 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "autograd/tensor.h"
 #include "nn/module.h"
+#include "nn/recurrent.h"
 
 namespace gradway {
 namespace nn {
@@ -36,6 +38,39 @@ class TimeDistributed : public Layer<TimeDistributed> {
 
  private:
   std::shared_ptr<Module> layer_;
+};
+
+// Bidirectional (Keras' wrapper) around a SimpleRNN, GRU or LSTM: two layers of the
+// wrapped one's options, "forward_<name>" reading the steps first to last and
+// "backward_<name>" (go_backwards flipped) last to first, their outputs merged by
+// merge_mode: "concat" (the default: [N, 2 * units], or [N, T, 2 * units] with
+// return_sequences), "sum", "mul" or "ave". With return_sequences the backward layer's
+// outputs are put back in step order first, and both layers output zeros for masked steps
+// (zero_output_for_mask, as Keras). The wrapped layer is a template: only its cell and
+// options are read, nn::Bidirectional(nn::LSTM(64)). Weights: "forward_lstm/kernel", ...
+// under the wrapper's name. Errors (gradway::Error): another merge_mode, or a layer
+// already built.
+class Bidirectional : public Layer<Bidirectional> {
+ public:
+  explicit Bidirectional(const RecurrentLayer& layer, std::string merge_mode = "concat");
+  Tensor Forward(const Tensor& x) override;
+  // Both layers with a mask [N, T] (undefined: none) and initial states (empty: zeros;
+  // else the forward layer's states, then the backward layer's, as Keras'), merged;
+  // states lists the forward layer's final states, then the backward layer's.
+  RecurrentResult Run(const Tensor& x, const Tensor& mask = Tensor(),
+                      const std::vector<Tensor>& initial_state = {});
+  // ONNX export is not supported yet: throws Error saying so.
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
+  RecurrentLayer& forward_layer() const { return *forward_; }
+  RecurrentLayer& backward_layer() const { return *backward_; }
+  const std::string& merge_mode() const { return merge_mode_; }
+
+ protected:
+  Shape DoBuild(const Shape& input_shape) override;
+
+ private:
+  std::shared_ptr<RecurrentLayer> forward_, backward_;
+  std::string merge_mode_;
 };
 
 }  // namespace nn
