@@ -12,6 +12,7 @@
 #include "autograd/functions.h"
 #include "base/shape_string.h"
 #include "nn/layer_fusion.h"
+#include "nn/mask_propagation.h"
 #include "nn/merge.h"
 #include "nn/model.h"
 
@@ -195,17 +196,31 @@ std::vector<Tensor> Model::RunGraph(const Tensor& x) {
     }
   }
   const std::set<const internal::LayerCall*> fused = ReluFusedCalls(graph_, graph_outputs_);
+  // The masks layers make and pass on (nn/masking.h); none for the inputs.
+  std::map<const internal::LayerCall*, Tensor> masks;
   for (const CallPtr& call : graph_) {
-    std::vector<Tensor> ins;
-    for (const SymbolicTensor& in : call->inputs) ins.push_back(values.at(in.call().get()));
+    std::vector<Tensor> ins, in_masks;
+    for (const SymbolicTensor& in : call->inputs) {
+      ins.push_back(values.at(in.call().get()));
+      in_masks.push_back(masks[in.call().get()]);
+    }
     Tensor& out = values[call.get()];
+    Tensor& mask = masks[call.get()];
+    auto* merge = dynamic_cast<MergeLayer*>(call->layer.get());
     if (call->inputs.size() == 1 && fused.count(call->inputs[0].call().get()) > 0) {
       out = ins[0];  // a ReLU that its input's layer has applied
+      mask = in_masks[0];
     } else if (fused.count(call.get()) > 0) {
       out = internal::CallWithRelu(*call->layer, ins);
+      mask = merge ? internal::MergedMask(*merge, in_masks)
+                   : internal::PassesMask(*call->layer) ? in_masks[0] : Tensor();
+    } else if (merge != nullptr) {
+      out = (*merge)(ins);
+      mask = internal::MergedMask(*merge, in_masks);
     } else {
-      auto* merge = dynamic_cast<MergeLayer*>(call->layer.get());
-      out = merge ? (*merge)(ins) : (*call->layer)(ins[0]);
+      MaskedTensor r = internal::CallLayer(*call->layer, ins[0], in_masks[0]);
+      out = std::move(r.value);
+      mask = std::move(r.mask);
     }
   }
   std::vector<Tensor> outputs;

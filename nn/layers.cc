@@ -1,5 +1,6 @@
 #include "nn/layers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -168,6 +169,16 @@ Tensor Embedding::Forward(const Tensor& x) {
   Shape out = x.shape();
   out.push_back(options_.output_dim);
   return Gather(embeddings_, ids, 0).Reshape(out);
+}
+
+MaskedTensor Embedding::CallWithMask(const Tensor& x, const Tensor& /*mask*/) {
+  MaskedTensor out{(*this)(x), Tensor()};
+  if (!options_.mask_zero) return out;
+  GRADWAY_CHECK(x.rank() == 2, Description(), ": mask_zero needs ids [batch, steps], got ",
+                ShapeToString(x.shape()));
+  out.mask = Tensor::Zeros(x.shape());
+  for (int64_t i = 0; i < x.numel(); ++i) out.mask.data()[i] = x.data()[i] != 0.f ? 1.f : 0.f;
+  return out;
 }
 
 // ---- Conv1D.
@@ -342,6 +353,23 @@ Shape GlobalAveragePooling1D::DoBuild(const Shape& in) {
 
 Tensor GlobalAveragePooling1D::Forward(const Tensor& x) {
   return Mean(x, 1, options_.keepdims);
+}
+
+MaskedTensor GlobalAveragePooling1D::CallWithMask(const Tensor& x, const Tensor& mask) {
+  CheckInput(x);
+  CheckMask(Description(), x, mask);
+  if (!mask.defined()) return {Forward(x), Tensor()};
+  // sum_t x[n, t] * mask[n, t] / max(sum_t mask[n, t], 1).
+  const int64_t N = x.shape()[0], T = x.shape()[1];
+  Tensor scale = Tensor::Zeros({N, 1, 1});
+  for (int64_t n = 0; n < N; ++n) {
+    float count = 0.f;
+    for (int64_t t = 0; t < T; ++t) count += mask.data()[n * T + t] != 0.f ? 1.f : 0.f;
+    scale.data()[n] = 1.f / std::max(count, 1.f);
+  }
+  Tensor keep = Tensor::Zeros({N, T, 1});
+  for (int64_t i = 0; i < N * T; ++i) keep.data()[i] = mask.data()[i] != 0.f ? 1.f : 0.f;
+  return {Sum(Mul(x, Mul(keep, scale)), 1, options_.keepdims), Tensor()};
 }
 
 GlobalMaxPooling1D::GlobalMaxPooling1D(GlobalPooling1DOptions options)

@@ -22,6 +22,7 @@
 #include "autograd/tensor.h"
 #include "base/padding.h"
 #include "nn/init.h"
+#include "nn/masking.h"
 #include "nn/module.h"
 
 namespace gradway {
@@ -177,9 +178,12 @@ struct EmbeddingOptions {
   int64_t input_dim;
   int64_t output_dim;
   Initializer embeddings_initializer = RandomUniform(-0.05f, 0.05f);
+  // Id 0 is padding: the output's mask (nn/masking.h) marks the steps whose id is not 0.
+  bool mask_zero = false;
   std::optional<Shape> input_shape;
   std::string name;
 
+  EmbeddingOptions& MaskZero(bool v) { mask_zero = v; return *this; }
   EmbeddingOptions& EmbeddingsInitializer(Initializer v) {
     embeddings_initializer = std::move(v);
     return *this;
@@ -189,13 +193,16 @@ struct EmbeddingOptions {
   EmbeddingOptions& Name(std::string v) { name = std::move(v); return *this; }
 };
 
-class Embedding : public Layer<Embedding> {
+class Embedding : public Layer<Embedding>, public MaskingLayer {
  public:
   // Throws Error for input_dim or output_dim < 1.
   explicit Embedding(EmbeddingOptions options);
   Embedding(int64_t input_dim, int64_t output_dim)
       : Embedding(EmbeddingOptions(input_dim, output_dim)) {}
   Tensor Forward(const Tensor& x) override;
+  // The lookup, with the mask of the non-zero ids when mask_zero (else none); the ids'
+  // [N, T] for a mask (an input of other rank with mask_zero is an Error).
+  MaskedTensor CallWithMask(const Tensor& x, const Tensor& mask) override;
   std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
   const EmbeddingOptions& options() const { return options_; }
   Tensor embeddings() const { return embeddings_; }  // [input_dim, output_dim]
@@ -361,15 +368,19 @@ class GlobalMaxPooling2D : public Layer<GlobalMaxPooling2D> {
 // GlobalAveragePooling1D / GlobalMaxPooling1D (Keras' layers, channels last): the mean or
 // the maximum over the steps of a sequence, (None, steps, features) -> (None, features),
 // or (None, 1, features) with keepdims; the maximum's gradient goes to the first maximum.
-// Another input shape is an Error naming the layer. Keras' masking of padded steps is not
-// supported yet. The options are GlobalPooling2DOptions' (keepdims, input_shape, name).
+// Another input shape is an Error naming the layer. GlobalAveragePooling1D takes Keras'
+// mask (nn/masking.h): the mean of the real steps only (a sequence without any gives zeros,
+// where Keras divides 0 by 0). The options are GlobalPooling2DOptions' (keepdims,
+// input_shape, name).
 using GlobalPooling1DOptions = GlobalPooling2DOptions;
 
 // Named "global_average_pooling1d", as Keras.
-class GlobalAveragePooling1D : public Layer<GlobalAveragePooling1D> {
+class GlobalAveragePooling1D : public Layer<GlobalAveragePooling1D>, public MaskingLayer {
  public:
   GlobalAveragePooling1D(GlobalPooling1DOptions options = {});  // NOLINT(runtime/explicit)
   Tensor Forward(const Tensor& x) override;
+  // The mean over the steps `mask` keeps (all when undefined); the output has no mask.
+  MaskedTensor CallWithMask(const Tensor& x, const Tensor& mask) override;
   std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
   const GlobalPooling1DOptions& options() const { return options_; }
 

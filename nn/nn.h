@@ -18,6 +18,7 @@
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/losses.h"
+#include "nn/masking.h"
 #include "nn/merge.h"
 #include "nn/metrics.h"
 #include "nn/model.h"

@@ -79,10 +79,7 @@ RecurrentResult RecurrentLayer::Run(const Tensor& x, const Tensor& mask,
                   ShapeToString(state), ", got ",
                   s.defined() ? ShapeToString(s.shape()) : "(undefined)");
   }
-  const Shape mask_shape{x.shape()[0], x.shape()[1]};
-  GRADWAY_CHECK(!mask.defined() || mask.shape() == mask_shape, Description(),
-                ": the mask must be ", ShapeToString(mask_shape), " for input of shape ",
-                ShapeToString(x.shape()), ", got ", ShapeToString(mask.shape()));
+  CheckMask(Description(), x, mask);
   const RecurrentOutputs r = Recurrent(
       x, kernel_, recurrent_kernel_, bias_, initial_state.empty() ? Tensor() : initial_state[0],
       states == 2 && !initial_state.empty() ? initial_state[1] : Tensor(), mask,
@@ -101,6 +98,10 @@ RecurrentResult RecurrentLayer::Run(const Tensor& x, const Tensor& mask,
 }
 
 Tensor RecurrentLayer::Forward(const Tensor& x) { return Run(x).output; }
+
+MaskedTensor RecurrentLayer::CallWithMask(const Tensor& x, const Tensor& mask) {
+  return {Run(x, mask).output, options_.return_sequences ? mask : Tensor()};
+}
 
 std::string RecurrentLayer::ExportOnnx(OnnxGraph&, const std::string&) const {
   Fail("cannot export ", Description(), " to ONNX: ", type_name(),

@@ -14,6 +14,7 @@
 #include "autograd/recurrent.h"
 #include "autograd/tensor.h"
 #include "nn/init.h"
+#include "nn/masking.h"
 #include "nn/module.h"
 
 namespace gradway {
@@ -71,9 +72,12 @@ struct RecurrentResult {
 // split as bias_ih = bias, bias_hh = 0 (nn/testdata/recurrent_pytorch.py).
 // Errors (gradway::Error naming the layer): units < 1, or an input that is not
 // (None, T, features).
-class RecurrentLayer : public Module {
+// Masks (nn/masking.h): the layer skips the masked steps of its input's mask, and passes the
+// mask on with return_sequences.
+class RecurrentLayer : public Module, public MaskingLayer {
  public:
   Tensor Forward(const Tensor& x) override;
+  MaskedTensor CallWithMask(const Tensor& x, const Tensor& mask) override;
   // The layer on x with a mask [N, T] (1 valid, 0 padding; undefined: every step valid;
   // Keras' mask: a masked step keeps the states and repeats the previous output) and
   // initial states ([N, units] each: h, and c for the LSTM; empty: zeros). Builds on first

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "autograd/error.h"
 #include "nn/layer_fusion.h"
+#include "nn/mask_propagation.h"
 #include "nn/model.h"
 
 namespace gradway {
@@ -63,7 +64,7 @@ Shape Sequential::DoBuild(const Shape& input_shape) {
 }
 
 Tensor Sequential::Forward(const Tensor& x) {
-  Tensor h = x;
+  Tensor h = x, mask;  // the mask layers make and pass on (nn/masking.h)
   const auto& layers = children();
   for (size_t i = 0; i < layers.size(); ++i) {
     Module& layer = *layers[i].second;
@@ -71,10 +72,13 @@ Tensor Sequential::Forward(const Tensor& x) {
     if (i + 1 < layers.size() && internal::AbsorbsRelu(layer, 1) &&
         internal::IsPlainRelu(*layers[i + 1].second)) {
       h = internal::CallWithRelu(layer, {h});
+      if (!internal::PassesMask(layer)) mask = Tensor();
       ++i;
       continue;
     }
-    h = layer(h);
+    MaskedTensor out = internal::CallLayer(layer, h, mask);
+    h = std::move(out.value);
+    mask = std::move(out.mask);
   }
   return h;
 }

@@ -138,6 +138,10 @@ RecurrentResult Bidirectional::Run(const Tensor& x, const Tensor& mask,
 
 Tensor Bidirectional::Forward(const Tensor& x) { return Run(x).output; }
 
+MaskedTensor Bidirectional::CallWithMask(const Tensor& x, const Tensor& mask) {
+  return {Run(x, mask).output, forward_->options().return_sequences ? mask : Tensor()};
+}
+
 std::string Bidirectional::ExportOnnx(OnnxGraph&, const std::string&) const {
   Fail("cannot export ", Description(), " to ONNX: Bidirectional has no ONNX export yet");
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/tensor.h"
+#include "nn/masking.h"
 #include "nn/module.h"
 #include "nn/recurrent.h"
 
@@ -50,10 +51,12 @@ class TimeDistributed : public Layer<TimeDistributed> {
 // options are read, nn::Bidirectional(nn::LSTM(64)). Weights: "forward_lstm/kernel", ...
 // under the wrapper's name. Errors (gradway::Error): another merge_mode, or a layer
 // already built.
-class Bidirectional : public Layer<Bidirectional> {
+class Bidirectional : public Layer<Bidirectional>, public MaskingLayer {
  public:
   explicit Bidirectional(const RecurrentLayer& layer, std::string merge_mode = "concat");
   Tensor Forward(const Tensor& x) override;
+  // Run with the input's mask; the mask passes on with return_sequences (nn/masking.h).
+  MaskedTensor CallWithMask(const Tensor& x, const Tensor& mask) override;
   // Both layers with a mask [N, T] (undefined: none) and initial states (empty: zeros;
   // else the forward layer's states, then the backward layer's, as Keras'), merged;
   // states lists the forward layer's final states, then the backward layer's.
