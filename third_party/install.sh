@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything gradway needs on Debian 12 and is missing, then the official MNIST
-# (data/install_mnist.sh). Idempotent: when nothing is missing it only checks, in about a second.
+# (data/install_mnist.sh) and the text corpora (data/install_text.sh). Idempotent: when
+# nothing is missing it only checks, in about a second.
 #   bash third_party/install.sh
 #   bash third_party/install.sh --fuzz   also clang and libFuzzer, for the fuzz targets
 #                                        (bazel build --config=fuzz, .ci/fuzz.sh)
@@ -72,3 +73,4 @@ else
 fi
 
 bash data/install_mnist.sh
+bash data/install_text.sh
