@@ -202,6 +202,41 @@ TEST(ExamplesTest, FashionResNet) {
       << predict.output;
 }
 
+// The spam filter on a slice of SpamAssassin: the summary, precision and recall, the
+// vocabulary beside the checkpoints, a message classified; a missing corpus names the
+// command that installs it.
+TEST(ExamplesTest, SpamClassifier) {
+  const std::string out = TempDir("spam_out"), models = TempDir("spam_model");
+  CommandResult run = RunCommand(absl::StrCat(
+      Binary("spam_classifier"), " --train_samples=400 --test_samples=200 --epochs=1",
+      " --sequence_length=60 --threads=2 --output_dir=", out, " --model_dir=", models,
+      " --classify='Cheap meds, click here'"));
+  ASSERT_EQ(run.status, 0) << run.output;
+  for (const char* expected :
+       {"SpamAssassin: 6046 messages; train 400", "validation 906, test 200",
+        "ids (InputLayer)", "(None, 60, 32)", "bidirectional (Bidirectional) (None, 64)",
+        "Epoch 1/1", "Test precision: ", "\"Cheap meds, click here\": ", "spam probability",
+        " Test Accuracy: "}) {
+    EXPECT_NE(run.output.find(expected), std::string::npos) << expected << "\n" << run.output;
+  }
+  const std::vector<std::string> lines =
+      absl::StrSplit(ReadFile(out + "/history.csv"), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0],
+            "epoch,loss,accuracy,precision,recall,val_loss,val_accuracy,val_precision,"
+            "val_recall,seconds");
+  EXPECT_NE(ReadFile(models + "/vocabulary.json").find("\"gradway.text_vectorization\""),
+            std::string::npos);
+  CommandResult missing = RunCommand(absl::StrCat(Binary("spam_classifier"),
+                                                  " --data_dir=/nonexistent --output_dir=", out,
+                                                  " --model_dir=", models));
+  EXPECT_EQ(missing.status, 1) << missing.output;
+  EXPECT_NE(missing.output.find("/nonexistent does not exist: install the corpus with `bash "
+                                "data/install_text.sh`"),
+            std::string::npos)
+      << missing.output;
+}
+
 TEST(ExamplesTest, TargetAccuracyFailsTheRun) {
   const std::string out = TempDir("target");
   CommandResult run = RunCommand(absl::StrCat(Binary("mnist_mlp"),

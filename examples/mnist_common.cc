@@ -77,6 +77,8 @@ MnistConfig ParseMnistFlags(int argc, char** argv, const char* usage,
                             const MnistFlagDefaults& defaults) {
   absl::SetFlag(&FLAGS_dataset, defaults.dataset);
   absl::SetFlag(&FLAGS_batch_size, defaults.batch_size);
+  absl::SetFlag(&FLAGS_epochs, defaults.epochs);
+  absl::SetFlag(&FLAGS_patience, defaults.patience);
   ParseFlags(argc, argv, usage);
   MnistConfig c;
   c.data_dir = absl::GetFlag(FLAGS_data_dir);

@@ -46,10 +46,13 @@ struct MnistConfig {
 inline constexpr char kCheckpointTemplate[] = "{epoch:02d}-{val_loss:.4f}.safetensors";
 
 // The defaults an example gives some flags before parsing (the command line overrides
-// them): fashion_resnet trains on Fashion-MNIST in batches of 128.
+// them): fashion_resnet trains on Fashion-MNIST in batches of 128; the text examples use
+// fewer epochs and a shorter patience.
 struct MnistFlagDefaults {
   std::string dataset = "mnist";
   int64_t batch_size = 200;
+  int epochs = 30;
+  int patience = 10;
 };
 
 // Parses and validates the flags (absl): unknown flags and bad values print a message and

@@ -60,6 +60,27 @@ void MeanErrorMetric::Update(const Tensor& y_pred, const Tensor& y_true) {
   count_ += y_pred.numel();
 }
 
+void Precision::Count(const Tensor& y_pred, const Tensor& y_true, bool of_predictions) {
+  GRADWAY_CHECK(y_pred.numel() == y_true.numel(), name_, ": y_pred ",
+                ShapeToString(y_pred.shape()), " and y_true ", ShapeToString(y_true.shape()),
+                " differ in element count (one probability per label)");
+  const float* p = y_pred.data();
+  const float* t = y_true.data();
+  for (int64_t i = 0; i < y_pred.numel(); ++i) {
+    const bool predicted = p[i] > 0.5f, positive = t[i] > 0.5f;
+    true_positives_ += predicted && positive;
+    count_ += of_predictions ? predicted : positive;
+  }
+}
+
+void Precision::Update(const Tensor& y_pred, const Tensor& y_true) {
+  Count(y_pred, y_true, true);
+}
+
+void Recall::Update(const Tensor& y_pred, const Tensor& y_true) {
+  Count(y_pred, y_true, false);
+}
+
 std::unique_ptr<Metric> MakeMetric(const std::string& name) {
   if (name == "accuracy" || name == "acc") return std::make_unique<Accuracy>(name);
   if (name == "mse" || name == "mean_squared_error") {
@@ -68,7 +89,10 @@ std::unique_ptr<Metric> MakeMetric(const std::string& name) {
   if (name == "mae" || name == "mean_absolute_error") {
     return std::make_unique<MeanErrorMetric>(MeanErrorMetric::Kind::kAbsolute, name);
   }
-  Fail("metrics: unknown metric '", name, "' (expected accuracy, acc, mse or mae)");
+  if (name == "precision") return std::make_unique<Precision>(name);
+  if (name == "recall") return std::make_unique<Recall>(name);
+  Fail("metrics: unknown metric '", name,
+       "' (expected accuracy, acc, mse, mae, precision or recall)");
 }
 
 namespace {
@@ -83,6 +107,15 @@ void CheckState(const Metric& m, const std::vector<double>& state) {
 }
 
 }  // namespace
+
+void Precision::SetState(const std::vector<double>& state) {
+  CheckState(*this, state);
+  GRADWAY_CHECK(state[0] >= 0 && state[0] <= state[1] && state[0] == std::floor(state[0]),
+                "metric '", name_, "': saved state {", state[0], ", ", state[1],
+                "} is not a {true positives, count}");
+  true_positives_ = static_cast<int64_t>(state[0]);
+  count_ = static_cast<int64_t>(state[1]);
+}
 
 void Accuracy::SetState(const std::vector<double>& state) {
   CheckState(*this, state);

@@ -77,9 +77,43 @@ class MeanErrorMetric : public Metric {
   int64_t count_ = 0;
 };
 
+// Keras' metrics.Precision() and metrics.Recall() (threshold 0.5) over every element of
+// y_pred (probabilities, e.g. a sigmoid's [N, 1]) against y_true (labels, > 0.5 is positive)
+// with as many elements: precision = TP / (TP + FP), the share of predicted positives that
+// are positive; recall = TP / (TP + FN), the share of positives found; 0 while the
+// denominator is 0 (as Keras). Throws Error when the element counts differ.
+class Precision : public Metric {
+ public:
+  explicit Precision(std::string name = "precision") : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  void Reset() override { true_positives_ = 0; count_ = 0; }
+  void Update(const Tensor& y_pred, const Tensor& y_true) override;
+  double Result() const override {
+    return count_ ? static_cast<double>(true_positives_) / count_ : 0;
+  }
+  std::vector<double> State() const override {
+    return {static_cast<double>(true_positives_), static_cast<double>(count_)};
+  }
+  void SetState(const std::vector<double>& state) override;
+
+ protected:
+  // Adds the batch's true positives, and its predicted positives (recall: positives).
+  void Count(const Tensor& y_pred, const Tensor& y_true, bool of_predictions);
+
+ private:
+  std::string name_;
+  int64_t true_positives_ = 0, count_ = 0;
+};
+
+class Recall : public Precision {
+ public:
+  explicit Recall(std::string name = "recall") : Precision(std::move(name)) {}
+  void Update(const Tensor& y_pred, const Tensor& y_true) override;
+};
+
 // A metric from its Keras name: "accuracy"/"acc", "mse"/"mean_squared_error",
-// "mae"/"mean_absolute_error". The metric keeps the given name as its logs key.
-// Throws Error for unknown names.
+// "mae"/"mean_absolute_error", "precision", "recall". The metric keeps the given name as its
+// logs key. Throws Error for unknown names.
 std::unique_ptr<Metric> MakeMetric(const std::string& name);
 
 }  // namespace nn

@@ -26,6 +26,31 @@ TEST(MetricsTest, AccuracyOneHotSparseAndBinary) {
   EXPECT_THROW(acc.Update(pred, Tensor::Zeros({3, 5})), Error);
 }
 
+// Precision and recall against counts by hand: predictions 0.9, 0.6, 0.4, 0.2, 0.7 for
+// labels 1, 0, 1, 0, 1: TP 2 (0.9, 0.7), FP 1 (0.6), FN 1 (0.4).
+TEST(MetricsTest, PrecisionAndRecall) {
+  const Tensor pred = Tensor::FromVector({0.9f, 0.6f, 0.4f, 0.2f, 0.7f}, {5, 1});
+  const Tensor labels = Tensor::FromVector({1, 0, 1, 0, 1}, {5});
+  auto precision = MakeMetric("precision");
+  auto recall = MakeMetric("recall");
+  EXPECT_EQ(precision->Result(), 0);
+  precision->Update(pred, labels);
+  recall->Update(pred, labels);
+  EXPECT_DOUBLE_EQ(precision->Result(), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(recall->Result(), 2.0 / 3);
+  // A batch with one more true positive and one more false negative.
+  precision->Update(Tensor::FromVector({0.8f, 0.1f}, {2, 1}), Tensor::FromVector({1, 1}, {2}));
+  recall->Update(Tensor::FromVector({0.8f, 0.1f}, {2, 1}), Tensor::FromVector({1, 1}, {2}));
+  EXPECT_DOUBLE_EQ(precision->Result(), 3.0 / 4);
+  EXPECT_DOUBLE_EQ(recall->Result(), 3.0 / 5);
+  Recall restored;
+  restored.SetState(recall->State());
+  EXPECT_DOUBLE_EQ(restored.Result(), 3.0 / 5);
+  EXPECT_EQ(restored.name(), "recall");
+  EXPECT_THROW(restored.SetState({4, 3}), Error);
+  EXPECT_THROW(precision->Update(pred, Tensor::Zeros({4})), Error);
+}
+
 TEST(MetricsTest, ErrorsAndNames) {
   // The same batches through both kinds: they must differ exactly as squared vs absolute.
   const Tensor pred1 = Tensor::FromVector({1, -2}, {2}), true1 = Tensor::Zeros({2});
