@@ -62,9 +62,12 @@ FIGURES = [  # (key, label, format)
 INFERENCE_KEYS = ("images_per_second_b200", "latency_ms_b1")
 
 # Each model's gradway binary (examples/), row label and training batch (both sides).
-BINARIES = {"mlp": "mnist_mlp", "cnn": "mnist_cnn", "resnet": "fashion_resnet"}
-LABELS = {"mlp": "MLP", "cnn": "CNN", "resnet": "ResNet"}
-BATCH = {"mlp": 200, "cnn": 200, "resnet": 128}
+BINARIES = {"mlp": "mnist_mlp", "cnn": "mnist_cnn", "resnet": "fashion_resnet",
+            "spam": "spam_classifier"}
+LABELS = {"mlp": "MLP", "cnn": "CNN", "resnet": "ResNet", "spam": "Spam BiLSTM"}
+BATCH = {"mlp": 200, "cnn": 200, "resnet": 128, "spam": 64}
+# The text models: their own corpus (no --dataset/--data_dir) and PyTorch twin.
+TEXT_MODELS = ("spam",)
 # The models model_benchmark measures inference for (BM_{Cnn,Mlp}Inference).
 WITH_INFERENCE = ("mlp", "cnn")
 
@@ -137,9 +140,11 @@ def bazel_build(targets):
             notes.append(f"`bazel build -c opt {t}` failed")
 
 
-def data_flags(args):
-    """The data flags both sides take: the dataset (or folder) and the sample counts."""
-    flags = [f"--data_dir={args.data_dir}" if args.data_dir else f"--dataset={args.dataset}"]
+def data_flags(args, model):
+    """The data flags both sides take: the dataset (or folder; not for the text models,
+    which read their own corpus) and the sample counts."""
+    flags = [] if model in TEXT_MODELS else \
+        [f"--data_dir={args.data_dir}" if args.data_dir else f"--dataset={args.dataset}"]
     flags += [f"--{k}={getattr(args, k)}" for k in ("train_samples", "test_samples")
               if getattr(args, k)]
     return flags
@@ -158,7 +163,7 @@ def gradway_train(args, model, bin_dir, conv_algorithm=None):
            f"--seed={args.seed}", f"--batch_size={BATCH[model]}", "--patience=1000",
            f"--output_dir={out_dir}",
            f"--model_dir={os.path.join(out_dir, 'model')}"]  # checkpoints: not in the tree
-    cmd += data_flags(args)
+    cmd += data_flags(args, model)
     if conv_algorithm:
         cmd.append(f"--conv_algorithm={conv_algorithm}")
     log(f"gradway {label}: {' '.join(cmd)}")
@@ -243,12 +248,13 @@ def pytorch_train(args, model):
         notes.append("PyTorch is not importable (apt-get install python3-torch)")
         return {}
     label = LABELS[model]
-    cmd = [exe, os.path.join(ROOT, "benchmarks", "pytorch_mnist.py"), f"--model={model}",
+    script = "pytorch_text.py" if model in TEXT_MODELS else "pytorch_mnist.py"
+    cmd = [exe, os.path.join(ROOT, "benchmarks", script), f"--model={model}",
            f"--epochs={args.epochs}", f"--threads={args.threads}", f"--seed={args.seed}",
            f"--batch_size={BATCH[model]}"]
     cmd += [f"--inference_passes={args.inference_passes}"] if model in WITH_INFERENCE \
         else ["--no_inference"]  # no gradway figures to set them beside
-    cmd += data_flags(args)
+    cmd += data_flags(args, model)
     env = dict(os.environ)
     env.update(TORCH_ENV)
     log(f"PyTorch {label}: {' '.join(cmd)}")
@@ -296,7 +302,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--models", default="mlp,cnn",
-                        help="comma-separated: mlp, cnn, resnet (fashion_resnet's ResNet)")
+                        help="comma-separated: mlp, cnn, resnet (fashion_resnet's ResNet), "
+                             "spam (spam_classifier's bidirectional LSTM on SpamAssassin)")
     parser.add_argument("--cnn_conv", default="auto,direct",
                         help="comma-separated --conv_algorithm values: the gradway CNN is "
                              "trained once per value, each beside the same PyTorch run "
@@ -358,6 +365,8 @@ def main():
     torch_version = next((r["pytorch"].get("torch_version") for r in results.values()
                           if r["pytorch"].get("torch_version")), "n/a")
     dataset = args.data_dir or args.dataset
+    if all(m in TEXT_MODELS for m in models):
+        dataset = "its own corpus"
     sys.stderr.flush()
     print()
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); threads: {args.threads}; "
@@ -384,6 +393,11 @@ def main():
                    "conv2; direct for conv1's forward); \"direct conv\" rows force im2col + "
                    "GEMM for every convolution (--conv_algorithm=direct), compared with the "
                    "same PyTorch run.")
+    if "spam" in models:
+        legend += (" Spam rows: spam_classifier beside its PyTorch twin (pytorch_text.py "
+                   "--model=spam: same split, tokens, layers, initialisers and batch; "
+                   "PyTorch's LSTM reads packed sequences, gradway's skips masked steps), "
+                   "training only.")
     if "resnet" in models:
         legend += (" ResNet rows: fashion_resnet beside its PyTorch twin (pytorch_mnist.py "
                    "--model=resnet), training only (model_benchmark has no ResNet inference).")

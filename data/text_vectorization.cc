@@ -1,6 +1,7 @@
 #include "data/text_vectorization.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "data/file_util.h"
 
@@ -20,6 +22,15 @@ using json = nlohmann::json;
 
 constexpr const char* kFormat = "gradway.text_vectorization";
 constexpr absl::string_view kPunctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+// An even number of hexadecimal digits.
+bool IsHex(const std::string& s) {
+  if (s.size() % 2 != 0) return false;
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
 
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -147,10 +158,21 @@ absl::Status TextVectorization::Save(const std::string& path) const {
   j["standardize"] = options_.standardize;
   j["split"] = options_.split;
   j["sequence_length"] = options_.sequence_length;
-  j["vocabulary"] = tokens_;
+  // A token that is not valid UTF-8 (bytes of another encoding) cannot be a JSON string:
+  // it is written as {"hex": "<its bytes in hex>"}, so that every byte survives.
+  json vocabulary = json::array();
+  for (const std::string& t : tokens_) {
+    try {
+      json(t).dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::strict);
+      vocabulary.push_back(t);
+    } catch (const json::exception&) {
+      vocabulary.push_back({{"hex", absl::BytesToHexString(t)}});
+    }
+  }
+  j["vocabulary"] = std::move(vocabulary);
   std::string text;
   try {
-    text = j.dump(1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
+    text = j.dump(1, ' ', /*ensure_ascii=*/false, json::error_handler_t::strict);
   } catch (const json::exception& e) {
     return absl::InternalError(
         absl::StrCat(path, ": cannot write the vocabulary: ", e.what()));
@@ -202,14 +224,22 @@ absl::StatusOr<TextVectorization> TextVectorization::Load(const std::string& pat
   std::vector<std::string> tokens;
   std::unordered_map<std::string, int32_t> seen;
   for (const json& t : v) {
-    if (!t.is_string() || t.get<std::string>().empty()) {
-      return bad(absl::StrCat("token ", tokens.size() + 2, " is not a non-empty string"));
+    std::string token;
+    if (t.is_string()) {
+      token = t.get<std::string>();
+    } else if (t.is_object() && t.size() == 1 && t.contains("hex") && t["hex"].is_string() &&
+               IsHex(t["hex"].get<std::string>())) {
+      token = absl::HexStringToBytes(t["hex"].get<std::string>());
     }
-    if (!seen.emplace(t.get<std::string>(), 0).second) {
-      return bad(absl::StrCat("token ", tokens.size() + 2, " \"", t.get<std::string>(),
+    if (token.empty()) {
+      return bad(absl::StrCat("token ", tokens.size() + 2,
+                              " is not a non-empty string (or {\"hex\": its bytes})"));
+    }
+    if (!seen.emplace(token, 0).second) {
+      return bad(absl::StrCat("token ", tokens.size() + 2, " \"", absl::CHexEscape(token),
                               "\" appears twice"));
     }
-    tokens.push_back(t.get<std::string>());
+    tokens.push_back(std::move(token));
   }
   TextVectorization tv(o);
   tv.SetVocabulary(std::move(tokens));

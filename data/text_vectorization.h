@@ -17,8 +17,9 @@
 // characters gives UTF-8 code points (a byte that starts no valid one is a token of its
 // own), spaces included, as Keras' split="character".
 // The vocabulary file is JSON: {"format": "gradway.text_vectorization", "version": 1, the
-// options, "vocabulary": [tokens from id 2 on]}; Load refuses anything else with an error
-// naming the file.
+// options, "vocabulary": [tokens from id 2 on]}, each token a string, or {"hex": "..."} with
+// its bytes when they are not valid UTF-8 (text in another encoding), so that every token
+// loads back byte for byte; Load refuses anything else with an error naming the file.
 #ifndef GRADWAY_DATA_TEXT_VECTORIZATION_H_
 #define GRADWAY_DATA_TEXT_VECTORIZATION_H_
 

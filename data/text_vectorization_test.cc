@@ -113,4 +113,24 @@ TEST(TextVectorizationTest, BadOptionsAndFilesGiveClearErrors) {
 }
 
 }  // namespace
+// Tokens that are not valid UTF-8 (e-mails in Latin-1, say) save as {"hex": ...} and load
+// back byte for byte: the loaded tokenizer encodes as the adapted one; before, they were
+// saved with U+FFFD in place of the bytes and two of them could collide.
+TEST(TextVectorizationTest, NonUtf8TokensSurviveSaveAndLoad) {
+  TextVectorization tv;
+  const std::string latin1 = "caf\xe9 na\xefve caf\xe9 \x93quoted\x94 plain";
+  tv.Adapt({latin1});
+  const std::string path = ::testing::TempDir() + "/latin1.json";
+  ASSERT_TRUE(tv.Save(path).ok());
+  const absl::StatusOr<TextVectorization> back = TextVectorization::Load(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Vocabulary(), tv.Vocabulary());
+  EXPECT_EQ(back->Encode(latin1), tv.Encode(latin1));
+  EXPECT_EQ(tv.Encode("caf\xe9")[0], 2);  // the most frequent token
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"hex\": \"636166e9\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"plain\""), std::string::npos) << text;
+}
+
 }  // namespace gradway::data
