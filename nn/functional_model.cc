@@ -215,8 +215,9 @@ std::vector<Tensor> Model::RunGraph(const Tensor& x) {
       mask = merge ? internal::MergedMask(*merge, in_masks)
                    : internal::PassesMask(*call->layer) ? in_masks[0] : Tensor();
     } else if (merge != nullptr) {
-      out = (*merge)(ins);
-      mask = internal::MergedMask(*merge, in_masks);
+      MaskedTensor r = internal::CallMergeLayer(*merge, ins, in_masks);
+      out = std::move(r.value);
+      mask = std::move(r.mask);
     } else {
       MaskedTensor r = internal::CallLayer(*call->layer, ins[0], in_masks[0]);
       out = std::move(r.value);

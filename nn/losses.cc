@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "autograd/error.h"
 #include "autograd/functions.h"
@@ -79,6 +81,40 @@ Tensor SparseCategoricalCrossentropy::operator()(const Tensor& y_pred,
   Tensor logits = FusedLogits(SoftmaxLogits(y_pred), y_pred);
   if (logits.defined()) return SparseSoftmaxCrossEntropy(logits, labels);
   return CrossEntropyOnProbabilities(y_pred, OneHot(kName, labels, y_pred.size(1)));
+}
+
+Tensor MaskedSparseCategoricalCrossentropy::operator()(const Tensor& y_pred,
+                                                       const Tensor& y_true) const {
+  const char* kName = "sparse_categorical_crossentropy";
+  GRADWAY_CHECK(y_pred.defined() && y_true.defined(), kName, ": undefined tensor");
+  GRADWAY_CHECK(y_pred.rank() >= 2, kName, ": y_pred must be (N, ..., classes), got ",
+                ShapeToString(y_pred.shape()));
+  const int64_t C = y_pred.shape().back(), rows = y_pred.numel() / std::max<int64_t>(C, 1);
+  const Shape leading(y_pred.shape().begin(), y_pred.shape().end() - 1);
+  Shape with_one = leading;
+  with_one.push_back(1);
+  GRADWAY_CHECK(y_true.shape() == leading || y_true.shape() == with_one, kName,
+                ": y_true must be class indices ", ShapeToString(leading), " for y_pred ",
+                ShapeToString(y_pred.shape()), ", got ", ShapeToString(y_true.shape()));
+  // The rows (positions) to count, and their labels.
+  std::vector<int64_t> kept, labels;
+  for (int64_t i = 0; i < rows; ++i) {
+    const float v = y_true.data()[i];
+    if (v == static_cast<float>(ignore_class_)) continue;
+    GRADWAY_CHECK(v >= 0 && v < C && v == std::floor(v), kName, ": label ", v,
+                  " at position ", i, " is not a class index in [0, ", C, ") nor ignore_class ",
+                  ignore_class_);
+    kept.push_back(i);
+    labels.push_back(static_cast<int64_t>(v));
+  }
+  if (kept.empty()) return MulScalar(Sum(y_pred), 0.f);  // 0, still connected to the graph
+  Tensor logits = from_logits_ ? y_pred : FusedLogits(SoftmaxLogits(y_pred), y_pred);
+  if (logits.defined()) {
+    return SparseSoftmaxCrossEntropy(Gather(logits.Reshape({rows, C}), kept, 0), labels);
+  }
+  Tensor targets = Tensor::Zeros({static_cast<int64_t>(kept.size()), C});
+  for (size_t k = 0; k < labels.size(); ++k) targets.data()[k * C + labels[k]] = 1.f;
+  return CrossEntropyOnProbabilities(Gather(y_pred.Reshape({rows, C}), kept, 0), targets);
 }
 
 Tensor BinaryCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {

@@ -12,6 +12,7 @@
 #ifndef GRADWAY_NN_LOSSES_H_
 #define GRADWAY_NN_LOSSES_H_
 
+#include <cstdint>
 #include <string>
 
 #include "autograd/tensor.h"
@@ -49,6 +50,28 @@ class SparseCategoricalCrossentropy : public Loss {
   Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
 
  private:
+  bool from_logits_;
+};
+
+// Keras' SparseCategoricalCrossentropy(ignore_class=...) over sequences (PyTorch's
+// CrossEntropyLoss(ignore_index=...)): y_pred [N, ..., C] probabilities (a softmax's output
+// fuses as above) or logits (from_logits), y_true [N, ...] class indices (integers stored as
+// floats) with the same leading axes, [N, T] for [N, T, C]. Positions whose label is
+// ignore_class (the padding id 0 of a tokenizer, by default) count for nothing: the loss is
+// the mean over the other positions (0 when there are none). Keras' name
+// "sparse_categorical_crossentropy". Throws Error naming the loss for shapes that do not fit
+// or a label outside [0, C) that is not ignore_class.
+class MaskedSparseCategoricalCrossentropy : public Loss {
+ public:
+  explicit MaskedSparseCategoricalCrossentropy(int64_t ignore_class = 0,
+                                               bool from_logits = false)
+      : ignore_class_(ignore_class), from_logits_(from_logits) {}
+  std::string name() const override { return "sparse_categorical_crossentropy"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  int64_t ignore_class() const { return ignore_class_; }
+
+ private:
+  int64_t ignore_class_;
   bool from_logits_;
 };
 

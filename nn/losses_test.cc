@@ -205,6 +205,59 @@ TEST(LossesTest, MeanSquaredErrorAndErrors) {
   EXPECT_THROW(scce(Tensor::Zeros({2, 3}), Tensor::Zeros({3})), Error);
 }
 
+// The masked sparse cross-entropy over sequences: the mean of -log softmax over the
+// positions whose label is not ignore_class (PyTorch's CrossEntropyLoss(ignore_index=0)),
+// from logits, from a softmax's output (fused) and from plain probabilities; the ignored
+// positions get no gradient; a batch of padding only gives 0; errors.
+TEST(LossesTest, MaskedSparseCrossentropyIgnoresPadding) {
+  Generator gen(8);
+  Tensor logits = Tensor::Uniform({2, 3, 5}, -2.f, 2.f, gen);
+  logits.SetRequiresGrad();
+  const Tensor labels = Tensor::FromVector({3, 1, 0, 4, 0, 0}, {2, 3});
+  double want = 0;
+  int kept = 0;
+  for (int64_t r = 0; r < 6; ++r) {
+    const int64_t label = static_cast<int64_t>(labels.data()[r]);
+    if (label == 0) continue;
+    double m = -1e30, sum = 0;
+    for (int c = 0; c < 5; ++c) m = std::max<double>(m, logits.data()[r * 5 + c]);
+    for (int c = 0; c < 5; ++c) sum += std::exp(logits.data()[r * 5 + c] - m);
+    want += -(logits.data()[r * 5 + label] - m - std::log(sum));
+    ++kept;
+  }
+  want /= kept;
+  const Tensor from_logits = MaskedSparseCategoricalCrossentropy(0, true)(logits, labels);
+  EXPECT_NEAR(from_logits.item(), want, 1e-6);
+  from_logits.Backward();
+  const std::vector<float> g = logits.grad().ToVector();
+  for (int64_t r : {2, 4, 5}) {
+    for (int c = 0; c < 5; ++c) EXPECT_EQ(g[r * 5 + c], 0.f) << r;
+  }
+  // Row 0: (softmax - onehot) / 3.
+  double m = -1e30, sum = 0;
+  for (int c = 0; c < 5; ++c) m = std::max<double>(m, logits.data()[c]);
+  for (int c = 0; c < 5; ++c) sum += std::exp(logits.data()[c] - m);
+  for (int c = 0; c < 5; ++c) {
+    const double p = std::exp(logits.data()[c] - m) / sum;
+    EXPECT_NEAR(g[c], (p - (c == 3 ? 1 : 0)) / 3, 1e-6) << c;
+  }
+  const Tensor probs = Softmax(logits.Detach(), -1);
+  EXPECT_NEAR(MaskedSparseCategoricalCrossentropy()(probs, labels).item(), want, 1e-6);
+  const Tensor plain = Tensor::FromVector(probs.ToVector(), probs.shape());  // not fused
+  EXPECT_NEAR(MaskedSparseCategoricalCrossentropy()(plain, labels.Reshape({2, 3, 1})).item(),
+              want, 1e-5);
+  EXPECT_EQ(MaskedSparseCategoricalCrossentropy()(probs, Tensor::Zeros({2, 3})).item(), 0.f);
+  EXPECT_THROW(MaskedSparseCategoricalCrossentropy()(probs, Tensor::Full({2, 3}, 5.f)), Error);
+  EXPECT_THROW(MaskedSparseCategoricalCrossentropy()(probs, Tensor::Zeros({3, 2})), Error);
+  EXPECT_EQ(MaskedSparseCategoricalCrossentropy(7).ignore_class(), 7);
+  // With ignore_class -1 nothing is ignored: the plain sparse cross-entropy of the rows.
+  EXPECT_NEAR(
+      MaskedSparseCategoricalCrossentropy(-1, true)(logits.Detach(), labels).item(),
+      SparseCategoricalCrossentropy(true)(logits.Detach().Reshape({6, 5}), labels.Reshape({6}))
+          .item(),
+      1e-6);
+}
+
 }  // namespace
 }  // namespace nn
 }  // namespace gradway

@@ -1,5 +1,6 @@
 #include "nn/mask_propagation.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "nn/attention.h"
@@ -58,6 +59,37 @@ Tensor MergedMask(const Module& layer, const std::vector<Tensor>& masks) {
     merged = both;
   }
   return merged;
+}
+
+MaskedTensor CallMergeLayer(MergeLayer& layer, const std::vector<Tensor>& inputs,
+                            const std::vector<Tensor>& masks) {
+  auto* mha = dynamic_cast<MultiHeadAttention*>(&layer);
+  const bool any = std::any_of(masks.begin(), masks.end(),
+                               [](const Tensor& m) { return m.defined(); });
+  if (mha == nullptr || !any) return {layer(inputs), MergedMask(layer, masks)};
+  const Tensor& query = inputs[0];
+  const Tensor& value = inputs[1];
+  const int64_t N = query.shape()[0], T = query.shape()[1], S = value.shape()[1];
+  CheckMask(mha->Description() + " (query)", query, masks[0]);
+  for (size_t i = 1; i < masks.size(); ++i) {
+    CheckMask(mha->Description() + (i == 1 ? " (value)" : " (key)"), inputs[i], masks[i]);
+  }
+  // Keras: the key's mask is the value's unless the key has its own.
+  const Tensor& value_mask = masks[1];
+  const Tensor& key_mask = masks.size() > 2 && masks[2].defined() ? masks[2] : value_mask;
+  Tensor attend = Tensor::Zeros({N, T, S});
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t t = 0; t < T; ++t) {
+      const bool q = !masks[0].defined() || masks[0].data()[n * T + t] != 0.f;
+      for (int64_t s = 0; s < S; ++s) {
+        const bool v = !value_mask.defined() || value_mask.data()[n * S + s] != 0.f;
+        const bool k = !key_mask.defined() || key_mask.data()[n * S + s] != 0.f;
+        attend.data()[(n * T + t) * S + s] = q && v && k ? 1.f : 0.f;
+      }
+    }
+  }
+  return {mha->Attend(query, value, inputs.size() > 2 ? inputs[2] : Tensor(), attend),
+          masks[0]};
 }
 
 }  // namespace internal

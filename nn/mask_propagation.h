@@ -7,6 +7,7 @@
 
 #include "autograd/tensor.h"
 #include "nn/masking.h"
+#include "nn/merge.h"
 #include "nn/module.h"
 
 namespace gradway {
@@ -26,6 +27,13 @@ MaskedTensor CallLayer(Module& layer, const Tensor& x, const Tensor& mask);
 // Concatenate of the last axis, the steps every masked input keeps (undefined when no
 // input has a mask); none for any other merge layer.
 Tensor MergedMask(const Module& layer, const std::vector<Tensor>& masks);
+
+// A merge layer on `inputs` with their masks: MultiHeadAttention attends where the query's
+// and the value's (and key's) masks both keep the step (Keras' attention mask from
+// query_mask and value_mask) and passes the query's mask on; any other merge layer is
+// called as operator() does, its mask MergedMask's.
+MaskedTensor CallMergeLayer(MergeLayer& layer, const std::vector<Tensor>& inputs,
+                            const std::vector<Tensor>& masks);
 
 }  // namespace internal
 }  // namespace nn

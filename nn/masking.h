@@ -4,8 +4,10 @@
 // activations, normalisation, TimeDistributed, PositionEmbedding), the merge layers Add,
 // Multiply and Concatenate pass on the steps all their masked inputs keep, and layers that
 // use it consume it: SimpleRNN, GRU, LSTM and Bidirectional skip masked steps (passing the
-// mask on when they return sequences) and GlobalAveragePooling1D averages the real steps
-// only. nn::Model and nn::Sequential carry the masks; any other layer drops its input's.
+// mask on when they return sequences), GlobalAveragePooling1D averages the real steps
+// only, and MultiHeadAttention attends only where the query's and the value's steps are
+// real (Keras' mask from query_mask and value_mask; it passes the query's mask on).
+// nn::Model and nn::Sequential carry the masks; any other layer drops its input's.
 #ifndef GRADWAY_NN_MASKING_H_
 #define GRADWAY_NN_MASKING_H_
 

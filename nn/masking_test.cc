@@ -155,6 +155,42 @@ TEST(MaskingTest, MaskingLayerAndMergedMasks) {
             "masking_3 (Masking): expects input (None, timesteps, ...), got (None, 4)");
 }
 
+// MultiHeadAttention in a model attends only to real keys: the real positions' outputs do
+// not depend on what the padding's embedding holds, and equal Attend with the mask built by
+// hand (query and key both real).
+TEST(MaskingTest, AttentionIgnoresPaddingKeys) {
+  ClearSession();
+  auto embedding = std::make_shared<Embedding>(EmbeddingOptions(8, 4).MaskZero(true));
+  auto mha = std::make_shared<MultiHeadAttention>(2, 3);
+  auto in = Input({6});
+  auto e = (*embedding)(in);
+  Model model(in, (*mha)({e, e}), 9);
+  model.Eval();
+  const Tensor y = model(Ids());
+  Tensor attend = Tensor::Zeros({3, 6, 6});
+  for (int64_t n = 0; n < 3; ++n) {
+    for (int64_t t = 0; t < 6; ++t) {
+      for (int64_t s = 0; s < 6; ++s) {
+        attend.data()[(n * 6 + t) * 6 + s] = kSequences[n][t] != 0 && kSequences[n][s] != 0;
+      }
+    }
+  }
+  const Tensor x = (*embedding)(Ids());
+  EXPECT_EQ(y.ToVector(), mha->Attend(x, x, Tensor(), attend).ToVector());
+  Tensor table = embedding->embeddings();
+  for (int c = 0; c < 4; ++c) table.data()[c] += 3.f;  // the padding's vector
+  const Tensor again = model(Ids());
+  for (int64_t n = 0; n < 3; ++n) {
+    for (int64_t t = 0; t < 6; ++t) {
+      if (kSequences[n][t] == 0) continue;
+      for (int64_t c = 0; c < y.shape()[2]; ++c) {
+        const int64_t i = (n * 6 + t) * y.shape()[2] + c;
+        EXPECT_EQ(again.data()[i], y.data()[i]) << n << ", " << t;
+      }
+    }
+  }
+}
+
 TEST(MaskingTest, Errors) {
   ClearSession();
   Embedding embedding(EmbeddingOptions(4, 2).MaskZero(true));
