@@ -53,21 +53,27 @@ TORCH_ENV = {
 FIGURES = [  # (key, label, format)
     ("seconds_per_epoch", "seconds per epoch (median)", "{:.3f}"),
     ("test_accuracy", "final test accuracy", "{:.4f}"),
+    ("test_per", "test phoneme error rate", "{:.4f}"),
+    ("test_wer", "test word error rate", "{:.4f}"),
     ("peak_mib", "peak memory (MiB)", "{:.0f}"),
     ("images_per_second_b200", "inference img/s, batch 200", "{:,.0f}"),
     ("latency_ms_b1", "latency ms per image, batch 1", "{:.3f}"),
 ]
 
+# The FIGURES only some models have (pronounce's error rates): no row when neither side
+# reports them.
+OPTIONAL_KEYS = ("test_per", "test_wer")
 # The FIGURES that come from model_benchmark's inference run, not from training.
 INFERENCE_KEYS = ("images_per_second_b200", "latency_ms_b1")
 
 # Each model's gradway binary (examples/), row label and training batch (both sides).
 BINARIES = {"mlp": "mnist_mlp", "cnn": "mnist_cnn", "resnet": "fashion_resnet",
-            "spam": "spam_classifier"}
-LABELS = {"mlp": "MLP", "cnn": "CNN", "resnet": "ResNet", "spam": "Spam BiLSTM"}
-BATCH = {"mlp": 200, "cnn": 200, "resnet": 128, "spam": 64}
+            "spam": "spam_classifier", "pronounce": "pronounce"}
+LABELS = {"mlp": "MLP", "cnn": "CNN", "resnet": "ResNet", "spam": "Spam BiLSTM",
+          "pronounce": "G2P Transformer"}
+BATCH = {"mlp": 200, "cnn": 200, "resnet": 128, "spam": 64, "pronounce": 128}
 # The text models: their own corpus (no --dataset/--data_dir) and PyTorch twin.
-TEXT_MODELS = ("spam",)
+TEXT_MODELS = ("spam", "pronounce")
 # The models model_benchmark measures inference for (BM_{Cnn,Mlp}Inference).
 WITH_INFERENCE = ("mlp", "cnn")
 
@@ -185,6 +191,9 @@ def gradway_train(args, model, bin_dir, conv_algorithm=None):
         if seconds:
             result["seconds_per_epoch"] = statistics.median(seconds)
             result["epoch_seconds"] = seconds
+        rates = re.findall(r"Test PER:\s*([0-9.]+)\s+WER:\s*([0-9.]+)", stdout)
+        if rates:
+            result["test_per"], result["test_wer"] = map(float, rates[-1])
         if m:
             result["test_accuracy"] = float(m[-1])
         elif rows and rows[-1].get("val_accuracy"):
@@ -268,6 +277,8 @@ def pytorch_train(args, model):
         "seconds_per_epoch": r["seconds_per_epoch_median"],
         "epoch_seconds": r["epoch_seconds"],
         "test_accuracy": r["test_accuracy"],
+        "test_per": r.get("test_per"),
+        "test_wer": r.get("test_wer"),
         "peak_mib": r["peak_rss_mib"],
         "images_per_second_b200": r.get("inference_images_per_second_b200"),
         "latency_ms_b1": r.get("latency_ms_b1"),
@@ -303,7 +314,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--models", default="mlp,cnn",
                         help="comma-separated: mlp, cnn, resnet (fashion_resnet's ResNet), "
-                             "spam (spam_classifier's bidirectional LSTM on SpamAssassin)")
+                             "spam (spam_classifier's bidirectional LSTM on SpamAssassin), "
+                             "pronounce (the G2P Transformer on CMUdict)")
     parser.add_argument("--cnn_conv", default="auto,direct",
                         help="comma-separated --conv_algorithm values: the gradway CNN is "
                              "trained once per value, each beside the same PyTorch run "
@@ -383,6 +395,8 @@ def main():
             gv, tv = g.get(key), t.get(key)
             if key in INFERENCE_KEYS and not r["inference"]:
                 continue  # the direct rows have no inference figures of their own
+            if key in OPTIONAL_KEYS and gv is None and tv is None:
+                continue
             ratio = f"{gv / tv:.2f}" if gv is not None and tv else "n/a"
             print(f"| {row} | {label} | {fmt(f, gv)} | {fmt(f, tv)} | {ratio} |")
     print()
@@ -398,6 +412,10 @@ def main():
                    "--model=spam: same split, tokens, layers, initialisers and batch; "
                    "PyTorch's LSTM reads packed sequences, gradway's skips masked steps), "
                    "training only.")
+    if "pronounce" in models:
+        legend += (" G2P rows: pronounce beside its PyTorch twin (pytorch_text.py "
+                   "--model=pronounce: same split, layers, initialisers, loss and batch); "
+                   "test accuracy is the share of test words decoded exactly (1 - WER).")
     if "resnet" in models:
         legend += (" ResNet rows: fashion_resnet beside its PyTorch twin (pytorch_mnist.py "
                    "--model=resnet), training only (model_benchmark has no ResNet inference).")

@@ -5,7 +5,7 @@
 #   bash benchmarks/train_vs_pytorch.sh --dataset fashion --epochs 3 --threads 2
 #   bash benchmarks/train_vs_pytorch.sh --dataset mnist --epochs 2 --models mlp
 #   bash benchmarks/train_vs_pytorch.sh --dataset fashion --epochs 3 --threads 2 --models resnet
-#   bash benchmarks/train_vs_pytorch.sh --epochs 3 --threads 2 --models spam
+#   bash benchmarks/train_vs_pytorch.sh --epochs 3 --threads 2 --models spam,pronounce
 #   (fashion_resnet's ResNet beside its PyTorch twin; add --train_samples 1280
 #   --test_samples 500 for a smoke run of seconds)
 #

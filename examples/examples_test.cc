@@ -237,6 +237,23 @@ TEST(ExamplesTest, SpamClassifier) {
       << missing.output;
 }
 
+// The G2P Transformer on a slice of CMUdict: two inputs in the summary, the error rates of
+// greedy decoding, words pronounced (and a word it cannot read refused).
+TEST(ExamplesTest, Pronounce) {
+  const std::string out = TempDir("g2p_out"), models = TempDir("g2p_model");
+  CommandResult run = RunCommand(absl::StrCat(
+      Binary("pronounce"), " --train_samples=300 --test_samples=40 --epochs=1 --layers=1",
+      " --threads=2 --output_dir=", out, " --model_dir=", models, " --words=cat,x1"));
+  ASSERT_EQ(run.status, 0) << run.output;
+  for (const char* expected :
+       {"CMUdict: ", "(39 phonemes); train 300", "test 40", "letters (InputLayer)",
+        "phonemes_so_far (InputLayer)", "multi_head_attention", "Epoch 1/1", " Test PER: ",
+        " Test Accuracy: ", "\nCAT:", "X1: not a word of at most 20 letters"}) {
+    EXPECT_NE(run.output.find(expected), std::string::npos) << expected << "\n" << run.output;
+  }
+  EXPECT_NE(ReadFile(out + "/loss.svg").find("</svg>"), std::string::npos);
+}
+
 TEST(ExamplesTest, TargetAccuracyFailsTheRun) {
   const std::string out = TempDir("target");
   CommandResult run = RunCommand(absl::StrCat(Binary("mnist_mlp"),
