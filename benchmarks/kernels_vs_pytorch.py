@@ -19,6 +19,11 @@ conv2 at batch 200), each beside the same PyTorch time. Their GFLOP/s are "effec
 direct-convolution FLOPs (2 n oh ow cout kh kw cin per pass) over the time, for gradway and
 PyTorch alike, so Winograd can exceed the FMA peak.
 
+The sequence kernels (benchmarks/sequence_benchmark.cc, on examples/pronounce's shapes and a
+GRU of 64 units over 50 steps): the attention scores' batched matmul, layer norm, multi-head
+self-attention and the GRU, each forward + backward, beside torch.matmul, nn.LayerNorm,
+nn.MultiheadAttention and nn.GRU.
+
 Batch normalisation in training (forward + backward: y, then dx, dgamma, dbeta) on conv2's
 input, 200x26x26x32, times gradway's BM_BatchNorm_FwdBwd (conv_benchmark) beside PyTorch's
 BatchNorm2d in channels_last on the same shape, and the run ends with its ratio to the
@@ -123,6 +128,14 @@ OPTIONAL_ROWS = [
      "BM_MaxPool2DFwdBwd", "maxpool_fwdbwd"),
     ("//benchmarks:pool_benchmark", "softmax + cross-entropy fwd+bwd", "200x10",
      "BM_SoftmaxCrossEntropy", "softmax_ce_fwdbwd"),
+    ("//benchmarks:sequence_benchmark", "batched matmul q·kᵀ", "512 x (21x16 @ 16x21)",
+     "BM_BatchedMatMul_Attention", "bmm_attention"),
+    ("//benchmarks:sequence_benchmark", "layer norm fwd+bwd", "2688x64",
+     "BM_LayerNorm_FwdBwd", "layernorm_fwdbwd"),
+    ("//benchmarks:sequence_benchmark", "multi-head self-attention fwd+bwd",
+     "128x21x64, 4 heads", "BM_Attention_FwdBwd", "attention_fwdbwd"),
+    ("//benchmarks:sequence_benchmark", "GRU fwd+bwd (50 steps)", "64x50x32 -> 64",
+     "BM_GRU_FwdBwd", "gru_fwdbwd"),
 ]
 
 
@@ -260,6 +273,37 @@ def worker_torch(threads):
         logits.grad = None
         F.cross_entropy(logits, labels).backward()
     out["softmax_ce_fwdbwd"] = median_ms(ce_step)
+
+    # The sequence kernels (benchmarks/sequence_benchmark.cc's shapes).
+    q = torch.randn(128, 4, 21, 16)
+    kk = torch.randn(128, 4, 21, 16)
+    out["bmm_attention"] = median_ms(lambda: torch.matmul(q, kk.transpose(-1, -2)))
+    xl = torch.randn(2688, 64, requires_grad=True)
+    dyl = torch.randn(2688, 64)
+    ln = torch.nn.LayerNorm(64, eps=1e-3)
+
+    def ln_step():
+        xl.grad = ln.weight.grad = ln.bias.grad = None
+        ln(xl).backward(dyl)
+    out["layernorm_fwdbwd"] = median_ms(ln_step)
+    mha = torch.nn.MultiheadAttention(64, 4, batch_first=True)
+    xa = torch.randn(128, 21, 64, requires_grad=True)
+    dya = torch.randn(128, 21, 64)
+
+    def attention_step():
+        xa.grad = None
+        mha.zero_grad(set_to_none=True)
+        mha(xa, xa, xa, need_weights=False)[0].backward(dya)
+    out["attention_fwdbwd"] = median_ms(attention_step)
+    gru = torch.nn.GRU(32, 64, batch_first=True)
+    xg = torch.randn(64, 50, 32, requires_grad=True)
+
+    def gru_step():
+        xg.grad = None
+        gru.zero_grad(set_to_none=True)
+        y, h = gru(xg)
+        (y.sum() + h.sum()).backward()
+    out["gru_fwdbwd"] = median_ms(gru_step)
     print(json.dumps(out))
 
 
