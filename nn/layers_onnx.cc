@@ -132,6 +132,10 @@ std::string Conv2D::ExportOnnx(OnnxGraph& graph, const std::string& input) const
 
 // The ids (float inputs) cast to int64, then Gather of the table's rows.
 std::string Embedding::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  // The graph would run the layers after it without the mask they skip padding by.
+  GRADWAY_CHECK(!options_.mask_zero, "cannot export ", Description(),
+                " to ONNX: its mask (mask_zero) is not exported yet, and the layers after it "
+                "would read the padding");
   const std::string x = graph.ToLayout(input, Layout::kNhwc, name() + "/to_nhwc");
   const std::string ids = graph.Node("Cast", {x}, name() + "/ids", input_shape(),
                                      Layout::kNhwc, {{"to", int64_t{7}}});  // INT64

@@ -52,5 +52,10 @@ MaskedTensor Masking::CallWithMask(const Tensor& x, const Tensor& /*mask*/) {
   return {Mul(x, keep.Reshape(per_step)), keep};
 }
 
+std::string Masking::ExportOnnx(OnnxGraph&, const std::string&) const {
+  Fail("cannot export ", Description(), " to ONNX: masks are not exported yet, and the "
+       "layers after it would read the padding");
+}
+
 }  // namespace nn
 }  // namespace gradway

@@ -59,6 +59,8 @@ class Masking : public Layer<Masking>, public MaskingLayer {
   explicit Masking(MaskingOptions options = {});
   Tensor Forward(const Tensor& x) override;
   MaskedTensor CallWithMask(const Tensor& x, const Tensor& mask) override;
+  // Masks are not exported yet: throws Error saying so.
+  std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
   const MaskingOptions& options() const { return options_; }
 
  protected:

@@ -267,6 +267,38 @@ std::vector<Case> BatchNormCases() {
   };
 }
 
+RNNOptions RnnCase(int64_t units) {
+  return RNNOptions(units).BiasInitializer(RandomUniform(-0.5f, 0.5f));
+}
+
+// The recurrent layers as ONNX's LSTM, GRU and RNN operators: the last output or every
+// step, go_backwards, without bias, Bidirectional's merges, after an Embedding.
+std::vector<Case> RecurrentCases() {
+  return {
+      {"lstm_last", {6, 3}, [](Sequential& m) { m.Add(LSTM(RnnCase(4))); }},
+      {"gru_sequences_backwards", {5, 3},
+       [](Sequential& m) { m.Add(GRU(RnnCase(4).ReturnSequences(true).GoBackwards(true))); }},
+      {"simple_rnn_no_bias_dense", {4, 2},
+       [](Sequential& m) {
+         m.Add(SimpleRNN(RNNOptions(3).UseBias(false)));
+         m.Add(Dense(DenseCase(2, kSoftmax)));
+       }},
+      {"bidirectional_lstm_sequences", {5, 3},
+       [](Sequential& m) {
+         m.Add(Bidirectional(LSTM(RnnCase(3).ReturnSequences(true))));
+         m.Add(GlobalAveragePooling1D());
+       }},
+      {"bidirectional_gru_ave", {5, 3},
+       [](Sequential& m) { m.Add(Bidirectional(GRU(RnnCase(3)), "ave")); }},
+      {"embedding_lstm", {6},
+       [](Sequential& m) {
+         m.Add(Embedding(EmbeddingOptions(9, 4).EmbeddingsInitializer(RandomNormal(0, 1))));
+         m.Add(LSTM(RnnCase(5)));
+       },
+       /*ids=*/9},
+  };
+}
+
 // The augmentation layers at inference: the identity, RandomCrop's centre crop (a Slice,
 // after a Pad when the window reaches into the padding; in NHWC and after a pool's NCHW).
 std::vector<Case> AugmentationCases() {
@@ -331,6 +363,7 @@ std::vector<Case> AllCases() {
   std::vector<Case> cases = Cases();
   for (Case& c : GlobalPoolingAndPaddingCases()) cases.push_back(std::move(c));
   for (Case& c : BatchNormCases()) cases.push_back(std::move(c));
+  for (Case& c : RecurrentCases()) cases.push_back(std::move(c));
   for (Case& c : FunctionalCases()) cases.push_back(std::move(c));
   for (Case& c : AugmentationCases()) cases.push_back(std::move(c));
   for (Case& c : ActivationCases()) cases.push_back(std::move(c));

@@ -1,5 +1,7 @@
 #include "nn/recurrent.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -7,6 +9,7 @@
 
 #include "autograd/error.h"
 #include "autograd/functions.h"
+#include "nn/onnx_graph.h"
 
 namespace gradway {
 namespace nn {
@@ -103,9 +106,78 @@ MaskedTensor RecurrentLayer::CallWithMask(const Tensor& x, const Tensor& mask) {
   return {Run(x, mask).output, options_.return_sequences ? mask : Tensor()};
 }
 
-std::string RecurrentLayer::ExportOnnx(OnnxGraph&, const std::string&) const {
-  Fail("cannot export ", Description(), " to ONNX: ", type_name(),
-       " has no ONNX export yet");
+namespace {
+
+// Keras' gate blocks (columns of [rows, G * H]) in ONNX's order, transposed to [1, G*H, rows]:
+// the LSTM's i, f, c, o become i, o, f, c; the GRU's z, r, h and the RNN's one gate stay.
+Tensor OnnxGates(const Tensor& w, RecurrentCell cell, int64_t H) {
+  const int64_t rows = w.numel() / w.shape().back(), G = w.shape().back() / H;
+  const std::vector<int64_t> order =
+      cell == RecurrentCell::kLstm ? std::vector<int64_t>{0, 3, 1, 2}
+                                   : std::vector<int64_t>{0, 1, 2};
+  Tensor out = Tensor::Zeros({1, G * H, rows});
+  const float* src = w.data();
+  for (int64_t g = 0; g < G; ++g) {
+    for (int64_t u = 0; u < H; ++u) {
+      for (int64_t r = 0; r < rows; ++r) {
+        out.data()[((g * H) + u) * rows + r] = src[r * G * H + order[g] * H + u];
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RecurrentLayer::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  using Layout = OnnxGraph::Layout;
+  const int64_t T = input_shape()[0], D = input_shape()[1], H = options_.units;
+  const int64_t G = GateCount(cell_);
+  const std::string n = name();
+  // [N, T, D] -> [T, N, D], the steps in processing order.
+  std::string x = graph.Node("Transpose", {input}, n + "/time_major", {T, D}, Layout::kNhwc,
+                             {{"perm", std::vector<int64_t>{1, 0, 2}}});
+  if (options_.go_backwards) {
+    x = graph.Node("Slice",
+                   {x, graph.Int64Initializer(n + "/starts", {-1}),
+                    graph.Int64Initializer(n + "/ends", {INT64_MIN}),
+                    graph.Int64Initializer(n + "/axes", {0}),
+                    graph.Int64Initializer(n + "/steps", {-1})},
+                   n + "/reversed", {T, D}, Layout::kNhwc);
+  }
+  Tensor b = Tensor::Zeros({1, 2 * G * H});
+  if (bias_.defined()) {
+    // Input bias, then recurrent bias (zeros but for the GRU, whose bias holds both rows).
+    const int64_t rows = bias_.numel() / (G * H);
+    for (int64_t r = 0; r < rows; ++r) {
+      const Tensor row = OnnxGates(Slice(bias_.Reshape({rows, G * H}), 0, r, r + 1), cell_, H);
+      std::copy(row.data(), row.data() + G * H, b.data() + r * G * H);
+    }
+  }
+  OnnxAttributes attributes = {{"hidden_size", H}};
+  if (cell_ == RecurrentCell::kGru) attributes.push_back({"linear_before_reset", int64_t{1}});
+  const char* op = cell_ == RecurrentCell::kLstm ? "LSTM"
+                   : cell_ == RecurrentCell::kGru ? "GRU" : "RNN";
+  const std::string y = graph.Node(
+      op,
+      {x, graph.Initializer(n + "/W", OnnxGates(kernel_, cell_, H)),
+       graph.Initializer(n + "/R", OnnxGates(recurrent_kernel_, cell_, H)),
+       graph.Initializer(n + "/B", b)},
+      n + "/Y", {T, 1, H}, Layout::kNhwc, attributes);  // [T, 1 direction, N, H]
+  if (!options_.return_sequences) {
+    const std::string last = graph.Node(
+        "Slice",
+        {y, graph.Int64Initializer(n + "/last_start", {T - 1}),
+         graph.Int64Initializer(n + "/last_end", {T}), graph.Int64Initializer(n + "/last_axis", {0})},
+        n + "/last_step", {1, 1, H}, Layout::kNhwc);
+    return graph.Node("Reshape", {last, graph.Int64Initializer(n + "/last_shape", {-1, H})},
+                      n + "/output", {H}, Layout::kNhwc);
+  }
+  const std::string steps = graph.Node(
+      "Reshape", {y, graph.Int64Initializer(n + "/steps_shape", {0, -1, H})}, n + "/steps",
+      {T, H}, Layout::kNhwc);
+  return graph.Node("Transpose", {steps}, n + "/sequence", {T, H}, Layout::kNhwc,
+                    {{"perm", std::vector<int64_t>{1, 0, 2}}});
 }
 
 SimpleRNN::SimpleRNN(RNNOptions options)

@@ -84,7 +84,10 @@ class RecurrentLayer : public Module, public MaskingLayer {
   // use; throws Error naming the layer for shapes that do not fit.
   RecurrentResult Run(const Tensor& x, const Tensor& mask = Tensor(),
                       const std::vector<Tensor>& initial_state = {});
-  // ONNX export is not supported yet: throws Error saying so.
+  // ONNX: the LSTM, GRU (linear_before_reset) or RNN operator, on the steps in processing
+  // order (reversed by a Slice for go_backwards), time-major between Transposes; the last
+  // step's output, or all of them with return_sequences. A model with masks is refused
+  // where the mask is made (Embedding with mask_zero, Masking).
   std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
   const RNNOptions& options() const { return options_; }
   RecurrentCell cell() const { return cell_; }

@@ -1,5 +1,6 @@
 #include "nn/wrappers.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -142,8 +143,28 @@ MaskedTensor Bidirectional::CallWithMask(const Tensor& x, const Tensor& mask) {
   return {Run(x, mask).output, forward_->options().return_sequences ? mask : Tensor()};
 }
 
-std::string Bidirectional::ExportOnnx(OnnxGraph&, const std::string&) const {
-  Fail("cannot export ", Description(), " to ONNX: Bidirectional has no ONNX export yet");
+std::string Bidirectional::ExportOnnx(OnnxGraph& graph, const std::string& input) const {
+  const auto kNhwc = OnnxGraph::Layout::kNhwc;
+  const std::string forward = forward_->ExportOnnx(graph, input);
+  std::string backward = backward_->ExportOnnx(graph, input);
+  const Shape& one = forward_->output_shape();
+  if (forward_->options().return_sequences) {  // back in step order
+    backward = graph.Node("Slice",
+                          {backward, graph.Int64Initializer(name() + "/starts", {-1}),
+                           graph.Int64Initializer(name() + "/ends", {INT64_MIN}),
+                           graph.Int64Initializer(name() + "/axes", {1}),
+                           graph.Int64Initializer(name() + "/steps", {-1})},
+                          name() + "/backward_in_order", one, kNhwc);
+  }
+  if (merge_mode_ == "concat") {
+    return graph.Node("Concat", {forward, backward}, name() + "/concat", output_shape(), kNhwc,
+                      {{"axis", int64_t{-1}}});
+  }
+  if (merge_mode_ == "mul") return graph.Elementwise("Mul", {forward, backward}, name() + "/mul");
+  const std::string sum = graph.Elementwise("Add", {forward, backward}, name() + "/sum");
+  if (merge_mode_ == "sum") return sum;
+  return graph.Elementwise("Mul", {sum, graph.Initializer(name() + "/half", Tensor::Full({1}, 0.5f))},
+                           name() + "/ave");
 }
 
 }  // namespace nn

@@ -62,7 +62,8 @@ class Bidirectional : public Layer<Bidirectional>, public MaskingLayer {
   // states lists the forward layer's final states, then the backward layer's.
   RecurrentResult Run(const Tensor& x, const Tensor& mask = Tensor(),
                       const std::vector<Tensor>& initial_state = {});
-  // ONNX export is not supported yet: throws Error saying so.
+  // ONNX: both layers' exports (nn/recurrent.h), the backward one's outputs put back in step
+  // order by a Slice, then Concat, Add, Mul or their mean.
   std::string ExportOnnx(OnnxGraph& graph, const std::string& input) const override;
   RecurrentLayer& forward_layer() const { return *forward_; }
   RecurrentLayer& backward_layer() const { return *backward_; }
