@@ -1,6 +1,7 @@
 #include "nn/attention.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -117,9 +118,84 @@ Tensor MultiHeadAttention::Attend(const Tensor& query, const Tensor& value, cons
   return Compute(inputs, attention_mask.Detach().Reshape({s[0], 1, s[1], s[2]}));
 }
 
-std::string MultiHeadAttention::ExportOnnxMerge(OnnxGraph&,
-                                                const std::vector<std::string>&) const {
-  Fail("cannot export ", Description(), " to ONNX: MultiHeadAttention has no ONNX export yet");
+namespace {
+
+// x [N, L, dim] · kernel [dim, heads, width] + bias [heads, width] -> [N, heads, L, width].
+std::string ProjectOnnx(OnnxGraph& graph, const std::string& x, const Tensor& kernel,
+                        const Tensor& bias, const std::string& name) {
+  const auto kNhwc = OnnxGraph::Layout::kNhwc;
+  const int64_t dim = kernel.size(0), heads = kernel.size(1), width = kernel.size(2);
+  const int64_t length = graph.shape(x)[0];
+  std::string y = graph.Node(
+      "MatMul", {x, graph.Initializer(name + "/kernel", kernel.Reshape({dim, heads * width}))},
+      name + "/MatMul", {length, heads * width}, kNhwc);
+  if (bias.defined()) {
+    y = graph.Elementwise(
+        "Add", {y, graph.Initializer(name + "/bias", bias.Reshape({heads * width}))},
+        name + "/Add");
+  }
+  y = graph.Node("Reshape",
+                 {y, graph.Int64Initializer(name + "/split_heads", {0, 0, heads, width})},
+                 name + "/heads", {length, heads, width}, kNhwc);
+  return graph.Node("Transpose", {y}, name + "/heads_first", {heads, length, width}, kNhwc,
+                    {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+}
+
+}  // namespace
+
+std::string MultiHeadAttention::ExportOnnxMerge(OnnxGraph& graph,
+                                                const std::vector<std::string>& inputs) const {
+  const auto kNhwc = OnnxGraph::Layout::kNhwc;
+  const std::string n = name();
+  const std::string& query = inputs[0];
+  const std::string& value = inputs[1];
+  const std::string& key = inputs.size() == 3 ? inputs[2] : inputs[1];
+  const int64_t heads = options_.num_heads, vd = options_.value_dim;
+  const int64_t t = graph.shape(query)[0], s = graph.shape(value)[0];
+  const std::string q = graph.Elementwise(
+      "Mul",
+      {ProjectOnnx(graph, query, query_kernel_, query_bias_, n + "/query"),
+       graph.Initializer(n + "/scale",
+                         Tensor::Full({1}, static_cast<float>(
+                                               1.0 / std::sqrt(static_cast<double>(
+                                                         options_.key_dim)))))},
+      n + "/query_scaled");
+  const std::string k = ProjectOnnx(graph, key, key_kernel_, key_bias_, n + "/key");
+  const std::string v = ProjectOnnx(graph, value, value_kernel_, value_bias_, n + "/value");
+  const std::string kt = graph.Node("Transpose", {k}, n + "/key_transposed",
+                                    {heads, options_.key_dim, s}, kNhwc,
+                                    {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  std::string scores =
+      graph.Node("MatMul", {q, kt}, n + "/scores", {heads, t, s}, kNhwc);
+  if (options_.use_causal_mask) {  // query i attends to keys j <= i
+    Tensor causal = Tensor::Zeros({t, s});
+    for (int64_t i = 0; i < t; ++i) {
+      for (int64_t j = i + 1; j < s; ++j) {
+        causal.data()[i * s + j] = -std::numeric_limits<float>::infinity();
+      }
+    }
+    scores = graph.Elementwise("Add", {scores, graph.Initializer(n + "/causal", causal)},
+                               n + "/causal_scores");
+  }
+  const std::string probs = graph.Node("Softmax", {scores}, n + "/probabilities",
+                                       {heads, t, s}, kNhwc, {{"axis", int64_t{-1}}});
+  std::string y = graph.Node("MatMul", {probs, v}, n + "/attended", {heads, t, vd}, kNhwc);
+  y = graph.Node("Transpose", {y}, n + "/steps_first", {t, heads, vd}, kNhwc,
+                 {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  y = graph.Node("Reshape", {y, graph.Int64Initializer(n + "/join_heads", {0, 0, heads * vd})},
+                 n + "/joined", {t, heads * vd}, kNhwc);
+  const int64_t out = output_kernel_.size(2);
+  y = graph.Node(
+      "MatMul",
+      {y, graph.Initializer(n + "/attention_output/kernel",
+                            output_kernel_.Reshape({heads * vd, out}))},
+      n + "/output", {t, out}, kNhwc);
+  if (output_bias_.defined()) {
+    y = graph.Elementwise(
+        "Add", {y, graph.Initializer(n + "/attention_output/bias", output_bias_)},
+        n + "/output_bias");
+  }
+  return y;
 }
 
 // ---- PositionEmbedding.

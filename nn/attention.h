@@ -34,8 +34,10 @@ namespace nn {
 // Masks: use_causal_mask (Keras passes it per call) lets query i attend to keys j <= i;
 // Attend takes an attention mask (1 attends, 0 does not; Keras' attention_mask), e.g. a
 // padding mask. A query that may attend to nothing gets zeros from the heads (then the
-// output bias). Inputs are sequences (per-sample rank 2); ONNX export is not supported yet
-// (ExportOnnxMerge throws Error saying so).
+// output bias). Inputs are sequences (per-sample rank 2). ONNX: MatMul, Reshape and
+// Transpose per projection, the scores' MatMul, the causal mask added as -inf above the
+// diagonal, Softmax, then the heads joined and projected (attention masks are not exported:
+// a model that makes masks is refused where they are made).
 struct MultiHeadAttentionOptions {
   MultiHeadAttentionOptions(int64_t num_heads, int64_t key_dim)
       : num_heads(num_heads), key_dim(key_dim) {}

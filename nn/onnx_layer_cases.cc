@@ -177,6 +177,29 @@ std::vector<Case> FunctionalCases() {
          auto out = Concatenate()({product, in});
          m.Add(std::make_shared<Model>(in, out, 6));
        }},
+      // MultiHeadAttention: causal self-attention; an encoder block (attention, residual,
+      // layer norm) then cross-attention to a shorter sequence with its own key, value
+      // width and output width.
+      {"attention_self_causal", {5, 6},
+       [](Sequential& m) {
+         auto in = Input({5, 6});
+         auto out = MultiHeadAttention(MultiHeadAttentionOptions(2, 3).UseCausalMask(true)
+                                           .BiasInitializer(RandomUniform(-0.5f, 0.5f)))(
+             {in, in});
+         m.Add(std::make_shared<Model>(in, out, 8));
+       }},
+      {"attention_block_cross", {4, 8},
+       [](Sequential& m) {
+         auto in = Input({4, 8});
+         auto x = Dense(DenseCase(8, kLinear))(in);
+         auto y = LayerNormalization()(Add()({x, MultiHeadAttention(2, 4)({x, x})}));
+         auto memory = Conv1D(Conv1DOptions(8, 2).Strides(2))(in);  // 2 steps
+         auto key = Dense(DenseCase(5, kTanh))(memory);
+         auto out = MultiHeadAttention(
+             MultiHeadAttentionOptions(3, 2).ValueDim(4).OutputDim(6).BiasInitializer(
+                 RandomUniform(-0.5f, 0.5f)))({y, memory, key});
+         m.Add(std::make_shared<Model>(in, out, 9));
+       }},
   };
 }
 
