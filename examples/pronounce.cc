@@ -250,6 +250,7 @@ int main(int argc, char** argv) {
       nn::FitOptions()
           .Epochs(config.epochs)
           .BatchSize(config.batch_size)
+          .Distributed(config.world)
           .ValidationData(nn::PackRows({va.letters, va.decoder_in}), va.target)
           .Callbacks(examples::ChapterCallbacks(config)));
   examples::SaveFinalModel(*model, config);

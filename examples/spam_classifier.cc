@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   tokenizer.Adapt(train.texts);
   const std::string vocabulary = config.model_dir + "/vocabulary.json";
   absl::Status saved = data::MakeDirs(config.model_dir);
-  if (saved.ok()) saved = tokenizer.Save(vocabulary);
+  if (saved.ok() && config.rank == 0) saved = tokenizer.Save(vocabulary);  // rank 0 writes
   if (!saved.ok()) {
     examples::Die(std::string(saved.message()), 1);
   }
@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
                                   nn::FitOptions()
                                       .Epochs(config.epochs)
                                       .BatchSize(config.batch_size)
+                                      .Distributed(config.world)
                                       .ValidationData(x_val, y_val)
                                       .Callbacks(examples::ChapterCallbacks(config)));
 
