@@ -1,6 +1,7 @@
 #include "examples/mnist_common.h"
 
 #include <algorithm>
+#include <numeric>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "autograd/error.h"
 #include "base/conv_algorithm.h"
 #include "base/runtime.h"
+#include "base/splitmix.h"
 #include "data/file_util.h"
 #include "data/image.h"
 #include "data/plot.h"
@@ -318,6 +320,17 @@ void ReportDataParallel(const nn::History& history, const MnistData& data,
       floats_per_step * 4 / 1e6, world->reduce_seconds(), seconds,
       100 * world->reduce_seconds() / seconds,
       steps > 0 ? 1e3 * world->reduce_seconds() / steps : 0.0);
+}
+
+std::vector<size_t> SeededOrder(size_t n, uint64_t seed) {
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<uint64_t> key(n);
+  for (size_t i = 0; i < n; ++i) key[i] = MixSeed(seed, i);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return key[a] != key[b] ? key[a] < key[b] : a < b;
+  });
+  return order;
 }
 
 int ReportTestAccuracy(double accuracy, const MnistConfig& config) {

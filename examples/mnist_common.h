@@ -112,6 +112,11 @@ void SaveFinalModel(const nn::Model& model, const MnistConfig& config);
 void ReportDataParallel(const nn::History& history, const MnistData& data,
                         const MnistConfig& config);
 
+// The indices 0 .. n-1 ordered by MixSeed(seed, index) (base/splitmix.h), ties by index:
+// the text examples' seeded shuffle before their train/validation/test split, which their
+// PyTorch twin (benchmarks/pytorch_text.py) computes the same way.
+std::vector<size_t> SeededOrder(size_t n, uint64_t seed);
+
 // Prints " Test Accuracy: 0.xxxx" and returns the exit status: 1 when below
 // --target_accuracy.
 int ReportTestAccuracy(double accuracy, const MnistConfig& config);

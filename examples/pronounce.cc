@@ -9,10 +9,10 @@
 //
 //   bazel run //examples:pronounce -- --words=gradway,tensor
 #include <algorithm>
-#include <cstring>
-#include <memory>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -23,7 +23,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "base/splitmix.h"
 #include "data/text_corpora.h"
 #include "examples/cli.h"
 #include "examples/mnist_common.h"
@@ -215,13 +214,7 @@ int main(int argc, char** argv) {
   if (!entries.ok()) examples::Die(std::string(entries.status().message()), 1);
   std::vector<std::string> phoneme_names;
   const std::vector<Word> words = PrepareWords(*entries, &phoneme_names);
-  std::vector<size_t> order(words.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::vector<uint64_t> key(order.size());
-  for (size_t i = 0; i < key.size(); ++i) key[i] = MixSeed(config.seed, i);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return key[a] != key[b] ? key[a] < key[b] : a < b;
-  });
+  const std::vector<size_t> order = examples::SeededOrder(words.size(), config.seed);
   const size_t n = order.size(), n_test = n / 10, n_val = n / 20;
   std::vector<Word> train, val, test;
   for (size_t k = 0; k < n; ++k) {

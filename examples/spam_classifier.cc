@@ -10,14 +10,12 @@
 //   bazel run //examples:spam_classifier -- --help
 #include <algorithm>
 #include <cstdio>
-#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "base/splitmix.h"
 #include "data/file_util.h"
 #include "data/text_corpora.h"
 #include "data/text_vectorization.h"
@@ -79,15 +77,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::vector<data::Email>> emails = data::LoadSpamAssassin(
       config.data_dir.empty() ? data::DefaultSpamAssassinDir() : config.data_dir);
   if (!emails.ok()) examples::Die(std::string(emails.status().message()), 1);
-  // The order: by MixSeed(seed, index) (base/splitmix.h), which the PyTorch twin
-  // (benchmarks/pytorch_text.py) computes the same way.
-  std::vector<size_t> order(emails->size());
-  std::iota(order.begin(), order.end(), 0);
-  std::vector<uint64_t> key(order.size());
-  for (size_t i = 0; i < key.size(); ++i) key[i] = MixSeed(config.seed, i);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return key[a] != key[b] ? key[a] < key[b] : a < b;
-  });
+  const std::vector<size_t> order = examples::SeededOrder(emails->size(), config.seed);
   const size_t n = order.size(), n_test = n * 15 / 100, n_val = n * 15 / 100;
   Split train, val, test;
   for (size_t k = 0; k < n; ++k) {

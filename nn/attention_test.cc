@@ -13,10 +13,16 @@
 #include "autograd/autograd.h"
 #include "gtest/gtest.h"
 #include "nn/nn.h"
+#include "nn/test_util.h"
 
 namespace gradway {
 namespace nn {
 namespace {
+
+using testing::CosineWeights;
+using testing::ErrorOf;
+using testing::ExpectNear;
+using testing::Leaf;
 
 // ---- Begin of the output of nn/testdata/attention_pytorch.py.
 const std::vector<float> kQueryKernel = {
@@ -235,35 +241,9 @@ const std::vector<float> kCausalDx = {
 };
 // ---- End of the output of nn/testdata/attention_pytorch.py.
 
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
-Tensor Leaf(const std::vector<float>& v, const Shape& shape) {
-  Tensor t = Tensor::FromVector(v, shape);
-  t.SetRequiresGrad(true);
-  return t;
-}
 
-void ExpectNear(const Tensor& got, const std::vector<float>& want, const std::string& what) {
-  ASSERT_EQ(got.numel(), static_cast<int64_t>(want.size())) << what;
-  const std::vector<float> g = got.ToVector();
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(g[i], want[i], 1e-5) << what << " " << i;
-}
 
-// The script's w[i] = cos(0.23 i + 0.2), of `shape`.
-Tensor OutputWeights(const Shape& shape) {
-  Tensor w = Tensor::Empty(shape);
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    w.data()[i] = static_cast<float>(std::cos(0.23 * static_cast<double>(i) + 0.2));
-  }
-  return w;
-}
 
 // The PyTorch weights, in Keras' layouts, into a layer built for embed_dim 8.
 void SetPyTorchWeights(MultiHeadAttention& mha) {
@@ -292,7 +272,7 @@ TEST(MultiHeadAttentionTest, CrossAttentionWithPaddingMatchesPyTorch) {
   const Tensor mask = Tensor::FromVector({1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 1, 5});
   mha.Train();
   Tensor y = mha.Attend(q, v, k, mask);
-  Sum(Mul(y, OutputWeights(y.shape()))).Backward();
+  Sum(Mul(y, CosineWeights(y.shape()))).Backward();
   ExpectNear(y, kCrossY, "output");
   ExpectNear(q.grad(), kCrossDQuery, "query gradient");
   ExpectNear(k.grad(), kCrossDKey, "key gradient");
@@ -306,7 +286,7 @@ TEST(MultiHeadAttentionTest, CausalSelfAttentionMatchesPyTorch) {
   mha.BuildMerge({{4, 8}, {4, 8}});
   SetPyTorchWeights(mha);
   Tensor y = mha({x, x});
-  Sum(Mul(y, OutputWeights(y.shape()))).Backward();
+  Sum(Mul(y, CosineWeights(y.shape()))).Backward();
   ExpectNear(y, kCausalY, "output");
   ExpectNear(x.grad(), kCausalDx, "input gradient");
 }

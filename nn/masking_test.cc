@@ -12,19 +12,14 @@
 #include "autograd/autograd.h"
 #include "gtest/gtest.h"
 #include "nn/nn.h"
+#include "nn/test_util.h"
 
 namespace gradway {
 namespace nn {
 namespace {
 
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::ErrorOf;
+
 
 // Token ids [3, 6]: sequence 0 right-padded (3 tokens), 1 full, 2 left-padded (2 tokens).
 const std::vector<std::vector<float>> kSequences = {

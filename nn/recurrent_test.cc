@@ -11,10 +11,16 @@
 #include "autograd/autograd.h"
 #include "gtest/gtest.h"
 #include "nn/nn.h"
+#include "nn/test_util.h"
 
 namespace gradway {
 namespace nn {
 namespace {
+
+using testing::CosineWeights;
+using testing::ErrorOf;
+using testing::ExpectNear;
+using testing::Leaf;
 
 // ---- Begin of the output of nn/testdata/recurrent_pytorch.py.
 // Rnn from initial states.
@@ -598,36 +604,9 @@ const std::vector<float> kBiLstmBackwardDBias = {
 };
 // ---- End of the output of nn/testdata/recurrent_pytorch.py.
 
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
-Tensor Leaf(const std::vector<float>& v, const Shape& shape) {
-  Tensor t = Tensor::FromVector(v, shape);
-  t.SetRequiresGrad();
-  return t;
-}
 
-void ExpectNear(const Tensor& got, const std::vector<float>& want, const std::string& what) {
-  ASSERT_TRUE(got.defined()) << what;
-  ASSERT_EQ(got.numel(), static_cast<int64_t>(want.size())) << what;
-  const std::vector<float> g = got.ToVector();
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(g[i], want[i], 1e-5) << what << " " << i;
-}
 
-// The script's w[i] = cos(a i + b), of `shape`.
-Tensor OutputWeights(const Shape& shape, double a = 0.23, double b = 0.2) {
-  Tensor w = Tensor::Empty(shape);
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    w.data()[i] = static_cast<float>(std::cos(a * static_cast<double>(i) + b));
-  }
-  return w;
-}
 
 void SetWeights(RecurrentLayer& layer, const std::vector<float>& kernel,
                 const std::vector<float>& recurrent, const std::vector<float>& bias) {
@@ -656,9 +635,9 @@ void ExpectPyTorchNumbers(RecurrentLayer& layer, const PyTorchCase& p) {
   if (p.c0 != nullptr) initial.push_back(c0 = Leaf(*p.c0, {2, 4}));
   const RecurrentResult r = layer.Run(x, Tensor(), initial);
   ASSERT_EQ(r.states.size(), initial.size());
-  Tensor loss = gradway::Add(Sum(Mul(r.output, OutputWeights(r.output.shape()))),
-                    Sum(Mul(r.states[0], OutputWeights({2, 4}, 0.5, 0.1))));
-  if (p.c0 != nullptr) loss = gradway::Add(loss, Sum(Mul(r.states[1], OutputWeights({2, 4}, 0.7, 0.9))));
+  Tensor loss = gradway::Add(Sum(Mul(r.output, CosineWeights(r.output.shape()))),
+                    Sum(Mul(r.states[0], CosineWeights({2, 4}, 0.5, 0.1))));
+  if (p.c0 != nullptr) loss = gradway::Add(loss, Sum(Mul(r.states[1], CosineWeights({2, 4}, 0.7, 0.9))));
   loss.Backward();
   ExpectNear(r.output, p.y, "output");
   ExpectNear(r.states[0], p.h, "h");
@@ -705,8 +684,8 @@ void ExpectBidirectionalNumbers(Bidirectional& bi, const BidirectionalCase& p) {
   // PyTorch's h_n is [direction, batch, units]: the forward layer's h, then the backward's.
   const size_t backward_h = r.states.size() / 2;
   const Tensor h = Stack({r.states[0], r.states[backward_h]}, 0);
-  gradway::Add(Sum(Mul(r.output, OutputWeights(r.output.shape()))),
-      Sum(Mul(h, OutputWeights(h.shape(), 0.5, 0.1))))
+  gradway::Add(Sum(Mul(r.output, CosineWeights(r.output.shape()))),
+      Sum(Mul(h, CosineWeights(h.shape(), 0.5, 0.1))))
       .Backward();
   ExpectNear(r.output, p.y, "output");
   ExpectNear(h, p.h, "h_n");

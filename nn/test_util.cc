@@ -1,8 +1,13 @@
 #include "nn/test_util.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
+#include "autograd/error.h"
 #include "autograd/generator.h"
+#include "gtest/gtest.h"
 
 namespace gradway {
 namespace nn {
@@ -48,6 +53,36 @@ std::pair<Tensor, Tensor> Bars(int64_t n, int64_t size, uint64_t seed) {
 std::string TempPath(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+}
+
+std::string ErrorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+Tensor Leaf(const std::vector<float>& values, const Shape& shape) {
+  Tensor t = Tensor::FromVector(values, shape);
+  t.SetRequiresGrad(true);
+  return t;
+}
+
+void ExpectNear(const Tensor& got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_TRUE(got.defined()) << what;
+  ASSERT_EQ(got.numel(), static_cast<int64_t>(want.size())) << what;
+  const std::vector<float> g = got.ToVector();
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(g[i], want[i], 1e-5) << what << " " << i;
+}
+
+Tensor CosineWeights(const Shape& shape, double a, double b) {
+  Tensor w = Tensor::Empty(shape);
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    w.data()[i] = static_cast<float>(std::cos(a * static_cast<double>(i) + b));
+  }
+  return w;
 }
 
 }  // namespace testing

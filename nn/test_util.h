@@ -2,8 +2,10 @@
 #ifndef GRADWAY_NN_TEST_UTIL_H_
 #define GRADWAY_NN_TEST_UTIL_H_
 
+#include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "autograd/tensor.h"
 
@@ -21,6 +23,16 @@ std::pair<Tensor, Tensor> Bars(int64_t n, int64_t size, uint64_t seed);
 
 // A fresh path under the test's temporary directory.
 std::string TempPath(const std::string& name);
+
+// The message of the gradway::Error `f` throws, or "(no error)".
+std::string ErrorOf(const std::function<void()>& f);
+
+// For the tests that embed PyTorch's numbers (nn/testdata/*_pytorch.py): a leaf tensor that
+// requires grad holding `values`; an expectation that `got` holds `want` within 1e-5
+// (`what` names it in failures); the scripts' loss weights w[i] = cos(a i + b).
+Tensor Leaf(const std::vector<float>& values, const Shape& shape);
+void ExpectNear(const Tensor& got, const std::vector<float>& want, const std::string& what);
+Tensor CosineWeights(const Shape& shape, double a = 0.23, double b = 0.2);
 
 }  // namespace testing
 }  // namespace nn
