@@ -15,6 +15,7 @@
 #include <memory>
 #include <numeric>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -56,6 +57,12 @@ int64_t LetterId(char c) {
   return c != 0 && p != nullptr ? p - kLetters + 1 : -1;
 }
 
+// Whether `word` fits the encoder: at most kMaxLetters of kLetters.
+bool IsSpellable(const std::string& word) {
+  return word.size() <= static_cast<size_t>(kMaxLetters) &&
+         std::all_of(word.begin(), word.end(), [](char c) { return LetterId(c) > 0; });
+}
+
 // An ARPAbet phoneme without its stress digit: "AH0" -> "AH".
 std::string Unstressed(const std::string& p) { return p.substr(0, p.find_first_of("012")); }
 
@@ -74,9 +81,7 @@ std::vector<Word> PrepareWords(const std::vector<data::Pronunciation>& entries,
   }
   std::vector<Word> words;
   for (const auto& e : entries) {
-    if (e.word.size() > static_cast<size_t>(kMaxLetters) ||
-        e.phonemes.size() > static_cast<size_t>(kMaxPhonemes) ||
-        !std::all_of(e.word.begin(), e.word.end(), [](char c) { return LetterId(c) > 0; })) {
+    if (!IsSpellable(e.word) || e.phonemes.size() > static_cast<size_t>(kMaxPhonemes)) {
       continue;  // variants "WORD(1)", abbreviations "A.", long words
     }
     Word w{e.word, {}};
@@ -195,6 +200,64 @@ int64_t EditDistance(const std::vector<int64_t>& a, const std::vector<int64_t>& 
   return row[b.size()];
 }
 
+// CMUdict's words in MixSeed order, split 10% test, 5% validation, the rest train
+// (--train_samples and --test_samples keep the first of theirs); the phoneme names by id.
+std::tuple<std::vector<Word>, std::vector<Word>, std::vector<Word>> LoadSplits(
+    const examples::MnistConfig& config, std::vector<std::string>* phoneme_names) {
+  absl::StatusOr<std::vector<data::Pronunciation>> entries = data::LoadCmudict(
+      config.data_dir.empty() ? data::DefaultCmudictPath() : config.data_dir);
+  if (!entries.ok()) examples::Die(std::string(entries.status().message()), 1);
+  const std::vector<Word> words = PrepareWords(*entries, phoneme_names);
+  const std::vector<size_t> order = examples::SeededOrder(words.size(), config.seed);
+  const size_t n = order.size(), n_test = n / 10, n_val = n / 20;
+  std::vector<Word> train, val, test;
+  for (size_t k = 0; k < n; ++k) {
+    (k < n_test ? test : k < n_test + n_val ? val : train).push_back(words[order[k]]);
+  }
+  if (config.train_samples > 0 && config.train_samples < static_cast<int64_t>(train.size())) {
+    train.resize(config.train_samples);
+  }
+  if (config.test_samples > 0 && config.test_samples < static_cast<int64_t>(test.size())) {
+    test.resize(config.test_samples);
+  }
+  std::printf("CMUdict: %zu words (%zu phonemes); train %zu, validation %zu, test %zu\n", n,
+              phoneme_names->size() - 3, train.size(), val.size(), test.size());
+  return {std::move(train), std::move(val), std::move(test)};
+}
+
+// Greedy decoding of `words` (their letters encoded): the phoneme error rate (edit distance
+// over the reference's phonemes) and the word error rate (words with any error).
+std::pair<double, double> ErrorRates(nn::Model& model, const Tensor& letters,
+                                     const std::vector<Word>& words) {
+  const std::vector<std::vector<int64_t>> guesses = Decode(model, letters, 512);
+  int64_t edits = 0, phonemes = 0, wrong = 0;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const int64_t d = EditDistance(guesses[i], words[i].phonemes);
+    edits += d;
+    phonemes += static_cast<int64_t>(words[i].phonemes.size());
+    wrong += d > 0;
+  }
+  return {static_cast<double>(edits) / std::max<int64_t>(phonemes, 1),
+          static_cast<double>(wrong) / std::max<size_t>(words.size(), 1)};
+}
+
+// Prints the pronunciation of each comma-separated word of `list` (or why it cannot).
+void Pronounce(nn::Model& model, const std::vector<std::string>& phoneme_names,
+               const std::string& list) {
+  for (absl::string_view w : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    const std::string word = absl::AsciiStrToUpper(w);
+    if (!IsSpellable(word)) {
+      std::printf("%s: not a word of at most %lld letters A-Z and '\n", word.c_str(),
+                  static_cast<long long>(kMaxLetters));
+      continue;
+    }
+    const std::vector<std::vector<int64_t>> g = Decode(model, Encode({{word, {}}}).letters, 1);
+    std::vector<std::string> spoken;
+    for (int64_t id : g[0]) spoken.push_back(phoneme_names[id]);
+    std::printf("%s: %s\n", word.c_str(), absl::StrJoin(spoken, " ").c_str());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -209,25 +272,8 @@ int main(int argc, char** argv) {
 
   // 1. The data: words of letters and their first pronunciation (no stress marks), in the
   //    order of MixSeed(seed, index); 10% test, 5% validation, the rest train.
-  absl::StatusOr<std::vector<data::Pronunciation>> entries = data::LoadCmudict(
-      config.data_dir.empty() ? data::DefaultCmudictPath() : config.data_dir);
-  if (!entries.ok()) examples::Die(std::string(entries.status().message()), 1);
   std::vector<std::string> phoneme_names;
-  const std::vector<Word> words = PrepareWords(*entries, &phoneme_names);
-  const std::vector<size_t> order = examples::SeededOrder(words.size(), config.seed);
-  const size_t n = order.size(), n_test = n / 10, n_val = n / 20;
-  std::vector<Word> train, val, test;
-  for (size_t k = 0; k < n; ++k) {
-    (k < n_test ? test : k < n_test + n_val ? val : train).push_back(words[order[k]]);
-  }
-  if (config.train_samples > 0 && config.train_samples < static_cast<int64_t>(train.size())) {
-    train.resize(config.train_samples);
-  }
-  if (config.test_samples > 0 && config.test_samples < static_cast<int64_t>(test.size())) {
-    test.resize(config.test_samples);
-  }
-  std::printf("CMUdict: %zu words (%zu phonemes); train %zu, validation %zu, test %zu\n", n,
-              phoneme_names.size() - 3, train.size(), val.size(), test.size());
+  const auto [train, val, test] = LoadSplits(config, &phoneme_names);
   const Batch tr = Encode(train), va = Encode(val), te = Encode(test);
 
   // 2. The model: letters -> encoder; phonemes so far + encoder -> decoder -> next phoneme.
@@ -251,32 +297,11 @@ int main(int argc, char** argv) {
 
   // 4. Greedy decoding of the test words: phoneme error rate (edit distance over the
   //    reference's phonemes) and word error rate (words with any error).
-  const std::vector<std::vector<int64_t>> guesses = Decode(*model, te.letters, 512);
-  int64_t edits = 0, phonemes = 0, wrong = 0;
-  for (size_t i = 0; i < test.size(); ++i) {
-    const int64_t d = EditDistance(guesses[i], test[i].phonemes);
-    edits += d;
-    phonemes += static_cast<int64_t>(test[i].phonemes.size());
-    wrong += d > 0;
-  }
-  const double per = static_cast<double>(edits) / std::max<int64_t>(phonemes, 1);
-  const double wer = static_cast<double>(wrong) / std::max<size_t>(test.size(), 1);
+  const auto [per, wer] = ErrorRates(*model, te.letters, test);
   std::printf(" Test PER: %.4f  WER: %.4f\n", per, wer);
   const int status = examples::ReportTestAccuracy(1.0 - wer, config);  // words right
 
   // 5. The user's words.
-  for (absl::string_view w : absl::StrSplit(absl::GetFlag(FLAGS_words), ',', absl::SkipEmpty())) {
-    const std::string word = absl::AsciiStrToUpper(w);
-    if (word.size() > static_cast<size_t>(kMaxLetters) ||
-        !std::all_of(word.begin(), word.end(), [](char c) { return LetterId(c) > 0; })) {
-      std::printf("%s: not a word of at most %lld letters A-Z and '\n", word.c_str(),
-                  static_cast<long long>(kMaxLetters));
-      continue;
-    }
-    const std::vector<std::vector<int64_t>> g = Decode(*model, Encode({{word, {}}}).letters, 1);
-    std::vector<std::string> spoken;
-    for (int64_t id : g[0]) spoken.push_back(phoneme_names[id]);
-    std::printf("%s: %s\n", word.c_str(), absl::StrJoin(spoken, " ").c_str());
-  }
+  Pronounce(*model, phoneme_names, absl::GetFlag(FLAGS_words));
   return status;
 }

@@ -10,7 +10,9 @@
 //   bazel run //examples:spam_classifier -- --help
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -58,6 +60,50 @@ int64_t Count(const std::vector<float>& labels) {
   return static_cast<int64_t>(std::count(labels.begin(), labels.end(), 1.f));
 }
 
+// Keeps the first `samples` messages of s (0: all).
+void KeepFirst(Split& s, int64_t samples) {
+  if (samples > 0 && samples < static_cast<int64_t>(s.texts.size())) {
+    s.texts.resize(samples);
+    s.labels.resize(samples);
+  }
+}
+
+// The corpus in MixSeed order, split 15% test, 15% validation, the rest train
+// (--train_samples and --test_samples keep the first of theirs); prints the counts.
+std::tuple<Split, Split, Split> LoadSplits(const examples::MnistConfig& config) {
+  absl::StatusOr<std::vector<data::Email>> emails = data::LoadSpamAssassin(
+      config.data_dir.empty() ? data::DefaultSpamAssassinDir() : config.data_dir);
+  if (!emails.ok()) examples::Die(std::string(emails.status().message()), 1);
+  const std::vector<size_t> order = examples::SeededOrder(emails->size(), config.seed);
+  const size_t n = order.size(), n_test = n * 15 / 100, n_val = n * 15 / 100;
+  Split train, val, test;
+  for (size_t k = 0; k < n; ++k) {
+    const data::Email& e = (*emails)[order[k]];
+    Split& s = k < n_test ? test : k < n_test + n_val ? val : train;
+    s.texts.push_back(data::EmailSubjectAndBody(e.text));
+    s.labels.push_back(e.spam ? 1.f : 0.f);
+  }
+  KeepFirst(train, config.train_samples);
+  KeepFirst(test, config.test_samples);
+  std::printf("SpamAssassin: %zu messages; train %zu (%lld spam), validation %zu, test %zu\n",
+              n, train.texts.size(), static_cast<long long>(Count(train.labels)),
+              val.texts.size(), test.texts.size());
+  return {std::move(train), std::move(val), std::move(test)};
+}
+
+// ids -> Embedding (id 0 masked) -> a bidirectional LSTM or GRU -> Dense(1, sigmoid).
+std::unique_ptr<nn::Model> MakeSpamModel(const data::TextVectorization& tokenizer,
+                                         const std::string& cell, uint64_t seed) {
+  const int64_t units = absl::GetFlag(FLAGS_units);
+  auto ids = nn::Input({tokenizer.options().sequence_length}, "ids");
+  auto h = nn::Embedding(nn::EmbeddingOptions(tokenizer.vocabulary_size(),
+                                              absl::GetFlag(FLAGS_embedding_dim))
+                             .MaskZero(true))(ids);
+  h = cell == "lstm" ? nn::Bidirectional(nn::LSTM(units))(h)
+                     : nn::Bidirectional(nn::GRU(units))(h);
+  return std::make_unique<nn::Model>(ids, nn::Dense(1, nn::kSigmoid)(h), seed);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,30 +119,8 @@ int main(int argc, char** argv) {
   if (cell != "lstm" && cell != "gru") examples::Die("--cell must be lstm or gru", 2);
 
   // 1. The data: every message's subject and body, shuffled with the seed and split 70%
-  //    train, 15% validation, 15% test (--train_samples keeps the first of the train split).
-  absl::StatusOr<std::vector<data::Email>> emails = data::LoadSpamAssassin(
-      config.data_dir.empty() ? data::DefaultSpamAssassinDir() : config.data_dir);
-  if (!emails.ok()) examples::Die(std::string(emails.status().message()), 1);
-  const std::vector<size_t> order = examples::SeededOrder(emails->size(), config.seed);
-  const size_t n = order.size(), n_test = n * 15 / 100, n_val = n * 15 / 100;
-  Split train, val, test;
-  for (size_t k = 0; k < n; ++k) {
-    const data::Email& e = (*emails)[order[k]];
-    Split& s = k < n_test ? test : k < n_test + n_val ? val : train;
-    s.texts.push_back(data::EmailSubjectAndBody(e.text));
-    s.labels.push_back(e.spam ? 1.f : 0.f);
-  }
-  if (config.train_samples > 0 && config.train_samples < static_cast<int64_t>(train.texts.size())) {
-    train.texts.resize(config.train_samples);
-    train.labels.resize(config.train_samples);
-  }
-  if (config.test_samples > 0 && config.test_samples < static_cast<int64_t>(test.texts.size())) {
-    test.texts.resize(config.test_samples);
-    test.labels.resize(config.test_samples);
-  }
-  std::printf("SpamAssassin: %zu messages; train %zu (%lld spam), validation %zu, test %zu\n",
-              n, train.texts.size(), static_cast<long long>(Count(train.labels)),
-              val.texts.size(), test.texts.size());
+  //    train, 15% validation, 15% test.
+  const auto [train, val, test] = LoadSplits(config);
 
   // 2. The tokenizer: lowercase, strip punctuation, split on whitespace; the training
   //    split's most frequent words; every message as --sequence_length ids (0 pads).
@@ -118,16 +142,8 @@ int main(int argc, char** argv) {
 
   // 3. The model: ids -> word vectors (id 0 masked) -> a bidirectional LSTM over the real
   //    words -> the probability of spam.
-  const int64_t length = tokenizer.options().sequence_length;
-  const int64_t units = absl::GetFlag(FLAGS_units);
-  auto ids = nn::Input({length}, "ids");
-  auto h = nn::Embedding(nn::EmbeddingOptions(tokenizer.vocabulary_size(),
-                                              absl::GetFlag(FLAGS_embedding_dim))
-                             .MaskZero(true))(ids);
-  h = cell == "lstm" ? nn::Bidirectional(nn::LSTM(units))(h)
-                     : nn::Bidirectional(nn::GRU(units))(h);
-  auto spam = nn::Dense(1, nn::kSigmoid)(h);
-  nn::Model model(ids, spam, config.seed);
+  const std::unique_ptr<nn::Model> spam = MakeSpamModel(tokenizer, cell, config.seed);
+  nn::Model& model = *spam;
   model.Summary();
 
   // 4. Training.
@@ -152,10 +168,7 @@ int main(int argc, char** argv) {
   // 6. A message of the user's.
   const std::string message = absl::GetFlag(FLAGS_classify);
   if (!message.empty()) {
-    Tensor one = Tensor::Zeros({1, length});
-    const std::vector<int32_t> encoded = tokenizer.Encode(message);
-    std::copy(encoded.begin(), encoded.end(), one.data());
-    const float p = model.Predict(one).data()[0];
+    const float p = model.Predict(Encode(tokenizer, {{message}, {0.f}}).first).data()[0];
     std::printf("\"%s\": %s (spam probability %.4f)\n", message.c_str(),
                 p > 0.5f ? "spam" : "ham", p);
   }

@@ -95,7 +95,7 @@ Problem MakeProblem(RnnCell cell, int64_t B, int64_t T, int64_t D, int64_t H, in
   p.options = {backwards, zero_output};
   const int64_t GH = RnnGateCount(cell) * H;
   // Weights of about 1/sqrt(fan-in), so that the gates are neither saturated nor linear.
-  p.x = ToDouble(ToFloat(ToDouble(RandomVector(B * T * D, 1))));
+  p.x = ToDouble(RandomVector(B * T * D, 1));
   p.kernel = ToDouble(RandomVector(D * GH, 2, -0.6f, 0.6f));
   p.recurrent = ToDouble(RandomVector(H * GH, 3, -0.6f, 0.6f));
   if (use_bias) p.bias = ToDouble(RandomVector((cell == RnnCell::kGru ? 2 : 1) * GH, 4));
